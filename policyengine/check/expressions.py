@@ -1,0 +1,340 @@
+"""Check one expression: resolve names, infer and check types, produce IR."""
+from __future__ import annotations
+
+import re
+
+from policyengine import ast
+from policyengine.check.ir import IR, AggregateSpec
+from policyengine.check.schema import (ANY, BOOL, DURATION, LIST, MEMBER_ATTRIBUTES, MEMBER_ATTRIBUTES_LATER,
+                                       NUMBER, REGEX, TEXT, TIME, WORDS)
+from policyengine.check.scope import Context, ModuleScope
+from policyengine.check.suggest import did_you_mean
+
+ERROR = IR("error", ANY)
+_FUNCTIONS = {  # name: (parameter types, result type)
+    "len": ((TEXT,), NUMBER), "lower": ((TEXT,), TEXT), "upper": ((TEXT,), TEXT), "trim": ((TEXT,), TEXT),
+    "abs": ((NUMBER,), NUMBER), "min": ((NUMBER, NUMBER), NUMBER), "max": ((NUMBER, NUMBER), NUMBER),
+}
+_FUNCTIONS_LATER = {"mention_count", "link_count", "caps_ratio", "emoji_ratio", "normalize", "similarity"}
+_AGGREGATES_LATER = {"sum", "distinct", "rate", "repeats", "streak"}
+_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+_LIST_LIKE = (LIST, WORDS, ANY)
+
+
+def compatible(actual: str, wanted: str | tuple[str, ...]) -> bool:
+    wanted = wanted if isinstance(wanted, tuple) else (wanted,)
+    return actual == ANY or ANY in wanted or actual in wanted or (actual == WORDS and LIST in wanted)
+
+
+def source_text(scope: ModuleScope, node: ast.Node) -> str:
+    lines = scope.source.splitlines()
+    s = node.span
+    if s.line == s.end_line and 1 <= s.line <= len(lines):
+        return lines[s.line - 1][s.col - 1:s.end_col - 1]
+    if 1 <= s.line <= len(lines):
+        return " ".join(l.strip() for l in lines[s.line - 1:s.end_line])
+    return ""
+
+
+class ExpressionChecker:
+    def __init__(self, scope: ModuleScope):
+        self.scope = scope
+
+    def expect(self, node: ast.Node, ctx: Context, wanted, what: str) -> IR:
+        ir = self.check(node, ctx)
+        if ir.op != "error" and not compatible(ir.type, wanted):
+            names = " or ".join(wanted) if isinstance(wanted, tuple) else wanted
+            self.scope.error("C0401", f"{what} must be {_article(names)}, found {ir.type}", node.span,
+                             f"this is {_article(ir.type)}", _type_help(ir.type, wanted))
+            return ERROR
+        return ir
+
+    def check(self, node: ast.Node, ctx: Context) -> IR:
+        method = getattr(self, "_" + type(node).__name__.lower())
+        return method(node, ctx)
+
+    # ---- names -------------------------------------------------------------
+    def _path(self, node: ast.Path, ctx: Context) -> IR:
+        scope, head = self.scope, node.parts[0]
+        text = node.dotted
+        if len(node.parts) == 1 and head in scope.lets:
+            return self._let(head, node, ctx)
+        if len(node.parts) == 1 and head in scope.words:
+            scope.used.add(head)
+            return IR("const", WORDS, value=scope.words[head], text=head)
+        if head == "event":
+            if len(node.parts) == 1:
+                scope.error("C0203", "`event` needs a field name", node.span, "which field?",
+                            "write `event.FIELD`, e.g. `event.lang`")
+                return ERROR
+            known, _ = scope.schema.field_type(ctx.event_types, node.parts[1])
+            typ = known if (known and len(node.parts) == 2) else ANY
+            return IR("field", typ, value=node.parts[1:], text=text)
+        if head == "user" and len(node.parts) > 1:
+            return self._member(node, ctx)
+        if head in scope.lets or head in scope.words:
+            scope.error("C0203", f"`{head}` is a definition and has no attributes", node.span,
+                        "not an event field", f"write `{head}` alone")
+            return ERROR
+        typ, missing = scope.schema.field_type(ctx.event_types, head)
+        if typ is None:
+            candidates = scope.schema.all_fields(ctx.event_types) | set(scope.lets) | set(scope.words)
+            kinds = " or ".join(f"`{t}`" for t in (ctx.event_types or ()))
+            message = (f"unknown field `{head}` on event {kinds}" if ctx.event_types
+                       else f"unknown name `{head}`")
+            hint = did_you_mean(head, candidates) or (
+                "define it with `let`, or read a field the schema does not know with `event." + head + "`")
+            scope.error("C0203", message, node.span, "no such field" if ctx.event_types else "not defined", hint)
+            return ERROR
+        if missing and ctx.event_types:
+            scope.error("C0205", f"field `{head}` is not on every event this applies to",
+                        node.span, f"`{missing[0]}` has no `{head}`",
+                        f"narrow the event types, or write `event.{head}` to read it where present")
+            return ERROR
+        if len(node.parts) > 1 and typ != ANY:
+            scope.error("C0203", f"field `{head}` is {_article(typ)} and has no attributes", node.span,
+                        "no attributes here", f"write `{head}` alone")
+            return ERROR
+        return IR("field", typ, value=node.parts, text=text)
+
+    def _member(self, node: ast.Path, ctx: Context) -> IR:
+        attr = node.parts[1]
+        if len(node.parts) == 2 and attr in MEMBER_ATTRIBUTES:
+            if attr == "id":
+                return IR("field", TEXT, value=("user",), text="user.id")
+            if attr == "roles":
+                return IR("field", LIST, value=("roles",), text="user.roles")
+            return IR("labels", LIST, args=(IR("field", TEXT, value=("user",), text="user"),), text="user.labels")
+        if attr in MEMBER_ATTRIBUTES_LATER:
+            self.scope.error("C0900", f"member attribute `user.{attr}` is not supported yet", node.span,
+                             "not supported yet", "member state beyond roles and labels arrives with a later release")
+            return ERROR
+        self.scope.error("C0204", f"unknown member attribute `user.{attr}`", node.span, "no such attribute",
+                         did_you_mean(attr, MEMBER_ATTRIBUTES) or "members have `user.id`, `user.roles` and `user.labels`")
+        return ERROR
+
+    def _let(self, name: str, node: ast.Path, ctx: Context) -> IR:
+        scope = self.scope
+        scope.used.add(name)
+        if name in scope._resolving:
+            cycle = " → ".join(scope._resolving[scope._resolving.index(name):] + [name])
+            scope.error("C0103", f"definition `{name}` refers to itself", node.span, "cycle here",
+                        f"break the cycle {cycle}")
+            return ERROR
+        key = (name, ctx.event_types)
+        if key not in scope._let_cache:
+            scope._resolving.append(name)
+            try:
+                scope._let_cache[key] = self.check(scope.lets[name].value, ctx)
+            finally:
+                scope._resolving.pop()
+        return scope._let_cache[key]
+
+    # ---- literals ----------------------------------------------------------
+    def _literal(self, node: ast.Literal, ctx: Context) -> IR:
+        return IR("const", {"text": TEXT, "number": NUMBER, "bool": BOOL}[node.kind], value=node.value,
+                  text=repr(node.value))
+
+    def _duration(self, node: ast.Duration, ctx: Context) -> IR:
+        return IR("const", DURATION, value=node.seconds, text=node.text)
+
+    def _regex(self, node: ast.Regex, ctx: Context) -> IR:
+        self.scope.error("C0303", "a regular expression can only follow `matches`", node.span,
+                         "not a value", "write `text matches /…/`")
+        return ERROR
+
+    def _listexpr(self, node: ast.ListExpr, ctx: Context) -> IR:
+        items = tuple(self.expect(i, ctx, (TEXT, NUMBER), "a list item") for i in node.items)
+        return IR("list", LIST, args=items, text="[…]")
+
+    # ---- operators ---------------------------------------------------------
+    def _not(self, node: ast.Not, ctx: Context) -> IR:
+        return IR("not", BOOL, args=(self.expect(node.operand, ctx, BOOL, "the operand of `not`"),))
+
+    def _negate(self, node: ast.Negate, ctx: Context) -> IR:
+        operand = self.expect(node.operand, ctx, (NUMBER, DURATION), "the operand of `-`")
+        return IR("neg", operand.type if operand.type != ANY else NUMBER, args=(operand,))
+
+    def _boolop(self, node: ast.BoolOp, ctx: Context) -> IR:
+        args = tuple(self.expect(o, ctx, BOOL, f"each side of `{node.op}`") for o in node.operands)
+        return IR(node.op, BOOL, args=args)
+
+    def _arith(self, node: ast.Arith, ctx: Context) -> IR:
+        left, right = self.check(node.left, ctx), self.check(node.right, ctx)
+        if ERROR in (left, right):
+            return ERROR
+        result = _arith_type(node.op, left.type, right.type)
+        if result is None:
+            self.scope.error("C0401", f"cannot apply `{node.op}` to {left.type} and {right.type}", node.span,
+                             f"{left.type} {node.op} {right.type}",
+                             "numbers combine with numbers; durations add to durations and times, and scale by numbers")
+            return ERROR
+        return IR("arith", result, args=(left, right), value=(node.op, left.type, right.type))
+
+    def _compare(self, node: ast.Compare, ctx: Context) -> IR:
+        left, right = self.check(node.left, ctx), self.check(node.right, ctx)
+        if ERROR in (left, right):
+            return IR("cmp", BOOL, args=(left, right), value=node.op)
+        if not (left.type == right.type or ANY in (left.type, right.type)) or \
+                (node.op not in ("==", "!=") and left.type in (BOOL, LIST, WORDS)):
+            self.scope.error("C0401", f"cannot compare {left.type} with {right.type} using `{node.op}`", node.span,
+                             f"{left.type} {node.op} {right.type}", _compare_help(left.type, right.type))
+        return IR("cmp", BOOL, args=(left, right), value=node.op)
+
+    def _predicate(self, node: ast.Predicate, ctx: Context) -> IR:
+        op = node.op
+        if op in ("in", "not in"):
+            left = self.expect(node.left, ctx, (TEXT, NUMBER), f"the left side of `{op}`")
+            right = self.expect(node.right, ctx, _LIST_LIKE, f"the right side of `{op}`")
+        elif op in ("contains", "starts with", "ends with"):
+            left = self.expect(node.left, ctx, TEXT, f"the left side of `{op}`")
+            right = self.expect(node.right, ctx, TEXT, f"the right side of `{op}`")
+        elif op in ("contains any", "contains all"):
+            left = self.expect(node.left, ctx, TEXT, f"the left side of `{op}`")
+            right = self.expect(node.right, ctx, _LIST_LIKE, f"the right side of `{op}`")
+        elif op == "has":
+            left = self.expect(node.left, ctx, _LIST_LIKE, "the left side of `has`")
+            right = self.expect(node.right, ctx, (TEXT, NUMBER), "the right side of `has`")
+        elif op in ("has any", "has all"):
+            left = self.expect(node.left, ctx, _LIST_LIKE, f"the left side of `{op}`")
+            right = self.expect(node.right, ctx, _LIST_LIKE, f"the right side of `{op}`")
+        else:  # has label
+            left = self.expect(node.left, ctx, TEXT, "the member before `has label`")
+            right = self.expect(node.right, ctx, TEXT, "the label")
+            return IR("has_label", BOOL, args=(left, right))
+        return IR("pred", BOOL, args=(left, right), value=op)
+
+    def _matches(self, node: ast.Matches, ctx: Context) -> IR:
+        subject = self.expect(node.subject, ctx, TEXT, "the left side of `matches`")
+        flags = 0
+        for i, flag in enumerate(node.regex.flags):
+            if flag not in _REGEX_FLAGS:
+                span = node.regex.span
+                col = span.end_col - len(node.regex.flags) + i
+                self.scope.error("C0305", f"unknown regular expression flag `{flag}`",
+                                 type(span)(span.file, span.line, col, span.line, col + 1), "unknown flag",
+                                 "flags are `i` (ignore case), `m` (multi-line), `s` (dot matches new line), `x` (verbose)")
+                return ERROR
+            flags |= _REGEX_FLAGS[flag]
+        try:
+            re.compile(node.regex.pattern, flags)
+        except re.error as err:
+            self.scope.error("C0304", f"invalid regular expression: {err.msg}", node.regex.span,
+                             "does not compile", "check brackets and escapes; write `\\/` for a slash")
+            return ERROR
+        return IR("match", BOOL, args=(subject,), value=(node.regex.pattern, flags))
+
+    def _call(self, node: ast.Call, ctx: Context) -> IR:
+        name = node.name
+        if name in _FUNCTIONS_LATER:
+            self.scope.error("C0900", f"function `{name}` is not supported yet", node.name_span,
+                             "not supported yet", "text helpers arrive with a later release")
+            return ERROR
+        if name not in _FUNCTIONS:
+            self.scope.error("C0301", f"unknown function `{name}`", node.name_span, "no such function",
+                             did_you_mean(name, _FUNCTIONS) or f"functions: {', '.join(sorted(_FUNCTIONS))}")
+            return ERROR
+        params, result = _FUNCTIONS[name]
+        if len(node.args) != len(params):
+            self.scope.error("C0302", f"`{name}` takes {len(params)} argument{'s' if len(params) > 1 else ''}, "
+                             f"got {len(node.args)}", node.span, "wrong number of arguments",
+                             f"write `{name}({', '.join(params)})`")
+            return ERROR
+        wanted = [(TEXT, LIST) if name == "len" else p for p in params]
+        args = tuple(self.expect(a, ctx, w, f"the argument of `{name}`") for a, w in zip(node.args, wanted))
+        return IR("call", result, args=args, value=name, text=name)
+
+    def _aggregate(self, node: ast.Aggregate, ctx: Context) -> IR:
+        scope = self.scope
+        if node.function in _AGGREGATES_LATER:
+            scope.error("C0900", f"aggregate `{node.function}` is not supported yet", node.function_span,
+                        "not supported yet", "`count(…)` works now; sums, distinct counts, rates, repeats and "
+                        "streaks arrive with later releases")
+            return ERROR
+        q = node.query
+        if node.of is not None:
+            scope.error("C0211", "`count` takes no `… of`", node.of.span, "not used by count",
+                        "write `count(message where … by user within 10m)`")
+        types = self._event_types(q.event_types)
+        if types is None:
+            return ERROR
+        inner = Context(types, ctx.where)
+        filt = self.expect(q.where, inner, BOOL, "a `where` condition") if q.where is not None else None
+        keys: list[tuple[str, ...]] = []
+        key_irs: list[IR] = []
+        window = None
+        for opt in q.options:
+            if opt.kind == "by":
+                for k in opt.keys:
+                    counted = self.check(k, inner)
+                    current = self.check(k, ctx)
+                    if ERROR in (counted, current):
+                        continue
+                    if counted.op != "field" or current.op != "field":
+                        scope.error("C0801", f"`{k.dotted}` cannot be a key", k.span, "not an event field",
+                                    "group by an event field such as `user`, `channel` or `target`")
+                        continue
+                    keys.append(counted.value)
+                    key_irs.append(current)
+            elif opt.kind == "within":
+                window = int(round(opt.duration.seconds * 1_000_000))
+                if window <= 0:
+                    scope.error("C0212", "a window must be longer than zero", opt.span, "empty window",
+                                "write a positive duration such as `10m`")
+            else:
+                scope.error("C0211", f"`{opt.kind}` does not apply to `count`", opt.span, "not used by count",
+                            "`count` takes `where …`, `by …` and `within …`")
+        if filt is ERROR:
+            return ERROR
+        spec = AggregateSpec("count", types, filt, tuple(keys), window, source=source_text(scope, node))
+        scope.aggregates.setdefault(spec.fingerprint, spec)
+        return IR("agg", NUMBER, args=tuple(key_irs), value=spec, text=spec.source)
+
+    def _event_types(self, names) -> tuple[str, ...] | None:
+        ok = True
+        for name, span in names:
+            if name not in self.scope.schema.events:
+                ok = False
+                self.scope.error("C0201", f"unknown event type `{name}`", span, "no such event type",
+                                 did_you_mean(name, self.scope.schema.events) or
+                                 f"declare it with `event {name} {{ field: text }}`")
+        return tuple(dict.fromkeys(n for n, _ in names)) if ok else None
+
+
+def _arith_type(op: str, a: str, b: str) -> str | None:
+    if ANY in (a, b):
+        return NUMBER if (a in (ANY, NUMBER) and b in (ANY, NUMBER)) else (a if b == ANY else b)
+    table = {
+        ("+", NUMBER, NUMBER): NUMBER, ("-", NUMBER, NUMBER): NUMBER, ("*", NUMBER, NUMBER): NUMBER,
+        ("/", NUMBER, NUMBER): NUMBER, ("%", NUMBER, NUMBER): NUMBER, ("+", TEXT, TEXT): TEXT,
+        ("+", DURATION, DURATION): DURATION, ("-", DURATION, DURATION): DURATION,
+        ("*", DURATION, NUMBER): DURATION, ("*", NUMBER, DURATION): DURATION, ("/", DURATION, NUMBER): DURATION,
+        ("/", DURATION, DURATION): NUMBER,
+        ("+", TIME, DURATION): TIME, ("-", TIME, DURATION): TIME, ("-", TIME, TIME): DURATION,
+    }
+    return table.get((op, a, b))
+
+
+def _article(name: str) -> str:
+    return ("an " if name[:1] in "aeiou" else "a ") + name
+
+
+def _type_help(actual: str, wanted) -> str:
+    wanted = wanted if isinstance(wanted, tuple) else (wanted,)
+    if DURATION in wanted and actual == NUMBER:
+        return "add a unit: `30s`, `10m`, `1h`, `7d`"
+    if BOOL in wanted:
+        return "write a condition, e.g. `count(…) >= 3` or `text contains \"…\"`"
+    if TEXT in wanted and actual in (NUMBER, DURATION):
+        return 'put the value in double quotes: "…"'
+    if LIST in wanted:
+        return 'write a list such as `["a", "b"]` or name a `words` list'
+    return ""
+
+
+def _compare_help(a: str, b: str) -> str:
+    if {a, b} == {NUMBER, DURATION}:
+        return "add a unit to the number: `30s`, `10m`, `1h`"
+    if {a, b} == {NUMBER, TEXT}:
+        return "quote both sides, or compare numbers with numbers"
+    return "compare values of the same kind"

@@ -1,0 +1,300 @@
+"""Check a whole program (all loaded policy files) and produce the CheckedProgram the compiler takes.
+
+Order matters: event declarations first (fields exist before rules read them), then each
+file's definitions (names exist before use), then rules. Every independent error is
+collected; nothing stops at the first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policyengine import ast
+from policyengine.check.actions import ACTIONS
+from policyengine.check.expressions import ERROR, ExpressionChecker
+from policyengine.check.ir import IR, AggregateSpec
+from policyengine.check.schema import ANY, BOOL, DECLARABLE_TYPES, DURATION, TEXT, Schema
+from policyengine.check.scope import Context, ModuleScope
+from policyengine.check.suggest import did_you_mean
+from policyengine.check.templates import is_path, placeholder_span, split_template
+from policyengine.check.words import load_words
+from policyengine.diagnostics import Diagnostic, sort_key
+
+
+@dataclass(frozen=True)
+class CheckedAction:
+    name: str
+    args: dict[str, object]        # decision field → IR, or template parts tuple
+    channel_level: bool
+
+
+@dataclass(frozen=True)
+class CheckedRule:
+    policy: str
+    name: str
+    file: str
+    line: int
+    priority: int
+    order: int
+    event_types: tuple[str, ...]
+    condition: IR | None
+    actions: tuple[CheckedAction, ...]
+    reason: tuple | None
+    once_keys: tuple[IR, ...] | None       # None: no `once`; () : once for the whole rule
+    cooldown_us: int | None
+    cooldown_keys: tuple[IR, ...]
+    stop: bool
+
+
+@dataclass(frozen=True)
+class CheckedProgram:
+    """Only `check_program` builds one: holding it proves checking passed."""
+    rules: tuple[CheckedRule, ...]
+    aggregates: dict[str, AggregateSpec]
+    schema: Schema
+    warnings: tuple[Diagnostic, ...] = ()
+
+
+@dataclass
+class _Unit:
+    module: ast.Module
+    scope: ModuleScope
+    policy: str
+    exempt: list = field(default_factory=list)
+    checker: ExpressionChecker = field(init=False)
+
+    def __post_init__(self):
+        self.checker = ExpressionChecker(self.scope)
+
+
+def check_program(modules: list[ast.Module]) -> tuple[CheckedProgram | None, list[Diagnostic]]:
+    schema = Schema()
+    diagnostics: list[Diagnostic] = []
+    _declare_events(modules, schema, diagnostics)
+    units = [_unit(m, schema, diagnostics) for m in modules]
+    rules: list[CheckedRule] = []
+    seen_rules: dict[tuple[str, str], ast.Rule] = {}
+    aggregates: dict[str, AggregateSpec] = {}
+    for unit in units:
+        for item in unit.module.items:
+            if isinstance(item, ast.Rule):
+                key = (unit.policy, item.name)
+                if key in seen_rules:
+                    first = seen_rules[key]
+                    unit.scope.error("C0503", f"duplicate rule name `{item.name}` in policy `{unit.policy}`",
+                                     item.name_span, "second rule with this name",
+                                     "rename one of the rules; decisions name their rule",
+                                     (f"first defined at {first.name_span}",))
+                    continue
+                seen_rules[key] = item
+                rule = _check_rule(unit, item, len(rules))
+                if rule is not None:
+                    rules.append(rule)
+            elif isinstance(item, ast.Unsupported):
+                unit.scope.error("C0900", f"`{item.construct}` is not supported yet", item.span,
+                                 "parsed and checked for syntax, not evaluated",
+                                 "remove it for now; " + _LATER[item.construct])
+        _check_unused(unit)
+        aggregates.update(unit.scope.aggregates)
+        diagnostics.extend(unit.scope.diagnostics)
+    diagnostics.sort(key=sort_key)
+    if any(d.is_error for d in diagnostics):
+        return None, diagnostics
+    ordered = tuple(sorted(rules, key=lambda r: (-r.priority, r.order)))
+    return CheckedProgram(ordered, aggregates, schema, tuple(diagnostics)), diagnostics
+
+
+_LATER = {"ladder": "escalation ladders arrive with the moderation-over-time release",
+          "levels": "member levels arrive with the incentives release",
+          "every": "periodic awards arrive with the incentives release"}
+
+
+def _declare_events(modules, schema: Schema, diagnostics: list[Diagnostic]) -> None:
+    for m in modules:
+        for item in m.items:
+            if not isinstance(item, ast.EventDef):
+                continue
+            fields = {}
+            for f in item.fields:
+                if f.type_name not in DECLARABLE_TYPES:
+                    diagnostics.append(Diagnostic(
+                        "C0206", f"unknown field type `{f.type_name}`", f.type_span, "no such type",
+                        did_you_mean(f.type_name, DECLARABLE_TYPES) or "field types: text, number, bool, list"))
+                    continue
+                fields[f.name] = DECLARABLE_TYPES[f.type_name]
+            schema.declare(item.name, fields)
+
+
+def _unit(module: ast.Module, schema: Schema, diagnostics: list[Diagnostic]) -> _Unit:
+    scope = ModuleScope(module.path, module.source, schema)
+    policy = Path(module.path).stem
+    header = None
+    for item in module.items:
+        if isinstance(item, ast.PolicyHeader):
+            if header is not None:
+                scope.error("C0104", "a file names its policy once", item.span, "second `policy` line",
+                            "keep one `policy NAME` line at the top of the file", (f"first at {header.span}",))
+            else:
+                header, policy = item, item.name
+        elif isinstance(item, (ast.LetDef, ast.WordsDef)):
+            if item.name in scope.lets or item.name in scope.words:
+                scope.error("C0102", f"`{item.name}` is defined twice", item.name_span, "defined again here",
+                            "rename one of the definitions")
+                continue
+            if isinstance(item, ast.LetDef):
+                scope.lets[item.name] = item
+            else:
+                scope.words[item.name] = load_words(item, module.path, scope)
+    return _Unit(module, scope, policy, [i for i in module.items if isinstance(i, ast.ExemptDef)])
+
+
+def _check_unused(unit: _Unit) -> None:
+    # Unused definitions are still checked (against every event type) so typos surface.
+    for name, let in unit.scope.lets.items():
+        if name not in unit.scope.used:
+            unit.checker.check(let.value, Context(None, f"definition `{name}`"))
+
+
+def _check_rule(unit: _Unit, rule: ast.Rule, order: int) -> CheckedRule | None:
+    scope, checker = unit.scope, unit.checker
+    priority = 0
+    for opt in rule.options:
+        if opt.kind == "priority":
+            priority = int(opt.value)
+        else:
+            scope.error("C0900", f"rule option `{opt.kind}` is not supported yet", opt.span, "not supported yet",
+                        "shadow rules and sampling arrive with a later release")
+    if rule.trigger.absence is not None:
+        scope.error("C0900", "`absence(…)` triggers are not supported yet", rule.trigger.span, "not supported yet",
+                    "timers arrive with the moderation-over-time release")
+        return None
+    types = checker._event_types(rule.trigger.event_types)
+    if types is None:
+        return None
+    ctx = Context(types, f"rule `{rule.name}`")
+    conditions: list[IR] = []
+    if rule.where is not None:
+        conditions.append(checker.expect(rule.where, ctx, BOOL, "a `where` condition"))
+    clauses: dict[str, ast.Clause] = {}
+    for clause in rule.clauses:
+        if clause.kind in clauses and clause.kind not in ("when", "unless"):
+            scope.error("C0504", f"`{clause.kind}` appears twice in rule `{rule.name}`", clause.span,
+                        "second one", "merge them into one clause")
+            continue
+        clauses.setdefault(clause.kind, clause)
+        if clause.kind == "when":
+            conditions.append(checker.expect(clause.expr, ctx, BOOL, "a `when` condition"))
+        elif clause.kind == "unless":
+            conditions.append(IR("not", BOOL, args=(checker.expect(clause.expr, ctx, BOOL, "an `unless` condition"),)))
+    for ex in unit.exempt:
+        conditions.append(IR("not", BOOL, args=(checker.expect(ex.condition, ctx, BOOL, "an `exempt` condition"),)))
+    condition = conditions[0] if len(conditions) == 1 else (IR("and", BOOL, args=tuple(conditions)) if conditions else None)
+    count_aggs = {a.value.fingerprint: a for c in conditions for a in c.walk() if a.op == "agg"}
+    if "do" not in clauses:
+        scope.error("C0505", f"rule `{rule.name}` has no `do`", rule.name_span, "nothing to do",
+                    'add the actions, e.g. `do warn("…")`')
+        return None
+    actions, stop = [], False
+    for action in clauses["do"].actions:
+        if isinstance(action, ast.StopAction):
+            stop = True
+        elif isinstance(action, ast.OffenseAction):
+            scope.error("C0900", "`offense` is not supported yet", action.span, "not supported yet",
+                        "offense records feed ladders, which arrive with the moderation-over-time release")
+        else:
+            checked = _check_action(unit, action, ctx, count_aggs)
+            if checked is not None:
+                actions.append(checked)
+    reason = None
+    if "reason" in clauses:
+        c = clauses["reason"]
+        reason = _template(unit, c.text, c.text_span, ctx, count_aggs)
+    once_keys = _keys(unit, clauses["once"], ctx) if "once" in clauses else None
+    cooldown_us, cooldown_keys = None, ()
+    if "cooldown" in clauses:
+        c = clauses["cooldown"]
+        cooldown_us = int(round(c.duration.seconds * 1_000_000))
+        cooldown_keys = _keys(unit, c, ctx)
+    return CheckedRule(unit.policy, rule.name, unit.module.path, rule.span.line, priority, order, types,
+                       condition, tuple(actions), reason, once_keys, cooldown_us, cooldown_keys, stop)
+
+
+def _keys(unit: _Unit, clause: ast.Clause, ctx: Context) -> tuple[IR, ...]:
+    out = []
+    for k in clause.keys:
+        ir = unit.checker.check(k, ctx)
+        if ir is ERROR:
+            continue
+        if ir.op != "field":
+            unit.scope.error("C0801", f"`{k.dotted}` cannot be a key", k.span, "not an event field",
+                             "use an event field such as `user`, `channel` or `target`")
+            continue
+        out.append(ir)
+    return tuple(out)
+
+
+def _check_action(unit: _Unit, action: ast.Action, ctx: Context, count_aggs) -> CheckedAction | None:
+    scope, checker = unit.scope, unit.checker
+    sig = ACTIONS.get(action.name)
+    if sig is None:
+        scope.error("C0501", f"unknown action `{action.name}`", action.name_span, "no such action",
+                    did_you_mean(action.name, ACTIONS) or f"actions: {', '.join(sorted(ACTIONS))}")
+        return None
+    required = sum(1 for p in sig.params if not p.optional)
+    if not (required <= len(action.args) <= len(sig.params)):
+        scope.error("C0502", f"`{sig.name}` takes {_arity(required, len(sig.params))}, got {len(action.args)}",
+                    action.span, "wrong number of arguments", f"write `{sig.usage()}`")
+        return None
+    args: dict[str, object] = {}
+    for param, node in zip(sig.params, action.args):
+        if param.target and isinstance(node, ast.Path) and node.parts == ("moderators",):
+            args["to"] = IR("const", TEXT, value="moderators")
+            continue
+        if param.type == TEXT and isinstance(node, ast.Literal) and node.kind == "text":
+            args[param.field] = _template(unit, node.value, node.span, ctx, count_aggs)
+            continue
+        ir = checker.expect(node, ctx, param.type, f"`{param.name}` of `{sig.name}`")
+        if ir is ERROR:
+            return None
+        if param.type == DURATION and ir.op == "const" and ir.value <= 0:
+            scope.error("C0213", "a duration here must be longer than zero", node.span,
+                        "zero or negative", "write a positive duration such as `1h`")
+            return None
+        args[param.field] = ir
+    return CheckedAction(sig.name, args, sig.channel_level)
+
+
+def _arity(required: int, total: int) -> str:
+    if required == total:
+        return f"{total} argument{'s' if total != 1 else ''}" if total else "no arguments"
+    return f"{required} to {total} arguments"
+
+
+def _template(unit: _Unit, text: str, span, ctx: Context, count_aggs) -> tuple:
+    parts: list = []
+    for kind, value, offset in split_template(text):
+        if kind == "text":
+            parts.append(value)
+            continue
+        pspan = placeholder_span(span, offset, len(value) + 2)
+        if kind == "bad":
+            unit.scope.error("C0603", "unmatched brace in a template", placeholder_span(span, offset, 1),
+                             "unmatched", "write `{{` or `}}` for a literal brace")
+            continue
+        if value == "count":
+            if len(count_aggs) == 1:
+                parts.append(next(iter(count_aggs.values())))
+            else:
+                unit.scope.error("C0602" if count_aggs else "C0601",
+                                 "`{count}` is ambiguous: the rule has several counts" if count_aggs
+                                 else "`{count}` names no count: the rule's conditions have none", pspan,
+                                 "which count?", "name the count with `let N = count(…)` and write `{N}`")
+            continue
+        if not is_path(value):
+            unit.scope.error("C0601", f"`{{{value}}}` is not a name", pspan, "not a name",
+                             "a placeholder holds a field or definition name, e.g. `{user}` or `{channel}`")
+            continue
+        ir = unit.checker.check(ast.Path(pspan, tuple(value.split("."))), ctx)
+        if ir is not ERROR:
+            parts.append(ir)
+    return tuple(parts)

@@ -1,0 +1,40 @@
+"""What a name can mean at one place in a policy: definitions, word lists, event types."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from policyengine import ast
+from policyengine.check.ir import IR, AggregateSpec
+from policyengine.check.schema import Schema
+from policyengine.diagnostics import Diagnostic, Span
+
+
+@dataclass
+class ModuleScope:
+    """Per file: its definitions. Shared by every expression checked in that file."""
+    path: str
+    source: str
+    schema: Schema
+    lets: dict[str, ast.LetDef] = field(default_factory=dict)
+    words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    aggregates: dict[str, AggregateSpec] = field(default_factory=dict)
+    _resolving: list[str] = field(default_factory=list)
+    _let_cache: dict[tuple, IR] = field(default_factory=dict)
+    _reported: set[tuple] = field(default_factory=set)
+
+    def error(self, code: str, message: str, span: Span | None, label: str = "", help: str = "",
+              notes: tuple[str, ...] = ()) -> None:
+        key = (code, span, message)
+        if key in self._reported:      # a let checked in several places reports once
+            return
+        self._reported.add(key)
+        self.diagnostics.append(Diagnostic(code, message, span, label, help, notes))
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where an expression is checked: which event types its fields are read from."""
+    event_types: tuple[str, ...] | None    # None: an unused definition, checked against all types
+    where: str                             # "rule `no_ads`", for notes

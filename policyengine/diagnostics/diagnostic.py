@@ -1,0 +1,46 @@
+"""One diagnostic: a stable code, a message, a labelled span and a help line."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from policyengine.diagnostics.span import Span
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str              # P… parse, C… check, W… warning, R… runtime, E… input/usage
+    message: str           # lowercase fragment, names in backticks
+    span: Span | None
+    label: str = ""        # text under the caret
+    help: str = ""         # proposes an action
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def severity(self) -> str:
+        return "warning" if self.code.startswith("W") else "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def to_json(self) -> dict:
+        out = {"code": self.code, "severity": self.severity, "message": self.message,
+               "span": self.span.to_json() if self.span else None,
+               "label": self.label, "help": self.help}
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+class DiagnosticError(Exception):
+    """Raised by a stage that cannot go on; carries every diagnostic collected so far."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        super().__init__(f"{len(diagnostics)} diagnostic(s)")
+        self.diagnostics = diagnostics
+
+
+def sort_key(d: Diagnostic):
+    if d.span is None:
+        return ("", 0, 0, d.code)
+    return (d.span.file, d.span.line, d.span.col, d.code)

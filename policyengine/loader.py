@@ -1,0 +1,62 @@
+"""Find policy files (files or folders of `*.policy`), parse and check them together."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from policyengine.check import CheckedProgram, check_program
+from policyengine.diagnostics import Diagnostic
+from policyengine.syntax import parse_module
+
+
+class PolicyPathError(Exception):
+    """A named policy path is missing or holds no policy file (a usage error, exit 3)."""
+
+
+@dataclass
+class LoadResult:
+    program: CheckedProgram | None
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str]            # path → text, for rendering diagnostics
+    files: list[str]
+
+
+def policy_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(p.rglob("*.policy"))
+            if not found:
+                raise PolicyPathError(f"{raw}: no *.policy files in this folder")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise PolicyPathError(f"{raw}: no such file or folder")
+    return list(dict.fromkeys(files))
+
+
+def load_text(named: list[tuple[str, str]]) -> LoadResult:
+    """Parse and check in-memory sources: (path, text) pairs."""
+    modules, diagnostics, sources = [], [], {}
+    for path, text in named:
+        sources[path] = text
+        module, diags = parse_module(text, path)
+        modules.append(module)
+        diagnostics.extend(diags)
+    program, check_diags = check_program(modules)
+    diagnostics.extend(check_diags)
+    if any(d.is_error for d in diagnostics):
+        program = None
+    return LoadResult(program, diagnostics, sources, [p for p, _ in named])
+
+
+def load_paths(paths: list[str]) -> LoadResult:
+    named = []
+    for f in policy_files(paths):
+        try:
+            named.append((str(f), f.read_text(encoding="utf-8-sig")))
+        except (OSError, UnicodeDecodeError) as err:
+            raise PolicyPathError(f"{f}: cannot read: {err}") from None
+    return load_text(named)
