@@ -1,0 +1,175 @@
+"""IR expression → Python expression text. Values may be None (a missing field); tests are always bool."""
+from __future__ import annotations
+
+import re
+
+from policyengine.check.ir import IR
+from policyengine.check.schema import ANY, TEXT
+from policyengine.compiler.writer import Pool
+
+INLINE_WORDS = 8      # up to this many words are tested inline; more become one regex alternation
+
+
+class HandlerLocals:
+    """Event fields (and their case-folded forms) read once at the top of a handler."""
+
+    def __init__(self) -> None:
+        self.fields: dict[tuple, str] = {}
+        self.folded: dict[tuple, str] = {}
+
+    def field(self, path: tuple) -> str:
+        if path not in self.fields:
+            self.fields[path] = f"f{len(self.fields)}"
+        return self.fields[path]
+
+    def fold(self, path: tuple) -> str:
+        self.field(path)
+        if path not in self.folded:
+            self.folded[path] = f"cf{len(self.folded)}"
+        return self.folded[path]
+
+
+class ExprEmitter:
+    def __init__(self, pool: Pool, tables: "TableNames", local: HandlerLocals):
+        self.pool, self.tables, self.local = pool, tables, local
+
+    # ---- values ----------------------------------------------------------
+    def value(self, ir: IR) -> str:
+        op = ir.op
+        if op == "field":
+            return self.local.field(tuple(ir.value))
+        if op == "const":
+            if isinstance(ir.value, tuple):
+                return self.pool.add(ir.value)
+            return self.pool.add(ir.value) if isinstance(ir.value, str) else repr(ir.value)
+        if op == "list":
+            if all(a.op == "const" for a in ir.args):
+                return self.pool.add(tuple(a.value for a in ir.args))
+            return "[" + ", ".join(self.value(a) for a in ir.args) + "]"
+        if op == "neg":
+            return f"arith('-', ('number', 'number'), 0, {self.value(ir.args[0])})"
+        if op == "arith":
+            sym, left, right = ir.value
+            return f"arith({sym!r}, ({left!r}, {right!r}), {self.value(ir.args[0])}, {self.value(ir.args[1])})"
+        if op == "call":
+            return f"call({ir.value!r}, {', '.join(self.value(a) for a in ir.args)})"
+        if op == "labels":
+            return f"active_labels(LABELS, {self.value(ir.args[0])}, ts)"
+        if op == "agg":
+            return self.aggregate(ir)
+        return f"({self.test(ir)})"        # a condition used as a value
+
+    def aggregate(self, ir: IR) -> str:
+        spec = ir.value
+        key = self.key(ir.args)
+        table = self.tables.aggregate(spec.fingerprint)
+        if spec.window_us is None:
+            return f"{table}.get({key}, 0)"
+        return f"window_count({table}, {key}, ts, {spec.window_us})"
+
+    def key(self, parts) -> str:
+        if not parts:
+            return "()"
+        if len(parts) == 1:
+            return self.value(parts[0])
+        return "(" + ", ".join(self.value(p) for p in parts) + ")"
+
+    # ---- tests -----------------------------------------------------------
+    def test(self, ir: IR) -> str:
+        op = ir.op
+        if op == "and":
+            return " and ".join(f"({self.test(a)})" for a in ir.args)
+        if op == "or":
+            return " or ".join(f"({self.test(a)})" for a in ir.args)
+        if op == "not":
+            return f"not ({self.test(ir.args[0])})"
+        if op == "const":
+            return repr(bool(ir.value))
+        if op == "cmp":
+            return self.compare(ir)
+        if op == "pred":
+            return self.predicate(ir)
+        if op == "match":
+            return self.match(ir)
+        if op == "has_label":
+            return f"has_label(LABELS, {self.value(ir.args[0])}, {self.value(ir.args[1])}, ts)"
+        if op == "field":
+            return f"{self.value(ir)} is True"
+        return f"{self.value(ir)} is True"
+
+    def compare(self, ir: IR) -> str:
+        sym = ir.value
+        left, right = ir.args
+        simple = {"field", "const", "agg"}
+        if ANY not in (left.type, right.type) and left.op in simple and right.op in simple:
+            a, b = self.value(left), self.value(right)
+            guards = [f"{x} is not None" for x, node in ((a, left), (b, right)) if node.op == "field"]
+            return " and ".join(guards + [f"{a} {sym} {b}"])
+        return f"compare({sym!r}, {self.value(left)}, {self.value(right)})"
+
+    def predicate(self, ir: IR) -> str:
+        sym = ir.value
+        left, right = ir.args
+        const_right = right.op == "const" or (right.op == "list" and all(a.op == "const" for a in right.args))
+        if sym in ("contains", "starts with", "ends with", "contains any", "contains all") \
+                and left.op == "field" and left.type == TEXT and const_right:
+            cf = self.local.fold(tuple(left.value))
+            words = self._const_words(right)
+            if sym == "contains":
+                return f"{cf} is not None and {self.pool.add(words[0])} in {cf}"
+            if sym == "starts with":
+                return f"{cf} is not None and {cf}.startswith({self.pool.add(words[0])})"
+            if sym == "ends with":
+                return f"{cf} is not None and {cf}.endswith({self.pool.add(words[0])})"
+            if not words:
+                return "False" if sym == "contains any" else f"{cf} is not None"
+            if sym == "contains all":
+                return f"{cf} is not None and " + " and ".join(f"{self.pool.add(w)} in {cf}" for w in words)
+            if len(words) <= INLINE_WORDS:
+                return f"{cf} is not None and (" + " or ".join(f"{self.pool.add(w)} in {cf}" for w in words) + ")"
+            alternation = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+            return f"{cf} is not None and {self.pool.add(alternation, ('words-regex',) + tuple(words))}.search({cf}) is not None"
+        if sym in ("in", "not in") and const_right and left.type != ANY:
+            members = self.pool.add(frozenset(self._const_items(right)), ("set",) + tuple(sorted(map(repr, self._const_items(right)))))
+            v = self.value(left)
+            return f"{v} in {members}" if sym == "in" else f"{v} is not None and {v} not in {members}"
+        if sym in ("has any", "has all") and const_right:
+            items = self.pool.add(frozenset(self._const_items(right)), ("set",) + tuple(sorted(map(repr, self._const_items(right)))))
+            return f"{sym.replace(' ', '_')}({self.value(left)}, {items})"
+        helper = {"contains": "contains", "starts with": "starts_with", "ends with": "ends_with",
+                  "contains any": "contains_any", "contains all": "contains_all", "in": "is_in",
+                  "has": "has", "has any": "has_any", "has all": "has_all"}
+        if sym == "not in":
+            v = self.value(left)
+            return f"{v} is not None and not is_in({v}, {self.value(right)})"
+        return f"{helper[sym]}({self.value(left)}, {self.value(right)})"
+
+    def match(self, ir: IR) -> str:
+        pattern, flags = ir.value
+        rx = self.pool.add(re.compile(pattern, flags), ("regex", pattern, flags))
+        subject = ir.args[0]
+        if subject.op == "field":
+            v = self.value(subject)
+            return f"{v}.__class__ is str and {rx}.search({v}) is not None"
+        return f"isinstance(_s := {self.value(subject)}, str) and {rx}.search(_s) is not None"
+
+    @staticmethod
+    def _const_items(ir: IR) -> list:
+        if ir.op == "list":
+            return [a.value for a in ir.args]
+        return list(ir.value) if isinstance(ir.value, tuple) else [ir.value]
+
+    def _const_words(self, ir: IR) -> list[str]:
+        return list(dict.fromkeys(str(w).casefold() for w in self._const_items(ir)))
+
+
+class TableNames:
+    """Names of the state tables a generated module binds (aggregates, once, cooldown)."""
+
+    def __init__(self) -> None:
+        self.aggregates: dict[str, str] = {}
+
+    def aggregate(self, fingerprint: str) -> str:
+        if fingerprint not in self.aggregates:
+            self.aggregates[fingerprint] = f"A{len(self.aggregates)}"
+        return self.aggregates[fingerprint]

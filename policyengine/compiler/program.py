@@ -1,0 +1,59 @@
+"""The compiled program: generated source, its code object, and how to bind it to a state store."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from policyengine.check import CheckedProgram, CheckedRule
+from policyengine.compiler.codegen import generate
+from policyengine.compiler.plan import Plan, lower
+from policyengine.runtime import helpers
+from policyengine.runtime.store import MemoryStore
+
+GENERATED_FILENAME = "<policyengine generated>"
+
+
+@dataclass(frozen=True)
+class CompiledProgram:
+    source: str
+    code: object
+    pool: tuple
+    plan: Plan
+
+    @property
+    def rules(self) -> tuple[CheckedRule, ...]:
+        return self.plan.rules
+
+    def bind(self, store: MemoryStore, on_rule_error: Callable, on_aggregate_error: Callable) -> dict:
+        """Handlers by event type, closed over the store's tables."""
+        tables = {
+            "labels": store.label_table(),
+            "aggregates": [store.count_table(a.fingerprint) if a.window_us is None
+                           else store.window_table(a.fingerprint) for a in self.plan.aggregates],
+            "once": [store.once_table(_rule_id(r)) for r in self.plan.rules],
+            "cooldown": [store.cooldown_table(_rule_id(r)) for r in self.plan.rules],
+        }
+        namespace: dict = {}
+        exec(self.code, namespace)
+        runtime = _Callbacks(on_rule_error, on_aggregate_error)
+        return namespace["build"](self.pool, tables, helpers, runtime)
+
+
+def _rule_id(rule: CheckedRule) -> str:
+    return f"{rule.policy}/{rule.name}"
+
+
+@dataclass(frozen=True)
+class _Callbacks:
+    rule_failed: Callable
+    aggregate_failed: Callable
+
+
+def compile_program(program: CheckedProgram) -> CompiledProgram:
+    """Only a CheckedProgram compiles: holding one proves checking passed."""
+    if not isinstance(program, CheckedProgram):
+        raise TypeError("compile_program takes the CheckedProgram that check_program returns")
+    plan = lower(program)
+    source, pool, _ = generate(plan)
+    code = compile(source, GENERATED_FILENAME, "exec")
+    return CompiledProgram(source, code, tuple(pool.values), plan)

@@ -1,0 +1,1 @@
+"""Events in: the JSON Lines contract, time parsing and per-line validation."""

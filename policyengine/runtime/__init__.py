@@ -1,0 +1,1 @@
+"""Runtime: the state store and the helpers generated evaluators call."""

@@ -1,0 +1,200 @@
+"""Functions the generated evaluators call. Every test on a missing value (None) is false."""
+from __future__ import annotations
+
+from collections import deque  # noqa: F401  (re-exported for generated code)
+
+from policyengine.events.timestamps import format_ts
+
+_MISSING = object()
+
+
+def window_count(table: dict, key, now: int, width: int) -> int:
+    """Events in (now − width, now]: the lower edge is open, the current event counts."""
+    dq = table.get(key)
+    if not dq:
+        return 0
+    low = now - width
+    while dq and dq[0] <= low:
+        dq.popleft()
+    n = len(dq)
+    if not n:
+        del table[key]
+    return n
+
+
+def has_label(labels: dict, user, label, now: int) -> bool:
+    """A label is in force from when it was set until (not including) its expiry."""
+    held = labels.get(user)
+    if not held:
+        return False
+    expiry = held.get(label, _MISSING)
+    if expiry is _MISSING:
+        return False
+    if expiry is None or now < expiry:
+        return True
+    del held[label]
+    return False
+
+
+def active_labels(labels: dict, user, now: int) -> list:
+    held = labels.get(user)
+    if not held:
+        return []
+    return sorted(name for name in list(held) if has_label(labels, user, name, now))
+
+
+def set_label(labels: dict, user, label, now: int, duration_s) -> None:
+    expiry = None if duration_s is None else now + int(round(duration_s * 1_000_000))
+    labels.setdefault(user, {})[label] = expiry
+
+
+def remove_label(labels: dict, user, label) -> None:
+    held = labels.get(user)
+    if held:
+        held.pop(label, None)
+
+
+def casefold(value):
+    return value.casefold() if value.__class__ is str else None
+
+
+def get_path(event: dict, path: tuple):
+    value = event
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+# ---- word operators on values that are not known at compile time -----------
+def contains(text, part) -> bool:
+    return isinstance(text, str) and isinstance(part, str) and part.casefold() in text.casefold()
+
+
+def starts_with(text, part) -> bool:
+    return isinstance(text, str) and isinstance(part, str) and text.casefold().startswith(part.casefold())
+
+
+def ends_with(text, part) -> bool:
+    return isinstance(text, str) and isinstance(part, str) and text.casefold().endswith(part.casefold())
+
+
+def contains_any(text, parts) -> bool:
+    if not isinstance(text, str) or parts is None:
+        return False
+    folded = text.casefold()
+    return any(isinstance(p, str) and p.casefold() in folded for p in parts)
+
+
+def contains_all(text, parts) -> bool:
+    if not isinstance(text, str) or parts is None:
+        return False
+    folded = text.casefold()
+    return all(isinstance(p, str) and p.casefold() in folded for p in parts)
+
+
+def is_in(value, items) -> bool:
+    return value is not None and items is not None and value in items
+
+
+def has(items, value) -> bool:
+    return isinstance(items, (list, tuple, set, frozenset)) and value is not None and value in items
+
+
+def has_any(items, wanted) -> bool:
+    return isinstance(items, (list, tuple, set, frozenset)) and wanted is not None and any(w in items for w in wanted)
+
+
+def has_all(items, wanted) -> bool:
+    return isinstance(items, (list, tuple, set, frozenset)) and wanted is not None and all(w in items for w in wanted)
+
+
+def compare(op: str, a, b) -> bool:
+    if a is None or b is None:
+        return False
+    if op == "==":
+        return a == b
+    if op == "!=":
+        return a != b
+    try:
+        if op == "<":
+            return a < b
+        if op == "<=":
+            return a <= b
+        if op == ">":
+            return a > b
+        return a >= b
+    except TypeError:
+        return False
+
+
+def arith(op: str, kinds: tuple, a, b):
+    """Arithmetic with None propagation; times are µs, durations seconds."""
+    if a is None or b is None:
+        return None
+    left, right = kinds
+    if left == "time" and right == "duration":
+        b = int(round(b * 1_000_000))
+    if op == "+":
+        return a + b
+    if op == "-":
+        result = a - b
+        return result / 1_000_000 if (left == "time" and right == "time") else result
+    if op == "*":
+        return a * b
+    if b == 0:
+        return None
+    if op == "/":
+        return a / b
+    return a % b
+
+
+def call(name: str, *args):
+    if any(a is None for a in args):
+        return None
+    if name == "len":
+        return len(args[0]) if isinstance(args[0], (str, list)) else None
+    if name == "lower":
+        return args[0].lower()
+    if name == "upper":
+        return args[0].upper()
+    if name == "trim":
+        return args[0].strip()
+    if name == "abs":
+        return abs(args[0])
+    if name == "min":
+        return min(args)
+    return max(args)
+
+
+def render(value) -> str:
+    """How a value reads inside a message or reason."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(render(v) for v in value)
+    return str(value)
+
+
+def seconds(value):
+    """A duration as the decision contract carries it: whole seconds when whole."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
+def decision(ts: int, policy: str, rule: str, action: str, user, event_id, fields: tuple, reason) -> dict:
+    out = {"ts": format_ts(ts), "policy": policy, "rule": rule, "action": action}
+    if user is not None:
+        out["user"] = user
+    if event_id is not None:
+        out["event_id"] = event_id
+    for name, value in fields:
+        if value is not None:
+            out[name] = value
+    if reason is not None:
+        out["reason"] = reason
+    return out
