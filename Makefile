@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test bench check clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP) $@
+
+demo: $(STAMP)
+	$(VENV)/bin/policyengine check policies/community
+	$(VENV)/bin/policyengine eval --policy policies/community --out demo-decisions.jsonl data/sample/community-chat.jsonl.gz
+	@echo
+	@echo "decisions written to demo-decisions.jsonl; the first ten:"
+	@head -n 10 demo-decisions.jsonl
+
+test: $(DEV_STAMP)
+	$(PY) -m pytest
+
+bench: $(DEV_STAMP)
+	$(PY) -m pytest benchmarks --benchmark-enable -q
+
+clean:
+	rm -rf $(VENV) demo-decisions.jsonl .pytest_cache

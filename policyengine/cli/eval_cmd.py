@@ -1,0 +1,114 @@
+"""`policyengine eval --policy PATH… LOG…`: replay logs through policies and write decisions."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import orjson
+
+from policyengine.cli import exits
+from policyengine.cli.reporting import print_diagnostics, usage_error
+from policyengine.cli.summary import Progress, summary_text
+from policyengine.compiler import compile_program
+from policyengine.events.decode import EventDecoder
+from policyengine.loader import PolicyPathError, load_paths
+from policyengine.logs import LogOpenError, check_readable, open_log
+from policyengine.replay import ReplayStats, StrictStop, replay
+from policyengine.runtime.evaluator import Evaluator
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="replay event logs through policies",
+                       description="Evaluate JSON Lines event logs (files, .gz files, or - for stdin) against "
+                                   "policies and write one decision per line.",
+                       epilog=exits.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("logs", nargs="+", metavar="LOG", help="a JSON Lines log, a .gz log, or - for stdin")
+    p.add_argument("--policy", action="append", required=True, metavar="PATH",
+                   help="a .policy file or a folder of them; repeat for more")
+    p.add_argument("--out", metavar="FILE", help="write decisions here instead of stdout")
+    p.add_argument("--format", choices=("jsonl", "text"), default="jsonl", help="decision output format")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad log line (exit 3)")
+    p.add_argument("--quiet", action="store_true", help="print no summary")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress line on stderr (auto: only on a terminal)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    try:
+        loaded = load_paths(args.policy)
+        check_readable(args.logs)
+    except (PolicyPathError, LogOpenError) as err:
+        usage_error(str(err))
+        return exits.USAGE
+    print_diagnostics(loaded.diagnostics, loaded.sources, "text")
+    if loaded.program is None:
+        return exits.POLICY_ERRORS
+    compiled = compile_program(loaded.program)
+    evaluator = Evaluator(compiled)
+    decoder = EventDecoder(compiled.plan.field_types)
+    try:
+        out = open(args.out, "wb") if args.out else sys.stdout.buffer
+    except OSError as err:
+        usage_error(f"{args.out}: cannot write: {err.strerror}")
+        return exits.USAGE
+    emit = _jsonl_writer(out) if args.format == "jsonl" else _text_writer(out)
+    stats = ReplayStats()
+    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    progress = Progress(sys.stderr) if show else None
+    status = exits.OK
+
+    def report(message: str) -> None:
+        if progress:
+            progress.clear()
+        sys.stderr.write(message + "\n")
+
+    try:
+        for name in args.logs:
+            log = open_log(name)
+            try:
+                replay(log, evaluator, decoder, emit, report, stats, args.strict, progress)
+            finally:
+                log.close()
+    except StrictStop:
+        status = exits.USAGE
+    except LogOpenError as err:
+        usage_error(str(err))
+        status = exits.USAGE
+    except BrokenPipeError:
+        return exits.OK          # the reader (e.g. `head`) stopped listening
+    finally:
+        if progress:
+            progress.clear()
+        try:
+            out.flush()
+        except BrokenPipeError:
+            pass
+        if args.out:
+            out.close()
+    stats.elapsed = time.perf_counter() - stats.started
+    if not args.quiet:
+        sys.stderr.write(summary_text(stats, strict_stop=status == exits.USAGE))
+    return status
+
+
+def _jsonl_writer(out):
+    write, dumps = out.write, orjson.dumps
+
+    def emit(decision: dict) -> None:
+        write(dumps(decision) + b"\n")
+    return emit
+
+
+_TEXT_FIELDS = ("message_id", "duration_s", "message", "role", "badge", "points", "title", "label", "channel", "to")
+
+
+def _text_writer(out):
+    def emit(d: dict) -> None:
+        subject = f"user={d['user']}" if "user" in d else f"channel={d.get('channel', '-')}"
+        extras = " ".join(f"{k}={d[k]}" for k in _TEXT_FIELDS if k in d and not (k == "channel" and "user" not in d))
+        reason = f"  # {d['reason']}" if "reason" in d else ""
+        line = f"{d['ts']}  {d['policy']}/{d['rule']}  {d['action']:<12} {subject} {extras}".rstrip() + reason
+        out.write(line.encode() + b"\n")
+    return emit

@@ -1,0 +1,50 @@
+"""The `policyengine` command: parses arguments, runs a subcommand, never shows a traceback."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from policyengine import __version__
+from policyengine.cli import check_cmd, eval_cmd, exits
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"error[E0001]: {message}\n")
+        raise SystemExit(exits.USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="policyengine", description="Rules and incentives for online communities.",
+                     epilog=exits.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"policyengine {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    check_cmd.add_parser(sub)
+    eval_cmd.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return exits.USAGE
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except Exception as exc:  # a bug: say so plainly, no traceback
+        sys.stderr.write(f"error[E0999]: internal error: {type(exc).__name__}: {exc}\n"
+                         "  = help: this is a bug in policyengine; please report it with the command you ran "
+                         "(set POLICYENGINE_DEBUG=1 to see the traceback)\n")
+        import os
+        if os.environ.get("POLICYENGINE_DEBUG"):
+            raise
+        return exits.INTERNAL
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Open event logs: plain or gzip-compressed JSON Lines files, or `-` for standard input."""
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+from dataclasses import dataclass
+from typing import BinaryIO
+
+
+class LogOpenError(Exception):
+    pass
+
+
+@dataclass
+class OpenLog:
+    name: str
+    stream: BinaryIO
+    size: int | None            # bytes on disk, for progress; None for stdin
+    raw: BinaryIO | None        # the file under a gzip stream, whose position tracks progress
+
+    def position(self) -> int | None:
+        try:
+            return (self.raw or self.stream).tell()
+        except (OSError, ValueError):
+            return None
+
+    def close(self) -> None:
+        if self.stream is not sys.stdin.buffer:
+            self.stream.close()
+            if self.raw is not None:
+                self.raw.close()
+
+
+def check_readable(names: list[str]) -> None:
+    for name in names:
+        if name == "-":
+            continue
+        if not os.path.isfile(name):
+            raise LogOpenError(f"{name}: no such log file")
+        if not os.access(name, os.R_OK):
+            raise LogOpenError(f"{name}: cannot be read (permission denied)")
+
+
+def open_log(name: str) -> OpenLog:
+    if name == "-":
+        return OpenLog("<stdin>", sys.stdin.buffer, None, None)
+    try:
+        raw = open(name, "rb", buffering=1 << 20)
+        size = os.fstat(raw.fileno()).st_size
+        if name.endswith(".gz"):
+            return OpenLog(name, gzip.GzipFile(fileobj=raw, mode="rb"), size, raw)
+        return OpenLog(name, raw, size, None)
+    except OSError as err:
+        raise LogOpenError(f"{name}: {err.strerror or err}") from None
