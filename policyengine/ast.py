@@ -157,7 +157,7 @@ class Trigger(Node):
 
 @dataclass(frozen=True, slots=True)
 class Clause(Node):
-    kind: str              # when | unless | do | reason | once | cooldown
+    kind: str              # for | when | unless | do | reason | once | cooldown
     expr: Expr | None = None
     actions: tuple[AnyAction, ...] = ()
     text: str | None = None

@@ -44,6 +44,7 @@ class CheckedRule:
     cooldown_us: int | None
     cooldown_keys: tuple[IR, ...]
     stop: bool
+    member: IR | None = None               # whom decisions are about; None: the event's `user`
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,15 @@ def _check_rule(unit: _Unit, rule: ast.Rule, order: int) -> CheckedRule | None:
         c = clauses["cooldown"]
         cooldown_us = int(round(c.duration.seconds * 1_000_000))
         cooldown_keys = _keys(unit, c, ctx)
+    member = None
+    if "for" in clauses:
+        keys = _keys(unit, clauses["for"], ctx)
+        if keys and keys[0].type not in (TEXT, ANY):
+            unit.scope.error("C0802", "`for` names the member decisions are about and must be a text field",
+                             clauses["for"].keys[0].span, f"this is {keys[0].type}", "write e.g. `for target_user`")
+        member = keys[0] if keys else None
     return CheckedRule(unit.policy, rule.name, unit.module.path, rule.span.line, priority, order, types,
-                       condition, tuple(actions), reason, once_keys, cooldown_us, cooldown_keys, stop)
+                       condition, tuple(actions), reason, once_keys, cooldown_us, cooldown_keys, stop, member)
 
 
 def _keys(unit: _Unit, clause: ast.Clause, ctx: Context) -> tuple[IR, ...]:

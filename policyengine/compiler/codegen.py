@@ -104,6 +104,9 @@ def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool:
         w.line(f"kc = {emit.key(rule.cooldown_keys)}")
         w.line(f"until = COOL{index}.get(kc)")
         gates.append("(until is None or ts >= until)")
+    if rule.member is not None:
+        # A rule about another member (e.g. `for target_user`) does not fire when that field is missing.
+        gates.insert(0, f"{emit.value(rule.member)} is not None")
     if gates:
         w.line(f"if {' and '.join(gates)}:")
         w.indent()
@@ -111,7 +114,8 @@ def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool:
             w.line(f"ONCE{index}.add(ko)")
         if rule.cooldown_us is not None:
             w.line(f"COOL{index}[kc] = ts + {rule.cooldown_us}")
-    user, event_id = emit.value(IR("field", "text", value=("user",))), emit.value(IR("field", "text", value=("id",)))
+    user = emit.value(rule.member if rule.member is not None else IR("field", "text", value=("user",)))
+    event_id = emit.value(IR("field", "text", value=("id",)))
     reason = _template(rule.reason, emit) if rule.reason is not None else "None"
     w.line(f"reason = {reason}")
     names = f"{pool.add(rule.policy)}, {pool.add(rule.name)}"

@@ -16,6 +16,11 @@ class HandlerLocals:
     def __init__(self) -> None:
         self.fields: dict[tuple, str] = {}
         self.folded: dict[tuple, str] = {}
+        self.temps = 0
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"t{self.temps}"
 
     def field(self, path: tuple) -> str:
         if path not in self.fields:
@@ -52,6 +57,9 @@ class ExprEmitter:
             sym, left, right = ir.value
             return f"arith({sym!r}, ({left!r}, {right!r}), {self.value(ir.args[0])}, {self.value(ir.args[1])})"
         if op == "call":
+            if ir.value == "len" and ir.args[0].op == "field":
+                v = self.value(ir.args[0])
+                return f"(len({v}) if {v} is not None else None)"
             return f"call({ir.value!r}, {', '.join(self.value(a) for a in ir.args)})"
         if op == "labels":
             return f"active_labels(LABELS, {self.value(ir.args[0])}, ts)"
@@ -100,12 +108,23 @@ class ExprEmitter:
     def compare(self, ir: IR) -> str:
         sym = ir.value
         left, right = ir.args
-        simple = {"field", "const", "agg"}
-        if ANY not in (left.type, right.type) and left.op in simple and right.op in simple:
-            a, b = self.value(left), self.value(right)
-            guards = [f"{x} is not None" for x, node in ((a, left), (b, right)) if node.op == "field"]
-            return " and ".join(guards + [f"{a} {sym} {b}"])
-        return f"compare({sym!r}, {self.value(left)}, {self.value(right)})"
+        if ANY in (left.type, right.type):
+            return f"compare({sym!r}, {self.value(left)}, {self.value(right)})"
+        # Checked types cannot raise here; only a missing value needs a guard. Values that
+        # may be missing and are not plain names are bound once with `:=`.
+        guards, sides = [], []
+        for node in (left, right):
+            text = self.value(node)
+            if node.op in ("const", "agg"):
+                sides.append(text)
+            elif node.op == "field":
+                guards.append(f"{text} is not None")
+                sides.append(text)
+            else:
+                temp = self.local.temp()
+                guards.append(f"({temp} := {text}) is not None")
+                sides.append(temp)
+        return " and ".join(guards + [f"{sides[0]} {sym} {sides[1]}"])
 
     def predicate(self, ir: IR) -> str:
         sym = ir.value

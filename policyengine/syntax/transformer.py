@@ -125,6 +125,9 @@ class ToAst(Transformer):
         query = children[0]
         return ast.Trigger(self.mspan(meta), query.event_types, absence=query)
 
+    def for_clause(self, meta, children):
+        return ast.Clause(self.mspan(meta), "for", keys=(children[0],))
+
     def when_clause(self, meta, children):
         return ast.Clause(self.mspan(meta), "when", expr=children[0])
 

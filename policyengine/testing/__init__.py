@@ -1,0 +1,1 @@
+"""Policy test cases: events with relative times and the decisions expected."""
