@@ -240,3 +240,4 @@ class Module:
     path: str
     source: str
     items: list[Item] = field(default_factory=list)
+    broken_names: set[str] = field(default_factory=set)   # definitions whose text did not parse

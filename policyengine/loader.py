@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policyengine.check import CheckedProgram, check_program
-from policyengine.diagnostics import Diagnostic
+from policyengine.diagnostics import Diagnostic, sort_key
 from policyengine.syntax import parse_module
 
 
@@ -47,6 +47,7 @@ def load_text(named: list[tuple[str, str]]) -> LoadResult:
         diagnostics.extend(diags)
     program, check_diags = check_program(modules)
     diagnostics.extend(check_diags)
+    diagnostics.sort(key=sort_key)
     if any(d.is_error for d in diagnostics):
         program = None
     return LoadResult(program, diagnostics, sources, [p for p, _ in named])

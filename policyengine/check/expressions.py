@@ -44,7 +44,8 @@ class ExpressionChecker:
         ir = self.check(node, ctx)
         if ir.op != "error" and not compatible(ir.type, wanted):
             names = " or ".join(wanted) if isinstance(wanted, tuple) else wanted
-            self.scope.error("C0401", f"{what} must be {_article(names)}, found {ir.type}", node.span,
+            must = "true or false" if wanted == BOOL else _article(names)
+            self.scope.error("C0401", f"{what} must be {must}, found {_article(ir.type)}", node.span,
                              f"this is {_article(ir.type)}", _type_help(ir.type, wanted))
             return ERROR
         return ir
@@ -59,6 +60,8 @@ class ExpressionChecker:
         text = node.dotted
         if len(node.parts) == 1 and head in scope.lets:
             return self._let(head, node, ctx)
+        if head in scope.broken:
+            return ERROR                      # its syntax error was reported already
         if len(node.parts) == 1 and head in scope.words:
             scope.used.add(head)
             return IR("const", WORDS, value=scope.words[head], text=head)
@@ -316,6 +319,8 @@ def _arith_type(op: str, a: str, b: str) -> str | None:
 
 
 def _article(name: str) -> str:
+    if name == BOOL:
+        return "a condition (true or false)"
     return ("an " if name[:1] in "aeiou" else "a ") + name
 
 

@@ -127,7 +127,7 @@ def _declare_events(modules, schema: Schema, diagnostics: list[Diagnostic]) -> N
 
 
 def _unit(module: ast.Module, schema: Schema, diagnostics: list[Diagnostic]) -> _Unit:
-    scope = ModuleScope(module.path, module.source, schema)
+    scope = ModuleScope(module.path, module.source, schema, broken=set(module.broken_names))
     policy = Path(module.path).stem
     header = None
     for item in module.items:

@@ -32,7 +32,7 @@ def load_words(item: ast.WordsDef, policy_path: str, scope: ModuleScope) -> tupl
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        scope.error("C0701", f"word list file `{name}` not found", item.file_span, f"looked in {folder}",
+        scope.error("C0701", f"word list file `{name}` not found", item.file_span, "no such file beside the policy",
                     "create the file (one entry per line) or fix the name")
         return ()
     except (OSError, UnicodeDecodeError) as err:

@@ -24,21 +24,26 @@ def parse_module(source: str, path: str) -> tuple[ast.Module, list[Diagnostic]]:
     try:
         tree = parser().parse(source)
     except UnexpectedInput:
-        items, diagnostics = _parse_in_pieces(source, path)
+        items, diagnostics, broken = _parse_in_pieces(source, path)
         module.items = items
+        module.broken_names = broken
         return module, diagnostics
     items, diagnostics = to_ast(tree, path)
     module.items = items
     return module, diagnostics
 
 
-def _parse_in_pieces(source: str, path: str) -> tuple[list, list[Diagnostic]]:
+_DEFINITION = re.compile(r"^(?:let|words)\s+([^\W\d]\w*)")
+
+
+def _parse_in_pieces(source: str, path: str) -> tuple[list, list[Diagnostic], set[str]]:
     starts = [m.start() for m in _ITEM_START.finditer(source)]
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     starts.append(len(source))
     items: list = []
     diagnostics: list[Diagnostic] = []
+    broken: set[str] = set()
     for begin, end in zip(starts, starts[1:]):
         piece = source[begin:end]
         if not piece.strip():
@@ -49,8 +54,12 @@ def _parse_in_pieces(source: str, path: str) -> tuple[list, list[Diagnostic]]:
             tree = parser().parse(padded)
         except UnexpectedInput as err:
             diagnostics.append(to_diagnostic(err, path, source if end == len(source) else padded, parser()))
+            # Uses of a definition that did not parse would only repeat its error.
+            name = _DEFINITION.match(piece)
+            if name:
+                broken.add(name.group(1))
             continue
         piece_items, piece_diags = to_ast(tree, path)
         items.extend(piece_items)
         diagnostics.extend(piece_diags)
-    return items, diagnostics
+    return items, diagnostics, broken
