@@ -1,0 +1,150 @@
+"""The command line through a subprocess: stdout, stderr and exit codes, as users see them."""
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+from conftest import ROOT, run_cli
+
+GOLDEN = Path(__file__).parent / "golden" / "cli"
+SMALL = GOLDEN / "small.jsonl"
+ADS = "policies/examples/ads.policy"
+
+
+def _lines(blob: bytes) -> list[dict]:
+    return [orjson.loads(line) for line in blob.splitlines() if line.strip()]
+
+
+def test_check_accepts_the_bundled_policies():
+    r = run_cli("check", "policies")
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stderr.decode().startswith("ok: 4 files")
+
+
+def test_check_reports_errors_with_exit_2_and_positions():
+    r = run_cli("check", "tests/golden/diagnostics/unknown_field.policy")
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert "error[C0203]: unknown field `txt` on event `message`" in err
+    assert "--> tests/golden/diagnostics/unknown_field.policy:3:20" in err
+    assert "help: did you mean `text`?" in err
+    assert "Traceback" not in err
+
+
+def test_check_json_gives_the_same_diagnostics_as_objects():
+    r = run_cli("check", "--format", "json", "tests/golden/diagnostics/names.policy")
+    assert r.returncode == 2
+    items = orjson.loads(r.stdout)
+    codes = [d["code"] for d in items]
+    assert codes == ["C0102", "C0103", "C0201", "C0203", "C0503", "C0204", "C0203", "C0205"]
+    assert items[0]["span"] == {"file": "tests/golden/diagnostics/names.policy", "line": 2, "col": 5,
+                                "end_line": 2, "end_col": 7}
+
+
+def test_check_missing_path_is_a_usage_error():
+    r = run_cli("check", "no/such/dir")
+    assert r.returncode == 3
+    assert "no/such/dir: no such file or folder" in r.stderr.decode()
+
+
+def test_eval_requires_a_policy():
+    r = run_cli("eval", str(SMALL))
+    assert r.returncode == 3
+    assert "--policy" in r.stderr.decode()
+
+
+def test_eval_reports_each_bad_line_and_evaluates_the_rest():
+    r = run_cli("eval", "--policy", ADS, str(SMALL))
+    assert r.returncode == 0
+    err = r.stderr.decode()
+    name = str(SMALL)
+    assert f"{name}:4: error[E0101]: invalid JSON" in err
+    assert f"{name}:6: error[E0101]: missing required field `user`" in err
+    assert f"{name}:9: error[E0101]: `text` must be a string on `message` events, found a number" in err
+    assert f"{name}:10: error[E0101]: `ts` is not an RFC 3339 time: 'yesterday'" in err
+    assert ":8:" not in err                   # a blank line is neither an event nor an error
+    decisions = _lines(r.stdout)
+    # m2, m3, m5, m8 are ads. m2's `+08:00` puts it at 00:00:10Z, eight hours before m3 and m5,
+    # so m5 is only u2's second ad within ten minutes: no mute.
+    assert [(d["action"], d["event_id"]) for d in decisions] == [
+        ("delete", "m2"), ("delete", "m3"), ("delete", "m5"), ("delete", "m8")]
+    assert decisions[0]["ts"] == "2026-11-01T00:00:10Z"
+    assert "events read                6" in err and "bad lines                  4" in err
+
+
+def test_eval_strict_stops_at_the_first_bad_line():
+    r = run_cli("eval", "--strict", "--policy", ADS, str(SMALL))
+    assert r.returncode == 3
+    assert f"{SMALL}:4: error[E0101]" in r.stderr.decode()
+    assert [d["event_id"] for d in _lines(r.stdout)] == ["m2"]
+
+
+def test_eval_text_format_matches_golden(update_golden):
+    r = run_cli("eval", "--quiet", "--format", "text", "--policy", "policies/examples", str(SMALL.relative_to(ROOT)))
+    golden = GOLDEN / "small.text.out"
+    if update_golden:
+        golden.write_bytes(r.stdout)
+    assert r.stdout.decode() == golden.read_text(encoding="utf-8")
+
+
+def test_eval_reads_stdin_and_writes_out_file(tmp_path):
+    out = tmp_path / "d.jsonl"
+    r = run_cli("eval", "--policy", ADS, "--out", str(out), "-", stdin=SMALL.read_bytes())
+    assert r.returncode == 0
+    assert r.stdout == b""
+    assert len(_lines(out.read_bytes())) == 4
+    assert "<stdin>:4: error[E0101]" in r.stderr.decode()
+
+
+def test_eval_reads_gzip_and_reports_a_cut_short_file(tmp_path):
+    blob = gzip.compress(SMALL.read_bytes())
+    whole = tmp_path / "log.jsonl.gz"
+    whole.write_bytes(blob)
+    r = run_cli("eval", "--quiet", "--policy", ADS, str(whole))
+    assert r.returncode == 0 and len(_lines(r.stdout)) == 4
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(blob[: len(blob) - 12])
+    r = run_cli("eval", "--quiet", "--policy", ADS, str(cut))
+    assert r.returncode == 0
+    assert "error[E0102]: the compressed log is damaged or cut short" in r.stderr.decode()
+    assert "Traceback" not in r.stderr.decode()
+
+
+def test_eval_with_policy_errors_exits_2_before_reading(tmp_path):
+    r = run_cli("eval", "--policy", "tests/golden/diagnostics/types.policy", str(SMALL))
+    assert r.returncode == 2
+    assert "error[C0401]" in r.stderr.decode() and r.stdout == b""
+
+
+def test_eval_missing_log_is_a_usage_error():
+    r = run_cli("eval", "--policy", ADS, "nope.jsonl")
+    assert r.returncode == 3 and "nope.jsonl: no such log file" in r.stderr.decode()
+
+
+def test_a_rule_that_fails_at_run_time_is_skipped_and_named(tmp_path):
+    policy = tmp_path / "p.policy"
+    policy.write_text('rule fragile { on message where event.meta + 1 > 2 do flag("x") }\n'
+                      'rule steady { on message do warn("hi") }\n', encoding="utf-8")
+    log = b'{"type":"message","ts":1,"user":"u","id":"m1","meta":{"a":1},"text":"t"}\n' \
+          b'{"type":"message","ts":2,"user":"u","id":"m2","meta":5,"text":"t"}\n'
+    r = run_cli("eval", "--policy", str(policy), "-", stdin=log)
+    assert r.returncode == 0
+    err = r.stderr.decode()
+    assert "<stdin>:1: error[R0001]: rule `p/fragile`" in err and "on event `m1`" in err
+    assert [(d["rule"], d["event_id"]) for d in _lines(r.stdout)] == [
+        ("steady", "m1"), ("fragile", "m2"), ("steady", "m2")]
+    assert "Traceback" not in err
+
+
+def test_help_documents_exit_codes():
+    r = run_cli("eval", "--help")
+    out = r.stdout.decode()
+    assert r.returncode == 0 and "exit codes:" in out and "3  usage or I/O error" in out
+
+
+@pytest.mark.parametrize("args", [("frobnicate",), ("eval",), ("check",), ()])
+def test_usage_errors_exit_3_without_traceback(args):
+    r = run_cli(*args)
+    assert r.returncode == 3
+    assert b"Traceback" not in r.stderr
