@@ -1,0 +1,57 @@
+"""The generated evaluator: deterministic text, no policy text inside it, only checked input accepted."""
+from pathlib import Path
+
+import pytest
+
+from policyengine.compiler import compile_program
+from policyengine.engine import Engine
+from policyengine.loader import load_paths, load_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HOSTILE = [
+    '"); __import__("os").system("touch /tmp/pwned") #',
+    "\\\" + __import__('os').getcwd() + \\\"",
+    "'''\n__import__('sys').exit(3)\n'''",
+    "{__class__}",
+    "\u202e\u2066 evil \u2069",
+    "line\nbreak",
+]
+
+
+def test_generated_source_is_identical_run_to_run():
+    first = compile_program(load_paths([str(ROOT / "policies")]).program).source
+    second = compile_program(load_paths([str(ROOT / "policies")]).program).source
+    assert first == second
+
+
+def test_compiler_accepts_only_a_checked_program():
+    module = load_text([("x.policy", "rule a { on message do warn(\"x\") }")])
+    with pytest.raises(TypeError):
+        compile_program(module.sources)          # anything but a CheckedProgram
+    assert compile_program(module.program).source
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_hostile_strings_stay_data(payload, tmp_path):
+    escaped = payload.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    template = escaped.replace("{", "{{").replace("}", "}}")
+    text = (f'let BAD = text contains "{escaped}"\n'
+            f'rule r {{ on message where BAD or text matches /a\\/b\\)/ '
+            f'do warn("{template}") reason "{template}" }}\n')
+    engine = Engine.from_text(text)
+    assert payload not in engine.compiled.source           # policy text never enters the generated code
+    for fragment in ("__import__", "system", "exit"):
+        assert fragment not in engine.compiled.source
+    decisions = engine.process({"type": "message", "ts": 0, "user": "u", "id": "m", "text": f"x{payload}x"})
+    assert [d["message"] for d in decisions] == [payload]
+    assert decisions[0]["reason"] == payload
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_hostile_identifiers_cannot_reach_the_source():
+    # Names are word characters by grammar; rule and policy names still travel as pool data.
+    engine = Engine.from_text('policy __import__\nrule os_system { on message do warn("x") }')
+    assert "__import__" not in engine.compiled.source and "os_system" not in engine.compiled.source
+    d = engine.process({"type": "message", "ts": 0, "user": "u"})[0]
+    assert (d["policy"], d["rule"]) == ("__import__", "os_system")
