@@ -30,7 +30,8 @@ test: $(DEV_STAMP)
 	$(PY) -m pytest
 
 bench: $(DEV_STAMP)
-	$(PY) -m pytest benchmarks --benchmark-enable -q
+	$(PY) -m pytest benchmarks --benchmark-enable -q -p no:cacheprovider
+	$(PY) -m benchmarks.throughput --events 1000000
 
 clean:
 	rm -rf $(VENV) demo-decisions.jsonl .pytest_cache

@@ -63,7 +63,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                            if issue.location is None else issue.render())
                 stats.runtime_errors += len(issues) - seen_issues
                 seen_issues = len(issues)
-            if progress is not None and not lineno & 0xFFFF:
+            if progress is not None and not lineno & 0xFFF:
                 progress(log, stats)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         stats.bad_lines += 1

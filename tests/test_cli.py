@@ -148,3 +148,13 @@ def test_usage_errors_exit_3_without_traceback(args):
     r = run_cli(*args)
     assert r.returncode == 3
     assert b"Traceback" not in r.stderr
+
+
+def test_progress_line_when_asked(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(b'{"type":"checkin","ts":%d,"user":"u"}\n' % i for i in range(10_000)))
+    r = run_cli("eval", "--progress", "always", "--quiet", "--policy", ADS, str(log))
+    assert r.returncode == 0
+    assert b"log.jsonl:" in r.stderr and b"events," in r.stderr and b"\r" in r.stderr
+    r = run_cli("eval", "--quiet", "--policy", ADS, str(log))        # not a terminal: no progress line
+    assert r.stderr == b""
