@@ -23,8 +23,8 @@ demo: $(STAMP)
 	$(VENV)/bin/policyengine check policies/community
 	$(VENV)/bin/policyengine eval --policy policies/community --out demo-decisions.jsonl data/sample/community-chat.jsonl.gz
 	@echo
-	@echo "decisions written to demo-decisions.jsonl; the first ten:"
-	@head -n 10 demo-decisions.jsonl
+	@echo "decisions written to demo-decisions.jsonl; the first ten moderation decisions:"
+	@grep -v '"award_points"' demo-decisions.jsonl | head -n 10
 
 test: $(DEV_STAMP)
 	$(PY) -m pytest
