@@ -258,7 +258,7 @@ class ExpressionChecker:
         if node.of is not None:
             scope.error("C0211", "`count` takes no `… of`", node.of.span, "not used by count",
                         "write `count(message where … by user within 10m)`")
-        types = self._event_types(q.event_types)
+        types = self.event_types(q.event_types)
         if types is None:
             return ERROR
         inner = Context(types, ctx.where)
@@ -293,7 +293,7 @@ class ExpressionChecker:
         scope.aggregates.setdefault(spec.fingerprint, spec)
         return IR("agg", NUMBER, args=tuple(key_irs), value=spec, text=spec.source)
 
-    def _event_types(self, names) -> tuple[str, ...] | None:
+    def event_types(self, names) -> tuple[str, ...] | None:
         ok = True
         for name, span in names:
             if name not in self.scope.schema.events:

@@ -169,7 +169,7 @@ def _check_rule(unit: _Unit, rule: ast.Rule, order: int) -> CheckedRule | None:
         scope.error("C0900", "`absence(…)` triggers are not supported yet", rule.trigger.span, "not supported yet",
                     "timers arrive with the moderation-over-time release")
         return None
-    types = checker._event_types(rule.trigger.event_types)
+    types = checker.event_types(rule.trigger.event_types)
     if types is None:
         return None
     ctx = Context(types, f"rule `{rule.name}`")

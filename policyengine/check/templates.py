@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 
-from policyengine.check.ir import IR
-from policyengine.check.schema import TEXT
 from policyengine.diagnostics import Span
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
@@ -48,11 +46,3 @@ def is_path(name: str) -> bool:
     return bool(_PATH.match(name))
 
 
-def constant_text(parts: tuple) -> str | None:
-    if all(isinstance(p, str) for p in parts):
-        return "".join(parts)
-    return None
-
-
-TEMPLATE_TYPE = TEXT
-__all__ = ["split_template", "placeholder_span", "is_path", "constant_text", "IR"]

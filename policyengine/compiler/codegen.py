@@ -10,10 +10,11 @@ from policyengine.check.ir import IR
 from policyengine.compiler.expressions import ExprEmitter, HandlerLocals, TableNames
 from policyengine.compiler.plan import Handler, Plan
 from policyengine.compiler.writer import CodeWriter, Pool
+from policyengine.runtime.helpers import plain_number
 
 HELPERS = ("window_count", "has_label", "active_labels", "set_label", "remove_label", "casefold", "get_path",
            "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
-           "has_all", "compare", "arith", "call", "render", "seconds", "decision", "deque")
+           "has_all", "compare", "arith", "call", "render", "plain_number", "decision", "deque")
 
 
 def generate(plan: Plan) -> tuple[str, Pool, TableNames]:
@@ -146,11 +147,12 @@ def _action(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, pool: Pool,
         fields.append(f"('channel', {emit.value(IR('field', 'text', value=('channel',)))})")
     local_names = {}
     for field, value in args.items():
-        text = _arg(value, emit)
-        if field == "duration_s":
-            text = f"seconds({text})"
-        elif field == "points":
-            text = f"seconds({text})"   # whole numbers print without a fraction
+        if field in ("duration_s", "points") and isinstance(value, IR) and value.op == "const":
+            text = repr(plain_number(value.value))        # worked out once, here
+        elif field in ("duration_s", "points"):
+            text = f"plain_number({_arg(value, emit)})"
+        else:
+            text = _arg(value, emit)
         var = f"v_{field}"
         w.line(f"{var} = {text}")
         local_names[field] = var

@@ -179,8 +179,8 @@ def render(value) -> str:
     return str(value)
 
 
-def seconds(value):
-    """A duration as the decision contract carries it: whole seconds when whole."""
+def plain_number(value):
+    """A number as decisions carry it: `3600`, not `3600.0` (durations in seconds, points)."""
     if value is None:
         return None
     return int(value) if float(value).is_integer() else value
