@@ -101,10 +101,12 @@ class Call(Node):
 
 @dataclass(frozen=True, slots=True)
 class QueryOption(Node):
-    kind: str              # by | within | for | daily | weekly | tz
-    keys: tuple[Path, ...] = ()
+    kind: str              # by | within | for | daily | weekly | tz | since | above | decays
+    keys: tuple["Expr", ...] = ()
     duration: Duration | None = None
     text: str | None = None
+    number: float | None = None
+    event_types: tuple[tuple[str, Span], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ class Action(Node):
     name_span: Span
     args: tuple[Expr, ...]
     has_parens: bool
+    then: tuple[str, Span] | None = None      # `mute(1h) then unmute`
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,12 +230,39 @@ class ExemptDef(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class Step(Node):
+    """`3 => mute(1d)` or `4+ => ban` in a ladder or a score."""
+    number: int
+    plus: bool
+    actions: tuple[AnyAction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder(Node):
+    name: str
+    name_span: Span
+    categories: tuple[tuple[str, Span], ...]
+    options: tuple[QueryOption, ...]
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Score(Node):
+    name: str
+    name_span: Span
+    categories: tuple[tuple[str, Span], ...]
+    options: tuple[QueryOption, ...]
+    weights: tuple[tuple[str, Span, float], ...]
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Unsupported(Node):
     """An item the language has a place for but this release does not evaluate yet."""
     construct: str         # ladder | levels | every
 
 
-Item = PolicyHeader | LetDef | WordsDef | EventDef | ExemptDef | Rule | Unsupported
+Item = PolicyHeader | LetDef | WordsDef | EventDef | ExemptDef | Rule | Ladder | Score | Unsupported
 
 
 @dataclass(slots=True)

@@ -17,6 +17,14 @@ from policyengine.logs import OpenLog
 from policyengine.runtime.evaluator import Evaluator
 
 
+LATE_REPORTED = 20
+
+
+def _when(ts: int, evaluator: Evaluator) -> str:
+    behind = (evaluator.store.watermark - ts) / 1_000_000
+    return f"{behind:g} s behind"
+
+
 class StrictStop(Exception):
     """`--strict` and a bad line: stop here."""
 
@@ -27,6 +35,7 @@ class ReplayStats:
     bad_lines: int = 0
     decisions: Counter = field(default_factory=Counter)   # (policy, rule, action) → n
     runtime_errors: int = 0
+    late_events: int = 0
     started: float = field(default_factory=time.perf_counter)
     elapsed: float = 0.0
 
@@ -52,7 +61,14 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                     raise StrictStop() from None
                 continue
             stats.events += 1
+            late_before = evaluator.late_events
             decisions = process(event, ts)
+            if evaluator.late_events != late_before:
+                stats.late_events += 1
+                if stats.late_events <= LATE_REPORTED:
+                    report(f"{log.name}:{lineno}: warning[W0102]: event is older than the latest event "
+                           f"({_when(ts, evaluator)}); evaluated at the latest time"
+                           + ("; further late events are only counted" if stats.late_events == LATE_REPORTED else ""))
             if decisions:
                 for d in decisions:
                     counts[(d["policy"], d["rule"], d["action"])] += 1

@@ -65,11 +65,13 @@ def test_eval_reports_each_bad_line_and_evaluates_the_rest():
     assert f"{name}:10: error[E0101]: `ts` is not an RFC 3339 time: 'yesterday'" in err
     assert ":8:" not in err                   # a blank line is neither an event nor an error
     decisions = _lines(r.stdout)
-    # m2, m3, m5, m8 are ads. m2's `+08:00` puts it at 00:00:10Z, eight hours before m3 and m5,
-    # so m5 is only u2's second ad within ten minutes: no mute.
+    # m2, m3, m5, m8 are ads. m2's `+08:00` puts it at 00:00:10Z, after an event at 08:00:05Z: it is
+    # late, so it is evaluated at 08:00:05Z. m5 (08:02:30Z) then has m2, m3, m5 within ten minutes.
     assert [(d["action"], d["event_id"]) for d in decisions] == [
-        ("delete", "m2"), ("delete", "m3"), ("delete", "m5"), ("delete", "m8")]
-    assert decisions[0]["ts"] == "2026-11-01T00:00:10Z"
+        ("delete", "m2"), ("delete", "m3"), ("delete", "m5"), ("mute", "m5"), ("delete", "m8")]
+    assert decisions[0]["ts"] == "2026-11-01T08:00:05Z"
+    assert f"{name}:3: warning[W0102]: event is older than the latest event (28795 s behind)" in err
+    assert "late events                1" in err
     assert "events read                6" in err and "bad lines                  4" in err
 
 
@@ -93,7 +95,7 @@ def test_eval_reads_stdin_and_writes_out_file(tmp_path):
     r = run_cli("eval", "--policy", ADS, "--out", str(out), "-", stdin=SMALL.read_bytes())
     assert r.returncode == 0
     assert r.stdout == b""
-    assert len(_lines(out.read_bytes())) == 4
+    assert len(_lines(out.read_bytes())) == 5
     assert "<stdin>:4: error[E0101]" in r.stderr.decode()
 
 
@@ -102,7 +104,7 @@ def test_eval_reads_gzip_and_reports_a_cut_short_file(tmp_path):
     whole = tmp_path / "log.jsonl.gz"
     whole.write_bytes(blob)
     r = run_cli("eval", "--quiet", "--policy", ADS, str(whole))
-    assert r.returncode == 0 and len(_lines(r.stdout)) == 4
+    assert r.returncode == 0 and len(_lines(r.stdout)) == 5
     cut = tmp_path / "cut.jsonl.gz"
     cut.write_bytes(blob[: len(blob) - 12])
     r = run_cli("eval", "--quiet", "--policy", ADS, str(cut))

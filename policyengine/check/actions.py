@@ -38,6 +38,7 @@ ACTIONS: dict[str, ActionSig] = {s.name: s for s in (
     ActionSig("kick", (), summary="remove the member; they may rejoin"),
     ActionSig("ban", (Param("duration", DURATION, "duration_s", optional=True),),
               summary="ban the member, for a duration or for ever"),
+    ActionSig("unban", (), summary="lift a ban"),
     ActionSig("flag", (Param("reason", TEXT, "reason"),), summary="queue for human review"),
     ActionSig("notify", (Param("target", TEXT, "user", target=True), _MSG),
               summary="send a message to a member, or to `moderators`"),

@@ -1,23 +1,32 @@
 """Check one expression: resolve names, infer and check types, produce IR."""
 from __future__ import annotations
 
-import re
-
 from policyengine import ast
 from policyengine.check.ir import IR, AggregateSpec
 from policyengine.check.schema import (ANY, BOOL, DURATION, LIST, MEMBER_ATTRIBUTES, MEMBER_ATTRIBUTES_LATER,
                                        NUMBER, REGEX, TEXT, TIME, WORDS)
 from policyengine.check.scope import Context, ModuleScope
 from policyengine.check.suggest import did_you_mean
+from policyengine.runtime.matchers import RegexError, SafeRegex
 
 ERROR = IR("error", ANY)
 _FUNCTIONS = {  # name: (parameter types, result type)
     "len": ((TEXT,), NUMBER), "lower": ((TEXT,), TEXT), "upper": ((TEXT,), TEXT), "trim": ((TEXT,), TEXT),
     "abs": ((NUMBER,), NUMBER), "min": ((NUMBER, NUMBER), NUMBER), "max": ((NUMBER, NUMBER), NUMBER),
+    "normalize": ((TEXT,), TEXT), "link_count": ((TEXT,), NUMBER), "mention_count": ((TEXT,), NUMBER),
+    "caps_ratio": ((TEXT,), NUMBER), "emoji_ratio": ((TEXT,), NUMBER),
 }
-_FUNCTIONS_LATER = {"mention_count", "link_count", "caps_ratio", "emoji_ratio", "normalize", "similarity"}
-_AGGREGATES_LATER = {"sum", "distinct", "rate", "repeats", "streak"}
-_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+_AGGREGATES_LATER = {"streak"}
+# Which query options each aggregate takes, and whether it needs `… of`.
+_AGGREGATE_FORMS = {
+    "count": ({"by", "within"}, False), "sum": ({"by", "within"}, True), "distinct": ({"by", "within"}, True),
+    "rate": ({"by", "within"}, False), "repeats": ({"by", "within"}, None), "similar": ({"by", "within", "above"}, None),
+    "elapsed": ({"by"}, False),
+}
+_AGGREGATE_TYPES = {"count": NUMBER, "sum": NUMBER, "distinct": NUMBER, "rate": NUMBER, "repeats": NUMBER,
+                    "similar": NUMBER, "elapsed": DURATION}
+_KEY_FUNCTIONS = {"normalize", "lower"}
+_REGEX_FLAGS = {"i": "ignore case", "m": "multi-line", "s": "dot matches new line"}
 _LIST_LIKE = (LIST, WORDS, ANY)
 
 
@@ -82,9 +91,8 @@ class ExpressionChecker:
         typ, missing = scope.schema.field_type(ctx.event_types, head)
         if typ is None:
             candidates = scope.schema.all_fields(ctx.event_types) | set(scope.lets) | set(scope.words)
-            kinds = " or ".join(f"`{t}`" for t in (ctx.event_types or ()))
-            message = (f"unknown field `{head}` on event {kinds}" if ctx.event_types
-                       else f"unknown name `{head}`")
+            kinds = " or ".join(f"`{t}`" for t in (ctx.event_types or ()) if not t.startswith("<"))
+            message = (f"unknown field `{head}` on event {kinds}" if kinds else f"unknown name `{head}`")
             hint = did_you_mean(head, candidates) or (
                 "define it with `let`, or read a field the schema does not know with `event." + head + "`")
             scope.error("C0203", message, node.span, "no such field" if ctx.event_types else "not defined", hint)
@@ -107,13 +115,17 @@ class ExpressionChecker:
                 return IR("field", TEXT, value=("user",), text="user.id")
             if attr == "roles":
                 return IR("field", LIST, value=("roles",), text="user.roles")
-            return IR("labels", LIST, args=(IR("field", TEXT, value=("user",), text="user"),), text="user.labels")
+            who = IR("field", TEXT, value=("user",), text="user")
+            if attr == "labels":
+                return IR("labels", LIST, args=(who,), text="user.labels")
+            return IR("member", MEMBER_ATTRIBUTES[attr], args=(who,), value=attr, text=f"user.{attr}")
         if attr in MEMBER_ATTRIBUTES_LATER:
             self.scope.error("C0900", f"member attribute `user.{attr}` is not supported yet", node.span,
-                             "not supported yet", "member state beyond roles and labels arrives with a later release")
+                             "not supported yet", "points, levels, titles, badges and streaks arrive with the incentives release")
             return ERROR
         self.scope.error("C0204", f"unknown member attribute `user.{attr}`", node.span, "no such attribute",
-                         did_you_mean(attr, MEMBER_ATTRIBUTES) or "members have `user.id`, `user.roles` and `user.labels`")
+                         did_you_mean(attr, MEMBER_ATTRIBUTES) or
+                         f"members have {', '.join(f'`user.{a}`' for a in MEMBER_ATTRIBUTES)}")
         return ERROR
 
     def _let(self, name: str, node: ast.Path, ctx: Context) -> IR:
@@ -209,30 +221,31 @@ class ExpressionChecker:
 
     def _matches(self, node: ast.Matches, ctx: Context) -> IR:
         subject = self.expect(node.subject, ctx, TEXT, "the left side of `matches`")
-        flags = 0
         for i, flag in enumerate(node.regex.flags):
             if flag not in _REGEX_FLAGS:
                 span = node.regex.span
                 col = span.end_col - len(node.regex.flags) + i
                 self.scope.error("C0305", f"unknown regular expression flag `{flag}`",
                                  type(span)(span.file, span.line, col, span.line, col + 1), "unknown flag",
-                                 "flags are `i` (ignore case), `m` (multi-line), `s` (dot matches new line), `x` (verbose)")
+                                 "flags are `i` (ignore case), `m` (multi-line), `s` (dot matches new line)")
                 return ERROR
-            flags |= _REGEX_FLAGS[flag]
         try:
-            re.compile(node.regex.pattern, flags)
-        except re.error as err:
-            self.scope.error("C0304", f"invalid regular expression: {err.msg}", node.regex.span,
-                             "does not compile", "check brackets and escapes; write `\\/` for a slash")
+            SafeRegex(node.regex.pattern, node.regex.flags)
+        except RegexError as err:
+            message = str(err).strip("b'\"")
+            backtracking = any(t in node.regex.pattern for t in ("(?=", "(?!", "(?<", "\\1", "\\2"))
+            self.scope.error("C0306" if backtracking else "C0304",
+                             "this regular expression needs backtracking, which hostile text can make take "
+                             "exponential time" if backtracking else f"invalid regular expression: {message}",
+                             node.regex.span, "not allowed" if backtracking else "does not compile",
+                             "rewrite it without look-around or back-references; patterns run on RE2, "
+                             "in time linear in the message" if backtracking else
+                             "check brackets and escapes; write `\\/` for a slash")
             return ERROR
-        return IR("match", BOOL, args=(subject,), value=(node.regex.pattern, flags))
+        return IR("match", BOOL, args=(subject,), value=(node.regex.pattern, node.regex.flags))
 
     def _call(self, node: ast.Call, ctx: Context) -> IR:
         name = node.name
-        if name in _FUNCTIONS_LATER:
-            self.scope.error("C0900", f"function `{name}` is not supported yet", node.name_span,
-                             "not supported yet", "text helpers arrive with a later release")
-            return ERROR
         if name not in _FUNCTIONS:
             self.scope.error("C0301", f"unknown function `{name}`", node.name_span, "no such function",
                              did_you_mean(name, _FUNCTIONS) or f"functions: {', '.join(sorted(_FUNCTIONS))}")
@@ -248,50 +261,86 @@ class ExpressionChecker:
         return IR("call", result, args=args, value=name, text=name)
 
     def _aggregate(self, node: ast.Aggregate, ctx: Context) -> IR:
-        scope = self.scope
-        if node.function in _AGGREGATES_LATER:
-            scope.error("C0900", f"aggregate `{node.function}` is not supported yet", node.function_span,
-                        "not supported yet", "`count(…)` works now; sums, distinct counts, rates, repeats and "
-                        "streaks arrive with later releases")
+        scope, fn = self.scope, node.function
+        if fn in _AGGREGATES_LATER:
+            scope.error("C0900", f"aggregate `{fn}` is not supported yet", node.function_span,
+                        "not supported yet", "streaks arrive with the incentives release")
             return ERROR
+        allowed, needs_of = _AGGREGATE_FORMS[fn]
         q = node.query
-        if node.of is not None:
-            scope.error("C0211", "`count` takes no `… of`", node.of.span, "not used by count",
-                        "write `count(message where … by user within 10m)`")
         types = self.event_types(q.event_types)
         if types is None:
             return ERROR
         inner = Context(types, ctx.where)
+        of = None
+        if node.of is not None and needs_of is False:
+            scope.error("C0211", f"`{fn}` takes no `… of`", node.of.span, f"not used by {fn}",
+                        f"write `{fn}(message where … by user within 10m)`")
+        elif node.of is not None:
+            of = self.expect(node.of, inner, NUMBER if fn == "sum" else (TEXT if needs_of is None else (TEXT, NUMBER, BOOL)),
+                             f"the value `{fn}` reads")
+        elif needs_of:
+            scope.error("C0214", f"`{fn}` needs the field it reads", node.function_span, "which field?",
+                        f"write e.g. `{fn}({'amount' if fn == 'sum' else 'channel'} of message by user within 1h)`")
+            return ERROR
+        elif needs_of is None:              # repeats / similar read the text by default
+            of = self.check(ast.Path(node.span, ("text",)), inner)
         filt = self.expect(q.where, inner, BOOL, "a `where` condition") if q.where is not None else None
-        keys: list[tuple[str, ...]] = []
-        key_irs: list[IR] = []
-        window = None
+        keys, key_irs, window, threshold = [], [], None, None
         for opt in q.options:
-            if opt.kind == "by":
+            if opt.kind not in allowed:
+                scope.error("C0211", f"`{opt.kind}` does not apply to `{fn}`", opt.span, f"not used by {fn}",
+                            f"`{fn}` takes " + ", ".join(f"`{a} …`" for a in sorted(allowed)) + " after `where …`")
+            elif opt.kind == "by":
                 for k in opt.keys:
-                    counted = self.check(k, inner)
-                    current = self.check(k, ctx)
-                    if ERROR in (counted, current):
-                        continue
-                    if counted.op != "field" or current.op != "field":
-                        scope.error("C0801", f"`{k.dotted}` cannot be a key", k.span, "not an event field",
-                                    "group by an event field such as `user`, `channel` or `target`")
-                        continue
-                    keys.append(counted.value)
-                    key_irs.append(current)
+                    counted, current = self.key(k, inner), self.key(k, ctx)
+                    if ERROR not in (counted, current):
+                        keys.append(counted)
+                        key_irs.append(current)
             elif opt.kind == "within":
                 window = int(round(opt.duration.seconds * 1_000_000))
                 if window <= 0:
                     scope.error("C0212", "a window must be longer than zero", opt.span, "empty window",
                                 "write a positive duration such as `10m`")
             else:
-                scope.error("C0211", f"`{opt.kind}` does not apply to `count`", opt.span, "not used by count",
-                            "`count` takes `where …`, `by …` and `within …`")
-        if filt is ERROR:
+                threshold = opt.number
+                if not 0 < threshold <= 1:
+                    scope.error("C0215", "`above` takes a similarity between 0 and 1", opt.span, "out of range",
+                                "write e.g. `above 0.8`: 1 is identical text")
+        if fn == "rate" and window is None:
+            scope.error("C0214", "`rate` needs a window", node.function_span, "over what time?",
+                        "write e.g. `rate(message by user within 10m)`: events per minute over the last 10 minutes")
             return ERROR
-        spec = AggregateSpec("count", types, filt, tuple(keys), window, source=source_text(scope, node))
+        if fn in ("repeats", "similar") and window is None:
+            scope.error("C0214", f"`{fn}` needs a window", node.function_span, "over what time?",
+                        f"write e.g. `{fn}(message by user within 10m{' above 0.8' if fn == 'similar' else ''})`")
+            return ERROR
+        if fn == "similar" and threshold is None:
+            scope.error("C0214", "`similar` needs a threshold", node.function_span, "how similar?",
+                        "write e.g. `similar(message by user within 10m above 0.8)`")
+            return ERROR
+        if ERROR in (filt, of):
+            return ERROR
+        spec = AggregateSpec(fn, types, filt, tuple(keys), window, of, threshold, source=source_text(scope, node))
         scope.aggregates.setdefault(spec.fingerprint, spec)
-        return IR("agg", NUMBER, args=tuple(key_irs), value=spec, text=spec.source)
+        # The value read on the current event for repeats / similar: the same `of`, read here.
+        current_of = ()
+        if fn in ("repeats", "similar"):
+            current_of = (self.check(node.of or ast.Path(node.span, ("text",)), ctx),)
+            if current_of[0] is ERROR:
+                return ERROR
+        return IR("agg", _AGGREGATE_TYPES[fn], args=tuple(key_irs) + current_of, value=spec, text=spec.source)
+
+    def key(self, node, ctx: Context) -> IR:
+        """A grouping key: an event field, or `normalize(field)` / `lower(field)`."""
+        ir = self.check(node, ctx)
+        if ir is ERROR:
+            return ERROR
+        if ir.op == "field" or (ir.op == "call" and ir.value in _KEY_FUNCTIONS and ir.args[0].op == "field"):
+            return ir
+        self.scope.error("C0801", "this cannot be a key", node.span, "not an event field",
+                         "group by an event field such as `user`, `channel` or `target`, or by `normalize(text)`")
+        return ERROR
 
     def event_types(self, names) -> tuple[str, ...] | None:
         ok = True

@@ -27,11 +27,13 @@ class IR:
 @dataclass(frozen=True, slots=True)
 class AggregateSpec:
     """One stateful aggregate; equal specs share state, whichever rules name them."""
-    function: str                # count
+    function: str                # count | sum | distinct | rate | repeats | similar | elapsed
     event_types: tuple[str, ...]
     filter: IR | None
-    keys: tuple[tuple[str, ...], ...]
+    keys: tuple[IR, ...]         # read from the counted event
     window_us: int | None        # None: all time
+    of: IR | None = None         # sum / distinct / repeats / similar: the value aggregated
+    threshold: float | None = None   # similar: the least similarity that counts
     source: str = field(default="", compare=False)
 
     @property
@@ -50,5 +52,6 @@ def canonical(node: IR | None) -> str:
 
 
 def canonical_aggregate(spec: AggregateSpec) -> str:
-    keys = ";".join(".".join(k) for k in spec.keys)
-    return f"{spec.function}({'|'.join(spec.event_types)} where {canonical(spec.filter)} by {keys} within {spec.window_us})"
+    keys = ";".join(canonical(k) for k in spec.keys)
+    return (f"{spec.function}({canonical(spec.of)} of {'|'.join(spec.event_types)} where {canonical(spec.filter)}"
+            f" by {keys} within {spec.window_us} above {spec.threshold})")

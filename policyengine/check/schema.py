@@ -20,13 +20,25 @@ BUILTIN_EVENTS: dict[str, dict[str, str]] = {
     "leave": {},
     "report": {"target": TEXT, "target_user": TEXT, "reason": TEXT},
     "invite": {"target_user": TEXT},
+    # A moderator's own action, so manual warnings can count on ladders.
+    "moderation": {"action": TEXT, "target": TEXT, "target_user": TEXT, "reason": TEXT, "category": TEXT},
 }
 
 # What `user.X` means. Attributes that later releases fill in are named so the checker
 # can say "not supported yet" instead of "unknown".
-MEMBER_ATTRIBUTES: dict[str, str] = {"id": TEXT, "roles": LIST, "labels": LIST}
-MEMBER_ATTRIBUTES_LATER = {"points", "level", "title", "badges", "muted", "banned", "streak",
-                           "joined_at", "first_seen", "account_age", "messages"}
+MEMBER_ATTRIBUTES: dict[str, str] = {
+    "id": TEXT, "roles": LIST, "labels": LIST,
+    "muted": BOOL, "banned": BOOL,                     # mutes and bans this engine issued, in force now
+    "first_seen": TIME, "joined_at": TIME,             # first event of any type; last join (or first_seen)
+    "account_age": DURATION,                           # now − joined_at
+    "first_message": BOOL,                             # this message is the member's first since joining
+}
+# Read from state the engine keeps per member, so every event must pass through the tracker.
+TRACKED_ATTRIBUTES = {"first_seen", "joined_at", "account_age", "first_message"}
+MEMBER_ATTRIBUTES_LATER = {"points", "level", "title", "badges", "streak"}
+
+
+OFFENSE_CONTEXT = "<offense>"
 
 
 class Schema:
@@ -35,6 +47,9 @@ class Schema:
     def __init__(self) -> None:
         self.events: dict[str, dict[str, str]] = {
             name: {**COMMON_FIELDS, **fields} for name, fields in BUILTIN_EVENTS.items()}
+
+        # What ladder and score steps may read: the offense's event, of whatever type.
+        self.events[OFFENSE_CONTEXT] = dict(COMMON_FIELDS)
 
     def declare(self, event: str, fields: dict[str, str]) -> None:
         self.events.setdefault(event, dict(COMMON_FIELDS)).update(fields)

@@ -13,6 +13,8 @@ def summary_text(stats: ReplayStats, strict_stop: bool = False) -> str:
              f"events read     {stats.events:>12,}",
              f"bad lines       {stats.bad_lines:>12,}" + ("   (stopped: --strict)" if strict_stop else ""),
              f"decisions       {total:>12,}"]
+    if stats.late_events:
+        lines.append(f"late events     {stats.late_events:>12,}   (older than the latest; evaluated at the latest time)")
     if stats.runtime_errors:
         lines.append(f"rule errors     {stats.runtime_errors:>12,}   (rules skipped on those events)")
     lines.append(f"elapsed         {stats.elapsed:>11.2f}s")

@@ -1,13 +1,12 @@
 """IR expression → Python expression text. Values may be None (a missing field); tests are always bool."""
 from __future__ import annotations
 
-import re
-
 from policyengine.check.ir import IR
 from policyengine.check.schema import ANY, TEXT
 from policyengine.compiler.writer import Pool
+from policyengine.runtime.matchers import SafeRegex, WordMatcher
 
-INLINE_WORDS = 8      # up to this many words are tested inline; more become one regex alternation
+INLINE_WORDS = 8      # up to this many words are tested inline; more share one Aho–Corasick automaton
 
 
 class HandlerLocals:
@@ -42,7 +41,13 @@ class ExprEmitter:
     def value(self, ir: IR) -> str:
         op = ir.op
         if op == "field":
+            if tuple(ir.value) == ("ts",):
+                return "ts"                 # the event time in µs, already parsed
             return self.local.field(tuple(ir.value))
+        if op == "offense_n":
+            return "n"                      # inside a ladder or score step: the count or the score
+        if op == "member":
+            return self.member(ir)
         if op == "const":
             if isinstance(ir.value, tuple):
                 return self.pool.add(ir.value)
@@ -69,11 +74,36 @@ class ExprEmitter:
 
     def aggregate(self, ir: IR) -> str:
         spec = ir.value
-        key = self.key(ir.args)
+        fn, width = spec.function, spec.window_us
+        key_args = ir.args[:-1] if fn in ("repeats", "similar") else ir.args
+        key = self.key(key_args)
         table = self.tables.aggregate(spec.fingerprint)
-        if spec.window_us is None:
-            return f"{table}.get({key}, 0)"
-        return f"window_count({table}, {key}, ts, {spec.window_us})"
+        if fn == "count":
+            return f"{table}.get({key}, 0)" if width is None else f"window_count({table}, {key}, ts, {width})"
+        if fn == "rate":       # events per minute over the window
+            return f"(window_count({table}, {key}, ts, {width}) * {60_000_000 / width!r})"
+        if fn == "sum":
+            return f"{table}.get({key}, 0)" if width is None else f"window_sum({table}, {key}, ts, {width})"
+        if fn == "distinct":
+            return f"all_time_distinct({table}, {key})" if width is None else f"window_distinct({table}, {key}, ts, {width})"
+        if fn == "repeats":
+            return f"window_repeats({table}, {key}, ts, {width}, {self.value(ir.args[-1])})"
+        if fn == "similar":
+            return f"window_similar({table}, {key}, ts, {width}, {self.value(ir.args[-1])}, {spec.threshold!r})"
+        return f"elapsed({table}, {key}, ts, STORE.events_seen)"
+
+    def member(self, ir: IR) -> str:
+        who = self.value(ir.args[0])
+        attr = ir.value
+        if attr == "muted":
+            return f"RT.muted({who}, ts)"
+        if attr == "banned":
+            return f"RT.banned({who}, ts)"
+        if attr == "account_age":
+            return f"account_age(MEMBERS, {who}, ts)"
+        if attr == "first_message":
+            return f"first_message(MEMBERS, {who}, ev)"
+        return f"member_time(MEMBERS, {who}, {0 if attr == 'first_seen' else 1})"
 
     def key(self, parts) -> str:
         if not parts:
@@ -142,12 +172,15 @@ class ExprEmitter:
                 return f"{cf} is not None and {cf}.endswith({self.pool.add(words[0])})"
             if not words:
                 return "False" if sym == "contains any" else f"{cf} is not None"
+            if sym == "contains all" and len(words) > INLINE_WORDS:
+                matcher = self.pool.add(WordMatcher(words), ("words",) + tuple(words))
+                return f"{cf} is not None and {matcher}.all({cf})"
             if sym == "contains all":
                 return f"{cf} is not None and " + " and ".join(f"{self.pool.add(w)} in {cf}" for w in words)
             if len(words) <= INLINE_WORDS:
                 return f"{cf} is not None and (" + " or ".join(f"{self.pool.add(w)} in {cf}" for w in words) + ")"
-            alternation = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
-            return f"{cf} is not None and {self.pool.add(alternation, ('words-regex',) + tuple(words))}.search({cf}) is not None"
+            matcher = self.pool.add(WordMatcher(words), ("words",) + tuple(words))
+            return f"{cf} is not None and {matcher}.any({cf})"
         if sym in ("in", "not in") and const_right and left.type != ANY:
             members = self.pool.add(frozenset(self._const_items(right)), ("set",) + tuple(sorted(map(repr, self._const_items(right)))))
             v = self.value(left)
@@ -165,12 +198,12 @@ class ExprEmitter:
 
     def match(self, ir: IR) -> str:
         pattern, flags = ir.value
-        rx = self.pool.add(re.compile(pattern, flags), ("regex", pattern, flags))
+        rx = self.pool.add(SafeRegex(pattern, flags), ("regex", pattern, flags))
         subject = ir.args[0]
         if subject.op == "field":
             v = self.value(subject)
-            return f"{v}.__class__ is str and {rx}.search({v}) is not None"
-        return f"isinstance(_s := {self.value(subject)}, str) and {rx}.search(_s) is not None"
+            return f"{v}.__class__ is str and {rx}.search({v})"
+        return f"isinstance(_s := {self.value(subject)}, str) and {rx}.search(_s)"
 
     @staticmethod
     def _const_items(ir: IR) -> list:

@@ -1,8 +1,9 @@
-"""Lower a checked program to a plan: which aggregates and rules run for each event type, in order.
+"""Lower a checked program to a plan: which aggregates, timers and rules run for each event type, in order.
 
 Rules run by priority (higher first), then in load order (files sorted by path, then
 position in the file). Aggregates are updated before any rule of the event runs, so a
-count includes the current event when it matches.
+count includes the current event when it matches. Absence timers are (re)armed and
+cancelled after the aggregates, before the rules.
 """
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from dataclasses import dataclass, field
 
 from policyengine.check import CheckedProgram, CheckedRule
 from policyengine.check.ir import IR, AggregateSpec
-from policyengine.check.schema import BOOL, LIST, NUMBER, TEXT
+from policyengine.check.schema import BOOL, LIST, NUMBER, TEXT, TRACKED_ATTRIBUTES
 
 
 @dataclass
 class Handler:
     event_type: str
     aggregates: list[tuple[int, AggregateSpec]] = field(default_factory=list)
+    arm: list[int] = field(default_factory=list)        # absence rules this event (re)starts
+    disarm: list[int] = field(default_factory=list)     # absence rules (with `since`) this event ends
     rules: list[int] = field(default_factory=list)
 
 
@@ -26,31 +29,55 @@ class Plan:
     aggregates: list[AggregateSpec]
     aggregate_index: dict[str, int]
     handlers: list[Handler]
+    absence_rules: list[int]
     field_types: dict[str, dict[str, str]]      # event type → field → type, for input validation
+    track_members: bool                          # some rule reads first_seen / joined_at / account_age / first_message
+    program: CheckedProgram
 
 
 def lower(program: CheckedProgram) -> Plan:
     aggregates = [program.aggregates[fp] for fp in sorted(program.aggregates)]
     index = {a.fingerprint: i for i, a in enumerate(aggregates)}
     handlers: dict[str, Handler] = {}
+
+    def handler(etype: str) -> Handler:
+        return handlers.setdefault(etype, Handler(etype))
+
     for i, spec in enumerate(aggregates):
         for etype in spec.event_types:
-            handlers.setdefault(etype, Handler(etype)).aggregates.append((i, spec))
+            handler(etype).aggregates.append((i, spec))
+    absence_rules = []
     for i, rule in enumerate(program.rules):
+        if rule.absence is not None:
+            absence_rules.append(i)
+            spec = rule.absence
+            if spec.since_types:
+                for etype in spec.since_types:
+                    handler(etype).arm.append(i)
+                for etype in spec.event_types:
+                    handler(etype).disarm.append(i)
+            else:
+                for etype in spec.event_types:
+                    handler(etype).arm.append(i)
+            continue
         for etype in rule.event_types:
-            handlers.setdefault(etype, Handler(etype)).rules.append(i)
+            handler(etype).rules.append(i)
     field_types: dict[str, dict[str, str]] = {}
+    track = False
     for rule in program.rules:
-        for node in _rule_nodes(rule):
-            _note_field(node, rule.event_types, program, field_types)
+        types = rule.event_types
+        for node in rule_nodes(rule):
+            _note_field(node, types, program, field_types)
+            track = track or (node.op == "member" and node.value in TRACKED_ATTRIBUTES)
     for spec in aggregates:
-        for node in _spec_nodes(spec):
+        for node in spec_nodes(spec):
             _note_field(node, spec.event_types, program, field_types)
+            track = track or (node.op == "member" and node.value in TRACKED_ATTRIBUTES)
     ordered = [handlers[t] for t in sorted(handlers)]
-    return Plan(program.rules, aggregates, index, ordered, field_types)
+    return Plan(program.rules, aggregates, index, ordered, absence_rules, field_types, track, program)
 
 
-def _rule_nodes(rule: CheckedRule):
+def rule_nodes(rule: CheckedRule):
     roots: list[IR] = [] if rule.condition is None else [rule.condition]
     roots += list(rule.once_keys or ()) + list(rule.cooldown_keys)
     for action in rule.actions:
@@ -58,16 +85,19 @@ def _rule_nodes(rule: CheckedRule):
             roots += [value] if isinstance(value, IR) else [p for p in value if isinstance(p, IR)]
     if rule.reason:
         roots += [p for p in rule.reason if isinstance(p, IR)]
+    if rule.member is not None:
+        roots.append(rule.member)
     for root in roots:
         for node in root.walk():
             yield node
             if node.op == "agg":
-                yield from _spec_nodes(node.value)
+                yield from spec_nodes(node.value)
 
 
-def _spec_nodes(spec: AggregateSpec):
-    if spec.filter is not None:
-        yield from spec.filter.walk()
+def spec_nodes(spec: AggregateSpec):
+    for root in (spec.filter, spec.of, *spec.keys):
+        if root is not None:
+            yield from root.walk()
 
 
 def _note_field(node: IR, event_types, program: CheckedProgram, out: dict) -> None:

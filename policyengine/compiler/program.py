@@ -7,7 +7,7 @@ from typing import Callable
 from policyengine.check import CheckedProgram, CheckedRule
 from policyengine.compiler.codegen import generate
 from policyengine.compiler.plan import Plan, lower
-from policyengine.runtime import helpers
+from policyengine.runtime import aggregates, helpers
 from policyengine.runtime.store import MemoryStore
 
 GENERATED_FILENAME = "<policyengine generated>"
@@ -24,9 +24,11 @@ class CompiledProgram:
     def rules(self) -> tuple[CheckedRule, ...]:
         return self.plan.rules
 
-    def bind(self, store: MemoryStore, on_rule_error: Callable, on_aggregate_error: Callable) -> dict:
-        """Handlers by event type, closed over the store's tables."""
+    def bind(self, store: MemoryStore, timeline, on_rule_error: Callable, on_aggregate_error: Callable) -> dict:
+        """The generated functions, closed over the store's tables: {'handlers': {event type: fn}, …}."""
         tables = {
+            "store": store,
+            "members": store.members,
             "labels": store.label_table(),
             "aggregates": [store.count_table(a.fingerprint) if a.window_us is None
                            else store.window_table(a.fingerprint) for a in self.plan.aggregates],
@@ -35,8 +37,12 @@ class CompiledProgram:
         }
         namespace: dict = {}
         exec(self.code, namespace)
-        runtime = _Callbacks(on_rule_error, on_aggregate_error)
-        return namespace["build"](self.pool, tables, helpers, runtime)
+        runtime = _Callbacks(timeline, on_rule_error, on_aggregate_error)
+        built = namespace["build"](self.pool, tables, helpers, aggregates, runtime)
+        timeline.absence_handlers.update(built["absence"])
+        timeline.ladder_steps.update(built["ladders"])
+        timeline.score_steps.update(built["scores"])
+        return built
 
 
 def _rule_id(rule: CheckedRule) -> str:
@@ -45,6 +51,7 @@ def _rule_id(rule: CheckedRule) -> str:
 
 @dataclass(frozen=True)
 class _Callbacks:
+    timeline: object
     rule_failed: Callable
     aggregate_failed: Callable
 

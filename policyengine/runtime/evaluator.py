@@ -1,10 +1,14 @@
-"""The evaluator: feeds events to the compiled handlers and collects decisions and run-time errors."""
+"""The evaluator: fires due timers, feeds events to the compiled handlers, collects decisions and errors."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from policyengine.compiler import CompiledProgram
+from policyengine.runtime.helpers import track_member
 from policyengine.runtime.store import MemoryStore
+from policyengine.runtime.timeline import Timeline
+
+SWEEP_EVERY = 1 << 16          # events between sweeps of expired state
 
 
 @dataclass(frozen=True)
@@ -27,26 +31,57 @@ class Evaluator:
         self.compiled = compiled
         self.store = store if store is not None else MemoryStore()
         self.issues: list[RuntimeIssue] = []
-        self.location: str | None = None
-        self.handlers = compiled.bind(self.store, self._rule_failed, self._aggregate_failed)
+        self.late_events = 0
+        self.timeline = Timeline(self.store, compiled.plan.program.ladders, compiled.plan.program.scores)
+        built = compiled.bind(self.store, self.timeline, self._rule_failed, self._aggregate_failed)
+        self.handlers = built["handlers"]
+        self.track_members = compiled.plan.track_members
+        self.widths = {a.fingerprint: a.window_us for a in compiled.plan.aggregates if a.window_us is not None}
 
     def process(self, event: dict, ts: int) -> list[dict]:
-        """Decisions for one validated event, in rule order. `ts` is the event time in µs."""
+        """Decisions for one validated event (time `ts` in µs): first those of timers now due, then
+        the event's own in rule order. An event older than the latest one is evaluated at the latest
+        time, so windows and timers never run backwards."""
         out: list[dict] = []
+        store = self.store
+        watermark = store.watermark
+        if watermark is None or ts > watermark:
+            store.watermark = watermark = ts
+        elif ts < watermark:
+            self.late_events += 1
+            ts = watermark
+        if self.timeline.store.timers and store.timers[0][0] <= ts:
+            self.timeline.fire_until(ts, out)
+        store.events_seen += 1
+        if self.track_members:
+            track_member(store.members, event, ts)
         handler = self.handlers.get(event["type"])
         if handler is not None:
             handler(event, ts, out)
+        if not store.events_seen % SWEEP_EVERY:
+            store.sweep(ts, self.widths)
         return out
 
-    def _rule_failed(self, index: int, exc: Exception, event: dict) -> None:
-        rule = self.compiled.rules[index]
-        self.issues.append(RuntimeIssue("R0001", f"rule `{rule.policy}/{rule.name}` ({rule.file}:{rule.line})",
-                                        _describe(exc), _event_id(event), self.location))
+    def advance(self, until: int) -> list[dict]:
+        """Declare the log covers time up to `until`: fire the timers due by then."""
+        out: list[dict] = []
+        if self.store.watermark is None or until > self.store.watermark:
+            self.store.watermark = until
+        self.timeline.fire_until(until, out)
+        return out
+
+    def _rule_failed(self, index, exc: Exception, event: dict) -> None:
+        if index is None:
+            what = "a ladder or score step"
+        else:
+            rule = self.compiled.rules[index]
+            what = f"rule `{rule.policy}/{rule.name}` ({rule.file}:{rule.line})"
+        self.issues.append(RuntimeIssue("R0001", what, _describe(exc), _event_id(event), None))
 
     def _aggregate_failed(self, index: int, exc: Exception, event: dict) -> None:
         spec = self.compiled.plan.aggregates[index]
         self.issues.append(RuntimeIssue("R0002", f"aggregate `{spec.source}`", _describe(exc),
-                                        _event_id(event), self.location))
+                                        _event_id(event), None))
 
 
 def _event_id(event: dict):

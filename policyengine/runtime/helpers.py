@@ -4,6 +4,11 @@ from __future__ import annotations
 from collections import deque  # noqa: F401  (re-exported for generated code)
 
 from policyengine.events.timestamps import format_ts
+from policyengine.runtime import text as _text
+
+_TEXT_FUNCTIONS = {"normalize": _text.normalize, "link_count": _text.link_count,
+                   "mention_count": _text.mention_count, "caps_ratio": _text.caps_ratio,
+                   "emoji_ratio": _text.emoji_ratio}
 
 _MISSING = object()
 
@@ -153,6 +158,8 @@ def arith(op: str, kinds: tuple, a, b):
 def call(name: str, *args):
     if any(a is None for a in args):
         return None
+    if name in _TEXT_FUNCTIONS:
+        return _TEXT_FUNCTIONS[name](args[0])
     if name == "len":
         return len(args[0]) if isinstance(args[0], (str, list)) else None
     if name == "lower":
@@ -198,3 +205,33 @@ def decision(ts: int, policy: str, rule: str, action: str, user, event_id, field
     if reason is not None:
         out["reason"] = reason
     return out
+
+
+# ---- member attributes kept by the evaluator's tracker ----------------------------
+def member_time(members: dict, user, index: int):
+    record = members.get(user)
+    return None if record is None else record[index]
+
+
+def account_age(members: dict, user, now: int):
+    record = members.get(user)
+    return None if record is None else (now - record[1]) / 1_000_000
+
+
+def first_message(members: dict, user, event: dict) -> bool:
+    record = members.get(user)
+    return record is not None and event.get("type") == "message" and record[2] == 1
+
+
+def track_member(members: dict, event: dict, now: int) -> None:
+    """first_seen, joined_at (the last join, else first_seen), messages since joining."""
+    user = event["user"]
+    record = members.get(user)
+    kind = event["type"]
+    if record is None:
+        members[user] = [now, now, 1 if kind == "message" else 0]
+    elif kind == "join":
+        record[1] = now
+        record[2] = 0
+    elif kind == "message":
+        record[2] += 1

@@ -15,6 +15,16 @@ class MemoryStore:
         self.once: dict[str, set] = {}                        # rule id → keys that already fired
         self.cooldowns: dict[str, dict[object, int]] = {}    # rule id → key → time (µs) the cooldown ends
         self.labels: dict[str, dict[str, int | None]] = {}   # member → label → expiry (µs) or None
+        self.members: dict[str, list] = {}                    # member → [first_seen, joined_at, messages since join]
+        self.mutes: dict[str, tuple] = {}                     # member → (until µs, rule index)
+        self.bans: dict[str, tuple] = {}                      # member → (until µs or None, rule index)
+        self.timers: list[tuple] = []                         # heap of (due µs, sequence, kind, payload)
+        self.timer_seq = 0
+        self.absence: dict[int, dict] = {}                    # rule index → key → due (µs)
+        self.offenses: dict[int, dict] = {}                   # ladder index → member → offense times
+        self.scores: dict[int, dict] = {}                     # score index → member → (value, as of µs)
+        self.watermark: int | None = None                     # the latest event time seen
+        self.events_seen = 0
 
     def window_table(self, fingerprint: str) -> dict:
         return self.windows.setdefault(fingerprint, {})
@@ -39,4 +49,31 @@ class MemoryStore:
             "once keys": sum(len(t) for t in self.once.values()),
             "cooldown keys": sum(len(t) for t in self.cooldowns.values()),
             "labelled members": len(self.labels),
+            "members tracked": len(self.members),
+            "mutes": len(self.mutes), "bans": len(self.bans), "timers": len(self.timers),
+            "offense histories": sum(len(t) for t in self.offenses.values()),
         }
+
+    def sweep(self, now: int, widths: dict[str, int]) -> None:
+        """Drop state that can no longer matter at `now`: expired window entries, ended cooldowns,
+        expired labels. Keeps memory proportional to what is live, not to events seen."""
+        from policyengine.runtime.aggregates import evict
+        for fingerprint, table in list(self.windows.items()):
+            width = widths.get(fingerprint)
+            if width is None:
+                continue
+            for key in list(table):
+                evict(table, key, now - width)
+        for table in self.cooldowns.values():
+            for key in [k for k, until in table.items() if until <= now]:
+                del table[key]
+        # Sweeps run after the event, when every timer due by `now` has fired already.
+        for table in (self.mutes, self.bans):
+            for member in [m for m, state in table.items() if state[0] is not None and state[0] <= now]:
+                del table[member]
+        for member in list(self.labels):
+            held = self.labels[member]
+            for name in [n for n, exp in held.items() if exp is not None and exp <= now]:
+                del held[name]
+            if not held:
+                del self.labels[member]

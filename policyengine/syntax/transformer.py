@@ -150,8 +150,12 @@ class ToAst(Transformer):
 
     def call_action(self, meta, children):
         (name, name_span) = children[0]
-        args = children[1] if len(children) > 1 else None
-        return ast.Action(self.mspan(meta), name, name_span, args or (), args is not None)
+        rest = children[1:]
+        args = rest[0] if rest and isinstance(rest[0], tuple) and not isinstance(rest[0], Token) else None
+        then = None
+        if len(rest) >= 2 and rest[-1] is not None:
+            then = (str(rest[-1]), self.tspan(rest[-1]))
+        return ast.Action(self.mspan(meta), name, name_span, args or (), args is not None, then)
 
     def action_args(self, meta, children):
         return tuple(a for a in children if a is not None)
@@ -169,13 +173,40 @@ class ToAst(Transformer):
     def key_list(self, meta, children):
         return tuple(children)
 
+    def key_call(self, meta, children):
+        name, arg = children
+        return ast.Call(self.mspan(meta), str(name), self.tspan(name), (arg,))
+
     # ---- later-release items ----------------------------------------------
     def _unsupported(self, meta, keyword: str) -> ast.Unsupported:
         # Underline the keyword only: the whole item would drown the message.
         return ast.Unsupported(Span(self.file, meta.line, meta.column, meta.line, meta.column + len(keyword)), keyword)
 
     def ladder_def(self, meta, children):
-        return self._unsupported(meta, "ladder")
+        name, categories, *rest = children
+        options = tuple(c for c in rest if isinstance(c, ast.QueryOption))
+        steps = tuple(c for c in rest if isinstance(c, ast.Step))
+        return ast.Ladder(self.mspan(meta), str(name), self.tspan(name), categories or (), options, steps)
+
+    def score_def(self, meta, children):
+        name, categories, *rest = children
+        options = tuple(c for c in rest if isinstance(c, ast.QueryOption))
+        steps = tuple(c for c in rest if isinstance(c, ast.Step))
+        weights = tuple(c for c in rest if isinstance(c, tuple))
+        return ast.Score(self.mspan(meta), str(name), self.tspan(name), categories or (), options, weights, steps)
+
+    def categories(self, meta, children):
+        return tuple((self.decode(t), self.tspan(t)) for t in children)
+
+    def ladder_step(self, meta, children):
+        number, plus, *actions = children
+        return ast.Step(self.mspan(meta), int(number), plus is not None, tuple(actions))
+
+    score_step = ladder_step
+
+    def score_weight(self, meta, children):
+        category, amount = children
+        return (self.decode(category), self.tspan(category), float(amount))
 
     def levels_def(self, meta, children):
         return self._unsupported(meta, "levels")
@@ -183,10 +214,10 @@ class ToAst(Transformer):
     def every_def(self, meta, children):
         return self._unsupported(meta, "every")
 
-    def ladder_step(self, meta, children):
+    def level_entry(self, meta, children):
         return None
 
-    level_entry = period_award = ladder_step
+    period_award = level_entry
 
     # ---- expressions -----------------------------------------------------
     def or_expr(self, meta, children):
@@ -294,6 +325,16 @@ class ToAst(Transformer):
 
     def weekly_option(self, meta, children):
         return ast.QueryOption(self.mspan(meta), "weekly")
+
+    def since_option(self, meta, children):
+        return ast.QueryOption(self.mspan(meta), "since", event_types=children[0].event_types)
+
+    def above_option(self, meta, children):
+        return ast.QueryOption(self.mspan(meta), "above", number=float(children[0]))
+
+    def decays_option(self, meta, children):
+        amount, dur = children
+        return ast.QueryOption(self.mspan(meta), "decays", number=float(amount), duration=self._duration(dur))
 
     def tz_option(self, meta, children):
         return ast.QueryOption(self.mspan(meta), "tz", text=self.decode(children[0]))

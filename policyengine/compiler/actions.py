@@ -1,0 +1,84 @@
+"""Generated code for actions: each produces its decision, then applies its effect on state."""
+from __future__ import annotations
+
+from policyengine.check import CheckedAction
+from policyengine.check.ir import IR
+from policyengine.compiler.expressions import ExprEmitter
+from policyengine.compiler.writer import CodeWriter
+from policyengine.runtime.helpers import plain_number
+
+
+def emit_actions(w: CodeWriter, actions, emit: ExprEmitter, names: str, who: str, event_id: str,
+                 reason: str) -> None:
+    """`names` is the generated text for (policy, rule) pool names, e.g. `P3, P4`."""
+    for action in actions:
+        if action.name == "offense":
+            w.line(f"RT.offense({emit.value(action.args['category'])}, {who}, ev, ts, out)")
+            continue
+        _one(w, action, emit, names, who, event_id, reason)
+
+
+def _one(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, who: str, event_id: str,
+         reason: str) -> None:
+    fields: list[str] = []
+    subject = who
+    args = dict(action.args)
+    if action.name == "delete":
+        given = args.pop("message_id", None)
+        fields.append(f"('message_id', {argument(given, emit) if given is not None else event_id})")
+    if action.name == "notify":
+        to = args.pop("to", None)
+        if to is not None:
+            fields.append(f"('to', {emit.value(to)})")
+        else:
+            subject = argument(args.pop("user"), emit)
+    if action.channel_level:
+        subject = "None"
+        fields.append(f"('channel', {emit.value(IR('field', 'text', value=('channel',)))})")
+    announce = "True" if args.pop("then", False) else "False"
+    local_names: dict[str, str] = {}
+    for field, value in args.items():
+        if field in ("duration_s", "points") and isinstance(value, IR) and value.op == "const":
+            text = repr(plain_number(value.value))        # worked out once, here
+        elif field in ("duration_s", "points"):
+            text = f"plain_number({argument(value, emit)})"
+        else:
+            text = argument(value, emit)
+        var = f"v_{field}"
+        w.line(f"{var} = {text}")
+        local_names[field] = var
+        if field != "reason":
+            fields.append(f"({field!r}, {var})")
+    why = local_names.get("reason", reason)
+    w.line(f"out.append(decision(ts, {names}, {emit.pool.add(action.name)}, {subject}, {event_id}, "
+           f"({', '.join(fields)}{',' if len(fields) == 1 else ''}), {why}))")
+    duration = local_names.get("duration_s", "None")
+    if action.name == "label":
+        w.line(f"set_label(LABELS, {subject}, v_label, ts, {duration})")
+    elif action.name == "unlabel":
+        w.line(f"remove_label(LABELS, {subject}, v_label)")
+    elif action.name == "mute":
+        w.line(f"RT.mute({subject}, ts, {duration}, {names}, {announce})")
+    elif action.name == "unmute":
+        w.line(f"RT.unmute({subject})")
+    elif action.name == "ban":
+        w.line(f"RT.ban({subject}, ts, {duration}, {names}, {announce})")
+    elif action.name == "unban":
+        w.line(f"RT.unban({subject})")
+
+
+def argument(value, emit: ExprEmitter) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return template(value, emit)
+    return emit.value(value)
+
+
+def template(parts: tuple, emit: ExprEmitter) -> str:
+    pieces = [emit.pool.add(p) if isinstance(p, str) else f"render({emit.value(p)})" for p in parts]
+    if not pieces:
+        return emit.pool.add("")
+    if len(pieces) == 1:
+        return pieces[0]
+    return "''.join((" + ", ".join(pieces) + "))"

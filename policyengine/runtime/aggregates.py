@@ -1,0 +1,145 @@
+"""State and reads for each aggregate. Windows hold (t − width, t]: the lower edge is open.
+
+A windowed count keeps a bare deque of times (the hot path); the others keep a `Window`
+of (time, value) entries plus a running summary that eviction keeps exact.
+"""
+from __future__ import annotations
+
+from collections import Counter, deque
+
+from policyengine.runtime.text import normalize, similarity, simhash
+
+
+class Window:
+    __slots__ = ("kind", "entries", "summary")
+
+    def __init__(self, kind: str):
+        self.kind = kind                       # sum | distinct | repeats | similar
+        self.entries: deque = deque()
+        self.summary = 0 if kind == "sum" else (None if kind == "similar" else Counter())
+
+    def add(self, ts: int, value) -> None:
+        self.entries.append((ts, value))
+        if self.kind == "sum":
+            self.summary += value
+        elif self.summary is not None:
+            self.summary[value] += 1
+
+    def evict(self, low: int) -> None:
+        entries = self.entries
+        while entries and entries[0][0] <= low:
+            _, value = entries.popleft()
+            if self.kind == "sum":
+                self.summary -= value
+            elif self.summary is not None:
+                left = self.summary[value] - 1
+                if left:
+                    self.summary[value] = left
+                else:
+                    del self.summary[value]
+        if not entries and self.kind == "sum":
+            self.summary = 0                   # no float drift once the window is empty
+
+
+def evict(table: dict, key, low: int) -> None:
+    """Drop entries at or before `low`; drop the key when nothing is left."""
+    state = table.get(key)
+    if state is None:
+        return
+    if state.__class__ is deque:
+        while state and state[0] <= low:
+            state.popleft()
+        empty = not state
+    else:
+        state.evict(low)
+        empty = not state.entries
+    if empty:
+        del table[key]
+
+
+# ---- updates (the counted event) ----------------------------------------------
+def add_window(table: dict, key, kind: str, ts: int, value) -> None:
+    if value is None:
+        return
+    state = table.get(key)
+    if state is None:
+        state = table[key] = Window(kind)
+    state.add(ts, value)
+
+
+def add_sum(table: dict, key, value) -> None:
+    if value is not None and value.__class__ is not bool:
+        table[key] = table.get(key, 0) + value
+
+
+def add_distinct(table: dict, key, value) -> None:
+    if value is not None:
+        table.setdefault(key, set()).add(value)
+
+
+def repeat_key(text):
+    return normalize(text)
+
+
+def similar_key(text):
+    return simhash(text) if text.__class__ is str else None
+
+
+def add_elapsed(table: dict, key, ts: int, seq: int) -> None:
+    last = table.get(key)
+    table[key] = (ts, last[0] if last else None, seq)
+
+
+# ---- reads (the current event) ---------------------------------------------------
+def window_sum(table: dict, key, now: int, width: int):
+    state = table.get(key)
+    if state is None:
+        return 0
+    evict(table, key, now - width)
+    state = table.get(key)
+    return state.summary if state is not None else 0
+
+
+def window_distinct(table: dict, key, now: int, width: int) -> int:
+    if key not in table:
+        return 0
+    evict(table, key, now - width)
+    state = table.get(key)
+    return len(state.summary) if state is not None else 0
+
+
+def all_time_distinct(table: dict, key) -> int:
+    values = table.get(key)
+    return len(values) if values else 0
+
+
+def window_repeats(table: dict, key, now: int, width: int, text) -> int:
+    """Events in the window whose normalised text equals this one's (this one included)."""
+    wanted = normalize(text)
+    if wanted is None or key not in table:
+        return 0
+    evict(table, key, now - width)
+    state = table.get(key)
+    return state.summary.get(wanted, 0) if state is not None else 0
+
+
+def window_similar(table: dict, key, now: int, width: int, text, threshold: float) -> int:
+    """Events in the window whose SimHash similarity to this text is at least `threshold`."""
+    if text.__class__ is not str or key not in table:
+        return 0
+    evict(table, key, now - width)
+    state = table.get(key)
+    if state is None:
+        return 0
+    mine = simhash(text)
+    return sum(1 for _, other in state.entries if similarity(mine, other) >= threshold)
+
+
+def elapsed(table: dict, key, now: int, seq: int):
+    """Seconds since the previous counted event with this key, this event excluded; missing if none."""
+    state = table.get(key)
+    if state is None:
+        return None
+    last, previous, last_seq = state
+    before = previous if last_seq == seq else last
+    return None if before is None else (now - before) / 1_000_000

@@ -1,0 +1,69 @@
+"""Text helpers for spam detection: normalisation, near-duplicate fingerprints, per-message measures."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from hashlib import blake2b
+
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|cn|me|ly|gg|xyz|top|info)(?:/[^\s<>\"]*)?", re.I)
+_MENTION = re.compile(r"(?<![\w@])@[^\s@]+")
+
+
+def normalize(text):
+    """The form repeats and word lists compare: NFKC (full-width → half-width), case-folded,
+    without white space and invisible format characters, so `加 微 信`, `加\u200b微信` and
+    `ＷｅＣｈａｔ` all read as `加微信` / `wechat`."""
+    if text.__class__ is not str:
+        return None
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if not (ch.isspace() or unicodedata.category(ch) == "Cf"))
+
+
+def link_count(text) -> int | None:
+    return len(_URL.findall(text)) if text.__class__ is str else None
+
+
+def mention_count(text) -> int | None:
+    return len(_MENTION.findall(text)) if text.__class__ is str else None
+
+
+def caps_ratio(text) -> float | None:
+    """Upper-case letters among cased letters (0 when there are none)."""
+    if text.__class__ is not str:
+        return None
+    cased = [c for c in text if c.isupper() or c.islower()]
+    return sum(1 for c in cased if c.isupper()) / len(cased) if cased else 0.0
+
+
+def _is_emoji(ch: str) -> bool:
+    cp = ord(ch)
+    return (0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF or 0x1F900 <= cp <= 0x1F9FF
+            or 0x2B00 <= cp <= 0x2BFF or cp in (0x200D, 0xFE0F, 0x3030, 0x303D, 0x3297, 0x3299))
+
+
+def emoji_ratio(text) -> float | None:
+    """Emoji among the characters that are not white space (0 for empty text)."""
+    if text.__class__ is not str:
+        return None
+    visible = [c for c in text if not c.isspace()]
+    return sum(1 for c in visible if _is_emoji(c)) / len(visible) if visible else 0.0
+
+
+def simhash(text: str, shingle: int = 2) -> int:
+    """64-bit SimHash over character shingles of the normalised text (suits Chinese, which has no spaces)."""
+    norm = normalize(text) or ""
+    if len(norm) < shingle:
+        grams = [norm] if norm else []
+    else:
+        grams = [norm[i:i + shingle] for i in range(len(norm) - shingle + 1)]
+    weights = [0] * 64
+    for gram in grams:
+        h = int.from_bytes(blake2b(gram.encode(), digest_size=8).digest(), "big")
+        for bit in range(64):
+            weights[bit] += 1 if (h >> bit) & 1 else -1
+    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+
+
+def similarity(a: int, b: int) -> float:
+    """1 − Hamming distance / 64 between two SimHash fingerprints."""
+    return 1.0 - bin(a ^ b).count("1") / 64
