@@ -12,6 +12,7 @@ from policyengine.cli.reporting import print_diagnostics, usage_error
 from policyengine.cli.summary import Progress, summary_text
 from policyengine.compiler import compile_program
 from policyengine.events.decode import EventDecoder
+from policyengine.events.timestamps import TimestampError, parse_ts
 from policyengine.loader import PolicyPathError, load_paths
 from policyengine.logs import LogOpenError, check_readable, open_log
 from policyengine.replay import ReplayStats, StrictStop, replay
@@ -29,6 +30,10 @@ def add_parser(sub) -> None:
     p.add_argument("--out", metavar="FILE", help="write decisions here instead of stdout")
     p.add_argument("--format", choices=("jsonl", "text"), default="jsonl", help="decision output format")
     p.add_argument("--strict", action="store_true", help="stop at the first bad log line (exit 3)")
+    p.add_argument("--until", metavar="TIME",
+                   help="the logs cover event time up to TIME (RFC 3339): fire the timers due by then "
+                        "(absence nudges, announced unmutes); without it, timers still pending at the end "
+                        "of the logs do not fire")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress line on stderr (auto: only on a terminal)")
@@ -39,8 +44,12 @@ def run(args) -> int:
     try:
         loaded = load_paths(args.policy)
         check_readable(args.logs)
+        until = parse_ts(args.until) if args.until else None
     except (PolicyPathError, LogOpenError) as err:
         usage_error(str(err))
+        return exits.USAGE
+    except TimestampError as err:
+        usage_error(f"--until: {err}".replace("`ts`", "the time"))
         return exits.USAGE
     print_diagnostics(loaded.diagnostics, loaded.sources, "text")
     if loaded.program is None:
@@ -71,6 +80,10 @@ def run(args) -> int:
                 replay(log, evaluator, decoder, emit, report, stats, args.strict, progress)
             finally:
                 log.close()
+        if until is not None:
+            for decision in evaluator.advance(until):
+                stats.decisions[(decision["policy"], decision["rule"], decision["action"])] += 1
+                emit(decision)
     except StrictStop:
         status = exits.USAGE
     except LogOpenError as err:

@@ -18,9 +18,9 @@ class MemoryStore:
         self.members: dict[str, list] = {}                    # member → [first_seen, joined_at, messages since join]
         self.mutes: dict[str, tuple] = {}                     # member → (until µs, rule index)
         self.bans: dict[str, tuple] = {}                      # member → (until µs or None, rule index)
-        self.timers: list[tuple] = []                         # heap of (due µs, sequence, kind, payload)
+        self.timers: list[tuple] = []                         # heap of (due µs, setting event, sequence, kind, payload)
         self.timer_seq = 0
-        self.absence: dict[int, dict] = {}                    # rule index → key → due (µs)
+        self.absence: dict[int, dict] = {}                    # rule index → key → (due µs, setting event)
         self.offenses: dict[int, dict] = {}                   # ladder index → member → offense times
         self.scores: dict[int, dict] = {}                     # score index → member → (value, as of µs)
         self.watermark: int | None = None                     # the latest event time seen

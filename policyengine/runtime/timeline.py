@@ -35,15 +35,18 @@ class Timeline:
         timers = self.store.timers
         return timers[0][0] if timers else INFINITY
 
-    def schedule(self, due: int, kind: str, payload: tuple) -> None:
+    def schedule(self, due: int, kind: str, payload: tuple, order: int | None = None) -> None:
+        """`order` is the number of the event that set the timer: timers due at the same instant
+        fire in the order of the events that set them."""
         self.store.timer_seq += 1
-        heapq.heappush(self.store.timers, (due, self.store.timer_seq, kind, payload))
+        order = self.store.events_seen if order is None else order
+        heapq.heappush(self.store.timers, (due, order, self.store.timer_seq, kind, payload))
 
     def fire_until(self, now: int, out: list) -> None:
         """Fire every timer due at or before `now`, in due order, appending decisions to `out`."""
         timers = self.store.timers
         while timers and timers[0][0] <= now:
-            due, _, kind, payload = heapq.heappop(timers)
+            due, _, _, kind, payload = heapq.heappop(timers)
             getattr(self, "_fire_" + kind)(due, payload, out)
 
     def _fire_unmute(self, due: int, payload: tuple, out: list) -> None:
@@ -66,8 +69,8 @@ class Timeline:
         current = table.get(key)
         if current is None:
             return                                         # cancelled (a `since` timer met its event)
-        if current > due:                                   # re-armed since: wait for the new time
-            self.schedule(current, "absence", payload)
+        if current[0] > due:                                # re-armed since: wait for the new time
+            self.schedule(current[0], "absence", payload, current[1])
             return
         del table[key]                                      # a later event starts a new silence
         self.absence_handlers[rule_index](key, due, out)
@@ -78,7 +81,7 @@ class Timeline:
         table = self.store.absence.setdefault(rule_index, {})
         if key not in table:
             self.schedule(due, "absence", (rule_index, key))
-        table[key] = due
+        table[key] = (due, self.store.events_seen)
 
     def disarm(self, rule_index: int, key) -> None:
         self.store.absence.setdefault(rule_index, {}).pop(key, None)
@@ -130,7 +133,7 @@ class Timeline:
         """Record an offense; every ladder and score that counts the category may act on it."""
         if member is None:
             return
-        for kind, index in self.by_category.get(category, ()) + self.by_category.get("*", ()):
+        for kind, index in self.by_category.get(category, []) + self.by_category.get("*", []):
             if kind == "ladder":
                 self._ladder(index, member, event, now, out)
             else:

@@ -1,0 +1,95 @@
+"""Acceptance for the moderation-over-time reference policies: generated logs against oracles written
+from the issue's wording (closed-form per member, no incremental state shared with the engine)."""
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from benchmarks.loggen import START, generate
+from policyengine.engine import Engine
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = 86400.0
+
+
+def _stretched(seed: int, n: int, factor: int) -> list[dict]:
+    """A generated log with its time stretched, so that silences of days occur."""
+    events = []
+    for e in generate(n, seed=seed, members=200, spammers=20):
+        offset = datetime.fromisoformat(e["ts"]) - START
+        e["ts"] = (START + offset * factor).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        events.append(e)
+    return events
+
+
+def _t(ts: str) -> float:
+    return datetime.fromisoformat(ts).timestamp()
+
+
+def _is_ad(e) -> bool:
+    text = e.get("text")
+    return e["type"] == "message" and isinstance(text, str) and (
+        "加微信" in text.casefold() or "promo.example/" in text.casefold())
+
+
+def ladder_oracle(events):
+    """n = the author's offenses in (t − 30 d, t], this one included → warn / mute 1 h / mute 1 d / ban."""
+    times = defaultdict(list)
+    out = []
+    for e in events:
+        if not _is_ad(e):
+            continue
+        t = _t(e["ts"])
+        times[e["user"]].append(t)
+        n = sum(1 for x in times[e["user"]] if t - 30 * DAY < x <= t)
+        step = {1: ("warn", None), 2: ("mute", 3600), 3: ("mute", 86400)}.get(n, ("ban", None))
+        out.append((step[0], e["user"], e["id"], t, step[1]))
+    return out
+
+
+def silent_oracle(events):
+    """For each message at t whose author's next message is at ≥ t + 3 d (or never): a nudge at
+    t + 3 d, placed before the first event with ts ≥ t + 3 d; nudges due together keep message order."""
+    by_user = defaultdict(list)
+    for order, e in enumerate(events):
+        if e["type"] == "message":
+            by_user[e["user"]].append((_t(e["ts"]), order))
+    last_ts = _t(events[-1]["ts"])
+    nudges = []
+    for user, msgs in by_user.items():
+        for i, (t, order) in enumerate(msgs):
+            nxt = msgs[i + 1][0] if i + 1 < len(msgs) else None
+            due = t + 3 * DAY
+            if (nxt is None or nxt >= due) and due <= last_ts:
+                nudges.append((due, order, user))
+    return [(user, due) for due, _, user in sorted(nudges)]
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_ladder_policy_matches_oracle(seed):
+    events = _stretched(seed, 20_000, 40)         # ≈ 37 days: offenses also expire
+    engine = Engine.load(str(ROOT / "policies/examples/ladder.policy"))
+    got = [(d["action"], d["user"], d["event_id"], _t(d["ts"]), d.get("duration_s"))
+           for d in engine.process_many(events)]
+    want = ladder_oracle(events)
+    assert {w[0] for w in want} == {"warn", "mute", "ban"}, "the log should reach every step"
+    assert got == want
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_silent_policy_matches_oracle(seed):
+    events = _stretched(seed, 20_000, 30)          # ≈ 28 days of a 200-member chat
+    engine = Engine.load(str(ROOT / "policies/examples/silent.policy"))
+    decisions = []
+    positions = []                                   # index of the event each nudge came before
+    for i, e in enumerate(events):
+        for d in engine.process(e):
+            decisions.append(d)
+            positions.append(i)
+    want = silent_oracle(events)
+    assert len(want) >= 20
+    assert [(d["user"], _t(d["ts"])) for d in decisions] == want
+    assert all("event_id" not in d and d["action"] == "notify" for d in decisions)
+    for d, i in zip(decisions, positions):          # fired by the first event at or after its time
+        assert _t(events[i]["ts"]) >= _t(d["ts"]) and (i == 0 or _t(events[i - 1]["ts"]) < _t(d["ts"]))
