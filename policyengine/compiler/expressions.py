@@ -145,8 +145,8 @@ class ExprEmitter:
         guards, sides = [], []
         for node in (left, right):
             text = self.value(node)
-            if node.op in ("const", "agg"):
-                sides.append(text)
+            if node.op == "const" or (node.op == "agg" and node.value.function != "elapsed"):
+                sides.append(text)          # never missing
             elif node.op == "field":
                 guards.append(f"{text} is not None")
                 sides.append(text)

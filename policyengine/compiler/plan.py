@@ -82,7 +82,10 @@ def rule_nodes(rule: CheckedRule):
     roots += list(rule.once_keys or ()) + list(rule.cooldown_keys)
     for action in rule.actions:
         for value in action.args.values():
-            roots += [value] if isinstance(value, IR) else [p for p in value if isinstance(p, IR)]
+            if isinstance(value, IR):
+                roots.append(value)
+            elif isinstance(value, tuple):
+                roots += [p for p in value if isinstance(p, IR)]
     if rule.reason:
         roots += [p for p in rule.reason if isinstance(p, IR)]
     if rule.member is not None:
