@@ -29,6 +29,11 @@ CHAT_EN = ["Hello everyone!", "Does anyone know when the AMA starts?", "Thanks, 
 ADS = ["加微信领取优惠券，vx: deal8888", "兼职日结，加微信 abc123 详聊", "Cheap followers at promo.example/buy now!!!",
        "点击 promo.example/free 免费领取会员", "WeChat me for discount codes: wechat promo2026", "代理招募，加微信了解"]
 ABUSE = ["你是个白痴", "you idiot", "滚出去，傻瓜", "shut up, moron", "垃圾发言"]
+OPENERS_ZH = ["", "", "哈哈，", "嗯，", "说实话，", "@群主 ", "补充一下：", "同问，"]
+TAILS_ZH = ["", "", "", "～", "！", "。", "？", " 😂", " 👍", "，谢谢"]
+OPENERS_EN = ["", "", "Hey, ", "Honestly, ", "Quick question: ", "FWIW ", "@mods "]
+TAILS_EN = ["", "", "", "!", " :)", " 👍", " thanks", "?"]
+RAIDS = ["🔥🔥 FREE NITRO for everyone, claim at promo.example/nitro 🔥🔥", "全体注意：点击领取红包 promo.example/hb"]
 CHANNELS = ["general", "general", "general", "help", "help", "offtopic", "announcements"]
 EMOJI = ["👍", "❤️", "😂", "🎉", "👀"]
 
@@ -66,6 +71,16 @@ def generate(events: int, seed: int = 7, members: int = 2000, spammers: int = 40
             if spammer in joined:
                 spam_burst = [spammer] * rng.randint(2, 6)
             continue
+        elif roll < 0.0133:
+            # a copypasta raid: several spam accounts, one text, within a few minutes
+            raiders = [u for u in spam_ids if u in joined][:8]
+            text = rng.choice(RAIDS)
+            for k, raider in enumerate(raiders):
+                t = (now + timedelta(seconds=20 * k)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                yield _message(n, t, raider, text, rng.choice(CHANNELS), [], recent)
+                n += 1
+            now += timedelta(seconds=20 * len(raiders) + 1)
+            continue
         elif roll < 0.16 and recent:
             target, author = rng.choice(recent[-500:])
             user = rng.choices(ids, weights)[0]
@@ -100,9 +115,20 @@ def generate(events: int, seed: int = 7, members: int = 2000, spammers: int = 40
                 now += timedelta(seconds=15)
                 continue
             else:
-                text = rng.choice(CHAT_ZH if rng.random() < 0.6 else CHAT_EN)
+                text = _chat(rng)
             yield _message(n, ts, user, text, rng.choice(CHANNELS), roles, recent)
         n += 1
+
+
+def _chat(rng) -> str:
+    """An ordinary chat line: a sentence with a varied opening and ending, so lines rarely repeat."""
+    if rng.random() < 0.6:
+        text = rng.choice(OPENERS_ZH) + rng.choice(CHAT_ZH).rstrip("。！？") + rng.choice(TAILS_ZH)
+    else:
+        text = rng.choice(OPENERS_EN) + rng.choice(CHAT_EN) + rng.choice(TAILS_EN)
+    if rng.random() < 0.3:
+        text += f" #{rng.randint(1, 999)}"
+    return text
 
 
 def _message(n, ts, user, text, channel, roles, recent):

@@ -15,8 +15,8 @@ from policyengine.compiler.writer import CodeWriter, Pool
 HELPERS = ("window_count", "has_label", "active_labels", "set_label", "remove_label", "get_path",
            "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision", "deque",
-           "member_time", "account_age", "first_message")
-AGGREGATE_HELPERS = ("add_window", "add_sum", "add_distinct", "add_elapsed", "repeat_key", "similar_key",
+           "member_time", "account_age", "first_message", "normalize")
+AGGREGATE_HELPERS = ("add_window", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
                      "elapsed")
 
@@ -76,6 +76,8 @@ def _prologue(local: HandlerLocals, pool: Pool) -> list[str]:
             lines.append(f"    {name} = get_path(ev, {pool.add(tuple(path))})")
     for path, name in local.folded.items():
         lines.append(f"    {name} = {local.fields[path]}.casefold() if {local.fields[path]}.__class__ is str else None")
+    for path, name in local.normal.items():
+        lines.append(f"    {name} = normalize({local.fields[path]})")
     return lines
 
 
@@ -122,7 +124,7 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
     elif fn == "distinct":
         w.line(f"add_window({table}, k, 'distinct', ts, {value})" if windowed else f"add_distinct({table}, k, {value})")
     elif fn == "repeats":
-        w.line(f"add_window({table}, k, 'repeats', ts, repeat_key({value}))")
+        w.line(f"add_window({table}, k, 'repeats', ts, {emit.value(IR('call', 'text', args=(spec.of,), value='normalize'))})")
     elif fn == "similar":
         w.line(f"add_window({table}, k, 'similar', ts, similar_key({value}))")
     elif fn == "elapsed":

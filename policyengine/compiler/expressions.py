@@ -5,6 +5,7 @@ from policyengine.check.ir import IR
 from policyengine.check.schema import ANY, TEXT
 from policyengine.compiler.writer import Pool
 from policyengine.runtime.matchers import SafeRegex, WordMatcher
+from policyengine.runtime.text import normalize
 
 INLINE_WORDS = 8      # up to this many words are tested inline; more share one Aho–Corasick automaton
 
@@ -15,6 +16,7 @@ class HandlerLocals:
     def __init__(self) -> None:
         self.fields: dict[tuple, str] = {}
         self.folded: dict[tuple, str] = {}
+        self.normal: dict[tuple, str] = {}      # normalize(field), also computed once
         self.temps = 0
 
     def temp(self) -> str:
@@ -31,6 +33,12 @@ class HandlerLocals:
         if path not in self.folded:
             self.folded[path] = f"cf{len(self.folded)}"
         return self.folded[path]
+
+    def normalized(self, path: tuple) -> str:
+        self.field(path)
+        if path not in self.normal:
+            self.normal[path] = f"nf{len(self.normal)}"
+        return self.normal[path]
 
 
 class ExprEmitter:
@@ -62,6 +70,8 @@ class ExprEmitter:
             sym, left, right = ir.value
             return f"arith({sym!r}, ({left!r}, {right!r}), {self.value(ir.args[0])}, {self.value(ir.args[1])})"
         if op == "call":
+            if ir.value == "normalize" and ir.args[0].op == "field" and ir.args[0].value != ("ts",):
+                return self.local.normalized(tuple(ir.args[0].value))
             if ir.value == "len" and ir.args[0].op == "field":
                 v = self.value(ir.args[0])
                 return f"(len({v}) if {v} is not None else None)"
@@ -87,7 +97,8 @@ class ExprEmitter:
         if fn == "distinct":
             return f"all_time_distinct({table}, {key})" if width is None else f"window_distinct({table}, {key}, ts, {width})"
         if fn == "repeats":
-            return f"window_repeats({table}, {key}, ts, {width}, {self.value(ir.args[-1])})"
+            normalized = IR("call", "text", args=(ir.args[-1],), value="normalize")
+            return f"window_repeats({table}, {key}, ts, {width}, {self.value(normalized)})"
         if fn == "similar":
             return f"window_similar({table}, {key}, ts, {width}, {self.value(ir.args[-1])}, {spec.threshold!r})"
         return f"elapsed({table}, {key}, ts, STORE.events_seen)"
@@ -160,10 +171,16 @@ class ExprEmitter:
         sym = ir.value
         left, right = ir.args
         const_right = right.op == "const" or (right.op == "list" and all(a.op == "const" for a in right.args))
+        normalized = (left.op == "call" and left.value == "normalize" and left.args[0].op == "field"
+                      and left.args[0].type == TEXT)
         if sym in ("contains", "starts with", "ends with", "contains any", "contains all") \
-                and left.op == "field" and left.type == TEXT and const_right:
-            cf = self.local.fold(tuple(left.value))
-            words = self._const_words(right)
+                and ((left.op == "field" and left.type == TEXT) or normalized) and const_right:
+            if normalized:
+                cf = self.local.normalized(tuple(left.args[0].value))
+                words = [w for w in dict.fromkeys(normalize(str(x)) for x in self._const_items(right)) if w]
+            else:
+                cf = self.local.fold(tuple(left.value))
+                words = self._const_words(right)
             if sym == "contains":
                 return f"{cf} is not None and {self.pool.add(words[0])} in {cf}"
             if sym == "starts with":

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
-from policyengine.runtime.text import normalize, similarity, simhash
+from policyengine.runtime.text import similarity, simhash
 
 
 class Window:
@@ -77,10 +77,6 @@ def add_distinct(table: dict, key, value) -> None:
         table.setdefault(key, set()).add(value)
 
 
-def repeat_key(text):
-    return normalize(text)
-
-
 def similar_key(text):
     return simhash(text) if text.__class__ is str else None
 
@@ -113,9 +109,8 @@ def all_time_distinct(table: dict, key) -> int:
     return len(values) if values else 0
 
 
-def window_repeats(table: dict, key, now: int, width: int, text) -> int:
-    """Events in the window whose normalised text equals this one's (this one included)."""
-    wanted = normalize(text)
+def window_repeats(table: dict, key, now: int, width: int, wanted) -> int:
+    """Events in the window whose normalised text equals this one's, `wanted` (this one included)."""
     if wanted is None or key not in table:
         return 0
     evict(table, key, now - width)

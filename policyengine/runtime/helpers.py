@@ -6,6 +6,7 @@ from collections import deque  # noqa: F401  (re-exported for generated code)
 from policyengine.events.timestamps import format_ts
 from policyengine.runtime import text as _text
 
+normalize = _text.normalize
 _TEXT_FUNCTIONS = {"normalize": _text.normalize, "link_count": _text.link_count,
                    "mention_count": _text.mention_count, "caps_ratio": _text.caps_ratio,
                    "emoji_ratio": _text.emoji_ratio}
