@@ -89,6 +89,12 @@ class ExpressionChecker:
                         "not an event field", f"write `{head}` alone")
             return ERROR
         typ, missing = scope.schema.field_type(ctx.event_types, head)
+        if typ is None and ctx.event_types and ctx.event_types[0].startswith("absence:"):
+            known = sorted(n for n in scope.schema.events[ctx.event_types[0]] if n not in ("type", "ts"))
+            scope.error("C0207", f"`{head}` is not known when an absence timer fires", node.span,
+                        "no event here", f"a timer knows only its keys ({', '.join(f'`{k}`' for k in known)}) "
+                        "and the time; put conditions on the events inside `absence(… where …)`")
+            return ERROR
         if typ is None:
             candidates = scope.schema.all_fields(ctx.event_types) | set(scope.lets) | set(scope.words)
             kinds = " or ".join(f"`{t}`" for t in (ctx.event_types or ()) if not t.startswith("<"))
