@@ -101,7 +101,7 @@ class Call(Node):
 
 @dataclass(frozen=True, slots=True)
 class QueryOption(Node):
-    kind: str              # by | within | for | daily | weekly | tz | since | above | decays
+    kind: str              # by | within | for | daily | weekly | tz | since | above | decays | grace
     keys: tuple["Expr", ...] = ()
     duration: Duration | None = None
     text: str | None = None
@@ -257,12 +257,75 @@ class Score(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class PointsDef(Node):
+    """`points reputation { cap 200 per day except accepted  floor 1  decays 1 per 1d  tz "UTC" }`."""
+    name: str
+    name_span: Span
+    cap: float | None = None
+    cap_period: str | None = None
+    cap_period_span: Span | None = None
+    cap_exempt: tuple[tuple[str, Span], ...] = ()
+    floor: float | None = None
+    decay: float | None = None
+    decay_per: Duration | None = None
+    tz: str | None = None
+    tz_span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LevelEntry(Node):
+    threshold: float
+    name: str
+    actions: tuple[AnyAction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LevelsDef(Node):
+    name: str | None
+    currency: str
+    currency_span: Span
+    mode: str | None               # replace | stack (role rewards)
+    mode_span: Span | None
+    entries: tuple[LevelEntry, ...] = ()
+    formula: "Expr | None" = None
+    formula_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodAward(Node):
+    top: int
+    metric: "Expr | None"          # an aggregate, or None for points
+    currency: str | None           # `points "xp"`
+    among: tuple[str, Span] | None
+    actions: tuple[AnyAction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EveryDef(Node):
+    period: str
+    period_span: Span
+    tz: str | None
+    awards: tuple[PeriodAward, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoleDef(Node):
+    role: str
+    role_span: Span
+    requires: tuple["Expr", ...]
+    keep_percent: float | None
+    grace: Duration | None
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Unsupported(Node):
     """An item the language has a place for but this release does not evaluate yet."""
     construct: str         # ladder | levels | every
 
 
-Item = PolicyHeader | LetDef | WordsDef | EventDef | ExemptDef | Rule | Ladder | Score | Unsupported
+Item = (PolicyHeader | LetDef | WordsDef | EventDef | ExemptDef | Rule | Ladder | Score | PointsDef | LevelsDef
+        | EveryDef | RoleDef | Unsupported)
 
 
 @dataclass(slots=True)

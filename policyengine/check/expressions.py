@@ -8,6 +8,7 @@ from policyengine.check.schema import (ANY, BOOL, DURATION, LIST, MEMBER_ATTRIBU
 from policyengine.check.scope import Context, ModuleScope
 from policyengine.check.suggest import did_you_mean
 from policyengine.runtime.matchers import RegexError, SafeRegex
+from policyengine.runtime.periods import valid_time_zone
 
 ERROR = IR("error", ANY)
 _FUNCTIONS = {  # name: (parameter types, result type)
@@ -16,15 +17,19 @@ _FUNCTIONS = {  # name: (parameter types, result type)
     "normalize": ((TEXT,), TEXT), "link_count": ((TEXT,), NUMBER), "mention_count": ((TEXT,), NUMBER),
     "caps_ratio": ((TEXT,), NUMBER), "emoji_ratio": ((TEXT,), NUMBER),
 }
-_AGGREGATES_LATER = {"streak"}
+_AGGREGATES_LATER: set[str] = set()
 # Which query options each aggregate takes, and whether it needs `… of`.
 _AGGREGATE_FORMS = {
     "count": ({"by", "within"}, False), "sum": ({"by", "within"}, True), "distinct": ({"by", "within"}, True),
     "rate": ({"by", "within"}, False), "repeats": ({"by", "within"}, None), "similar": ({"by", "within", "above"}, None),
     "elapsed": ({"by"}, False),
+    "streak": ({"by", "daily", "weekly", "tz", "grace"}, False),
+    "best_streak": ({"by", "daily", "weekly", "tz", "grace"}, False),
+    "active_days": ({"by", "within", "tz"}, False),
 }
 _AGGREGATE_TYPES = {"count": NUMBER, "sum": NUMBER, "distinct": NUMBER, "rate": NUMBER, "repeats": NUMBER,
-                    "similar": NUMBER, "elapsed": DURATION}
+                    "similar": NUMBER, "elapsed": DURATION, "streak": NUMBER, "best_streak": NUMBER,
+                    "active_days": NUMBER}
 _KEY_FUNCTIONS = {"normalize", "lower"}
 _REGEX_FLAGS = {"i": "ignore case", "m": "multi-line", "s": "dot matches new line"}
 _LIST_LIKE = (LIST, WORDS, ANY)
@@ -252,6 +257,22 @@ class ExpressionChecker:
 
     def _call(self, node: ast.Call, ctx: Context) -> IR:
         name = node.name
+        if name == "random":
+            if len(node.args) != 2:
+                self.scope.error("C0302", "`random` takes 2 arguments", node.span, "wrong number of arguments",
+                                 "write `random(15, 25)`: a whole number from 15 to 25, the same on every replay")
+                return ERROR
+            args = tuple(self.expect(a, ctx, NUMBER, "an argument of `random`") for a in node.args)
+            self.scope.random_sites += 1
+            return IR("random", NUMBER, args=args, value=self.scope.random_sites)
+        if name == "points":
+            if len(node.args) > 1 or (node.args and not (isinstance(node.args[0], ast.Literal)
+                                                          and node.args[0].kind == "text")):
+                self.scope.error("C0302", "`points` takes the name of a currency", node.span, "not a currency name",
+                                 "write `points()` for the default currency, or `points(\"xp\")`")
+                return ERROR
+            currency = node.args[0].value if node.args else "points"
+            return IR("balance", NUMBER, args=(IR("field", TEXT, value=("user",)),), value=currency)
         if name not in _FUNCTIONS:
             self.scope.error("C0301", f"unknown function `{name}`", node.name_span, "no such function",
                              did_you_mean(name, _FUNCTIONS) or f"functions: {', '.join(sorted(_FUNCTIONS))}")
@@ -293,6 +314,7 @@ class ExpressionChecker:
             of = self.check(ast.Path(node.span, ("text",)), inner)
         filt = self.expect(q.where, inner, BOOL, "a `where` condition") if q.where is not None else None
         keys, key_irs, window, threshold = [], [], None, None
+        cadence, tz, grace = "daily", "UTC", 0
         for opt in q.options:
             if opt.kind not in allowed:
                 scope.error("C0211", f"`{opt.kind}` does not apply to `{fn}`", opt.span, f"not used by {fn}",
@@ -303,6 +325,18 @@ class ExpressionChecker:
                     if ERROR not in (counted, current):
                         keys.append(counted)
                         key_irs.append(current)
+            elif opt.kind in ("daily", "weekly"):
+                cadence = opt.kind
+            elif opt.kind == "tz":
+                tz = opt.text
+                if not valid_time_zone(tz):
+                    scope.error("C0216", f"unknown time zone `{tz}`", opt.span, "not an IANA zone",
+                                "write a zone such as \"Asia/Shanghai\", \"Europe/Berlin\" or \"UTC\"")
+            elif opt.kind == "grace":
+                grace = int(opt.number)
+            elif opt.kind == "within" and fn == "active_days" and opt.duration.seconds % 86400:
+                scope.error("C0212", "`active_days` counts whole calendar days", opt.span, "not whole days",
+                            "write e.g. `within 7d`: today and the six days before")
             elif opt.kind == "within":
                 window = int(round(opt.duration.seconds * 1_000_000))
                 if window <= 0:
@@ -313,6 +347,16 @@ class ExpressionChecker:
                 if not 0 < threshold <= 1:
                     scope.error("C0215", "`above` takes a similarity between 0 and 1", opt.span, "out of range",
                                 "write e.g. `above 0.8`: 1 is identical text")
+        period = None
+        if fn in ("streak", "best_streak"):
+            period = (cadence, tz, grace)
+        elif fn == "active_days":
+            if window is None:
+                scope.error("C0214", "`active_days` needs how many days it looks back", node.function_span,
+                            "over what days?", "write e.g. `active_days(checkin by user within 7d) >= 5`")
+                return ERROR
+            period = ("daily", tz, window // 86_400_000_000)
+            window = None
         if fn == "rate" and window is None:
             scope.error("C0214", "`rate` needs a window", node.function_span, "over what time?",
                         "write e.g. `rate(message by user within 10m)`: events per minute over the last 10 minutes")
@@ -327,7 +371,7 @@ class ExpressionChecker:
             return ERROR
         if ERROR in (filt, of):
             return ERROR
-        spec = AggregateSpec(fn, types, filt, tuple(keys), window, of, threshold, source=source_text(scope, node))
+        spec = AggregateSpec(fn, types, filt, tuple(keys), window, of, threshold, period, source=source_text(scope, node))
         scope.aggregates.setdefault(spec.fingerprint, spec)
         # The value read on the current event for repeats / similar: the same `of`, read here.
         current_of = ()

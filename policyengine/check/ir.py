@@ -34,6 +34,7 @@ class AggregateSpec:
     window_us: int | None        # None: all time
     of: IR | None = None         # sum / distinct / repeats / similar: the value aggregated
     threshold: float | None = None   # similar: the least similarity that counts
+    period: tuple | None = None  # streak / best_streak / active_days: (daily|weekly, time zone, grace or days)
     source: str = field(default="", compare=False)
 
     @property
@@ -54,4 +55,4 @@ def canonical(node: IR | None) -> str:
 def canonical_aggregate(spec: AggregateSpec) -> str:
     keys = ";".join(canonical(k) for k in spec.keys)
     return (f"{spec.function}({canonical(spec.of)} of {'|'.join(spec.event_types)} where {canonical(spec.filter)}"
-            f" by {keys} within {spec.window_us} above {spec.threshold})")
+            f" by {keys} within {spec.window_us} above {spec.threshold} per {spec.period})")

@@ -17,6 +17,7 @@ from policyengine.check.schema import OFFENSE_CONTEXT, ANY, BOOL, DECLARABLE_TYP
 from policyengine.check.scope import Context, ModuleScope
 from policyengine.check.suggest import did_you_mean
 from policyengine.check.templates import is_path, placeholder_span, split_template
+from policyengine.check.incentives import check_every, check_levels, check_points, check_role
 from policyengine.check.words import load_words
 from policyengine.diagnostics import Diagnostic, sort_key
 
@@ -93,6 +94,10 @@ class CheckedProgram:
     warnings: tuple[Diagnostic, ...] = ()
     ladders: tuple[CheckedLadder, ...] = ()
     scores: tuple[CheckedScore, ...] = ()
+    currencies: dict = field(default_factory=dict)      # name → CheckedCurrency
+    levels: tuple = ()                                   # CheckedLevels
+    everies: tuple = ()                                  # CheckedEvery
+    roles: tuple = ()                                    # CheckedRole
 
 
 @dataclass
@@ -117,6 +122,10 @@ def check_program(modules: list[ast.Module]) -> tuple[CheckedProgram | None, lis
     aggregates: dict[str, AggregateSpec] = {}
     ladders: list[CheckedLadder] = []
     scores: list[CheckedScore] = []
+    currencies: dict = {}
+    levels: list = []
+    everies: list = []
+    roles: list = []
     for unit in units:
         for item in unit.module.items:
             if isinstance(item, ast.Rule):
@@ -140,6 +149,25 @@ def check_program(modules: list[ast.Module]) -> tuple[CheckedProgram | None, lis
                 score = _check_score(unit, item)
                 if score is not None:
                     scores.append(score)
+            elif isinstance(item, ast.PointsDef):
+                currency = check_points(unit, item)
+                if currency is not None:
+                    if currency.name in currencies:
+                        unit.scope.error("C0102", f"currency `{currency.name}` is defined twice", item.name_span,
+                                         "defined again here", "keep one `points` block per currency")
+                    currencies[currency.name] = currency
+            elif isinstance(item, ast.LevelsDef):
+                lv = check_levels(unit, item, lambda acts, what, u=unit: _action_list(u, acts, what))
+                if lv is not None:
+                    levels.append(lv)
+            elif isinstance(item, ast.EveryDef):
+                ev = check_every(unit, item, lambda acts, what, count_type=NUMBER, u=unit: _action_list(u, acts, what))
+                if ev is not None:
+                    everies.append(ev)
+            elif isinstance(item, ast.RoleDef):
+                role = check_role(unit, item)
+                if role is not None:
+                    roles.append(role)
             elif isinstance(item, ast.Unsupported):
                 unit.scope.error("C0900", f"`{item.construct}` is not supported yet", item.span,
                                  "parsed and checked for syntax, not evaluated",
@@ -151,10 +179,53 @@ def check_program(modules: list[ast.Module]) -> tuple[CheckedProgram | None, lis
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
     _warn_unheard_offenses(rules, ladders, scores, diagnostics)
+    _check_currencies(rules, currencies, levels, diagnostics, units)
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
+    diagnostics.sort(key=sort_key)
     ordered = tuple(sorted(rules, key=lambda r: (-r.priority, r.order)))
-    return CheckedProgram(ordered, aggregates, schema, tuple(diagnostics), tuple(ladders), tuple(scores)), diagnostics
+    for every in everies:
+        for award in every.awards:
+            if award.metric.spec is not None:
+                aggregates.setdefault(award.metric.spec.fingerprint, award.metric.spec)
+    return CheckedProgram(ordered, aggregates, schema, tuple(diagnostics), tuple(ladders), tuple(scores),
+                          currencies, tuple(levels), tuple(everies), tuple(roles)), diagnostics
+
+
+def _check_currencies(rules, currencies, levels, diagnostics, units) -> None:
+    names = {r.name for r in rules}
+    for currency in currencies.values():
+        for source in sorted(currency.cap_exempt - names):
+            diagnostics.append(Diagnostic("W0202", f"`{source}` is exempt from the `{currency.name}` cap but no rule "
+                                          "has that name", None, "", "name a rule that awards these points"))
+    used = {"points"} | set(currencies)
+    for rule in rules:
+        for action in rule.actions:
+            c = action.args.get("currency") if action.name == "award_points" else None
+            if isinstance(c, tuple) and len(c) == 1 and isinstance(c[0], str) and c[0] not in used:
+                diagnostics.append(Diagnostic("W0203", f"currency `{c[0]}` has no `points {c[0]} {{ … }}` block",
+                                              action.span, "no cap, floor or decay",
+                                              f"declare it with `points {c[0]} {{ }}` if that is meant"))
+    for lv in levels:
+        if lv.currency not in used:
+            diagnostics.append(Diagnostic("W0203", f"levels count currency `{lv.currency}`, which no rule awards",
+                                          None, "", "award it with `award_points(n, \"" + lv.currency + "\")`"))
+
+
+def _action_list(unit: _Unit, actions, what: str) -> tuple:
+    """Actions of a level or a period award: common event fields only; `{count}` is the value."""
+    ctx = Context((OFFENSE_CONTEXT,), what)
+    n_ir = {"count": IR("offense_n", NUMBER, text="the value")}
+    out = []
+    for action in actions:
+        if isinstance(action, (ast.StopAction, ast.OffenseAction)):
+            unit.scope.error("C0506", f"`{'stop' if isinstance(action, ast.StopAction) else 'offense'}` cannot "
+                             f"be an action of {what}", action.span, "not here", "use actions such as `promote(\"…\")`")
+            continue
+        checked = _check_action(unit, action, ctx, n_ir)
+        if checked is not None:
+            out.append(checked)
+    return tuple(out)
 
 
 def _warn_unheard_offenses(rules, ladders, scores, diagnostics) -> None:
@@ -168,8 +239,7 @@ def _warn_unheard_offenses(rules, ladders, scores, diagnostics) -> None:
                     f"add `of \"{action.args['category'].value}\"` to a ladder, or drop the offense"))
 
 
-_LATER = {"levels": "member levels arrive with the incentives release",
-          "every": "periodic awards arrive with the incentives release"}
+_LATER: dict[str, str] = {}
 
 
 def _declare_events(modules, schema: Schema, diagnostics: list[Diagnostic]) -> None:

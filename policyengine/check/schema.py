@@ -32,10 +32,14 @@ MEMBER_ATTRIBUTES: dict[str, str] = {
     "first_seen": TIME, "joined_at": TIME,             # first event of any type; last join (or first_seen)
     "account_age": DURATION,                           # now − joined_at
     "first_message": BOOL,                             # this message is the member's first since joining
+    "invited_by": TEXT,                                # from the join's `invited_by`, or an `invite` naming them
+    "points": NUMBER,                                  # balance of the default currency, `points`
+    "level": TEXT,                                     # name of the member's level in the first `levels` table
+    "badges": LIST, "title": TEXT,                     # badges and title this engine awarded
 }
 # Read from state the engine keeps per member, so every event must pass through the tracker.
-TRACKED_ATTRIBUTES = {"first_seen", "joined_at", "account_age", "first_message"}
-MEMBER_ATTRIBUTES_LATER = {"points", "level", "title", "badges", "streak"}
+TRACKED_ATTRIBUTES = {"first_seen", "joined_at", "account_age", "first_message", "invited_by"}
+MEMBER_ATTRIBUTES_LATER: set[str] = set()
 
 
 OFFENSE_CONTEXT = "<offense>"

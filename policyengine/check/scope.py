@@ -18,6 +18,7 @@ class ModuleScope:
     lets: dict[str, ast.LetDef] = field(default_factory=dict)
     words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
+    random_sites: int = 0
     broken: set[str] = field(default_factory=set)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     aggregates: dict[str, AggregateSpec] = field(default_factory=dict)

@@ -9,13 +9,33 @@ from policyengine.runtime.helpers import plain_number
 
 
 def emit_actions(w: CodeWriter, actions, emit: ExprEmitter, names: str, who: str, event_id: str,
-                 reason: str) -> None:
-    """`names` is the generated text for (policy, rule) pool names, e.g. `P3, P4`."""
+                 reason: str, source: str = "None") -> None:
+    """`names` is the generated text for (policy, rule) pool names, e.g. `P3, P4`; `source` the
+    rule's name for point caps."""
     for action in actions:
         if action.name == "offense":
             w.line(f"RT.offense({emit.value(action.args['category'])}, {who}, ev, ts, out)")
             continue
+        if action.name == "award_points":
+            _award(w, action, emit, names, who, event_id, reason, source)
+            continue
         _one(w, action, emit, names, who, event_id, reason)
+
+
+def _award(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, who: str, event_id: str,
+           reason: str, source: str) -> None:
+    """Points go through the ledger (cap, floor); the decision carries what was really added."""
+    amount = argument(action.args["points"], emit)
+    given = action.args.get("currency")
+    currency = argument(given, emit) if given is not None else emit.pool.add("points")
+    w.line(f"v_currency = {currency}")
+    w.line(f"v_points = REW.award(v_currency, {who}, {amount}, {source}, ts)")
+    w.line("if v_points:")
+    extra = "('currency', v_currency), " if given is not None else ""
+    w.line(f"    out.append(decision(ts, {names}, {emit.pool.add('award_points')}, {who}, {event_id}, "
+           f"(('points', plain_number(v_points)), {extra}('balance', plain_number(REW.balance(v_currency, {who}, ts)))), "
+           f"{reason}))")
+    w.line(f"    REW.awarded(v_currency, {who}, v_points, ev, ts, out)")
 
 
 def _one(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, who: str, event_id: str,
@@ -65,6 +85,10 @@ def _one(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, wh
         w.line(f"RT.ban({subject}, ts, {duration}, {names}, {announce})")
     elif action.name == "unban":
         w.line(f"RT.unban({subject})")
+    elif action.name in ("award_badge", "revoke_badge"):
+        w.line(f"REW.badge({subject}, v_badge, {action.name == 'award_badge'})")
+    elif action.name == "set_title":
+        w.line(f"REW.title({subject}, v_title)")
 
 
 def argument(value, emit: ExprEmitter) -> str | None:

@@ -5,6 +5,7 @@ from policyengine.check.ir import IR
 from policyengine.check.schema import ANY, TEXT
 from policyengine.compiler.writer import Pool
 from policyengine.runtime.matchers import SafeRegex, WordMatcher
+from policyengine.runtime.periods import calendar
 from policyengine.runtime.text import normalize
 
 INLINE_WORDS = 8      # up to this many words are tested inline; more share one Aho–Corasick automaton
@@ -54,6 +55,12 @@ class ExprEmitter:
             return self.local.field(tuple(ir.value))
         if op == "offense_n":
             return "n"                      # inside a ladder or score step: the count or the score
+        if op == "member_key":
+            return "member"                 # inside a role check: the member being measured
+        if op == "random":
+            return f"seeded_random({self.value(ir.args[0])}, {self.value(ir.args[1])}, ev, {ir.value})"
+        if op == "balance":
+            return f"REW.balance({self.pool.add(ir.value)}, {self.value(ir.args[0])}, ts)"
         if op == "member":
             return self.member(ir)
         if op == "const":
@@ -101,6 +108,15 @@ class ExprEmitter:
             return f"window_repeats({table}, {key}, ts, {width}, {self.value(normalized)})"
         if fn == "similar":
             return f"window_similar({table}, {key}, ts, {width}, {self.value(ir.args[-1])}, {spec.threshold!r})"
+        if fn in ("streak", "best_streak", "active_days"):
+            cadence, tz, extra = spec.period
+            cal = self.pool.add(calendar(tz), ("calendar", tz))
+            period = f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)"
+            if fn == "streak":
+                return f"streak_now({table}, {key}, {period}, {extra})"
+            if fn == "best_streak":
+                return f"streak_best({table}, {key})"
+            return f"active_days_now({table}, {key}, {period}, {extra})"
         return f"elapsed({table}, {key}, ts, STORE.events_seen)"
 
     def member(self, ir: IR) -> str:
@@ -114,6 +130,16 @@ class ExprEmitter:
             return f"account_age(MEMBERS, {who}, ts)"
         if attr == "first_message":
             return f"first_message(MEMBERS, {who}, ev)"
+        if attr == "invited_by":
+            return f"STORE.inviters.get({who})"
+        if attr == "points":
+            return f"REW.balance({self.pool.add('points')}, {who}, ts)"
+        if attr == "level":
+            return f"REW.level_name_of({who}, ts)"
+        if attr == "badges":
+            return f"REW.badges_of({who})"
+        if attr == "title":
+            return f"REW.title_of({who})"
         return f"member_time(MEMBERS, {who}, {0 if attr == 'first_seen' else 1})"
 
     def key(self, parts) -> str:

@@ -21,6 +21,7 @@ class Handler:
     arm: list[int] = field(default_factory=list)        # absence rules this event (re)starts
     disarm: list[int] = field(default_factory=list)     # absence rules (with `since`) this event ends
     rules: list[int] = field(default_factory=list)
+    boards: list[tuple] = field(default_factory=list)  # (every index, award index, spec) counted here
 
 
 @dataclass
@@ -43,9 +44,17 @@ def lower(program: CheckedProgram) -> Plan:
     def handler(etype: str) -> Handler:
         return handlers.setdefault(etype, Handler(etype))
 
+    board_specs = {a.metric.spec.fingerprint for e in program.everies for a in e.awards if a.metric.spec}
     for i, spec in enumerate(aggregates):
+        if spec.fingerprint in board_specs:
+            continue                       # a leaderboard metric: counted per period below, not kept
         for etype in spec.event_types:
             handler(etype).aggregates.append((i, spec))
+    for i, every in enumerate(program.everies):
+        for j, award in enumerate(every.awards):
+            if award.metric.spec is not None:
+                for etype in award.metric.spec.event_types:
+                    handler(etype).boards.append((i, j, award.metric.spec))
     absence_rules = []
     for i, rule in enumerate(program.rules):
         if rule.absence is not None:
@@ -73,6 +82,7 @@ def lower(program: CheckedProgram) -> Plan:
         for node in spec_nodes(spec):
             _note_field(node, spec.event_types, program, field_types)
             track = track or (node.op == "member" and node.value in TRACKED_ATTRIBUTES)
+    track = track or bool(program.everies) or bool(program.roles)
     ordered = [handlers[t] for t in sorted(handlers)]
     return Plan(program.rules, aggregates, index, ordered, absence_rules, field_types, track, program)
 

@@ -7,7 +7,7 @@ from typing import Callable
 from policyengine.check import CheckedProgram, CheckedRule
 from policyengine.compiler.codegen import generate
 from policyengine.compiler.plan import Plan, lower
-from policyengine.runtime import aggregates, helpers
+from policyengine.runtime import aggregates, helpers, incentives
 from policyengine.runtime.store import MemoryStore
 
 GENERATED_FILENAME = "<policyengine generated>"
@@ -24,7 +24,7 @@ class CompiledProgram:
     def rules(self) -> tuple[CheckedRule, ...]:
         return self.plan.rules
 
-    def bind(self, store: MemoryStore, timeline, on_rule_error: Callable, on_aggregate_error: Callable) -> dict:
+    def bind(self, store: MemoryStore, timeline, rewards, on_rule_error: Callable, on_aggregate_error: Callable) -> dict:
         """The generated functions, closed over the store's tables: {'handlers': {event type: fn}, …}."""
         tables = {
             "store": store,
@@ -37,11 +37,14 @@ class CompiledProgram:
         }
         namespace: dict = {}
         exec(self.code, namespace)
-        runtime = _Callbacks(timeline, on_rule_error, on_aggregate_error)
-        built = namespace["build"](self.pool, tables, helpers, aggregates, runtime)
+        runtime = _Callbacks(timeline, rewards, on_rule_error, on_aggregate_error)
+        built = namespace["build"](self.pool, tables, helpers, _AggregateHelpers, runtime)
         timeline.absence_handlers.update(built["absence"])
         timeline.ladder_steps.update(built["ladders"])
         timeline.score_steps.update(built["scores"])
+        rewards.level_steps.update(built["levels"])
+        rewards.award_steps.update(built["awards"])
+        rewards.role_values.update(built["roles"])
         return built
 
 
@@ -52,6 +55,7 @@ def _rule_id(rule: CheckedRule) -> str:
 @dataclass(frozen=True)
 class _Callbacks:
     timeline: object
+    rewards: object
     rule_failed: Callable
     aggregate_failed: Callable
 
@@ -64,3 +68,13 @@ def compile_program(program: CheckedProgram) -> CompiledProgram:
     source, pool, _ = generate(plan)
     code = compile(source, GENERATED_FILENAME, "exec")
     return CompiledProgram(source, code, tuple(pool.values), plan)
+
+
+class _AggregateHelpers:
+    """The aggregate and incentive helpers the generated code binds as `_agg.NAME`."""
+
+
+for _module in (aggregates, incentives):
+    for _name in dir(_module):
+        if not _name.startswith("_"):
+            setattr(_AggregateHelpers, _name, staticmethod(getattr(_module, _name)))

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime.helpers import track_member
+from policyengine.runtime.rewards import Rewards
 from policyengine.runtime.store import MemoryStore
 from policyengine.runtime.timeline import Timeline
 
@@ -32,8 +33,13 @@ class Evaluator:
         self.store = store if store is not None else MemoryStore()
         self.issues: list[RuntimeIssue] = []
         self.late_events = 0
-        self.timeline = Timeline(self.store, compiled.plan.program.ladders, compiled.plan.program.scores)
-        built = compiled.bind(self.store, self.timeline, self._rule_failed, self._aggregate_failed)
+        program = compiled.plan.program
+        self.timeline = Timeline(self.store, program.ladders, program.scores)
+        self.rewards = Rewards(self.store, program, self.timeline)
+        self.timeline.rewards = self.rewards
+        built = compiled.bind(self.store, self.timeline, self.rewards, self._rule_failed, self._aggregate_failed)
+        self.has_periods = bool(program.everies)
+        self.has_roles = bool(program.roles)
         self.handlers = built["handlers"]
         self.track_members = compiled.plan.track_members
         self.widths = {a.fingerprint: a.window_us for a in compiled.plan.aggregates if a.window_us is not None}
@@ -53,11 +59,15 @@ class Evaluator:
         if self.timeline.store.timers and store.timers[0][0] <= ts:
             self.timeline.fire_until(ts, out)
         store.events_seen += 1
+        if self.has_periods and store.events_seen == 1:
+            self.rewards.start(ts)
         if self.track_members:
-            track_member(store.members, event, ts)
+            track_member(store, event, ts)
         handler = self.handlers.get(event["type"])
         if handler is not None:
             handler(event, ts, out)
+        if self.has_roles:
+            self.rewards.check_roles(event["user"], event, ts, out)
         if not store.events_seen % SWEEP_EVERY:
             store.sweep(ts, self.widths)
         return out

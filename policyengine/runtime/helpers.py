@@ -7,6 +7,7 @@ from policyengine.events.timestamps import format_ts
 from policyengine.runtime import text as _text
 
 normalize = _text.normalize
+from policyengine.runtime.incentives import seeded_random  # noqa: E402,F401  (for generated code)
 _TEXT_FUNCTIONS = {"normalize": _text.normalize, "link_count": _text.link_count,
                    "mention_count": _text.mention_count, "caps_ratio": _text.caps_ratio,
                    "emoji_ratio": _text.emoji_ratio}
@@ -224,8 +225,9 @@ def first_message(members: dict, user, event: dict) -> bool:
     return record is not None and event.get("type") == "message" and record[2] == 1
 
 
-def track_member(members: dict, event: dict, now: int) -> None:
-    """first_seen, joined_at (the last join, else first_seen), messages since joining."""
+def track_member(store, event: dict, now: int) -> None:
+    """first_seen, joined_at (the last join, else first_seen), messages since joining; who invited whom."""
+    members = store.members
     user = event["user"]
     record = members.get(user)
     kind = event["type"]
@@ -236,3 +238,12 @@ def track_member(members: dict, event: dict, now: int) -> None:
         record[2] = 0
     elif kind == "message":
         record[2] += 1
+    if kind == "join":
+        store.joined[user] = now
+        inviter = event.get("invited_by")
+        if isinstance(inviter, str) and inviter:
+            store.inviters[user] = inviter
+    elif kind == "invite":
+        invited = event.get("target_user")
+        if isinstance(invited, str) and invited:
+            store.inviters.setdefault(invited, user)

@@ -23,6 +23,16 @@ class MemoryStore:
         self.absence: dict[int, dict] = {}                    # rule index → key → (due µs, setting event)
         self.offenses: dict[int, dict] = {}                   # ladder index → member → offense times
         self.scores: dict[int, dict] = {}                     # score index → member → (value, as of µs)
+        self.ledgers: dict[str, dict] = {}                    # currency → member → (balance, as of µs)
+        self.earned: dict[str, dict] = {}                     # currency → member → (cap period, earned in it)
+        self.levels: dict[int, dict] = {}                     # levels index → member → level index
+        self.badges: dict[str, set] = {}                      # member → badges awarded
+        self.titles: dict[str, str] = {}                      # member → title
+        self.boards: dict[tuple, dict] = {}                   # (every, award) → member → (value, reached at)
+        self.period_open: dict[int, int] = {}                 # every index → when its current period began
+        self.roles: dict[int, dict] = {}                      # role index → member → promoted at µs
+        self.joined: dict[str, int] = {}                      # member → time of their last `join`
+        self.inviters: dict[str, str] = {}                    # invited member → who invited them
         self.watermark: int | None = None                     # the latest event time seen
         self.events_seen = 0
 

@@ -22,6 +22,7 @@ class Timeline:
         self.absence_handlers: dict = {}    # rule index → function(key, due, out)
         self.ladder_steps: dict = {}        # ladder index → function(ev, ts, out, member, n)
         self.score_steps: dict = {}         # score index → function(ev, ts, out, member, step, value)
+        self.rewards = None                 # set by the evaluator: closes leaderboard periods
         by_category: dict[str, list] = {}
         for kind, items in (("ladder", ladders), ("score", scores)):
             for i, item in enumerate(items):
@@ -62,6 +63,9 @@ class Timeline:
         if state is not None and state[0] == due:
             del self.store.bans[member]
             out.append(decision(due, policy, rule, "unban", member, None, (), "ban ended"))
+
+    def _fire_period(self, due: int, payload: tuple, out: list) -> None:
+        self.rewards.close_period(due, payload[0], out)
 
     def _fire_absence(self, due: int, payload: tuple, out: list) -> None:
         rule_index, key = payload

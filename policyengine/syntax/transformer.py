@@ -200,7 +200,10 @@ class ToAst(Transformer):
 
     def ladder_step(self, meta, children):
         number, plus, *actions = children
-        return ast.Step(self.mspan(meta), int(number), plus is not None, tuple(actions))
+        if "." in str(number):
+            self.diagnostics.append(Diagnostic("P0106", "a step is a whole number", self.tspan(number),
+                                               "not whole", "write e.g. `3 => mute(1d)` or `4+ => ban`"))
+        return ast.Step(self.mspan(meta), int(float(str(number))), plus is not None, tuple(actions))
 
     score_step = ladder_step
 
@@ -209,15 +212,92 @@ class ToAst(Transformer):
         return (self.decode(category), self.tspan(category), float(amount))
 
     def levels_def(self, meta, children):
-        return self._unsupported(meta, "levels")
+        name, currency, mode, body = children
+        mode_text = str(mode) if mode is not None else None
+        mode_span = self.tspan(mode) if mode is not None else None
+        common = dict(name=str(name) if name is not None else None, currency=str(currency),
+                      currency_span=self.tspan(currency), mode=mode_text, mode_span=mode_span)
+        if isinstance(body, dict):           # formula
+            return ast.LevelsDef(self.mspan(meta), **common, formula=body["formula"], formula_name=body["named"])
+        return ast.LevelsDef(self.mspan(meta), **common, entries=body)
 
-    def every_def(self, meta, children):
-        return self._unsupported(meta, "every")
+    def levels_body(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def levels_formula(self, meta, children):
+        formula, named = children
+        return {"formula": formula, "named": self.decode(named) if named is not None else None}
 
     def level_entry(self, meta, children):
-        return None
+        threshold, name, *actions = children
+        return ast.LevelEntry(self.mspan(meta), float(threshold), self.decode(name),
+                              tuple(a for a in actions if a is not None))
 
-    period_award = level_entry
+    def every_def(self, meta, children):
+        period, tz, *awards = children
+        return ast.EveryDef(self.mspan(meta), str(period), self.tspan(period),
+                            self.decode(tz) if tz is not None else None, tuple(awards))
+
+    def period_award(self, meta, children):
+        top, metric, among, *actions = children
+        currency = None
+        if isinstance(metric, tuple):        # points [currency]
+            currency, metric = metric[1], None
+        return ast.PeriodAward(self.mspan(meta), int(top), metric, currency,
+                               (str(among), self.tspan(among)) if among is not None else None,
+                               tuple(a for a in actions if a is not None))
+
+    def points_metric(self, meta, children):
+        return ("points", self.decode(children[0]) if children[0] is not None else None)
+
+    def points_def(self, meta, children):
+        name, *options = children
+        fields: dict = {}
+        for kind, value in options:
+            fields.update(value)
+        return ast.PointsDef(self.mspan(meta), str(name), self.tspan(name), **fields)
+
+    def cap_option(self, meta, children):
+        amount, period, *exempt = children
+        return ("cap", dict(cap=float(amount), cap_period=str(period), cap_period_span=self.tspan(period),
+                            cap_exempt=tuple((str(e), self.tspan(e)) for e in exempt if e is not None)))
+
+    def floor_option(self, meta, children):
+        return ("floor", dict(floor=float(children[0])))
+
+    def floor_negative(self, meta, children):
+        return ("floor", dict(floor=-float(children[0])))
+
+    def points_decay_option(self, meta, children):
+        amount, per = children
+        return ("decay", dict(decay=float(amount), decay_per=self._duration(per)))
+
+    def points_tz_option(self, meta, children):
+        return ("tz", dict(tz=self.decode(children[0]), tz_span=self.tspan(children[0])))
+
+    def role_def(self, meta, children):
+        role, *items = children
+        requires = tuple(v for k, v in items if k == "requires")
+        keep = next((v for k, v in items if k == "keep"), None)
+        grace = next((v for k, v in items if k == "grace"), None)
+        title = next((v for k, v in items if k == "title"), None)
+        return ast.RoleDef(self.mspan(meta), self.decode(role), self.tspan(role), requires, keep, grace, title)
+
+    def requires_item(self, meta, children):
+        return ("requires", children[0])
+
+    def keep_item(self, meta, children):
+        return ("keep", float(children[0]))
+
+    def grace_item(self, meta, children):
+        return ("grace", self._duration(children[0]))
+
+    def role_title_item(self, meta, children):
+        return ("title", self.decode(children[0]))
+
+    def grace_option(self, meta, children):
+        return ast.QueryOption(self.mspan(meta), "grace", number=float(children[0]))
+
 
     # ---- expressions -----------------------------------------------------
     def or_expr(self, meta, children):

@@ -1,0 +1,214 @@
+"""Check the incentive items: `points` currencies, `levels`, `every` period awards and `role`s."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from policyengine import ast
+from policyengine.check.expressions import ERROR
+from policyengine.check.ir import IR, AggregateSpec
+from policyengine.check.schema import NUMBER, OFFENSE_CONTEXT
+from policyengine.check.scope import Context
+from policyengine.runtime.periods import valid_time_zone
+
+PERIODS = {"day", "week", "month"}
+
+
+@dataclass(frozen=True)
+class CheckedCurrency:
+    name: str
+    cap: float | None
+    cap_period: str | None
+    cap_exempt: frozenset
+    floor: float | None
+    decay_per_us: float
+    tz: str
+
+
+@dataclass(frozen=True)
+class CheckedLevels:
+    policy: str
+    name: str
+    currency: str
+    mode: str                                  # replace | stack
+    entries: tuple                             # (threshold, name, actions)
+    formula: Callable | None
+    formula_name: str | None
+
+    def roles(self, index: int) -> tuple[str, ...]:
+        """Roles the level's `promote(…)` actions give."""
+        if self.formula is not None:
+            return ()
+        return tuple(a.args["role"].value for a in self.entries[index][2]
+                     if a.name == "promote" and isinstance(a.args.get("role"), IR))
+
+
+@dataclass(frozen=True)
+class BoardMetric:
+    """What a leaderboard ranks: points earned in the period, or a count / sum of events."""
+    currency: str | None
+    spec: AggregateSpec | None                  # event types, filter, key (whose score), `of` (sum)
+
+
+@dataclass(frozen=True)
+class CheckedAward:
+    top: int
+    metric: BoardMetric
+    among: str | None                          # `newcomers`, or a label members must carry
+    actions: tuple
+
+
+@dataclass(frozen=True)
+class CheckedEvery:
+    policy: str
+    period: str
+    tz: str
+    awards: tuple[CheckedAward, ...]
+
+
+@dataclass(frozen=True)
+class CheckedRole:
+    policy: str
+    role: str
+    requirements: tuple                        # (IR of the value for the member, op, threshold, text)
+    keep: float                                # demote below keep × threshold
+    grace_us: int
+    title: str | None
+
+
+def check_points(unit, item: ast.PointsDef) -> CheckedCurrency | None:
+    scope = unit.scope
+    if item.cap_period is not None and item.cap_period not in PERIODS:
+        scope.error("C0217", f"unknown period `{item.cap_period}`", item.cap_period_span, "not a period",
+                    "caps are per `day`, `week` or `month`")
+        return None
+    tz = item.tz or "UTC"
+    if not valid_time_zone(tz):
+        scope.error("C0216", f"unknown time zone `{tz}`", item.tz_span, "not an IANA zone",
+                    'write a zone such as "Asia/Shanghai" or "UTC"')
+        return None
+    decay = (item.decay / (item.decay_per.seconds * 1_000_000)) if item.decay_per else 0.0
+    return CheckedCurrency(item.name, item.cap, item.cap_period, frozenset(n for n, _ in item.cap_exempt),
+                           item.floor, decay, tz)
+
+
+def check_levels(unit, item: ast.LevelsDef, check_steps) -> CheckedLevels | None:
+    scope = unit.scope
+    mode = item.mode or "stack"
+    if mode not in ("stack", "replace"):
+        scope.error("C0218", f"unknown level mode `{mode}`", item.mode_span, "not a mode",
+                    "write `replace` (a new level's role replaces the last one) or `stack` (roles add up)")
+        return None
+    formula = None
+    entries: list = []
+    if item.formula is not None:
+        formula = _formula(unit, item.formula)
+        if formula is None:
+            return None
+    else:
+        last = None
+        for entry in item.entries:
+            if last is not None and entry.threshold <= last:
+                scope.error("C0219", "level thresholds must rise", entry.span, "not above the one before",
+                            "list levels from the lowest threshold to the highest")
+                return None
+            last = entry.threshold
+            actions = check_steps(entry.actions, f"level `{entry.name}`")
+            entries.append((entry.threshold, entry.name, actions))
+        if not entries:
+            scope.error("C0505", "a `levels` table needs at least one level", item.span, "empty",
+                        'write e.g. `levels by points { 0 "新人"  100 "活跃成员" }`')
+            return None
+    return CheckedLevels(unit.policy, item.name or "levels", item.currency, mode, tuple(entries), formula,
+                         item.formula_name)
+
+
+def _formula(unit, node) -> Callable | None:
+    """`5 * L * L + 50 * L + 100`: points needed to go from level L to L + 1. Only L, numbers and + - * /."""
+    def build(n):
+        if isinstance(n, ast.Literal) and n.kind == "number":
+            value = n.value
+            return lambda level: value
+        if isinstance(n, ast.Path) and n.parts == ("L",):
+            return lambda level: level
+        if isinstance(n, ast.Negate):
+            inner = build(n.operand)
+            return inner and (lambda level: -inner(level))
+        if isinstance(n, ast.Arith) and n.op in "+-*/":
+            a, b = build(n.left), build(n.right)
+            if a is None or b is None:
+                return None
+            op = n.op
+            return lambda level: (a(level) + b(level) if op == "+" else a(level) - b(level) if op == "-"
+                                  else a(level) * b(level) if op == "*" else a(level) / (b(level) or 1))
+        unit.scope.error("C0220", "a level formula uses only `L`, numbers and + - * /", n.span, "not allowed here",
+                         "write e.g. `formula 5 * L * L + 50 * L + 100` (points from level L to L + 1)")
+        return None
+    return build(node)
+
+
+def check_every(unit, item: ast.EveryDef, check_steps) -> CheckedEvery | None:
+    scope, checker = unit.scope, unit.checker
+    if item.period not in PERIODS:
+        scope.error("C0217", f"unknown period `{item.period}`", item.period_span, "not a period",
+                    "write `every day`, `every week` or `every month`")
+        return None
+    tz = item.tz or "UTC"
+    if not valid_time_zone(tz):
+        scope.error("C0216", f"unknown time zone `{tz}`", item.period_span, "not an IANA zone",
+                    'write a zone such as "Asia/Shanghai" or "UTC"')
+        return None
+    awards = []
+    for award in item.awards:
+        metric = BoardMetric(award.currency or "points", None)
+        if award.metric is not None:
+            agg = award.metric
+            if agg.function not in ("count", "sum") or any(o.kind not in ("by",) for o in agg.query.options):
+                scope.error("C0221", "a leaderboard ranks `points`, `count(…)` or `sum(… of …)` over the period",
+                            agg.span, "not a period metric",
+                            "write e.g. `top 3 by count(message)` or `top 3 by count(reaction by target_user)`")
+                continue
+            ir = checker.check(agg, Context(None, "a leaderboard"))
+            if ir is ERROR:
+                continue
+            spec = ir.value
+            if len(spec.keys) > 1:
+                scope.error("C0221", "a leaderboard ranks members: at most one `by` key", agg.span,
+                            "several keys", "write `by user` (the default) or `by target_user`")
+                continue
+            if not spec.keys:
+                spec = AggregateSpec(spec.function, spec.event_types, spec.filter,
+                                     (IR("field", "text", value=("user",)),), None, spec.of, source=spec.source)
+            metric = BoardMetric(None, spec)
+        among = award.among[0] if award.among else None
+        actions = check_steps(award.actions, "a period award", count_type=NUMBER)
+        awards.append(CheckedAward(award.top, metric, among, actions))
+    return CheckedEvery(unit.policy, item.period, tz, tuple(awards))
+
+
+def check_role(unit, item: ast.RoleDef) -> CheckedRole | None:
+    scope, checker = unit.scope, unit.checker
+    requirements = []
+    for req in item.requires:
+        if not (isinstance(req, ast.Compare) and req.op in (">=", ">") and isinstance(req.right, ast.Literal)
+                and req.right.kind == "number"):
+            scope.error("C0222", "a requirement is `VALUE >= NUMBER`", req.span, "not a requirement",
+                        "write e.g. `requires count(message by user within 100d) >= 50`; each becomes a "
+                        "promotion bar and, with `keep above 90%`, a demotion bar")
+            continue
+        value = checker.check(req.left, Context((OFFENSE_CONTEXT,), f"role `{item.role}`"))
+        if value is ERROR:
+            continue
+        if value.type != NUMBER or not (value.op in ("agg", "balance") and len(value.args) <= 2):
+            scope.error("C0222", "a requirement measures the member: an aggregate by one key, or `points()`",
+                        req.left.span, "not about the member",
+                        "write e.g. `count(message by user within 100d)` or `distinct(user of reaction by target_user)`")
+            continue
+        requirements.append((value, req.op, req.right.value, req.span))
+    if not requirements:
+        scope.error("C0505", f"role `{item.role}` has no requirements", item.role_span, "nothing to require",
+                    "add `requires count(message by user within 100d) >= 50`")
+        return None
+    keep = (item.keep_percent / 100) if item.keep_percent is not None else 1.0
+    grace = int(round(item.grace.seconds * 1_000_000)) if item.grace else 0
+    return CheckedRole(unit.policy, item.role, tuple(requirements), keep, grace, item.title)

@@ -1,0 +1,93 @@
+"""Pure helpers for incentives: seeded random amounts, streaks, active days, levels, rankings."""
+from __future__ import annotations
+
+import heapq
+from hashlib import blake2b
+
+
+
+def seeded_random(low, high, event: dict, salt: int) -> int | None:
+    """A whole number in [low, high], the same every replay: seeded by the event's id (else its time)."""
+    if low is None or high is None:
+        return None
+    low, high = int(low), int(high)
+    if high < low:
+        low, high = high, low
+    seed = f"{event.get('id') or event.get('ts')}/{salt}".encode()
+    return low + int.from_bytes(blake2b(seed, digest_size=8).digest(), "big") % (high - low + 1)
+
+
+# ---- streaks ---------------------------------------------------------------------------
+def streak_add(table: dict, key, period: int, grace: int) -> None:
+    """Consecutive periods with an event; same-period events count once; up to `grace` missed
+    periods in between do not break it (and do not count)."""
+    state = table.get(key)
+    if state is None:
+        table[key] = [period, 1, 1]
+        return
+    last, current, best = state
+    if period <= last:
+        return
+    current = current + 1 if period - last - 1 <= grace else 1
+    table[key] = [period, current, max(best, current)]
+
+
+def streak_now(table: dict, key, period: int, grace: int) -> int:
+    state = table.get(key)
+    if state is None:
+        return 0
+    last, current, _ = state
+    return current if period - last - 1 <= grace else 0
+
+
+def streak_best(table: dict, key) -> int:
+    state = table.get(key)
+    return 0 if state is None else state[2]
+
+
+def active_days_add(table: dict, key, day: int, span: int) -> None:
+    days = table.setdefault(key, [])
+    if not days or days[-1] != day:
+        days.append(day)
+    while days and days[0] <= day - span:
+        days.pop(0)
+
+
+def active_days_now(table: dict, key, day: int, span: int) -> int:
+    days = table.get(key)
+    return 0 if not days else sum(1 for d in days if day - span < d <= day)
+
+
+# ---- levels ------------------------------------------------------------------------------
+def level_of(spec, balance: float) -> int:
+    """Index of the highest level whose threshold the balance reaches (0: the first level)."""
+    if spec.formula is not None:
+        level, total = 0, 0.0
+        while level < 10_000:
+            need = spec.formula(level)
+            if need <= 0 or total + need > balance:
+                break
+            total += need
+            level += 1
+        return level
+    index = 0
+    for i, (threshold, _, _) in enumerate(spec.entries):
+        if balance >= threshold:
+            index = i
+    return index
+
+
+def level_name(spec, index: int) -> str:
+    if spec.formula is not None:
+        return (spec.formula_name or "Level {level}").replace("{level}", str(index))
+    return spec.entries[index][1]
+
+
+# ---- leaderboards ---------------------------------------------------------------------------
+def ranking(board: dict, top: int, allowed=None) -> list[tuple]:
+    """Highest value first; equal values: who reached it first; then member id. Values ≤ 0 never win."""
+    entries = [(-value, seq, member, value) for member, (value, seq) in board.items()
+               if value > 0 and (allowed is None or allowed(member))]
+    return [(member, value) for _, _, member, value in heapq.nsmallest(top, entries)]
+
+

@@ -1,0 +1,71 @@
+"""Calendar periods in a time zone: which day, week or month an instant falls in, and when the next begins."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_HOUR_US = 3_600_000_000
+_DAY_US = 86_400_000_000
+
+
+class Calendar:
+    """Period numbers for one zone. Offsets are cached per hour, so a period costs a dict lookup."""
+
+    def __init__(self, tz: str = "UTC"):
+        self.name = tz
+        self.zone = timezone.utc if tz in ("UTC", "Z") else ZoneInfo(tz)
+        self._offsets: dict[int, int] = {}
+
+    def offset_us(self, us: int) -> int:
+        hour = us // _HOUR_US
+        off = self._offsets.get(hour)
+        if off is None:
+            moment = _EPOCH + timedelta(microseconds=hour * _HOUR_US)
+            off = int(moment.astimezone(self.zone).utcoffset().total_seconds()) * 1_000_000
+            if len(self._offsets) < 200_000:
+                self._offsets[hour] = off
+        return off
+
+    def day(self, us: int) -> int:
+        """Days since 1970-01-01 in this zone's calendar."""
+        return (us + self.offset_us(us)) // _DAY_US
+
+    def week(self, us: int) -> int:
+        """Weeks (Monday to Sunday) since the week of 1969-12-29."""
+        return (self.day(us) + 3) // 7
+
+    def month(self, us: int) -> int:
+        local = _EPOCH + timedelta(microseconds=us + self.offset_us(us))
+        return local.year * 12 + local.month - 1
+
+    def period(self, kind: str, us: int) -> int:
+        return self.day(us) if kind == "day" else self.week(us) if kind == "week" else self.month(us)
+
+    def start_of_next(self, kind: str, us: int) -> int:
+        """The first instant (µs, UTC) of the period after the one holding `us`."""
+        local = (_EPOCH + timedelta(microseconds=us)).astimezone(self.zone)
+        if kind == "day":
+            start = datetime(local.year, local.month, local.day) + timedelta(days=1)
+        elif kind == "week":
+            start = datetime(local.year, local.month, local.day) + timedelta(days=7 - local.weekday())
+        else:
+            start = datetime(local.year + (local.month == 12), local.month % 12 + 1, 1)
+        aware = start.replace(tzinfo=self.zone)
+        return (aware.astimezone(timezone.utc) - _EPOCH) // timedelta(microseconds=1)
+
+
+@lru_cache(maxsize=64)
+def calendar(tz: str) -> Calendar:
+    return Calendar(tz)
+
+
+def valid_time_zone(tz: str) -> bool:
+    if tz in ("UTC", "Z"):
+        return True
+    try:
+        ZoneInfo(tz)
+    except (ValueError, KeyError, OSError):
+        return False
+    return True

@@ -1,0 +1,183 @@
+"""Incentive state behind the generated code: points, levels, badges and titles, leaderboards, roles."""
+from __future__ import annotations
+
+from policyengine.runtime.helpers import decision, plain_number
+from policyengine.runtime.incentives import level_name, level_of, ranking
+from policyengine.runtime.periods import calendar
+
+
+class Rewards:
+    def __init__(self, store, program, timeline):
+        self.store = store
+        self.program = program
+        self.timeline = timeline
+        self.currencies = program.currencies
+        self.levels = program.levels
+        self.everies = program.everies
+        self.roles = program.roles
+        # Filled by bind(): generated functions.
+        self.level_steps: dict = {}       # levels index → fn(ev, ts, out, member, n)
+        self.award_steps: dict = {}       # (every index, award index) → fn(ev, ts, out, member, n)
+        self.role_values: dict = {}       # role index → fn(member, ev, ts) → tuple of values
+
+    # ---- points ---------------------------------------------------------------------
+    def balance(self, currency: str, member, now: int) -> float:
+        spec = self.currencies.get(currency)
+        record = self.store.ledgers.get(currency, {}).get(member)
+        floor = spec.floor if spec is not None else None
+        if record is None:
+            return floor if (floor is not None and floor > 0) else 0
+        value, as_of = record
+        bound = floor if floor is not None else 0
+        if spec is not None and spec.decay_per_us and value > bound:
+            value = max(bound, value - spec.decay_per_us * (now - as_of))   # linear decay, never below
+        return value
+
+    def award(self, currency: str, member, amount, source: str, now: int):
+        """Apply cap and floor; store the new balance; return the amount really added (0: nothing)."""
+        if member is None or amount is None:
+            return 0
+        spec = self.currencies.get(currency)
+        before = self.balance(currency, member, now)
+        actual = amount
+        if spec is not None and amount > 0 and spec.cap is not None and source not in spec.cap_exempt:
+            period = calendar(spec.tz).period(spec.cap_period, now)
+            earned = self.store.earned.setdefault(currency, {})
+            key, so_far = earned.get(member, (period, 0))
+            if key != period:
+                so_far = 0
+            actual = max(0, min(amount, spec.cap - so_far))
+            earned[member] = (period, so_far + actual)
+        if spec is not None and spec.floor is not None and amount < 0:
+            actual = max(amount, min(0, spec.floor - before))               # never below the floor
+        self.store.ledgers.setdefault(currency, {})[member] = (before + actual, now)
+        return actual
+
+    def awarded(self, currency: str, member, amount, event: dict, now: int, out: list) -> None:
+        """After an award's decision: leaderboards count it, levels may change."""
+        for i, every in enumerate(self.everies):
+            for j, award in enumerate(every.awards):
+                if award.metric.spec is None and award.metric.currency == currency:
+                    self.board_add(i, j, member, amount)
+        for index, spec in enumerate(self.levels):
+            if spec.currency == currency:
+                self._relevel(index, spec, member, event, now, out)
+
+    # ---- levels ---------------------------------------------------------------------
+    def _relevel(self, index: int, spec, member, event: dict, now: int, out: list) -> None:
+        table = self.store.levels.setdefault(index, {})
+        old = table.get(member, 0)
+        new = level_of(spec, self.balance(spec.currency, member, now))
+        if new == old:
+            return
+        table[member] = new
+        up = new > old
+        event_id = event.get("id") if isinstance(event.get("id"), str) else None
+        out.append(decision(now, spec.policy, spec.name, "level_up" if up else "level_down", member, event_id,
+                            (("level", level_name(spec, new)), ("level_number", new)), None))
+        if spec.formula is not None:
+            return
+        if up:
+            passed = range(old + 1, new + 1) if spec.mode == "stack" else [new]
+            if spec.mode == "replace":
+                for role in spec.roles(old):
+                    out.append(decision(now, spec.policy, spec.name, "demote", member, event_id, (("role", role),), None))
+            for level in passed:
+                self.level_steps[index](event, now, out, member, level)
+        else:
+            lost = range(old, new, -1) if spec.mode == "stack" else [old]
+            for level in lost:
+                for role in spec.roles(level):
+                    out.append(decision(now, spec.policy, spec.name, "demote", member, event_id, (("role", role),), None))
+            if spec.mode == "replace":
+                self.level_steps[index](event, now, out, member, new)
+
+    def level_name_of(self, member, now: int):
+        if not self.levels:
+            return None
+        spec = self.levels[0]
+        return level_name(spec, level_of(spec, self.balance(spec.currency, member, now)))
+
+    # ---- badges and titles ---------------------------------------------------------------
+    def badge(self, member, badge, give: bool) -> None:
+        if member is None or badge is None:
+            return
+        held = self.store.badges.setdefault(member, set())
+        (held.add if give else held.discard)(badge)
+
+    def badges_of(self, member) -> list:
+        return sorted(self.store.badges.get(member, ()))
+
+    def title(self, member, title) -> None:
+        if member is not None:
+            self.store.titles[member] = title
+
+    def title_of(self, member):
+        return self.store.titles.get(member)
+
+    # ---- leaderboards ------------------------------------------------------------------------
+    def start(self, now: int) -> None:
+        """On the first event: schedule the close of every period in progress."""
+        for i, every in enumerate(self.everies):
+            if i not in self.store.period_open:
+                self.store.period_open[i] = now
+                self.timeline.schedule(calendar(every.tz).start_of_next(every.period, now), "period", (i,))
+
+    def board_add(self, every: int, award: int, member, amount) -> None:
+        if member is None or not amount:
+            return
+        board = self.store.boards.setdefault((every, award), {})
+        value, _ = board.get(member, (0, 0))
+        board[member] = (value + amount, self.store.events_seen)     # when they reached it: ties
+
+    def close_period(self, due: int, every_index: int, out: list) -> None:
+        every = self.everies[every_index]
+        opened = self.store.period_open.get(every_index, due)
+        for j, award in enumerate(every.awards):
+            board = self.store.boards.pop((every_index, j), {})
+            allowed = self._among(award.among, opened, due)
+            for member, value in ranking(board, award.top, allowed):
+                self.award_steps[(every_index, j)]({"type": "period", "user": member}, due, out, member,
+                                                   plain_number(value))
+        self.store.period_open[every_index] = due
+        self.timeline.schedule(calendar(every.tz).start_of_next(every.period, due), "period", (every_index,))
+
+    def _among(self, among, opened: int, closing: int):
+        if among is None:
+            return None
+        if among == "newcomers":
+            joined = self.store.joined
+            return lambda m: m in joined and opened <= joined[m] < closing
+        labels = self.store.labels
+        return lambda m: among in labels.get(m, {})
+
+    # ---- roles --------------------------------------------------------------------------------
+    def check_roles(self, member, event: dict, now: int, out: list) -> None:
+        """Promote when every requirement holds; demote (after the grace period) when any falls
+        below `keep` × its bar. Checked on each event of the member."""
+        if member is None:
+            return
+        event_id = event.get("id") if isinstance(event.get("id"), str) else None
+        for i, role in enumerate(self.roles):
+            values = self.role_values[i](member, event, now)
+            held = self.store.roles.setdefault(i, {})
+            since = held.get(member)
+            if since is None:
+                if all(_meets(v, op, bar, 1.0) for v, (_, op, bar, _) in zip(values, role.requirements)):
+                    held[member] = now
+                    out.append(decision(now, role.policy, role.role, "promote", member, event_id, (("role", role.role),), None))
+                    if role.title:
+                        self.title(member, role.title)
+                        out.append(decision(now, role.policy, role.role, "set_title", member, event_id,
+                                            (("title", role.title),), None))
+            elif now >= since + role.grace_us and not all(
+                    _meets(v, op, bar, role.keep) for v, (_, op, bar, _) in zip(values, role.requirements)):
+                del held[member]
+                out.append(decision(now, role.policy, role.role, "demote", member, event_id, (("role", role.role),), None))
+
+
+def _meets(value, op: str, bar, fraction: float) -> bool:
+    if value is None:
+        return False
+    limit = bar * fraction
+    return value > limit if (op == ">" and fraction == 1.0) else value >= limit
