@@ -19,7 +19,7 @@ def _lines(blob: bytes) -> list[dict]:
 def test_check_accepts_the_bundled_policies():
     r = run_cli("check", "policies")
     assert r.returncode == 0, r.stderr.decode()
-    assert r.stderr.decode().startswith("ok: 6 files")
+    assert r.stderr.decode().startswith("ok: 7 files")
 
 
 def test_check_reports_errors_with_exit_2_and_positions():

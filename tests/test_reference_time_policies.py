@@ -93,3 +93,51 @@ def test_silent_policy_matches_oracle(seed):
     assert all("event_id" not in d and d["action"] == "notify" for d in decisions)
     for d, i in zip(decisions, positions):          # fired by the first event at or after its time
         assert _t(events[i]["ts"]) >= _t(d["ts"]) and (i == 0 or _t(events[i - 1]["ts"]) < _t(d["ts"]))
+
+
+def streak_oracle(events):
+    """Per member: the set of UTC dates with a check-in; at each check-in, count back day by day from
+    its date while the previous date has a check-in; the first check-in where that reaches 7 → badge."""
+    dates = defaultdict(set)
+    awarded = set()
+    out = []
+    for e in events:
+        if e["type"] != "checkin":
+            continue
+        day = datetime.fromisoformat(e["ts"]).astimezone(timezone.utc).date()
+        dates[e["user"]].add(day)
+        run, d = 0, day
+        while d in dates[e["user"]]:
+            run += 1
+            d -= timedelta(days=1)
+        if run >= 7 and e["user"] not in awarded:
+            awarded.add(e["user"])
+            out.append((e["user"], e["id"]))
+    return out
+
+
+def _checkin_log(seed: int) -> list[dict]:
+    """Members checking in most days for six weeks, some twice a day, some missing days."""
+    import random
+    rng = random.Random(seed)
+    events, n = [], 0
+    for day in range(42):
+        for member in range(40):
+            habit = 0.55 + 0.45 * (member % 5) / 4          # some members are far more regular
+            for _ in range(1 + (rng.random() < 0.2)):
+                if rng.random() < habit:
+                    t = START + timedelta(days=day, seconds=rng.randrange(86400))
+                    events.append({"type": "checkin", "user": f"m{member}", "id": f"c{n}",
+                                   "ts": t.isoformat(timespec="seconds").replace("+00:00", "Z")})
+                    n += 1
+    return sorted(events, key=lambda e: e["ts"])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_streak_policy_matches_oracle(seed):
+    events = _checkin_log(seed)
+    engine = Engine.load(str(ROOT / "policies/examples/streak.policy"))
+    got = [(d["user"], d["event_id"]) for d in engine.process_many(events)]
+    want = streak_oracle(events)
+    assert 5 <= len(want) < 40                  # some members make it, not all
+    assert got == want

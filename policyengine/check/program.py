@@ -355,7 +355,12 @@ def _check_rule(unit: _Unit, rule: ast.Rule, order: int) -> CheckedRule | None:
         cooldown_keys = _keys(unit, c, ctx)
     member = None
     if "for" in clauses:
-        keys = _keys(unit, clauses["for"], ctx)
+        node = clauses["for"].keys[0]
+        who = checker.check(node, ctx)
+        keys = (who,) if who is not ERROR and (who.op == "field" or (who.op == "member" and who.value == "invited_by")) else ()
+        if who is not ERROR and not keys:
+            unit.scope.error("C0802", "`for` names an event field or `user.invited_by`", node.span, "not a member",
+                             "write e.g. `for target_user` or `for user.invited_by`")
         if keys and keys[0].type not in (TEXT, ANY):
             unit.scope.error("C0802", "`for` names the member decisions are about and must be a text field",
                              clauses["for"].keys[0].span, f"this is {keys[0].type}", "write e.g. `for target_user`")

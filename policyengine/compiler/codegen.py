@@ -177,6 +177,7 @@ def _indexed_actions(name: str, policy: str, rule: str, branches, pool: Pool, ta
     names = f"{pool.add(policy)}, {pool.add(rule)}"
     event_id = emit.value(IR("field", "text", value=("id",)))
     body.line("try:")
+    body.line("    pass")
     for k, (index, actions) in enumerate(branches):
         if index is None:
             body.depth = 2
