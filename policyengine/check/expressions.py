@@ -265,6 +265,19 @@ class ExpressionChecker:
             args = tuple(self.expect(a, ctx, NUMBER, "an argument of `random`") for a in node.args)
             self.scope.random_sites += 1
             return IR("random", NUMBER, args=args, value=self.scope.random_sites)
+        if name == "date":
+            if not 1 <= len(node.args) <= 2 or (len(node.args) == 2 and not (
+                    isinstance(node.args[1], ast.Literal) and node.args[1].kind == "text")):
+                self.scope.error("C0302", "`date` takes a time and an optional time zone", node.span,
+                                 "wrong arguments", 'write `date(ts)` or `date(ts, "Asia/Shanghai")`')
+                return ERROR
+            when = self.expect(node.args[0], ctx, TIME, "the argument of `date`")
+            tz = node.args[1].value if len(node.args) == 2 else "UTC"
+            if not valid_time_zone(tz):
+                self.scope.error("C0216", f"unknown time zone `{tz}`", node.args[1].span, "not an IANA zone",
+                                 'write a zone such as "Asia/Shanghai" or "UTC"')
+                return ERROR
+            return IR("date", TEXT, args=(when,), value=tz)
         if name == "points":
             if len(node.args) > 1 or (node.args and not (isinstance(node.args[0], ast.Literal)
                                                           and node.args[0].kind == "text")):

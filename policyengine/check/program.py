@@ -485,14 +485,15 @@ def _check_score(unit: _Unit, item: ast.Score) -> CheckedScore | None:
 
 
 def _keys(unit: _Unit, clause: ast.Clause, ctx: Context) -> tuple[IR, ...]:
+    """`once per …` / `cooldown … per …` keys: event fields, or values such as `date(ts, "…")`."""
     out = []
     for k in clause.keys:
         ir = unit.checker.check(k, ctx)
         if ir is ERROR:
             continue
-        if ir.op != "field":
-            unit.scope.error("C0801", f"`{k.dotted}` cannot be a key", k.span, "not an event field",
-                             "use an event field such as `user`, `channel` or `target`")
+        if ir.type not in (TEXT, NUMBER, ANY):
+            unit.scope.error("C0801", "this cannot be a key", k.span, f"this is {ir.type}",
+                             "use an event field such as `user`, `channel` or `target`, or `date(ts)`")
             continue
         out.append(ir)
     return tuple(out)

@@ -59,6 +59,8 @@ class ExprEmitter:
             return "member"                 # inside a role check: the member being measured
         if op == "random":
             return f"seeded_random({self.value(ir.args[0])}, {self.value(ir.args[1])}, ev, {ir.value})"
+        if op == "date":
+            return f"{self.pool.add(calendar(ir.value), ('calendar', ir.value))}.date_text({self.value(ir.args[0])})"
         if op == "balance":
             return f"REW.balance({self.pool.add(ir.value)}, {self.value(ir.args[0])}, ts)"
         if op == "member":

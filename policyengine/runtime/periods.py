@@ -32,6 +32,12 @@ class Calendar:
         """Days since 1970-01-01 in this zone's calendar."""
         return (us + self.offset_us(us)) // _DAY_US
 
+    def date_text(self, us: int | None) -> str | None:
+        """`YYYY-MM-DD` of the local calendar day."""
+        if us is None:
+            return None
+        return (_EPOCH + timedelta(days=self.day(us))).strftime("%Y-%m-%d")
+
     def week(self, us: int) -> int:
         """Weeks (Monday to Sunday) since the week of 1969-12-29."""
         return (self.day(us) + 3) // 7

@@ -174,8 +174,9 @@ class ToAst(Transformer):
         return tuple(children)
 
     def key_call(self, meta, children):
-        name, arg = children
-        return ast.Call(self.mspan(meta), str(name), self.tspan(name), (arg,))
+        name, arg, *rest = children
+        extra = tuple(ast.Literal(self.tspan(t), self.decode(t), "text") for t in rest)
+        return ast.Call(self.mspan(meta), str(name), self.tspan(name), (arg,) + extra)
 
     # ---- later-release items ----------------------------------------------
     def _unsupported(self, meta, keyword: str) -> ast.Unsupported:
