@@ -211,6 +211,8 @@ def check_role(unit, item: ast.RoleDef) -> CheckedRole | None:
                         "write e.g. `count(message by user within 100d)` or `distinct(user of reaction by target_user)`")
             continue
         requirements.append((value, req.op, req.right.value, req.span))
+    if not requirements and item.requires:
+        return None                            # each bad requirement was reported already
     if not requirements:
         scope.error("C0505", f"role `{item.role}` has no requirements", item.role_span, "nothing to require",
                     "add `requires count(message by user within 100d) >= 50`")
