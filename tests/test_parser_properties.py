@@ -44,3 +44,11 @@ def test_arbitrary_unicode_never_raises(text):
 def test_mutated_policies_never_raise(seed, where, cut, insert):
     at = where % (len(seed) + 1)
     _assert_well_formed(seed[:at] + insert + seed[at + cut:])
+
+
+def test_regression_one_level_table_found_by_hypothesis():
+    # A mutated policy once crashed the transformer: Lark inlines a body with a single entry.
+    for text in ['levels by points { 0 "新人" }', 'levels by points { }', 'levels by points replace { 0 "a" => promote("a") }']:
+        _assert_well_formed(text)
+    result = load_text([("one.policy", 'levels by points { 0 "新人" }\nrule r { on message do award_points(1) }')])
+    assert result.program is not None and result.program.levels[0].entries[0][1] == "新人"

@@ -220,7 +220,9 @@ class ToAst(Transformer):
                       currency_span=self.tspan(currency), mode=mode_text, mode_span=mode_span)
         if isinstance(body, dict):           # formula
             return ast.LevelsDef(self.mspan(meta), **common, formula=body["formula"], formula_name=body["named"])
-        return ast.LevelsDef(self.mspan(meta), **common, entries=body)
+        if isinstance(body, ast.LevelEntry):  # Lark inlines a one-entry body
+            body = (body,)
+        return ast.LevelsDef(self.mspan(meta), **common, entries=tuple(body or ()))
 
     def levels_body(self, meta, children):
         return tuple(c for c in children if c is not None)
