@@ -42,14 +42,22 @@ class ReplayStats:
 
 def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Callable[[dict], None],
            report: Callable[[str], None], stats: ReplayStats, strict: bool = False,
-           progress: Callable[[OpenLog, ReplayStats], None] | None = None) -> None:
+           progress: Callable[[OpenLog, ReplayStats], None] | None = None,
+           skip: int = 0, checkpoint=None, identity: str | None = None) -> None:
+    """`skip`: lines a previous run already committed. `checkpoint`: a StateSession, asked every
+    `every_events` lines whether its time has come, and told at the end of the log."""
     process, decode = evaluator.process, decoder.decode
     issues = evaluator.issues
     counts = stats.decisions
     seen_issues = len(issues)
     lineno = 0
+    every = checkpoint.every_events if checkpoint is not None else 0
     try:
         for lineno, line in enumerate(log.stream, 1):
+            if lineno <= skip:
+                continue
+            if every and not lineno % every or (checkpoint is not None and not lineno & 0x3FF and checkpoint.due()):
+                checkpoint.checkpoint(identity, lineno - 1)
             try:
                 event, ts = decode(line)
             except BadEvent as err:
@@ -89,3 +97,5 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
             raise StrictStop() from None
     finally:
         stats.elapsed = time.perf_counter() - stats.started
+    if checkpoint is not None:
+        checkpoint.checkpoint(identity, max(lineno, skip))

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from policyengine import __version__
-from policyengine.cli import check_cmd, eval_cmd, exits
+from policyengine.cli import check_cmd, eval_cmd, exits, state_cmd
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     check_cmd.add_parser(sub)
     eval_cmd.add_parser(sub)
+    state_cmd.add_parser(sub)
     return parser
 
 
@@ -36,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `head`) stopped listening: not an error. Silence the final flush too.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exits.OK
     except Exception as exc:  # a bug: say so plainly, no traceback
         sys.stderr.write(f"error[E0999]: internal error: {type(exc).__name__}: {exc}\n"
                          "  = help: this is a bug in policyengine; please report it with the command you ran "

@@ -40,6 +40,8 @@ class Evaluator:
         built = compiled.bind(self.store, self.timeline, self.rewards, self._rule_failed, self._aggregate_failed)
         self.has_periods = bool(program.everies)
         self.has_roles = bool(program.roles)
+        if self.has_periods and self.store.events_seen and self.store.watermark is not None:
+            self.rewards.start(self.store.watermark)    # periods a changed policy added since the last run
         self.handlers = built["handlers"]
         self.track_members = compiled.plan.track_members
         self.widths = {a.fingerprint: a.window_us for a in compiled.plan.aggregates if a.window_us is not None}

@@ -1,0 +1,150 @@
+"""Translate the in-memory store to rows under stable names, and back.
+
+Position-keyed tables (rules, ladders, levels, …) are saved under their names and
+aggregates under the fingerprint of their definition, so a policy edit keeps the state of
+everything whose definition did not change. Rows nothing in the current policies claims
+are dropped, each with a warning naming it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from policyengine.compiler import CompiledProgram
+from policyengine.runtime.store import MemoryStore
+
+GLOBAL_SECTIONS = ("labels", "members", "mutes", "bans", "joined", "inviters", "badges", "titles")
+
+
+@dataclass(frozen=True)
+class Row:
+    section: str
+    name: str
+    info: str          # what a person reads: the aggregate's text, the rule's name
+    value: object
+
+
+class Names:
+    """Stable names of the program's position-keyed parts, both ways."""
+
+    def __init__(self, compiled: CompiledProgram):
+        program = compiled.plan.program
+        self.rules = [f"{r.policy}/{r.name}" for r in program.rules]
+        self.ladders = [f"{x.policy}/{x.name}" for x in program.ladders]
+        self.scores = [f"{x.policy}/{x.name}" for x in program.scores]
+        self.levels = [f"{x.policy}/{x.name}" for x in program.levels]
+        self.roles = [f"{x.policy}/{x.role}" for x in program.roles]
+        self.everies = []
+        for i, every in enumerate(program.everies):
+            base = f"{every.policy}/every_{every.period}"
+            self.everies.append(base if base not in self.everies else f"{base}#{i}")
+        self.aggregates = {a.fingerprint: a for a in compiled.plan.aggregates}
+
+    @staticmethod
+    def index(names: list[str], name: str):
+        try:
+            return names.index(name)
+        except ValueError:
+            return None
+
+
+def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
+    names = Names(compiled)
+    rows: list[Row] = []
+    for section, tables in (("window", store.windows), ("count", store.counts)):
+        for fingerprint, table in tables.items():
+            spec = names.aggregates.get(fingerprint)
+            if table and spec is not None:
+                rows.append(Row(section, fingerprint, spec.source, table))
+    for rule_id, keys in store.once.items():
+        if keys:
+            rows.append(Row("once", rule_id, rule_id, keys))
+    for rule_id, table in store.cooldowns.items():
+        if table:
+            rows.append(Row("cooldown", rule_id, rule_id, table))
+    for section in GLOBAL_SECTIONS:
+        value = getattr(store, section)
+        if value:
+            rows.append(Row(section, "", section, value))
+    for section, table, labels in (("absence", store.absence, names.rules), ("offenses", store.offenses, names.ladders),
+                                   ("scores", store.scores, names.scores), ("levels", store.levels, names.levels),
+                                   ("roles", store.roles, names.roles), ("period_open", store.period_open, names.everies)):
+        for index, value in table.items():
+            if value or section == "period_open":
+                rows.append(Row(section, labels[index], labels[index], value))
+    for (every, award), board in store.boards.items():
+        rows.append(Row("boards", f"{names.everies[every]}#{award}", names.everies[every], board))
+    for section, table in (("ledger", store.ledgers), ("earned", store.earned)):
+        for currency, value in table.items():
+            rows.append(Row(section, currency, currency, value))
+    timers = []
+    for due, order, seq, kind, payload in store.timers:
+        if kind == "absence":
+            payload = (names.rules[payload[0]], payload[1])
+        elif kind == "period":
+            payload = (names.everies[payload[0]],)
+        timers.append((due, order, seq, kind, payload))
+    rows.append(Row("timers", "", "timers", timers))
+    rows.append(Row("clock", "", "clock", {"watermark": store.watermark, "events_seen": store.events_seen,
+                                           "timer_seq": store.timer_seq}))
+    return rows
+
+
+def restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, list[str]]:
+    """A store rebuilt from rows, and a warning for each piece of state the policies no longer have."""
+    import heapq
+    names = Names(compiled)
+    store = MemoryStore()
+    dropped: list[str] = []
+    positional = {"absence": (store.absence, names.rules), "offenses": (store.offenses, names.ladders),
+                  "scores": (store.scores, names.scores), "levels": (store.levels, names.levels),
+                  "roles": (store.roles, names.roles), "period_open": (store.period_open, names.everies)}
+    for row in rows:
+        s, name, value = row.section, row.name, row.value
+        if s in ("window", "count"):
+            if name in names.aggregates:
+                (store.windows if s == "window" else store.counts)[name] = value
+            else:
+                dropped.append(f"`{row.info}`")
+        elif s in ("once", "cooldown"):
+            if name in names.rules:
+                (store.once if s == "once" else store.cooldowns)[name] = value
+            else:
+                dropped.append(f"{'once' if s == 'once' else 'cooldown'} of rule `{name}`")
+        elif s in GLOBAL_SECTIONS:
+            setattr(store, s, value)
+        elif s in positional:
+            table, labels = positional[s]
+            index = names.index(labels, name)
+            if index is None:
+                dropped.append(f"{s.replace('_', ' ')} of `{name}`")
+            else:
+                table[index] = value
+        elif s == "boards":
+            every_name, _, award = name.rpartition("#")
+            index = names.index(names.everies, every_name)
+            if index is None:
+                dropped.append(f"leaderboard `{name}`")
+            else:
+                store.boards[(index, int(award))] = value
+        elif s in ("ledger", "earned"):
+            (store.ledgers if s == "ledger" else store.earned)[name] = value
+        elif s == "timers":
+            for due, order, seq, kind, payload in value:
+                if kind == "absence":
+                    index = names.index(names.rules, payload[0])
+                    if index is None:
+                        continue
+                    payload = (index, payload[1])
+                elif kind == "period":
+                    index = names.index(names.everies, payload[0])
+                    if index is None:
+                        continue
+                    payload = (index,)
+                store.timers.append((due, order, seq, kind, payload))
+            heapq.heapify(store.timers)
+        elif s == "clock":
+            store.watermark = value["watermark"]
+            store.events_seen = value["events_seen"]
+            store.timer_seq = value["timer_seq"]
+    # Leaderboard periods the policies added since: they start on the next event.
+    return store, sorted(set(dropped))

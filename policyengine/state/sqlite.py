@@ -1,0 +1,89 @@
+"""The embedded state store: one SQLite file (WAL), rewritten in one transaction per checkpoint.
+
+A shared server store implements the same three calls (load, save, close); evaluators never
+see either: they work on the in-memory tables a snapshot is restored into.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import orjson
+
+from policyengine import __version__
+from policyengine.runtime import codec
+from policyengine.state.snapshot import Row
+
+FORMAT_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS state (section TEXT NOT NULL, name TEXT NOT NULL, info TEXT NOT NULL,
+                                  body BLOB NOT NULL, PRIMARY KEY (section, name));
+"""
+
+
+class StateFileError(Exception):
+    """The file is not a state file this version can read; the message says what to do."""
+
+
+class SqliteStore:
+    def __init__(self, path: str):
+        self.path = path
+        existed = Path(path).exists() and Path(path).stat().st_size > 0
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            if existed:
+                tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if not {"meta", "state"} <= tables:
+                    raise StateFileError(f"{path}: not a policyengine state file (no meta/state tables)")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise StateFileError(f"{path}: not a readable state file ({err}); move it away to start afresh") from None
+        version = self.meta("format_version")
+        if version is None and not existed:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
+        elif version != str(FORMAT_VERSION):
+            raise StateFileError(f"{path}: state format {version or 'unknown'}, this policyengine reads format "
+                                 f"{FORMAT_VERSION}; replay the logs into a new state file, or use the version "
+                                 f"that wrote it ({self.meta('written_by') or 'unknown'})")
+
+    def meta(self, key: str):
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def meta_json(self, key: str, default=None):
+        value = self.meta(key)
+        return default if value is None else orjson.loads(value)
+
+    def load(self) -> list[Row]:
+        try:
+            return [Row(s, n, i, codec.loads(b)) for s, n, i, b in
+                    self.db.execute("SELECT section, name, info, body FROM state ORDER BY section, name")]
+        except (sqlite3.DatabaseError, ValueError, orjson.JSONDecodeError) as err:
+            raise StateFileError(f"{self.path}: the state is damaged ({err}); restore a backup or start afresh") from None
+
+    def save(self, rows: list[Row], meta: dict) -> None:
+        """Everything in one transaction: a crash leaves the previous checkpoint whole."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM state")
+            db.executemany("INSERT INTO state VALUES (?, ?, ?, ?)",
+                           ((r.section, r.name, r.info, codec.dumps(r.value)) for r in rows))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           [(k, v if isinstance(v, str) else orjson.dumps(v).decode()) for k, v in meta.items()]
+                           + [("written_by", f"policyengine {__version__}")])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def sizes(self) -> list[tuple[str, int, int]]:
+        """(section, rows, bytes) for `state stats`."""
+        return list(self.db.execute("SELECT section, COUNT(*), SUM(LENGTH(body)) FROM state GROUP BY section "
+                                    "ORDER BY section"))
+
+    def close(self) -> None:
+        self.db.close()
