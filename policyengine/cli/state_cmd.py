@@ -84,6 +84,11 @@ def _exists(path: str) -> bool:
 def _about(row, user):
     """The parts of a row that concern the member: keyed by them, or by a tuple holding them."""
     value = row.value
+    if isinstance(value, set):                     # `once`: the keys that already fired
+        for key in value:
+            if key == user or (isinstance(key, tuple) and user in key):
+                yield key
+        return
     if not isinstance(value, dict):
         return
     for key, item in value.items():
@@ -106,6 +111,12 @@ def _show(section: str, value) -> str:
         return ", ".join(f"{k} (until {format_ts(v)})" if v else k for k, v in value.items())
     if section == "members" and isinstance(value, list):
         return f"{format_ts(value[0])} / {format_ts(value[1])} / {value[2]}"
+    if section == "ledger" and isinstance(value, tuple):
+        return f"{value[0]:g} (as of {format_ts(value[1])})"
+    if section == "badges" and isinstance(value, set):
+        return ", ".join(sorted(value))
+    if section == "once":
+        return f"yes ({_plain(value)})" if isinstance(value, tuple) else "yes"
     return _plain(value)
 
 
