@@ -18,6 +18,24 @@ from policyengine.runtime.evaluator import Evaluator
 
 
 LATE_REPORTED = 20
+MAX_LINE_BYTES = 1 << 20      # a longer line is reported and skipped without being held in memory
+
+
+def _lines(stream, limit: int):
+    """Lines of at most `limit` bytes; a longer one yields None once, after being read through in chunks."""
+    readline = stream.readline
+    while True:
+        line = readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while True:                               # drain the rest of the oversized line
+            rest = readline(limit)
+            if not rest or rest.endswith(b"\n"):
+                break
+        yield None
 
 
 def _when(ts: int, evaluator: Evaluator) -> str:
@@ -43,7 +61,7 @@ class ReplayStats:
 def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Callable[[dict], None],
            report: Callable[[str], None], stats: ReplayStats, strict: bool = False,
            progress: Callable[[OpenLog, ReplayStats], None] | None = None,
-           skip: int = 0, checkpoint=None, identity: str | None = None) -> None:
+           skip: int = 0, checkpoint=None, identity: str | None = None, max_line: int = MAX_LINE_BYTES) -> None:
     """`skip`: lines a previous run already committed. `checkpoint`: a StateSession, asked every
     `every_events` lines whether its time has come, and told at the end of the log."""
     process, decode = evaluator.process, decoder.decode
@@ -53,15 +71,17 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     lineno = 0
     every = checkpoint.every_events if checkpoint is not None else 0
     try:
-        for lineno, line in enumerate(log.stream, 1):
+        for lineno, line in enumerate(_lines(log.stream, max_line), 1):
             if lineno <= skip:
                 continue
             if every and not lineno % every or (checkpoint is not None and not lineno & 0x3FF and checkpoint.due()):
                 checkpoint.checkpoint(identity, lineno - 1)
             try:
+                if line is None:
+                    raise BadEvent(f"line longer than {max_line:,} bytes; skipped without reading it into memory")
                 event, ts = decode(line)
             except BadEvent as err:
-                if not line.strip():
+                if line is not None and not line.strip():
                     continue            # blank lines are not events and not errors
                 stats.bad_lines += 1
                 report(f"{log.name}:{lineno}: error[E0101]: {err}")

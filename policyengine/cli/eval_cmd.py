@@ -43,6 +43,8 @@ def add_parser(sub) -> None:
                    help="with --state: checkpoint every N log lines (default 100000) …")
     p.add_argument("--checkpoint-seconds", type=float, default=10.0, metavar="S",
                    help="… or every S seconds, whichever comes first (default 10)")
+    p.add_argument("--max-line-bytes", type=int, default=1 << 20, metavar="N",
+                   help="longer log lines are reported and skipped without being held in memory (default 1 MiB)")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress line on stderr (auto: only on a terminal)")
@@ -101,7 +103,7 @@ def run(args) -> int:
             log = open_log(name)
             try:
                 replay(log, evaluator, decoder, emit, report, stats, args.strict, progress,
-                       skip=skip, checkpoint=session, identity=identity)
+                       skip=skip, checkpoint=session, identity=identity, max_line=args.max_line_bytes)
             finally:
                 log.close()
         if until is not None:
