@@ -27,6 +27,7 @@ demo: $(STAMP)
 	@grep -v '"award_points"' demo-decisions.jsonl | head -n 10
 
 test: $(DEV_STAMP)
+	$(VENV)/bin/policyengine test policies
 	$(PY) -m pytest
 
 bench: $(DEV_STAMP)

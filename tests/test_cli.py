@@ -160,3 +160,28 @@ def test_progress_line_when_asked(tmp_path):
     assert b"log.jsonl:" in r.stderr and b"events," in r.stderr and b"\r" in r.stderr
     r = run_cli("eval", "--quiet", "--policy", ADS, str(log))        # not a terminal: no progress line
     assert r.stderr == b""
+
+
+def test_policy_test_command_names_failing_cases_with_a_diff(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "p.policy").write_text('rule hi { on message do warn("hello") }\n')
+    (tmp_path / "tests" / "cases.toml").write_text(
+        'policy_file = "../p.policy"\n\n'
+        '[[case]]\nname = "passes"\nevents = [ {at = "+0s", type = "message", user = "u", id = "m1"} ]\n'
+        'expect = [ {action = "warn", message = "hello"} ]\n\n'
+        '[[case]]\nname = "fails"\nevents = [ {at = "+0s", type = "message", user = "u", id = "m1"} ]\n'
+        'expect = [ {action = "warn", message = "bye"} ]\n')
+    r = run_cli("test", str(tmp_path))
+    out = r.stdout.decode()
+    assert r.returncode == 1
+    assert f"{tmp_path}/tests/cases.toml:8: FAILED: fails" in out
+    assert "- {action='warn', message='bye'}" in out and "+ {rule='hi', action='warn', message='hello'}" in out
+    assert out.rstrip().endswith("1 passed, 1 failed")
+    r = run_cli("test", "--format", "json", str(tmp_path))
+    report = orjson.loads(r.stdout)
+    assert (report["passed"], report["failed"]) == (1, 1) and report["cases"][1]["line"] == 8
+
+
+def test_policy_test_command_passes_on_the_bundled_pack():
+    r = run_cli("test", "policies")
+    assert r.returncode == 0 and b" passed, 0 failed" in r.stdout
