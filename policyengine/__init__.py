@@ -1,2 +1,13 @@
 """policyengine: rules and incentives for online communities, compiled from policy files."""
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Lazy, so `import policyengine` stays cheap for the CLI.
+    if name in ("Engine", "PolicyError", "BadEvent", "Decision", "Event"):
+        from policyengine import engine
+        return getattr(engine, name)
+    raise AttributeError(name)
+
+
+__all__ = ["Engine", "PolicyError", "BadEvent", "Decision", "Event", "__version__"]

@@ -1,12 +1,35 @@
-"""The embedding entry point: load policies, feed events, get decisions."""
+"""The embedding entry point: load policies, feed events, get decisions.
+
+    from policyengine import Engine
+    engine = Engine.load("policies/community", state="community.db")
+
+    @engine.on("mute")
+    def mute(decision):                 # wire decisions to platform calls
+        bot.timeout(decision.user, decision.duration_s)
+
+    engine.process({"type": "message", "ts": "2026-11-01T08:00:00Z", "user": "u1", "text": "加微信"})
+
+Thread safety: one Engine may be shared by threads and asyncio tasks; `process`, `aprocess`,
+`reload` and `checkpoint` take one lock, so events are evaluated one at a time, in the order
+they get the lock. For throughput, shard members across engines (each with its own state).
+"""
 from __future__ import annotations
+
+import asyncio
+import threading
+from collections import defaultdict
+from typing import Callable, Iterable
 
 from policyengine.compiler import compile_program
 from policyengine.diagnostics import Diagnostic, render_text
-from policyengine.events.decode import EventDecoder
+from policyengine.events.decode import BadEvent, EventDecoder
 from policyengine.loader import LoadResult, load_paths, load_text
+from policyengine.model import Decision, Event
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.store import MemoryStore
+from policyengine.state.snapshot import capture, restore
+
+__all__ = ["Engine", "PolicyError", "BadEvent", "Decision", "Event"]
 
 
 class PolicyError(Exception):
@@ -18,32 +41,119 @@ class PolicyError(Exception):
 
 
 class Engine:
-    def __init__(self, loaded: LoadResult, store: MemoryStore | None = None):
+    def __init__(self, loaded: LoadResult, store: MemoryStore | None = None, state: str | None = None,
+                 source: tuple = ()):
+        self._lock = threading.RLock()
+        self._handlers: dict[str, list[Callable]] = defaultdict(list)
+        self._source = source
+        self._state_file = None
+        self.dropped: list[str] = []
+        if state is not None:
+            from policyengine.state.sqlite import SqliteStore
+            self._state_file = SqliteStore(state)
+        self._build(loaded, store)
+
+    def _build(self, loaded: LoadResult, store: MemoryStore | None) -> None:
         if loaded.program is None:
             raise PolicyError(loaded.diagnostics, loaded.sources)
         self.warnings = [d for d in loaded.diagnostics if not d.is_error]
         self.compiled = compile_program(loaded.program)
+        if store is None and self._state_file is not None:
+            rows = self._state_file.load()
+            store, self.dropped = restore(rows, self.compiled) if rows else (MemoryStore(), [])
         self.evaluator = Evaluator(self.compiled, store)
         self.decoder = EventDecoder(self.compiled.plan.field_types)
 
+    # ---- construction ------------------------------------------------------------------
     @classmethod
-    def load(cls, *paths: str, store: MemoryStore | None = None) -> "Engine":
-        return cls(load_paths(list(paths)), store)
+    def load(cls, *paths: str, store: MemoryStore | None = None, state: str | None = None) -> "Engine":
+        """Policies from files or folders of *.policy; `state` keeps member state in a SQLite file."""
+        return cls(load_paths(list(paths)), store, state, ("paths", paths))
 
     @classmethod
-    def from_text(cls, text: str, name: str = "inline.policy", store: MemoryStore | None = None) -> "Engine":
-        return cls(load_text([(name, text)]), store)
+    def from_text(cls, text: str, name: str = "inline.policy", store: MemoryStore | None = None,
+                  state: str | None = None) -> "Engine":
+        return cls(load_text([(name, text)]), store, state, ("text", text, name))
 
-    def process(self, event: dict) -> list[dict]:
-        """Decisions for one event (a dict in the event contract); raises BadEvent if it is not valid."""
-        ts = self.decoder.validate(event)
-        return self.evaluator.process(event, ts)
+    # ---- evaluation ----------------------------------------------------------------------
+    def process(self, event: dict | Event) -> list[Decision]:
+        """Decisions for one event (a dict in the event contract, or an Event); raises BadEvent
+        if it is not valid. Handlers registered with `on` run before this returns."""
+        data = event.model_dump(exclude_none=True) if isinstance(event, Event) else event
+        with self._lock:
+            ts = self.decoder.validate(data)
+            decisions = [Decision(**d) for d in self.evaluator.process(data, ts)]
+        self._dispatch(decisions)
+        return decisions
 
-    def process_many(self, events) -> list[dict]:
-        out: list[dict] = []
+    def process_many(self, events: Iterable[dict | Event]) -> list[Decision]:
+        out: list[Decision] = []
         for event in events:
             out.extend(self.process(event))
         return out
+
+    async def aprocess(self, event: dict | Event) -> list[Decision]:
+        """For asyncio bots. Evaluation is CPU work of microseconds; it runs inline, and awaitable
+        handlers registered with `on` are awaited."""
+        data = event.model_dump(exclude_none=True) if isinstance(event, Event) else event
+        with self._lock:
+            ts = self.decoder.validate(data)
+            decisions = [Decision(**d) for d in self.evaluator.process(data, ts)]
+        for decision in decisions:
+            for handler in self._handlers.get(decision.action, []) + self._handlers.get("*", []):
+                result = handler(decision)
+                if asyncio.iscoroutine(result):
+                    await result
+        return decisions
+
+    def advance(self, until: str | int | float) -> list[Decision]:
+        """Event time has reached `until` (RFC 3339 or epoch seconds) with no event: fire due timers."""
+        from policyengine.events.timestamps import parse_ts
+        with self._lock:
+            decisions = [Decision(**d) for d in self.evaluator.advance(parse_ts(until))]
+        self._dispatch(decisions)
+        return decisions
+
+    # ---- handlers ------------------------------------------------------------------------
+    def on(self, action: str) -> Callable[[Callable], Callable]:
+        """Register a handler for decisions of one action (`"*"`: all). Use as a decorator."""
+        def register(fn: Callable) -> Callable:
+            self._handlers[action].append(fn)
+            return fn
+        return register
+
+    def _dispatch(self, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            for handler in self._handlers.get(decision.action, []) + self._handlers.get("*", []):
+                handler(decision)
+
+    # ---- policies and state ----------------------------------------------------------------
+    def reload(self, *paths: str, text: str | None = None) -> list[str]:
+        """Swap in new policies while running; state is kept as `eval --state` keeps it across a
+        policy change (see docs/state.md). Returns what state was dropped."""
+        with self._lock:
+            if text is not None:
+                loaded = load_text([("inline.policy", text)])
+            elif paths:
+                loaded = load_paths(list(paths))
+            elif self._source and self._source[0] == "paths":
+                loaded = load_paths(list(self._source[1]))
+            else:
+                loaded = load_text([(self._source[2], self._source[1])])
+            if loaded.program is None:
+                raise PolicyError(loaded.diagnostics, loaded.sources)
+            rows = capture(self.evaluator.store, self.compiled)
+            new = compile_program(loaded.program)
+            store, self.dropped = restore(rows, new)
+            self._build(loaded, store)
+            return self.dropped
+
+    def checkpoint(self) -> None:
+        """Save the state to the `state` file given at load time."""
+        if self._state_file is None:
+            raise RuntimeError("this engine was loaded without a state file")
+        with self._lock:
+            self._state_file.save(capture(self.evaluator.store, self.compiled), {})
 
     @property
     def issues(self):

@@ -121,7 +121,7 @@ def run_case(case: Case, file: Path, defaults: CaseFile, line: int) -> CaseResul
     for i, raw in enumerate(case.events):
         event = _absolute(raw, start_us)
         try:
-            actual.extend(engine.process(event))
+            actual.extend(d.to_json() for d in engine.process(event))
         except BadEvent as err:
             return CaseResult(**where, ok=False, detail=f"  event {i + 1} is not valid: {err}")
     problems: list[str] = []
