@@ -1,0 +1,59 @@
+"""The public API: the examples in docs/api.md run as they are, plus behaviour they do not show."""
+import re
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+
+from conftest import ROOT, run_cli
+from policyengine import BadEvent, Decision, Engine, Event
+
+BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "api.md").read_text(encoding="utf-8"), re.S)
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+def test_api_doc_examples_run(block, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    exec(compile(block, "docs/api.md", "exec"), {})
+
+
+def test_doc_has_examples():
+    assert len(BLOCKS) >= 4
+
+
+def test_events_as_models_and_decisions_as_mappings():
+    engine = Engine.load(str(ROOT / "policies/examples/ads.policy"))
+    out = engine.process(Event(type="message", ts="2026-11-01T08:00:00Z", user="u", id="m1", text="promo.example/x"))
+    assert isinstance(out[0], Decision) and out[0]["action"] == "delete" and "channel" not in out[0]
+    assert out[0].to_json() == {"ts": "2026-11-01T08:00:00Z", "policy": "ads", "rule": "delete_ads",
+                                "action": "delete", "user": "u", "event_id": "m1", "message_id": "m1"}
+    with pytest.raises(BadEvent, match="missing required field `user`"):
+        engine.process({"type": "message", "ts": 1})
+
+
+def test_threads_sharing_an_engine_lose_no_events():
+    engine = Engine.from_text('rule tenth { on message when count(message) == 4000 do flag("4000") }')
+    fired = []
+    engine.on("flag")(fired.append)
+
+    def work(t):
+        for i in range(1000):
+            engine.process({"type": "message", "ts": 0, "user": f"t{t}", "id": f"{t}-{i}", "text": "x"})
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(fired) == 1                   # exactly one event was the 4 000th
+
+
+def test_schema_command_prints_both_contracts():
+    events = orjson.loads(run_cli("schema", "events").stdout)
+    decisions = orjson.loads(run_cli("schema", "decisions").stdout)
+    assert set(events["required"]) == {"type", "ts", "user"}
+    assert {"ts", "policy", "rule", "action"} <= set(decisions["required"]) and "duration_s" in decisions["properties"]
+
+
+def test_advance_fires_timers_without_an_event():
+    engine = Engine.load(str(ROOT / "policies/examples/silent.policy"))
+    engine.process({"type": "message", "ts": "2026-11-01T00:00:00Z", "user": "a", "text": "hi"})
+    assert [d.user for d in engine.advance("2026-11-04T00:00:00Z")] == ["a"]
