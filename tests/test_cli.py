@@ -185,3 +185,27 @@ def test_policy_test_command_names_failing_cases_with_a_diff(tmp_path):
 def test_policy_test_command_passes_on_the_bundled_pack():
     r = run_cli("test", "policies")
     assert r.returncode == 0 and b" passed, 0 failed" in r.stdout
+
+
+def test_diff_reports_changed_added_and_removed_decisions(tmp_path):
+    old = tmp_path / "old.policy"
+    old.write_text('rule mute_ads { on message where text contains "ad" when count(message where text contains "ad" '
+                   'by user within 10m) >= 3 do mute(1h) cooldown 1h per user }\n')
+    longer = tmp_path / "longer.policy"
+    longer.write_text(old.read_text().replace("mute(1h)", "mute(2h)"))
+    earlier = tmp_path / "earlier.policy"
+    earlier.write_text(old.read_text().replace(">= 3", ">= 2"))
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(b'{"type":"message","ts":%d,"user":"%s","id":"m%d","text":"ad"}\n' % (i * 60, u, i)
+                             for i, u in enumerate([b"a", b"a", b"a", b"b", b"b"])))
+    r = run_cli("diff", "--format", "json", "--policy", str(old), "--against", str(longer), str(log))
+    report = orjson.loads(r.stdout)
+    # Only a reaches three ads (m2): the same mute, twice as long.
+    assert (report["added"], report["removed"], report["changed"], report["members_affected"]) == (0, 0, 1, 1)
+    change = report["groups"][0]["examples"][0]
+    assert change["before"]["duration_s"] == 3600 and change["after"]["duration_s"] == 7200
+    r = run_cli("diff", "--policy", str(old), "--against", str(earlier), str(log))
+    out = r.stdout.decode()
+    # At >= 2: a is muted at m1 (cooldown covers m2), b at m4. Old: a at m2 only.
+    assert "decisions added 2, removed 1, changed 0; members affected 2" in out
+    assert "old/mute_ads mute" not in out and "mute_ads mute: +2 −1 ~0" in out

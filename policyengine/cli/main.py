@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from policyengine import __version__
-from policyengine.cli import check_cmd, eval_cmd, exits, schema_cmd, state_cmd, test_cmd
+from policyengine.cli import check_cmd, diff_cmd, eval_cmd, exits, schema_cmd, state_cmd, test_cmd
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     state_cmd.add_parser(sub)
     test_cmd.add_parser(sub)
     schema_cmd.add_parser(sub)
+    diff_cmd.add_parser(sub)
     return parser
 
 
