@@ -57,3 +57,15 @@ def test_advance_fires_timers_without_an_event():
     engine = Engine.load(str(ROOT / "policies/examples/silent.policy"))
     engine.process({"type": "message", "ts": "2026-11-01T00:00:00Z", "user": "a", "text": "hi"})
     assert [d.user for d in engine.advance("2026-11-04T00:00:00Z")] == ["a"]
+
+
+def test_sampling_applies_to_a_stable_share_of_members():
+    text = 'rule trial sample 10% by user { on message do flag("trial") }'
+    def sampled(engine):
+        return {d.user for i in range(2000)
+                for d in engine.process({"type": "message", "ts": i, "user": f"m{i}", "text": "x"})}
+    first, second = sampled(Engine.from_text(text)), sampled(Engine.from_text(text))
+    assert first == second                       # the same members on every run
+    assert 160 <= len(first) <= 240              # about 10 % of 2 000
+    other = sampled(Engine.from_text(text.replace("trial", "other")))
+    assert other != first                        # each rule draws its own sample

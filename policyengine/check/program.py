@@ -48,6 +48,8 @@ class CheckedRule:
     stop: bool
     member: IR | None = None               # whom decisions are about; None: the event's `user`
     absence: "AbsenceSpec | None" = None   # set for `on absence(…)` rules, which timers drive
+    shadow: bool = False                   # decisions marked `shadow`, no effect on state, no `stop`
+    sample: tuple | None = None            # (percent, key IRs): applies to that share of keys only
 
 
 @dataclass(frozen=True)
@@ -290,13 +292,17 @@ def _check_unused(unit: _Unit) -> None:
 
 def _check_rule(unit: _Unit, rule: ast.Rule, order: int) -> CheckedRule | None:
     scope, checker = unit.scope, unit.checker
-    priority = 0
+    priority, shadow, sample_opt = 0, False, None
     for opt in rule.options:
         if opt.kind == "priority":
             priority = int(opt.value)
+        elif opt.kind == "shadow":
+            shadow = True
         else:
-            scope.error("C0900", f"rule option `{opt.kind}` is not supported yet", opt.span, "not supported yet",
-                        "shadow rules and sampling arrive with a later release")
+            sample_opt = opt
+            if not 0 < opt.value <= 100:
+                scope.error("C0223", "a sample is a share from 0 to 100 %", opt.span, "out of range",
+                            "write e.g. `sample 10% by user`")
     absence = None
     if rule.trigger.absence is not None:
         absence = _check_absence(unit, rule)
@@ -365,9 +371,13 @@ def _check_rule(unit: _Unit, rule: ast.Rule, order: int) -> CheckedRule | None:
             unit.scope.error("C0802", "`for` names the member decisions are about and must be a text field",
                              clauses["for"].keys[0].span, f"this is {keys[0].type}", "write e.g. `for target_user`")
         member = keys[0] if keys else None
+    sample = None
+    if sample_opt is not None:
+        keys = tuple(ir for ir in (checker.check(k, ctx) for k in sample_opt.keys) if ir is not ERROR)
+        sample = (sample_opt.value, keys)
     return CheckedRule(unit.policy, rule.name, unit.module.path, rule.span.line, priority, order,
                        () if absence else types, condition, tuple(actions), reason, once_keys, cooldown_us,
-                       cooldown_keys, stop, member, absence)
+                       cooldown_keys, stop and not shadow, member, absence, shadow, sample)
 
 
 def _check_absence(unit: _Unit, rule: ast.Rule) -> AbsenceSpec | None:

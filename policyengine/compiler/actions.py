@@ -9,10 +9,14 @@ from policyengine.runtime.helpers import plain_number
 
 
 def emit_actions(w: CodeWriter, actions, emit: ExprEmitter, names: str, who: str, event_id: str,
-                 reason: str, source: str = "None") -> None:
+                 reason: str, source: str = "None", shadow: bool = False) -> None:
     """`names` is the generated text for (policy, rule) pool names, e.g. `P3, P4`; `source` the
-    rule's name for point caps."""
+    rule's name for point caps. A shadow rule's decisions are marked and change no state."""
     for action in actions:
+        if shadow:
+            if action.name != "offense":
+                _one(w, action, emit, names, who, event_id, reason, shadow=True)
+            continue
         if action.name == "offense":
             w.line(f"RT.offense({emit.value(action.args['category'])}, {who}, ev, ts, out)")
             continue
@@ -39,7 +43,7 @@ def _award(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, 
 
 
 def _one(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, who: str, event_id: str,
-         reason: str) -> None:
+         reason: str, shadow: bool = False) -> None:
     fields: list[str] = []
     subject = who
     args = dict(action.args)
@@ -56,6 +60,8 @@ def _one(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, wh
         subject = "None"
         fields.append(f"('channel', {emit.value(IR('field', 'text', value=('channel',)))})")
     announce = "True" if args.pop("then", False) else "False"
+    if shadow and action.name == "award_points":
+        args.pop("currency", None)
     local_names: dict[str, str] = {}
     for field, value in args.items():
         if field in ("duration_s", "points") and isinstance(value, IR) and value.op == "const":
@@ -70,8 +76,12 @@ def _one(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, wh
         if field != "reason":
             fields.append(f"({field!r}, {var})")
     why = local_names.get("reason", reason)
+    if shadow:
+        fields.append("('shadow', True)")
     w.line(f"out.append(decision(ts, {names}, {emit.pool.add(action.name)}, {subject}, {event_id}, "
            f"({', '.join(fields)}{',' if len(fields) == 1 else ''}), {why}))")
+    if shadow:
+        return                                    # a shadow rule changes no state live rules read
     duration = local_names.get("duration_s", "None")
     if action.name == "label":
         w.line(f"set_label(LABELS, {subject}, v_label, ts, {duration})")

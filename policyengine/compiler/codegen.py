@@ -16,7 +16,7 @@ from policyengine.runtime.periods import calendar
 HELPERS = ("window_count", "has_label", "active_labels", "set_label", "remove_label", "get_path",
            "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision", "deque",
-           "member_time", "account_age", "first_message", "normalize", "seeded_random")
+           "member_time", "account_age", "first_message", "normalize", "seeded_random", "in_sample")
 AGGREGATE_HELPERS = ("add_window", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
                      "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now")
@@ -276,6 +276,9 @@ def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool:
     if rule.member is not None:
         # A rule about another member (e.g. `for target_user`) does not fire when that field is missing.
         gates.append(f"{emit.value(rule.member)} is not None")
+    if rule.sample is not None:
+        percent, keys = rule.sample
+        gates.append(f"in_sample({pool.add(f'{rule.policy}/{rule.name}')}, {emit.key(keys)}, {percent!r})")
     if rule.once_keys is not None:
         w.line(f"ko = {emit.key(rule.once_keys)}")
         gates.append(f"ko not in ONCE{index}")
@@ -294,7 +297,7 @@ def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool:
     event_id = emit.value(IR("field", "text", value=("id",)))
     w.line(f"reason = {template(rule.reason, emit) if rule.reason is not None else 'None'}")
     emit_actions(w, rule.actions, emit, f"{pool.add(rule.policy)}, {pool.add(rule.name)}", who, event_id, "reason",
-                 pool.add(rule.name))
+                 pool.add(rule.name), shadow=rule.shadow)
     if rule.stop:
         w.line("return None")
     w.depth = 1

@@ -1,6 +1,7 @@
 """Functions the generated evaluators call. Every test on a missing value (None) is false."""
 from __future__ import annotations
 
+import zlib
 from collections import deque  # noqa: F401  (re-exported for generated code)
 
 from policyengine.events.timestamps import format_ts
@@ -247,3 +248,11 @@ def track_member(store, event: dict, now: int) -> None:
         invited = event.get("target_user")
         if isinstance(invited, str) and invited:
             store.inviters.setdefault(invited, user)
+
+
+def in_sample(salt: str, key, percent: float) -> bool:
+    """Whether a key falls in a rule's sample: a stable hash of rule and key, the same on every run."""
+    if key is None:
+        return False
+    digest = zlib.crc32(f"{salt}\x00{key!r}".encode())
+    return digest % 10_000 < percent * 100
