@@ -42,7 +42,8 @@ class PolicyError(Exception):
 
 class Engine:
     def __init__(self, loaded: LoadResult, store: MemoryStore | None = None, state: str | None = None,
-                 source: tuple = ()):
+                 source: tuple = (), explain: bool = False):
+        self._explain = explain
         self._lock = threading.RLock()
         self._handlers: dict[str, list[Callable]] = defaultdict(list)
         self._source = source
@@ -57,7 +58,7 @@ class Engine:
         if loaded.program is None:
             raise PolicyError(loaded.diagnostics, loaded.sources)
         self.warnings = [d for d in loaded.diagnostics if not d.is_error]
-        self.compiled = compile_program(loaded.program)
+        self.compiled = compile_program(loaded.program, explain=self._explain)
         if store is None and self._state_file is not None:
             rows = self._state_file.load()
             store, self.dropped = restore(rows, self.compiled) if rows else (MemoryStore(), [])
@@ -66,14 +67,16 @@ class Engine:
 
     # ---- construction ------------------------------------------------------------------
     @classmethod
-    def load(cls, *paths: str, store: MemoryStore | None = None, state: str | None = None) -> "Engine":
-        """Policies from files or folders of *.policy; `state` keeps member state in a SQLite file."""
-        return cls(load_paths(list(paths)), store, state, ("paths", paths))
+    def load(cls, *paths: str, store: MemoryStore | None = None, state: str | None = None,
+             explain: bool = False) -> "Engine":
+        """Policies from files or folders of *.policy; `state` keeps member state in a SQLite file;
+        `explain` makes each decision carry why (`decision.explain`)."""
+        return cls(load_paths(list(paths)), store, state, ("paths", paths), explain)
 
     @classmethod
     def from_text(cls, text: str, name: str = "inline.policy", store: MemoryStore | None = None,
-                  state: str | None = None) -> "Engine":
-        return cls(load_text([(name, text)]), store, state, ("text", text, name))
+                  state: str | None = None, explain: bool = False) -> "Engine":
+        return cls(load_text([(name, text)]), store, state, ("text", text, name), explain)
 
     # ---- evaluation ----------------------------------------------------------------------
     def process(self, event: dict | Event) -> list[Decision]:
@@ -143,7 +146,7 @@ class Engine:
             if loaded.program is None:
                 raise PolicyError(loaded.diagnostics, loaded.sources)
             rows = capture(self.evaluator.store, self.compiled)
-            new = compile_program(loaded.program)
+            new = compile_program(loaded.program, explain=self._explain)
             store, self.dropped = restore(rows, new)
             self._build(loaded, store)
             return self.dropped

@@ -49,6 +49,7 @@ class Decision(BaseModel):
     to: str | None = None
     reason: str | None = None
     shadow: bool | None = None
+    explain: dict | None = None
 
     def __getitem__(self, key: str) -> Any:
         value = getattr(self, key, None)

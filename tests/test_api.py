@@ -69,3 +69,20 @@ def test_sampling_applies_to_a_stable_share_of_members():
     assert 160 <= len(first) <= 240              # about 10 % of 2 000
     other = sampled(Engine.from_text(text.replace("trial", "other")))
     assert other != first                        # each rule draws its own sample
+
+
+def test_explain_carries_the_tested_values_and_costs_nothing_when_off():
+    policy = str(ROOT / "policies/examples/ladder.policy")
+    plain, explained = Engine.load(policy), Engine.load(policy, explain=True)
+    # Off, no handler line mentions it (only the helper bindings at build time do).
+    assert [l for l in plain.compiled.source.splitlines() if ("explain" in l or "why" in l) and "= _h." not in l] == []
+    events = [{"type": "message", "ts": i * 60, "user": "u", "id": f"m{i}", "text": "加微信"} for i in range(2)]
+    assert all(d.explain is None for d in plain.process_many(events))
+    out = explained.process_many(events)
+    assert [d.explain for d in out] == [{"ladder": "offenses", "step": "n == 1", "value": 1},
+                                        {"ladder": "offenses", "step": "n == 2", "value": 2}]
+    ads = Engine.load(str(ROOT / "policies/examples/ads.policy"), explain=True)
+    mute = [d for d in ads.process_many(events + [{"type": "message", "ts": 150, "user": "u", "id": "m2",
+                                                   "text": "加微信"}]) if d.action == "mute"][0]
+    assert mute.explain["rule"] == "policies/examples/ads.policy:14" or mute.explain["rule"].endswith("ads.policy:14")
+    assert "count(message where AD by user within 10m) >= 3 → 3 ≥ 3" in mute.explain["tested"]

@@ -200,12 +200,12 @@ class ExpressionChecker:
     def _compare(self, node: ast.Compare, ctx: Context) -> IR:
         left, right = self.check(node.left, ctx), self.check(node.right, ctx)
         if ERROR in (left, right):
-            return IR("cmp", BOOL, args=(left, right), value=node.op)
+            return IR("cmp", BOOL, args=(left, right), value=node.op, text=source_text(self.scope, node))
         if not (left.type == right.type or ANY in (left.type, right.type)) or \
                 (node.op not in ("==", "!=") and left.type in (BOOL, LIST, WORDS)):
             self.scope.error("C0401", f"cannot compare {left.type} with {right.type} using `{node.op}`", node.span,
                              f"{left.type} {node.op} {right.type}", _compare_help(left.type, right.type))
-        return IR("cmp", BOOL, args=(left, right), value=node.op)
+        return IR("cmp", BOOL, args=(left, right), value=node.op, text=source_text(self.scope, node))
 
     def _predicate(self, node: ast.Predicate, ctx: Context) -> IR:
         op = node.op
@@ -227,8 +227,8 @@ class ExpressionChecker:
         else:  # has label
             left = self.expect(node.left, ctx, TEXT, "the member before `has label`")
             right = self.expect(node.right, ctx, TEXT, "the label")
-            return IR("has_label", BOOL, args=(left, right))
-        return IR("pred", BOOL, args=(left, right), value=op)
+            return IR("has_label", BOOL, args=(left, right), text=source_text(self.scope, node))
+        return IR("pred", BOOL, args=(left, right), value=op, text=source_text(self.scope, node))
 
     def _matches(self, node: ast.Matches, ctx: Context) -> IR:
         subject = self.expect(node.subject, ctx, TEXT, "the left side of `matches`")
@@ -253,7 +253,8 @@ class ExpressionChecker:
                              "in time linear in the message" if backtracking else
                              "check brackets and escapes; write `\\/` for a slash")
             return ERROR
-        return IR("match", BOOL, args=(subject,), value=(node.regex.pattern, node.regex.flags))
+        return IR("match", BOOL, args=(subject,), value=(node.regex.pattern, node.regex.flags),
+                  text=source_text(self.scope, node))
 
     def _call(self, node: ast.Call, ctx: Context) -> IR:
         name = node.name

@@ -45,6 +45,8 @@ def add_parser(sub) -> None:
                    help="… or every S seconds, whichever comes first (default 10)")
     p.add_argument("--max-line-bytes", type=int, default=1 << 20, metavar="N",
                    help="longer log lines are reported and skipped without being held in memory (default 1 MiB)")
+    p.add_argument("--explain", action="store_true",
+                   help="each decision carries `explain`: the rule's place and the values its conditions tested")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress line on stderr (auto: only on a terminal)")
@@ -65,7 +67,7 @@ def run(args) -> int:
     print_diagnostics(loaded.diagnostics, loaded.sources, "text")
     if loaded.program is None:
         return exits.POLICY_ERRORS
-    compiled = compile_program(loaded.program)
+    compiled = compile_program(loaded.program, explain=args.explain)
     session = None
     if args.state:
         try:

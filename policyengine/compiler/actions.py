@@ -9,25 +9,25 @@ from policyengine.runtime.helpers import plain_number
 
 
 def emit_actions(w: CodeWriter, actions, emit: ExprEmitter, names: str, who: str, event_id: str,
-                 reason: str, source: str = "None", shadow: bool = False) -> None:
+                 reason: str, source: str = "None", shadow: bool = False, why: str | None = None) -> None:
     """`names` is the generated text for (policy, rule) pool names, e.g. `P3, P4`; `source` the
     rule's name for point caps. A shadow rule's decisions are marked and change no state."""
     for action in actions:
         if shadow:
             if action.name != "offense":
-                _one(w, action, emit, names, who, event_id, reason, shadow=True)
+                _one(w, action, emit, names, who, event_id, reason, shadow=True, why=why)
             continue
         if action.name == "offense":
             w.line(f"RT.offense({emit.value(action.args['category'])}, {who}, ev, ts, out)")
             continue
         if action.name == "award_points":
-            _award(w, action, emit, names, who, event_id, reason, source)
+            _award(w, action, emit, names, who, event_id, reason, source, why)
             continue
-        _one(w, action, emit, names, who, event_id, reason)
+        _one(w, action, emit, names, who, event_id, reason, why=why)
 
 
 def _award(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, who: str, event_id: str,
-           reason: str, source: str) -> None:
+           reason: str, source: str, why: str | None = None) -> None:
     """Points go through the ledger (cap, floor); the decision carries what was really added."""
     amount = argument(action.args["points"], emit)
     given = action.args.get("currency")
@@ -36,6 +36,8 @@ def _award(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, 
     w.line(f"v_points = REW.award(v_currency, {who}, {amount}, {source}, ts)")
     w.line("if v_points:")
     extra = "('currency', v_currency), " if given is not None else ""
+    if why is not None:
+        extra += f"('explain', {why}), "
     w.line(f"    out.append(decision(ts, {names}, {emit.pool.add('award_points')}, {who}, {event_id}, "
            f"(('points', plain_number(v_points)), {extra}('balance', plain_number(REW.balance(v_currency, {who}, ts)))), "
            f"{reason}))")
@@ -43,7 +45,7 @@ def _award(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, 
 
 
 def _one(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, who: str, event_id: str,
-         reason: str, shadow: bool = False) -> None:
+         reason: str, shadow: bool = False, why: str | None = None) -> None:
     fields: list[str] = []
     subject = who
     args = dict(action.args)
@@ -75,11 +77,13 @@ def _one(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, wh
         local_names[field] = var
         if field != "reason":
             fields.append(f"({field!r}, {var})")
-    why = local_names.get("reason", reason)
+    reason_value = local_names.get("reason", reason)
     if shadow:
         fields.append("('shadow', True)")
+    if why is not None:
+        fields.append(f"('explain', {why})")
     w.line(f"out.append(decision(ts, {names}, {emit.pool.add(action.name)}, {subject}, {event_id}, "
-           f"({', '.join(fields)}{',' if len(fields) == 1 else ''}), {why}))")
+           f"({', '.join(fields)}{',' if len(fields) == 1 else ''}), {reason_value}))")
     if shadow:
         return                                    # a shadow rule changes no state live rules read
     duration = local_names.get("duration_s", "None")

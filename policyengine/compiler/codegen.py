@@ -16,14 +16,16 @@ from policyengine.runtime.periods import calendar
 HELPERS = ("window_count", "has_label", "active_labels", "set_label", "remove_label", "get_path",
            "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision", "deque",
-           "member_time", "account_age", "first_message", "normalize", "seeded_random", "in_sample")
+           "member_time", "account_age", "first_message", "normalize", "seeded_random", "in_sample",
+           "explain_compare", "explain_test")
 AGGREGATE_HELPERS = ("add_window", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
                      "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now")
 
 
-def generate(plan: Plan) -> tuple[str, Pool, TableNames]:
-    pool, tables = Pool(), TableNames()
+def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
+    """With `explain`, each rule's decisions also carry the values its conditions tested."""
+    pool, tables = Pool(), TableNames(explain)
     # Bodies first: writing them fills the pool and the table names the header binds.
     bodies = [_handler(i, h, plan, pool, tables) for i, h in enumerate(plan.handlers)]
     bodies += [_absence_function(i, plan, pool, tables) for i in plan.absence_rules]
@@ -154,6 +156,24 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
     w.line(f"    aggregate_failed({index}, exc, ev)")
 
 
+_FACTS = 12
+
+
+def _explanation(w: CodeWriter, rule: CheckedRule, emit: ExprEmitter, pool: Pool) -> None:
+    """`why`: the rule and, for each comparison and test in its conditions, its source and value."""
+    facts = []
+    for node in (rule.condition.walk() if rule.condition is not None else ()):
+        if node.op == "cmp" and node.text:
+            left, right = node.args
+            facts.append(f"explain_compare({pool.add(node.text)}, {emit.value(left)}, {node.value!r}, {emit.value(right)})")
+        elif node.op in ("pred", "match", "has_label") and node.text:
+            facts.append(f"explain_test({pool.add(node.text)}, {emit.test(node)})")
+        if len(facts) >= _FACTS:
+            break
+    where = pool.add(f"{rule.file}:{rule.line}")
+    w.line(f"why = {{{pool.add('rule')}: {where}, {pool.add('tested')}: [{', '.join(facts)}]}}")
+
+
 def _board_update(w: CodeWriter, every: int, award: int, spec, emit: ExprEmitter) -> None:
     """A leaderboard counting events: add 1 (count) or the value (sum) to the keyed member's score."""
     w.line("try:")
@@ -256,7 +276,11 @@ def _steps_function(name: str, item, pool: Pool, tables: TableNames, selector: s
     for i, (test, acts) in enumerate(branches):
         body.line(f"{'if' if i == 0 else 'elif'} {test}:")
         body.depth = 3
-        emit_actions(body, acts, emit, names, "member", event_id, "None")
+        why = None
+        if tables.explain:
+            kind = "ladder" if selector == "n" else "score"
+            why = f"{{{pool.add(kind)}: {pool.add(item.name)}, {pool.add('step')}: {pool.add(test)}, {pool.add('value')}: n}}"
+        emit_actions(body, acts, emit, names, "member", event_id, "None", why=why)
         body.depth = 2
     body.depth = 1
     body.line("except Exception as exc:")
@@ -296,8 +320,10 @@ def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool:
     who = emit.value(rule.member if rule.member is not None else IR("field", "text", value=("user",)))
     event_id = emit.value(IR("field", "text", value=("id",)))
     w.line(f"reason = {template(rule.reason, emit) if rule.reason is not None else 'None'}")
+    if emit.tables.explain:
+        _explanation(w, rule, emit, pool)
     emit_actions(w, rule.actions, emit, f"{pool.add(rule.policy)}, {pool.add(rule.name)}", who, event_id, "reason",
-                 pool.add(rule.name), shadow=rule.shadow)
+                 pool.add(rule.name), shadow=rule.shadow, why="why" if emit.tables.explain else None)
     if rule.stop:
         w.line("return None")
     w.depth = 1

@@ -261,10 +261,11 @@ class ExprEmitter:
 
 
 class TableNames:
-    """Names of the state tables a generated module binds (aggregates, once, cooldown)."""
+    """Names of the state tables a generated module binds, and how the module is generated."""
 
-    def __init__(self) -> None:
+    def __init__(self, explain: bool = False) -> None:
         self.aggregates: dict[str, str] = {}
+        self.explain = explain               # decisions carry `explain` (see codegen._explanation)
 
     def aggregate(self, fingerprint: str) -> str:
         if fingerprint not in self.aggregates:

@@ -60,12 +60,13 @@ class _Callbacks:
     aggregate_failed: Callable
 
 
-def compile_program(program: CheckedProgram) -> CompiledProgram:
-    """Only a CheckedProgram compiles: holding one proves checking passed."""
+def compile_program(program: CheckedProgram, explain: bool = False) -> CompiledProgram:
+    """Only a CheckedProgram compiles: holding one proves checking passed. `explain` compiles a
+    variant whose decisions say why; the default variant carries no trace of it."""
     if not isinstance(program, CheckedProgram):
         raise TypeError("compile_program takes the CheckedProgram that check_program returns")
     plan = lower(program)
-    source, pool, _ = generate(plan)
+    source, pool, _ = generate(plan, explain)
     code = compile(source, GENERATED_FILENAME, "exec")
     return CompiledProgram(source, code, tuple(pool.values), plan)
 

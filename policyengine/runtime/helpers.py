@@ -256,3 +256,13 @@ def in_sample(salt: str, key, percent: float) -> bool:
         return False
     digest = zlib.crc32(f"{salt}\x00{key!r}".encode())
     return digest % 10_000 < percent * 100
+
+
+def explain_compare(text: str, left, op: str, right) -> str:
+    """`count(message where AD by user within 10m) = 3 ≥ 3`"""
+    shown = {">=": "≥", "<=": "≤", "!=": "≠", "==": "="}.get(op, op)
+    return f"{text} → {render(left)} {shown} {render(right)}"
+
+
+def explain_test(text: str, outcome: bool) -> str:
+    return f"{text} → {'true' if outcome else 'false'}"
