@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench check clean
+.PHONY: demo test bench check clean chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,16 @@ demo: $(STAMP)
 	@echo "decisions written to demo-decisions.jsonl; the first ten moderation decisions:"
 	@grep -v '"award_points"' demo-decisions.jsonl | head -n 10
 
-test: $(DEV_STAMP)
+# The HTML report is tested in headless Chromium, from Debian's package.
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+
+chromium:
+ifeq ($(CHROMIUM),)
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || \
+		echo "warning: could not install chromium; the report's browser test will fail"
+endif
+
+test: $(DEV_STAMP) chromium
 	$(VENV)/bin/policyengine test policies
 	$(PY) -m pytest
 

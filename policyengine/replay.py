@@ -61,7 +61,8 @@ class ReplayStats:
 def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Callable[[dict], None],
            report: Callable[[str], None], stats: ReplayStats, strict: bool = False,
            progress: Callable[[OpenLog, ReplayStats], None] | None = None,
-           skip: int = 0, checkpoint=None, identity: str | None = None, max_line: int = MAX_LINE_BYTES) -> None:
+           skip: int = 0, checkpoint=None, identity: str | None = None, max_line: int = MAX_LINE_BYTES,
+           observe=None) -> None:
     """`skip`: lines a previous run already committed. `checkpoint`: a StateSession, asked every
     `every_events` lines whether its time has come, and told at the end of the log."""
     process, decode = evaluator.process, decoder.decode
@@ -89,6 +90,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                     raise StrictStop() from None
                 continue
             stats.events += 1
+            if observe is not None:
+                observe(event, ts)
             late_before = evaluator.late_events
             decisions = process(event, ts)
             if evaluator.late_events != late_before:

@@ -16,6 +16,8 @@ from policyengine.events.timestamps import TimestampError, parse_ts
 from policyengine.loader import PolicyPathError, load_paths
 from policyengine.logs import LogOpenError, check_readable, open_log
 from policyengine.replay import ReplayStats, StrictStop, replay
+from policyengine.report.collect import ReportData
+from policyengine.report.html import render as render_report
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.state.session import StateSession, log_identity
 from policyengine.state.sqlite import StateFileError
@@ -47,6 +49,9 @@ def add_parser(sub) -> None:
                    help="longer log lines are reported and skipped without being held in memory (default 1 MiB)")
     p.add_argument("--explain", action="store_true",
                    help="each decision carries `explain`: the rule's place and the values its conditions tested")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="also write a self-contained HTML report: decisions over time by rule and action, the most "
+                        "affected members and channels, messages, active and new members, retention per day")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress line on stderr (auto: only on a terminal)")
@@ -88,6 +93,13 @@ def run(args) -> int:
         usage_error(f"{args.out}: cannot write: {err.strerror}")
         return exits.USAGE
     emit = _jsonl_writer(out) if args.format == "jsonl" else _text_writer(out)
+    report_data = ReportData() if args.report else None
+    if report_data is not None:
+        write_decision = emit
+
+        def emit(decision: dict) -> None:
+            report_data.observe_decision(decision)
+            write_decision(decision)
     stats = ReplayStats()
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     progress = Progress(sys.stderr) if show else None
@@ -105,7 +117,8 @@ def run(args) -> int:
             log = open_log(name)
             try:
                 replay(log, evaluator, decoder, emit, report, stats, args.strict, progress,
-                       skip=skip, checkpoint=session, identity=identity, max_line=args.max_line_bytes)
+                       skip=skip, checkpoint=session, identity=identity, max_line=args.max_line_bytes,
+                       observe=report_data.observe_event if report_data is not None else None)
             finally:
                 log.close()
         if until is not None:
@@ -133,6 +146,13 @@ def run(args) -> int:
         if session is not None:
             session.close()
     stats.elapsed = time.perf_counter() - stats.started
+    if report_data is not None:
+        try:
+            with open(args.report, "w", encoding="utf-8") as f:
+                f.write(render_report(report_data, "policyengine report: " + ", ".join(args.policy)))
+        except OSError as err:
+            usage_error(f"{args.report}: cannot write: {err.strerror}")
+            return exits.USAGE
     if not args.quiet:
         sys.stderr.write(summary_text(stats, strict_stop=status == exits.USAGE))
     return status

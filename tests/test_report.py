@@ -1,0 +1,49 @@
+"""The HTML report: self-contained, the numbers a person reads, and it renders in headless Chromium."""
+import re
+import shutil
+import subprocess
+
+from conftest import ROOT, run_cli
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+
+
+def _report(tmp_path):
+    out = tmp_path / "report.html"
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join([
+        '{"type":"join","ts":"2026-11-01T08:00:00Z","user":"n1","channel":"general"}',
+        '{"type":"message","ts":"2026-11-01T08:00:05Z","user":"n1","id":"m1","channel":"general","text":"加微信"}',
+        '{"type":"message","ts":"2026-11-01T09:00:00Z","user":"u2","id":"m2","channel":"help","text":"hello"}',
+        '{"type":"message","ts":"2026-11-01T10:00:00Z","user":"u2","id":"m3","channel":"help","text":"promo.example/x"}',
+    ]) + "\n")
+    r = run_cli("eval", "--quiet", "--policy", "policies/examples/ads.policy", "--report", str(out), "--out",
+                str(tmp_path / "d.jsonl"), str(log))
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_report_is_self_contained_and_counts_right(tmp_path):
+    html = _report(tmp_path).read_text(encoding="utf-8")
+    assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<b>4</b>" in html and "<b>2</b>" in html            # 4 events; 2 delete decisions
+    assert "<tr><td>ads/delete_ads</td><td>delete</td><td class=\"n\">2</td></tr>" in html
+    assert "<td>n1</td><td class=\"n\">1</td>" in html and "<td>help</td><td class=\"n\">1</td>" in html
+    assert "per hour" in html
+
+
+def test_report_renders_in_headless_chromium_without_console_errors(tmp_path):
+    assert CHROMIUM, "chromium is needed (make test installs Debian's package)"
+    page = _report(tmp_path)
+    shot = tmp_path / "shot.png"
+    r = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+                        "--v=0", "--window-size=1200,1400", f"--screenshot={shot}", page.as_uri()],
+                       capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000      # a page was painted, not a blank
+    console = [l for l in r.stderr.decode(errors="replace").splitlines() if "CONSOLE" in l]
+    assert console == []
+    dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, timeout=120).stdout.decode()
+    assert dom.count("<rect") >= 3 and "Most affected members" in dom
