@@ -209,3 +209,14 @@ def test_diff_reports_changed_added_and_removed_decisions(tmp_path):
     # At >= 2: a is muted at m1 (cooldown covers m2), b at m4. Old: a at m2 only.
     assert "decisions added 2, removed 1, changed 0; members affected 2" in out
     assert "old/mute_ads mute" not in out and "mute_ads mute: +2 −1 ~0" in out
+
+
+def test_policy_test_command_checks_member_state(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "p.policy").write_text('rule pts { on message do award_points(2) }\n')
+    (tmp_path / "tests" / "c.toml").write_text(
+        'policy_file = "../p.policy"\n[[case]]\nname = "state"\n'
+        'events = [ {at = "+0s", type = "message", user = "u", id = "m1"} ]\n'
+        'expect_members = { u = { points = 3 } }\n')
+    r = run_cli("test", str(tmp_path))
+    assert r.returncode == 1 and b"member u: points is 2, expected 3" in r.stdout

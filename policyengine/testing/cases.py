@@ -9,6 +9,7 @@
     events = [ {at = "+0s", type = "message", user = "u1", id = "m1", text = "加微信"} ]
     expect = [ {at = "+0s", rule = "delete_ads", action = "delete", user = "u1", message_id = "m1"} ]
     # instead of expect: expect_includes = [...] and/or expect_excludes = [...]
+    expect_members = { u1 = { points = 10, badges = ["7日连续签到"], muted = true } }   # state afterwards
 
 `at` is `+DURATION` from start, `day N` (N ≥ 1) or both (`day 3 +5m`); an event or an
 expectation may give an absolute `ts` instead. Expected decisions compare on the
@@ -43,6 +44,7 @@ class Case(BaseModel):
     expect: list[dict[str, Any]] | None = None
     expect_includes: list[dict[str, Any]] = Field(default_factory=list)
     expect_excludes: list[dict[str, Any]] = Field(default_factory=list)
+    expect_members: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class CaseFile(BaseModel):
@@ -136,9 +138,34 @@ def run_case(case: Case, file: Path, defaults: CaseFile, line: int) -> CaseResul
         for a in actual:
             if _matches(e, a):
                 problems.append(f"  unwanted: {_show(a)}")
+    for member, wanted in case.expect_members.items():
+        state = member_state(engine, member)
+        for key, value in wanted.items():
+            if key not in state:
+                problems.append(f"  member {member}: unknown attribute `{key}` (known: {', '.join(sorted(state))})")
+            elif state[key] != value:
+                problems.append(f"  member {member}: {key} is {state[key]!r}, expected {value!r}")
     if engine.issues:
         problems += [f"  run-time error: {i.render()}" for i in engine.issues]
     return CaseResult(**where, ok=not problems, detail="\n".join(problems))
+
+
+def member_state(engine: Engine, member: str) -> dict:
+    """What `expect_members` can check, as of the last event's time."""
+    from policyengine.runtime.helpers import active_labels, plain_number
+    ev = engine.evaluator
+    now = ev.store.watermark or 0
+    rewards = ev.rewards
+    return {
+        "points": plain_number(rewards.balance("points", member, now)),
+        "level": rewards.level_name_of(member, now),
+        "badges": rewards.badges_of(member),
+        "title": rewards.title_of(member),
+        "labels": active_labels(ev.store.labels, member, now),
+        "muted": ev.timeline.muted(member, now),
+        "banned": ev.timeline.banned(member, now),
+        **{f"points_{c}": plain_number(rewards.balance(c, member, now)) for c in ev.store.ledgers if c != "points"},
+    }
 
 
 def run_file(path: str | Path) -> list[CaseResult]:
