@@ -7,7 +7,6 @@ the final output equals one clean run, byte for byte.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import sqlite3

@@ -4,7 +4,7 @@ from __future__ import annotations
 from policyengine import ast
 from policyengine.check.ir import IR, AggregateSpec
 from policyengine.check.schema import (ANY, BOOL, DURATION, LIST, MEMBER_ATTRIBUTES, MEMBER_ATTRIBUTES_LATER,
-                                       NUMBER, REGEX, TEXT, TIME, WORDS)
+                                       NUMBER, TEXT, TIME, WORDS)
 from policyengine.check.scope import Context, ModuleScope
 from policyengine.check.suggest import did_you_mean
 from policyengine.runtime.matchers import RegexError, SafeRegex
