@@ -1,7 +1,6 @@
 """The public API: the examples in docs/api.md run as they are, plus behaviour they do not show."""
 import re
 import threading
-from pathlib import Path
 
 import orjson
 import pytest

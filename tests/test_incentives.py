@@ -1,5 +1,5 @@
 """Incentive properties beyond single cases: seeded amounts, period boundaries, time zones."""
-from datetime import datetime, timezone
+from datetime import datetime
 
 from policyengine.engine import Engine
 from policyengine.runtime.periods import Calendar

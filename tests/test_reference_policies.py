@@ -1,7 +1,7 @@
 """Acceptance: replay generated logs through the reference policies and compare every decision
 with an independent oracle written straight from the issue's wording (no engine code)."""
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest

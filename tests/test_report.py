@@ -3,7 +3,7 @@ import re
 import shutil
 import subprocess
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -1,5 +1,4 @@
 """Durable state: resuming equals one run, crashes lose and repeat nothing, files are checked."""
-import os
 import signal
 import sqlite3
 import subprocess
