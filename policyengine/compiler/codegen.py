@@ -93,6 +93,8 @@ def _prologue(local: HandlerLocals, pool: Pool) -> list[str]:
         lines.append(f"    {name} = {local.fields[path]}.casefold() if {local.fields[path]}.__class__ is str else None")
     for path, name in local.normal.items():
         lines.append(f"    {name} = normalize({local.fields[path]})")
+    for (function, path), name in local.calls.items():
+        lines.append(f"    {name} = call({pool.add(function)}, {local.fields[path]})")
     return lines
 
 

@@ -8,6 +8,7 @@ from policyengine.runtime.matchers import SafeRegex, WordMatcher
 from policyengine.runtime.periods import calendar
 from policyengine.runtime.text import normalize
 
+DERIVED = ("link_count", "mention_count", "caps_ratio", "emoji_ratio")   # computed once per event
 INLINE_WORDS = 8      # up to this many words are tested inline; more share one Aho–Corasick automaton
 
 
@@ -18,6 +19,7 @@ class HandlerLocals:
         self.fields: dict[tuple, str] = {}
         self.folded: dict[tuple, str] = {}
         self.normal: dict[tuple, str] = {}      # normalize(field), also computed once
+        self.calls: dict[tuple, str] = {}       # (text function, field path) → local
         self.temps = 0
 
     def temp(self) -> str:
@@ -40,6 +42,14 @@ class HandlerLocals:
         if path not in self.normal:
             self.normal[path] = f"nf{len(self.normal)}"
         return self.normal[path]
+
+    def derived(self, function: str, path: tuple) -> str:
+        """A text function of a field (`link_count(text)`), computed once per event however often used."""
+        self.field(path)
+        key = (function, path)
+        if key not in self.calls:
+            self.calls[key] = f"d{len(self.calls)}"
+        return self.calls[key]
 
 
 class ExprEmitter:
@@ -81,6 +91,8 @@ class ExprEmitter:
         if op == "call":
             if ir.value == "normalize" and ir.args[0].op == "field" and ir.args[0].value != ("ts",):
                 return self.local.normalized(tuple(ir.args[0].value))
+            if ir.value in DERIVED and ir.args[0].op == "field" and ir.args[0].value != ("ts",):
+                return self.local.derived(ir.value, tuple(ir.args[0].value))
             if ir.value == "len" and ir.args[0].op == "field":
                 v = self.value(ir.args[0])
                 return f"(len({v}) if {v} is not None else None)"

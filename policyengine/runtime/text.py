@@ -6,6 +6,12 @@ import zlib
 
 import re2
 
+try:
+    from re2 import _re2
+    _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
+except (ImportError, AttributeError):  # pragma: no cover
+    _UNANCHORED = None
+
 # Run on RE2: hostile text must not make these take more than linear time. (The first version of
 # the URL pattern, on Python's re, took 277 s on "a." repeated 50 000 times.)
 _URL = re2.compile(r"(?i)(?:https?://|www\.)[^\s<>\"]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|cn|me|ly|gg|xyz|top|info)\b(?:/[^\s<>\"]*)?")
@@ -35,12 +41,28 @@ def normalize(text):
     return text if _FORMAT.isdisjoint(text) else text.translate(_DROP_FORMAT)
 
 
+def _count(pattern, text) -> int:
+    """Non-overlapping matches, through RE2's raw matcher (its finditer wrapper was 17 µs a call)."""
+    raw = getattr(pattern, "_regexp", None)
+    if raw is None or _UNANCHORED is None:               # pragma: no cover - another google-re2 layout
+        return sum(1 for _ in pattern.finditer(text))
+    data = text.encode()
+    end, pos, n = len(data), 0, 0
+    while pos <= end:
+        span = raw.Match(_UNANCHORED, data, pos, end)[0]
+        if span[0] < 0:
+            return n
+        n += 1
+        pos = span[1] if span[1] > span[0] else span[1] + 1
+    return n
+
+
 def link_count(text) -> int | None:
-    return sum(1 for _ in _URL.finditer(text)) if text.__class__ is str else None
+    return _count(_URL, text) if text.__class__ is str else None
 
 
 def mention_count(text) -> int | None:
-    return sum(1 for _ in _MENTION.finditer(text)) if text.__class__ is str else None
+    return _count(_MENTION, text) if text.__class__ is str else None
 
 
 def caps_ratio(text) -> float | None:
