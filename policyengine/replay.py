@@ -62,7 +62,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
            report: Callable[[str], None], stats: ReplayStats, strict: bool = False,
            progress: Callable[[OpenLog, ReplayStats], None] | None = None,
            skip: int = 0, checkpoint=None, identity: str | None = None, max_line: int = MAX_LINE_BYTES,
-           observe=None) -> None:
+           observe=None, allowed_lateness_us: int = 0) -> None:
     """`skip`: lines a previous run already committed. `checkpoint`: a StateSession, asked every
     `every_events` lines whether its time has come, and told at the end of the log."""
     process, decode = evaluator.process, decoder.decode
@@ -94,7 +94,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                 observe(event, ts)
             late_before = evaluator.late_events
             decisions = process(event, ts)
-            if evaluator.late_events != late_before:
+            if evaluator.late_events != late_before and evaluator.store.watermark - ts > allowed_lateness_us:
                 stats.late_events += 1
                 if stats.late_events <= LATE_REPORTED:
                     report(f"{log.name}:{lineno}: warning[W0102]: event is older than the latest event "

@@ -220,3 +220,11 @@ def test_policy_test_command_checks_member_state(tmp_path):
         'expect_members = { u = { points = 3 } }\n')
     r = run_cli("test", str(tmp_path))
     assert r.returncode == 1 and b"member u: points is 2, expected 3" in r.stdout
+
+
+def test_allowed_lateness_silences_small_delays_only(tmp_path):
+    log = tmp_path / "late.jsonl"
+    log.write_text('{"type":"checkin","ts":100,"user":"a"}\n{"type":"checkin","ts":95,"user":"b"}\n'
+                   '{"type":"checkin","ts":50,"user":"c"}\n')
+    r = run_cli("eval", "--quiet", "--allowed-lateness", "10", "--policy", ADS, str(log))
+    assert b":2: warning[W0102]" not in r.stderr and b":3: warning[W0102]" in r.stderr

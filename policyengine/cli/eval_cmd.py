@@ -45,6 +45,9 @@ def add_parser(sub) -> None:
                    help="with --state: checkpoint every N log lines (default 100000) …")
     p.add_argument("--checkpoint-seconds", type=float, default=10.0, metavar="S",
                    help="… or every S seconds, whichever comes first (default 10)")
+    p.add_argument("--allowed-lateness", type=float, default=0.0, metavar="SECONDS",
+                   help="do not warn about events at most this much older than the latest one (they are still "
+                        "evaluated at the latest time); default 0")
     p.add_argument("--max-line-bytes", type=int, default=1 << 20, metavar="N",
                    help="longer log lines are reported and skipped without being held in memory (default 1 MiB)")
     p.add_argument("--explain", action="store_true",
@@ -118,7 +121,8 @@ def run(args) -> int:
             try:
                 replay(log, evaluator, decoder, emit, report, stats, args.strict, progress,
                        skip=skip, checkpoint=session, identity=identity, max_line=args.max_line_bytes,
-                       observe=report_data.observe_event if report_data is not None else None)
+                       observe=report_data.observe_event if report_data is not None else None,
+                       allowed_lateness_us=int(args.allowed_lateness * 1_000_000))
             finally:
                 log.close()
         if until is not None:
