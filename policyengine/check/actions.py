@@ -20,7 +20,6 @@ class ActionSig:
     name: str
     params: tuple[Param, ...]
     channel_level: bool = False     # carries `channel`, no `user`
-    fills_message_id: bool = False  # delete: the message to remove
     summary: str = ""
 
     def usage(self) -> str:
@@ -30,7 +29,7 @@ class ActionSig:
 
 _MSG = Param("message", TEXT, "message")
 ACTIONS: dict[str, ActionSig] = {s.name: s for s in (
-    ActionSig("delete", (Param("message_id", TEXT, "message_id", optional=True),), fills_message_id=True,
+    ActionSig("delete", (Param("message_id", TEXT, "message_id", optional=True),),
               summary="remove the message (the triggering one unless given)"),
     ActionSig("warn", (_MSG,), summary="warn the member with a message"),
     ActionSig("mute", (Param("duration", DURATION, "duration_s"),), summary="mute the member"),

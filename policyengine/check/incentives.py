@@ -187,7 +187,7 @@ def check_every(unit, item: ast.EveryDef, check_steps) -> CheckedEvery | None:
                                      (IR("field", "text", value=("user",)),), None, spec.of, source=spec.source)
             metric = BoardMetric(None, spec)
         among = award.among[0] if award.among else None
-        actions = check_steps(award.actions, "a period award", count_type=NUMBER)
+        actions = check_steps(award.actions, "a period award")
         awards.append(CheckedAward(award.top, metric, among, actions))
     return CheckedEvery(unit.policy, item.period, tz, tuple(awards))
 

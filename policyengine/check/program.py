@@ -130,7 +130,7 @@ def check_program(modules: list[ast.Module]) -> tuple[CheckedProgram | None, lis
                 if lv is not None:
                     levels.append(lv)
             elif isinstance(item, ast.EveryDef):
-                ev = check_every(unit, item, lambda acts, what, count_type=NUMBER, u=unit: _action_list(u, acts, what))
+                ev = check_every(unit, item, lambda acts, what, u=unit: _action_list(u, acts, what))
                 if ev is not None:
                     everies.append(ev)
             elif isinstance(item, ast.RoleDef):

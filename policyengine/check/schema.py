@@ -1,8 +1,8 @@
 """The event contract: built-in event types and their fields, plus member attributes."""
 from __future__ import annotations
 
-TEXT, NUMBER, BOOL, DURATION, TIME, LIST, REGEX, WORDS, ANY = (
-    "text", "number", "bool", "duration", "time", "list", "regex", "words", "any")
+TEXT, NUMBER, BOOL, DURATION, TIME, LIST, WORDS, ANY = (
+    "text", "number", "bool", "duration", "time", "list", "words", "any")
 
 # Type names a policy may use in `event NAME { field: type }`.
 DECLARABLE_TYPES = {TEXT: TEXT, NUMBER: NUMBER, BOOL: BOOL, LIST: LIST}
