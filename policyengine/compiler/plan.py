@@ -82,7 +82,8 @@ def lower(program: CheckedProgram) -> Plan:
         for node in spec_nodes(spec):
             _note_field(node, spec.event_types, program, field_types)
             track = track or (node.op == "member" and node.value in TRACKED_ATTRIBUTES)
-    track = track or bool(program.everies) or bool(program.roles)
+    # `among newcomers` reads the joins the tracker records; roles and other awards need nothing.
+    track = track or any(a.among == "newcomers" for e in program.everies for a in e.awards)
     ordered = [handlers[t] for t in sorted(handlers)]
     return Plan(program.rules, aggregates, index, ordered, absence_rules, field_types, track, program)
 

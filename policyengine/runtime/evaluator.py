@@ -58,7 +58,7 @@ class Evaluator:
         elif ts < watermark:
             self.late_events += 1
             ts = watermark
-        if self.timeline.store.timers and store.timers[0][0] <= ts:
+        if store.timers and store.timers[0][0] <= ts:
             self.timeline.fire_until(ts, out)
         store.events_seen += 1
         if self.has_periods and store.events_seen == 1:

@@ -51,19 +51,6 @@ class MemoryStore:
     def label_table(self) -> dict:
         return self.labels
 
-    def stats(self) -> dict[str, int]:
-        return {
-            "window keys": sum(len(t) for t in self.windows.values()),
-            "window entries": sum(len(d) for t in self.windows.values() for d in t.values()),
-            "count keys": sum(len(t) for t in self.counts.values()),
-            "once keys": sum(len(t) for t in self.once.values()),
-            "cooldown keys": sum(len(t) for t in self.cooldowns.values()),
-            "labelled members": len(self.labels),
-            "members tracked": len(self.members),
-            "mutes": len(self.mutes), "bans": len(self.bans), "timers": len(self.timers),
-            "offense histories": sum(len(t) for t in self.offenses.values()),
-        }
-
     def sweep(self, now: int, widths: dict[str, int]) -> None:
         """Drop state that can no longer matter at `now`: expired window entries, ended cooldowns,
         expired labels. Keeps memory proportional to what is live, not to events seen."""
