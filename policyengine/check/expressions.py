@@ -8,7 +8,6 @@ from policyengine.check.schema import (ANY, BOOL, DURATION, LIST, MEMBER_ATTRIBU
 from policyengine.check.scope import Context, ModuleScope
 from policyengine.check.suggest import did_you_mean
 from policyengine.runtime.matchers import RegexError, SafeRegex
-from policyengine.runtime.periods import valid_time_zone
 
 ERROR = IR("error", ANY)
 _FUNCTIONS = {  # name: (parameter types, result type)
@@ -274,9 +273,7 @@ class ExpressionChecker:
                 return ERROR
             when = self.expect(node.args[0], ctx, TIME, "the argument of `date`")
             tz = node.args[1].value if len(node.args) == 2 else "UTC"
-            if not valid_time_zone(tz):
-                self.scope.error("C0216", f"unknown time zone `{tz}`", node.args[1].span, "not an IANA zone",
-                                 'write a zone such as "Asia/Shanghai" or "UTC"')
+            if not self.scope.time_zone(tz, node.args[1].span):
                 return ERROR
             return IR("date", TEXT, args=(when,), value=tz)
         if name == "points":
@@ -343,9 +340,7 @@ class ExpressionChecker:
                 cadence = opt.kind
             elif opt.kind == "tz":
                 tz = opt.text
-                if not valid_time_zone(tz):
-                    scope.error("C0216", f"unknown time zone `{tz}`", opt.span, "not an IANA zone",
-                                "write a zone such as \"Asia/Shanghai\", \"Europe/Berlin\" or \"UTC\"")
+                scope.time_zone(tz, opt.span)
             elif opt.kind == "grace":
                 grace = int(opt.number)
             elif opt.kind == "within" and fn == "active_days" and opt.duration.seconds % 86400:

@@ -9,7 +9,6 @@ from policyengine.check.expressions import ERROR
 from policyengine.check.ir import IR, AggregateSpec
 from policyengine.check.schema import NUMBER, OFFENSE_CONTEXT
 from policyengine.check.scope import Context
-from policyengine.runtime.periods import valid_time_zone
 
 PERIODS = {"day", "week", "month"}
 
@@ -89,9 +88,7 @@ def check_points(unit, item: ast.PointsDef) -> CheckedCurrency | None:
                     "caps are per `day`, `week` or `month`")
         return None
     tz = item.tz or "UTC"
-    if not valid_time_zone(tz):
-        scope.error("C0216", f"unknown time zone `{tz}`", item.tz_span, "not an IANA zone",
-                    'write a zone such as "Asia/Shanghai" or "UTC"')
+    if not scope.time_zone(tz, item.tz_span):
         return None
     decay = (item.decay / (item.decay_per.seconds * 1_000_000)) if item.decay_per else 0.0
     return CheckedCurrency(item.name, item.cap, item.cap_period, frozenset(n for n, _ in item.cap_exempt),
@@ -160,9 +157,7 @@ def check_every(unit, item: ast.EveryDef, check_steps) -> CheckedEvery | None:
                     "write `every day`, `every week` or `every month`")
         return None
     tz = item.tz or "UTC"
-    if not valid_time_zone(tz):
-        scope.error("C0216", f"unknown time zone `{tz}`", item.period_span, "not an IANA zone",
-                    'write a zone such as "Asia/Shanghai" or "UTC"')
+    if not scope.time_zone(tz, item.period_span):
         return None
     awards = []
     for award in item.awards:

@@ -35,6 +35,16 @@ class ModuleScope:
         self.diagnostics.append(Diagnostic(code, message, span, label, help, notes))
 
 
+    def time_zone(self, tz: str, span: Span | None) -> bool:
+        """Whether `tz` is a zone this machine knows; C0216 when not (one check for every place a zone appears)."""
+        from policyengine.runtime.periods import valid_time_zone
+        if valid_time_zone(tz):
+            return True
+        self.error("C0216", f"unknown time zone `{tz}`", span, "not an IANA zone",
+                   'write a zone such as "Asia/Shanghai", "Europe/Berlin" or "UTC"')
+        return False
+
+
 @dataclass(frozen=True)
 class Context:
     """Where an expression is checked: which event types its fields are read from."""
