@@ -82,12 +82,20 @@ class Engine:
     def process(self, event: dict | Event) -> list[Decision]:
         """Decisions for one event (a dict in the event contract, or an Event); raises BadEvent
         if it is not valid. Handlers registered with `on` run before this returns."""
+        decisions = self._evaluate(event)
+        for decision in decisions:
+            for handler in self._handlers_for(decision):
+                handler(decision)
+        return decisions
+
+    def _evaluate(self, event: dict | Event) -> list[Decision]:
         data = event.model_dump(exclude_none=True) if isinstance(event, Event) else event
         with self._lock:
             ts = self.decoder.validate(data)
-            decisions = [Decision(**d) for d in self.evaluator.process(data, ts)]
-        self._dispatch(decisions)
-        return decisions
+            return [Decision(**d) for d in self.evaluator.process(data, ts)]
+
+    def _handlers_for(self, decision: Decision) -> list[Callable]:
+        return self._handlers.get(decision.action, []) + self._handlers.get("*", [])
 
     def process_many(self, events: Iterable[dict | Event]) -> list[Decision]:
         out: list[Decision] = []
@@ -98,12 +106,9 @@ class Engine:
     async def aprocess(self, event: dict | Event) -> list[Decision]:
         """For asyncio bots. Evaluation is CPU work of microseconds; it runs inline, and awaitable
         handlers registered with `on` are awaited."""
-        data = event.model_dump(exclude_none=True) if isinstance(event, Event) else event
-        with self._lock:
-            ts = self.decoder.validate(data)
-            decisions = [Decision(**d) for d in self.evaluator.process(data, ts)]
+        decisions = self._evaluate(event)
         for decision in decisions:
-            for handler in self._handlers.get(decision.action, []) + self._handlers.get("*", []):
+            for handler in self._handlers_for(decision):
                 result = handler(decision)
                 if asyncio.iscoroutine(result):
                     await result
@@ -114,7 +119,9 @@ class Engine:
         from policyengine.events.timestamps import parse_ts
         with self._lock:
             decisions = [Decision(**d) for d in self.evaluator.advance(parse_ts(until))]
-        self._dispatch(decisions)
+        for decision in decisions:
+            for handler in self._handlers_for(decision):
+                handler(decision)
         return decisions
 
     # ---- handlers ------------------------------------------------------------------------
@@ -124,11 +131,6 @@ class Engine:
             self._handlers[action].append(fn)
             return fn
         return register
-
-    def _dispatch(self, decisions: list[Decision]) -> None:
-        for decision in decisions:
-            for handler in self._handlers.get(decision.action, []) + self._handlers.get("*", []):
-                handler(decision)
 
     # ---- policies and state ----------------------------------------------------------------
     def reload(self, *paths: str, text: str | None = None) -> list[str]:
