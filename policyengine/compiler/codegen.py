@@ -190,8 +190,10 @@ def _board_update(w: CodeWriter, every: int, award: int, spec, emit: ExprEmitter
     w.line("    rule_failed(None, exc, ev)")
 
 
-def _indexed_actions(name: str, policy: str, rule: str, branches, pool: Pool, tables: TableNames) -> list[str]:
-    """`name(ev, ts, out, member, n)`: the actions of branch n (a level), or of the only branch."""
+def _branch_function(signature: str, policy: str, rule: str, branches, pool: Pool, tables: TableNames,
+                     explain=None) -> list[str]:
+    """`def signature:` running the actions of the first branch whose test holds (a test of None
+    always does). `explain(test)` gives the `explain` value for a branch when explaining."""
     local = HandlerLocals()
     emit = ExprEmitter(pool, tables, local)
     body = CodeWriter()
@@ -200,19 +202,26 @@ def _indexed_actions(name: str, policy: str, rule: str, branches, pool: Pool, ta
     event_id = emit.value(IR("field", "text", value=("id",)))
     body.line("try:")
     body.line("    pass")
-    for k, (index, actions) in enumerate(branches):
-        if index is None:
-            body.depth = 2
-        else:
-            body.depth = 2
-            body.line(f"{'if' if k == 0 else 'elif'} n == {index}:")
+    first = True
+    for test, actions in branches:
+        body.depth = 2
+        if test is not None:
+            body.line(f"{'if' if first else 'elif'} {test}:")
             body.depth = 3
+            first = False
         body.line("pass")
-        emit_actions(body, actions, emit, names, "member", event_id, "None")
+        why = explain(test) if (tables.explain and explain is not None) else None
+        emit_actions(body, actions, emit, names, "member", event_id, "None", why=why)
     body.depth = 1
     body.line("except Exception as exc:")
     body.line("    rule_failed(None, exc, ev)")
-    return [f"def {name}(ev, ts, out, member, n):"] + _prologue(local, pool) + body.lines + ["    return None"]
+    return [f"def {signature}:"] + _prologue(local, pool) + body.lines + ["    return None"]
+
+
+def _indexed_actions(name: str, policy: str, rule: str, branches, pool: Pool, tables: TableNames) -> list[str]:
+    """`name(ev, ts, out, member, n)`: the actions of branch n (a level), or of the only branch."""
+    tests = [(None if index is None else f"n == {index}", actions) for index, actions in branches]
+    return _branch_function(f"{name}(ev, ts, out, member, n)", policy, rule, tests, pool, tables)
 
 
 def _role_values(index: int, role, pool: Pool, tables: TableNames) -> list[str]:
@@ -263,32 +272,15 @@ def _absence_function(index: int, plan: Plan, pool: Pool, tables: TableNames) ->
 def _steps_function(name: str, item, pool: Pool, tables: TableNames, selector: str) -> list[str]:
     """Ladder `L…(ev, ts, out, member, n)`: exact steps first, then the highest `n+` step reached.
     Score `S…(ev, ts, out, member, step, n)`: the highest threshold crossed; `n` is the score."""
-    local = HandlerLocals()
-    emit = ExprEmitter(pool, tables, local)
-    body = CodeWriter()
-    body.depth = 1
-    names = f"{pool.add(item.policy)}, {pool.add(item.name)}"
-    event_id = emit.value(IR("field", "text", value=("id",)))
-    exact = [(n, acts) for n, plus, acts in item.steps if not plus]
-    open_ended = sorted([(n, acts) for n, plus, acts in item.steps if plus], reverse=True)
-    branches = [(f"{selector} == {n}", acts) for n, acts in exact] + \
-               [(f"{selector} >= {n}", acts) for n, acts in open_ended]
-    body.line("try:")
-    body.depth = 2
-    for i, (test, acts) in enumerate(branches):
-        body.line(f"{'if' if i == 0 else 'elif'} {test}:")
-        body.depth = 3
-        why = None
-        if tables.explain:
-            kind = "ladder" if selector == "n" else "score"
-            why = f"{{{pool.add(kind)}: {pool.add(item.name)}, {pool.add('step')}: {pool.add(test)}, {pool.add('value')}: n}}"
-        emit_actions(body, acts, emit, names, "member", event_id, "None", why=why)
-        body.depth = 2
-    body.depth = 1
-    body.line("except Exception as exc:")
-    body.line("    rule_failed(None, exc, ev)")
-    signature = "(ev, ts, out, member, n)" if selector == "n" else "(ev, ts, out, member, step, n)"
-    return [f"def {name}{signature}:"] + _prologue(local, pool) + body.lines + ["    return None"]
+    exact = [(f"{selector} == {n}", acts) for n, plus, acts in item.steps if not plus]
+    open_ended = [(f"{selector} >= {n}", acts) for n, plus, acts in
+                  sorted((s for s in item.steps if s[1]), key=lambda s: s[0], reverse=True)]
+    kind = "ladder" if selector == "n" else "score"
+    signature = f"{name}(ev, ts, out, member, n)" if selector == "n" else f"{name}(ev, ts, out, member, step, n)"
+
+    def explain(test: str) -> str:
+        return f"{{{pool.add(kind)}: {pool.add(item.name)}, {pool.add('step')}: {pool.add(test)}, {pool.add('value')}: n}}"
+    return _branch_function(signature, item.policy, item.name, exact + open_ended, pool, tables, explain)
 
 
 def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool: Pool) -> None:
