@@ -21,7 +21,7 @@ LATE_REPORTED = 20
 MAX_LINE_BYTES = 1 << 20      # a longer line is reported and skipped without being held in memory
 
 
-def _lines(stream, limit: int):
+def lines_bounded(stream, limit: int):
     """Lines of at most `limit` bytes; a longer one yields None once, after being read through in chunks."""
     readline = stream.readline
     while True:
@@ -72,7 +72,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     lineno = 0
     every = checkpoint.every_events if checkpoint is not None else 0
     try:
-        for lineno, line in enumerate(_lines(log.stream, max_line), 1):
+        for lineno, line in enumerate(lines_bounded(log.stream, max_line), 1):
             if lineno <= skip:
                 continue
             if every and not lineno % every or (checkpoint is not None and not lineno & 0x3FF and checkpoint.due()):

@@ -228,3 +228,13 @@ def test_allowed_lateness_silences_small_delays_only(tmp_path):
                    '{"type":"checkin","ts":50,"user":"c"}\n')
     r = run_cli("eval", "--quiet", "--allowed-lateness", "10", "--policy", ADS, str(log))
     assert b":2: warning[W0102]" not in r.stderr and b":3: warning[W0102]" in r.stderr
+
+
+def test_diff_reports_a_cut_short_log_and_compares_what_came_before(tmp_path):
+    blob = gzip.compress(SMALL.read_bytes())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(blob[: len(blob) - 12])
+    r = run_cli("diff", "--format", "json", "--policy", ADS, "--against", ADS, str(cut))
+    assert r.returncode == 0 and b"error[E0102]" in r.stderr and b"Traceback" not in r.stderr
+    report = orjson.loads(r.stdout)
+    assert report["events"] >= 1 and (report["added"], report["removed"], report["changed"]) == (0, 0, 0)

@@ -67,7 +67,7 @@ def test_hostile_log_lines_each_get_an_error_and_the_rest_is_evaluated(tmp_path)
 
 
 def test_a_100mb_line_is_reported_and_skipped_in_bounded_memory(tmp_path):
-    from policyengine.replay import _lines
+    from policyengine.replay import lines_bounded
     log = tmp_path / "huge.jsonl"
     with open(log, "wb") as f:
         f.write(b'{"type":"checkin","ts":1,"user":"u"}\n')
@@ -75,7 +75,7 @@ def test_a_100mb_line_is_reported_and_skipped_in_bounded_memory(tmp_path):
         f.write(b'{"type":"checkin","ts":3,"user":"u"}\n')
     tracemalloc.start()
     with open(log, "rb") as f:
-        seen = [line if line is None else len(line) for line in _lines(f, 1 << 20)]
+        seen = [line if line is None else len(line) for line in lines_bounded(f, 1 << 20)]
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert seen[0] > 0 and seen[1] is None and seen[2] > 0

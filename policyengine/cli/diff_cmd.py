@@ -7,7 +7,9 @@ other values (a longer mute, another reason) is *changed*; the rest are *added* 
 from __future__ import annotations
 
 import argparse
+import gzip
 import sys
+import zlib
 from collections import Counter, defaultdict
 
 import orjson
@@ -18,6 +20,7 @@ from policyengine.compiler import compile_program
 from policyengine.events.decode import BadEvent, EventDecoder
 from policyengine.loader import PolicyPathError, load_paths
 from policyengine.logs import LogOpenError, check_readable, open_log
+from policyengine.replay import MAX_LINE_BYTES, lines_bounded
 from policyengine.runtime.evaluator import Evaluator
 
 EXAMPLES = 3
@@ -60,12 +63,16 @@ def run(args) -> int:
     events = bad = 0
     for name in args.logs:
         log = open_log(name)
+        lineno = 0
         try:
-            for lineno, line in enumerate(log.stream, 1):
+            # The same bounded reader as `eval`: a huge line is reported, not held in memory.
+            for lineno, line in enumerate(lines_bounded(log.stream, MAX_LINE_BYTES), 1):
                 try:
+                    if line is None:
+                        raise BadEvent(f"line longer than {MAX_LINE_BYTES:,} bytes; skipped")
                     event, ts = decoder.decode(line)
                 except BadEvent as err:
-                    if line.strip():
+                    if line is None or line.strip():
                         bad += 1
                         sys.stderr.write(f"{log.name}:{lineno}: error[E0101]: {err}\n")
                     continue
@@ -73,6 +80,10 @@ def run(args) -> int:
                 for side, ev in enumerate(sides):
                     for d in ev.process(dict(event), ts):
                         found[side][_identity(d)].append(d)
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            bad += 1
+            sys.stderr.write(f"{log.name}:{lineno + 1}: error[E0102]: the compressed log is damaged or cut short; "
+                             "the lines before it were compared\n")
         finally:
             log.close()
     report = compare(found[0], found[1])
