@@ -120,6 +120,15 @@ def generate(events: int, seed: int = 7, members: int = 2000, spammers: int = 40
         n += 1
 
 
+def stretched(events, factor: float):
+    """The same events with the time since START multiplied by `factor`: days-long silences,
+    streaks and month ends happen in a short log."""
+    for e in events:
+        offset = datetime.fromisoformat(e["ts"]) - START
+        e["ts"] = (START + offset * factor).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        yield e
+
+
 def _chat(rng) -> str:
     """An ordinary chat line: a sentence with a varied opening and ending, so lines rarely repeat."""
     if rng.random() < 0.6:

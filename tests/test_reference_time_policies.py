@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.loggen import START, generate
+from benchmarks.loggen import START, generate, stretched
 from policyengine.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,13 +14,7 @@ DAY = 86400.0
 
 
 def _stretched(seed: int, n: int, factor: int) -> list[dict]:
-    """A generated log with its time stretched, so that silences of days occur."""
-    events = []
-    for e in generate(n, seed=seed, members=200, spammers=20):
-        offset = datetime.fromisoformat(e["ts"]) - START
-        e["ts"] = (START + offset * factor).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        events.append(e)
-    return events
+    return list(stretched(generate(n, seed=seed, members=200, spammers=20), factor))
 
 
 def _t(ts: str) -> float:

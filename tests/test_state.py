@@ -9,7 +9,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.loggen import generate
+from benchmarks.loggen import generate, stretched
 from conftest import ROOT, run_cli
 from policyengine.cli.main import main
 
@@ -21,15 +21,8 @@ def _write_log(path, events):
 
 
 def _events(n, seed=3):
-    # Stretch time ×40 so day-long timers, streaks and a month boundary all happen.
-    from datetime import datetime
-    from benchmarks.loggen import START
-    out = []
-    for e in generate(n, seed=seed, members=150, spammers=15):
-        e["ts"] = (START + (datetime.fromisoformat(e["ts"]) - START) * 40).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z")
-        out.append(e)
-    return out
+    # Stretched ×40 so day-long timers, streaks and a month boundary all happen.
+    return list(stretched(generate(n, seed=seed, members=150, spammers=15), 40))
 
 
 EVENTS = _events(6000)
