@@ -38,14 +38,8 @@ class CheckedLevels:
         """Roles the level's `promote(…)` actions give."""
         if self.formula is not None:
             return ()
-        roles = []
-        for action in self.entries[index][2]:
-            role = action.args.get("role") if action.name == "promote" else None
-            if isinstance(role, IR) and role.op == "const":
-                roles.append(role.value)
-            elif isinstance(role, tuple) and all(isinstance(p, str) for p in role):
-                roles.append("".join(role))           # a constant template
-        return tuple(roles)
+        return tuple(a.args["role"].value for a in self.entries[index][2]
+                     if a.name == "promote" and isinstance(a.args.get("role"), IR) and a.args["role"].op == "const")
 
 
 @dataclass(frozen=True)

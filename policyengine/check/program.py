@@ -171,10 +171,10 @@ def _check_currencies(rules, currencies, levels, diagnostics, units) -> None:
     for rule in rules:
         for action in rule.actions:
             c = action.args.get("currency") if action.name == "award_points" else None
-            if isinstance(c, tuple) and len(c) == 1 and isinstance(c[0], str) and c[0] not in used:
-                diagnostics.append(Diagnostic("W0203", f"currency `{c[0]}` has no `points {c[0]} {{ … }}` block",
+            if isinstance(c, IR) and c.op == "const" and c.value not in used:
+                diagnostics.append(Diagnostic("W0203", f"currency `{c.value}` has no `points {c.value} {{ … }}` block",
                                               action.span, "no cap, floor or decay",
-                                              f"declare it with `points {c[0]} {{ }}` if that is meant"))
+                                              f"declare it with `points {c.value} {{ }}` if that is meant"))
     for lv in levels:
         if lv.currency not in used:
             diagnostics.append(Diagnostic("W0203", f"levels count currency `{lv.currency}`, which no rule awards",
@@ -380,7 +380,10 @@ def _check_action(unit: _Unit, action: ast.Action, ctx: Context, count_aggs) -> 
             args["to"] = IR("const", TEXT, value="moderators")
             continue
         if param.type == TEXT and isinstance(node, ast.Literal) and node.kind == "text":
-            args[param.field] = _template(unit, node.value, node.span, ctx, count_aggs)
+            parts = _template(unit, node.value, node.span, ctx, count_aggs)
+            # A string without placeholders is a constant: later stages need not know templates.
+            constant = all(isinstance(p, str) for p in parts)
+            args[param.field] = IR("const", TEXT, value="".join(parts)) if constant else parts
             continue
         ir = checker.expect(node, ctx, param.type, f"`{param.name}` of `{sig.name}`")
         if ir is ERROR:
