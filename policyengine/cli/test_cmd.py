@@ -8,7 +8,6 @@ from pathlib import Path
 import orjson
 
 from policyengine.cli import exits
-from policyengine.testing.cases import CaseFileError, run_file
 
 
 def add_parser(sub) -> None:
@@ -36,6 +35,8 @@ def case_files(paths: list[str]) -> list[Path]:
 
 
 def run(args) -> int:
+    # Imported here: the case runner pulls in the Engine API (pydantic), which other commands never need.
+    from policyengine.testing.cases import CaseFileError, run_file
     try:
         files = case_files(args.paths)
     except FileNotFoundError as missing:
