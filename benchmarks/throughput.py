@@ -2,8 +2,9 @@
 
     python -m benchmarks.throughput --events 1000000
 
-Prints events/s for each and the ratios; the same decisions are verified between the
-engine and the hand-written evaluator of the reference policies.
+Prints events/s for each and the ratios; the engine's decisions on the reference policies
+(ads, contributor, streak) are verified, one by one and in order, against the hand-written
+evaluator's.
 """
 from __future__ import annotations
 
@@ -39,46 +40,68 @@ def orjson_floor(path: Path) -> float:
     return time.perf_counter() - t
 
 
-def hand_written(path: Path) -> tuple[float, int]:
-    """The two reference policies, written by hand as tightly as plain Python allows."""
+def hand_written(path: Path) -> tuple[float, list]:
+    """The three reference policies (ads, contributor, streak), written by hand as tightly as
+    plain Python allows. Returns the time and the decisions as (action, user, event id)."""
     from datetime import datetime
     t = time.perf_counter()
     ads: dict[str, deque] = defaultdict(deque)
     muted_until: dict[str, float] = {}
     messages: dict[str, int] = defaultdict(int)
-    out = 0
+    last_day: dict[str, int] = {}
+    streak: dict[str, int] = {}
+    badged: set[str] = set()
+    out = []
     with open(path, "rb") as f:
         for line in f:
             e = orjson.loads(line)
-            if e["type"] != "message":
+            kind = e["type"]
+            if kind == "checkin":
+                user = e["user"]
+                day = int(datetime.fromisoformat(e["ts"]).timestamp()) // 86400
+                before = last_day.get(user)
+                if before != day:
+                    streak[user] = streak.get(user, 0) + 1 if before == day - 1 else 1
+                    last_day[user] = day
+                if streak[user] >= 7 and user not in badged:
+                    badged.add(user)
+                    out.append(("award_badge", user, e.get("id")))
+                continue
+            if kind != "message":
                 continue
             ts = datetime.fromisoformat(e["ts"]).timestamp()
             user = e["user"]
             text = e.get("text") or ""
             folded = text.casefold()
             if "加微信" in folded or "promo.example/" in folded:
-                out += 1
+                out.append(("delete", user, e.get("id")))
                 q = ads[user]
                 q.append(ts)
                 while q[0] <= ts - 600:
                     q.popleft()
                 if len(q) >= 3 and ts >= muted_until.get(user, float("-inf")):
                     muted_until[user] = ts + 3600
-                    out += 1
+                    out.append(("mute", user, e.get("id")))
             messages[user] += 1
             if messages[user] == 50:
-                out += 1
+                out.append(("promote", user, e.get("id")))
     return time.perf_counter() - t, out
 
 
-def engine(path: Path, *policies: str) -> tuple[float, int]:
+REFERENCE = [str(ROOT / "policies/examples" / f"{name}.policy") for name in ("ads", "contributor", "streak")]
+
+
+def engine(path: Path, *policies: str) -> tuple[float, list]:
+    """`policyengine eval` as users run it, in its own process (start-up included)."""
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
         t = time.perf_counter()
         flags = [arg for p in policies for arg in ("--policy", p)]
         subprocess.run([sys.executable, "-m", "policyengine", "eval", "--quiet", "--progress", "never",
                         *flags, "--out", out.name, str(path)], check=True)
         elapsed = time.perf_counter() - t
-        return elapsed, sum(1 for _ in open(out.name, "rb"))
+        with open(out.name, "rb") as f:
+            decisions = [orjson.loads(line) for line in f]
+        return elapsed, [(d["action"], d["user"], d.get("event_id")) for d in decisions]
 
 
 def main(argv=None) -> int:
@@ -91,26 +114,26 @@ def main(argv=None) -> int:
         log = Path(tmp) / "log.jsonl"
         write_log(log, a.events, a.seed)
         results: dict[str, list[float]] = defaultdict(list)
-        counts = {}
+        decided = {}
         for _ in range(a.repeat):
             results["orjson parse floor"].append(orjson_floor(log))
-            s, counts["hand-written reference"] = hand_written(log)
+            s, decided["hand-written reference"] = hand_written(log)
             results["hand-written reference"].append(s)
-            s, counts["policyengine eval: reference"] = engine(log, str(ROOT / "policies/examples/ads.policy"),
-                                                               str(ROOT / "policies/examples/contributor.policy"))
+            s, decided["policyengine eval: reference"] = engine(log, *REFERENCE)
             results["policyengine eval: reference"].append(s)
-            s, counts["policyengine eval: community pack"] = engine(log, str(ROOT / "policies/community"))
+            s, decided["policyengine eval: community pack"] = engine(log, str(ROOT / "policies/community"))
             results["policyengine eval: community pack"].append(s)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"orjson {orjson.__version__}; {a.events:,} events, median of {a.repeat}")
     base = statistics.median(results["hand-written reference"])
     for name, times in results.items():
         med = statistics.median(times)
-        extra = f"  decisions {counts[name]:,}" if name in counts else ""
+        extra = f"  decisions {len(decided[name]):,}" if name in decided else ""
         print(f"{name:<36} {a.events / med:>12,.0f} events/s  {base / med:>5.2f}× hand-written{extra}")
-    if counts["hand-written reference"] != counts["policyengine eval: reference"]:
+    if decided["hand-written reference"] != decided["policyengine eval: reference"]:
         print("DECISIONS DIFFER between the engine and the hand-written evaluator")
         return 1
+    print("same decisions, in the same order, from the engine and the hand-written evaluator")
     return 0
 
 

@@ -53,3 +53,43 @@ def open_log(name: str) -> OpenLog:
         return OpenLog(name, raw, size, None)
     except OSError as err:
         raise LogOpenError(f"{name}: {err.strerror or err}") from None
+
+
+CHUNK = 1 << 18
+
+
+def line_batches(stream, limit: int, chunk: int = CHUNK):
+    """Lists of the stream's lines, without their newlines, each of at most `limit` bytes; a longer
+    line is None in its place, read through in chunks and never held whole. Reading a chunk and
+    splitting it costs 0.1 µs a line where `readline` cost 0.35 µs (docs/performance.md)."""
+    read = getattr(stream, "read1", None) or stream.read    # read1: a pipe gives what it has, no waiting for a full chunk
+    rest = b""
+    dropping = False                                        # inside an over-long line, up to its newline
+    while True:
+        data = read(chunk)
+        if not data:
+            break
+        if dropping:
+            cut = data.find(b"\n")
+            if cut < 0:
+                continue
+            data, dropping = data[cut + 1:], False
+        elif rest:
+            data = rest + data
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        if lines and max(map(len, lines)) > limit:
+            lines = [line if len(line) <= limit else None for line in lines]
+        if len(rest) > limit:
+            lines.append(None)
+            rest, dropping = b"", True
+        if lines:
+            yield lines
+    if rest:
+        yield [rest]
+
+
+def lines_bounded(stream, limit: int):
+    """The lines of `line_batches`, one at a time."""
+    for batch in line_batches(stream, limit):
+        yield from batch

@@ -8,34 +8,24 @@ from __future__ import annotations
 import gzip
 import time
 import zlib
+from datetime import datetime
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
 from policyengine.events.decode import BadEvent, EventDecoder
-from policyengine.logs import OpenLog
+from policyengine.events.records import RECORD_ERRORS, record_decoder
+from policyengine.events.timestamps import EPOCH as _EPOCH, parse_ts
+from policyengine.logs import OpenLog, line_batches
 from policyengine.runtime.evaluator import Evaluator
 
 
 LATE_REPORTED = 20
+_fromisoformat = datetime.fromisoformat
+# A line the record path refuses (then the general decoder takes it or says why): malformed or
+# mistyped JSON, a time fromisoformat refuses (ValueError) or without a zone (TypeError), bad UTF-8.
+_NOT_A_RECORD = (*RECORD_ERRORS, ValueError, TypeError)
 MAX_LINE_BYTES = 1 << 20      # a longer line is reported and skipped without being held in memory
-
-
-def lines_bounded(stream, limit: int):
-    """Lines of at most `limit` bytes; a longer one yields None once, after being read through in chunks."""
-    readline = stream.readline
-    while True:
-        line = readline(limit + 1)
-        if not line:
-            return
-        if len(line) <= limit or line.endswith(b"\n"):
-            yield line
-            continue
-        while True:                               # drain the rest of the oversized line
-            rest = readline(limit)
-            if not rest or rest.endswith(b"\n"):
-                break
-        yield None
 
 
 def _when(ts: int, evaluator: Evaluator) -> str:
@@ -62,56 +52,83 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
            report: Callable[[str], None], stats: ReplayStats, strict: bool = False,
            progress: Callable[[OpenLog, ReplayStats], None] | None = None,
            skip: int = 0, checkpoint=None, identity: str | None = None, max_line: int = MAX_LINE_BYTES,
-           observe=None, allowed_lateness_us: int = 0) -> None:
+           observe=None, allowed_lateness_us: int = 0, records: bool = True) -> None:
     """`skip`: lines a previous run already committed. `checkpoint`: a StateSession, asked every
-    `every_events` lines whether its time has come, and told at the end of the log."""
+    `every_events` lines whether its time has come, and told at the end of the log. `records`:
+    take the record fast path where the program allows it (off only to test it against dicts)."""
     process, decode = evaluator.process, decoder.decode
+    # The fast path: lines decoded into records of only the fields the program reads (events/
+    # records.py). Any line a record does not take goes through `decode` as before. `observe`
+    # (the HTML report) reads fields no rule does, so it keeps to dicts.
+    decode_record = None
+    if records and evaluator.record_handlers is not None and observe is None:
+        decode_record, process_record = record_decoder(evaluator.compiled.record), evaluator.process_record
     issues = evaluator.issues
     counts = stats.decisions
     seen_issues = len(issues)
     lineno = 0
     every = checkpoint.every_events if checkpoint is not None else 0
     try:
-        for lineno, line in enumerate(lines_bounded(log.stream, max_line), 1):
-            if lineno <= skip:
-                continue
-            if every and not lineno % every or (checkpoint is not None and not lineno & 0x3FF and checkpoint.due()):
-                checkpoint.checkpoint(identity, lineno - 1)
-            try:
-                if line is None:
-                    raise BadEvent(f"line longer than {max_line:,} bytes; skipped without reading it into memory")
-                event, ts = decode(line)
-            except BadEvent as err:
-                if line is not None and not line.strip():
-                    continue            # blank lines are not events and not errors
-                stats.bad_lines += 1
-                report(f"{log.name}:{lineno}: error[E0101]: {err}")
-                if strict:
-                    raise StrictStop() from None
-                continue
-            stats.events += 1
-            if observe is not None:
-                observe(event, ts)
-            late_before = evaluator.late_events
-            decisions = process(event, ts)
-            if evaluator.late_events != late_before and evaluator.store.watermark - ts > allowed_lateness_us:
-                stats.late_events += 1
-                if stats.late_events <= LATE_REPORTED:
-                    report(f"{log.name}:{lineno}: warning[W0102]: event is older than the latest event "
-                           f"({_when(ts, evaluator)}); evaluated at the latest time"
-                           + ("; further late events are only counted" if stats.late_events == LATE_REPORTED else ""))
-            if decisions:
-                for d in decisions:
-                    counts[(d["policy"], d["rule"], d["action"])] += 1
-                    emit(d)
-            if len(issues) != seen_issues:
-                for issue in issues[seen_issues:]:
-                    report(issue.render().replace("error[", f"{log.name}:{lineno}: error[", 1)
-                           if issue.location is None else issue.render())
-                stats.runtime_errors += len(issues) - seen_issues
-                seen_issues = len(issues)
-            if progress is not None and not lineno & 0xFFF:
-                progress(log, stats)
+        for batch in line_batches(log.stream, max_line):
+            for line in batch:
+                lineno += 1
+                if lineno <= skip:
+                    continue
+                if every and not lineno % every or (checkpoint is not None and not lineno & 0x3FF and checkpoint.due()):
+                    checkpoint.checkpoint(identity, lineno - 1)
+                record = None
+                if decode_record is not None and line is not None:
+                    try:
+                        record = decode_record(line)
+                        when = record.ts
+                        if when.__class__ is str:
+                            # parse_ts inlined: a naive time raises TypeError here and is refused below.
+                            since = _fromisoformat(when) - _EPOCH
+                            ts = since.days * 86_400_000_000 + since.seconds * 1_000_000 + since.microseconds
+                        else:
+                            ts = parse_ts(when)
+                        if not line.isascii():
+                            line.decode()       # orjson refuses invalid UTF-8 anywhere; msgspec only where it reads
+                    except _NOT_A_RECORD:
+                        record = None
+                if record is not None:
+                    event = record
+                else:
+                    try:
+                        if line is None:
+                            raise BadEvent(f"line longer than {max_line:,} bytes; skipped without reading it into memory")
+                        event, ts = decode(line)
+                    except BadEvent as err:
+                        if line is not None and not line.strip():
+                            continue            # blank lines are not events and not errors
+                        stats.bad_lines += 1
+                        report(f"{log.name}:{lineno}: error[E0101]: {err}")
+                        if strict:
+                            raise StrictStop() from None
+                        continue
+                stats.events += 1
+                if observe is not None:
+                    observe(event, ts)
+                late_before = evaluator.late_events
+                decisions = process_record(event, ts) if record is not None else process(event, ts)
+                if evaluator.late_events != late_before and evaluator.store.watermark - ts > allowed_lateness_us:
+                    stats.late_events += 1
+                    if stats.late_events <= LATE_REPORTED:
+                        report(f"{log.name}:{lineno}: warning[W0102]: event is older than the latest event "
+                               f"({_when(ts, evaluator)}); evaluated at the latest time"
+                               + ("; further late events are only counted" if stats.late_events == LATE_REPORTED else ""))
+                if decisions:
+                    for d in decisions:
+                        counts[(d["policy"], d["rule"], d["action"])] += 1
+                        emit(d)
+                if len(issues) != seen_issues:
+                    for issue in issues[seen_issues:]:
+                        report(issue.render().replace("error[", f"{log.name}:{lineno}: error[", 1)
+                               if issue.location is None else issue.render())
+                    stats.runtime_errors += len(issues) - seen_issues
+                    seen_issues = len(issues)
+                if progress is not None and not lineno & 0xFFF:
+                    progress(log, stats)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         stats.bad_lines += 1
         report(f"{log.name}:{lineno + 1}: error[E0102]: the compressed log is damaged or cut short ({err}); "

@@ -67,7 +67,7 @@ def test_hostile_log_lines_each_get_an_error_and_the_rest_is_evaluated(tmp_path)
 
 
 def test_a_100mb_line_is_reported_and_skipped_in_bounded_memory(tmp_path):
-    from policyengine.replay import lines_bounded
+    from policyengine.logs import lines_bounded
     log = tmp_path / "huge.jsonl"
     with open(log, "wb") as f:
         f.write(b'{"type":"checkin","ts":1,"user":"u"}\n')

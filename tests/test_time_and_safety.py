@@ -64,3 +64,18 @@ def test_pending_timers_fire_only_up_to_until(tmp_path):
     assert b'"ts":"2026-11-04T00:00:00Z"' in r.stdout
     r = run_cli("eval", "--quiet", "--policy", policy, "--until", "tomorrow", str(log))
     assert r.returncode == 3 and b"--until" in r.stderr
+
+
+def test_a_period_that_would_close_after_the_year_9999_is_not_scheduled():
+    # Found by the record differential test: a `ts` of 9999-12-31 made the monthly close
+    # compute the 1st of the month of year 10000 and stop the run with an internal error.
+    from policyengine.engine import Engine
+    engine = Engine.from_text(
+        'policy p\nevery month tz "Asia/Shanghai" {\n  top 1 by count(message) => award_badge("top")\n}\n')
+    first = engine.process({"type": "message", "user": "a", "ts": "2026-11-02T00:00:00Z"})
+    last = engine.process({"type": "message", "user": "b", "ts": "9999-12-31T15:00:00Z"})
+    # Shanghai is UTC+8, so 15:00Z is already 9999-12-31 23:00 local: November 2026 closed with
+    # `a` on top (b's message is in the last month); the month after it would begin in year 10000.
+    assert first == []
+    assert [(d.action, d.user, d.badge) for d in last] == [("award_badge", "a", "top")]
+    assert engine.process({"type": "message", "user": "b", "ts": "9999-12-31T15:59:59Z"}) == []

@@ -19,8 +19,8 @@ from policyengine.cli.reporting import print_diagnostics, usage_error
 from policyengine.compiler import compile_program
 from policyengine.events.decode import BadEvent, EventDecoder
 from policyengine.loader import PolicyPathError, load_paths
-from policyengine.logs import LogOpenError, check_readable, open_log
-from policyengine.replay import MAX_LINE_BYTES, lines_bounded
+from policyengine.logs import LogOpenError, check_readable, lines_bounded, open_log
+from policyengine.replay import MAX_LINE_BYTES
 from policyengine.runtime.evaluator import Evaluator
 
 EXAMPLES = 3

@@ -278,6 +278,8 @@ class TableNames:
     def __init__(self, explain: bool = False) -> None:
         self.aggregates: dict[str, str] = {}
         self.explain = explain               # decisions carry `explain` (see codegen._explanation)
+        self.event_fields: set[str] = set()  # top-level event fields any generated function reads
+        self.record = None                   # the decoded-record layout handlers also take (codegen.generate)
 
     def aggregate(self, fingerprint: str) -> str:
         if fingerprint not in self.aggregates:

@@ -19,6 +19,7 @@ class CompiledProgram:
     code: object
     pool: tuple
     plan: Plan
+    record: tuple | None = None      # fields of the decoded record the `record_handlers` take, if any
 
     @property
     def rules(self) -> tuple[CheckedRule, ...]:
@@ -66,9 +67,9 @@ def compile_program(program: CheckedProgram, explain: bool = False) -> CompiledP
     if not isinstance(program, CheckedProgram):
         raise TypeError("compile_program takes the CheckedProgram that check_program returns")
     plan = lower(program)
-    source, pool, _ = generate(plan, explain)
+    source, pool, tables = generate(plan, explain)
     code = compile(source, GENERATED_FILENAME, "exec")
-    return CompiledProgram(source, code, tuple(pool.values), plan)
+    return CompiledProgram(source, code, tuple(pool.values), plan, tables.record)
 
 
 class _AggregateHelpers:

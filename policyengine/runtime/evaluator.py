@@ -43,6 +43,7 @@ class Evaluator:
         if self.has_periods and self.store.events_seen and self.store.watermark is not None:
             self.rewards.start(self.store.watermark)    # periods a changed policy added since the last run
         self.handlers = built["handlers"]
+        self.record_handlers = built.get("record_handlers")    # None: the program takes dicts only
         self.track_members = compiled.plan.track_members
         self.widths = {a.fingerprint: a.window_us for a in compiled.plan.aggregates if a.window_us is not None}
 
@@ -50,6 +51,13 @@ class Evaluator:
         """Decisions for one validated event (time `ts` in µs): first those of timers now due, then
         the event's own in rule order. An event older than the latest one is evaluated at the latest
         time, so windows and timers never run backwards."""
+        return self._process(event, ts, self.handlers.get(event["type"]), event["user"])
+
+    def process_record(self, record, ts: int) -> list[dict]:
+        """`process` for an event decoded into a record (events/records.py)."""
+        return self._process(record, ts, self.record_handlers.get(record.type), record.user)
+
+    def _process(self, event, ts: int, handler, user) -> list[dict]:
         out: list[dict] = []
         store = self.store
         watermark = store.watermark
@@ -65,11 +73,10 @@ class Evaluator:
             self.rewards.start(ts)
         if self.track_members:
             track_member(store, event, ts)
-        handler = self.handlers.get(event["type"])
         if handler is not None:
             handler(event, ts, out)
         if self.has_roles:
-            self.rewards.check_roles(event["user"], event, ts, out)
+            self.rewards.check_roles(user, event, ts, out)
         if not store.events_seen % SWEEP_EVERY:
             store.sweep(ts, self.widths)
         return out

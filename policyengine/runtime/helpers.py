@@ -226,6 +226,9 @@ def first_message(members: dict, user, event: dict) -> bool:
     return record is not None and event.get("type") == "message" and record[2] == 1
 
 
+TRACKER_FIELDS = ("invited_by", "target_user")     # what track_member reads besides type and user
+
+
 def track_member(store, event: dict, now: int) -> None:
     """first_seen, joined_at (the last join, else first_seen), messages since joining; who invited whom."""
     members = store.members

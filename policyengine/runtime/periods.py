@@ -23,7 +23,10 @@ class Calendar:
         off = self._offsets.get(hour)
         if off is None:
             moment = _EPOCH + timedelta(microseconds=hour * _HOUR_US)
-            off = int(moment.astimezone(self.zone).utcoffset().total_seconds()) * 1_000_000
+            try:
+                off = int(moment.astimezone(self.zone).utcoffset().total_seconds()) * 1_000_000
+            except OverflowError:           # east of UTC on 9999-12-31 the local date is past the calendar
+                return self.offset_us(us - _DAY_US)
             if len(self._offsets) < 200_000:
                 self._offsets[hour] = off
         return off
@@ -36,30 +39,40 @@ class Calendar:
         """`YYYY-MM-DD` of the local calendar day."""
         if us is None:
             return None
-        return (_EPOCH + timedelta(days=self.day(us))).strftime("%Y-%m-%d")
+        try:
+            return (_EPOCH + timedelta(days=self.day(us))).strftime("%Y-%m-%d")
+        except OverflowError:
+            return "10000-01-01"
 
     def week(self, us: int) -> int:
         """Weeks (Monday to Sunday) since the week of 1969-12-29."""
         return (self.day(us) + 3) // 7
 
     def month(self, us: int) -> int:
-        local = _EPOCH + timedelta(microseconds=us + self.offset_us(us))
+        try:
+            local = _EPOCH + timedelta(microseconds=us + self.offset_us(us))
+        except OverflowError:
+            return 10_000 * 12              # January of the year 10000, the local month after 9999-12-31
         return local.year * 12 + local.month - 1
 
     def period(self, kind: str, us: int) -> int:
         return self.day(us) if kind == "day" else self.week(us) if kind == "week" else self.month(us)
 
-    def start_of_next(self, kind: str, us: int) -> int:
-        """The first instant (µs, UTC) of the period after the one holding `us`."""
-        local = (_EPOCH + timedelta(microseconds=us)).astimezone(self.zone)
-        if kind == "day":
-            start = datetime(local.year, local.month, local.day) + timedelta(days=1)
-        elif kind == "week":
-            start = datetime(local.year, local.month, local.day) + timedelta(days=7 - local.weekday())
-        else:
-            start = datetime(local.year + (local.month == 12), local.month % 12 + 1, 1)
-        aware = start.replace(tzinfo=self.zone)
-        return (aware.astimezone(timezone.utc) - _EPOCH) // timedelta(microseconds=1)
+    def start_of_next(self, kind: str, us: int) -> int | None:
+        """The first instant (µs, UTC) of the period after the one holding `us`; None when that
+        period would begin after the year 9999, where the calendar ends (event times stop there too)."""
+        try:
+            local = (_EPOCH + timedelta(microseconds=us)).astimezone(self.zone)
+            if kind == "day":
+                start = datetime(local.year, local.month, local.day) + timedelta(days=1)
+            elif kind == "week":
+                start = datetime(local.year, local.month, local.day) + timedelta(days=7 - local.weekday())
+            else:
+                start = datetime(local.year + (local.month == 12), local.month % 12 + 1, 1)
+            aware = start.replace(tzinfo=self.zone)
+            return (aware.astimezone(timezone.utc) - _EPOCH) // timedelta(microseconds=1)
+        except (OverflowError, ValueError):
+            return None
 
 
 @lru_cache(maxsize=64)

@@ -121,7 +121,7 @@ class Rewards:
         for i, every in enumerate(self.everies):
             if i not in self.store.period_open:
                 self.store.period_open[i] = now
-                self.timeline.schedule(calendar(every.tz).start_of_next(every.period, now), "period", (i,))
+                self._schedule_close(i, now)
 
     def board_add(self, every: int, award: int, member, amount) -> None:
         if member is None or not amount:
@@ -140,7 +140,13 @@ class Rewards:
                 self.award_steps[(every_index, j)]({"type": "period", "user": member}, due, out, member,
                                                    plain_number(value))
         self.store.period_open[every_index] = due
-        self.timeline.schedule(calendar(every.tz).start_of_next(every.period, due), "period", (every_index,))
+        self._schedule_close(every_index, due)
+
+    def _schedule_close(self, every_index: int, now: int) -> None:
+        every = self.everies[every_index]
+        close = calendar(every.tz).start_of_next(every.period, now)
+        if close is not None:                   # None: past the year 9999, no period closes
+            self.timeline.schedule(close, "period", (every_index,))
 
     def _among(self, among, opened: int, closing: int):
         if among is None:

@@ -1,0 +1,113 @@
+"""The record fast path of `eval` (events/records.py) against the general dict path it must equal."""
+import io
+
+import msgspec
+import orjson
+import pytest
+
+from benchmarks.loggen import generate
+from policyengine.compiler import compile_program
+from policyengine.events.decode import EventDecoder
+from policyengine.events.records import RECORD_ERRORS, record_decoder, record_fields
+from policyengine.loader import load_paths
+from policyengine.logs import OpenLog
+from policyengine.replay import ReplayStats, replay
+from policyengine.runtime.evaluator import Evaluator
+from tests.conftest import ROOT
+
+# Lines a record must refuse or read exactly as the general decoder does. Each comment says
+# what the general decoder makes of it.
+HOSTILE = [
+    b'{"type":"message","ts":"2026-11-02T00:00:01Z","user":"h1","id":"x1","text":"\xff\xfe"}',  # invalid UTF-8: bad line
+    b'{"type":"message","ts":"2026-11-02T00:00:01Z","user":"h1","id":"x2","zz":"\xff"}',        # … even in an unread field
+    b'{"type":"message","ts":"2026-11-02T00:00:02","user":"h1","text":"no zone"}',              # naive time: bad line
+    b'{"type":"message","ts":1793577603,"user":"h1","id":"x3","text":"\xe5\x8a\xa0\xe5\xbe\xae\xe4\xbf\xa1"}',  # epoch seconds: an ad
+    b'{"type":"message","ts":1793577603.25,"user":"h1","id":"x4","text":"promo.example/x"}',   # float seconds: an ad
+    b'{"type":"message","ts":true,"user":"h1","text":"x"}',                                      # bool time: bad line
+    b'{"type":"message","ts":"2026-11-02T00:00:04Z","user":"","text":"x"}',                    # empty user: bad line
+    b'{"type":"","ts":"2026-11-02T00:00:04Z","user":"h1"}',                                      # empty type: bad line
+    b'{"type":"message","ts":"2026-11-02T00:00:04Z","user":"h1","text":7}',                    # text a number: bad line
+    b'{"type":"reaction","ts":"2026-11-02T00:00:04Z","user":"h1","text":7}',                   # … on a type no rule reads text of: fine
+    b'{"type":"message","ts":"2026-11-02T00:00:05Z","user":"h1","id":5}',                      # id a number: bad line
+    b'{"type":"message","ts":"2026-11-02T00:00:05Z","user":"h2","user":"h3","text":"\xe5\x8a\xa0\xe5\xbe\xae\xe4\xbf\xa1"}',  # last key wins
+    b'{"type":"join","ts":"2026-11-02T00:00:06Z","user":"h4","invited_by":{"nested":[1,2]}}',  # an inviter that is not text
+    b'{"type":"join","ts":"2026-11-02T00:00:06Z","user":"h5","invited_by":"h1","big":123456789012345678901234567890}',
+    b'{"type":"message","ts":"2026-11-02T00:00:07+08:00","user":"h1","text":"\xe5\x8a\xa0\xe5\xbe\xae\xe4\xbf\xa1"}',  # late, offset
+    b'   ',
+    b'{"type":"message","ts":"2026-11-02T00:00:08Z","user":"h1"',                               # cut short
+    b'[1,2,3]',
+    b'{"type":"message","ts":"2026-11-02T00:00:09Z","user":"h1","text":"\\ud800"}',            # lone surrogate
+    b'{"type":"message","ts":"2026-11-02T00:00:09Z","user":"h1","text":"promo.example/a"}\r',  # CRLF
+    b'{"type":"message","ts":"2026-11-02T00:00:09Z","user":"h1","text":null,"channel":5}',
+    b'{"type":"message","ts":"9999-12-31T23:59:59Z","user":"h1","text":"far future"}',
+]
+
+
+def _log_bytes(events: int, seed: int) -> bytes:
+    lines = [orjson.dumps(e) for e in generate(events, seed=seed)]
+    step = len(lines) // (len(HOSTILE) + 1)
+    for i, bad in enumerate(HOSTILE):
+        lines.insert((i + 1) * step + i, bad)
+    return b"\n".join(lines) + b"\n"
+
+
+def _run(policy: str, data: bytes, records: bool):
+    compiled = compile_program(load_paths([str(ROOT / policy)]).program)
+    evaluator = Evaluator(compiled)
+    taken = []
+    if records:
+        plain = evaluator.process_record
+
+        def counted(record, ts):
+            taken.append(record.user)
+            return plain(record, ts)
+        evaluator.process_record = counted
+    out, reports, stats = [], [], ReplayStats()
+    log = OpenLog("log.jsonl", io.BytesIO(data), len(data), None)
+    replay(log, evaluator, EventDecoder(compiled.plan.field_types), out.append, reports.append, stats,
+           records=records)
+    return out, reports, stats, taken
+
+
+# Bad lines among HOSTILE, counted by hand: invalid UTF-8 (2), no zone, bool time, empty user,
+# empty type, numeric text on a message, numeric id, cut short, not an object, lone surrogate —
+# and for the community pack, which reads `channel` on messages, `"channel":5`.
+@pytest.mark.parametrize("policy,bad", [("policies/examples", 11), ("policies/community", 12)])
+def test_records_give_the_dict_paths_decisions_errors_and_counts(policy, bad):
+    data = _log_bytes(12_000, seed=11)
+    fast, fast_reports, fast_stats, taken = _run(policy, data, records=True)
+    slow, slow_reports, slow_stats, _ = _run(policy, data, records=False)
+    assert fast == slow
+    assert fast_reports == slow_reports
+    assert (fast_stats.events, fast_stats.bad_lines, fast_stats.late_events, fast_stats.decisions) == \
+        (slow_stats.events, slow_stats.bad_lines, slow_stats.late_events, slow_stats.decisions)
+    # The comparison means something only if both paths ran: the 12 000 generated lines as
+    # records, the hostile ones through the general decoder (the one blank line is no event).
+    assert fast_stats.bad_lines == bad
+    assert fast_stats.events == 12_000 + len(HOSTILE) - bad - 1
+    assert 12_000 <= len(taken) < fast_stats.events
+    # Everything after the year-9999 line is late and evaluated then, in Asia/Shanghai too.
+    assert fast_stats.runtime_errors == 0
+    assert len(slow) > 100
+
+
+def test_record_layout_holds_the_contract_then_what_policies_read():
+    fields = record_fields({"text": "text", "meta": "raw", "type": "text"})
+    assert [(f.name, f.attr, f.kind) for f in fields] == [
+        ("type", "type", "name"), ("user", "user", "name"), ("ts", "ts", "time"), ("id", "id", "id"),
+        ("meta", "f4", "raw"), ("text", "f5", "text")]
+
+
+def test_record_reads_like_the_event_dict():
+    decode = record_decoder(record_fields({"text": "text", "meta": "raw", "n": "number"}))
+    line = b'{"type":"m","user":"u","ts":"t","meta":{"big":123456789012345678901234567890},"n":2,"extra":1}'
+    record = decode(line)
+    assert record.get("meta") == orjson.loads(line)["meta"]       # raw values are orjson's (a float here)
+    assert record.get("n") == 2 and record["user"] == "u" and record.get("text") is None
+    with pytest.raises(KeyError):
+        record.get("extra")              # not held: asking for it is a bug, never a silent None
+    for refused in (b'{"type":"m","user":"u","ts":"t","n":true}', b'{"type":"m","ts":"t"}',
+                    b'{"type":"m","user":"u","ts":"t","text":["x"]}', b'{"type":"m","user":"u","ts":null}'):
+        with pytest.raises(RECORD_ERRORS):
+            decode(refused)
+    assert issubclass(msgspec.ValidationError, RECORD_ERRORS)
