@@ -66,15 +66,20 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     issues = evaluator.issues
     counts = stats.decisions
     seen_issues = len(issues)
+    late_seen = evaluator.late_events
     lineno = 0
     every = checkpoint.every_events if checkpoint is not None else 0
+    checkpointing = checkpoint is not None
     try:
         for batch in line_batches(log.stream, max_line):
+            if skip >= lineno + len(batch):
+                lineno += len(batch)            # committed by an earlier run
+                continue
             for line in batch:
                 lineno += 1
                 if lineno <= skip:
                     continue
-                if every and not lineno % every or (checkpoint is not None and not lineno & 0x3FF and checkpoint.due()):
+                if checkpointing and (every and not lineno % every or not lineno & 0x3FF and checkpoint.due()):
                     checkpoint.checkpoint(identity, lineno - 1)
                 record = None
                 if decode_record is not None and line is not None:
@@ -92,7 +97,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                     except _NOT_A_RECORD:
                         record = None
                 if record is not None:
-                    event = record
+                    stats.events += 1
+                    decisions = process_record(record, ts)
                 else:
                     try:
                         if line is None:
@@ -106,17 +112,18 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                         if strict:
                             raise StrictStop() from None
                         continue
-                stats.events += 1
-                if observe is not None:
-                    observe(event, ts)
-                late_before = evaluator.late_events
-                decisions = process_record(event, ts) if record is not None else process(event, ts)
-                if evaluator.late_events != late_before and evaluator.store.watermark - ts > allowed_lateness_us:
-                    stats.late_events += 1
-                    if stats.late_events <= LATE_REPORTED:
-                        report(f"{log.name}:{lineno}: warning[W0102]: event is older than the latest event "
-                               f"({_when(ts, evaluator)}); evaluated at the latest time"
-                               + ("; further late events are only counted" if stats.late_events == LATE_REPORTED else ""))
+                    stats.events += 1
+                    if observe is not None:
+                        observe(event, ts)
+                    decisions = process(event, ts)
+                if evaluator.late_events != late_seen:
+                    late_seen = evaluator.late_events
+                    if evaluator.store.watermark - ts > allowed_lateness_us:
+                        stats.late_events += 1
+                        if stats.late_events <= LATE_REPORTED:
+                            report(f"{log.name}:{lineno}: warning[W0102]: event is older than the latest event "
+                                   f"({_when(ts, evaluator)}); evaluated at the latest time"
+                                   + ("; further late events are only counted" if stats.late_events == LATE_REPORTED else ""))
                 if decisions:
                     for d in decisions:
                         counts[(d["policy"], d["rule"], d["action"])] += 1

@@ -11,10 +11,12 @@ from policyengine.cli import exits
 from policyengine.cli.reporting import print_diagnostics, usage_error
 from policyengine.cli.summary import Progress, summary_text
 from policyengine.compiler import compile_program
+from policyengine.compiler.partition import blocker
 from policyengine.events.decode import EventDecoder
 from policyengine.events.timestamps import TimestampError, parse_ts
 from policyengine.loader import PolicyPathError, load_paths
 from policyengine.logs import LogOpenError, check_readable, open_log
+from policyengine.parallel import Job, run_shares
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.report.collect import ReportData
 from policyengine.report.html import render as render_report
@@ -55,6 +57,9 @@ def add_parser(sub) -> None:
     p.add_argument("--report", metavar="FILE.html",
                    help="also write a self-contained HTML report: decisions over time by rule and action, the most "
                         "affected members and channels, messages, active and new members, retention per day")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="split members across N processes when every rule's state belongs to the event's member "
+                        "(otherwise says why and uses one); decisions are the same, in the same order")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress line on stderr (auto: only on a terminal)")
@@ -75,7 +80,11 @@ def run(args) -> int:
     print_diagnostics(loaded.diagnostics, loaded.sources, "text")
     if loaded.program is None:
         return exits.POLICY_ERRORS
+    if args.workers < 1:
+        usage_error("--workers: give 1 or more")
+        return exits.USAGE
     compiled = compile_program(loaded.program, explain=args.explain)
+    workers = _usable_workers(args, loaded.program) if args.workers > 1 else 1
     session = None
     if args.state:
         try:
@@ -114,7 +123,19 @@ def run(args) -> int:
         sys.stderr.write(message + "\n")
 
     try:
-        for name in args.logs:
+        if workers > 1:
+            job = Job(compiled, args.logs, workers, args.strict, args.max_line_bytes,
+                      int(args.allowed_lateness * 1_000_000), until)
+            decisions, messages, shared_stats, stopped = run_shares(job)
+            for decision in decisions:
+                emit(decision)
+            for message in messages:
+                report(message)
+            shared_stats.started = stats.started
+            stats = shared_stats
+            if stopped:
+                raise StrictStop()
+        for name in (args.logs if workers == 1 else ()):
             identity = log_identity(name) if session is not None else None
             skip = session.lines_done(identity) if session is not None else 0
             log = open_log(name)
@@ -125,7 +146,7 @@ def run(args) -> int:
                        allowed_lateness_us=int(args.allowed_lateness * 1_000_000))
             finally:
                 log.close()
-        if until is not None:
+        if until is not None and workers == 1:
             for decision in evaluator.advance(until):
                 stats.decisions[(decision["policy"], decision["rule"], decision["action"])] += 1
                 emit(decision)
@@ -160,6 +181,25 @@ def run(args) -> int:
     if not args.quiet:
         sys.stderr.write(summary_text(stats, strict_stop=status == exits.USAGE))
     return status
+
+
+def _usable_workers(args, program) -> int:
+    """`--workers N` when the run allows it; otherwise 1, and a note saying why."""
+    why = None
+    if "-" in args.logs:
+        why = "standard input can be read only once"
+    elif args.state:
+        why = "--state keeps one state file"
+    elif args.report:
+        why = "--report observes every event in one place"
+    else:
+        found = blocker(program)
+        if found is not None:
+            why = found.what + (f" ({found.where})" if found.where else "")
+    if why is not None:
+        sys.stderr.write(f"note: --workers {args.workers}: running on one worker: {why}\n")
+        return 1
+    return args.workers
 
 
 def _jsonl_writer(out):

@@ -132,12 +132,22 @@ def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict
         lines.append(f"    {name} = normalize({local.fields[path]})")
     for (function, path), name in local.calls.items():
         lines.append(f"    {name} = call({pool.add(function)}, {local.fields[path]})")
+    for name in local.memo.values():
+        lines.append(f"    {name} = None")
     return lines
 
 
 def _handler_body(handler: Handler, plan: Plan, pool: Pool, tables: TableNames) -> tuple[HandlerLocals, list[str]]:
-    """A handler's body and the fields it reads; `generate` puts a prologue reading them before it."""
-    local = HandlerLocals()
+    """A handler's body and the fields it reads; `generate` puts a prologue reading them before it.
+    Written twice: the first pass counts the pure tests used more than once, the second keeps each
+    in a memo (expressions.HandlerLocals)."""
+    counted, _ = _handler_pass(handler, plan, pool, tables, HandlerLocals())
+    return _handler_pass(handler, plan, pool, tables,
+                         HandlerLocals(frozenset(ir for ir, n in counted.uses.items() if n > 1)))
+
+
+def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
+                  local: HandlerLocals) -> tuple[HandlerLocals, list[str]]:
     emit = ExprEmitter(pool, tables, local)
     body = CodeWriter()
     body.depth = 1

@@ -12,10 +12,34 @@ DERIVED = ("link_count", "mention_count", "caps_ratio", "emoji_ratio")   # compu
 INLINE_WORDS = 8      # up to this many words are tested inline; more share one Aho–Corasick automaton
 
 
-class HandlerLocals:
-    """Event fields (and their case-folded forms) read once at the top of a handler."""
+# Tests made only of these read nothing that a rule's actions change, so their value holds for
+# the whole handler: a handler evaluates each at most once (see ExprEmitter.test).
+PURE_OPS = frozenset({"and", "or", "not", "const", "cmp", "pred", "match", "field", "list", "call", "neg", "arith"})
+WORTH_KEEPING = frozenset({"pred", "match", "call"})     # a test without these costs less than its memo
 
-    def __init__(self) -> None:
+
+def memoizable(ir: IR) -> bool:
+    nodes = list(ir.walk())
+    if not all(n.op in PURE_OPS for n in nodes) or not any(n.op in WORTH_KEEPING for n in nodes):
+        return False
+    try:
+        hash(ir)
+    except TypeError:
+        return False
+    return True
+
+
+class HandlerLocals:
+    """Event fields (and their case-folded forms) read once at the top of a handler.
+
+    `repeated`: tests this handler evaluates more than once, found by a first counting pass
+    (`uses`); each gets a memo local, evaluated on first use (`let AD = …` used by a count's
+    filter and by two rules is one substring search, not three)."""
+
+    def __init__(self, repeated: frozenset = frozenset()) -> None:
+        self.repeated = repeated
+        self.uses: dict = {}
+        self.memo: dict = {}
         self.fields: dict[tuple, str] = {}
         self.folded: dict[tuple, str] = {}
         self.normal: dict[tuple, str] = {}      # normalize(field), also computed once
@@ -42,6 +66,11 @@ class HandlerLocals:
         if path not in self.normal:
             self.normal[path] = f"nf{len(self.normal)}"
         return self.normal[path]
+
+    def memo_name(self, ir: IR) -> str:
+        if ir not in self.memo:
+            self.memo[ir] = f"m{len(self.memo)}"
+        return self.memo[ir]
 
     def derived(self, function: str, path: tuple) -> str:
         """A text function of a field (`link_count(text)`), computed once per event however often used."""
@@ -165,6 +194,18 @@ class ExprEmitter:
 
     # ---- tests -----------------------------------------------------------
     def test(self, ir: IR) -> str:
+        local = self.local
+        if ir.op in WORTH_KEEPING or ir.op in ("and", "or", "not", "cmp"):
+            if ir in local.repeated:
+                # Memo set only when the test completes: one that raises does so again for the
+                # next rule, which is skipped and named just as without the memo.
+                name = local.memo_name(ir)
+                return f"({name} if {name} is not None else ({name} := True if ({self._test(ir)}) else False))"
+            if memoizable(ir):
+                local.uses[ir] = local.uses.get(ir, 0) + 1
+        return self._test(ir)
+
+    def _test(self, ir: IR) -> str:
         op = ir.op
         if op == "and":
             return " and ".join(f"({self.test(a)})" for a in ir.args)

@@ -51,13 +51,6 @@ class Evaluator:
         """Decisions for one validated event (time `ts` in µs): first those of timers now due, then
         the event's own in rule order. An event older than the latest one is evaluated at the latest
         time, so windows and timers never run backwards."""
-        return self._process(event, ts, self.handlers.get(event["type"]), event["user"])
-
-    def process_record(self, record, ts: int) -> list[dict]:
-        """`process` for an event decoded into a record (events/records.py)."""
-        return self._process(record, ts, self.record_handlers.get(record.type), record.user)
-
-    def _process(self, event, ts: int, handler, user) -> list[dict]:
         out: list[dict] = []
         store = self.store
         watermark = store.watermark
@@ -73,10 +66,39 @@ class Evaluator:
             self.rewards.start(ts)
         if self.track_members:
             track_member(store, event, ts)
+        handler = self.handlers.get(event["type"])
         if handler is not None:
             handler(event, ts, out)
         if self.has_roles:
-            self.rewards.check_roles(user, event, ts, out)
+            self.rewards.check_roles(event["user"], event, ts, out)
+        if not store.events_seen % SWEEP_EVERY:
+            store.sweep(ts, self.widths)
+        return out
+
+    def process_record(self, record, ts: int) -> list[dict]:
+        """`process` for an event decoded into a record (events/records.py). The same steps, line
+        for line, with the record handlers: a shared body cost one more call per event (0.1 µs of
+        the 2 µs an event takes); tests/test_records.py holds the two to the same decisions."""
+        out: list[dict] = []
+        store = self.store
+        watermark = store.watermark
+        if watermark is None or ts > watermark:
+            store.watermark = watermark = ts
+        elif ts < watermark:
+            self.late_events += 1
+            ts = watermark
+        if store.timers and store.timers[0][0] <= ts:
+            self.timeline.fire_until(ts, out)
+        store.events_seen += 1
+        if self.has_periods and store.events_seen == 1:
+            self.rewards.start(ts)
+        if self.track_members:
+            track_member(store, record, ts)
+        handler = self.record_handlers.get(record.type)
+        if handler is not None:
+            handler(record, ts, out)
+        if self.has_roles:
+            self.rewards.check_roles(record.user, record, ts, out)
         if not store.events_seen % SWEEP_EVERY:
             store.sweep(ts, self.widths)
         return out

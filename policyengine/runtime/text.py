@@ -93,19 +93,54 @@ def _gram_hash(gram: str) -> int:
     return zlib.crc32(data) << 32 | zlib.crc32(data, 0x9E3779B9)
 
 
-def simhash(text: str, shingle: int = 2) -> int:
-    """64-bit SimHash over character shingles of the normalised text (suits Chinese, which has no
-    spaces), reading at most SIMHASH_CHARS characters."""
+_last: list = [None, 0]     # the last text and its fingerprint: an event's text is counted, then compared
+
+
+def simhash(text: str) -> int:
+    """64-bit SimHash over two-character shingles of the normalised text (suits Chinese, which has
+    no spaces), reading at most SIMHASH_CHARS characters."""
+    if text is _last[0]:
+        return _last[1]
+    value = _simhash(text)
+    _last[0], _last[1] = text, value
+    return value
+
+
+def _simhash(text: str, shingle: int = 2) -> int:
     norm = (normalize(text[:SIMHASH_CHARS * 2]) or "")[:SIMHASH_CHARS]
     if len(norm) < shingle:
         grams = [norm] if norm else []
     else:
         grams = [norm[i:i + shingle] for i in range(len(norm) - shingle + 1)]
-    weights = [0] * 64
+    # Bit b is set when more than half the shingles' hashes have it. The 64 counts are kept
+    # bit-sliced — planes[j] holds bit j of every count — so adding a hash is a ripple of ANDs
+    # and XORs on 64-bit integers (two steps on average) where a loop over the bits took 64.
+    planes: list[int] = []
     for h in map(_gram_hash, grams):
-        for bit in range(64):
-            weights[bit] += 1 if (h >> bit) & 1 else -1
-    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+        carry = h
+        for j in range(len(planes)):
+            plane = planes[j]
+            planes[j] = plane ^ carry
+            carry &= plane
+            if not carry:
+                break
+        else:
+            if carry:
+                planes.append(carry)
+    # count > half, for all 64 counts at once: compare the planes with `half` from the top bit down.
+    half = len(grams) // 2
+    above, equal = 0, _ALL
+    for j in range(max(len(planes), half.bit_length()) - 1, -1, -1):
+        plane = planes[j] if j < len(planes) else 0
+        if half >> j & 1:
+            equal &= plane
+        else:
+            above |= equal & plane
+            equal &= ~plane
+    return above
+
+
+_ALL = (1 << 64) - 1
 
 
 def similarity(a: int, b: int) -> float:

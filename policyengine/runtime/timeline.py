@@ -43,12 +43,16 @@ class Timeline:
         order = self.store.events_seen if order is None else order
         heapq.heappush(self.store.timers, (due, order, self.store.timer_seq, kind, payload))
 
-    def fire_until(self, now: int, out: list) -> None:
-        """Fire every timer due at or before `now`, in due order, appending decisions to `out`."""
+    def fire_until(self, now: int, out: list, keys: list | None = None) -> None:
+        """Fire every timer due at or before `now`, in due order, appending decisions to `out`;
+        and to `keys`, if given, the (due, setting event) of the timer behind each decision."""
         timers = self.store.timers
         while timers and timers[0][0] <= now:
-            due, _, _, kind, payload = heapq.heappop(timers)
+            due, order, _, kind, payload = heapq.heappop(timers)
+            before = len(out)
             getattr(self, "_fire_" + kind)(due, payload, out)
+            if keys is not None:
+                keys.extend([(due, order)] * (len(out) - before))
 
     def _fire_unmute(self, due: int, payload: tuple, out: list) -> None:
         member, policy, rule = payload

@@ -1,0 +1,71 @@
+"""Can the log be split by member for `eval --workers N`? Only if every piece of state a program
+keeps belongs to the event's own `user`.
+
+Then a member's decisions depend only on that member's events and on event time, and one
+worker per share of members gives exactly the decisions of one worker for all. Anything
+kept across members — a count by channel or by text, a leaderboard, points to an inviter,
+a rule `once` for everyone — needs every member's events in one place, so such a program
+runs on one worker, and `blocker` says which construct keeps it there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from policyengine.check import CheckedProgram
+from policyengine.check.ir import IR
+from policyengine.compiler.plan import rule_nodes, spec_nodes
+
+
+@dataclass(frozen=True)
+class Blocker:
+    what: str            # the construct, in the words of the language
+    where: str           # file:line, or the policy
+
+
+def _is_user(ir: IR) -> bool:
+    return ir.op == "field" and tuple(ir.value) == ("user",)
+
+
+def _member_keyed(keys) -> bool:
+    return len(keys) >= 1 and _is_user(keys[0])
+
+
+def blocker(program: CheckedProgram) -> Blocker | None:
+    """The first construct that keeps state across members, or None when the program splits by member."""
+    for every in program.everies:
+        return Blocker(f"`every {every.period}` ranks all members together", f"policy {every.policy}")
+    for rule in program.rules:
+        where = f"{rule.file}:{rule.line}"
+        if rule.member is not None and not _is_user(rule.member):
+            return Blocker(f"rule `{rule.name}` acts on a member other than the event's user", where)
+        if rule.once_keys is not None and not _member_keyed(rule.once_keys):
+            return Blocker(f"rule `{rule.name}` fires `once` across members", where)
+        if rule.cooldown_us is not None and not _member_keyed(rule.cooldown_keys):
+            return Blocker(f"rule `{rule.name}` has a cooldown across members", where)
+        if rule.absence is not None and not (_member_keyed(rule.absence.keys)
+                                             and (not rule.absence.since_types or _member_keyed(rule.absence.since_keys))):
+            return Blocker(f"rule `{rule.name}` watches silence across members", where)
+        for node in rule_nodes(rule):
+            found = _node_blocker(node)
+            if found:
+                return Blocker(f"rule `{rule.name}`: {found}", where)
+    for spec in program.aggregates.values():
+        if not _member_keyed(spec.keys):
+            return Blocker(f"`{spec.source}` is kept across members (not `by user`)", "")
+        for node in spec_nodes(spec):
+            found = _node_blocker(node)
+            if found:
+                return Blocker(f"`{spec.source}`: {found}", "")
+    return None
+
+
+def _node_blocker(node: IR) -> str | None:
+    if node.op == "agg" and not _member_keyed(node.value.keys):
+        return f"`{node.value.source}` is kept across members (not `by user`)"
+    if node.op in ("member", "balance") and node.args and not _is_user(node.args[0]):
+        return "reads another member's state"
+    if node.op in ("has_label", "labels") and node.args and not _is_user(node.args[0]):
+        return "reads another member's labels"
+    if node.op == "member" and node.value in ("first_seen", "joined_at", "account_age", "first_message", "invited_by"):
+        return f"`user.{node.value}` reads the member tracker, which follows invites across members"
+    return None
