@@ -61,7 +61,7 @@ def _oracle_decisions(specs, events):
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.integers(1, 3).flatmap(lambda n: st.tuples(*[rule_specs(i) for i in range(n)])), streams())
+@given(st.integers(1, 5).flatmap(lambda n: st.tuples(*[rule_specs(i) for i in range(n)])), streams())
 @example(  # found by this test: a window edge exactly 60 s back must be outside
     (RuleSpec("r0", None, "count", None, ("user",), 60, ">=", 2),),
     [{"type": "message", "ts": 0, "user": "a", "id": "e0", "text": ""},

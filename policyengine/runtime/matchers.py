@@ -55,7 +55,7 @@ class SafeRegex:
 class WordMatcher:
     """Case-folded words found anywhere in a case-folded text, in one pass whatever the list size."""
 
-    __slots__ = ("words", "_automaton")
+    __slots__ = ("words", "_automaton", "scan")
 
     def __init__(self, words: list[str]):
         self.words = tuple(words)
@@ -64,6 +64,9 @@ class WordMatcher:
             automaton.add_word(word, i)
         automaton.make_automaton()
         self._automaton = automaton
+        # Generated code tests `next(M.scan(text), None) is not None`: all C calls, where a
+        # Python-level `any` cost 0.25 µs more per message.
+        self.scan = automaton.iter
 
     def any(self, text: str) -> bool:
         for _ in self._automaton.iter(text):
