@@ -40,12 +40,14 @@ class ShareEvaluator(Evaluator):
         self.share, self.shares = share, shares
         self.tags: dict[int, tuple] = {}
         self.member_share: dict = {}
+        self._process_dict = super().process             # bound once: super() on every event cost 0.1 µs
+        self._process_record = super().process_record
 
     def process(self, event: dict, ts: int) -> list[dict]:
-        return self._step(event, ts, event["user"], super().process)
+        return self._step(event, ts, event["user"], self._process_dict)
 
     def process_record(self, record, ts: int) -> list[dict]:
-        return self._step(record, ts, record.user, super().process_record)
+        return self._step(record, ts, record.user, self._process_record)
 
     def advance(self, until: int) -> list[dict]:
         out: list[dict] = []

@@ -192,8 +192,10 @@ def _guarded(w: CodeWriter, steps: list, emit: ExprEmitter, pool: Pool) -> None:
             continue
         inner = CodeWriter()
         inner.depth = 1
+        emit.local.guarded = True
         for _, write in steps[i:j]:
             write(inner)
+        emit.local.guarded = False
         w.line(f"if {emit.any_word(need[0], sorted(set(words)))}:")
         w.lines += ["    " + line if line else line for line in inner.lines]
         i = j
