@@ -43,9 +43,13 @@ test: $(DEV_STAMP) chromium
 	$(VENV)/bin/policyengine test policies
 	$(PY) -m pytest
 
+# Peers are optional: a machine that cannot build durable-rules still runs the rest.
 bench: $(DEV_STAMP)
+	$(PIP) install --quiet --disable-pip-version-check -e '.[dev,peers]' || echo "warning: peer engines not installed; benchmarks.peers will skip them"
 	$(PY) -m pytest benchmarks --benchmark-enable -q -p no:cacheprovider
 	$(PY) -m benchmarks.throughput --events 1000000
+	$(PY) -m benchmarks.rule_scaling --events 60000
+	$(PY) -m benchmarks.peers --events 100000
 
 clean:
 	rm -rf $(VENV) demo-decisions.jsonl .pytest_cache

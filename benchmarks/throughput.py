@@ -91,11 +91,11 @@ def hand_written(path: Path) -> tuple[float, list]:
 REFERENCE = [str(ROOT / "policies/examples" / f"{name}.policy") for name in ("ads", "contributor", "streak")]
 
 
-def engine(path: Path, *policies: str) -> tuple[float, list]:
+def engine(path: Path, *policies: str, workers: int = 1) -> tuple[float, list]:
     """`policyengine eval` as users run it, in its own process (start-up included)."""
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
         t = time.perf_counter()
-        flags = [arg for p in policies for arg in ("--policy", p)]
+        flags = [arg for p in policies for arg in ("--policy", p)] + ["--workers", str(workers)]
         subprocess.run([sys.executable, "-m", "policyengine", "eval", "--quiet", "--progress", "never",
                         *flags, "--out", out.name, str(path)], check=True)
         elapsed = time.perf_counter() - t
@@ -121,6 +121,8 @@ def main(argv=None) -> int:
             results["hand-written reference"].append(s)
             s, decided["policyengine eval: reference"] = engine(log, *REFERENCE)
             results["policyengine eval: reference"].append(s)
+            s, decided["  the same, --workers 2"] = engine(log, *REFERENCE, workers=2)
+            results["  the same, --workers 2"].append(s)
             s, decided["policyengine eval: community pack"] = engine(log, str(ROOT / "policies/community"))
             results["policyengine eval: community pack"].append(s)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -130,7 +132,8 @@ def main(argv=None) -> int:
         med = statistics.median(times)
         extra = f"  decisions {len(decided[name]):,}" if name in decided else ""
         print(f"{name:<36} {a.events / med:>12,.0f} events/s  {base / med:>5.2f}× hand-written{extra}")
-    if decided["hand-written reference"] != decided["policyengine eval: reference"]:
+    if not decided["hand-written reference"] == decided["policyengine eval: reference"] \
+            == decided["  the same, --workers 2"]:
         print("DECISIONS DIFFER between the engine and the hand-written evaluator")
         return 1
     print("same decisions, in the same order, from the engine and the hand-written evaluator")
