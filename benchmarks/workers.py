@@ -1,0 +1,64 @@
+"""`policyengine eval --workers N` against one worker, on the same log, same decisions checked.
+
+    python -m benchmarks.workers --events 300000
+
+Two programs whose state is all per member: the reference policies (cheap rules: decoding is
+most of an event's cost, and every worker decodes every line) and benchmarks/policies/
+per_member.policy (heavier rules, where the split pays). Prints seconds, events/s and the
+speed-up for each worker count; fails if any output differs from one worker's.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.throughput import REFERENCE, ROOT, write_log
+
+PROGRAMS = {"reference (ads, contributor, streak)": REFERENCE,
+            "per-member spam rules": [str(ROOT / "benchmarks/policies/per_member.policy")]}
+
+
+def run(log: Path, policies: list[str], workers: int) -> tuple[float, bytes]:
+    flags = [arg for p in policies for arg in ("--policy", p)]
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "policyengine", "eval", "--quiet", "--progress", "never",
+                           "--workers", str(workers), *flags, str(log)], check=True, capture_output=True)
+    return time.perf_counter() - t, done.stdout
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--events", type=int, default=300_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    a = p.parse_args(argv)
+    status = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "log.jsonl"
+        write_log(log, a.events, a.seed)
+        for name, policies in PROGRAMS.items():
+            base = outputs = None
+            for n in a.workers:
+                times = []
+                for _ in range(a.repeat):
+                    took, out = run(log, policies, n)
+                    times.append(took)
+                    outputs = out if outputs is None else outputs
+                    if out != outputs:
+                        print(f"{name}: --workers {n} DECIDED DIFFERENTLY from --workers {a.workers[0]}")
+                        status = 1
+                took = statistics.median(times)
+                base = base or took
+                print(f"{name:<40} --workers {n}: {took:7.2f} s  {a.events / took:>9,.0f} events/s  "
+                      f"{base / took:4.2f}× one worker")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
