@@ -8,9 +8,9 @@ from __future__ import annotations
 import gzip
 import time
 import zlib
-from datetime import datetime
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Callable
 
 from policyengine.events.decode import BadEvent, EventDecoder
