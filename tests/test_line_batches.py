@@ -1,0 +1,51 @@
+"""logs.line_batches reads chunks and splits lines; it must give the lines a plain split gives,
+whatever the chunk size, with over-long lines as None and never held whole."""
+import io
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policyengine.logs import line_batches
+
+
+def plain_split(data: bytes, limit: int) -> list:
+    """The lines of `data` by the definition: split at newlines, no line after a final newline,
+    a line longer than `limit` bytes replaced by None."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [line if len(line) <= limit else None for line in lines]
+
+
+class Trickle(io.RawIOBase):
+    """A stream that gives at most `step` bytes a read, like a pipe."""
+
+    def __init__(self, data: bytes, step: int):
+        self.data, self.pos, self.step = data, 0, step
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        n = self.step if n < 0 else min(n, self.step)
+        out = self.data[self.pos:self.pos + n]
+        self.pos += len(out)
+        return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b"", b"a", b"\xe5\x8a\xa0", b"xyz" * 7, b"\r", b"{}", b"q" * 40]), max_size=30),
+       st.booleans(), st.integers(1, 64), st.integers(1, 50), st.booleans())
+def test_batches_are_the_plain_split(parts, final_newline, chunk, limit, pipe):
+    data = b"\n".join(parts) + (b"\n" if final_newline and parts else b"")
+    stream = Trickle(data, chunk) if pipe else io.BytesIO(data)
+    got = [line for batch in line_batches(stream, limit, chunk=chunk) for line in batch]
+    assert got == plain_split(data, limit)
+
+
+def test_every_batch_is_a_non_empty_list():
+    data = b"a\n" * 1000 + b"b" * 5000 + b"\nc"
+    batches = list(line_batches(io.BytesIO(data), 100, chunk=256))
+    assert all(isinstance(b, list) and b for b in batches)
+    flat = [line for b in batches for line in b]
+    assert flat == [b"a"] * 1000 + [None, b"c"]
