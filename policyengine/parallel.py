@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import heapq
 import multiprocessing
+import os
+import tempfile
 import zlib
 from dataclasses import dataclass
+
+import orjson
 
 from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
@@ -24,7 +28,7 @@ from policyengine.logs import open_log
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import SWEEP_EVERY, Evaluator
 
-END = float("inf")           # the position of decisions made after the last event (`--until`)
+END = 1 << 62                # the position of decisions made after the last event (`--until`)
 
 
 def share_of(user, shares: int) -> int:
@@ -109,22 +113,27 @@ class Job:
     max_line: int
     allowed_lateness_us: int
     until: int | None
+    spool: str = ""                # a folder for the workers' decisions
 
 
 _job: Job | None = None          # set before the workers fork; they inherit it
 
 
 def _work(share: int):
+    """One share's run. Decisions go to a file as they come, `[merge key, decision]` a line, so a
+    worker holds none of them in memory; the rest comes back to the parent."""
     job = _job
     evaluator = ShareEvaluator(job.compiled, share, job.shares)
     decoder = EventDecoder(job.compiled.plan.field_types)
     stats = ReplayStats()
-    decisions: list[tuple] = []
     reports: list[tuple] = []
     log_index = 0
+    path = os.path.join(job.spool, f"share{share}.jsonl")
+    spool = open(path, "wb")
+    write, dumps, tags = spool.write, orjson.dumps, evaluator.tags
 
     def emit(decision: dict) -> None:
-        decisions.append((evaluator.tags.pop(id(decision)), decision))
+        write(dumps((tags.pop(id(decision)), decision)) + b"\n")
 
     def report(message: str) -> None:
         # Bad lines and late events are the same in every worker: share 0 tells them.
@@ -146,23 +155,33 @@ def _work(share: int):
                 emit(decision)
     except StrictStop:
         stopped = True
-    return decisions, reports, stats, stopped
-
-
-def run_shares(job: Job):
-    """Run `job` on `job.shares` worker processes. Returns the merged decisions (in the order one
-    worker gives), the merged messages, the combined statistics and whether `--strict` stopped."""
-    global _job
-    _job = job
-    try:
-        with multiprocessing.get_context("fork").Pool(job.shares) as pool:
-            results = pool.map(_work, range(job.shares))
     finally:
-        _job = None
-    decisions = heapq.merge(*(r[0] for r in results), key=lambda tagged: tagged[0])
+        spool.close()
+    return path, reports, stats, stopped
+
+
+def _spooled(path: str):
+    with open(path, "rb") as f:
+        for line in f:
+            yield orjson.loads(line)
+
+
+def run_shares(job: Job, emit) -> tuple[list[str], ReplayStats, bool]:
+    """Run `job` on `job.shares` worker processes and `emit` their decisions in the order one worker
+    gives. Returns the messages in order, the combined statistics and whether `--strict` stopped."""
+    global _job
+    with tempfile.TemporaryDirectory(prefix="policyengine-workers-") as spool:
+        job.spool, _job = spool, job
+        try:
+            with multiprocessing.get_context("fork").Pool(job.shares) as pool:
+                results = pool.map(_work, range(job.shares))
+        finally:
+            _job = None
+        for _, decision in heapq.merge(*(_spooled(r[0]) for r in results), key=lambda tagged: tagged[0]):
+            emit(decision)
     reports = [r[4] for r in sorted(x for result in results for x in result[1])]
     stats = results[0][2]
     for _, _, other, _ in results[1:]:
         stats.decisions.update(other.decisions)
         stats.runtime_errors += other.runtime_errors
-    return (d for _, d in decisions), reports, stats, any(r[3] for r in results)
+    return reports, stats, any(r[3] for r in results)

@@ -126,9 +126,7 @@ def run(args) -> int:
         if workers > 1:
             job = Job(compiled, args.logs, workers, args.strict, args.max_line_bytes,
                       int(args.allowed_lateness * 1_000_000), until)
-            decisions, messages, shared_stats, stopped = run_shares(job)
-            for decision in decisions:
-                emit(decision)
+            messages, shared_stats, stopped = run_shares(job, emit)
             for message in messages:
                 report(message)
             shared_stats.started = stats.started
