@@ -5,7 +5,7 @@ of (time, value) entries plus a running summary that eviction keeps exact.
 """
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 
 from policyengine.runtime.text import similarity, simhash
 
@@ -16,27 +16,31 @@ class Window:
     def __init__(self, kind: str):
         self.kind = kind                       # sum | distinct | repeats | similar
         self.entries: deque = deque()
-        self.summary = 0 if kind == "sum" else (None if kind == "similar" else Counter())
+        # value → entries holding it. A plain dict: Counter's `__missing__` and `__delitem__`
+        # are Python code, and ran on most messages of the community pack.
+        self.summary = 0 if kind == "sum" else (None if kind == "similar" else {})
 
     def add(self, ts: int, value) -> None:
         self.entries.append((ts, value))
+        summary = self.summary
         if self.kind == "sum":
-            self.summary += value
-        elif self.summary is not None:
-            self.summary[value] += 1
+            self.summary = summary + value
+        elif summary is not None:
+            summary[value] = summary.get(value, 0) + 1
 
     def evict(self, low: int) -> None:
         entries = self.entries
+        summary = self.summary
         while entries and entries[0][0] <= low:
             _, value = entries.popleft()
             if self.kind == "sum":
                 self.summary -= value
-            elif self.summary is not None:
-                left = self.summary[value] - 1
+            elif summary is not None:
+                left = summary[value] - 1
                 if left:
-                    self.summary[value] = left
+                    summary[value] = left
                 else:
-                    del self.summary[value]
+                    del summary[value]
         if not entries and self.kind == "sum":
             self.summary = 0                   # no float drift once the window is empty
 
