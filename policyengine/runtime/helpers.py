@@ -9,7 +9,7 @@ from policyengine.runtime import text as _text
 
 normalize = _text.normalize
 from policyengine.runtime.incentives import seeded_random  # noqa: E402,F401  (for generated code)
-_TEXT_FUNCTIONS = {"normalize": _text.normalize, "link_count": _text.link_count,
+TEXT_FUNCTIONS = {"normalize": _text.normalize, "link_count": _text.link_count,
                    "mention_count": _text.mention_count, "caps_ratio": _text.caps_ratio,
                    "emoji_ratio": _text.emoji_ratio}
 
@@ -161,8 +161,8 @@ def arith(op: str, kinds: tuple, a, b):
 def call(name: str, *args):
     if any(a is None for a in args):
         return None
-    if name in _TEXT_FUNCTIONS:
-        return _TEXT_FUNCTIONS[name](args[0])
+    if name in TEXT_FUNCTIONS:
+        return TEXT_FUNCTIONS[name](args[0])
     if name == "len":
         return len(args[0]) if isinstance(args[0], (str, list)) else None
     if name == "lower":
