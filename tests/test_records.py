@@ -41,6 +41,9 @@ HOSTILE = [
     b'{"type":"message","ts":"2026-11-02T00:00:09Z","user":"h1","text":null,"channel":5}',
     b'{"type":"message","ts":"9999-12-31T23:59:59Z","user":"h1","text":"far future"}',
 ]
+# A number field past 64 bits: orjson (the general decoder) reads a float, so must the record path.
+BIG = [b'{"type":"m","user":"u","ts":1,"n":18446744073709551616}', b'{"type":"m","user":"u","ts":1,"n":-9223372036854775809}',
+       b'{"type":"m","user":"u","ts":1,"n":9223372036854775808}']
 
 
 def _log_bytes(events: int, seed: int) -> bytes:
@@ -106,8 +109,10 @@ def test_record_reads_like_the_event_dict():
     assert record.get("n") == 2 and record["user"] == "u" and record.get("text") is None
     with pytest.raises(KeyError):
         record.get("extra")              # not held: asking for it is a bug, never a silent None
-    for refused in (b'{"type":"m","user":"u","ts":"t","n":true}', b'{"type":"m","ts":"t"}',
+    for refused in (*BIG, b'{"type":"m","user":"u","ts":"t","n":true}', b'{"type":"m","ts":"t"}',
                     b'{"type":"m","user":"u","ts":"t","text":["x"]}', b'{"type":"m","user":"u","ts":null}'):
         with pytest.raises(RECORD_ERRORS):
             decode(refused)
     assert issubclass(msgspec.ValidationError, RECORD_ERRORS)
+    edge = decode(b'{"type":"m","user":"u","ts":1,"n":9223372036854775807}')
+    assert edge.get("n").__class__ is int and edge.get("n") == 9223372036854775807

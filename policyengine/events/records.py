@@ -15,11 +15,15 @@ refused here and accepted there), never looser:
   (msgspec does not check skipped strings), so non-ASCII lines are checked here.
 - Values read as raw JSON (nested objects, fields of no declared type) are decoded by orjson
   when read, so they are exactly the values the general decoder gives.
+- Integers outside int64 (orjson reads those past 64 bits as floats): refused where a field is a
+  number.
+  Inside a list field they stay integers here (the one difference left; lists in policies hold
+  role names and tags).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Union
+from typing import Annotated, Union
 
 import msgspec
 import orjson
@@ -27,12 +31,16 @@ import orjson
 CONTRACT = (("type", "name"), ("user", "name"), ("ts", "time"), ("id", "id"))
 
 _Name = Annotated[str, msgspec.Meta(min_length=1)]
+# orjson reads integers beyond 64 bits as floats; a record refuses every integer outside int64
+# (msgspec's bounds stop there), so the general decoder reads those, and a number is the same
+# number on both paths.
+_Int = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
 _KIND_TYPES = {
     "name": _Name,                          # required, a non-empty string
     "time": Union[str, int, float],         # required; parsed (and range-checked) by the replay loop
     "id": Union[str, None],
     "text": Union[str, None],
-    "number": Union[int, float, None],      # msgspec, unlike isinstance, does not take true/false as numbers
+    "number": Union[_Int, float, None],     # msgspec, unlike isinstance, does not take true/false as numbers
     "bool": Union[bool, None],
     "list": Union[list, None],
     "raw": msgspec.Raw,                     # any JSON, decoded by orjson when read
