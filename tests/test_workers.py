@@ -72,3 +72,17 @@ def test_which_programs_split_by_member(source, expected):
 def test_workers_must_be_positive(mixed_log):
     r = run_cli("eval", "--workers", "0", "--policy", "policies/examples/ads.policy", str(mixed_log))
     assert r.returncode == 3 and "--workers" in r.stderr.decode()
+
+
+def test_two_logs_one_gzipped_explained_as_text(mixed_log, tmp_path):
+    import gzip
+    second = tmp_path / "second.jsonl.gz"
+    with gzip.open(second, "wb") as f:
+        f.write(_log_bytes(4_000, seed=9))
+    args = ("--explain", "--format", "text")
+    one = run_cli("eval", "--quiet", "--workers", "1", "--policy", "policies/examples", *args, str(mixed_log), str(second))
+    two = run_cli("eval", "--quiet", "--workers", "2", "--policy", "policies/examples", *args, str(mixed_log), str(second))
+    assert one.returncode == two.returncode == 0
+    assert one.stdout == two.stdout and one.stderr == two.stderr
+    # Both logs were read: the second log's bad lines are reported under its own name.
+    assert f"{second}:".encode() in one.stderr and f"{mixed_log}:".encode() in one.stderr
