@@ -161,6 +161,7 @@ def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
         _absence_arm(body, plan.rules[rule_index], rule_index, emit, handler.event_type, arm=True)
     for rule_index in handler.disarm:
         _absence_arm(body, plan.rules[rule_index], rule_index, emit, handler.event_type, arm=False)
+    local.rules_phase = True
     _guarded(body, [(plan.rules[i].condition, lambda w, i=i: _rule(w, plan.rules[i], i, emit, pool))
                     for i in handler.rules], emit, pool)
     return local, body.lines

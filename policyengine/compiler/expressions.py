@@ -71,6 +71,7 @@ class HandlerLocals:
         # Inside a guarded run (codegen._guarded) uses are not counted: a memo is reset on every
         # event, and a guard skips its run on most (100 one-word rules: 1.5 µs of resets a message).
         self.guarded = False
+        self.rules_phase = False                # aggregate reads are kept only once the rules run
         self.memo: dict = {}
         self.guards: dict = {}                  # (field path, words) → the local holding their guard's answer
         self.fields: dict[tuple, str] = {}
@@ -162,8 +163,20 @@ class ExprEmitter:
         if op == "labels":
             return f"active_labels(LABELS, {self.value(ir.args[0])}, ts)"
         if op == "agg":
-            return self.aggregate(ir)
+            return self.aggregate_read(ir)
         return f"({self.test(ir)})"        # a condition used as a value
+
+    def aggregate_read(self, ir: IR) -> str:
+        """An aggregate's value. In a handler's rules, where no count changes any more (counts are
+        updated first; no action writes one), a value read more than once — a rule's condition, the
+        next rule's, `{count}` in a reason — is read once and kept in a memo."""
+        local = self.local
+        if ir in local.repeated:
+            name = local.memo_name(ir)
+            return f"({name} if {name} is not None else ({name} := {self.aggregate(ir)}))"
+        if local.rules_phase and not local.guarded:
+            local.uses[ir] = local.uses.get(ir, 0) + 1
+        return self.aggregate(ir)
 
     def aggregate(self, ir: IR) -> str:
         spec = ir.value
