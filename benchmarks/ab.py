@@ -1,11 +1,15 @@
 """Is a change faster? Alternating whole `policyengine eval` runs of a base revision and the working tree.
 
     python -m benchmarks.ab --base HEAD --policy policies/community --log data/sample/community-chat.jsonl.gz
+    python -m benchmarks.ab --instructions --base HEAD --policy policies/examples --log small.jsonl
 
 The development machine's speed moves by up to 2× within minutes, so one run against another
 means little. This checks the base revision out into a temporary worktree, byte-compiles both
 trees, then runs them in turn (base, change, base, change, …) and compares the medians of the
-user CPU time each run took. Both outputs must be identical, or it says so and fails.
+user CPU time each run took. With `--instructions` it counts instructions instead, under
+valgrind's cachegrind (Debian's `valgrind`), once per tree and once more on an empty log to
+take start-up away: the same count on every run, about 50× slower, so give it a small log.
+Both outputs must be identical, or it says so and fails.
 """
 from __future__ import annotations
 
@@ -30,12 +34,43 @@ def _user_cpu(tree: Path, policies: list[str], log: str) -> tuple[float, bytes]:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before, done.stdout
 
 
+def _instructions(tree: Path, policies: list[str], log: str) -> tuple[int, bytes]:
+    flags = [arg for p in policies for arg in ("--policy", str((ROOT / p).resolve()))]
+    with tempfile.NamedTemporaryFile() as counts:
+        done = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={counts.name}",
+                               sys.executable, "-m", "policyengine", "eval", "--quiet", "--progress", "never", *flags,
+                               str(Path(log).resolve())], cwd=tree, capture_output=True, check=True)
+        summary = [line for line in Path(counts.name).read_text().splitlines() if line.startswith("summary:")]
+    return int(summary[0].split()[1]), done.stdout
+
+
+def _compare_instructions(a, base: Path) -> int:
+    empty = Path(tempfile.mkstemp(suffix=".jsonl")[1])
+    try:
+        events = sum(1 for _ in open(a.log, "rb"))
+        per_event = {}
+        outputs = {}
+        for name, tree in (("base", base), ("change", ROOT)):
+            total, outputs[name] = _instructions(tree, a.policy, a.log)
+            start, _ = _instructions(tree, a.policy, str(empty))
+            per_event[name] = (total - start) / events
+            print(f"{name:<7} {per_event[name]:>10,.0f} instructions an event   (start-up {start:,})")
+    finally:
+        empty.unlink()
+    print(f"change runs {per_event['change'] / per_event['base'] - 1:+.1%} instructions an event against {a.base}")
+    if outputs["base"] != outputs["change"]:
+        print("THE OUTPUTS DIFFER")
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", default="HEAD", help="the revision to compare with (default HEAD)")
     p.add_argument("--policy", action="append", required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead of timing")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
@@ -43,6 +78,8 @@ def main(argv=None) -> int:
         try:
             for tree in (base, ROOT):
                 compileall.compile_dir(str(tree / "policyengine"), quiet=1)
+            if a.instructions:
+                return _compare_instructions(a, base)
             times: dict[str, list[float]] = {"base": [], "change": []}
             outputs: dict[str, bytes] = {}
             for _ in range(a.runs):
