@@ -53,52 +53,43 @@ class ShareEvaluator(Evaluator):
     def process_record(self, record, ts: int) -> list[dict]:
         return self._step(record, ts, record.user, self._process_record)
 
-    def advance(self, until: int) -> list[dict]:
-        out: list[dict] = []
-        keys: list = []
-        if self.store.watermark is None or until > self.store.watermark:
-            self.store.watermark = until
-        self.timeline.fire_until(until, out, keys)
+    def advance(self, until: int, keys: list | None = None) -> list[dict]:
+        keys = []
+        out = super().advance(until, keys)
         for decision, (due, order) in zip(out, keys):
             self.tags[id(decision)] = (END, 0, due, order)
         return out
 
     def _step(self, event, ts: int, user, process) -> list[dict]:
         store = self.store
-        watermark = store.watermark
-        now = ts if watermark is None or ts > watermark else watermark
+        fired: list[dict] = []
+        now = ts if store.watermark is None or ts > store.watermark else store.watermark
+        if store.timers and store.timers[0][0] <= now:
+            keys: list = []
+            self.timeline.fire_until(now, fired, keys)      # as `process` would, first
+            for decision, (due, order) in zip(fired, keys):
+                self.tags[id(decision)] = (store.events_seen + 1, 0, due, order)
         share = self.member_share.get(user)
         if share is None:
             share = self.member_share[user] = share_of(user, self.shares)
-        if not (store.timers and store.timers[0][0] <= now):
-            if share != self.share:
-                # Most events: another share's, no timer due. The clock moves, no rule runs.
-                if watermark is None or ts > watermark:
-                    store.watermark = ts
-                elif ts < watermark:
-                    self.late_events += 1
-                store.events_seen += 1
-                if not store.events_seen % SWEEP_EVERY:
-                    store.sweep(store.watermark, self.widths)
-                return _NONE
-            own = process(event, ts)
-            position = store.events_seen
-            for i, decision in enumerate(own):
-                self.tags[id(decision)] = (position, 1, i, 0)
-            return own
-        fired: list[dict] = []
-        keys: list = []
-        self.timeline.fire_until(now, fired, keys)          # as `process` would, first
-        position = store.events_seen + 1
-        for decision, (due, order) in zip(fired, keys):
-            self.tags[id(decision)] = (position, 0, due, order)
-        if share == self.share:
-            own = process(event, ts)                        # no timer is due any more
-            for i, decision in enumerate(own):
-                self.tags[id(decision)] = (position, 1, i, 0)
-            return fired + own
-        self._step(event, ts, user, process)                # no timer due now: just the clock
-        return fired
+        if share != self.share:
+            self._tick(ts)
+            return fired or _NONE
+        own = process(event, ts)                            # no timer is due any more
+        for i, decision in enumerate(own):
+            self.tags[id(decision)] = (store.events_seen, 1, i, 0)
+        return fired + own if fired else own
+
+    def _tick(self, ts: int) -> None:
+        """`process` for an event of another share: the clock moves, no rule runs."""
+        store = self.store
+        if store.watermark is None or ts > store.watermark:
+            store.watermark = ts
+        elif ts < store.watermark:
+            self.late_events += 1
+        store.events_seen += 1
+        if not store.events_seen % SWEEP_EVERY:
+            store.sweep(store.watermark, self.widths)
 
 
 _NONE: tuple = ()

@@ -23,6 +23,7 @@ refused here and accepted there), never looser:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Union
 
 import msgspec
@@ -85,8 +86,10 @@ class EventRecord(msgspec.Struct, gc=False):
         return self.get(name)
 
 
+@lru_cache(maxsize=16)
 def record_decoder(fields: tuple[RecordField, ...]):
-    """msgspec's `decode(line) → record` for a record type holding `fields`."""
+    """msgspec's `decode(line) → record` for a record type holding `fields`; one type per layout,
+    however many logs (or workers) read with it."""
     required, optional = [], []
     for f in fields:
         typ = _KIND_TYPES[f.kind]
