@@ -23,7 +23,8 @@ def test_cache_is_written_then_used_and_damage_is_rebuilt(tmp_path):
     first = _check(cache, policy)
     files = list(cache.iterdir())
     assert len(files) == 1 and files[0].stat().st_size > 1000
-    assert first.returncode == 2 and "broken.policy:4:" in first.stderr.decode()
+    # `contains` without its operand is a syntax error: exit 2 and a P-diagnostic on the file.
+    assert first.returncode == 2 and "error[P" in first.stderr.decode() and "broken.policy:" in first.stderr.decode()
 
     second = _check(cache, policy)
     assert (second.returncode, second.stdout, second.stderr) == (first.returncode, first.stdout, first.stderr)
@@ -40,5 +41,5 @@ def test_unwritable_cache_folder_still_checks(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     result = _check(blocker / "cache", policy)          # a folder under a file cannot be made
-    assert result.returncode == 2 and "broken.policy:4:" in result.stderr.decode()
+    assert result.returncode == 2 and "error[P" in result.stderr.decode() and "broken.policy:" in result.stderr.decode()
     assert "Traceback" not in result.stderr.decode()
