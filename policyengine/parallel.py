@@ -127,17 +127,16 @@ def _work(share: int):
         write(dumps((tags.pop(id(decision)), decision)) + b"\n")
 
     def report(message: str) -> None:
-        # Bad lines and late events are the same in every worker: share 0 tells them.
-        if share == 0 or "error[R0" in message:
-            reports.append((log_index, stats.events + stats.bad_lines, share, len(reports), message))
+        reports.append((log_index, stats.events + stats.bad_lines, share, len(reports), message))
 
     stopped = False
     try:
         for log_index, name in enumerate(job.logs):
             log = open_log(name)
             try:
+                # Bad lines and late events are the same in every worker: share 0 tells them.
                 replay(log, evaluator, decoder, emit, report, stats, job.strict, max_line=job.max_line,
-                       allowed_lateness_us=job.allowed_lateness_us)
+                       allowed_lateness_us=job.allowed_lateness_us, about_input=share == 0)
             finally:
                 log.close()
         if job.until is not None:

@@ -52,10 +52,12 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
            report: Callable[[str], None], stats: ReplayStats, strict: bool = False,
            progress: Callable[[OpenLog, ReplayStats], None] | None = None,
            skip: int = 0, checkpoint=None, identity: str | None = None, max_line: int = MAX_LINE_BYTES,
-           observe=None, allowed_lateness_us: int = 0, records: bool = True) -> None:
+           observe=None, allowed_lateness_us: int = 0, records: bool = True, about_input: bool = True) -> None:
     """`skip`: lines a previous run already committed. `checkpoint`: a StateSession, asked every
     `every_events` lines whether its time has come, and told at the end of the log. `records`:
-    take the record fast path where the program allows it (off only to test it against dicts)."""
+    take the record fast path where the program allows it (off only to test it against dicts).
+    `about_input`: report bad lines, late events and damaged logs (they are still counted without
+    it; workers that read the same lines leave them to one of them)."""
     process, decode = evaluator.process, decoder.decode
     # The fast path: lines decoded into records of only the fields the program reads (events/
     # records.py). Any line a record does not take goes through `decode` as before. `observe`
@@ -108,7 +110,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                         if line is not None and not line.strip():
                             continue            # blank lines are not events and not errors
                         stats.bad_lines += 1
-                        report(f"{log.name}:{lineno}: error[E0101]: {err}")
+                        if about_input:
+                            report(f"{log.name}:{lineno}: error[E0101]: {err}")
                         if strict:
                             raise StrictStop() from None
                         continue
@@ -120,7 +123,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                     late_seen = evaluator.late_events
                     if evaluator.store.watermark - ts > allowed_lateness_us:
                         stats.late_events += 1
-                        if stats.late_events <= LATE_REPORTED:
+                        if about_input and stats.late_events <= LATE_REPORTED:
                             report(f"{log.name}:{lineno}: warning[W0102]: event is older than the latest event "
                                    f"({_when(ts, evaluator)}); evaluated at the latest time"
                                    + ("; further late events are only counted" if stats.late_events == LATE_REPORTED else ""))
@@ -138,8 +141,9 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                     progress(log, stats)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         stats.bad_lines += 1
-        report(f"{log.name}:{lineno + 1}: error[E0102]: the compressed log is damaged or cut short ({err}); "
-               "the lines before it were evaluated")
+        if about_input:
+            report(f"{log.name}:{lineno + 1}: error[E0102]: the compressed log is damaged or cut short ({err}); "
+                   "the lines before it were evaluated")
         if strict:
             raise StrictStop() from None
     finally:
