@@ -9,7 +9,7 @@ from benchmarks.loggen import generate
 from policyengine.compiler import compile_program
 from policyengine.events.decode import EventDecoder
 from policyengine.events.records import RECORD_ERRORS, record_decoder, record_fields
-from policyengine.loader import load_paths
+from policyengine.loader import load_paths, load_text
 from policyengine.logs import OpenLog
 from policyengine.replay import ReplayStats, replay
 from policyengine.runtime.evaluator import Evaluator
@@ -116,3 +116,21 @@ def test_record_reads_like_the_event_dict():
     assert issubclass(msgspec.ValidationError, RECORD_ERRORS)
     edge = decode(b'{"type":"m","user":"u","ts":1,"n":9223372036854775807}')
     assert edge.get("n").__class__ is int and edge.get("n") == 9223372036854775807
+
+
+def test_a_field_typed_two_ways_keeps_the_program_on_dicts(tmp_path):
+    # `text` is a string on messages and a number on `score` events: one record type cannot check
+    # it both ways, so the program has no record handlers and `eval` decodes dicts — same answers.
+    policy = ('policy p\nevent score { text: number }\n'
+              'rule long { on message where len(text) > 3 do flag("long") }\n'
+              'rule high { on score where text > 5 do flag("high") }\n')
+    compiled = compile_program(load_text([("p.policy", policy)]).program)
+    assert compiled.record is None and Evaluator(compiled).record_handlers is None
+    data = (b'{"type":"message","ts":1,"user":"a","id":"m1","text":"hello"}\n'
+            b'{"type":"score","ts":2,"user":"a","id":"s1","text":9}\n'
+            b'{"type":"score","ts":3,"user":"a","id":"s2","text":"nine"}\n')
+    out, reports, stats = [], [], ReplayStats()
+    replay(OpenLog("log.jsonl", io.BytesIO(data), len(data), None), Evaluator(compiled),
+           EventDecoder(compiled.plan.field_types), out.append, reports.append, stats)
+    assert [(d["event_id"], d["rule"]) for d in out] == [("m1", "long"), ("s1", "high")]
+    assert stats.bad_lines == 1 and "log.jsonl:3: error[E0101]" in reports[0]
