@@ -13,12 +13,12 @@ $(PY):
 
 # Byte-compiled up front, as a wheel install would be: an editable install compiles on import,
 # and with PYTHONDONTWRITEBYTECODE set every command would pay ~0.15 s to compile the package again.
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml setup.py policyengine/events/_lines.c | $(PY)
 	$(PIP) install --quiet --disable-pip-version-check -e .
 	$(PY) -m compileall -q policyengine >/dev/null
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(PY)
+$(DEV_STAMP): pyproject.toml setup.py policyengine/events/_lines.c | $(PY)
 	$(PIP) install --quiet --disable-pip-version-check -e '.[dev]'
 	$(PY) -m compileall -q policyengine >/dev/null
 	touch $(STAMP) $@

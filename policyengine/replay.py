@@ -10,21 +10,19 @@ import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Callable
 
 from policyengine.events.decode import BadEvent, EventDecoder
 from policyengine.events.records import RECORD_ERRORS, record_decoder
-from policyengine.events.timestamps import EPOCH as _EPOCH, parse_ts
+from policyengine.events.timestamps import event_time, parse_ts
 from policyengine.logs import OpenLog, line_batches
 from policyengine.runtime.evaluator import Evaluator
 
 
 LATE_REPORTED = 20
-_fromisoformat = datetime.fromisoformat
 # A line the record path refuses (then the general decoder takes it or says why): malformed or
-# mistyped JSON, a time fromisoformat refuses (ValueError) or without a zone (TypeError), bad UTF-8.
-_NOT_A_RECORD = (*RECORD_ERRORS, ValueError, TypeError)
+# mistyped JSON, a time parse_ts refuses or bad UTF-8 (both ValueError).
+_NOT_A_RECORD = (*RECORD_ERRORS, ValueError)
 MAX_LINE_BYTES = 1 << 20      # a longer line is reported and skipped without being held in memory
 
 
@@ -87,15 +85,13 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                 if decode_record is not None and line is not None:
                     try:
                         record = decode_record(line)
-                        when = record.ts
-                        if when.__class__ is str:
-                            # parse_ts inlined: a naive time raises TypeError here and is refused below.
-                            since = _fromisoformat(when) - _EPOCH
-                            ts = since.days * 86_400_000_000 + since.seconds * 1_000_000 + since.microseconds
-                        else:
-                            ts = parse_ts(when)
-                        if not line.isascii():
-                            line.decode()       # orjson refuses invalid UTF-8 anywhere; msgspec only where it reads
+                        # The common case in C: an RFC 3339 time and a line of valid UTF-8 (orjson
+                        # refuses invalid UTF-8 anywhere, msgspec only where it reads). None: ask Python.
+                        ts = event_time(record.ts, line)
+                        if ts is None:
+                            ts = parse_ts(record.ts)
+                            if not line.isascii():
+                                line.decode()
                     except _NOT_A_RECORD:
                         record = None
                 if record is not None:

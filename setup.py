@@ -1,0 +1,27 @@
+"""The parts of the build pyproject.toml cannot say: the C module and where the grammar goes."""
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+
+
+class BuildWithGrammar(build_py):
+    """The grammar lives at the top level (`grammar/`) and ships inside the package, where
+    policyengine.syntax.grammar looks for it first."""
+
+    def run(self):
+        super().run()
+        target = Path(self.build_lib) / "policyengine" / "grammar"
+        target.mkdir(parents=True, exist_ok=True)
+        self.copy_file(str(ROOT / "grammar" / "policy.lark"), str(target / "policy.lark"))
+
+
+setup(
+    cmdclass={"build_py": BuildWithGrammar},
+    # Per-line checks of `eval` in C (docs/performance.md). Optional: where it cannot be built,
+    # the same answers come from Python, more slowly.
+    ext_modules=[Extension("policyengine.events._lines", ["policyengine/events/_lines.c"],
+                           extra_compile_args=["-O2"], optional=True)],
+)

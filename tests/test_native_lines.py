@@ -1,0 +1,168 @@
+"""The per-line checks in C (events/_lines.c) against independent oracles: datetime.fromisoformat
+for times and bytes.decode for UTF-8. Where C answers it must give Python's answer; where it says
+None, Python decides."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from policyengine.events import _lines
+from policyengine.events.timestamps import parse_ts
+from policyengine.replay import ReplayStats, replay
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def oracle_us(text: str) -> int | None:
+    """Microseconds since the epoch as fromisoformat sees the text; None if it refuses it or it has no zone."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return None
+    return (dt - EPOCH) // (datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=timezone.utc) - EPOCH)
+
+
+def test_hand_computed_times():
+    # 2026-11-02 is day 20,759 since 1970-01-01 (56 years: 14 leap days, 56×365+14 = 20,454 to
+    # 2026-01-01, plus 305 days of 2026 to November 2nd).
+    day = 20_759 * 86_400
+    assert _lines.rfc3339_us("2026-11-02T00:00:19.406Z") == (day + 19) * 1_000_000 + 406_000
+    # +05:30 is 19,800 s ahead of UTC, so the same wall time is that much earlier.
+    assert _lines.rfc3339_us("2026-11-02T00:00:19.123456789+05:30") == (day + 19 - 19_800) * 1_000_000 + 123_456
+    assert _lines.rfc3339_us("1970-01-01T00:00:00Z") == 0
+    assert _lines.rfc3339_us("1969-12-31T23:59:59.5Z") == -500_000
+    assert _lines.rfc3339_us("2024-02-29T00:00:00-01:00") == (19_782 * 86_400 + 3_600) * 1_000_000
+
+
+@pytest.mark.parametrize("text", [
+    "2026-02-29T00:00:00Z",          # not a leap year
+    "2026-11-02T24:00:00Z", "2026-11-02T23:60:00Z", "2026-11-02T23:59:60Z",
+    "0000-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z",
+    "2026-11-02T00:00:19+24:00", "2026-11-02T00:00:19+23:60",
+    "2026-11-02T00:00:19z",          # fromisoformat refuses a lowercase z
+    "2026-11-02T00:00:19",           # no zone
+    "2026-11-02T00:00:19.1234567890Z",
+    "２０２６-11-02T00:00:19Z",
+])
+def test_refused_forms_are_left_to_python(text):
+    assert _lines.rfc3339_us(text) is None
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-02 00:00:19Z", "2026-11-02t00:00:19Z", "2026-11-02T00:00:19+0800", "2026-11-02T00:00Z",
+    "2026-11-02T00:00:19,5Z", "2026-11-02T00:00:19.Z",
+])
+def test_other_forms_python_takes_are_left_to_python_and_parse_ts_still_takes_them(text):
+    assert _lines.rfc3339_us(text) is None
+    assert parse_ts(text) == oracle_us(text) is not None
+
+
+two = st.integers(0, 99).map(lambda n: f"{n:02d}")
+stamps = st.builds(
+    lambda y, mo, d, h, mi, s, frac, zone, sep: f"{y:04d}-{mo}-{d}{sep}{h}:{mi}:{s}{frac}{zone}",
+    st.integers(0, 9999), two, two, two, two, two,
+    st.one_of(st.just(""), st.text("0123456789", min_size=0, max_size=11).map(lambda f: "." + f)),
+    st.one_of(st.just("Z"), st.just("z"), st.just(""),
+              st.builds(lambda sign, h, m: f"{sign}{h}:{m}", st.sampled_from("+-"), two, two)),
+    st.sampled_from(["T", "T", "T", " "]),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(stamps)
+def test_times_agree_with_fromisoformat(text):
+    got = _lines.rfc3339_us(text)
+    if got is not None:
+        assert got == oracle_us(text)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([timezone.utc] + [
+                        timezone(sign * __import__("datetime").timedelta(hours=h, minutes=m))
+                        for sign in (1, -1) for h in (0, 5, 8, 23) for m in (0, 30, 59)])),
+       st.sampled_from(["seconds", "milliseconds", "microseconds"]))
+def test_real_times_in_the_common_forms_are_answered_in_c(dt, spec):
+    text = dt.isoformat(timespec=spec).replace("+00:00", "Z")
+    assert _lines.rfc3339_us(text) == oracle_us(text)
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode()
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"plain ascii, longer than eight bytes", "加微信 看看 😀".encode(),
+    b"\xc0\x80", b"\xc1\xbf",                      # overlong two-byte forms
+    b"\xe0\x80\x80", b"\xe0\x9f\xbf",              # overlong three-byte forms
+    b"\xed\xa0\x80", b"\xed\xbf\xbf",              # surrogates
+    b"\xf0\x8f\xbf\xbf",                           # overlong four-byte form
+    b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80",      # past U+10FFFF
+    b"\xe4\xbd", b"abcdefgh\xe4", b"\x80", b"\xef\xbf\xbf", b"\xf4\x8f\xbf\xbf",
+])
+def test_utf8_boundaries(data):
+    assert _lines.utf8_valid(data) is _decodes(data)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.binary(max_size=40),
+                 st.text(max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass")),
+                 st.lists(st.sampled_from([b"a", b"\x80", b"\xbf", b"\xc2", b"\xe0", b"\xed", b"\xf0", b"\xf4",
+                                           b"\x9f", b"\xa0", b"\x8f", b"\x90", b"abcdefgh"]), max_size=12)
+                 .map(b"".join)))
+def test_utf8_agrees_with_bytes_decode(data):
+    assert _lines.utf8_valid(data) is _decodes(data)
+
+
+def test_event_time_answers_only_for_a_common_time_on_a_valid_line():
+    line = '{"text":"你好"}'.encode()
+    assert _lines.event_time("1970-01-01T00:00:01Z", line) == 1_000_000
+    assert _lines.event_time("1970-01-01T00:00:01Z", b'{"text":"\xff"}') is None
+    assert _lines.event_time(1, line) is None                      # epoch seconds: parse_ts
+    assert _lines.event_time("1970-01-01 00:00:01Z", line) is None
+
+
+def test_replay_without_the_c_module_decides_the_same(monkeypatch):
+    """A machine that could not build the module gets the same decisions and reports."""
+    import io
+
+    import orjson
+
+    from benchmarks.loggen import generate
+    from policyengine.compiler import compile_program
+    from policyengine.events.decode import EventDecoder
+    from policyengine.loader import load_paths
+    from policyengine.logs import OpenLog
+    from policyengine.runtime.evaluator import Evaluator
+    from tests.conftest import ROOT
+
+    lines = [orjson.dumps(e) for e in generate(3000, seed=11)]
+    # Forms C leaves to Python: a space for `T`, an epoch number; and a line of invalid UTF-8.
+    lines[5] = lines[5].replace(b'"ts":"2026-11-02T', b'"ts":"2026-11-02 ')
+    # 1793577600 is 2026-11-02T00:00:00Z, before the log's first event: late, and said so.
+    lines[9] = b'{"type":"reaction","ts":1793577600,"user":"u1","id":"x9"}'
+    lines[12] = lines[12].replace(b'"id":"', b'"junk":"\xff","id":"', 1)
+    data = b"\n".join(lines) + b"\n"
+    compiled = compile_program(load_paths([str(ROOT / "policies/examples")]).program)
+
+    def run():
+        out, said, stats = [], [], ReplayStats()
+        replay(OpenLog("log.jsonl", io.BytesIO(data), len(data), None), Evaluator(compiled),
+               EventDecoder(compiled.plan.field_types), out.append, said.append, stats)
+        return out, said, stats.events, stats.bad_lines
+
+    with_c = run()
+    monkeypatch.setattr("policyengine.replay.event_time", lambda ts, line: None)
+    without_c = run()
+    assert with_c == without_c
+    assert len(with_c[0]) > 0
+    assert [s.split(": ")[0:2] for s in with_c[1]] == [["log.jsonl:10", "warning[W0102]"], ["log.jsonl:13", "error[E0101]"]]
+    assert with_c[2:] == (2999, 1)
