@@ -166,3 +166,15 @@ def test_replay_without_the_c_module_decides_the_same(monkeypatch):
     assert len(with_c[0]) > 0
     assert [s.split(": ")[0:2] for s in with_c[1]] == [["log.jsonl:10", "warning[W0102]"], ["log.jsonl:13", "error[E0101]"]]
     assert with_c[2:] == (2999, 1)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from([b"\n", b"\r\n", b"a", b'{"x":1}', "加".encode(), b"\x00", b"\xff"]), max_size=30)
+       .map(b"".join))
+def test_split_lines_is_bytes_split(data):
+    assert _lines.split_lines(data) == data.split(b"\n")
+
+
+def test_split_lines_refuses_what_is_not_bytes():
+    with pytest.raises(TypeError):
+        _lines.split_lines("text")

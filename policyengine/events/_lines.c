@@ -1,4 +1,5 @@
-/* Per-line checks of `policyengine eval` in C: the event time and UTF-8 validity.
+/* Per-line work of `policyengine eval` in C: splitting chunks into lines, the event time and
+ * UTF-8 validity.
  *
  * Both are answered in Python too (timestamps.parse_ts, bytes.decode); this module only answers
  * the common case faster and says "don't know" (None) for everything else, which then goes the
@@ -105,7 +106,7 @@ static int utf8_valid(const unsigned char *p, Py_ssize_t n) {
 
 /* event_time(ts, line) → microseconds, or None: "ask Python" (another form of time, a number, a
  * time that is not real, or a line that is not valid UTF-8). */
-static PyObject *event_time(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *event_time(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "event_time(ts, line) takes two arguments");
         return NULL;
@@ -122,7 +123,7 @@ static PyObject *event_time(PyObject *self, PyObject *const *args, Py_ssize_t na
 }
 
 /* rfc3339_us(text) → microseconds, or None; exposed for parse_ts and for the tests. */
-static PyObject *py_rfc3339_us(PyObject *self, PyObject *text) {
+static PyObject *py_rfc3339_us(PyObject *Py_UNUSED(self), PyObject *text) {
     if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
         Py_RETURN_NONE;
     int64_t us;
@@ -131,7 +132,7 @@ static PyObject *py_rfc3339_us(PyObject *self, PyObject *text) {
     return PyLong_FromLongLong(us);
 }
 
-static PyObject *py_utf8_valid(PyObject *self, PyObject *data) {
+static PyObject *py_utf8_valid(PyObject *Py_UNUSED(self), PyObject *data) {
     Py_buffer view;
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return NULL;
     int ok = utf8_valid((const unsigned char *)view.buf, view.len);
@@ -139,7 +140,32 @@ static PyObject *py_utf8_valid(PyObject *self, PyObject *data) {
     return PyBool_FromLong(ok);
 }
 
+/* split_lines(data) → data.split(b"\n"), found with memchr: bytes.split looks at a single-byte
+ * separator one byte at a time, 150 ns a line of the benchmark log against 50 ns here. */
+static PyObject *split_lines(PyObject *Py_UNUSED(self), PyObject *data) {
+    if (!PyBytes_CheckExact(data)) {
+        PyErr_SetString(PyExc_TypeError, "split_lines takes bytes");
+        return NULL;
+    }
+    const char *start = PyBytes_AS_STRING(data), *end = start + PyBytes_GET_SIZE(data);
+    PyObject *lines = PyList_New(0);
+    if (lines == NULL) return NULL;
+    for (;;) {
+        const char *cut = memchr(start, '\n', end - start);
+        PyObject *line = PyBytes_FromStringAndSize(start, (cut != NULL ? cut : end) - start);
+        if (line == NULL || PyList_Append(lines, line) < 0) {
+            Py_XDECREF(line);
+            Py_DECREF(lines);
+            return NULL;
+        }
+        Py_DECREF(line);
+        if (cut == NULL) return lines;
+        start = cut + 1;
+    }
+}
+
 static PyMethodDef methods[] = {
+    {"split_lines", split_lines, METH_O, "split_lines(data) -> data.split(b'\\n'), faster"},
     {"event_time", (PyCFunction)(void (*)(void))event_time, METH_FASTCALL,
      "event_time(ts, line) -> microseconds since the epoch, or None to ask Python"},
     {"rfc3339_us", py_rfc3339_us, METH_O, "rfc3339_us(text) -> microseconds since the epoch, or None"},
@@ -147,6 +173,6 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lines", NULL, 0, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lines", NULL, 0, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__lines(void) { return PyModule_Create(&module); }
