@@ -11,7 +11,7 @@ from policyengine.events.decode import EventDecoder
 from policyengine.events.records import RECORD_ERRORS, record_decoder, record_fields
 from policyengine.loader import load_paths, load_text
 from policyengine.logs import OpenLog
-from policyengine.replay import ReplayStats, replay
+from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
 from tests.conftest import ROOT
 
@@ -134,3 +134,29 @@ def test_a_field_typed_two_ways_keeps_the_program_on_dicts(tmp_path):
            EventDecoder(compiled.plan.field_types), out.append, reports.append, stats)
     assert [(d["event_id"], d["rule"]) for d in out] == [("m1", "long"), ("s1", "high")]
     assert stats.bad_lines == 1 and "log.jsonl:3: error[E0101]" in reports[0]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_the_tight_loop_equals_the_line_by_line_loop(strict):
+    """replay takes lines through a tight loop unless something runs between lines (progress,
+    checkpoints); a progress callback forces the line-by-line loop, which must give the same."""
+    data = _log_bytes(6_000, seed=5)
+    compiled = compile_program(load_paths([str(ROOT / "policies/examples")]).program)
+
+    def run(progress):
+        out, reports, stats = [], [], ReplayStats()
+        log = OpenLog("log.jsonl", io.BytesIO(data), len(data), None)
+        try:
+            replay(log, Evaluator(compiled), EventDecoder(compiled.plan.field_types), out.append, reports.append,
+                   stats, strict=strict, progress=progress)
+        except StrictStop:
+            pass
+        return out, reports, (stats.events, stats.bad_lines, stats.late_events, stats.decisions)
+
+    tight, by_line = run(None), run(lambda log, stats: None)
+    assert tight == by_line
+    if strict:
+        # The first hostile line (invalid UTF-8) sits after 6000 // 23 = 260 generated lines.
+        assert tight[2][:2] == (260, 1)
+    else:
+        assert tight[2][1] == 11
