@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime.helpers import track_member
 from policyengine.runtime.rewards import Rewards
-from policyengine.runtime.store import MemoryStore
+from policyengine.runtime.store import SWEEP_EVERY, MemoryStore
 from policyengine.runtime.timeline import Timeline
 
-SWEEP_EVERY = 1 << 16          # events between sweeps of expired state
 _RECORD = object()             # process_record: look the handler up on the record
 
 
@@ -45,6 +44,9 @@ class Evaluator:
             self.rewards.start(self.store.watermark)    # periods a changed policy added since the last run
         self.handlers = built["handlers"]
         self.record_handlers = built.get("record_handlers")    # None: the program takes dicts only
+        # process_record, the handlers and replay's tight loop in one function (compiler/loop.py);
+        # a subclass with its own process_record (parallel.ShareEvaluator) does not take it.
+        self.record_loop = built.get("record_loop") if type(self).process_record is Evaluator.process_record else None
         self.track_members = compiled.plan.track_members
         self.widths = {a.fingerprint: a.window_us for a in compiled.plan.aggregates if a.window_us is not None}
 

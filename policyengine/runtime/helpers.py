@@ -229,6 +229,10 @@ def first_message(members: dict, user, event: dict) -> bool:
 TRACKER_FIELDS = ("invited_by", "target_user")     # what track_member reads besides type and user
 
 
+class StopRules(BaseException):
+    """A `stop` rule fired inside the record loop (compiler/loop.py): the event's later rules are skipped."""
+
+
 def track_member(store, event: dict, now: int) -> None:
     """first_seen, joined_at (the last join, else first_seen), messages since joining; who invited whom."""
     members = store.members

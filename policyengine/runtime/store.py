@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections import deque
 
+SWEEP_EVERY = 1 << 16          # events between sweeps of expired state
+
 
 class MemoryStore:
     def __init__(self) -> None:

@@ -1,0 +1,87 @@
+"""The record loop: replay's tight loop with the evaluator's per-event bookkeeping and every record
+handler written into one generated function.
+
+`replay` → `Evaluator.process_record` → a handler is three Python frames an event; on the reference
+policies the frames and the bookkeeping's flag tests were a third of the bytecodes an event ran. Here
+one frame runs a stretch of lines, the flags are settled when the program is compiled, and the
+handler bodies sit in branches on the event type. It must do exactly what `process_record` does
+(tests/test_records.py runs both on the same logs): first the watermark (a late event is evaluated
+at the latest time), then due timers, the event count, periods, member tracking, the handler, roles
+and the periodic sweep.
+
+It stops and hands back to `replay` at each line a record does not take, and after each event that
+decided something, came late or failed a rule, so reporting stays in one place.
+"""
+from __future__ import annotations
+
+from policyengine.runtime.store import SWEEP_EVERY
+
+
+def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: bool, has_roles: bool) -> list[str]:
+    """`bodies`: event type (a pool name) → a record handler's lines (prologue and body, one level
+    deep, without the final return). Local names start with `Z_`, which generated handlers never use."""
+    lines = [
+        "def RUN(Z_lines, Z_decode, Z_event_time, Z_refused, Z_evaluator):",
+        "    Z_store = STORE",
+        "    Z_issues = Z_evaluator.issues",
+        "    Z_seen = len(Z_issues)",
+        "    Z_events = 0",
+        "    for Z_line in Z_lines:",
+        "        try:",
+        "            ev = Z_decode(Z_line)",
+        "            ts = Z_event_time(ev.ts, Z_line)",
+        "        except Z_refused:",
+        "            ts = None",
+        "        if ts is None:",
+        "            return Z_events, 1, Z_line, None",
+        "        Z_events += 1",
+        "        Z_t0 = ts",
+        "        out = []",
+        "        Z_wm = Z_store.watermark",
+        "        if Z_wm is None or ts > Z_wm:",
+        "            Z_store.watermark = ts",
+        "        elif ts < Z_wm:",
+        "            Z_evaluator.late_events += 1",
+        "            ts = Z_wm",
+        "        Z_timers = Z_store.timers",
+        "        if Z_timers and Z_timers[0][0] <= ts:",
+        "            RT.fire_until(ts, out)",
+        "        Z_store.events_seen += 1",
+    ]
+    if has_periods:
+        lines += ["        if Z_store.events_seen == 1:",
+                  "            REW.start(ts)"]
+    if track_members:
+        lines += ["        track_member(Z_store, ev, ts)"]
+    if bodies:
+        lines += ["        Z_type = ev.type"]
+        for i, (name, body) in enumerate(bodies.items()):
+            lines += [f"        {'if' if i == 0 else 'elif'} Z_type == {name}:"]
+            lines += _inlined(body)
+    if has_roles:
+        lines += ["        REW.check_roles(ev.user, ev, ts, out)"]
+    lines += [
+        f"        if not Z_store.events_seen % {SWEEP_EVERY}:",
+        "            Z_store.sweep(ts, Z_evaluator.widths)",
+        "        if out or ts != Z_t0 or len(Z_issues) != Z_seen:",
+        "            return Z_events, 2, out, Z_t0",
+        "    return Z_events, 0, None, None",
+    ]
+    return lines
+
+
+def _inlined(body: list[str]) -> list[str]:
+    """A handler body two levels deeper. A `stop` rule ends its handler with `return None`, which
+    here would end the whole loop: it raises StopRules instead (a BaseException, so the rules'
+    `except Exception` lets it through), caught around the body. Only rules that fired get there."""
+    stops = [i for i, line in enumerate(body) if line.split() and line.split()[0] == "return"]
+    if any(body[i].strip() != "return None" for i in stops):
+        raise AssertionError("a handler body returns a value; it cannot be inlined")
+    if not stops:
+        return ["        " + line for line in body]
+    lines = ["            try:"]
+    lines += ["            " + (line.replace("return None", "raise StopRules") if i in stops else line)
+              for i, line in enumerate(body)]
+    lines += ["            except StopRules:",
+              "                pass"]
+    return lines
