@@ -107,6 +107,8 @@ def _decodes(data: bytes) -> bool:
     b"\xf0\x8f\xbf\xbf",                           # overlong four-byte form
     b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80",      # past U+10FFFF
     b"\xe4\xbd", b"abcdefgh\xe4", b"\x80", b"\xef\xbf\xbf", b"\xf4\x8f\xbf\xbf",
+    # Past and inside the 32-byte ASCII blocks.
+    b"a" * 31 + b"\xff", b"a" * 33 + "加".encode(), b"a" * 64 + b"\xed\xa0\x80", b"a" * 40 + b"\xe4\xbd",
 ])
 def test_utf8_boundaries(data):
     assert _lines.utf8_valid(data) is _decodes(data)

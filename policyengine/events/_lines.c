@@ -77,6 +77,13 @@ static int rfc3339_us(const char *s, Py_ssize_t n, int64_t *out) {
 static int utf8_valid(const unsigned char *p, Py_ssize_t n) {
     const unsigned char *end = p + n;
     while (p < end) {
+        /* ASCII runs 32 bytes at a time: most of a line is keys, times and ids. */
+        while (end - p >= 32) {
+            uint64_t a, b, c, d;
+            memcpy(&a, p, 8); memcpy(&b, p + 8, 8); memcpy(&c, p + 16, 8); memcpy(&d, p + 24, 8);
+            if ((a | b | c | d) & 0x8080808080808080ULL) break;
+            p += 32;
+        }
         if (end - p >= 8) {
             uint64_t word;
             memcpy(&word, p, 8);
