@@ -214,6 +214,9 @@ def _guarded(w: CodeWriter, steps: list, emit: ExprEmitter, pool: Pool) -> None:
         i = j
 
 
+_ALWAYS_PRESENT = (("type",), ("user",))
+
+
 def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables: TableNames) -> None:
     table = tables.aggregate(spec.fingerprint)
     w.line("try:")
@@ -222,7 +225,9 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         w.line(f"if {emit.test(spec.filter)}:")
         w.indent()
     w.line(f"k = {emit.key(spec.keys)}")
-    guard = " and ".join(f"{emit.value(k)} is not None" for k in spec.keys if k.op == "field")
+    # `type` and `user` are never missing: both decoders refuse an event without them.
+    guard = " and ".join(f"{emit.value(k)} is not None" for k in spec.keys
+                         if k.op == "field" and k.value not in _ALWAYS_PRESENT)
     if guard:
         w.line(f"if {guard}:")
         w.indent()

@@ -26,6 +26,8 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         "    Z_issues = Z_evaluator.issues",
         "    Z_seen = len(Z_issues)",
         "    Z_events = 0",
+        "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
+        "    out = []",                       # reused while it stays empty; handed back once it is not
         "    for Z_line in Z_lines:",
         "        try:",
         "            ev = Z_decode(Z_line)",
@@ -36,14 +38,12 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         "            return Z_events, 1, Z_line, None",
         "        Z_events += 1",
         "        Z_t0 = ts",
-        "        out = []",
         "        Z_wm = Z_store.watermark",
         "        if Z_wm is None or ts > Z_wm:",
         "            Z_store.watermark = ts",
         "        elif ts < Z_wm:",
         "            Z_evaluator.late_events += 1",
         "            ts = Z_wm",
-        "        Z_timers = Z_store.timers",
         "        if Z_timers and Z_timers[0][0] <= ts:",
         "            RT.fire_until(ts, out)",
         "        Z_store.events_seen += 1",
