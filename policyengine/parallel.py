@@ -17,8 +17,8 @@ import heapq
 import multiprocessing
 import os
 import tempfile
-import zlib
 from dataclasses import dataclass
+from functools import partial
 
 import orjson
 
@@ -27,12 +27,11 @@ from policyengine.events.decode import EventDecoder
 from policyengine.logs import open_log
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import SWEEP_EVERY, Evaluator
+from policyengine.runtime.helpers import share_of
 
 END = 1 << 62                # the position of decisions made after the last event (`--until`)
 
 
-def share_of(user, shares: int) -> int:
-    return zlib.crc32(user.encode("utf-8", "surrogatepass")) % shares if user.__class__ is str else 0
 
 
 class ShareEvaluator(Evaluator):
@@ -46,6 +45,8 @@ class ShareEvaluator(Evaluator):
         self.member_share: dict = {}
         self._process_dict = super().process             # bound once: super() on every event cost 0.1 µs
         self._process_record = super().process_record
+        # The record loop with this share's steps (compiler/loop.py: _share_step).
+        self.record_loop = partial(self.built_loop, Z_shared=True) if self.built_loop is not None else None
 
     def process(self, event: dict, ts: int) -> list[dict]:
         return self._step(event, ts, event["user"], self._process_dict)

@@ -21,13 +21,15 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
     """`bodies`: event type (a pool name) → a record handler's lines (prologue and body, one level
     deep, without the final return). Local names start with `Z_`, which generated handlers never use."""
     lines = [
-        "def RUN(Z_lines, Z_decode, Z_event_time, Z_refused, Z_evaluator):",
+        "def RUN(Z_lines, Z_decode, Z_event_time, Z_refused, Z_evaluator, Z_shared=False):",
         "    Z_store = STORE",
         "    Z_issues = Z_evaluator.issues",
         "    Z_seen = len(Z_issues)",
         "    Z_events = 0",
         "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
         "    out = []",                       # reused while it stays empty; handed back once it is not
+        "    if Z_shared:",
+        "        Z_member_share, Z_my_share, Z_shares = Z_evaluator.member_share, Z_evaluator.share, Z_evaluator.shares",
         "    for Z_line in Z_lines:",
         "        try:",
         "            ev = Z_decode(Z_line)",
@@ -39,6 +41,8 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         "        Z_events += 1",
         "        Z_t0 = ts",
         "        Z_wm = Z_store.watermark",
+        "        if Z_shared:",
+        *_share_step(),
         "        if Z_wm is None or ts > Z_wm:",
         "            Z_store.watermark = ts",
         "        elif ts < Z_wm:",
@@ -64,10 +68,44 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         f"        if not Z_store.events_seen % {SWEEP_EVERY}:",
         "            Z_store.sweep(ts, Z_evaluator.widths)",
         "        if out or ts != Z_t0 or len(Z_issues) != Z_seen:",
+        "            if Z_shared:",
+        "                for Z_i, Z_d in enumerate(out):",
+        "                    Z_evaluator.tags[id(Z_d)] = (Z_store.events_seen, 1, Z_i, 0)",
         "            return Z_events, 2, out, Z_t0",
         "    return Z_events, 0, None, None",
     ]
     return lines
+
+
+def _share_step() -> list[str]:
+    """For `eval --workers` (parallel.ShareEvaluator): an event of another share's member only moves
+    the clock, as ShareEvaluator._tick does; an event with a timer due goes through the
+    ShareEvaluator's own step, which tags what fires for the merge; an event of this share's member
+    takes the path below, and its decisions are tagged as ShareEvaluator._step tags them."""
+    return [
+        "            Z_s = Z_member_share.get(ev.user)",
+        "            if Z_s is None:",
+        "                Z_s = Z_member_share[ev.user] = share_of(ev.user, Z_shares)",
+        "            if Z_timers and Z_timers[0][0] <= (ts if Z_wm is None or ts > Z_wm else Z_wm):",
+        "                Z_late = Z_evaluator.late_events",
+        "                Z_out = Z_evaluator.process_record(ev, ts)",
+        "                if Z_out or Z_evaluator.late_events != Z_late or len(Z_issues) != Z_seen:",
+        "                    return Z_events, 2, Z_out, Z_t0",
+        "                continue",
+        "            if Z_s != Z_my_share:",
+        "                Z_late = False",
+        "                if Z_wm is None or ts > Z_wm:",
+        "                    Z_store.watermark = ts",
+        "                elif ts < Z_wm:",
+        "                    Z_evaluator.late_events += 1",
+        "                    Z_late = True",
+        "                Z_store.events_seen += 1",
+        f"                if not Z_store.events_seen % {SWEEP_EVERY}:",
+        "                    Z_store.sweep(Z_store.watermark, Z_evaluator.widths)",
+        "                if Z_late:",
+        "                    return Z_events, 2, out, Z_t0",
+        "                continue",
+    ]
 
 
 def _inlined(body: list[str]) -> list[str]:

@@ -229,6 +229,11 @@ def first_message(members: dict, user, event: dict) -> bool:
 TRACKER_FIELDS = ("invited_by", "target_user")     # what track_member reads besides type and user
 
 
+def share_of(user, shares: int) -> int:
+    """Which of `shares` workers runs the rules of `user` (`eval --workers`)."""
+    return zlib.crc32(user.encode("utf-8", "surrogatepass")) % shares if user.__class__ is str else 0
+
+
 class StopRules(BaseException):
     """A `stop` rule fired inside the record loop (compiler/loop.py): the event's later rules are skipped."""
 
