@@ -13,12 +13,18 @@ $(PY):
 
 # Byte-compiled up front, as a wheel install would be: an editable install compiles on import,
 # and with PYTHONDONTWRITEBYTECODE set every command would pay ~0.15 s to compile the package again.
+# An editable install by hatchling (before the C module) could leave an empty
+# site-packages/policyengine, which then shadows the package as a namespace package.
+CLEAR_OLD_INSTALL := find $(VENV)/lib -maxdepth 3 -type d -name policyengine -empty -delete
+
 $(STAMP): pyproject.toml setup.py policyengine/events/_lines.c | $(PY)
+	$(CLEAR_OLD_INSTALL)
 	$(PIP) install --quiet --disable-pip-version-check -e .
 	$(PY) -m compileall -q policyengine >/dev/null
 	touch $@
 
 $(DEV_STAMP): pyproject.toml setup.py policyengine/events/_lines.c | $(PY)
+	$(CLEAR_OLD_INSTALL)
 	$(PIP) install --quiet --disable-pip-version-check -e '.[dev]'
 	$(PY) -m compileall -q policyengine >/dev/null
 	touch $(STAMP) $@
