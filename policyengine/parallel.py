@@ -46,7 +46,8 @@ class ShareEvaluator(Evaluator):
         self._process_dict = super().process             # bound once: super() on every event cost 0.1 µs
         self._process_record = super().process_record
         # The record loop with this share's steps (compiler/loop.py: _share_step).
-        self.record_loop = partial(self.built_loop, Z_shared=True) if self.built_loop is not None else None
+        if self.record_loop is not None:
+            self.record_loop = partial(self.record_loop, Z_shared=True)
 
     def process(self, event: dict, ts: int) -> list[dict]:
         return self._step(event, ts, event["user"], self._process_dict)

@@ -52,8 +52,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
            progress: Callable[[OpenLog, ReplayStats], None] | None = None,
            skip: int = 0, checkpoint=None, identity: str | None = None, max_line: int = MAX_LINE_BYTES,
            observe=None, allowed_lateness_us: int = 0, records: bool = True, about_input: bool = True) -> None:
-    """`skip`: lines a previous run already committed. `checkpoint`: a StateSession, asked every
-    `every_events` lines whether its time has come, and told at the end of the log. `records`:
+    """`skip`: lines a previous run already committed. `checkpoint`: a StateSession, asked between
+    chunks of lines whether `every_events` lines or its time have come, and told at the end of the log. `records`:
     take the record fast path where the program allows it (off only to test it against dicts).
     `about_input`: report bad lines, late events and damaged logs (they are still counted without
     it; workers that read the same lines leave them to one of them)."""
@@ -132,17 +132,22 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
             stats.runtime_errors += len(issues) - seen_issues
             seen_issues = len(issues)
 
-    # With nothing to do between lines (no skipping, checkpoints or progress), lines that records
-    # take run through a tight loop; one_line takes the rest. 4 % fewer instructions an event. The
-    # program's own loop (compiler/loop.py) also holds the evaluator's bookkeeping and handlers.
-    tight = decode_record is not None and not checkpointing and progress is None
-    loop = evaluator.record_loop if tight else None
+    # Lines records take run through the program's own loop (compiler/loop.py: the evaluator's
+    # bookkeeping and the handlers in one function); it hands back what needs reporting. Checkpoints
+    # and progress come between chunks of lines, so no per-line work is added for them.
+    loop = evaluator.record_loop if decode_record is not None else None
+    committed = skip
     try:
         for batch in line_batches(log.stream, max_line):
-            if skip >= lineno + len(batch):
+            if lineno + len(batch) <= skip:
                 lineno += len(batch)            # committed by an earlier run
                 continue
-            if loop is not None and lineno >= skip:
+            if lineno < skip:
+                batch, lineno = batch[skip - lineno:], skip
+            if checkpointing and (every and lineno - committed >= every or checkpoint.due()) and lineno > committed:
+                checkpoint.checkpoint(identity, lineno)
+                committed = lineno
+            if loop is not None:
                 lines = iter(batch)
                 while True:
                     events, stop, held, ts = loop(lines, decode_record, event_time, _NOT_A_RECORD, evaluator)
@@ -155,36 +160,12 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                         one_line(held, lineno)
                     else:                       # an event that decided, came late or failed a rule
                         after(held, ts, lineno)
-                continue
-            if tight and lineno >= skip:
-                events = 0
+            else:
                 for line in batch:
                     lineno += 1
-                    try:
-                        record = decode_record(line)
-                        ts = event_time(record.ts, line)
-                    except _NOT_A_RECORD:
-                        ts = None
-                    if ts is None:              # not a record, another form of time, or an over-long line (None)
-                        stats.events += events  # counted before one_line can stop the replay (--strict)
-                        events = 0
-                        one_line(line, lineno)
-                        continue
-                    events += 1
-                    decisions = process_record(record, ts)
-                    if decisions or evaluator.late_events != late_seen or len(issues) != seen_issues:
-                        after(decisions, ts, lineno)
-                stats.events += events
-                continue
-            for line in batch:
-                lineno += 1
-                if lineno <= skip:
-                    continue
-                if checkpointing and (every and not lineno % every or not lineno & 0x3FF and checkpoint.due()):
-                    checkpoint.checkpoint(identity, lineno - 1)
-                one_line(line, lineno)
-                if progress is not None and not lineno & 0xFFF:
-                    progress(log, stats)
+                    one_line(line, lineno)
+            if progress is not None:
+                progress(log, stats)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         stats.bad_lines += 1
         if about_input:

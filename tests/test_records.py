@@ -141,27 +141,51 @@ def test_a_field_typed_two_ways_keeps_the_program_on_dicts(tmp_path):
 @pytest.mark.parametrize("strict", [False, True])
 def test_the_record_loop_equals_the_line_by_line_loop(policy, bad, strict):
     """replay runs records through the program's own loop (compiler/loop.py: the evaluator's
-    bookkeeping and the handlers in one function) unless something runs between lines (progress,
-    checkpoints); a progress callback forces the line-by-line loop through process_record, which
-    must give the same. The community pack has `stop` rules, periods, roles and member tracking."""
+    bookkeeping and the handlers in one function); without it, each record goes through
+    Evaluator.process_record and the record handlers, which must give the same. The community
+    pack has `stop` rules, periods, roles and member tracking."""
     data = _log_bytes(6_000, seed=5)
     compiled = compile_program(load_paths([str(ROOT / policy)]).program)
 
-    def run(progress):
+    def run(with_loop):
         out, reports, stats = [], [], ReplayStats()
         log = OpenLog("log.jsonl", io.BytesIO(data), len(data), None)
+        evaluator = Evaluator(compiled)
+        if not with_loop:
+            evaluator.record_loop = None
         try:
-            replay(log, Evaluator(compiled), EventDecoder(compiled.plan.field_types), out.append, reports.append,
-                   stats, strict=strict, progress=progress)
+            replay(log, evaluator, EventDecoder(compiled.plan.field_types), out.append, reports.append,
+                   stats, strict=strict)
         except StrictStop:
             pass
         return out, reports, (stats.events, stats.bad_lines, stats.late_events, stats.decisions)
 
-    tight, by_line = run(None), run(lambda log, stats: None)
-    assert tight == by_line
+    looped, by_line = run(True), run(False)
+    assert looped == by_line
     if strict:
         # The first hostile line (invalid UTF-8) sits after 6000 // 23 = 260 generated lines.
-        assert tight[2][:2] == (260, 1)
+        assert looped[2][:2] == (260, 1)
     else:
-        assert tight[2][1] == bad
-        assert len(tight[0]) > 100
+        assert looped[2][1] == bad
+        assert len(looped[0]) > 100
+
+
+def test_skipping_committed_lines_mid_chunk_evaluates_exactly_the_rest():
+    """A resumed run skips the lines an earlier run committed, wherever they end in a chunk: the
+    rest gives what a log of only those lines gives, at line numbers shifted by the skip."""
+    lines = _log_bytes(3_000, seed=3).split(b"\n")
+    skip = 1_234                                  # inside the first 256 kB chunk
+    compiled = compile_program(load_paths([str(ROOT / "policies/examples")]).program)
+
+    def run(data: bytes, skip: int):
+        out, reports, stats = [], [], ReplayStats()
+        replay(OpenLog("log.jsonl", io.BytesIO(data), len(data), None), Evaluator(compiled),
+               EventDecoder(compiled.plan.field_types), out.append, reports.append, stats, skip=skip)
+        return out, reports, stats
+
+    resumed = run(b"\n".join(lines), skip)
+    alone = run(b"\n".join(lines[skip:]), 0)
+    assert resumed[0] == alone[0] and len(alone[0]) > 10
+    shifted = [r.replace("log.jsonl:", "", 1).split(":", 1) for r in alone[1]]
+    assert resumed[1] == [f"log.jsonl:{int(n) + skip}:{rest}" for n, rest in shifted]
+    assert resumed[2].events == alone[2].events > 1_000

@@ -1,4 +1,4 @@
-"""The record loop: replay's tight loop with the evaluator's per-event bookkeeping and every record
+"""The record loop: replay's loop over a chunk of lines with the evaluator's per-event bookkeeping and every record
 handler written into one generated function.
 
 `replay` → `Evaluator.process_record` → a handler is three Python frames an event; on the reference

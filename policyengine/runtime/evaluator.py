@@ -44,10 +44,8 @@ class Evaluator:
             self.rewards.start(self.store.watermark)    # periods a changed policy added since the last run
         self.handlers = built["handlers"]
         self.record_handlers = built.get("record_handlers")    # None: the program takes dicts only
-        # process_record, the handlers and replay's tight loop in one function (compiler/loop.py);
-        # a subclass with its own process_record (parallel.ShareEvaluator) sets its own use of it.
-        self.built_loop = built.get("record_loop")
-        self.record_loop = self.built_loop if type(self).process_record is Evaluator.process_record else None
+        # process_record, the handlers and replay's loop in one function (compiler/loop.py).
+        self.record_loop = built.get("record_loop")
         self.track_members = compiled.plan.track_members
         self.widths = {a.fingerprint: a.window_us for a in compiled.plan.aggregates if a.window_us is not None}
 
