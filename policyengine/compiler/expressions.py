@@ -307,7 +307,7 @@ class ExprEmitter:
                 words = [w for w in dict.fromkeys(normalize(str(x)) for x in self._const_items(right)) if w]
             else:
                 cf = self.local.fold(tuple(left.value))
-                words = self._const_words(right)
+                words = self._const_words_of(right)
             if sym == "contains":
                 return f"{cf} is not None and {self.pool.add(words[0])} in {cf}"
             if sym == "starts with":
@@ -321,10 +321,7 @@ class ExprEmitter:
                 return f"{cf} is not None and {matcher}.all({cf})"
             if sym == "contains all":
                 return f"{cf} is not None and " + " and ".join(f"{self.pool.add(w)} in {cf}" for w in words)
-            if len(words) <= INLINE_WORDS:
-                return f"{cf} is not None and (" + " or ".join(f"{self.pool.add(w)} in {cf}" for w in words) + ")"
-            matcher = self.pool.add(WordMatcher(words), ("words",) + tuple(words))
-            return f"{cf} is not None and next({matcher}.scan({cf}), None) is not None"
+            return self._any_of(cf, words)
         if sym in ("in", "not in") and const_right and left.type != ANY:
             members = self.pool.add(frozenset(self._const_items(right)), ("set",) + tuple(sorted(map(repr, self._const_items(right)))))
             v = self.value(left)
@@ -355,9 +352,6 @@ class ExprEmitter:
             return [a.value for a in ir.args]
         return list(ir.value) if isinstance(ir.value, tuple) else [ir.value]
 
-    def _const_words(self, ir: IR) -> list[str]:
-        return self._const_words_of(ir)
-
     @staticmethod
     def _const_words_of(ir: IR) -> list[str]:
         return list(dict.fromkeys(str(w).casefold() for w in ExprEmitter._const_items(ir)))
@@ -371,11 +365,14 @@ class ExprEmitter:
         if name is not None:
             return name
         name = self.local.guards[key] = f"g{len(self.local.guards)}"
-        cf = self.local.fold(path)
+        return f"({name} := {self._any_of(self.local.fold(path), words)})"
+
+    def _any_of(self, cf: str, words: list[str]) -> str:
+        """The case-folded text in local `cf` holds one of `words`: a few `in`s, or one Aho–Corasick pass."""
         if len(words) <= INLINE_WORDS:
-            return f"({name} := {cf} is not None and (" + " or ".join(f"{self.pool.add(w)} in {cf}" for w in words) + "))"
+            return f"{cf} is not None and (" + " or ".join(f"{self.pool.add(w)} in {cf}" for w in words) + ")"
         matcher = self.pool.add(WordMatcher(words), ("words",) + tuple(words))
-        return f"({name} := {cf} is not None and next({matcher}.scan({cf}), None) is not None)"
+        return f"{cf} is not None and next({matcher}.scan({cf}), None) is not None"
 
 
 class TableNames:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from policyengine.check import CheckedProgram
 from policyengine.check.ir import IR
+from policyengine.check.schema import TRACKED_ATTRIBUTES
 from policyengine.compiler.plan import rule_nodes, spec_nodes
 
 
@@ -66,6 +67,6 @@ def _node_blocker(node: IR) -> str | None:
         return "reads another member's state"
     if node.op in ("has_label", "labels") and node.args and not _is_user(node.args[0]):
         return "reads another member's labels"
-    if node.op == "member" and node.value in ("first_seen", "joined_at", "account_age", "first_message", "invited_by"):
+    if node.op == "member" and node.value in TRACKED_ATTRIBUTES:
         return f"`user.{node.value}` reads the member tracker, which follows invites across members"
     return None
