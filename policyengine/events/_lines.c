@@ -111,6 +111,12 @@ static int utf8_valid(const unsigned char *p, Py_ssize_t n) {
     return 1;
 }
 
+/* rfc3339_us for a str object: only an exact str of ASCII text can be one. */
+static int text_us(PyObject *text, int64_t *out) {
+    return PyUnicode_CheckExact(text) && PyUnicode_IS_ASCII(text)
+           && rfc3339_us((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), out);
+}
+
 /* event_time(ts, line) → microseconds, or None: "ask Python" (another form of time, a number, a
  * time that is not real, or a line that is not valid UTF-8). */
 static PyObject *event_time(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
@@ -118,11 +124,9 @@ static PyObject *event_time(PyObject *Py_UNUSED(self), PyObject *const *args, Py
         PyErr_SetString(PyExc_TypeError, "event_time(ts, line) takes two arguments");
         return NULL;
     }
-    PyObject *ts = args[0], *line = args[1];
-    if (!PyUnicode_CheckExact(ts) || !PyUnicode_IS_ASCII(ts) || !PyBytes_CheckExact(line))
-        Py_RETURN_NONE;
+    PyObject *line = args[1];
     int64_t us;
-    if (!rfc3339_us((const char *)PyUnicode_DATA(ts), PyUnicode_GET_LENGTH(ts), &us))
+    if (!PyBytes_CheckExact(line) || !text_us(args[0], &us))
         Py_RETURN_NONE;
     if (!utf8_valid((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line)))
         Py_RETURN_NONE;
@@ -131,10 +135,8 @@ static PyObject *event_time(PyObject *Py_UNUSED(self), PyObject *const *args, Py
 
 /* rfc3339_us(text) → microseconds, or None; exposed for parse_ts and for the tests. */
 static PyObject *py_rfc3339_us(PyObject *Py_UNUSED(self), PyObject *text) {
-    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
-        Py_RETURN_NONE;
     int64_t us;
-    if (!rfc3339_us((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), &us))
+    if (!text_us(text, &us))
         Py_RETURN_NONE;
     return PyLong_FromLongLong(us);
 }
