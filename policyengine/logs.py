@@ -7,11 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import BinaryIO
 
-try:
-    from policyengine.events._lines import split_lines    # bytes.split(b"\n") with memchr: 3× faster a line
-except ImportError:                                        # pragma: no cover - no C compiler at install
-    def split_lines(data: bytes) -> list[bytes]:
-        return data.split(b"\n")
+from policyengine.events.native import split_lines     # bytes.split(b"\n") with memchr: 3× faster a line
 
 
 class LogOpenError(Exception):

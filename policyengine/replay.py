@@ -14,7 +14,8 @@ from typing import Callable
 
 from policyengine.events.decode import BadEvent, EventDecoder
 from policyengine.events.records import RECORD_ERRORS, record_decoder
-from policyengine.events.timestamps import event_time, parse_ts
+from policyengine.events.native import event_time
+from policyengine.events.timestamps import parse_ts
 from policyengine.logs import OpenLog, line_batches
 from policyengine.runtime.evaluator import Evaluator
 

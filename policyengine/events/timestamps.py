@@ -4,24 +4,14 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta, timezone
 
+from policyengine.events.native import rfc3339_us     # the common form in C; None for the rest
+
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _fromisoformat = datetime.fromisoformat
 
 
 class TimestampError(ValueError):
     pass
-
-
-try:
-    # C answers for the common forms and returns None for the rest (events/_lines.c); a machine
-    # that could not build it gets the same answers from fromisoformat, more slowly.
-    from policyengine.events._lines import event_time, rfc3339_us
-except ImportError:                                  # pragma: no cover - no C compiler at install
-    def event_time(ts, line):
-        return None
-
-    def rfc3339_us(text):
-        return None
 
 
 def parse_ts(value) -> int:

@@ -1,0 +1,18 @@
+"""The per-line functions of `eval` from the C module (events/_lines.c), or stand-ins that give
+the same results where it could not be built: `None` ("ask Python") from the two that answer only
+common cases, and `bytes.split` for splitting."""
+from __future__ import annotations
+
+try:
+    from policyengine.events._lines import event_time, rfc3339_us, split_lines
+except ImportError:                                  # pragma: no cover - no C compiler at install
+    def event_time(ts, line):
+        return None
+
+    def rfc3339_us(text):
+        return None
+
+    def split_lines(data: bytes) -> list[bytes]:
+        return data.split(b"\n")
+
+__all__ = ["event_time", "rfc3339_us", "split_lines"]
