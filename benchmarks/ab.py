@@ -23,23 +23,26 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.command import eval_command
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _command(policies: list[str], log: str) -> list[str]:
+    # Absolute paths: each tree runs with its own folder as the working directory.
+    return eval_command([(ROOT / p).resolve() for p in policies], str(Path(log).resolve()))
 
 
 def _user_cpu(tree: Path, policies: list[str], log: str) -> tuple[float, bytes]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-    flags = [arg for p in policies for arg in ("--policy", str((ROOT / p).resolve()))]
-    done = subprocess.run([sys.executable, "-m", "policyengine", "eval", "--quiet", "--progress", "never",
-                           *flags, str(Path(log).resolve())], cwd=tree, capture_output=True, check=True)
+    done = subprocess.run(_command(policies, log), cwd=tree, capture_output=True, check=True)
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before, done.stdout
 
 
 def _instructions(tree: Path, policies: list[str], log: str) -> tuple[int, bytes]:
-    flags = [arg for p in policies for arg in ("--policy", str((ROOT / p).resolve()))]
     with tempfile.NamedTemporaryFile() as counts:
         done = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={counts.name}",
-                               sys.executable, "-m", "policyengine", "eval", "--quiet", "--progress", "never", *flags,
-                               str(Path(log).resolve())], cwd=tree, capture_output=True, check=True,
+                               *_command(policies, log)], cwd=tree, capture_output=True, check=True,
                               env=dict(os.environ, PYTHONHASHSEED="0"))    # string hashing moves counts by ±1 %
         summary = [line for line in Path(counts.name).read_text().splitlines() if line.startswith("summary:")]
     return int(summary[0].split()[1]), done.stdout

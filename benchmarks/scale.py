@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+from benchmarks.command import eval_command
 from benchmarks.throughput import REFERENCE
 
 START = datetime(2026, 11, 2, tzinfo=timezone.utc)
@@ -47,10 +48,8 @@ def main(argv=None) -> int:
     p.add_argument("--members", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=7)
     a = p.parse_args(argv)
-    flags = [arg for path in REFERENCE for arg in ("--policy", path)]
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "policyengine", "eval", "--quiet", "--progress", "never",
-                             *flags, "--out", "/dev/null", "-"], stdin=subprocess.PIPE)
+    proc = subprocess.Popen(eval_command(REFERENCE, "--out", "/dev/null", "-"), stdin=subprocess.PIPE)
     batch = []
     for line in lines(a.events, a.members, a.seed):
         batch.append(line)

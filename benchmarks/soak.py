@@ -18,6 +18,7 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks.command import eval_command
 from benchmarks.loggen import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
         with open(log, "wb") as f:
             for e in generate(a.events, seed=a.seed):
                 f.write(orjson.dumps(e) + b"\n")
-        base = [sys.executable, "-m", "policyengine", "eval", "--quiet", "--progress", "never", "--policy", a.policy]
+        base = eval_command([a.policy])
         started = time.perf_counter()
         subprocess.run(base + ["--out", str(tmp / "clean.jsonl"), str(log)], check=True, cwd=ROOT)
         clean_s = time.perf_counter() - started

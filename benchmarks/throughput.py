@@ -21,6 +21,7 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks.command import eval_command
 from benchmarks.loggen import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,9 +96,7 @@ def engine(path: Path, *policies: str, workers: int = 1) -> tuple[float, list]:
     """`policyengine eval` as users run it, in its own process (start-up included)."""
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
         t = time.perf_counter()
-        flags = [arg for p in policies for arg in ("--policy", p)] + ["--workers", str(workers)]
-        subprocess.run([sys.executable, "-m", "policyengine", "eval", "--quiet", "--progress", "never",
-                        *flags, "--out", out.name, str(path)], check=True)
+        subprocess.run(eval_command(policies, "--workers", str(workers), "--out", out.name, str(path)), check=True)
         elapsed = time.perf_counter() - t
         with open(out.name, "rb") as f:
             decisions = [orjson.loads(line) for line in f]

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.command import eval_command
 from benchmarks.throughput import REFERENCE, ROOT, write_log
 
 PROGRAMS = {"reference (ads, contributor, streak)": REFERENCE,
@@ -24,10 +25,8 @@ PROGRAMS = {"reference (ads, contributor, streak)": REFERENCE,
 
 
 def run(log: Path, policies: list[str], workers: int) -> tuple[float, bytes]:
-    flags = [arg for p in policies for arg in ("--policy", p)]
     t = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "policyengine", "eval", "--quiet", "--progress", "never",
-                           "--workers", str(workers), *flags, str(log)], check=True, capture_output=True)
+    done = subprocess.run(eval_command(policies, "--workers", str(workers), str(log)), check=True, capture_output=True)
     return time.perf_counter() - t, done.stdout
 
 

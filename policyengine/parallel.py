@@ -32,8 +32,6 @@ from policyengine.runtime.helpers import share_of
 END = 1 << 62                # the position of decisions made after the last event (`--until`)
 
 
-
-
 class ShareEvaluator(Evaluator):
     """An evaluator that runs the rules only for members of one share; for the others it moves
     the clock on exactly as `process` would. `tags` maps each returned decision to its merge key."""
