@@ -7,12 +7,13 @@ program's field set skips the fields no rule reads and checks the types it keeps
 (0.9 µs a line, checks included).
 
 A record is only ever a fast path. Any line it does not take — malformed JSON, a field of
-another type than the record expects, a time `fromisoformat` refuses — goes to the general
+another type than the record expects, a time `parse_ts` refuses — goes to the general
 decoder, which accepts it or says why not in the words users know. So the record may be
 stricter than the contract (a `text` that is a number on an event type no rule reads is
 refused here and accepted there), never looser:
 - JSON a record would accept and orjson would not: invalid UTF-8 in a skipped field
-  (msgspec does not check skipped strings), so non-ASCII lines are checked here.
+  (msgspec does not check skipped strings), so replay checks every line it takes as a record
+  (`event_time` in events/_lines.c, else `bytes.decode`).
 - Values read as raw JSON (nested objects, fields of no declared type) are decoded by orjson
   when read, so they are exactly the values the general decoder gives.
 - Integers outside int64 (orjson reads those past 64 bits as floats): refused where a field is a
