@@ -159,8 +159,10 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                     if stop == 1:               # a line records do not take
                         lineno += 1
                         one_line(held, lineno)
-                    else:                       # an event that decided, came late or failed a rule
+                    elif stop == 2:             # an event that decided, fired a timer or failed a rule
                         after(held, ts, lineno)
+                    else:                       # a late event, handed back unevaluated
+                        after(process_record(held, ts), ts, lineno)
             else:
                 for line in batch:
                     lineno += 1

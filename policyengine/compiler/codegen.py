@@ -49,7 +49,8 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     tables.record = _record_layout(plan, tables.event_fields)
     if tables.record is not None:
         attrs = {f.name: f.attr for f in tables.record if f.kind != "raw"}     # raw JSON is decoded by `get`
-        record_bodies = [_prologue(local, pool, tables, attrs) + body for local, body in handlers]
+        texts = {f.name for f in tables.record if f.kind == "text"}
+        record_bodies = [_prologue(local, pool, tables, attrs, texts) + body for local, body in handlers]
         bodies += [[f"def r{i}(ev, ts, out):"] + lines + ["    return None"] for i, lines in enumerate(record_bodies)]
         # Messages first: the branch on event type is a chain of comparisons, and in a chat most events are messages.
         order = sorted(range(len(handlers)), key=lambda i: plan.handlers[i].event_type != "message")
@@ -121,9 +122,11 @@ def _record_layout(plan: Plan, read: set[str]) -> tuple[RecordField, ...] | None
     return record_fields(kinds)
 
 
-def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict[str, str] | None = None) -> list[str]:
+def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict[str, str] | None = None,
+              texts: set[str] = frozenset()) -> list[str]:
     """Read each event field once. `record`: field → attribute, for a handler that takes a decoded
-    record instead of a dict; its attributes are generated names, never policy text."""
+    record instead of a dict; its attributes are generated names, never policy text. `texts`: the
+    record's fields that hold a str or None (msgspec checked them)."""
     lines = []
     for path, name in local.fields.items():
         tables.event_fields.add(path[0])
@@ -136,7 +139,10 @@ def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict
         else:
             lines.append(f"    {name} = get_path(ev, {pool.add(tuple(path))})")
     for path, name in local.folded.items():
-        lines.append(f"    {name} = {local.fields[path]}.casefold() if {local.fields[path]}.__class__ is str else None")
+        field = local.fields[path]
+        test = f"{field} is not None" if record is not None and len(path) == 1 and path[0] in texts \
+            else f"{field}.__class__ is str"
+        lines.append(f"    {name} = {field}.casefold() if {test} else None")
     for path, name in local.normal.items():
         lines.append(f"    {name} = normalize({local.fields[path]})")
     for (function, path), name in local.calls.items():

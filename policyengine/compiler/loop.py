@@ -5,16 +5,19 @@ handler written into one generated function.
 policies the frames and the bookkeeping's flag tests were a third of the bytecodes an event ran. Here
 one frame runs a stretch of lines, the flags are settled when the program is compiled, and the
 handler bodies sit in branches on the event type. It must do exactly what `process_record` does
-(tests/test_records.py runs both on the same logs): first the watermark (a late event is evaluated
-at the latest time), then due timers, the event count, periods, member tracking, the handler, roles
-and the periodic sweep.
+(tests/test_records.py runs both on the same logs): first the watermark, then due timers, the event
+count, periods, member tracking, the handler, roles and the periodic sweep.
 
-It stops and hands back to `replay` at each line a record does not take, and after each event that
-decided something, came late or failed a rule, so reporting stays in one place.
+It stops and hands back to `replay` at each line a record does not take, after each event that
+decided something, fired a timer or failed a rule, so reporting stays in one place, and before each
+late event, which `process_record` then evaluates: the loop itself only moves the clock forward.
 """
 from __future__ import annotations
 
 from policyengine.runtime.store import SWEEP_EVERY
+
+# The watermark before the first event: below every event time (year 1 is -6.2e16 µs).
+NO_TIME_YET = -(1 << 63)
 
 
 def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: bool, has_roles: bool) -> list[str]:
@@ -27,6 +30,12 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         "    Z_seen = len(Z_issues)",
         "    Z_events = 0",
         "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
+        # The watermark in a local: only this loop moves it while it runs (and the share step,
+        # which reads it back). Below every event time while there is none.
+        "    Z_wm = Z_store.watermark",
+        f"    if Z_wm is None:",
+        f"        Z_wm = {NO_TIME_YET}",
+        "    Z_stop = False",                 # hand back after this event: a timer fired
         "    out = []",                       # reused while it stays empty; handed back once it is not
         "    if Z_shared:",
         "        Z_member_share, Z_my_share, Z_shares = Z_evaluator.member_share, Z_evaluator.share, Z_evaluator.shares",
@@ -39,17 +48,16 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         "        if ts is None:",
         "            return Z_events, 1, Z_line, None",
         "        Z_events += 1",
-        "        Z_t0 = ts",
-        "        Z_wm = Z_store.watermark",
         "        if Z_shared:",
         *_share_step(),
-        "        if Z_wm is None or ts > Z_wm:",
-        "            Z_store.watermark = ts",
+        "        if ts > Z_wm:",
+        "            Z_store.watermark = Z_wm = ts",
         "        elif ts < Z_wm:",
-        "            Z_evaluator.late_events += 1",
-        "            ts = Z_wm",
+        # Late events are rare: process_record evaluates them (at the latest time) and replay reports them.
+        "            return Z_events, 3, ev, ts",
         "        if Z_timers and Z_timers[0][0] <= ts:",
         "            RT.fire_until(ts, out)",
+        "            Z_stop = True",
         "        Z_store.events_seen += 1",
     ]
     if has_periods:
@@ -67,11 +75,11 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
     lines += [
         f"        if not Z_store.events_seen % {SWEEP_EVERY}:",
         "            Z_store.sweep(ts, Z_evaluator.widths)",
-        "        if out or ts != Z_t0 or len(Z_issues) != Z_seen:",
+        "        if out or Z_stop or len(Z_issues) != Z_seen:",
         "            if Z_shared:",
         "                for Z_i, Z_d in enumerate(out):",
         "                    Z_evaluator.tags[id(Z_d)] = (Z_store.events_seen, 1, Z_i, 0)",
-        "            return Z_events, 2, out, Z_t0",
+        "            return Z_events, 2, out, ts",
         "    return Z_events, 0, None, None",
     ]
     return lines
@@ -86,24 +94,25 @@ def _share_step() -> list[str]:
         "            Z_s = Z_member_share.get(ev.user)",
         "            if Z_s is None:",
         "                Z_s = Z_member_share[ev.user] = share_of(ev.user, Z_shares)",
-        "            if Z_timers and Z_timers[0][0] <= (ts if Z_wm is None or ts > Z_wm else Z_wm):",
+        "            if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
         "                Z_late = Z_evaluator.late_events",
         "                Z_out = Z_evaluator.process_record(ev, ts)",
+        "                Z_wm = Z_store.watermark",
         "                if Z_out or Z_evaluator.late_events != Z_late or len(Z_issues) != Z_seen:",
-        "                    return Z_events, 2, Z_out, Z_t0",
+        "                    return Z_events, 2, Z_out, ts",
         "                continue",
         "            if Z_s != Z_my_share:",
         "                Z_late = False",
-        "                if Z_wm is None or ts > Z_wm:",
-        "                    Z_store.watermark = ts",
+        "                if ts > Z_wm:",
+        "                    Z_store.watermark = Z_wm = ts",
         "                elif ts < Z_wm:",
         "                    Z_evaluator.late_events += 1",
         "                    Z_late = True",
         "                Z_store.events_seen += 1",
         f"                if not Z_store.events_seen % {SWEEP_EVERY}:",
-        "                    Z_store.sweep(Z_store.watermark, Z_evaluator.widths)",
+        "                    Z_store.sweep(Z_wm, Z_evaluator.widths)",
         "                if Z_late:",
-        "                    return Z_events, 2, out, Z_t0",
+        "                    return Z_events, 2, out, ts",
         "                continue",
     ]
 
