@@ -1,15 +1,15 @@
 """The per-line checks in C (events/_lines.c) against independent oracles: datetime.fromisoformat
-for times and bytes.decode for UTF-8. Where C answers it must give Python's answer; where it says
-None, Python decides."""
+for times, bytes.decode for UTF-8 and datetime arithmetic for the times decisions carry. Where C
+answers it must give Python's answer; where it says None, Python decides."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from policyengine.events import _lines
-from policyengine.events.timestamps import parse_ts
+from policyengine.events.timestamps import format_ts, parse_ts
 from policyengine.replay import ReplayStats, replay
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -163,6 +163,7 @@ def test_replay_without_the_c_module_decides_the_same(monkeypatch):
 
     with_c = run()
     monkeypatch.setattr("policyengine.replay.event_time", lambda ts, line: None)
+    monkeypatch.setattr("policyengine.runtime.helpers.format_us", lambda us: None)
     without_c = run()
     assert with_c == without_c
     assert len(with_c[0]) > 0
@@ -180,3 +181,41 @@ def test_split_lines_is_bytes_split(data):
 def test_split_lines_refuses_what_is_not_bytes():
     with pytest.raises(TypeError):
         _lines.split_lines("text")
+
+
+def oracle_text(us: int) -> str:
+    """A decision's time as datetime arithmetic writes it: milliseconds when they are whole."""
+    dt = EPOCH + timedelta(microseconds=us)
+    base = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+    if not dt.microsecond:
+        return base + "Z"
+    if dt.microsecond % 1000 == 0:
+        return f"{base}.{dt.microsecond // 1000:03d}Z"
+    return f"{base}.{dt.microsecond:06d}Z"
+
+
+def test_hand_written_decision_times():
+    day = 20_759 * 86_400           # 2026-11-02, as in test_hand_computed_times
+    assert _lines.format_us((day + 19) * 1_000_000 + 406_000) == "2026-11-02T00:00:19.406Z"
+    assert _lines.format_us((day + 3_661) * 1_000_000) == "2026-11-02T01:01:01Z"
+    assert _lines.format_us(-1) == "1969-12-31T23:59:59.999999Z"
+    # 2024-02-29 is day 19,782: the leap day itself.
+    assert _lines.format_us(19_782 * 86_400 * 1_000_000 + 7) == "2024-02-29T00:00:00.000007Z"
+
+
+# Years 1000–9999 in microseconds from the epoch: C writes all of them.
+_FIRST_US = (datetime(1000, 1, 1, tzinfo=timezone.utc) - EPOCH) // timedelta(microseconds=1)
+_LAST_US = (datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc) - EPOCH) // timedelta(microseconds=1)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.integers(_FIRST_US, _LAST_US),
+                 st.integers(_FIRST_US, _LAST_US).map(lambda us: us - us % 1000),
+                 st.integers(_FIRST_US // 1_000_000, _LAST_US // 1_000_000).map(lambda s: s * 1_000_000)))
+def test_decision_times_agree_with_datetime_and_format_ts(us):
+    assert _lines.format_us(us) == oracle_text(us) == format_ts(us)
+
+
+@pytest.mark.parametrize("value", [_FIRST_US - 1, _LAST_US + 1, 1 << 70, -(1 << 70), 1.5, True, "0"])
+def test_decision_times_outside_the_common_years_are_left_to_python(value):
+    assert _lines.format_us(value) is None

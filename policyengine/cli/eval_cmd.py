@@ -203,10 +203,10 @@ def _usable_workers(args, program) -> int:
 
 
 def _jsonl_writer(out):
-    write, dumps = out.write, orjson.dumps
+    write, dumps, newline = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
 
     def emit(decision: dict) -> None:
-        write(dumps(decision) + b"\n")
+        write(dumps(decision, option=newline))
     return emit
 
 

@@ -1,11 +1,11 @@
 /* Per-line work of `policyengine eval` in C: splitting chunks into lines, the event time and
- * UTF-8 validity.
+ * UTF-8 validity, and the time a decision carries, written out.
  *
  * Both are answered in Python too (timestamps.parse_ts, bytes.decode); this module only answers
  * the common case faster and says "don't know" (None) for everything else, which then goes the
  * Python way. So it may take less than Python does, never more, and where it answers it gives the
- * same number: tests/test_native_lines.py checks it against datetime.fromisoformat and
- * bytes.decode.
+ * same number: tests/test_native_lines.py checks it against datetime.fromisoformat,
+ * bytes.decode and timestamps.format_ts.
  *
  * Why C: on the reference policies, parsing `ts` with fromisoformat and turning it into
  * microseconds took a quarter of the engine's instructions an event (docs/performance.md).
@@ -28,6 +28,19 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
     const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + doe - 719468;
+}
+
+/* The inverse: y-m-d of a day count from 1970-01-01 (H. Hinnant's civil_from_days). */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const int64_t doe = z - era * 146097;
+    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
 }
 
 static int days_in_month(int y, int m) {
@@ -173,12 +186,50 @@ static PyObject *split_lines(PyObject *Py_UNUSED(self), PyObject *data) {
     }
 }
 
+/* format_us(us) → "YYYY-MM-DDTHH:MM:SS[.mmm|.uuuuuu]Z", as timestamps.format_ts writes it, or None
+ * outside the years 1000–9999 (format_ts then decides; strftime does not pad years below 1000).
+ * Every decision carries one: 2 µs a decision in Python. */
+static PyObject *format_us(PyObject *Py_UNUSED(self), PyObject *arg) {
+    if (!PyLong_CheckExact(arg)) Py_RETURN_NONE;
+    int overflow;
+    long long us = PyLong_AsLongLongAndOverflow(arg, &overflow);
+    if (overflow || (us == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    const int64_t day_us = 86400000000LL;
+    int64_t day = us / day_us, rest = us % day_us;
+    if (rest < 0) {
+        rest += day_us;
+        day -= 1;
+    }
+    int64_t y;
+    int m, d;
+    civil_from_days(day, &y, &m, &d);
+    if (y < 1000 || y > 9999) Py_RETURN_NONE;
+    int64_t secs = rest / 1000000, frac = rest % 1000000;
+    int h = (int)(secs / 3600), mi = (int)(secs / 60 % 60), s = (int)(secs % 60);
+    char buf[32];
+    int n;
+    if (frac == 0)
+        n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d, h, mi, s);
+    else if (frac % 1000 == 0)
+        n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d, h, mi, s, (int)(frac / 1000));
+    else
+        n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)y, m, d, h, mi, s, (int)frac);
+    PyObject *text = PyUnicode_New(n, 127);
+    if (text == NULL) return NULL;
+    memcpy(PyUnicode_DATA(text), buf, n);
+    return text;
+}
+
 static PyMethodDef methods[] = {
     {"split_lines", split_lines, METH_O, "split_lines(data) -> data.split(b'\\n'), faster"},
     {"event_time", (PyCFunction)(void (*)(void))event_time, METH_FASTCALL,
      "event_time(ts, line) -> microseconds since the epoch, or None to ask Python"},
     {"rfc3339_us", py_rfc3339_us, METH_O, "rfc3339_us(text) -> microseconds since the epoch, or None"},
     {"utf8_valid", py_utf8_valid, METH_O, "utf8_valid(data) -> whether bytes.decode() would take it"},
+    {"format_us", format_us, METH_O, "format_us(us) -> the RFC 3339 text of a time in microseconds, or None"},
     {NULL, NULL, 0, NULL},
 };
 

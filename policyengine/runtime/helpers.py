@@ -4,6 +4,7 @@ from __future__ import annotations
 import zlib
 from collections import deque  # noqa: F401  (re-exported for generated code)
 
+from policyengine.events.native import format_us
 from policyengine.events.timestamps import format_ts
 from policyengine.runtime import text as _text
 
@@ -197,7 +198,7 @@ def plain_number(value):
 
 
 def decision(ts: int, policy: str, rule: str, action: str, user, event_id, fields: tuple, reason) -> dict:
-    out = {"ts": format_ts(ts), "policy": policy, "rule": rule, "action": action}
+    out = {"ts": format_us(ts) or format_ts(ts), "policy": policy, "rule": rule, "action": action}
     if user is not None:
         out["user"] = user
     if event_id is not None:
