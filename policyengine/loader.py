@@ -1,8 +1,9 @@
 """Find policy files (files or folders of `*.policy`), parse and check them together."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from policyengine.check import CheckedProgram, check_program
 from policyengine.diagnostics import Diagnostic, sort_key
@@ -13,8 +14,7 @@ class PolicyPathError(Exception):
     """A named policy path is missing or holds no policy file (a usage error, exit 3)."""
 
 
-@dataclass
-class LoadResult:
+class LoadResult(msgspec.Struct):
     program: CheckedProgram | None
     diagnostics: list[Diagnostic]
     sources: dict[str, str]            # path → text, for rendering diagnostics

@@ -17,9 +17,9 @@ import heapq
 import multiprocessing
 import os
 import tempfile
-from dataclasses import dataclass
 from functools import partial
 
+import msgspec
 import orjson
 
 from policyengine.compiler import CompiledProgram
@@ -95,8 +95,7 @@ class ShareEvaluator(Evaluator):
 _NONE: tuple = ()
 
 
-@dataclass
-class Job:
+class Job(msgspec.Struct):
     compiled: CompiledProgram
     logs: list[str]
     shares: int

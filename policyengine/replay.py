@@ -9,16 +9,16 @@ import gzip
 import time
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Callable
 
+import msgspec
+
 from policyengine.events.decode import BadEvent, EventDecoder
-from policyengine.events.records import RECORD_ERRORS, record_decoder
 from policyengine.events.native import event_time
+from policyengine.events.records import RECORD_ERRORS, record_decoder
 from policyengine.events.timestamps import parse_ts
 from policyengine.logs import OpenLog, line_batches
 from policyengine.runtime.evaluator import Evaluator
-
 
 LATE_REPORTED = 20
 # A line the record path refuses (then the general decoder takes it or says why): malformed or
@@ -37,14 +37,13 @@ class StrictStop(Exception):
     """`--strict` and a bad line: stop here."""
 
 
-@dataclass
-class ReplayStats:
+class ReplayStats(msgspec.Struct):
     events: int = 0
     bad_lines: int = 0
-    decisions: Counter = field(default_factory=Counter)   # (policy, rule, action) → n
+    decisions: Counter = msgspec.field(default_factory=Counter)   # (policy, rule, action) → n
     runtime_errors: int = 0
     late_events: int = 0
-    started: float = field(default_factory=time.perf_counter)
+    started: float = msgspec.field(default_factory=time.perf_counter)
     elapsed: float = 0.0
 
 

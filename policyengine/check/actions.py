@@ -1,13 +1,12 @@
 """Action signatures: what each action takes and which decision fields it fills."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from policyengine.check.schema import DURATION, NUMBER, TEXT
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(msgspec.Struct, frozen=True):
     name: str
     type: str
     field: str             # decision field it fills
@@ -15,8 +14,7 @@ class Param:
     target: bool = False   # notify's first parameter: a member id or `moderators`
 
 
-@dataclass(frozen=True, slots=True)
-class ActionSig:
+class ActionSig(msgspec.Struct, frozen=True):
     name: str
     params: tuple[Param, ...]
     channel_level: bool = False     # carries `channel`, no `user`

@@ -1,8 +1,9 @@
 """Check the incentive items: `points` currencies, `levels`, `every` period awards and `role`s."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
+
+import msgspec
 
 from policyengine import ast
 from policyengine.check.expressions import ERROR
@@ -13,8 +14,7 @@ from policyengine.check.scope import Context
 PERIODS = {"day", "week", "month"}
 
 
-@dataclass(frozen=True)
-class CheckedCurrency:
+class CheckedCurrency(msgspec.Struct, frozen=True):
     name: str
     cap: float | None
     cap_period: str | None
@@ -24,8 +24,7 @@ class CheckedCurrency:
     tz: str
 
 
-@dataclass(frozen=True)
-class CheckedLevels:
+class CheckedLevels(msgspec.Struct, frozen=True):
     policy: str
     name: str
     currency: str
@@ -42,31 +41,27 @@ class CheckedLevels:
                      if a.name == "promote" and isinstance(a.args.get("role"), IR) and a.args["role"].op == "const")
 
 
-@dataclass(frozen=True)
-class BoardMetric:
+class BoardMetric(msgspec.Struct, frozen=True):
     """What a leaderboard ranks: points earned in the period, or a count / sum of events."""
     currency: str | None
     spec: AggregateSpec | None                  # event types, filter, key (whose score), `of` (sum)
 
 
-@dataclass(frozen=True)
-class CheckedAward:
+class CheckedAward(msgspec.Struct, frozen=True):
     top: int
     metric: BoardMetric
     among: str | None                          # `newcomers`, or a label members must carry
     actions: tuple
 
 
-@dataclass(frozen=True)
-class CheckedEvery:
+class CheckedEvery(msgspec.Struct, frozen=True):
     policy: str
     period: str
     tz: str
     awards: tuple[CheckedAward, ...]
 
 
-@dataclass(frozen=True)
-class CheckedRole:
+class CheckedRole(msgspec.Struct, frozen=True):
     policy: str
     role: str
     requirements: tuple                        # (IR of the value for the member, op, threshold, text)

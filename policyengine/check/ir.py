@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+# Dataclasses, unlike the AST's Structs: equality must leave out the source text (`compare=False`),
+# so equal expressions written differently share memos and state.
 @dataclass(frozen=True, slots=True)
 class IR:
     op: str                      # field | const | and | or | not | neg | arith | cmp | pred | match

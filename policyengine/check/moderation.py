@@ -1,7 +1,7 @@
 """Check the moderation-over-time items: `absence(…)` triggers, offense ladders and decaying scores."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from policyengine import ast
 from policyengine.check.expressions import ERROR
@@ -10,8 +10,7 @@ from policyengine.check.schema import BOOL, NUMBER, OFFENSE_CONTEXT
 from policyengine.check.scope import Context
 
 
-@dataclass(frozen=True)
-class AbsenceSpec:
+class AbsenceSpec(msgspec.Struct, frozen=True):
     """`absence(message [where …] by user for 14d [since join])`."""
     event_types: tuple[str, ...]           # events that end (and, without `since`, start) a silence
     filter: IR | None
@@ -22,8 +21,7 @@ class AbsenceSpec:
     since_keys: tuple[IR, ...]
 
 
-@dataclass(frozen=True)
-class CheckedLadder:
+class CheckedLadder(msgspec.Struct, frozen=True):
     policy: str
     name: str
     categories: tuple[str, ...]            # () → every category
@@ -31,8 +29,7 @@ class CheckedLadder:
     steps: tuple[tuple[int, bool, tuple], ...]    # (n, "n+", actions)
 
 
-@dataclass(frozen=True)
-class CheckedScore:
+class CheckedScore(msgspec.Struct, frozen=True):
     policy: str
     name: str
     categories: tuple[str, ...]

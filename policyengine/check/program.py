@@ -6,34 +6,33 @@ collected; nothing stops at the first.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from policyengine import ast
 from policyengine.check.actions import ACTIONS
 from policyengine.check.expressions import ERROR, ExpressionChecker
+from policyengine.check.incentives import check_every, check_levels, check_points, check_role
 from policyengine.check.ir import IR, AggregateSpec
-from policyengine.check.schema import OFFENSE_CONTEXT, ANY, BOOL, DECLARABLE_TYPES, DURATION, NUMBER, TEXT, TIME, Schema
+from policyengine.check.moderation import (AbsenceSpec, CheckedLadder, CheckedScore, check_absence,  # noqa: F401
+                                           check_ladder, check_score)
+from policyengine.check.schema import ANY, BOOL, DECLARABLE_TYPES, DURATION, NUMBER, OFFENSE_CONTEXT, TEXT, TIME, Schema
 from policyengine.check.scope import Context, ModuleScope
 from policyengine.check.suggest import did_you_mean
 from policyengine.check.templates import is_path, placeholder_span, split_template
-from policyengine.check.incentives import check_every, check_levels, check_points, check_role
-from policyengine.check.moderation import (AbsenceSpec, CheckedLadder, CheckedScore, check_absence,  # noqa: F401
-                                           check_ladder, check_score)
 from policyengine.check.words import load_words
 from policyengine.diagnostics import Diagnostic, sort_key
 
 
-@dataclass(frozen=True)
-class CheckedAction:
+class CheckedAction(msgspec.Struct, frozen=True):
     name: str
     args: dict[str, object]        # decision field → IR, or template parts tuple
     channel_level: bool
     span: object = None
 
 
-@dataclass(frozen=True)
-class CheckedRule:
+class CheckedRule(msgspec.Struct, frozen=True):
     policy: str
     name: str
     file: str
@@ -54,8 +53,7 @@ class CheckedRule:
     sample: tuple | None = None            # (percent, key IRs): applies to that share of keys only
 
 
-@dataclass(frozen=True)
-class CheckedProgram:
+class CheckedProgram(msgspec.Struct, frozen=True):
     """Only `check_program` builds one: holding it proves checking passed."""
     rules: tuple[CheckedRule, ...]
     aggregates: dict[str, AggregateSpec]
@@ -63,19 +61,18 @@ class CheckedProgram:
     warnings: tuple[Diagnostic, ...] = ()
     ladders: tuple[CheckedLadder, ...] = ()
     scores: tuple[CheckedScore, ...] = ()
-    currencies: dict = field(default_factory=dict)      # name → CheckedCurrency
+    currencies: dict = msgspec.field(default_factory=dict)      # name → CheckedCurrency
     levels: tuple = ()                                   # CheckedLevels
     everies: tuple = ()                                  # CheckedEvery
     roles: tuple = ()                                    # CheckedRole
 
 
-@dataclass
-class _Unit:
+class _Unit(msgspec.Struct):
     module: ast.Module
     scope: ModuleScope
     policy: str
-    exempt: list = field(default_factory=list)
-    checker: ExpressionChecker = field(init=False)
+    exempt: list = msgspec.field(default_factory=list)
+    checker: ExpressionChecker | None = None          # made from the scope
 
     def __post_init__(self):
         self.checker = ExpressionChecker(self.scope)

@@ -1,7 +1,7 @@
 """What a name can mean at one place in a policy: definitions, word lists, event types."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from policyengine import ast
 from policyengine.check.ir import IR, AggregateSpec
@@ -9,22 +9,21 @@ from policyengine.check.schema import Schema
 from policyengine.diagnostics import Diagnostic, Span
 
 
-@dataclass
-class ModuleScope:
+class ModuleScope(msgspec.Struct):
     """Per file: its definitions. Shared by every expression checked in that file."""
     path: str
     source: str
     schema: Schema
-    lets: dict[str, ast.LetDef] = field(default_factory=dict)
-    words: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    used: set[str] = field(default_factory=set)
+    lets: dict[str, ast.LetDef] = msgspec.field(default_factory=dict)
+    words: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    used: set[str] = msgspec.field(default_factory=set)
     random_sites: int = 0
-    broken: set[str] = field(default_factory=set)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    aggregates: dict[str, AggregateSpec] = field(default_factory=dict)
-    _resolving: list[str] = field(default_factory=list)
-    _let_cache: dict[tuple, IR] = field(default_factory=dict)
-    _reported: set[tuple] = field(default_factory=set)
+    broken: set[str] = msgspec.field(default_factory=set)
+    diagnostics: list[Diagnostic] = msgspec.field(default_factory=list)
+    aggregates: dict[str, AggregateSpec] = msgspec.field(default_factory=dict)
+    _resolving: list[str] = msgspec.field(default_factory=list)
+    _let_cache: dict[tuple, IR] = msgspec.field(default_factory=dict)
+    _reported: set[tuple] = msgspec.field(default_factory=set)
 
     def error(self, code: str, message: str, span: Span | None, label: str = "", help: str = "",
               notes: tuple[str, ...] = ()) -> None:
@@ -45,8 +44,7 @@ class ModuleScope:
         return False
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(msgspec.Struct, frozen=True):
     """Where an expression is checked: which event types its fields are read from."""
     event_types: tuple[str, ...] | None    # None: an unused definition, checked against all types
     where: str                             # "rule `no_ads`", for notes

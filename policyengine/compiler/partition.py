@@ -9,7 +9,7 @@ runs on one worker, and `blocker` says which construct keeps it there.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from policyengine.check import CheckedProgram
 from policyengine.check.ir import IR
@@ -17,8 +17,7 @@ from policyengine.check.schema import TRACKED_ATTRIBUTES
 from policyengine.compiler.plan import rule_nodes, spec_nodes
 
 
-@dataclass(frozen=True)
-class Blocker:
+class Blocker(msgspec.Struct, frozen=True):
     what: str            # the construct, in the words of the language
     where: str           # file:line, or the policy
 

@@ -7,25 +7,23 @@ cancelled after the aggregates, before the rules.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from policyengine.check import CheckedProgram, CheckedRule
 from policyengine.check.ir import IR, AggregateSpec
 from policyengine.check.schema import BOOL, LIST, NUMBER, TEXT, TRACKED_ATTRIBUTES
 
 
-@dataclass
-class Handler:
+class Handler(msgspec.Struct):
     event_type: str
-    aggregates: list[tuple[int, AggregateSpec]] = field(default_factory=list)
-    arm: list[int] = field(default_factory=list)        # absence rules this event (re)starts
-    disarm: list[int] = field(default_factory=list)     # absence rules (with `since`) this event ends
-    rules: list[int] = field(default_factory=list)
-    boards: list[tuple] = field(default_factory=list)  # (every index, award index, spec) counted here
+    aggregates: list[tuple[int, AggregateSpec]] = msgspec.field(default_factory=list)
+    arm: list[int] = msgspec.field(default_factory=list)        # absence rules this event (re)starts
+    disarm: list[int] = msgspec.field(default_factory=list)     # absence rules (with `since`) this event ends
+    rules: list[int] = msgspec.field(default_factory=list)
+    boards: list[tuple] = msgspec.field(default_factory=list)  # (every index, award index, spec) counted here
 
 
-@dataclass
-class Plan:
+class Plan(msgspec.Struct):
     rules: tuple[CheckedRule, ...]
     aggregates: list[AggregateSpec]
     aggregate_index: dict[str, int]

@@ -1,8 +1,9 @@
 """The compiled program: generated source, its code object, and how to bind it to a state store."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
+
+import msgspec
 
 from policyengine.check import CheckedProgram, CheckedRule
 from policyengine.compiler.codegen import generate
@@ -13,8 +14,7 @@ from policyengine.runtime.store import MemoryStore
 GENERATED_FILENAME = "<policyengine generated>"
 
 
-@dataclass(frozen=True)
-class CompiledProgram:
+class CompiledProgram(msgspec.Struct, frozen=True):
     source: str
     code: object
     pool: tuple
@@ -53,8 +53,7 @@ def _rule_id(rule: CheckedRule) -> str:
     return f"{rule.policy}/{rule.name}"
 
 
-@dataclass(frozen=True)
-class _Callbacks:
+class _Callbacks(msgspec.Struct, frozen=True):
     timeline: object
     rewards: object
     rule_failed: Callable

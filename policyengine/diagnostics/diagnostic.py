@@ -1,19 +1,18 @@
 """One diagnostic: a stable code, a message, a labelled span and a help line."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from policyengine.diagnostics.span import Span
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(msgspec.Struct, frozen=True):
     code: str              # P… parse, C… check, W… warning, R… runtime, E… input/usage
     message: str           # lowercase fragment, names in backticks
     span: Span | None
     label: str = ""        # text under the caret
     help: str = ""         # proposes an action
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = msgspec.field(default_factory=tuple)
 
     @property
     def severity(self) -> str:

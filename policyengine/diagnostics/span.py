@@ -1,11 +1,10 @@
 """Source positions: 1-based lines and columns, end exclusive, as users count them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(msgspec.Struct, frozen=True):
     file: str
     line: int
     col: int

@@ -23,7 +23,6 @@ refused here and accepted there), never looser:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Union
 
@@ -50,8 +49,7 @@ _KIND_TYPES = {
 _REQUIRED = {"name", "time"}
 
 
-@dataclass(frozen=True)
-class RecordField:
+class RecordField(msgspec.Struct, frozen=True):
     name: str          # the JSON key
     attr: str          # the record's attribute: type, user, ts, id, then f4, f5, …
     kind: str          # a key of _KIND_TYPES

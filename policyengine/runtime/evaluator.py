@@ -1,7 +1,7 @@
 """The evaluator: fires due timers, feeds events to the compiled handlers, collects decisions and errors."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime.helpers import track_member
@@ -12,8 +12,7 @@ from policyengine.runtime.timeline import Timeline
 _RECORD = object()             # process_record: look the handler up on the record
 
 
-@dataclass(frozen=True)
-class RuntimeIssue:
+class RuntimeIssue(msgspec.Struct, frozen=True):
     """A rule (or aggregate) that raised on one event; the event's other rules still ran."""
     code: str
     what: str                 # "rule `community/no_ads`" or "aggregate `count(…)`"

@@ -7,7 +7,7 @@ are dropped, each with a warning naming it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime.store import MemoryStore
@@ -15,8 +15,7 @@ from policyengine.runtime.store import MemoryStore
 GLOBAL_SECTIONS = ("labels", "members", "mutes", "bans", "joined", "inviters", "badges", "titles")
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(msgspec.Struct, frozen=True):
     section: str
     name: str
     info: str          # what a person reads: the aggregate's text, the rule's name

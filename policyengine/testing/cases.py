@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from policyengine.engine import Engine, PolicyError
@@ -54,8 +54,7 @@ class CaseFile(BaseModel):
     case: list[Case]
 
 
-@dataclass
-class CaseResult:
+class CaseResult(msgspec.Struct):
     file: str
     line: int
     name: str
