@@ -7,7 +7,6 @@ import msgspec
 
 from policyengine.check import CheckedProgram, check_program
 from policyengine.diagnostics import Diagnostic, sort_key
-from policyengine.syntax import parse_module
 
 
 class PolicyPathError(Exception):
@@ -39,6 +38,8 @@ def policy_files(paths: list[str]) -> list[Path]:
 
 def load_text(named: list[tuple[str, str]]) -> LoadResult:
     """Parse and check in-memory sources: (path, text) pairs."""
+    # Lark loads only when something is parsed: `eval` with a cached program never does (compiler/cache.py).
+    from policyengine.syntax import parse_module
     modules, diagnostics, sources = [], [], {}
     for path, text in named:
         sources[path] = text
@@ -53,11 +54,16 @@ def load_text(named: list[tuple[str, str]]) -> LoadResult:
     return LoadResult(program, diagnostics, sources, [p for p, _ in named])
 
 
-def load_paths(paths: list[str]) -> LoadResult:
+def read_policies(paths: list[str]) -> list[tuple[str, str]]:
+    """(path, text) of each policy file the paths name, in load order."""
     named = []
     for f in policy_files(paths):
         try:
             named.append((str(f), f.read_text(encoding="utf-8-sig")))
         except (OSError, UnicodeDecodeError) as err:
             raise PolicyPathError(f"{f}: cannot read: {err}") from None
-    return load_text(named)
+    return named
+
+
+def load_paths(paths: list[str]) -> LoadResult:
+    return load_text(read_policies(paths))

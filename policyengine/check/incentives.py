@@ -115,28 +115,40 @@ def check_levels(unit, item: ast.LevelsDef, check_steps) -> CheckedLevels | None
                          item.formula_name)
 
 
-def _formula(unit, node) -> Callable | None:
+def _formula(unit, node) -> LevelFormula | None:
     """`5 * L * L + 50 * L + 100`: points needed to go from level L to L + 1. Only L, numbers and + - * /."""
-    def build(n):
-        if isinstance(n, ast.Literal) and n.kind == "number":
-            value = n.value
-            return lambda level: value
-        if isinstance(n, ast.Path) and n.parts == ("L",):
-            return lambda level: level
+    def allowed(n) -> bool:
+        if isinstance(n, ast.Literal) and n.kind == "number" or isinstance(n, ast.Path) and n.parts == ("L",):
+            return True
         if isinstance(n, ast.Negate):
-            inner = build(n.operand)
-            return inner and (lambda level: -inner(level))
+            return allowed(n.operand)
         if isinstance(n, ast.Arith) and n.op in "+-*/":
-            a, b = build(n.left), build(n.right)
-            if a is None or b is None:
-                return None
-            op = n.op
-            return lambda level: (a(level) + b(level) if op == "+" else a(level) - b(level) if op == "-"
-                                  else a(level) * b(level) if op == "*" else a(level) / (b(level) or 1))
+            return allowed(n.left) and allowed(n.right)
         unit.scope.error("C0220", "a level formula uses only `L`, numbers and + - * /", n.span, "not allowed here",
                          "write e.g. `formula 5 * L * L + 50 * L + 100` (points from level L to L + 1)")
-        return None
-    return build(node)
+        return False
+    return LevelFormula(node) if allowed(node) else None
+
+
+class LevelFormula(msgspec.Struct, frozen=True):
+    """A checked level formula, called with L. Kept as its syntax tree rather than as a function
+    made while checking, so a compiled program pickles (compiler/cache.py)."""
+    node: object
+
+    def __call__(self, level):
+        return _formula_value(self.node, level)
+
+
+def _formula_value(n, level):
+    if isinstance(n, ast.Literal):
+        return n.value
+    if isinstance(n, ast.Path):
+        return level
+    if isinstance(n, ast.Negate):
+        return -_formula_value(n.operand, level)
+    a, b = _formula_value(n.left, level), _formula_value(n.right, level)
+    op = n.op
+    return a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else a / (b or 1)
 
 
 def check_every(unit, item: ast.EveryDef, check_steps) -> CheckedEvery | None:

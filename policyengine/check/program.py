@@ -65,6 +65,7 @@ class CheckedProgram(msgspec.Struct, frozen=True):
     levels: tuple = ()                                   # CheckedLevels
     everies: tuple = ()                                  # CheckedEvery
     roles: tuple = ()                                    # CheckedRole
+    word_files: tuple = ()                               # (path, digest of its text): word lists read from files
 
 
 class _Unit(msgspec.Struct):
@@ -155,7 +156,8 @@ def check_program(modules: list[ast.Module]) -> tuple[CheckedProgram | None, lis
             if award.metric.spec is not None:
                 aggregates.setdefault(award.metric.spec.fingerprint, award.metric.spec)
     return CheckedProgram(ordered, aggregates, schema, tuple(diagnostics), tuple(ladders), tuple(scores),
-                          currencies, tuple(levels), tuple(everies), tuple(roles)), diagnostics
+                          currencies, tuple(levels), tuple(everies), tuple(roles),
+                          tuple(sorted({f: d for u in units for f, d in u.scope.word_files.items()}.items()))), diagnostics
 
 
 def _check_currencies(rules, currencies, levels, diagnostics, units) -> None:

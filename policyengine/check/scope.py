@@ -21,6 +21,7 @@ class ModuleScope(msgspec.Struct):
     broken: set[str] = msgspec.field(default_factory=set)
     diagnostics: list[Diagnostic] = msgspec.field(default_factory=list)
     aggregates: dict[str, AggregateSpec] = msgspec.field(default_factory=dict)
+    word_files: dict[str, str] = msgspec.field(default_factory=dict)   # file read → digest of its text
     _resolving: list[str] = msgspec.field(default_factory=list)
     _let_cache: dict[tuple, IR] = msgspec.field(default_factory=dict)
     _reported: set[tuple] = msgspec.field(default_factory=set)

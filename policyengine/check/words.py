@@ -1,6 +1,7 @@
 """Word lists: inline, or read from a file beside the policy (never from elsewhere)."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path, PurePosixPath
 
 from policyengine import ast
@@ -39,7 +40,12 @@ def load_words(item: ast.WordsDef, policy_path: str, scope: ModuleScope) -> tupl
         scope.error("C0701", f"word list file `{name}` cannot be read: {err}", item.file_span, "unreadable",
                     "save it as UTF-8 text, one entry per line")
         return ()
+    scope.word_files[str(path)] = text_digest(text)     # the compiled-program cache checks it is unchanged
     return _clean(line.split("#", 1)[0] if line.lstrip().startswith("#") else line for line in text.splitlines())
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _clean(entries) -> tuple[str, ...]:

@@ -10,11 +10,11 @@ import orjson
 from policyengine.cli import exits
 from policyengine.cli.reporting import print_diagnostics, usage_error
 from policyengine.cli.summary import Progress, summary_text
-from policyengine.compiler import compile_program
+from policyengine.compiler.cache import load_compiled
 from policyengine.compiler.partition import blocker
 from policyengine.events.decode import EventDecoder
 from policyengine.events.timestamps import TimestampError, parse_ts
-from policyengine.loader import PolicyPathError, load_paths
+from policyengine.loader import PolicyPathError
 from policyengine.logs import LogOpenError, check_readable, open_log
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
@@ -63,7 +63,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     try:
-        loaded = load_paths(args.policy)
+        loaded, compiled = load_compiled(args.policy, args.explain)
         check_readable(args.logs)
         until = parse_ts(args.until) if args.until else None
     except (PolicyPathError, LogOpenError) as err:
@@ -78,7 +78,6 @@ def run(args) -> int:
     if args.workers < 1:
         usage_error("--workers: give 1 or more")
         return exits.USAGE
-    compiled = compile_program(loaded.program, explain=args.explain)
     workers = _usable_workers(args, loaded.program) if args.workers > 1 else 1
     session = None
     # State files, reports and workers load only when asked for: 20 ms of a 0.4 s start.

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import lark
 
+from policyengine.user_cache import cache_folder
+
 GRAMMAR_NAME = "policy.lark"
 
 
@@ -23,17 +25,9 @@ def grammar_text() -> str:
 def cache_file() -> str | None:
     """Where the analysed parser is kept between runs. Building the LALR tables takes ~0.5 s, most of
     a short `policyengine check`; loading them takes ~20 ms. Lark keys the file by the grammar's
-    hash and checks it on load, so a changed grammar rebuilds. A private folder, not /tmp: the file
-    is a pickle, and a pickle others can write is code others can run."""
-    base = os.environ.get("POLICYENGINE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "policyengine")
-    try:
-        os.makedirs(base, mode=0o700, exist_ok=True)
-    except OSError:
-        return None
-    if not os.access(base, os.W_OK):
-        return None
-    return os.path.join(base, f"parser-lark{lark.__version__}.cache")
+    hash and checks it on load, so a changed grammar rebuilds."""
+    base = cache_folder()
+    return None if base is None else os.path.join(base, f"parser-lark{lark.__version__}.cache")
 
 
 @lru_cache(maxsize=1)
