@@ -8,7 +8,8 @@ from __future__ import annotations
 from policyengine.check import CheckedRule
 from policyengine.check.ir import IR
 from policyengine.compiler.actions import emit_actions, template
-from policyengine.compiler.expressions import ExprEmitter, HandlerLocals, TableNames, required_words
+from policyengine.compiler.expressions import (ExprEmitter, HandlerLocals, TableNames, memoizable, never_raises,
+                                              required_words)
 from policyengine.compiler.loop import record_loop
 from policyengine.compiler.plan import Handler, Plan
 from policyengine.compiler.writer import CodeWriter, Pool
@@ -150,7 +151,10 @@ def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict
         # through `call`'s name lookup and argument checks (0.4 µs a message).
         lines.append(f"    {name} = {pool.add(TEXT_FUNCTIONS[function], ('text function', function))}({local.fields[path]})")
     for name in local.memo.values():
-        lines.append(f"    {name} = None")
+        if name not in local.eager_code:
+            lines.append(f"    {name} = None")
+    for name, code in local.eager_code.items():
+        lines.append(f"    {name} = True if ({code}) else False")
     return lines
 
 
@@ -159,8 +163,9 @@ def _handler_body(handler: Handler, plan: Plan, pool: Pool, tables: TableNames) 
     Written twice: the first pass counts the pure tests used more than once, the second keeps each
     in a memo (expressions.HandlerLocals)."""
     counted, _ = _handler_pass(handler, plan, pool, tables, HandlerLocals())
-    return _handler_pass(handler, plan, pool, tables,
-                         HandlerLocals(frozenset(ir for ir, n in counted.uses.items() if n > 1)))
+    repeated = frozenset(ir for ir, n in counted.uses.items() if n > 1)
+    eager = frozenset(ir for ir in repeated if ir in counted.unguarded_filters and never_raises(ir))
+    return _handler_pass(handler, plan, pool, tables, HandlerLocals(repeated, eager))
 
 
 def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
@@ -227,9 +232,14 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
     w.line("try:")
     w.depth = 2
     if spec.filter is not None:
+        if not emit.local.guarded and memoizable(spec.filter):      # evaluated on every event of the type
+            emit.local.unguarded_filters.add(spec.filter)
         w.line(f"if {emit.test(spec.filter)}:")
         w.indent()
-    w.line(f"k = {emit.key(spec.keys)}")
+    key = emit.key(spec.keys)
+    if not key.isidentifier():       # a field already in a local is used as it is
+        w.line(f"k = {key}")
+        key = "k"
     # `type` and `user` are never missing: both decoders refuse an event without them.
     guard = " and ".join(f"{emit.value(k)} is not None" for k in spec.keys
                          if k.op == "field" and k.value not in _ALWAYS_PRESENT)
@@ -239,28 +249,28 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
     fn, windowed = spec.function, spec.window_us is not None
     value = emit.value(spec.of) if spec.of is not None else None
     if fn in ("count", "rate") and windowed:
-        w.line(f"q = {table}.get(k)")
+        w.line(f"q = {table}.get({key})")
         w.line("if q is None:")
-        w.line(f"    q = {table}[k] = deque()")
+        w.line(f"    q = {table}[{key}] = deque()")
         w.line("q.append(ts)")
     elif fn == "count":
-        w.line(f"{table}[k] = {table}.get(k, 0) + 1")
+        w.line(f"{table}[{key}] = {table}.get({key}, 0) + 1")
     elif fn == "sum":
-        w.line(f"add_window({table}, k, 'sum', ts, v if (v := {value}).__class__ in (int, float) else None)"
-               if windowed else f"add_sum({table}, k, {value})")
+        w.line(f"add_window({table}, {key}, 'sum', ts, v if (v := {value}).__class__ in (int, float) else None)"
+               if windowed else f"add_sum({table}, {key}, {value})")
     elif fn == "distinct":
-        w.line(f"add_window({table}, k, 'distinct', ts, {value})" if windowed else f"add_distinct({table}, k, {value})")
+        w.line(f"add_window({table}, {key}, 'distinct', ts, {value})" if windowed else f"add_distinct({table}, {key}, {value})")
     elif fn == "repeats":
-        w.line(f"add_window({table}, k, 'repeats', ts, {emit.value(IR('call', 'text', args=(spec.of,), value='normalize'))})")
+        w.line(f"add_window({table}, {key}, 'repeats', ts, {emit.value(IR('call', 'text', args=(spec.of,), value='normalize'))})")
     elif fn == "similar":
-        w.line(f"add_window({table}, k, 'similar', ts, similar_key({value}))")
+        w.line(f"add_window({table}, {key}, 'similar', ts, similar_key({value}))")
     elif fn == "elapsed":
-        w.line(f"add_elapsed({table}, k, ts, STORE.events_seen)")
+        w.line(f"add_elapsed({table}, {key}, ts, STORE.events_seen)")
     elif fn in ("streak", "best_streak", "active_days"):
         cadence, tz, extra = spec.period
         cal = emit.pool.add(calendar(tz), ("calendar", tz))
         period = f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)"
-        w.line(f"{'active_days_add' if fn == 'active_days' else 'streak_add'}({table}, k, {period}, {extra})")
+        w.line(f"{'active_days_add' if fn == 'active_days' else 'streak_add'}({table}, {key}, {period}, {extra})")
     w.depth = 1
     w.line("except Exception as exc:")
     w.line(f"    aggregate_failed({index}, exc, ev)")

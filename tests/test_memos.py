@@ -1,0 +1,50 @@
+"""A test used more than once in a handler is evaluated once (compiler/expressions.HandlerLocals).
+When every event of the type evaluates it anyway — the filter of a count — and it cannot raise, it is
+computed in the handler's prologue ("eager"); the decisions must be those of the lazy memo."""
+import orjson
+
+from benchmarks.loggen import generate
+from policyengine.compiler import codegen, compile_program
+from policyengine.engine import Engine
+from policyengine.loader import load_text
+
+POLICY = (
+    'let AD = text contains any ["加微信", "promo.example/"] or text starts with "vx"\n'
+    'rule delete_ads { on message where AD do delete }\n'
+    'rule mute_spammers { on message where AD when count(message where AD by user within 10m) >= 3\n'
+    '  do mute(1h) cooldown 1h per user }\n'
+    'rule long_ads { on message where AD and len(text) > 20 do flag("long ad") }\n')
+
+
+def _decisions(events) -> list[bytes]:
+    engine = Engine.from_text(POLICY, "m.policy")
+    out = []
+    for event in events:
+        out += [orjson.dumps(d.model_dump(exclude_none=True)) for d in engine.process(event)]
+    assert not engine.issues
+    return out
+
+
+def test_eager_memos_decide_as_lazy_ones(monkeypatch):
+    events = list(generate(20000, seed=7))
+    eager = _decisions(events)
+    monkeypatch.setattr(codegen, "never_raises", lambda ir: False)
+    lazy = _decisions(events)
+    assert eager == lazy
+    assert sum(b'"delete"' in d for d in eager) > 20        # the generated chat has ad bursts
+
+
+def test_the_shared_test_is_computed_once_up_front():
+    source = compile_program(load_text([("m.policy", POLICY)]).program).source
+    # The dict handler, the record handler and the record loop each compute it once, and no use
+    # tests a memo any more.
+    assert source.count("m0 = True if (") == 3
+    assert "m0 if m0 is not None" not in source
+
+
+def test_a_message_without_text_holds_no_word():
+    t = "2026-11-02T00:00:0{}Z"
+    events = [{"type": "message", "ts": t.format(i), "user": "u", "id": f"m{i}"} for i in range(4)]
+    events.append({"type": "message", "ts": t.format(5), "user": "u", "id": "m5", "text": "VX 加我"})
+    # Only m5 is an ad (case-folded `vx` start); one ad is below the mute's 3; it is 6 characters.
+    assert [orjson.loads(d)["action"] for d in _decisions(events)] == ["delete"]
