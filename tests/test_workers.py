@@ -86,3 +86,30 @@ def test_two_logs_one_gzipped_explained_as_text(mixed_log, tmp_path):
     assert one.stdout == two.stdout and one.stderr == two.stderr
     # Both logs were read: the second log's bad lines are reported under its own name.
     assert f"{second}:".encode() in one.stderr and f"{mixed_log}:".encode() in one.stderr
+
+
+@pytest.mark.parametrize("share", [0, 1])
+def test_each_share_counts_every_event_as_one_worker_does(mixed_log, share):
+    """A share's clock is one worker's clock: its event count (which orders timers and ties) must
+    be the number of events read, whichever member they belong to and whatever timer fired."""
+    import io
+
+    from policyengine.compiler import compile_program
+    from policyengine.events.decode import EventDecoder
+    from policyengine.logs import OpenLog
+    from policyengine.parallel import ShareEvaluator
+    from policyengine.replay import ReplayStats, replay
+    from policyengine.runtime.evaluator import Evaluator
+    from tests.conftest import ROOT
+
+    compiled = compile_program(load_text([(str(p), p.read_text()) for p in sorted((ROOT / "policies/examples")
+                                                                               .glob("*.policy"))]).program)
+    data = mixed_log.read_bytes()
+    counts = []
+    for evaluator in (Evaluator(compiled), ShareEvaluator(compiled, share, 2)):
+        stats = ReplayStats()
+        replay(OpenLog("mixed.jsonl", io.BytesIO(data), len(data), None), evaluator,
+               EventDecoder(compiled.plan.field_types), lambda d: None, lambda m: None, stats)
+        counts.append((stats.events, evaluator.store.events_seen, evaluator.late_events))
+    assert counts[0] == counts[1]
+    assert counts[0][0] == counts[0][1] > 29_000

@@ -28,7 +28,8 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         "    Z_store = STORE",
         "    Z_issues = Z_evaluator.issues",
         "    Z_seen = len(Z_issues)",
-        "    Z_events = 0",
+        # events_seen in a local: it counts this stretch's events too (the lines taken are Z_n - Z_n0).
+        "    Z_n0 = Z_n = Z_store.events_seen",
         "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
         # The watermark in a local: only this loop moves it while it runs (and the share step,
         # which reads it back). Below every event time while there is none.
@@ -46,22 +47,22 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         "        except Z_refused:",
         "            ts = None",
         "        if ts is None:",
-        "            return Z_events, 1, Z_line, None",
-        "        Z_events += 1",
+        "            return Z_n - Z_n0, 1, Z_line, None",
         "        if Z_shared:",
         *_share_step(),
         "        if ts > Z_wm:",
         "            Z_store.watermark = Z_wm = ts",
         "        elif ts < Z_wm:",
         # Late events are rare: process_record evaluates them (at the latest time) and replay reports them.
-        "            return Z_events, 3, ev, ts",
+        "            return Z_n - Z_n0 + 1, 3, ev, ts",
         "        if Z_timers and Z_timers[0][0] <= ts:",
         "            RT.fire_until(ts, out)",
         "            Z_stop = True",
-        "        Z_store.events_seen += 1",
+        "        Z_n += 1",
+        "        Z_store.events_seen = Z_n",
     ]
     if has_periods:
-        lines += ["        if Z_store.events_seen == 1:",
+        lines += ["        if Z_n == 1:",
                   "            REW.start(ts)"]
     if track_members:
         lines += ["        track_member(Z_store, ev, ts)"]
@@ -73,14 +74,14 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
     if has_roles:
         lines += ["        REW.check_roles(ev.user, ev, ts, out)"]
     lines += [
-        f"        if not Z_store.events_seen % {SWEEP_EVERY}:",
+        f"        if not Z_n % {SWEEP_EVERY}:",
         "            Z_store.sweep(ts, Z_evaluator.widths)",
         "        if out or Z_stop or len(Z_issues) != Z_seen:",
         "            if Z_shared:",
         "                for Z_i, Z_d in enumerate(out):",
-        "                    Z_evaluator.tags[id(Z_d)] = (Z_store.events_seen, 1, Z_i, 0)",
-        "            return Z_events, 2, out, ts",
-        "    return Z_events, 0, None, None",
+        "                    Z_evaluator.tags[id(Z_d)] = (Z_n, 1, Z_i, 0)",
+        "            return Z_n - Z_n0, 2, out, ts",
+        "    return Z_n - Z_n0, 0, None, None",
     ]
     return lines
 
@@ -97,9 +98,9 @@ def _share_step() -> list[str]:
         "            if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
         "                Z_late = Z_evaluator.late_events",
         "                Z_out = Z_evaluator.process_record(ev, ts)",
-        "                Z_wm = Z_store.watermark",
+        "                Z_wm, Z_n = Z_store.watermark, Z_store.events_seen",
         "                if Z_out or Z_evaluator.late_events != Z_late or len(Z_issues) != Z_seen:",
-        "                    return Z_events, 2, Z_out, ts",
+        "                    return Z_n - Z_n0, 2, Z_out, ts",
         "                continue",
         "            if Z_s != Z_my_share:",
         "                Z_late = False",
@@ -108,11 +109,12 @@ def _share_step() -> list[str]:
         "                elif ts < Z_wm:",
         "                    Z_evaluator.late_events += 1",
         "                    Z_late = True",
-        "                Z_store.events_seen += 1",
-        f"                if not Z_store.events_seen % {SWEEP_EVERY}:",
+        "                Z_n += 1",
+        "                Z_store.events_seen = Z_n",
+        f"                if not Z_n % {SWEEP_EVERY}:",
         "                    Z_store.sweep(Z_wm, Z_evaluator.widths)",
         "                if Z_late:",
-        "                    return Z_events, 2, out, ts",
+        "                    return Z_n - Z_n0, 2, out, ts",
         "                continue",
     ]
 

@@ -102,24 +102,28 @@ static int utf8_valid(const unsigned char *p, Py_ssize_t n) {
             memcpy(&word, p, 8);
             if (!(word & 0x8080808080808080ULL)) { p += 8; continue; }
         }
-        unsigned char c = *p;
-        if (c < 0x80) { p++; continue; }
-        if (c >= 0xC2 && c <= 0xDF) {
-            if (end - p < 2 || (p[1] & 0xC0) != 0x80) return 0;
-            p += 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-            if (c == 0xE0 && p[1] < 0xA0) return 0;          /* overlong */
-            if (c == 0xED && p[1] > 0x9F) return 0;          /* surrogates */
-            p += 3;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
-            if (c == 0xF0 && p[1] < 0x90) return 0;          /* overlong */
-            if (c == 0xF4 && p[1] > 0x8F) return 0;          /* past U+10FFFF */
-            p += 4;
-        } else {
-            return 0;
-        }
+        if (*p < 0x80) { p++; continue; }
+        /* A run of multi-byte characters (Chinese text is 3 bytes a character) is checked without
+         * going back to the ASCII test between characters. */
+        do {
+            unsigned char c = *p;
+            if (c >= 0xE0 && c <= 0xEF) {
+                if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+                if (c == 0xE0 && p[1] < 0xA0) return 0;          /* overlong */
+                if (c == 0xED && p[1] > 0x9F) return 0;          /* surrogates */
+                p += 3;
+            } else if (c >= 0xC2 && c <= 0xDF) {
+                if (end - p < 2 || (p[1] & 0xC0) != 0x80) return 0;
+                p += 2;
+            } else if (c >= 0xF0 && c <= 0xF4) {
+                if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+                if (c == 0xF0 && p[1] < 0x90) return 0;          /* overlong */
+                if (c == 0xF4 && p[1] > 0x8F) return 0;          /* past U+10FFFF */
+                p += 4;
+            } else {
+                return 0;
+            }
+        } while (p < end && *p >= 0x80);
     }
     return 1;
 }
