@@ -164,6 +164,7 @@ def test_replay_without_the_c_module_decides_the_same(monkeypatch):
     with_c = run()
     monkeypatch.setattr("policyengine.replay.event_time", lambda ts, line: None)
     monkeypatch.setattr("policyengine.runtime.helpers.format_us", lambda us: None)
+    monkeypatch.setattr("policyengine.runtime.helpers.fold_text", str.casefold)
     without_c = run()
     assert with_c == without_c
     assert len(with_c[0]) > 0
@@ -219,3 +220,29 @@ def test_decision_times_agree_with_datetime_and_format_ts(us):
 @pytest.mark.parametrize("value", [_FIRST_US - 1, _LAST_US + 1, 1 << 70, -(1 << 70), 1.5, True, "0"])
 def test_decision_times_outside_the_common_years_are_left_to_python(value):
     assert _lines.format_us(value) is None
+
+
+# The ranges _lines.c folds by itself (folds_to_itself), as code points.
+_SELF_FOLDING = [(0x4E00, 0x9FFF), (0x3000, 0x30FF), (0xFF01, 0xFF20), (0xFF3B, 0xFF40), (0xFF5B, 0xFF65),
+                 (0x2000, 0x206F), (0x1F000, 0x1FAFF), (0x3400, 0x4DBF), (0xAC00, 0xD7A3), (0xFE30, 0xFE4F)]
+
+
+def test_every_character_c_folds_by_itself_folds_to_itself_in_unicode():
+    for first, last in _SELF_FOLDING:
+        text = "".join(map(chr, range(first, last + 1)))
+        assert text.casefold() == text
+        assert _lines.casefold(text) == text
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.one_of(st.characters(max_codepoint=0x7F), st.sampled_from("加微信谢谢，。！👍🔥ＡＢａ"),
+                                  st.sampled_from("ßΣσẞİıÀéŉǰﬀ"), st.characters())))
+def test_casefold_is_str_casefold(text):
+    assert _lines.casefold(text) == text.casefold()
+
+
+def test_casefold_gives_back_text_that_does_not_change():
+    same = "谢谢楼主的整理 #76 👍"
+    assert _lines.casefold(same) is same
+    assert _lines.casefold("Promo.EXAMPLE/加微信") == "promo.example/加微信"
+    assert _lines.casefold("ＡＢＣ") == "ａｂｃ"            # fullwidth letters fold: Python decides them

@@ -21,7 +21,7 @@ HELPERS = ("window_count", "has_label", "active_labels", "set_label", "remove_la
            "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision", "deque",
            "member_time", "account_age", "first_message", "normalize", "seeded_random", "in_sample",
-           "explain_compare", "explain_test")
+           "explain_compare", "explain_test", "fold_text")
 AGGREGATE_HELPERS = ("add_window", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
                      "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now")
@@ -143,7 +143,7 @@ def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict
         field = local.fields[path]
         test = f"{field} is not None" if record is not None and len(path) == 1 and path[0] in texts \
             else f"{field}.__class__ is str"
-        lines.append(f"    {name} = {field}.casefold() if {test} else None")
+        lines.append(f"    {name} = fold_text({field}) if {test} else None")
     for path, name in local.normal.items():
         lines.append(f"    {name} = normalize({local.fields[path]})")
     for (function, path), name in local.calls.items():

@@ -1,10 +1,10 @@
 """The per-line functions of `eval` from the C module (events/_lines.c), or stand-ins that give
 the same results where it could not be built: `None` ("ask Python") from those that answer only
-common cases, and `bytes.split` for splitting."""
+common cases, and `bytes.split` and `str.casefold` for the others."""
 from __future__ import annotations
 
 try:
-    from policyengine.events._lines import event_time, format_us, rfc3339_us, split_lines
+    from policyengine.events._lines import casefold, event_time, format_us, rfc3339_us, split_lines
 except ImportError:                                  # pragma: no cover - no C compiler at install
     def event_time(ts, line):
         return None
@@ -18,4 +18,7 @@ except ImportError:                                  # pragma: no cover - no C c
     def split_lines(data: bytes) -> list[bytes]:
         return data.split(b"\n")
 
-__all__ = ["event_time", "format_us", "rfc3339_us", "split_lines"]
+    def casefold(text: str) -> str:
+        return text.casefold()
+
+__all__ = ["casefold", "event_time", "format_us", "rfc3339_us", "split_lines"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import zlib
 from collections import deque  # noqa: F401  (re-exported for generated code)
 
+from policyengine.events.native import casefold as fold_text  # noqa: F401 (for generated code)
 from policyengine.events.native import format_us
 from policyengine.events.timestamps import format_ts
 from policyengine.runtime import text as _text
