@@ -48,3 +48,27 @@ def test_a_message_without_text_holds_no_word():
     events.append({"type": "message", "ts": t.format(5), "user": "u", "id": "m5", "text": "VX 加我"})
     # Only m5 is an ad (case-folded `vx` start); one ad is below the mute's 3; it is 6 characters.
     assert [orjson.loads(d)["action"] for d in _decisions(events)] == ["delete"]
+
+
+def test_a_rule_reads_the_count_its_event_just_updated():
+    """All-time counts are updated before the rules; the rules read the new value (kept in a local
+    when the update runs on every event of the type). Hand-counted: u's messages are m0, m2, m3,
+    m5; v's are m1, m4. `by channel` may be missing, so that count is read from its table."""
+    policy = ('rule third { on message when count(message by user) == 3 do flag("third") }\n'
+              'rule busy { on message when count(message by channel) == 2 do flag("busy") }\n'
+              'rule both { on message when count(message by user) >= 2 and count(message by user) < 3 '
+              'do warn("second") }\n')
+    engine = Engine.from_text(policy, "c.policy")
+    t = "2026-11-02T00:00:0{}Z"
+    users = ["u", "v", "u", "u", "v", "u"]
+    out = []
+    for i, user in enumerate(users):
+        event = {"type": "message", "ts": t.format(i), "user": user, "id": f"m{i}", "text": "hi"}
+        if i in (1, 4):
+            event["channel"] = "c"
+        out += [(d.event_id, d.rule) for d in engine.process(event)]
+    assert out == [("m2", "both"), ("m3", "third"), ("m4", "busy"), ("m4", "both")]
+    source = compile_program(load_text([("c.policy", policy)]).program).source
+    # The count by user (aggregate 1) is read from the local its update set, not from a memo.
+    assert source.count("cnt1 = A1[f1] = A1.get(f1, 0) + 1") == 3 and source.count("if cnt1 == 3:") == 3
+    assert "m0" not in source

@@ -253,6 +253,10 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         w.line("if q is None:")
         w.line(f"    q = {table}[{key}] = deque()")
         w.line("q.append(ts)")
+    elif fn == "count" and spec.filter is None and not guard and not emit.local.guarded:
+        # Updated on every event of the type, before any rule: the rules read the new value from a local.
+        name = emit.local.counted[(table, key)] = f"cnt{index}"
+        w.line(f"{name} = {table}[{key}] = {table}.get({key}, 0) + 1")
     elif fn == "count":
         w.line(f"{table}[{key}] = {table}.get({key}, 0) + 1")
     elif fn == "sum":

@@ -89,6 +89,7 @@ class HandlerLocals:
         self.eager = eager
         self.eager_code: dict[str, str] = {}    # memo name → the test the prologue evaluates
         self.unguarded_filters: set = set()
+        self.counted: dict[tuple, str] = {}     # (table, key) → the local an all-time count's update left its value in
         self.uses: dict = {}
         # Inside a guarded run (codegen._guarded) uses are not counted: a memo is reset on every
         # event, and a guard skips its run on most (100 one-word rules: 1.5 µs of resets a message).
@@ -193,6 +194,11 @@ class ExprEmitter:
         updated first; no action writes one), a value read more than once — a rule's condition, the
         next rule's, `{count}` in a reason — is read once and kept in a memo."""
         local = self.local
+        spec = ir.value
+        if spec.function == "count" and spec.window_us is None:
+            updated = local.counted.get((self.tables.aggregate(spec.fingerprint), self.key(ir.args)))
+            if updated is not None:
+                return updated          # this event's update left it in a local: no memo needed
         if ir in local.repeated:
             name = local.memo_name(ir)
             return f"({name} if {name} is not None else ({name} := {self.aggregate(ir)}))"

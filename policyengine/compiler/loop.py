@@ -31,8 +31,8 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         # events_seen in a local: it counts this stretch's events too (the lines taken are Z_n - Z_n0).
         "    Z_n0 = Z_n = Z_store.events_seen",
         "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
-        # The watermark in a local: only this loop moves it while it runs (and the share step,
-        # which reads it back). Below every event time while there is none.
+        # The watermark in a local: only this loop moves it while it runs (the share step hands it
+        # to process_record and reads it back). Below every event time while there is none.
         "    Z_wm = Z_store.watermark",
         f"    if Z_wm is None:",
         f"        Z_wm = {NO_TIME_YET}",
@@ -51,7 +51,7 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         "        if Z_shared:",
         *_share_step(),
         "        if ts > Z_wm:",
-        "            Z_store.watermark = Z_wm = ts",
+        "            Z_wm = ts",
         "        elif ts < Z_wm:",
         # Late events are rare: process_record evaluates them (at the latest time) and replay reports them.
         "            return Z_n - Z_n0 + 1, 3, ev, ts",
@@ -83,7 +83,13 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         "            return Z_n - Z_n0, 2, out, ts",
         "    return Z_n - Z_n0, 0, None, None",
     ]
-    return lines
+    # The watermark goes back to the store when the stretch ends, however it ends: nothing the
+    # loop calls reads it (3 bytecodes an event).
+    start = lines.index("    for Z_line in Z_lines:")
+    return lines[:start] + ["    try:"] + ["    " + line for line in lines[start:]] + [
+        "    finally:",
+        f"        if Z_wm != {NO_TIME_YET}:",
+        "            Z_store.watermark = Z_wm"]
 
 
 def _share_step() -> list[str]:
@@ -97,6 +103,8 @@ def _share_step() -> list[str]:
         "                Z_s = Z_member_share[ev.user] = share_of(ev.user, Z_shares)",
         "            if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
         "                Z_late = Z_evaluator.late_events",
+        f"                if Z_wm != {NO_TIME_YET}:",
+        "                    Z_store.watermark = Z_wm",
         "                Z_out = Z_evaluator.process_record(ev, ts)",
         "                Z_wm, Z_n = Z_store.watermark, Z_store.events_seen",
         "                if Z_out or Z_evaluator.late_events != Z_late or len(Z_issues) != Z_seen:",
@@ -105,7 +113,7 @@ def _share_step() -> list[str]:
         "            if Z_s != Z_my_share:",
         "                Z_late = False",
         "                if ts > Z_wm:",
-        "                    Z_store.watermark = Z_wm = ts",
+        "                    Z_wm = ts",
         "                elif ts < Z_wm:",
         "                    Z_evaluator.late_events += 1",
         "                    Z_late = True",

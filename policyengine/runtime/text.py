@@ -6,6 +6,8 @@ import zlib
 
 import re2
 
+from policyengine.events.native import casefold
+
 try:
     from re2 import _re2
     _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
@@ -46,7 +48,7 @@ def normalize(text):
         return None
     if not _is_nfkc("NFKC", text):
         text = _nfkc("NFKC", text)
-    text = "".join(text.casefold().split())
+    text = "".join(casefold(text).split())
     return text if (_FORMAT or _format_chars()).isdisjoint(text) else text.translate(_DROP_FORMAT)
 
 
