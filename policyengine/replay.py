@@ -64,9 +64,12 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     decode_record = None
     if records and evaluator.record_handlers is not None and observe is None:
         decode_record, process_record = record_decoder(evaluator.compiled.record), evaluator.process_record
+    # The list holds only issues not yet reported while this runs, so the record loop tests it for
+    # emptiness (compiler/loop.py); those from before and those reported go back at the end.
     issues = evaluator.issues
+    earlier, reported = issues[:], []
+    del issues[:]
     counts = stats.decisions
-    seen_issues = len(issues)
     late_seen = evaluator.late_events
     lineno = 0
     every = checkpoint.every_events if checkpoint is not None else 0
@@ -112,7 +115,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
 
     def after(decisions: list[dict], ts: int, lineno: int) -> None:
         """Hand decisions on; say what was late and what failed at run time."""
-        nonlocal late_seen, seen_issues
+        nonlocal late_seen
         if evaluator.late_events != late_seen:
             late_seen = evaluator.late_events
             if evaluator.store.watermark - ts > allowed_lateness_us:
@@ -125,12 +128,13 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
             for d in decisions:
                 counts[(d["policy"], d["rule"], d["action"])] += 1
                 emit(d)
-        if len(issues) != seen_issues:
-            for issue in issues[seen_issues:]:
+        if issues:
+            for issue in issues:
                 report(issue.render().replace("error[", f"{log.name}:{lineno}: error[", 1)
                        if issue.location is None else issue.render())
-            stats.runtime_errors += len(issues) - seen_issues
-            seen_issues = len(issues)
+            stats.runtime_errors += len(issues)
+            reported.extend(issues)
+            del issues[:]
 
     # Lines records take run through the program's own loop (compiler/loop.py: the evaluator's
     # bookkeeping and the handlers in one function); it hands back what needs reporting. Checkpoints
@@ -177,5 +181,6 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
             raise StrictStop() from None
     finally:
         stats.elapsed = time.perf_counter() - stats.started
+        issues[:] = earlier + reported + issues
     if checkpoint is not None:
         checkpoint.checkpoint(identity, max(lineno, skip))

@@ -189,3 +189,26 @@ def test_skipping_committed_lines_mid_chunk_evaluates_exactly_the_rest():
     shifted = [r.replace("log.jsonl:", "", 1).split(":", 1) for r in alone[1]]
     assert resumed[1] == [f"log.jsonl:{int(n) + skip}:{rest}" for n, rest in shifted]
     assert resumed[2].events == alone[2].events > 1_000
+
+
+def test_a_rule_that_fails_in_the_record_loop_is_reported_at_its_line():
+    """A failing rule that decides nothing still ends the loop's stretch, so its report names its
+    own line; the issues end up on the evaluator as before. Lines 1 and 3 fail (`meta + 1` of an
+    object); line 2 fires (5 + 1 > 2); line 4 does not (1 + 1)."""
+    compiled = compile_program(load_text([("p.policy", 'rule fragile { on message where event.meta + 1 > 2 '
+                                                       'do flag("x") }\n')]).program)
+    metas = ['{"a":1}', "5", '{"b":2}', "1"]
+    data = b"".join(b'{"type":"message","ts":"2026-11-02T00:00:0%dZ","user":"u","id":"m%d","meta":%s}\n'
+                    % (i, i + 1, m.encode()) for i, m in enumerate(metas))
+
+    def run(with_loop):
+        out, reports, stats = [], [], ReplayStats()
+        evaluator = Evaluator(compiled)
+        if not with_loop:
+            evaluator.record_loop = None
+        replay(OpenLog("log.jsonl", io.BytesIO(data), len(data), None), evaluator,
+               EventDecoder(compiled.plan.field_types), out.append, reports.append, stats)
+        return [d["event_id"] for d in out], [r.split(": error[")[0] for r in reports], \
+            stats.runtime_errors, [i.event_id for i in evaluator.issues]
+
+    assert run(True) == run(False) == (["m2"], ["log.jsonl:1", "log.jsonl:3"], 2, ["m1", "m3"])

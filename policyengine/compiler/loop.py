@@ -26,8 +26,7 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
     lines = [
         "def RUN(Z_lines, Z_decode, Z_event_time, Z_refused, Z_evaluator, Z_shared=False):",
         "    Z_store = STORE",
-        "    Z_issues = Z_evaluator.issues",
-        "    Z_seen = len(Z_issues)",
+        "    Z_issues = Z_evaluator.issues",  # empty but for issues replay has yet to report
         # events_seen in a local: it counts this stretch's events too (the lines taken are Z_n - Z_n0).
         "    Z_n0 = Z_n = Z_store.events_seen",
         "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
@@ -76,7 +75,7 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
     lines += [
         f"        if not Z_n % {SWEEP_EVERY}:",
         "            Z_store.sweep(ts, Z_evaluator.widths)",
-        "        if out or Z_stop or len(Z_issues) != Z_seen:",
+        "        if out or Z_stop or Z_issues:",
         "            if Z_shared:",
         "                for Z_i, Z_d in enumerate(out):",
         "                    Z_evaluator.tags[id(Z_d)] = (Z_n, 1, Z_i, 0)",
@@ -107,7 +106,7 @@ def _share_step() -> list[str]:
         "                    Z_store.watermark = Z_wm",
         "                Z_out = Z_evaluator.process_record(ev, ts)",
         "                Z_wm, Z_n = Z_store.watermark, Z_store.events_seen",
-        "                if Z_out or Z_evaluator.late_events != Z_late or len(Z_issues) != Z_seen:",
+        "                if Z_out or Z_evaluator.late_events != Z_late or Z_issues:",
         "                    return Z_n - Z_n0, 2, Z_out, ts",
         "                continue",
         "            if Z_s != Z_my_share:",
