@@ -17,7 +17,6 @@ import heapq
 import multiprocessing
 import os
 import tempfile
-from functools import partial
 
 import msgspec
 import orjson
@@ -44,8 +43,7 @@ class ShareEvaluator(Evaluator):
         self._process_dict = super().process             # bound once: super() on every event cost 0.1 µs
         self._process_record = super().process_record
         # The record loop with this share's steps (compiler/loop.py: _share_step).
-        if self.record_loop is not None:
-            self.record_loop = partial(self.record_loop, Z_shared=True)
+        self.record_loop = self.share_loop
 
     def process(self, event: dict, ts: int) -> list[dict]:
         return self._step(event, ts, event["user"], self._process_dict)

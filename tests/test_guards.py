@@ -42,9 +42,9 @@ def test_the_guards_are_there(monkeypatch):
     # Counts: the seven filtered counts, seven words, tested inline. Rules: all ten need words,
     # 7 + hello, 谢谢, 兼职, vx, 红包 (nitro is already in) = 12 words, past the 8 tested inline:
     # one Aho–Corasick pass. Each guard once in the dict handler, once in the record handler and
-    # once in the record loop (compiler/loop.py).
-    assert source.count("(g0 := cf0 is not None and (P") == 3
-    assert source.count("(g1 := cf0 is not None and next(") == 3
+    # once in each record loop (compiler/loop.py: one worker's and a share's).
+    assert source.count("(g0 := cf0 is not None and (P") == 4
+    assert source.count("(g1 := cf0 is not None and next(") == 4
 
 
 def test_a_second_guard_on_the_same_words_reads_the_first(monkeypatch):
@@ -54,4 +54,4 @@ def test_a_second_guard_on_the_same_words_reads_the_first(monkeypatch):
         f'when count(message where text contains "{w}" by user within 1m) >= 2 do flag("x") }}\n'
         for i, w in enumerate(["a1", "b2", "c3"]))
     source = compile_program(load_text([("g.policy", text)]).program).source
-    assert source.count("(g0 := ") == 3 and source.count("if g0:") == 3      # dict, record, loop
+    assert source.count("(g0 := ") == 4 and source.count("if g0:") == 4      # dict, record, two loops

@@ -95,6 +95,7 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     if tables.record is not None:
         w.line("    'record_handlers': {" + ", ".join(f"{name}: r{i}" for i, name in enumerate(type_names)) + "},")
         w.line("    'record_loop': RUN,")
+        w.line("    'share_loop': RUN_SHARED,")
     w.line("    'absence': {" + ", ".join(f"{i}: ab{i}" for i in plan.absence_rules) + "},")
     w.line("    'ladders': {" + ", ".join(f"{i}: L{i}" for i in range(len(program.ladders))) + "},")
     w.line("    'scores': {" + ", ".join(f"{i}: S{i}" for i in range(len(program.scores))) + "},")
@@ -154,7 +155,7 @@ def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict
         if name not in local.eager_code:
             lines.append(f"    {name} = None")
     for name, code in local.eager_code.items():
-        lines.append(f"    {name} = True if ({code}) else False")
+        lines.append(f"    {name} = {code}")          # a word test's code gives a bool
     return lines
 
 

@@ -270,10 +270,13 @@ class ExprEmitter:
     def test(self, ir: IR) -> str:
         local = self.local
         if ir.op in WORTH_KEEPING or ir.op in ("and", "or", "not", "cmp"):
-            if ir in local.eager:
+            if ir in local.eager:         # never_raises: word tests, whose code gives a bool
                 name = local.memo_name(ir)
                 if name not in local.eager_code:
+                    # Its parts are evaluated here once: memos of their own would only cost.
+                    repeated, local.repeated = local.repeated, frozenset()
                     local.eager_code[name] = self._test(ir)
+                    local.repeated = repeated
                 return name
             if ir in local.repeated:
                 # Memo set only when the test completes: one that raises does so again for the

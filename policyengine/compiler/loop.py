@@ -22,9 +22,17 @@ NO_TIME_YET = -(1 << 63)
 
 def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: bool, has_roles: bool) -> list[str]:
     """`bodies`: event type (a pool name) → a record handler's lines (prologue and body, one level
-    deep, without the final return). Local names start with `Z_`, which generated handlers never use."""
+    deep, without the final return). Two functions: RUN, and RUN_SHARED for a worker of `eval
+    --workers` (the share step below), so one worker's loop tests no flag for it. Local names start
+    with `Z_`, which generated handlers never use."""
+    return _loop("RUN", False, bodies, has_periods, track_members, has_roles) + [""] + \
+        _loop("RUN_SHARED", True, bodies, has_periods, track_members, has_roles)
+
+
+def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bool, track_members: bool,
+          has_roles: bool) -> list[str]:
     lines = [
-        "def RUN(Z_lines, Z_decode, Z_event_time, Z_refused, Z_evaluator, Z_shared=False):",
+        f"def {name}(Z_lines, Z_decode, Z_event_time, Z_refused, Z_evaluator):",
         "    Z_store = STORE",
         "    Z_issues = Z_evaluator.issues",  # empty but for issues replay has yet to report
         # events_seen in a local: it counts this stretch's events too (the lines taken are Z_n - Z_n0).
@@ -33,12 +41,15 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         # The watermark in a local: only this loop moves it while it runs (the share step hands it
         # to process_record and reads it back). Below every event time while there is none.
         "    Z_wm = Z_store.watermark",
-        f"    if Z_wm is None:",
+        "    if Z_wm is None:",
         f"        Z_wm = {NO_TIME_YET}",
         "    Z_stop = False",                 # hand back after this event: a timer fired
         "    out = []",                       # reused while it stays empty; handed back once it is not
-        "    if Z_shared:",
-        "        Z_member_share, Z_my_share, Z_shares = Z_evaluator.member_share, Z_evaluator.share, Z_evaluator.shares",
+    ]
+    if shared:
+        lines += ["    Z_member_share, Z_my_share, Z_shares = Z_evaluator.member_share, Z_evaluator.share, "
+                  "Z_evaluator.shares"]
+    lines += [
         "    for Z_line in Z_lines:",
         "        try:",
         "            ev = Z_decode(Z_line)",
@@ -47,8 +58,7 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         "            ts = None",
         "        if ts is None:",
         "            return Z_n - Z_n0, 1, Z_line, None",
-        "        if Z_shared:",
-        *_share_step(),
+        *(_share_step() if shared else ()),
         "        if ts > Z_wm:",
         "            Z_wm = ts",
         "        elif ts < Z_wm:",
@@ -67,8 +77,8 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         lines += ["        track_member(Z_store, ev, ts)"]
     if bodies:
         lines += ["        Z_type = ev.type"]
-        for i, (name, body) in enumerate(bodies.items()):
-            lines += [f"        {'if' if i == 0 else 'elif'} Z_type == {name}:"]
+        for i, (event_type, body) in enumerate(bodies.items()):
+            lines += [f"        {'if' if i == 0 else 'elif'} Z_type == {event_type}:"]
             lines += _inlined(body)
     if has_roles:
         lines += ["        REW.check_roles(ev.user, ev, ts, out)"]
@@ -76,9 +86,8 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
         f"        if not Z_n % {SWEEP_EVERY}:",
         "            Z_store.sweep(ts, Z_evaluator.widths)",
         "        if out or Z_stop or Z_issues:",
-        "            if Z_shared:",
-        "                for Z_i, Z_d in enumerate(out):",
-        "                    Z_evaluator.tags[id(Z_d)] = (Z_n, 1, Z_i, 0)",
+        *(["            for Z_i, Z_d in enumerate(out):",
+           "                Z_evaluator.tags[id(Z_d)] = (Z_n, 1, Z_i, 0)"] if shared else ()),
         "            return Z_n - Z_n0, 2, out, ts",
         "    return Z_n - Z_n0, 0, None, None",
     ]
@@ -97,32 +106,32 @@ def _share_step() -> list[str]:
     ShareEvaluator's own step, which tags what fires for the merge; an event of this share's member
     takes the path below, and its decisions are tagged as ShareEvaluator._step tags them."""
     return [
-        "            Z_s = Z_member_share.get(ev.user)",
-        "            if Z_s is None:",
-        "                Z_s = Z_member_share[ev.user] = share_of(ev.user, Z_shares)",
-        "            if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
-        "                Z_late = Z_evaluator.late_events",
-        f"                if Z_wm != {NO_TIME_YET}:",
-        "                    Z_store.watermark = Z_wm",
-        "                Z_out = Z_evaluator.process_record(ev, ts)",
-        "                Z_wm, Z_n = Z_store.watermark, Z_store.events_seen",
-        "                if Z_out or Z_evaluator.late_events != Z_late or Z_issues:",
-        "                    return Z_n - Z_n0, 2, Z_out, ts",
-        "                continue",
-        "            if Z_s != Z_my_share:",
-        "                Z_late = False",
-        "                if ts > Z_wm:",
-        "                    Z_wm = ts",
-        "                elif ts < Z_wm:",
-        "                    Z_evaluator.late_events += 1",
-        "                    Z_late = True",
-        "                Z_n += 1",
-        "                Z_store.events_seen = Z_n",
-        f"                if not Z_n % {SWEEP_EVERY}:",
-        "                    Z_store.sweep(Z_wm, Z_evaluator.widths)",
-        "                if Z_late:",
-        "                    return Z_n - Z_n0, 2, out, ts",
-        "                continue",
+        "        Z_s = Z_member_share.get(ev.user)",
+        "        if Z_s is None:",
+        "            Z_s = Z_member_share[ev.user] = share_of(ev.user, Z_shares)",
+        "        if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
+        "            Z_late = Z_evaluator.late_events",
+        f"            if Z_wm != {NO_TIME_YET}:",
+        "                Z_store.watermark = Z_wm",
+        "            Z_out = Z_evaluator.process_record(ev, ts)",
+        "            Z_wm, Z_n = Z_store.watermark, Z_store.events_seen",
+        "            if Z_out or Z_evaluator.late_events != Z_late or Z_issues:",
+        "                return Z_n - Z_n0, 2, Z_out, ts",
+        "            continue",
+        "        if Z_s != Z_my_share:",
+        "            Z_late = False",
+        "            if ts > Z_wm:",
+        "                Z_wm = ts",
+        "            elif ts < Z_wm:",
+        "                Z_evaluator.late_events += 1",
+        "                Z_late = True",
+        "            Z_n += 1",
+        "            Z_store.events_seen = Z_n",
+        f"            if not Z_n % {SWEEP_EVERY}:",
+        "                Z_store.sweep(Z_wm, Z_evaluator.widths)",
+        "            if Z_late:",
+        "                return Z_n - Z_n0, 2, out, ts",
+        "            continue",
     ]
 
 

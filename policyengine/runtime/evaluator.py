@@ -45,6 +45,7 @@ class Evaluator:
         self.record_handlers = built.get("record_handlers")    # None: the program takes dicts only
         # process_record, the handlers and replay's loop in one function (compiler/loop.py).
         self.record_loop = built.get("record_loop")
+        self.share_loop = built.get("share_loop")     # the same for a worker of `eval --workers`
         self.track_members = compiled.plan.track_members
         self.widths = {a.fingerprint: a.window_us for a in compiled.plan.aggregates if a.window_us is not None}
 
