@@ -26,6 +26,7 @@ LATE_REPORTED = 20
 # None, which the decoder refuses with TypeError.
 _NOT_A_RECORD = (*RECORD_ERRORS, ValueError, TypeError)
 MAX_LINE_BYTES = 1 << 20      # a longer line is reported and skipped without being held in memory
+_NO_DECISIONS: tuple = ()
 
 
 def _when(ts: int, evaluator: Evaluator) -> str:
@@ -154,16 +155,20 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
             if loop is not None:
                 lines = iter(batch)
                 while True:
-                    events, stop, held, ts = loop(lines, decode_record, event_time, _NOT_A_RECORD, evaluator)
+                    events, stop, decided, held, ts = loop(lines, decode_record, event_time, _NOT_A_RECORD,
+                                                           evaluator)
                     lineno += events
                     stats.events += events
+                    for d in decided:           # the stretch's decisions, in order
+                        counts[(d["policy"], d["rule"], d["action"])] += 1
+                        emit(d)
                     if stop == 0:               # the end of the batch
                         break
                     if stop == 1:               # a line records do not take
                         lineno += 1
                         one_line(held, lineno)
-                    elif stop == 2:             # an event that decided, fired a timer or failed a rule
-                        after(held, ts, lineno)
+                    elif stop == 2:             # an event that failed a rule (or, in a share, decided or came late)
+                        after(_NO_DECISIONS, ts, lineno)
                     else:                       # a late event, handed back unevaluated
                         after(process_record(held, ts), ts, lineno)
             else:

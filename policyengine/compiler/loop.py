@@ -8,9 +8,11 @@ handler bodies sit in branches on the event type. It must do exactly what `proce
 (tests/test_records.py runs both on the same logs): first the watermark, then due timers, the event
 count, periods, member tracking, the handler, roles and the periodic sweep.
 
-It stops and hands back to `replay` at each line a record does not take, after each event that
-decided something, fired a timer or failed a rule, so reporting stays in one place, and before each
-late event, which `process_record` then evaluates: the loop itself only moves the clock forward.
+It hands back to `replay`, with the decisions made so far, at the end of the chunk, at each line a
+record does not take, after each event that failed a rule, so reporting stays in one place and
+names the line, and before each late event, which `process_record` then evaluates: the loop itself
+only moves the clock forward. A worker's loop (RUN_SHARED) hands back after every event that
+decided something too, with its decisions tagged for the merge.
 """
 from __future__ import annotations
 
@@ -43,8 +45,9 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         "    Z_wm = Z_store.watermark",
         "    if Z_wm is None:",
         f"        Z_wm = {NO_TIME_YET}",
-        "    Z_stop = False",                 # hand back after this event: a timer fired
-        "    out = []",                       # reused while it stays empty; handed back once it is not
+        # The decisions of the stretch, in order: one worker hands them back when it stops; a
+        # share hands back each event's, tagged for the merge.
+        "    out = []",
     ]
     if shared:
         lines += ["    Z_member_share, Z_my_share, Z_shares = Z_evaluator.member_share, Z_evaluator.share, "
@@ -57,16 +60,15 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         "        except Z_refused:",
         "            ts = None",
         "        if ts is None:",
-        "            return Z_n - Z_n0, 1, Z_line, None",
+        "            return Z_n - Z_n0, 1, out, Z_line, None",
         *(_share_step() if shared else ()),
         "        if ts > Z_wm:",
         "            Z_wm = ts",
         "        elif ts < Z_wm:",
         # Late events are rare: process_record evaluates them (at the latest time) and replay reports them.
-        "            return Z_n - Z_n0 + 1, 3, ev, ts",
+        "            return Z_n - Z_n0 + 1, 3, out, ev, ts",
         "        if Z_timers and Z_timers[0][0] <= ts:",
         "            RT.fire_until(ts, out)",
-        "            Z_stop = True",
         "        Z_n += 1",
         "        Z_store.events_seen = Z_n",
     ]
@@ -85,11 +87,14 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     lines += [
         f"        if not Z_n % {SWEEP_EVERY}:",
         "            Z_store.sweep(ts, Z_evaluator.widths)",
-        "        if out or Z_stop or Z_issues:",
-        *(["            for Z_i, Z_d in enumerate(out):",
-           "                Z_evaluator.tags[id(Z_d)] = (Z_n, 1, Z_i, 0)"] if shared else ()),
-        "            return Z_n - Z_n0, 2, out, ts",
-        "    return Z_n - Z_n0, 0, None, None",
+        # Hand back after an event that failed a rule (its report names its line).
+        *(["        if out or Z_issues:",
+           "            for Z_i, Z_d in enumerate(out):",
+           "                Z_evaluator.tags[id(Z_d)] = (Z_n, 1, Z_i, 0)",
+           "            return Z_n - Z_n0, 2, out, None, ts"] if shared else
+          ["        if Z_issues:",
+           "            return Z_n - Z_n0, 2, out, None, ts"]),
+        "    return Z_n - Z_n0, 0, out, None, None",
     ]
     # The watermark goes back to the store when the stretch ends, however it ends: nothing the
     # loop calls reads it (3 bytecodes an event).
@@ -116,7 +121,7 @@ def _share_step() -> list[str]:
         "            Z_out = Z_evaluator.process_record(ev, ts)",
         "            Z_wm, Z_n = Z_store.watermark, Z_store.events_seen",
         "            if Z_out or Z_evaluator.late_events != Z_late or Z_issues:",
-        "                return Z_n - Z_n0, 2, Z_out, ts",
+        "                return Z_n - Z_n0, 2, Z_out, None, ts",
         "            continue",
         "        if Z_s != Z_my_share:",
         "            Z_late = False",
@@ -130,7 +135,7 @@ def _share_step() -> list[str]:
         f"            if not Z_n % {SWEEP_EVERY}:",
         "                Z_store.sweep(Z_wm, Z_evaluator.widths)",
         "            if Z_late:",
-        "                return Z_n - Z_n0, 2, out, ts",
+        "                return Z_n - Z_n0, 2, out, None, ts",
         "            continue",
     ]
 
