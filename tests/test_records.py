@@ -212,3 +212,27 @@ def test_a_rule_that_fails_in_the_record_loop_is_reported_at_its_line():
             stats.runtime_errors, [i.event_id for i in evaluator.issues]
 
     assert run(True) == run(False) == (["m2"], ["log.jsonl:1", "log.jsonl:3"], 2, ["m1", "m3"])
+
+
+def test_the_record_loop_sweeps_expired_window_entries(monkeypatch):
+    """Expired state is swept when a stretch of the loop passes a multiple of SWEEP_EVERY events
+    (here 100). 1 000 messages of 50 members, one every 10 s from t = 5 s: each member's 1-minute
+    window keeps at most its latest message on its own; the sweep at the end (latest time 9 995 s)
+    leaves the entries after 9 935 s: 9 945, 9 955, …, 9 995, six of them."""
+    from policyengine.compiler import loop
+    monkeypatch.setattr(loop, "SWEEP_EVERY", 100)
+    compiled = compile_program(load_text([("w.policy", 'rule r { on message when count(message by user '
+                                                       'within 1m) > 5 do flag("x") }\n')]).program)
+    def at(seconds: int) -> str:
+        return f"1970-01-01T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
+    data = b"".join(orjson.dumps({"type": "message", "ts": at(5 + 10 * i), "user": f"u{i % 50}", "id": f"m{i}",
+                                  "text": "hi"}) + b"\n" for i in range(1000))
+    evaluator = Evaluator(compiled)
+    calls = []
+    plain = evaluator.record_loop
+    evaluator.record_loop = lambda *args: calls.append(1) or plain(*args)
+    replay(OpenLog("log.jsonl", io.BytesIO(data), len(data), None), evaluator,
+           EventDecoder(compiled.plan.field_types), lambda d: None, lambda m: None, ReplayStats())
+    assert calls
+    [table] = evaluator.store.windows.values()
+    assert sorted(t // 1_000_000 for entries in table.values() for t in entries) == [9945, 9955, 9965, 9975, 9985, 9995]

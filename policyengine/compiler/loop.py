@@ -6,7 +6,8 @@ policies the frames and the bookkeeping's flag tests were a third of the bytecod
 one frame runs a stretch of lines, the flags are settled when the program is compiled, and the
 handler bodies sit in branches on the event type. It must do exactly what `process_record` does
 (tests/test_records.py runs both on the same logs): first the watermark, then due timers, the event
-count, periods, member tracking, the handler, roles and the periodic sweep.
+count, periods, member tracking, the handler and roles; the periodic sweep of expired state runs
+when a stretch ends rather than at the exact event.
 
 It hands back to `replay`, with the decisions made so far, at the end of the chunk, at each line a
 record does not take, after each event that failed a rule, so reporting stays in one place and
@@ -85,8 +86,6 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     if has_roles:
         lines += ["        REW.check_roles(ev.user, ev, ts, out)"]
     lines += [
-        f"        if not Z_n % {SWEEP_EVERY}:",
-        "            Z_store.sweep(ts, Z_evaluator.widths)",
         # Hand back after an event that failed a rule (its report names its line).
         *(["        if out or Z_issues:",
            "            for Z_i, Z_d in enumerate(out):",
@@ -96,13 +95,17 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
            "            return Z_n - Z_n0, 2, out, None, ts"]),
         "    return Z_n - Z_n0, 0, out, None, None",
     ]
-    # The watermark goes back to the store when the stretch ends, however it ends: nothing the
-    # loop calls reads it (3 bytecodes an event).
+    # When the stretch ends, however it ends: the watermark goes back to the store (nothing the
+    # loop calls reads it; 3 bytecodes an event), and expired state is swept if the stretch passed
+    # a multiple of SWEEP_EVERY events (4 bytecodes an event; a sweep only drops what no rule can
+    # see any more, so when it runs changes no decision).
     start = lines.index("    for Z_line in Z_lines:")
     return lines[:start] + ["    try:"] + ["    " + line for line in lines[start:]] + [
         "    finally:",
         f"        if Z_wm != {NO_TIME_YET}:",
-        "            Z_store.watermark = Z_wm"]
+        "            Z_store.watermark = Z_wm",
+        f"        if Z_n // {SWEEP_EVERY} != Z_n0 // {SWEEP_EVERY}:",
+        "            Z_store.sweep(Z_wm, Z_evaluator.widths)"]
 
 
 def _share_step() -> list[str]:
@@ -132,8 +135,6 @@ def _share_step() -> list[str]:
         "                Z_late = True",
         "            Z_n += 1",
         "            Z_store.events_seen = Z_n",
-        f"            if not Z_n % {SWEEP_EVERY}:",
-        "                Z_store.sweep(Z_wm, Z_evaluator.widths)",
         "            if Z_late:",
         "                return Z_n - Z_n0, 2, out, None, ts",
         "            continue",
