@@ -246,23 +246,3 @@ def test_casefold_gives_back_text_that_does_not_change():
     assert _lines.casefold(same) is same
     assert _lines.casefold("Promo.EXAMPLE/加微信") == "promo.example/加微信"
     assert _lines.casefold("ＡＢＣ") == "ａｂｃ"            # fullwidth letters fold: Python decides them
-
-
-_MAYBE = st.one_of(st.none(), st.text(max_size=5), st.integers(-3, 3), st.floats(allow_nan=False), st.booleans())
-
-
-@settings(max_examples=2000, deadline=None)
-@given(ts=st.one_of(st.integers(_FIRST_US - 10 ** 12, _LAST_US), st.integers(-62_135_596_800_000_000, -(10 ** 16))),
-       user=st.one_of(st.none(), st.text(max_size=4)), event_id=st.one_of(st.none(), st.text(max_size=4)),
-       fields=st.lists(st.tuples(st.sampled_from(["role", "points", "balance", "message", "explain"]), _MAYBE),
-                       max_size=4),
-       reason=st.one_of(st.none(), st.text(max_size=6)))
-def test_decisions_built_in_c_are_the_python_ones(ts, user, event_id, fields, reason):
-    """Same keys in the same order (orjson writes them so), None values left out; times outside the
-    years C writes (here before 1000) come from format_ts."""
-    from policyengine.runtime.helpers import decision, decision_dict
-    args = (ts, "p", "r", "warn", user, event_id, tuple(fields), reason)
-    made = decision(*args)
-    assert decision is _lines.decision
-    assert list(made.items()) == list(decision_dict(*args).items())
-    assert made["ts"] == format_ts(ts)

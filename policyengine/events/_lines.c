@@ -1,6 +1,5 @@
 /* Per-line work of `policyengine eval` in C: splitting chunks into lines, the event time and
- * UTF-8 validity, decisions (the dict, and the time it carries, written out), and case folding of
- * chat text.
+ * UTF-8 validity, the time a decision carries, written out, and case folding of chat text.
  *
  * Both are answered in Python too (timestamps.parse_ts, bytes.decode); this module only answers
  * the common case faster and says "don't know" (None) for everything else, which then goes the
@@ -310,69 +309,12 @@ static PyObject *casefold(PyObject *Py_UNUSED(self), PyObject *text) {
     return out;
 }
 
-/* decision(ts, policy, rule, action, user, event_id, fields, reason) → the decision dict, as
- * helpers.decision_dict builds it: keys in that order, None values left out, `ts` written by
- * format_us or, outside its years, by the Python function set_time_fallback gave. 1.8 µs a
- * decision in Python; every decision of `eval` is one. */
-static PyObject *time_fallback;
-static PyObject *k_ts, *k_policy, *k_rule, *k_action, *k_user, *k_event_id, *k_reason;
-
-static PyObject *set_time_fallback(PyObject *Py_UNUSED(self), PyObject *fn) {
-    Py_XSETREF(time_fallback, Py_NewRef(fn));
-    Py_RETURN_NONE;
-}
-
-static int put(PyObject *d, PyObject *key, PyObject *value) {
-    return value == Py_None ? 0 : PyDict_SetItem(d, key, value);
-}
-
-static PyObject *decision(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 8 || !PyTuple_Check(args[6])) {
-        PyErr_SetString(PyExc_TypeError, "decision(ts, policy, rule, action, user, event_id, fields, reason)");
-        return NULL;
-    }
-    PyObject *text = format_us(self, args[0]);
-    if (text == Py_None) {
-        Py_DECREF(text);
-        if (time_fallback == NULL) {
-            PyErr_SetString(PyExc_RuntimeError, "decision: no time fallback set");
-            return NULL;
-        }
-        text = PyObject_CallOneArg(time_fallback, args[0]);
-    }
-    if (text == NULL) return NULL;
-    PyObject *d = PyDict_New();
-    if (d == NULL || PyDict_SetItem(d, k_ts, text) < 0 || PyDict_SetItem(d, k_policy, args[1]) < 0
-            || PyDict_SetItem(d, k_rule, args[2]) < 0 || PyDict_SetItem(d, k_action, args[3]) < 0
-            || put(d, k_user, args[4]) < 0 || put(d, k_event_id, args[5]) < 0)
-        goto fail;
-    PyObject *fields = args[6];
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++) {
-        PyObject *pair = PyTuple_GET_ITEM(fields, i);
-        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
-            PyErr_SetString(PyExc_TypeError, "decision: fields are (name, value) pairs");
-            goto fail;
-        }
-        if (put(d, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)) < 0) goto fail;
-    }
-    if (put(d, k_reason, args[7]) < 0) goto fail;
-    Py_DECREF(text);
-    return d;
-fail:
-    Py_DECREF(text);
-    Py_XDECREF(d);
-    return NULL;
-}
-
 static PyMethodDef methods[] = {
     {"split_lines", split_lines, METH_O, "split_lines(data) -> data.split(b'\\n'), faster"},
     {"event_time", (PyCFunction)(void (*)(void))event_time, METH_FASTCALL,
      "event_time(ts, line) -> microseconds since the epoch, or None to ask Python"},
     {"rfc3339_us", py_rfc3339_us, METH_O, "rfc3339_us(text) -> microseconds since the epoch, or None"},
     {"utf8_valid", py_utf8_valid, METH_O, "utf8_valid(data) -> whether bytes.decode() would take it"},
-    {"decision", (PyCFunction)(void (*)(void))decision, METH_FASTCALL,
-     "decision(ts, policy, rule, action, user, event_id, fields, reason) -> the decision dict"},
-    {"set_time_fallback", set_time_fallback, METH_O, "set_time_fallback(fn): decision's `ts` where format_us says None"},
     {"casefold", casefold, METH_O, "casefold(text) -> text.casefold(), faster for Chinese and ASCII text"},
     {"format_us", format_us, METH_O, "format_us(us) -> the RFC 3339 text of a time in microseconds, or None"},
     {NULL, NULL, 0, NULL},
@@ -380,11 +322,4 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lines", NULL, 0, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__lines(void) {
-    if (!(k_ts = PyUnicode_InternFromString("ts")) || !(k_policy = PyUnicode_InternFromString("policy"))
-            || !(k_rule = PyUnicode_InternFromString("rule")) || !(k_action = PyUnicode_InternFromString("action"))
-            || !(k_user = PyUnicode_InternFromString("user")) || !(k_event_id = PyUnicode_InternFromString("event_id"))
-            || !(k_reason = PyUnicode_InternFromString("reason")))
-        return NULL;
-    return PyModule_Create(&module);
-}
+PyMODINIT_FUNC PyInit__lines(void) { return PyModule_Create(&module); }

@@ -4,8 +4,7 @@ common cases, and `bytes.split` and `str.casefold` for the others."""
 from __future__ import annotations
 
 try:
-    from policyengine.events._lines import (casefold, decision, event_time, format_us, rfc3339_us,
-                                            set_time_fallback, split_lines)
+    from policyengine.events._lines import casefold, event_time, format_us, rfc3339_us, split_lines
 except ImportError:                                  # pragma: no cover - no C compiler at install
     def event_time(ts, line):
         return None
@@ -22,9 +21,4 @@ except ImportError:                                  # pragma: no cover - no C c
     def casefold(text: str) -> str:
         return text.casefold()
 
-    decision = None                                  # runtime/helpers.py keeps its own
-
-    def set_time_fallback(fn) -> None:
-        pass
-
-__all__ = ["casefold", "decision", "event_time", "format_us", "rfc3339_us", "set_time_fallback", "split_lines"]
+__all__ = ["casefold", "event_time", "format_us", "rfc3339_us", "split_lines"]

@@ -5,7 +5,6 @@ import zlib
 from collections import deque  # noqa: F401  (re-exported for generated code)
 
 from policyengine.events.native import casefold as fold_text  # noqa: F401 (for generated code)
-from policyengine.events import native
 from policyengine.events.native import format_us
 from policyengine.events.timestamps import format_ts
 from policyengine.runtime import text as _text
@@ -199,7 +198,7 @@ def plain_number(value):
     return int(value) if float(value).is_integer() else value
 
 
-def decision_dict(ts: int, policy: str, rule: str, action: str, user, event_id, fields: tuple, reason) -> dict:
+def decision(ts: int, policy: str, rule: str, action: str, user, event_id, fields: tuple, reason) -> dict:
     out = {"ts": format_us(ts) or format_ts(ts), "policy": policy, "rule": rule, "action": action}
     if user is not None:
         out["user"] = user
@@ -211,15 +210,6 @@ def decision_dict(ts: int, policy: str, rule: str, action: str, user, event_id, 
     if reason is not None:
         out["reason"] = reason
     return out
-
-
-# The same dict built in C (events/_lines.c, checked against decision_dict in
-# tests/test_native_lines.py): 1.8 µs a decision in Python.
-if native.decision is not None:
-    native.set_time_fallback(format_ts)
-    decision = native.decision
-else:                                                # pragma: no cover - no C compiler at install
-    decision = decision_dict
 
 
 # ---- member attributes kept by the evaluator's tracker ----------------------------
