@@ -164,7 +164,7 @@ def test_replay_without_the_c_module_decides_the_same(monkeypatch):
     with_c = run()
     monkeypatch.setattr("policyengine.replay.event_time", lambda ts, line: None)
     monkeypatch.setattr("policyengine.runtime.helpers.format_us", lambda us: None)
-    monkeypatch.setattr("policyengine.runtime.helpers.fold_text", str.casefold)
+    monkeypatch.setattr("policyengine.runtime.helpers.fold_text", lambda text: None if text is None else text.casefold())
     without_c = run()
     assert with_c == without_c
     assert len(with_c[0]) > 0
@@ -246,3 +246,4 @@ def test_casefold_gives_back_text_that_does_not_change():
     assert _lines.casefold(same) is same
     assert _lines.casefold("Promo.EXAMPLE/加微信") == "promo.example/加微信"
     assert _lines.casefold("ＡＢＣ") == "ａｂｃ"            # fullwidth letters fold: Python decides them
+    assert _lines.casefold(None) is None                   # a record's missing text

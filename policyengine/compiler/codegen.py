@@ -142,9 +142,10 @@ def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict
             lines.append(f"    {name} = get_path(ev, {pool.add(tuple(path))})")
     for path, name in local.folded.items():
         field = local.fields[path]
-        test = f"{field} is not None" if record is not None and len(path) == 1 and path[0] in texts \
-            else f"{field}.__class__ is str"
-        lines.append(f"    {name} = fold_text({field}) if {test} else None")
+        if record is not None and len(path) == 1 and path[0] in texts:
+            lines.append(f"    {name} = fold_text({field})")        # a str, or None for None
+        else:
+            lines.append(f"    {name} = fold_text({field}) if {field}.__class__ is str else None")
     for path, name in local.normal.items():
         lines.append(f"    {name} = normalize({local.fields[path]})")
     for (function, path), name in local.calls.items():

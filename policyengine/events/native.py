@@ -18,7 +18,7 @@ except ImportError:                                  # pragma: no cover - no C c
     def split_lines(data: bytes) -> list[bytes]:
         return data.split(b"\n")
 
-    def casefold(text: str) -> str:
-        return text.casefold()
+    def casefold(text: str | None) -> str | None:
+        return None if text is None else text.casefold()
 
 __all__ = ["casefold", "event_time", "format_us", "rfc3339_us", "split_lines"]
