@@ -86,7 +86,8 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     if has_roles:
         lines += ["        REW.check_roles(ev.user, ev, ts, out)"]
     lines += [
-        # Hand back after an event that failed a rule (its report names its line).
+        # Hand back after an event that failed a rule, so its report names its line; a share also
+        # after each event that decided, its decisions tagged for the merge.
         *(["        if out or Z_issues:",
            "            for Z_i, Z_d in enumerate(out):",
            "                Z_evaluator.tags[id(Z_d)] = (Z_n, 1, Z_i, 0)",
