@@ -34,18 +34,21 @@ def memoizable(ir: IR) -> bool:
 _WORD_TESTS = ("contains", "starts with", "ends with", "contains any", "contains all")
 
 
-def never_raises(ir: IR) -> bool:
-    """Whether a test's code cannot raise: word tests of a text field against constant words (the
-    case-folded field is a str or None), joined by and / or / not."""
-    if ir.op in ("and", "or", "not"):
-        return all(never_raises(a) for a in ir.args)
-    if ir.op == "const":
-        return True
+def _word_test(ir: IR) -> bool:
+    """A word test of a text field against constant words: `text contains any ["a", "b"]`."""
     if ir.op != "pred" or ir.value not in _WORD_TESTS:
         return False
     left, right = ir.args
     return left.op == "field" and left.type == TEXT and tuple(left.value) != ("ts",) and \
         (right.op == "const" or (right.op == "list" and all(a.op == "const" for a in right.args)))
+
+
+def never_raises(ir: IR) -> bool:
+    """Whether a test's code cannot raise: word tests (the case-folded field is a str or None),
+    joined by and / or / not."""
+    if ir.op in ("and", "or", "not"):
+        return all(never_raises(a) for a in ir.args)
+    return ir.op == "const" or _word_test(ir)
 
 
 def required_words(ir: IR | None) -> tuple[tuple, list[str]] | None:
@@ -59,13 +62,9 @@ def required_words(ir: IR | None) -> tuple[tuple, list[str]] | None:
             if found is not None:
                 return found
         return None
-    if ir.op != "pred" or ir.value not in _WORD_TESTS:
+    if not _word_test(ir):
         return None
     left, right = ir.args
-    if left.op != "field" or left.type != TEXT or tuple(left.value) == ("ts",):
-        return None
-    if not (right.op == "const" or (right.op == "list" and all(a.op == "const" for a in right.args))):
-        return None
     words = ExprEmitter._const_words_of(right)
     if not words or "" in words:
         return None                    # `contains ""` holds for any text: nothing to skip on
