@@ -73,3 +73,17 @@ def test_a_rule_reads_the_count_its_event_just_updated():
     # The count by user (aggregate 1) is read from the local its update set, not from a memo.
     assert source.count("cnt1 = A1[f1] = A1.get(f1, 0) + 1") == 4 and source.count("if cnt1 == 3:") == 4
     assert "m0" not in source
+
+
+def test_a_count_keyed_by_two_fields_is_read_from_its_update_too():
+    """`by user, type` is written as a tuple kept in `k`; the rule still reads the updated value.
+    Hand-counted: a's messages are m0, m2, m3, so the second is m2."""
+    policy = 'rule second { on message when count(message by user, type) == 2 do flag("2") }\n'
+    engine = Engine.from_text(policy, "k.policy")
+    out = []
+    for i, user in enumerate(["a", "b", "a", "a"]):
+        out += [d.event_id for d in engine.process({"type": "message", "ts": f"2026-11-02T00:00:0{i}Z",
+                                                    "user": user, "id": f"m{i}", "text": "x"})]
+    assert out == ["m2"]
+    source = compile_program(load_text([("k.policy", policy)]).program).source
+    assert source.count("cnt0 = A0[k] = A0.get(k, 0) + 1") == 4 and source.count("if cnt0 == 2:") == 4

@@ -238,7 +238,7 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
             emit.local.unguarded_filters.add(spec.filter)
         w.line(f"if {emit.test(spec.filter)}:")
         w.indent()
-    key = emit.key(spec.keys)
+    key = written_key = emit.key(spec.keys)
     if not key.isidentifier():       # a field already in a local is used as it is
         w.line(f"k = {key}")
         key = "k"
@@ -257,7 +257,8 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         w.line("q.append(ts)")
     elif fn == "count" and spec.filter is None and not guard and not emit.local.guarded:
         # Updated on every event of the type, before any rule: the rules read the new value from a local.
-        name = emit.local.counted[(table, key)] = f"cnt{index}"
+        # Keyed by the key as reads write it (aggregate_read), not by the `k` alias.
+        name = emit.local.counted[(table, written_key)] = f"cnt{index}"
         w.line(f"{name} = {table}[{key}] = {table}.get({key}, 0) + 1")
     elif fn == "count":
         w.line(f"{table}[{key}] = {table}.get({key}, 0) + 1")
