@@ -5,17 +5,18 @@ Parsing and checking the policies and generating and compiling their code was mo
 ~300M with the compiled program read from here. On a 1M-event replay that is 5 % of the run.
 
 The key is a digest of: each policy file's path and text; the `explain` flag; the engine's own
-code (the version, and the size and modification time of every file in the package, as Python
-checks its .pyc files); the Python and msgspec versions (the entry holds marshalled code and
+code (the size and modification time of every file in the package, as Python checks its .pyc
+files; the version is one of them); the Python and msgspec versions (the entry holds marshalled code and
 pickled Structs). Word lists read from files are not known before checking, so the entry lists
 them with a digest of their text and a changed one is a miss.
 
 An entry holds the checked program with its warnings, the plan, the pool of constants, the
 record layout and the generated source with its code. Anything wrong with an entry — missing,
 damaged, unreadable, from another build — is a miss: the policies are compiled as without a
-cache, and the entry is written again. Programs pickle cannot hold (a level `formula` is a
-function made while checking) are compiled every time. A program with errors is never kept:
-its diagnostics come from checking it.
+cache, and the entry is written again. A program pickle cannot hold (a pool value without a
+pickled form) would be compiled every time; none of the bundled ones is (level formulas are
+`LevelFormula` Structs for this). A program with errors is never kept: its diagnostics come from
+checking it.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ import tempfile
 
 import msgspec
 
-from policyengine import __version__
 from policyengine.check.words import text_digest
 from policyengine.compiler.program import CompiledProgram, compile_program
 from policyengine.loader import LoadResult, load_text, read_policies
@@ -61,7 +61,7 @@ def load_compiled(paths: list[str], explain: bool = False) -> tuple[LoadResult, 
 
 def _key(named: list[tuple[str, str]], explain: bool) -> str:
     digest = hashlib.sha256()
-    for part in (str(FORMAT), __version__, sys.version, msgspec.__version__, str(explain), _code_stamp()):
+    for part in (str(FORMAT), sys.version, msgspec.__version__, str(explain), _code_stamp()):
         digest.update(part.encode() + b"\0")
     for path, text in named:
         digest.update(path.encode("utf-8", "surrogatepass") + b"\0" + text.encode("utf-8", "surrogatepass") + b"\0")
@@ -114,7 +114,7 @@ def _write(path: str, loaded: LoadResult, compiled: CompiledProgram) -> None:
         data = pickle.dumps((FORMAT, loaded.program, loaded.diagnostics, compiled.source,
                              marshal.dumps(compiled.code), compiled.pool, compiled.plan, compiled.record),
                             protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:           # e.g. a level formula: a function made while checking
+    except Exception:           # a pool value without a pickled form: compiled every time
         return
     folder = os.path.dirname(path)
     try:
