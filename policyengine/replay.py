@@ -26,7 +26,6 @@ LATE_REPORTED = 20
 # None, which the decoder refuses with TypeError.
 _NOT_A_RECORD = (*RECORD_ERRORS, ValueError, TypeError)
 MAX_LINE_BYTES = 1 << 20      # a longer line is reported and skipped without being held in memory
-_NO_DECISIONS: tuple = ()
 
 
 def _when(ts: int, evaluator: Evaluator) -> str:
@@ -114,6 +113,11 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
             decisions = process(event, ts)
         after(decisions, ts, lineno)
 
+    def hand_on(decisions: list[dict]) -> None:
+        for d in decisions:
+            counts[(d["policy"], d["rule"], d["action"])] += 1
+            emit(d)
+
     def after(decisions: list[dict], ts: int, lineno: int) -> None:
         """Hand decisions on; say what was late and what failed at run time."""
         nonlocal late_seen
@@ -126,9 +130,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                            f"({_when(ts, evaluator)}); evaluated at the latest time"
                            + ("; further late events are only counted" if stats.late_events == LATE_REPORTED else ""))
         if decisions:
-            for d in decisions:
-                counts[(d["policy"], d["rule"], d["action"])] += 1
-                emit(d)
+            hand_on(decisions)
         if issues:
             for issue in issues:
                 report(issue.render().replace("error[", f"{log.name}:{lineno}: error[", 1)
@@ -159,16 +161,14 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                                                            evaluator)
                     lineno += events
                     stats.events += events
-                    for d in decided:           # the stretch's decisions, in order
-                        counts[(d["policy"], d["rule"], d["action"])] += 1
-                        emit(d)
+                    hand_on(decided)            # the stretch's decisions, in order
                     if stop == 0:               # the end of the batch
                         break
                     if stop == 1:               # a line records do not take
                         lineno += 1
                         one_line(held, lineno)
                     elif stop == 2:             # an event that failed a rule (or, in a share, decided or came late)
-                        after(_NO_DECISIONS, ts, lineno)
+                        after((), ts, lineno)
                     else:                       # a late event, handed back unevaluated
                         after(process_record(held, ts), ts, lineno)
             else:
