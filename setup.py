@@ -1,4 +1,4 @@
-"""The parts of the build pyproject.toml cannot say: the C module and where the grammar goes."""
+"""The parts of the build pyproject.toml cannot say: the C modules and where the grammar goes."""
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -22,6 +22,7 @@ setup(
     cmdclass={"build_py": BuildWithGrammar},
     # Per-line checks of `eval` in C (docs/performance.md). Optional: where it cannot be built,
     # the same answers come from Python, more slowly.
-    ext_modules=[Extension("policyengine.events._lines", ["policyengine/events/_lines.c"],
-                           extra_compile_args=["-O2"], optional=True)],
+    ext_modules=[Extension(f"policyengine.events.{name}", [f"policyengine/events/{name}.c"],
+                           depends=["policyengine/events/_text.h"], extra_compile_args=["-O2"], optional=True)
+                 for name in ("_lines", "_route")],
 )

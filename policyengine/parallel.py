@@ -1,15 +1,17 @@
 """`eval --workers N`: members split across N processes, decisions merged back into one order.
 
-Each worker reads every line and keeps the one event clock — watermark, late events, timers
-due — so time runs exactly as on one worker; it runs the rules only for its share of members
-(a stable hash of `user`). That is exact only for programs whose state all belongs to the
-event's member (compiler/partition.py says which). Every decision is tagged with where one
-worker would have made it — the number of the event, timers before the event's own rules, due
-timers in (due, setting event) order — and the streams are merged on that tag.
+Each worker keeps the one event clock — watermark, late events, timers due — so time runs
+exactly as on one worker; it runs the rules only for its share of members (a stable hash of
+`user`). That is exact only for programs whose state all belongs to the event's member
+(compiler/partition.py says which). Every decision is tagged with where one worker would have
+made it — the number of the event, timers before the event's own rules, due timers in (due,
+setting event) order — and the streams are merged on that tag.
 
-Decoding is repeated in every worker, so the speed-up grows with the work per event: small
-for three cheap rules (decoding is most of their cost), near N for heavy ones
-(docs/performance.md has the figures). Splitting the reading by byte range is the next step.
+Each worker reads every line, but decodes only its own members' events: a scan in C
+(events/_route.c) gives it the time alone of another share's event, which is all its clock
+needs. A line the scan is not sure of, every worker decodes and judges as before. If a line the
+scan was sure of is refused by the decoder after all, the other workers' clocks are wrong: the
+run stops and eval runs again on one worker, with a note.
 """
 from __future__ import annotations
 
@@ -23,10 +25,11 @@ import orjson
 
 from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
+from policyengine.events.routing import route, route_fields
 from policyengine.logs import open_log
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import SWEEP_EVERY, Evaluator
-from policyengine.runtime.helpers import share_of
+from policyengine.runtime.helpers import RouteDiverged, share_of
 
 END = 1 << 62                # the position of decisions made after the last event (`--until`)
 
@@ -42,8 +45,10 @@ class ShareEvaluator(Evaluator):
         self.member_share: dict = {}
         self._process_dict = super().process             # bound once: super() on every event cost 0.1 µs
         self._process_record = super().process_record
-        # The record loop with this share's steps (compiler/loop.py: _share_step).
+        # The record loop with this share's steps (compiler/loop.py: _routed_line), over lines
+        # routed first (replay calls route_batch).
         self.record_loop = self.share_loop
+        self._route_fields = route_fields(compiled.record) if compiled.record is not None else ()
 
     def process(self, event: dict, ts: int) -> list[dict]:
         return self._step(event, ts, event["user"], self._process_dict)
@@ -58,25 +63,42 @@ class ShareEvaluator(Evaluator):
             self.tags[id(decision)] = (END, 0, due, order)
         return out
 
+    def route_batch(self, lines: list) -> list:
+        """`lines` as the shared record loop takes them: this share's lines, other shares' times,
+        (line,) for lines every worker decodes (events/routing.py)."""
+        return route(lines, self._route_fields, self.shares, self.share)
+
+    def tick(self, ts: int) -> list[dict]:
+        """`process` for an event of another share's member: due timers fire (tagged), the clock
+        moves, no rule runs."""
+        fired = self._fire_due(ts)
+        self._tick(ts)
+        return fired
+
     def _step(self, event, ts: int, user, process) -> list[dict]:
+        share = self.member_share.get(user)
+        if share is None:
+            share = self.member_share[user] = share_of(user, self.shares)
+        if share != self.share:
+            return self.tick(ts) or _NONE
+        fired = self._fire_due(ts)
+        own = process(event, ts)                            # no timer is due any more
+        store = self.store
+        for i, decision in enumerate(own):
+            self.tags[id(decision)] = (store.events_seen, 1, i, 0)
+        return fired + own if fired else own
+
+    def _fire_due(self, ts: int) -> list[dict]:
+        """The timers due by the event at `ts`, fired as `process` would first, tagged."""
         store = self.store
         fired: list[dict] = []
         now = ts if store.watermark is None or ts > store.watermark else store.watermark
         if store.timers and store.timers[0][0] <= now:
             keys: list = []
-            self.timeline.fire_until(now, fired, keys)      # as `process` would, first
+            self.timeline.fire_until(now, fired, keys)
             for decision, (due, order) in zip(fired, keys):
                 self.tags[id(decision)] = (store.events_seen + 1, 0, due, order)
-        share = self.member_share.get(user)
-        if share is None:
-            share = self.member_share[user] = share_of(user, self.shares)
-        if share != self.share:
-            self._tick(ts)
-            return fired or _NONE
-        own = process(event, ts)                            # no timer is due any more
-        for i, decision in enumerate(own):
-            self.tags[id(decision)] = (store.events_seen, 1, i, 0)
-        return fired + own if fired else own
+        return fired
 
     def _tick(self, ts: int) -> None:
         """`process` for an event of another share: the clock moves, no rule runs."""
@@ -126,7 +148,7 @@ def _work(share: int):
     def report(message: str) -> None:
         reports.append((log_index, stats.events + stats.bad_lines, share, len(reports), message))
 
-    stopped = False
+    stopped, diverged = False, None
     try:
         for log_index, name in enumerate(job.logs):
             log = open_log(name)
@@ -142,9 +164,11 @@ def _work(share: int):
                 emit(decision)
     except StrictStop:
         stopped = True
+    except RouteDiverged as err:
+        diverged = f"{job.logs[log_index]}: {err.args[0][:80]!r}"
     finally:
         spool.close()
-    return path, reports, stats, stopped
+    return path, reports, stats, stopped, diverged
 
 
 def _spooled(path: str):
@@ -153,9 +177,10 @@ def _spooled(path: str):
             yield orjson.loads(line)
 
 
-def run_shares(job: Job, emit) -> tuple[list[str], ReplayStats, bool]:
+def run_shares(job: Job, emit) -> tuple[list[str], ReplayStats, bool] | str:
     """Run `job` on `job.shares` worker processes and `emit` their decisions in the order one worker
-    gives. Returns the messages in order, the combined statistics and whether `--strict` stopped."""
+    gives. Returns the messages in order, the combined statistics and whether `--strict` stopped;
+    or, emitting nothing, why the run must be made on one worker (a line routed wrongly)."""
     global _job
     with tempfile.TemporaryDirectory(prefix="policyengine-workers-") as spool:
         job.spool, _job = spool, job
@@ -164,11 +189,14 @@ def run_shares(job: Job, emit) -> tuple[list[str], ReplayStats, bool]:
                 results = pool.map(_work, range(job.shares))
         finally:
             _job = None
+        diverged = [r[4] for r in results if r[4] is not None]
+        if diverged:
+            return f"a line routed as an event was refused by its worker's decoder ({diverged[0]})"
         for _, decision in heapq.merge(*(_spooled(r[0]) for r in results), key=lambda tagged: tagged[0]):
             emit(decision)
     reports = [r[4] for r in sorted(x for result in results for x in result[1])]
     stats = results[0][2]
-    for _, _, other, _ in results[1:]:
-        stats.decisions.update(other.decisions)
-        stats.runtime_errors += other.runtime_errors
+    for other in results[1:]:
+        stats.decisions.update(other[2].decisions)
+        stats.runtime_errors += other[2].runtime_errors
     return reports, stats, any(r[3] for r in results)

@@ -143,6 +143,9 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     # bookkeeping and the handlers in one function); it hands back what needs reporting. Checkpoints
     # and progress come between chunks of lines, so no per-line work is added for them.
     loop = evaluator.record_loop if decode_record is not None else None
+    # A worker of `eval --workers` takes its chunks routed: own lines, other shares' event times,
+    # lines every worker judges (parallel.py).
+    route = evaluator.route_batch if loop is not None else None
     committed = skip
     try:
         for batch in line_batches(log.stream, max_line):
@@ -155,7 +158,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                 checkpoint.checkpoint(identity, lineno)
                 committed = lineno
             if loop is not None:
-                lines = iter(batch)
+                lines = iter(batch if route is None else route(batch))
                 while True:
                     events, stop, decided, held, ts = loop(lines, decode_record, event_time, _NOT_A_RECORD,
                                                            evaluator)

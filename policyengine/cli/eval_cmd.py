@@ -127,13 +127,18 @@ def run(args) -> int:
             from policyengine.parallel import Job, run_shares
             job = Job(compiled, args.logs, workers, args.strict, args.max_line_bytes,
                       int(args.allowed_lateness * 1_000_000), until)
-            messages, shared_stats, stopped = run_shares(job, emit)
-            for message in messages:
-                report(message)
-            shared_stats.started = stats.started
-            stats = shared_stats
-            if stopped:
-                raise StrictStop()
+            ran = run_shares(job, emit)
+            if isinstance(ran, str):
+                sys.stderr.write(f"note: --workers {workers}: running on one worker: {ran}\n")
+                workers = 1
+            else:
+                messages, shared_stats, stopped = ran
+                for message in messages:
+                    report(message)
+                shared_stats.started = stats.started
+                stats = shared_stats
+                if stopped:
+                    raise StrictStop()
         for name in (args.logs if workers == 1 else ()):
             identity = log_identity(name) if session is not None else None
             skip = session.lines_done(identity) if session is not None else 0

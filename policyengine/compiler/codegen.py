@@ -75,7 +75,7 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     w.line("aggregate_failed = _rt.aggregate_failed")
     w.line("track_member = _h.track_member")
     w.line("StopRules = _h.StopRules")
-    w.line("share_of = _h.share_of")
+    w.line("RouteDiverged = _h.RouteDiverged")
     for i in range(len(pool.values)):
         w.line(f"P{i} = _pool[{i}]")
     for fingerprint, name in tables.aggregates.items():

@@ -50,19 +50,19 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         # share hands back each event's, tagged for the merge.
         "    out = []",
     ]
-    if shared:
-        lines += ["    Z_member_share, Z_my_share, Z_shares = Z_evaluator.member_share, Z_evaluator.share, "
-                  "Z_evaluator.shares"]
     lines += [
         "    for Z_line in Z_lines:",
+        *(_routed_line() if shared else ()),
         "        try:",
         "            ev = Z_decode(Z_line)",
         "            ts = Z_event_time(ev.ts, Z_line)",
         "        except Z_refused:",
         "            ts = None",
         "        if ts is None:",
-        "            return Z_n - Z_n0, 1, out, Z_line, None",
-        *(_share_step() if shared else ()),
+        # A share was told the record takes this line (events/_route.c): other shares have moved
+        # their clocks by it, so the run is no longer exact (parallel.py runs it on one worker).
+        "            raise RouteDiverged(Z_line)" if shared else "            return Z_n - Z_n0, 1, out, Z_line, None",
+        *(_own_timers() if shared else ()),
         "        if ts > Z_wm:",
         "            Z_wm = ts",
         "        elif ts < Z_wm:",
@@ -109,25 +109,17 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         "            Z_store.sweep(Z_wm, Z_evaluator.widths)"]
 
 
-def _share_step() -> list[str]:
-    """For `eval --workers` (parallel.ShareEvaluator): an event of another share's member only moves
-    the clock, as ShareEvaluator._tick does; an event with a timer due goes through the
-    ShareEvaluator's own step, which tags what fires for the merge; an event of this share's member
-    takes the path below, and its decisions are tagged as ShareEvaluator._step tags them."""
+def _routed_line() -> list[str]:
+    """A worker's items come routed (events/routing.py): another share's event is its time alone,
+    and only moves the clock, as ShareEvaluator._tick does (with a timer due, through
+    ShareEvaluator.tick, which tags what fires for the merge); a line the route was unsure of goes
+    back to replay's per-line path, where ShareEvaluator judges it as one worker would; the rest
+    are lines of this share's members."""
     return [
-        "        Z_s = Z_member_share.get(ev.user)",
-        "        if Z_s is None:",
-        "            Z_s = Z_member_share[ev.user] = share_of(ev.user, Z_shares)",
-        "        if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
-        "            Z_late = Z_evaluator.late_events",
-        f"            if Z_wm != {NO_TIME_YET}:",
-        "                Z_store.watermark = Z_wm",
-        "            Z_out = Z_evaluator.process_record(ev, ts)",
-        "            Z_wm, Z_n = Z_store.watermark, Z_store.events_seen",
-        "            if Z_out or Z_evaluator.late_events != Z_late or Z_issues:",
-        "                return Z_n - Z_n0, 2, Z_out, None, ts",
-        "            continue",
-        "        if Z_s != Z_my_share:",
+        "        if Z_line.__class__ is int:",
+        "            ts = Z_line",
+        "            if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
+        *_through_evaluator("Z_evaluator.tick(ts)", 16),
         "            Z_late = False",
         "            if ts > Z_wm:",
         "                Z_wm = ts",
@@ -139,7 +131,30 @@ def _share_step() -> list[str]:
         "            if Z_late:",
         "                return Z_n - Z_n0, 2, out, None, ts",
         "            continue",
+        "        if Z_line.__class__ is tuple:",
+        "            return Z_n - Z_n0, 1, out, Z_line[0], None",
     ]
+
+
+def _own_timers() -> list[str]:
+    """An event of this share's member with a timer due goes through ShareEvaluator's own step,
+    which tags what fires for the merge."""
+    return ["        if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
+            *_through_evaluator("Z_evaluator.process_record(ev, ts)", 12)]
+
+
+def _through_evaluator(call: str, depth: int) -> list[str]:
+    """The body of an `if` at `depth` spaces: `call` runs with the store's clock up to date, the
+    loop's locals are read back, and the loop hands back if it decided, came late or failed."""
+    return [" " * depth + line for line in (
+        "Z_late = Z_evaluator.late_events",
+        f"if Z_wm != {NO_TIME_YET}:",
+        "    Z_store.watermark = Z_wm",
+        f"Z_out = {call}",
+        "Z_wm, Z_n = Z_store.watermark, Z_store.events_seen",
+        "if Z_out or Z_evaluator.late_events != Z_late or Z_issues:",
+        "    return Z_n - Z_n0, 2, Z_out, None, ts",
+        "continue")]
 
 
 def _inlined(body: list[str]) -> list[str]:

@@ -10,25 +10,7 @@
  * Why C: on the reference policies, parsing `ts` with fromisoformat and turning it into
  * microseconds took a quarter of the engine's instructions an event (docs/performance.md).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
-
-static int two(const char *p) {
-    if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9') return -1;
-    return (p[0] - '0') * 10 + (p[1] - '0');
-}
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const int64_t yoe = y - era * 400;
-    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
+#include "_text.h"   /* rfc3339_us, utf8_valid */
 
 /* The inverse: y-m-d of a day count from 1970-01-01 (H. Hinnant's civil_from_days). */
 static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
@@ -41,91 +23,6 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
     *d = (int)(doy - (153 * mp + 2) / 5 + 1);
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
     *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int days_in_month(int y, int m) {
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) return 29;
-    return days[m - 1];
-}
-
-/* YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM) → microseconds since the epoch, in *out; 0 if the text
- * is not of that form or not a real time (then fromisoformat decides). Digits past the sixth of
- * the fraction are dropped, as fromisoformat drops them. */
-static int rfc3339_us(const char *s, Py_ssize_t n, int64_t *out) {
-    if (n < 20 || n > 35) return 0;
-    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return 0;
-    int y_hi = two(s), y_lo = two(s + 2), mo = two(s + 5), d = two(s + 8);
-    int h = two(s + 11), mi = two(s + 14), sec = two(s + 17);
-    if ((y_hi | y_lo | mo | d | h | mi | sec) < 0) return 0;
-    int y = y_hi * 100 + y_lo;
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
-        return 0;
-    Py_ssize_t i = 19;
-    int64_t frac = 0;
-    if (s[i] == '.') {
-        int digits = 0;
-        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++)
-            if (digits < 6) frac = frac * 10 + (s[i] - '0');
-        if (digits < 1 || digits > 9) return 0;
-        for (; digits < 6; digits++) frac *= 10;
-    }
-    int64_t offset = 0;
-    if (i + 1 == n && s[i] == 'Z') {
-        offset = 0;
-    } else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
-        int oh = two(s + i + 1), om = two(s + i + 4);
-        if (oh < 0 || om < 0 || oh > 23 || om > 59) return 0;
-        offset = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
-    } else {
-        return 0;
-    }
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
-    *out = secs * 1000000 + frac;
-    return 1;
-}
-
-/* Valid UTF-8 as Python's strict decoder sees it (Unicode Table 3-7: no overlong forms, no
- * surrogates, nothing past U+10FFFF). */
-static int utf8_valid(const unsigned char *p, Py_ssize_t n) {
-    const unsigned char *end = p + n;
-    while (p < end) {
-        /* ASCII runs 32 bytes at a time: most of a line is keys, times and ids. */
-        while (end - p >= 32) {
-            uint64_t a, b, c, d;
-            memcpy(&a, p, 8); memcpy(&b, p + 8, 8); memcpy(&c, p + 16, 8); memcpy(&d, p + 24, 8);
-            if ((a | b | c | d) & 0x8080808080808080ULL) break;
-            p += 32;
-        }
-        if (end - p >= 8) {
-            uint64_t word;
-            memcpy(&word, p, 8);
-            if (!(word & 0x8080808080808080ULL)) { p += 8; continue; }
-        }
-        if (*p < 0x80) { p++; continue; }
-        /* A run of multi-byte characters (Chinese text is 3 bytes a character) is checked without
-         * going back to the ASCII test between characters. */
-        do {
-            unsigned char c = *p;
-            if (c >= 0xE0 && c <= 0xEF) {
-                if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-                if (c == 0xE0 && p[1] < 0xA0) return 0;          /* overlong */
-                if (c == 0xED && p[1] > 0x9F) return 0;          /* surrogates */
-                p += 3;
-            } else if (c >= 0xC2 && c <= 0xDF) {
-                if (end - p < 2 || (p[1] & 0xC0) != 0x80) return 0;
-                p += 2;
-            } else if (c >= 0xF0 && c <= 0xF4) {
-                if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
-                if (c == 0xF0 && p[1] < 0x90) return 0;          /* overlong */
-                if (c == 0xF4 && p[1] > 0x8F) return 0;          /* past U+10FFFF */
-                p += 4;
-            } else {
-                return 0;
-            }
-        } while (p < end && *p >= 0x80);
-    }
-    return 1;
 }
 
 /* rfc3339_us for a str object: only an exact str of ASCII text can be one. */

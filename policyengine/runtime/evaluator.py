@@ -27,6 +27,9 @@ class RuntimeIssue(msgspec.Struct, frozen=True):
 
 
 class Evaluator:
+    # For a worker of `eval --workers` (parallel.ShareEvaluator): how replay routes a chunk of lines.
+    route_batch = None
+
     def __init__(self, compiled: CompiledProgram, store: MemoryStore | None = None):
         self.compiled = compiled
         self.store = store if store is not None else MemoryStore()

@@ -236,6 +236,12 @@ def share_of(user, shares: int) -> int:
     return zlib.crc32(user.encode("utf-8", "surrogatepass")) % shares if user.__class__ is str else 0
 
 
+class RouteDiverged(Exception):
+    """A worker of `eval --workers` was handed a line as one its record takes (events/_route.c),
+    and the record refused it: the other workers have moved their clocks by it, so the run is not
+    exact and parallel.py runs it again on one worker. Raised by the shared record loop."""
+
+
 class StopRules(BaseException):
     """A `stop` rule fired inside the record loop (compiler/loop.py): the event's later rules are skipped."""
 

@@ -1,0 +1,387 @@
+/* Which worker of `eval --workers` a line belongs to, read without decoding it.
+ *
+ * Every worker keeps the one event clock, so it needs the time of every event, and it used to
+ * decode every line for it: on cheap rules decoding is most of an event's cost, and two workers
+ * ran no faster than one. This scan reads a line once and answers either "sure: an event of
+ * member U at time T" or "unsure". A worker decodes only the sure lines of its own members; of
+ * the others it takes T alone, to move the clock; unsure lines every worker decodes, as before.
+ *
+ * Exactness rests on "sure" never being wrong: a sure line must be one the program's record
+ * decoder (events/records.py, msgspec) takes, whose `user` is U and whose event_time is T. So the
+ * scan takes a strict subset of what the decoder takes and calls everything else unsure: the
+ * line must be valid UTF-8, one JSON object, no key with an escape (it could spell a field's
+ * name), no record field twice, `user` a non-empty string without escapes, `ts` an RFC 3339
+ * string event_time reads, every field of the record of its kind, no number with an exponent or
+ * over 40 characters, no nesting deeper than 32, no lone surrogate escape. tests/test_route.py
+ * checks "sure" against the decoders with hypothesis, and a worker handed a sure line that its
+ * decoder refuses stops the parallel run, which then runs again on one worker (parallel.py).
+ */
+#include "_text.h"   /* rfc3339_us, utf8_valid */
+
+/* The record's fields by what the scan must check of their values (events/routing.py sends them). */
+enum { K_NAME, K_USER, K_TIME, K_TEXT, K_NUMBER, K_BOOL, K_LIST, K_RAW };
+
+#define MAX_FIELDS 64
+#define MAX_DEPTH 32
+#define MAX_NUMBER 40
+#define INT64_DIGITS 18          /* any integer of up to 18 digits is inside int64 */
+
+typedef struct {
+    const char *name;
+    Py_ssize_t len;
+    int kind;
+} Field;
+
+typedef struct {
+    const unsigned char *p, *end;
+} Cursor;
+
+static uint32_t crc_table[256];
+
+/* zlib's CRC-32 (reflected 0xEDB88320), the one runtime/helpers.share_of uses. */
+static void crc_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+static uint32_t crc32_of(const unsigned char *p, Py_ssize_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    while (n--) c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static void skip_ws(Cursor *c) {
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n')) c->p++;
+}
+
+static int hex4(const unsigned char *p, unsigned *out) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char h = p[i];
+        v <<= 4;
+        if (h >= '0' && h <= '9') v |= h - '0';
+        else if (h >= 'a' && h <= 'f') v |= h - 'a' + 10;
+        else if (h >= 'A' && h <= 'F') v |= h - 'A' + 10;
+        else return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* The first byte from p that is a quote, a backslash or a control character (or end): eight
+ * bytes at a time while none is (a byte-at-a-time loop cost 11 instructions a byte). */
+static const unsigned char *plain_run(const unsigned char *p, const unsigned char *end) {
+    while (end - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        uint64_t quote = x ^ (ONES * '"'), slash = x ^ (ONES * '\\');
+        uint64_t hit = ((quote - ONES) & ~quote) | ((slash - ONES) & ~slash) | ((x - ONES * 0x20) & ~x);
+        hit &= HIGHS;
+        /* The lowest flagged byte is a real one (a borrow can only flag bytes above a real hit). */
+        if (hit) return p + (__builtin_ctzll(hit) >> 3);
+        p += 8;
+    }
+    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) p++;
+    return p;
+}
+
+/* A string at c->p (its opening quote): its raw content in *start and *len, *escaped if it has an
+ * escape. 0: not one the scan is sure of. */
+static int scan_string(Cursor *c, const unsigned char **start, Py_ssize_t *len, int *escaped) {
+    const unsigned char *p = c->p + 1, *end = c->end;
+    *start = p;
+    *escaped = 0;
+    for (;;) {
+        p = plain_run(p, end);
+        if (p >= end || *p < 0x20) return 0;           /* cut short, or a raw control character */
+        if (*p == '"') break;
+        *escaped = 1;
+        if (end - p < 2) return 0;
+        unsigned char e = p[1];
+        if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+            p += 2;
+            continue;
+        }
+        unsigned u, low;
+        if (e != 'u' || end - p < 6 || !hex4(p + 2, &u)) return 0;
+        p += 6;
+        if (u >= 0xDC00 && u <= 0xDFFF) return 0;      /* a low surrogate alone */
+        if (u >= 0xD800 && u <= 0xDBFF) {              /* a high one needs its low one next */
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, &low) || low < 0xDC00 || low > 0xDFFF)
+                return 0;
+            p += 6;
+        }
+    }
+    *len = p - *start;
+    c->p = p + 1;
+    return 1;
+}
+
+/* A number: JSON's grammar without an exponent, at most MAX_NUMBER characters. *fits: a record's
+ * number field takes it (a fraction, read as a float, or an integer of at most INT64_DIGITS digits). */
+static int scan_number(Cursor *c, int *fits) {
+    const unsigned char *p = c->p, *end = c->end, *first = c->p;
+    if (p < end && *p == '-') p++;
+    const unsigned char *digits = p;
+    if (p < end && *p == '0') p++;
+    else if (p < end && *p >= '1' && *p <= '9') while (p < end && *p >= '0' && *p <= '9') p++;
+    else return 0;
+    Py_ssize_t int_digits = p - digits;
+    int fraction = 0;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || *p < '0' || *p > '9') return 0;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        fraction = 1;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) return 0;
+    if (p - first > MAX_NUMBER) return 0;
+    *fits = fraction || int_digits <= INT64_DIGITS;
+    c->p = p;
+    return 1;
+}
+
+static int scan_word(Cursor *c, const char *word, Py_ssize_t n) {
+    if (c->end - c->p < n || memcmp(c->p, word, n) != 0) return 0;
+    c->p += n;
+    return 1;
+}
+
+/* Any JSON value, checked and stepped over. */
+static int skip_value(Cursor *c, int depth) {
+    const unsigned char *start;
+    Py_ssize_t len;
+    int flag;
+    if (c->p >= c->end) return 0;
+    switch (*c->p) {
+    case '"':
+        return scan_string(c, &start, &len, &flag);
+    case 't':
+        return scan_word(c, "true", 4);
+    case 'f':
+        return scan_word(c, "false", 5);
+    case 'n':
+        return scan_word(c, "null", 4);
+    case '{':
+    case '[': {
+        unsigned char close = *c->p == '{' ? '}' : ']';
+        if (depth >= MAX_DEPTH) return 0;
+        c->p++;
+        skip_ws(c);
+        if (c->p < c->end && *c->p == close) {
+            c->p++;
+            return 1;
+        }
+        for (;;) {
+            if (close == '}') {
+                if (c->p >= c->end || *c->p != '"' || !scan_string(c, &start, &len, &flag)) return 0;
+                skip_ws(c);
+                if (c->p >= c->end || *c->p != ':') return 0;
+                c->p++;
+                skip_ws(c);
+            }
+            if (!skip_value(c, depth + 1)) return 0;
+            skip_ws(c);
+            if (c->p >= c->end) return 0;
+            if (*c->p == close) {
+                c->p++;
+                return 1;
+            }
+            if (*c->p != ',') return 0;
+            c->p++;
+            skip_ws(c);
+        }
+    }
+    default:
+        return scan_number(c, &flag);
+    }
+}
+
+/* A record field's value, checked for its kind; *user and *ts filled for those. */
+static int scan_field(Cursor *c, int kind, const unsigned char **user, Py_ssize_t *user_len, int64_t *ts) {
+    const unsigned char *start;
+    Py_ssize_t len;
+    int escaped, fits;
+    unsigned char first = c->p < c->end ? *c->p : 0;
+    switch (kind) {
+    case K_NAME:
+        return first == '"' && scan_string(c, &start, &len, &escaped) && len > 0;
+    case K_USER:
+        if (first != '"' || !scan_string(c, &start, &len, &escaped) || len == 0 || escaped) return 0;
+        *user = start;
+        *user_len = len;
+        return 1;
+    case K_TIME:
+        return first == '"' && scan_string(c, &start, &len, &escaped) && !escaped
+               && rfc3339_us((const char *)start, len, ts);
+    case K_TEXT:
+        return first == 'n' ? scan_word(c, "null", 4) : first == '"' && scan_string(c, &start, &len, &escaped);
+    case K_NUMBER:
+        if (first == 'n') return scan_word(c, "null", 4);
+        if (first != '-' && (first < '0' || first > '9')) return 0;
+        return scan_number(c, &fits) && fits;
+    case K_BOOL:
+        return first == 'n' ? scan_word(c, "null", 4) : first == 't' ? scan_word(c, "true", 4)
+               : first == 'f' && scan_word(c, "false", 5);
+    case K_LIST:
+        return first == 'n' ? scan_word(c, "null", 4) : first == '[' && skip_value(c, 1);
+    default:                                           /* K_RAW: any JSON */
+        return skip_value(c, 1);
+    }
+}
+
+/* A line the record decoder takes as an event of *user at *ts: 1; unsure: 0. */
+static int scan_line(const unsigned char *s, Py_ssize_t n, const Field *fields, int nfields,
+                     const unsigned char **user, Py_ssize_t *user_len, int64_t *ts) {
+    if (!utf8_valid(s, n)) return 0;
+    Cursor c = {s, s + n};
+    unsigned char seen[MAX_FIELDS] = {0};
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{') return 0;
+    c.p++;
+    skip_ws(&c);
+    if (c.p < c.end && *c.p == '}') return 0;          /* no type, user or ts */
+    for (;;) {
+        const unsigned char *key;
+        Py_ssize_t key_len;
+        int escaped;
+        if (c.p >= c.end || *c.p != '"' || !scan_string(&c, &key, &key_len, &escaped) || escaped) return 0;
+        int f = -1;
+        for (int i = 0; i < nfields; i++) {
+            if (fields[i].len == key_len && fields[i].name[0] == key[0] && memcmp(fields[i].name, key, key_len) == 0) {
+                f = i;
+                break;
+            }
+        }
+        skip_ws(&c);
+        if (c.p >= c.end || *c.p != ':') return 0;
+        c.p++;
+        skip_ws(&c);
+        if (f < 0) {
+            if (!skip_value(&c, 1)) return 0;
+        } else {
+            if (seen[f]) return 0;                     /* a field twice: the decoders keep the last */
+            seen[f] = 1;
+            if (!scan_field(&c, fields[f].kind, user, user_len, ts)) return 0;
+        }
+        skip_ws(&c);
+        if (c.p >= c.end) return 0;
+        if (*c.p == '}') break;
+        if (*c.p != ',') return 0;
+        c.p++;
+        skip_ws(&c);
+    }
+    c.p++;
+    skip_ws(&c);
+    if (c.p != c.end) return 0;
+    for (int i = 0; i < nfields; i++) {
+        int required = fields[i].kind == K_NAME || fields[i].kind == K_USER || fields[i].kind == K_TIME;
+        if (required && !seen[i]) return 0;
+    }
+    return 1;
+}
+
+/* The fields from Python's ((name bytes, kind), ...); -1 with an exception set if malformed, 0
+ * fields (so every line unsure) if there are more than MAX_FIELDS. */
+static int read_fields(PyObject *spec, Field *fields) {
+    if (!PyTuple_Check(spec)) {
+        PyErr_SetString(PyExc_TypeError, "fields must be a tuple of (bytes, int)");
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(spec);
+    if (n > MAX_FIELDS) return 0;
+    int users = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(spec, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(item, 0))
+            || !PyLong_Check(PyTuple_GET_ITEM(item, 1))) {
+            PyErr_SetString(PyExc_TypeError, "fields must be a tuple of (bytes, int)");
+            return -1;
+        }
+        fields[i].name = PyBytes_AS_STRING(PyTuple_GET_ITEM(item, 0));
+        fields[i].len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(item, 0));
+        fields[i].kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+        if (fields[i].kind < K_NAME || fields[i].kind > K_RAW) {
+            PyErr_SetString(PyExc_ValueError, "unknown field kind");
+            return -1;
+        }
+        users += fields[i].kind == K_USER;
+    }
+    return users == 1 ? (int)n : 0;
+}
+
+/* route(lines, fields, shares, share) → a list as long as `lines`: for a sure line of a member
+ * of `share` the line itself; of another share's member its time in microseconds (an int);
+ * for a line the scan is unsure of (or None, an over-long line) a 1-tuple holding it. */
+static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "route(lines: list, fields, shares, share)");
+        return NULL;
+    }
+    Field fields[MAX_FIELDS];
+    int nfields = read_fields(args[1], fields);
+    if (nfields < 0) return NULL;
+    long shares = PyLong_AsLong(args[2]), share = PyLong_AsLong(args[3]);
+    if (PyErr_Occurred()) return NULL;
+    if (shares < 1 || share < 0 || share >= shares) {
+        PyErr_SetString(PyExc_ValueError, "share must be in range(shares)");
+        return NULL;
+    }
+    PyObject *lines = args[0];
+    Py_ssize_t n = PyList_GET_SIZE(lines);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i), *item;
+        const unsigned char *user = NULL;
+        Py_ssize_t user_len = 0;
+        int64_t ts = 0;
+        if (nfields > 0 && PyBytes_CheckExact(line)
+            && scan_line((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), fields, nfields,
+                         &user, &user_len, &ts)) {
+            if ((long)(crc32_of(user, user_len) % (uint32_t)shares) == share) {
+                Py_INCREF(line);
+                item = line;
+            } else {
+                item = PyLong_FromLongLong(ts);
+            }
+        } else {
+            item = PyTuple_Pack(1, line);
+        }
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
+/* crc32(data) → zlib.crc32(data); for the tests, which hold it to zlib's. */
+static PyObject *py_crc32(PyObject *Py_UNUSED(self), PyObject *data) {
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "crc32 takes bytes");
+        return NULL;
+    }
+    return PyLong_FromUnsignedLong(crc32_of((const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)));
+}
+
+static PyMethodDef methods[] = {
+    {"route", (PyCFunction)(void (*)(void))route, METH_FASTCALL,
+     "route(lines, fields, shares, share) -> per line: the line (own), its time (another share's) or (line,) (unsure)"},
+    {"crc32", py_crc32, METH_O, "crc32(data) -> zlib.crc32(data)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_route", NULL, 0, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__route(void) {
+    crc_init();
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,34 @@
+"""Lines split among the workers of `eval --workers` before they are decoded (events/_route.c).
+
+`route(lines, fields, shares, share)` gives, per line: the line itself for an event of one of
+`share`'s members, that event's time (an int, microseconds) for another share's member, and a
+1-tuple `(line,)` for a line the scan is unsure of, which every worker then decodes and judges
+as one worker would. "Sure" is only ever said of a line the program's record decoder takes with
+the same `user` and time (tests/test_route.py).
+"""
+from __future__ import annotations
+
+from policyengine.events.records import RecordField
+
+# What the scan checks of a record field's value, by the field's kind (records._KIND_TYPES);
+# the numbers are _route.c's K_* constants.
+_KINDS = {"name": 0, "time": 2, "id": 3, "text": 3, "number": 4, "bool": 5, "list": 6, "raw": 7}
+_USER = 1
+
+try:
+    from policyengine.events._route import crc32, route
+except ImportError:                                  # pragma: no cover - no C compiler at install
+    import zlib
+
+    crc32 = zlib.crc32
+
+    def route(lines, fields, shares, share):
+        return [(line,) for line in lines]         # unsure of all: every worker decodes every line
+
+
+def route_fields(record: tuple[RecordField, ...]) -> tuple[tuple[bytes, int], ...]:
+    """The scan's view of a record layout: each field's JSON key and what its value must be."""
+    return tuple((f.name.encode(), _USER if f.attr == "user" else _KINDS[f.kind]) for f in record)
+
+
+__all__ = ["crc32", "route", "route_fields"]

@@ -1,0 +1,193 @@
+"""Routing lines among workers without decoding them (events/_route.c): "sure" is never wrong.
+
+A line the scan is sure of must be one the program's record decoder takes, with the same `user`
+(hashed to the same share as runtime/helpers.share_of) and the same event_time; the oracles are
+msgspec's record decoder, the general decoder (orjson) and zlib.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+
+import orjson
+import pytest
+from hypothesis import given, settings, strategies as st, target
+
+from policyengine.events.decode import EventDecoder
+from policyengine.events.native import event_time
+from policyengine.events.records import record_decoder, record_fields
+from policyengine.events.routing import crc32, route, route_fields
+from policyengine.runtime.helpers import share_of
+from tests.conftest import run_cli
+from benchmarks.loggen import generate
+from tests.test_records import _log_bytes
+
+pytest.importorskip("policyengine.events._route")
+
+# A record like the examples': text and a number and a list and a flag the rules read, raw JSON.
+RECORD = record_fields({"text": "text", "amount": "number", "roles": "list", "pinned": "bool", "meta": "raw"})
+FIELDS = route_fields(RECORD)
+DECODE = record_decoder(RECORD)
+GENERAL = EventDecoder({"message": {"text": "text", "amount": "number", "roles": "list", "pinned": "bool"}})
+PLAIN = b'{"type":"message","ts":"2026-11-02T00:00:25.301Z","user":"u1593","id":"e1","text":"hi"}'
+PLAIN_US = 1793577625301000     # 2026-11-02T00:00:25.301Z: 20,759 days since 1970 and 25.301 s
+
+
+def _routed(line: bytes, shares: int = 1):
+    """What share 0 of `shares` is told of the line: the line (own), a time (other's) or (line,)."""
+    return route([line], FIELDS, shares, 0)[0]
+
+
+def test_a_plain_event_is_sure_and_goes_to_its_members_share():
+    assert _routed(PLAIN) is PLAIN
+    assert PLAIN_US == (20759 * 86400 + 25) * 1_000_000 + 301_000
+    user_share = zlib.crc32(b"u1593") % 3
+    for share in range(3):
+        item = route([PLAIN], FIELDS, 3, share)[0]
+        assert item == (PLAIN if share == user_share else PLAIN_US)
+
+
+@pytest.mark.parametrize("line", [
+    PLAIN.replace(b'"u1593"', b'"u\\u0031593"'),                     # user with an escape
+    PLAIN.replace(b'"user"', b'"\\u0075ser"'),                       # a key with an escape
+    PLAIN.replace(b'"id":"e1"', b'"user":"u2"'),                     # user twice
+    PLAIN.replace(b'"id":"e1"', b'"id":"e1","id":null'),             # any record field twice
+    PLAIN.replace(b'2026-11-02T00:00:25.301Z', b'2026-11-02 00:00:25Z'),   # a form Python decides
+    PLAIN.replace(b'"2026-11-02T00:00:25.301Z"', b'1793577625'),     # epoch seconds
+    PLAIN.replace(b'"ts":"2026-11-02T00:00:25.301Z",', b""),        # no ts
+    PLAIN.replace(b'"type":"message",', b""),                        # no type
+    PLAIN.replace(b'"message"', b'""'),                              # an empty type
+    PLAIN.replace(b'"hi"', b"5"),                                    # text of another type
+    PLAIN.replace(b'"hi"', b'"hi","amount":true'),                   # a number field holding a flag
+    PLAIN.replace(b'"hi"', b'"hi","amount":12345678901234567890'),   # past int64
+    PLAIN.replace(b'"hi"', b'"hi","amount":1e3'),                    # an exponent
+    PLAIN.replace(b'"hi"', b'"hi","pinned":1'),
+    PLAIN.replace(b'"hi"', b'"hi","roles":"admin"'),
+    PLAIN.replace(b'"hi"', b'"\\ud83d"'),                            # a lone surrogate
+    PLAIN.replace(b'"hi"', b'"\\ude00"'),
+    PLAIN.replace(b'"hi"', b'"a\tb"'),                               # a raw control character
+    PLAIN.replace(b'"hi"', b'"\\x"'),                                # not an escape
+    PLAIN.replace(b'"hi"', b'"\xff"'),                               # not UTF-8
+    PLAIN.replace(b'"hi"', b'"\xed\xa0\x80"'),                       # a surrogate in UTF-8
+    PLAIN[:-1],                                                      # cut short
+    PLAIN + b"x",                                                    # something after it
+    PLAIN.replace(b'"hi"}', b'"hi",}'),                              # a trailing comma
+    b"\xef\xbb\xbf" + PLAIN,                                         # a byte order mark
+    PLAIN.replace(b'"hi"', b'"hi","meta":' + b"[" * 40 + b"]" * 40),  # nested too deep
+    b"[1, 2]", b"", b"   ", b"{}", b"null",
+])
+def test_lines_the_scan_is_not_sure_of_go_to_every_worker(line):
+    assert _routed(line) == (line,)
+
+
+def test_what_the_scan_takes_besides_the_plainest_line():
+    # Escapes in text, a surrogate pair, whitespace around every token, numbers the record takes,
+    # raw JSON nested below the limit, unknown fields of any kind, null where allowed.
+    line = (b' { "type" : "message" , "ts" : "2026-11-02T08:00:25.301+08:00" , "user" : "\xe5\xbc\xa0" ,'
+            b' "text" : "a\\"b\\\\c\\n\\ud83d\\ude00\xe4\xbd\xa0" , "amount" : -12.5 , "roles" : [ "a" , [ ] , { } ] ,'
+            b' "pinned" : false , "meta" : {"a": [1, 2.5, true, null, {"b": "c"}]} , "other" : 123456789012 ,'
+            b' "id" : null } ')
+    assert _routed(line) is line
+    assert route([line], FIELDS, 2, 1 - share_of("张", 2))[0] == PLAIN_US     # the same instant at +08:00
+    assert orjson.loads(line)["user"] == "张"
+
+
+def test_over_long_lines_stand_for_themselves():
+    assert route([None, PLAIN], FIELDS, 1, 0) == [(None,), PLAIN]
+
+
+@given(st.binary(max_size=64))
+def test_crc32_is_zlibs(data):
+    assert crc32(data) == zlib.crc32(data)
+
+
+# Lines built from parts that are each sometimes right and sometimes wrong for the record.
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(-(1 << 70), 1 << 70),
+                    st.floats(allow_nan=False, allow_infinity=False), _text)
+_json = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                      st.dictionaries(_text, inner, max_size=3)), max_leaves=6)
+_good_time = st.sampled_from(["2026-11-02T00:00:25.301Z", "2026-11-02T08:00:25+08:00"])
+_bad_time = st.sampled_from(["2026-02-30T00:00:00Z", "2026-11-02 00:00:25Z", "2026-11-02T00:00:25", ""])
+_name = st.text(alphabet="abuz019_-张三\n\"\\", min_size=1, max_size=8)
+# Each field's value: mostly of the kind the record takes, sometimes any JSON at all.
+_right = {"type": st.sampled_from(["message", "join"]), "user": _name, "ts": _good_time, "id": st.one_of(st.none(), _text),
+          "text": st.one_of(st.none(), _text), "amount": st.one_of(st.none(), st.integers(-(1 << 65), 1 << 65),
+                                                                  st.floats(allow_nan=False, allow_infinity=False)),
+          "roles": st.one_of(st.none(), st.lists(_json, max_size=3)), "pinned": st.one_of(st.none(), st.booleans()),
+          "meta": _json, "other": _json}
+_values = set(_right)
+
+
+@st.composite
+def lines(draw):
+    extra = draw(st.lists(st.sampled_from(sorted(_values - {"type", "user", "ts"})), max_size=6, unique=True))
+    keys = draw(st.permutations(["type", "user", "ts"] + extra))
+    if draw(st.integers(0, 9)) == 0:
+        keys = keys[1:]                  # a required field missing
+    if draw(st.integers(0, 9)) == 0:
+        keys = keys + keys[-1:]          # a field twice
+    parts = []
+    for key in keys:
+        # Escaped as json.dumps does by default (every non-ASCII character) or raw UTF-8.
+        value = draw(_right[key] if draw(st.integers(0, 9)) else _json)
+        value = json.dumps(value, ensure_ascii=draw(st.booleans())).encode()
+        parts.append(b'"' + key.encode() + b'"' + draw(st.sampled_from([b":", b" : "])) + value)
+    line = b"{" + b",".join(parts) + b"}"
+    if draw(st.integers(0, 9)) == 0:
+        line = line.replace(b"2026-11-02T00:00:25.301Z", draw(_bad_time).encode())
+    if draw(st.integers(0, 3)) == 0:     # a byte changed or the line cut short
+        cut = draw(st.integers(1, len(line) - 1))
+        line = line[:cut] + draw(st.sampled_from([b"", b"\xff", b'"', b"\\", b" ", b"1", b"}"])) + line[cut + 1:]
+    return line
+
+
+@settings(max_examples=3000, deadline=None)
+@given(lines(), st.integers(1, 4))
+def test_a_sure_line_is_an_event_of_that_member_at_that_time(line, shares):
+    # About one generated line in ten is sure; `target` steers the search towards more of them.
+    target(float(route([line], FIELDS, 1, 0)[0].__class__ is not tuple))
+    for share in range(shares):
+        item = route([line], FIELDS, shares, share)[0]
+        if item.__class__ is tuple:
+            assert item == (line,)
+            continue
+        record = DECODE(line)                       # raises if the scan was wrong to be sure
+        ts = event_time(record.ts, line)
+        assert ts is not None
+        event, general_ts = GENERAL.decode(line)    # the general decoder agrees it is an event
+        assert event["user"] == record.user and general_ts == ts
+        if share_of(record.user, shares) == share:
+            assert item is line
+        else:
+            assert item == ts
+
+
+def test_every_line_of_the_benchmark_log_is_sure():
+    # Otherwise every worker would still decode every line: the split would save nothing.
+    log = [orjson.dumps(event) for event in generate(3000, seed=11)]
+    items = route(log, FIELDS, 2, 0)
+    assert sum(item.__class__ is tuple for item in items) == 0
+    assert 1000 < sum(item.__class__ is int for item in items) < 2000
+
+
+def test_a_line_routed_wrongly_makes_eval_run_on_one_worker(tmp_path, monkeypatch, capfd):
+    """If the scan were ever sure of a line the decoder refuses, the other workers would have moved
+    their clocks by it: the run must notice and run again on one worker, deciding the same."""
+    from policyengine import parallel
+    from policyengine.cli.main import main
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(_log_bytes(2000, seed=3))          # with bad lines in it
+    args = ["eval", "--quiet", "--policy", "policies/examples", str(log)]
+    one = run_cli(*args, "--workers", "1")
+    assert one.returncode == 0 and one.stdout
+
+    def wrong(lines, fields, shares, share):           # every line "sure", and the share's own
+        return list(lines)
+    monkeypatch.setattr(parallel, "route", wrong)      # the workers fork from this process
+    capfd.readouterr()
+    assert main([*args, "--workers", "2"]) == 0
+    two = capfd.readouterr()
+    assert "note: --workers 2: running on one worker: a line routed as an event was refused" in two.err
+    assert two.out.encode() == one.stdout
+    assert two.err.replace(two.err.splitlines()[0] + "\n", "", 1) == one.stderr.decode()
