@@ -130,8 +130,9 @@ _job: Job | None = None          # set before the workers fork; they inherit it
 
 
 def _work(share: int):
-    """One share's run. Decisions go to a file as they come, `[merge key, decision]` a line, so a
-    worker holds none of them in memory; the rest comes back to the parent."""
+    """One share's run. Decisions go to a file as they come, a line each: the merge key (_sort_key)
+    and the decision's JSON, so a worker holds none of them in memory; the rest comes back to the
+    parent."""
     job = _job
     evaluator = ShareEvaluator(job.compiled, share, job.shares)
     decoder = EventDecoder(job.compiled.plan.field_types)
@@ -143,7 +144,7 @@ def _work(share: int):
     write, dumps, tags = spool.write, orjson.dumps, evaluator.tags
 
     def emit(decision: dict) -> None:
-        write(dumps((tags.pop(id(decision)), decision)) + b"\n")
+        write(_sort_key(tags.pop(id(decision))) + dumps(decision) + b"\n")
 
     def report(message: str) -> None:
         reports.append((log_index, stats.events + stats.bad_lines, share, len(reports), message))
@@ -171,15 +172,25 @@ def _work(share: int):
     return path, reports, stats, stopped, diverged
 
 
+_KEY_BYTES = 64
+_OFFSET = 1 << 63
+
+
+def _sort_key(tag: tuple) -> bytes:
+    """A merge tag (four ints, any sign) as 64 hex digits that sort as the tag does, so the
+    parent merges spooled lines as bytes and writes the decisions' JSON as the workers wrote it."""
+    return b"%016x%016x%016x%016x" % tuple(v + _OFFSET for v in tag)
+
+
 def _spooled(path: str):
     with open(path, "rb") as f:
-        for line in f:
-            yield orjson.loads(line)
+        yield from f
 
 
-def run_shares(job: Job, emit) -> tuple[list[str], ReplayStats, bool] | str:
+def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats, bool] | str:
     """Run `job` on `job.shares` worker processes and `emit` their decisions in the order one worker
-    gives. Returns the messages in order, the combined statistics and whether `--strict` stopped;
+    gives; `write_json`, if given, takes each decision's JSON line instead (as the jsonl writer would
+    write it). Returns the messages in order, the combined statistics and whether `--strict` stopped;
     or, emitting nothing, why the run must be made on one worker (a line routed wrongly)."""
     global _job
     with tempfile.TemporaryDirectory(prefix="policyengine-workers-") as spool:
@@ -192,8 +203,11 @@ def run_shares(job: Job, emit) -> tuple[list[str], ReplayStats, bool] | str:
         diverged = [r[4] for r in results if r[4] is not None]
         if diverged:
             return f"a line routed as an event was refused by its worker's decoder ({diverged[0]})"
-        for _, decision in heapq.merge(*(_spooled(r[0]) for r in results), key=lambda tagged: tagged[0]):
-            emit(decision)
+        for line in heapq.merge(*(_spooled(r[0]) for r in results), key=lambda line: line[:_KEY_BYTES]):
+            if write_json is not None:
+                write_json(line[_KEY_BYTES:])
+            else:
+                emit(orjson.loads(line[_KEY_BYTES:]))
     reports = [r[4] for r in sorted(x for result in results for x in result[1])]
     stats = results[0][2]
     for other in results[1:]:

@@ -127,7 +127,9 @@ def run(args) -> int:
             from policyengine.parallel import Job, run_shares
             job = Job(compiled, args.logs, workers, args.strict, args.max_line_bytes,
                       int(args.allowed_lateness * 1_000_000), until)
-            ran = run_shares(job, emit)
+            # The workers write decisions as the jsonl writer does: they go out as written.
+            plain = args.format == "jsonl" and report_data is None
+            ran = run_shares(job, emit, out.write if plain else None)
             if isinstance(ran, str):
                 sys.stderr.write(f"note: --workers {workers}: running on one worker: {ran}\n")
                 workers = 1

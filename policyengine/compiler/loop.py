@@ -55,7 +55,9 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         *(_routed_line() if shared else ()),
         "        try:",
         "            ev = Z_decode(Z_line)",
-        "            ts = Z_event_time(ev.ts, Z_line)",
+        # A routed line's UTF-8 and time were checked by the route (events/_route.c): the time is
+        # read again without checking the line.
+        "            ts = routed_time(ev.ts)" if shared else "            ts = Z_event_time(ev.ts, Z_line)",
         "        except Z_refused:",
         "            ts = None",
         "        if ts is None:",
@@ -96,13 +98,15 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
            "            return Z_n - Z_n0, 2, out, None, ts"]),
         "    return Z_n - Z_n0, 0, out, None, None",
     ]
-    # When the stretch ends, however it ends: the watermark goes back to the store (nothing the
-    # loop calls reads it; 3 bytecodes an event), and expired state is swept if the stretch passed
+    # When the stretch ends, however it ends: the watermark and the event count go back to the
+    # store (nothing the loop calls reads the watermark; 3 bytecodes an event; a share's loop
+    # leaves the count behind for other shares' events), and expired state is swept if the stretch passed
     # a multiple of SWEEP_EVERY events (4 bytecodes an event; a sweep only drops what no rule can
     # see any more, so when it runs changes no decision).
     start = lines.index("    for Z_line in Z_lines:")
     return lines[:start] + ["    try:"] + ["    " + line for line in lines[start:]] + [
         "    finally:",
+        "        Z_store.events_seen = Z_n",
         f"        if Z_wm != {NO_TIME_YET}:",
         "            Z_store.watermark = Z_wm",
         f"        if Z_n // {SWEEP_EVERY} != Z_n0 // {SWEEP_EVERY}:",
@@ -111,27 +115,21 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
 
 def _routed_line() -> list[str]:
     """A worker's items come routed (events/routing.py): another share's event is its time alone,
-    and only moves the clock, as ShareEvaluator._tick does (with a timer due, through
-    ShareEvaluator.tick, which tags what fires for the merge); a line the route was unsure of goes
-    back to replay's per-line path, where ShareEvaluator judges it as one worker would; the rest
-    are lines of this share's members."""
+    and only moves the clock, as ShareEvaluator._tick does; when it comes late or a timer is due,
+    through ShareEvaluator.tick, which counts it and tags what fires for the merge. A line the route
+    was unsure of goes back to replay's per-line path, where ShareEvaluator judges it as one worker
+    would. The rest are lines of this share's members. The store's event count is brought up to
+    date only where something reads it (every own event, every call out, the end of the stretch):
+    another share's event is 5 bytecodes."""
     return [
-        "        if Z_line.__class__ is int:",
+        "        if type(Z_line) is int:",
+        "            if Z_line >= Z_wm and not (Z_timers and Z_timers[0][0] <= Z_line):",
+        "                Z_wm = Z_line",
+        "                Z_n += 1",
+        "                continue",
         "            ts = Z_line",
-        "            if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
-        *_through_evaluator("Z_evaluator.tick(ts)", 16),
-        "            Z_late = False",
-        "            if ts > Z_wm:",
-        "                Z_wm = ts",
-        "            elif ts < Z_wm:",
-        "                Z_evaluator.late_events += 1",
-        "                Z_late = True",
-        "            Z_n += 1",
-        "            Z_store.events_seen = Z_n",
-        "            if Z_late:",
-        "                return Z_n - Z_n0, 2, out, None, ts",
-        "            continue",
-        "        if Z_line.__class__ is tuple:",
+        *_through_evaluator("Z_evaluator.tick(ts)", 12),
+        "        if type(Z_line) is tuple:",
         "            return Z_n - Z_n0, 1, out, Z_line[0], None",
     ]
 
@@ -150,6 +148,7 @@ def _through_evaluator(call: str, depth: int) -> list[str]:
         "Z_late = Z_evaluator.late_events",
         f"if Z_wm != {NO_TIME_YET}:",
         "    Z_store.watermark = Z_wm",
+        "Z_store.events_seen = Z_n",
         f"Z_out = {call}",
         "Z_wm, Z_n = Z_store.watermark, Z_store.events_seen",
         "if Z_out or Z_evaluator.late_events != Z_late or Z_issues:",

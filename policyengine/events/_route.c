@@ -30,7 +30,14 @@ typedef struct {
     const char *name;
     Py_ssize_t len;
     int kind;
+    uint64_t head;           /* the name's first 8 bytes, zero-padded: most keys are compared by this alone */
 } Field;
+
+static inline uint64_t head_of(const unsigned char *p, Py_ssize_t n) {
+    uint64_t word = 0;
+    memcpy(&word, p, n < 8 ? (size_t)n : 8);
+    return word;
+}
 
 typedef struct {
     const unsigned char *p, *end;
@@ -53,8 +60,8 @@ static uint32_t crc32_of(const unsigned char *p, Py_ssize_t n) {
     return c ^ 0xFFFFFFFFu;
 }
 
-static void skip_ws(Cursor *c) {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n')) c->p++;
+static inline void skip_ws(Cursor *c) {
+    while (c->p < c->end && *c->p <= ' ' && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n')) c->p++;
 }
 
 static int hex4(const unsigned char *p, unsigned *out) {
@@ -71,29 +78,31 @@ static int hex4(const unsigned char *p, unsigned *out) {
     return 1;
 }
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
-/* The first byte from p that is a quote, a backslash or a control character (or end): eight
+/* The first byte from p that is a quote, a backslash or a control character (or end), sixteen
  * bytes at a time while none is (a byte-at-a-time loop cost 11 instructions a byte). */
-static const unsigned char *plain_run(const unsigned char *p, const unsigned char *end) {
-    while (end - p >= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        uint64_t quote = x ^ (ONES * '"'), slash = x ^ (ONES * '\\');
-        uint64_t hit = ((quote - ONES) & ~quote) | ((slash - ONES) & ~slash) | ((x - ONES * 0x20) & ~x);
-        hit &= HIGHS;
-        /* The lowest flagged byte is a real one (a borrow can only flag bytes above a real hit). */
-        if (hit) return p + (__builtin_ctzll(hit) >> 3);
-        p += 8;
+static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x1F);
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(x, below), below);      /* x <= 0x1F */
+        int hit = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, slash)),
+                                                 control));
+        if (hit) return p + __builtin_ctz(hit);
+        p += 16;
     }
+#endif
     while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) p++;
     return p;
 }
 
 /* A string at c->p (its opening quote): its raw content in *start and *len, *escaped if it has an
  * escape. 0: not one the scan is sure of. */
-static int scan_string(Cursor *c, const unsigned char **start, Py_ssize_t *len, int *escaped) {
+static inline __attribute__((always_inline)) int scan_string(Cursor *c, const unsigned char **start, Py_ssize_t *len, int *escaped) {
     const unsigned char *p = c->p + 1, *end = c->end;
     *start = p;
     *escaped = 0;
@@ -236,60 +245,108 @@ static int scan_field(Cursor *c, int kind, const unsigned char **user, Py_ssize_
     }
 }
 
-/* A line the record decoder takes as an event of *user at *ts: 1; unsure: 0. */
-static int scan_line(const unsigned char *s, Py_ssize_t n, const Field *fields, int nfields,
-                     const unsigned char **user, Py_ssize_t *user_len, int64_t *ts) {
-    if (!utf8_valid(s, n)) return 0;
-    Cursor c = {s, s + n};
-    unsigned char seen[MAX_FIELDS] = {0};
-    skip_ws(&c);
-    if (c.p >= c.end || *c.p != '{') return 0;
-    c.p++;
-    skip_ws(&c);
-    if (c.p < c.end && *c.p == '}') return 0;          /* no type, user or ts */
-    for (;;) {
-        const unsigned char *key;
-        Py_ssize_t key_len;
-        int escaped;
-        if (c.p >= c.end || *c.p != '"' || !scan_string(&c, &key, &key_len, &escaped) || escaped) return 0;
-        int f = -1;
-        for (int i = 0; i < nfields; i++) {
-            if (fields[i].len == key_len && fields[i].name[0] == key[0] && memcmp(fields[i].name, key, key_len) == 0) {
-                f = i;
-                break;
-            }
-        }
-        skip_ws(&c);
-        if (c.p >= c.end || *c.p != ':') return 0;
-        c.p++;
-        skip_ws(&c);
-        if (f < 0) {
-            if (!skip_value(&c, 1)) return 0;
-        } else {
-            if (seen[f]) return 0;                     /* a field twice: the decoders keep the last */
-            seen[f] = 1;
-            if (!scan_field(&c, fields[f].kind, user, user_len, ts)) return 0;
-        }
-        skip_ws(&c);
-        if (c.p >= c.end) return 0;
-        if (*c.p == '}') break;
-        if (*c.p != ',') return 0;
-        c.p++;
-        skip_ws(&c);
-    }
-    c.p++;
-    skip_ws(&c);
-    if (c.p != c.end) return 0;
-    for (int i = 0; i < nfields; i++) {
-        int required = fields[i].kind == K_NAME || fields[i].kind == K_USER || fields[i].kind == K_TIME;
-        if (required && !seen[i]) return 0;
-    }
-    return 1;
+/* Whitespace, only where there is some: most lines have none between tokens. */
+#define SKIP_WS(p, end) do { if ((p) < (end) && *(p) <= ' ') { Cursor w_ = {(p), (end)}; skip_ws(&w_); (p) = w_.p; } } while (0)
+
+/* Where a key's field is looked up: a slot per (length, first and last byte) hash holds the
+ * field's index + 1, 0 for none, MANY when two fields share it (then every field is tried). */
+#define SLOTS 64
+#define MANY 255
+
+typedef struct {
+    Field fields[MAX_FIELDS];
+    int nfields;
+    uint64_t required;           /* the bits of the fields a record cannot do without */
+    unsigned char slot[SLOTS];
+} Layout;
+
+static inline unsigned slot_of(const unsigned char *key, Py_ssize_t len) {
+    return ((unsigned)len * 7u ^ key[0] ^ (unsigned)key[len - 1] << 1) & (SLOTS - 1);
 }
 
-/* The fields from Python's ((name bytes, kind), ...); -1 with an exception set if malformed, 0
- * fields (so every line unsure) if there are more than MAX_FIELDS. */
-static int read_fields(PyObject *spec, Field *fields) {
+/* The record field named by the key at [key, key + len), or -1. */
+static inline int field_of(const unsigned char *key, Py_ssize_t len, const unsigned char *end, const Layout *layout) {
+    if (len == 0) return -1;
+    unsigned slot = layout->slot[slot_of(key, len)];
+    if (slot == 0) return -1;
+    uint64_t head;
+    if (end - key >= 8) {
+        memcpy(&head, key, 8);
+        if (len < 8) head &= (1ULL << (8 * len)) - 1;
+    } else {
+        head = head_of(key, len);
+    }
+    int first = slot == MANY ? 0 : (int)slot - 1, last = slot == MANY ? layout->nfields : (int)slot;
+    for (int i = first; i < last; i++) {
+        const Field *f = &layout->fields[i];
+        if (f->head == head && f->len == len && (len <= 8 || memcmp(f->name + 8, key + 8, len - 8) == 0)) return i;
+    }
+    return -1;
+}
+
+/* A line the record decoder takes as an event of *user at *ts: 1; unsure: 0. `required`: the bits
+ * of the fields that must be there. */
+static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
+                     const unsigned char **user, Py_ssize_t *user_len, int64_t *ts) {
+    if (!utf8_valid(s, n)) return 0;
+    const unsigned char *p = s, *end = s + n;
+    uint64_t seen = 0;
+    SKIP_WS(p, end);
+    if (p >= end || *p != '{') return 0;
+    p++;
+    SKIP_WS(p, end);
+    for (;;) {
+        /* The key: no escape (one could spell a field's name). */
+        if (p >= end || *p != '"') return 0;
+        const unsigned char *key = p + 1, *q = plain_run(key, end);
+        if (q >= end || *q != '"') return 0;
+        int f = field_of(key, q - key, end, layout);
+        p = q + 1;
+        SKIP_WS(p, end);
+        if (p >= end || *p != ':') return 0;
+        p++;
+        SKIP_WS(p, end);
+        if (f >= 0) {
+            if (seen & (1ULL << f)) return 0;           /* a field twice: the decoders keep the last */
+            seen |= 1ULL << f;
+        }
+        int kind = f >= 0 ? layout->fields[f].kind : K_RAW;
+        const unsigned char *v = p + 1, *e;
+        if (p < end && *p == '"' && (e = plain_run(v, end)) < end && *e == '"') {
+            /* A string without escapes, the common value: checked here for its field's kind. */
+            p = e + 1;
+            if (kind == K_USER) {
+                if (e == v) return 0;
+                *user = v;
+                *user_len = e - v;
+            } else if (kind == K_TIME) {
+                if (!rfc3339_us((const char *)v, e - v, ts)) return 0;
+            } else if (kind == K_NAME) {
+                if (e == v) return 0;
+            } else if (kind != K_TEXT && kind != K_RAW) {
+                return 0;                               /* a string where a number, a flag or a list goes */
+            }
+        } else {
+            Cursor c = {p, end};
+            if (!scan_field(&c, kind, user, user_len, ts)) return 0;
+            p = c.p;
+        }
+        SKIP_WS(p, end);
+        if (p >= end) return 0;
+        if (*p == '}') break;
+        if (*p != ',') return 0;
+        p++;
+        SKIP_WS(p, end);
+    }
+    p++;
+    SKIP_WS(p, end);
+    return p == end && (seen & layout->required) == layout->required;
+}
+
+/* The layout from Python's ((name bytes, kind), ...); -1 with an exception set if malformed; 0
+ * fields (so every line unsure) if there are more than MAX_FIELDS or no single user field. */
+static int read_layout(PyObject *spec, Layout *layout) {
+    memset(layout, 0, sizeof *layout);
     if (!PyTuple_Check(spec)) {
         PyErr_SetString(PyExc_TypeError, "fields must be a tuple of (bytes, int)");
         return -1;
@@ -304,16 +361,22 @@ static int read_fields(PyObject *spec, Field *fields) {
             PyErr_SetString(PyExc_TypeError, "fields must be a tuple of (bytes, int)");
             return -1;
         }
-        fields[i].name = PyBytes_AS_STRING(PyTuple_GET_ITEM(item, 0));
-        fields[i].len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(item, 0));
-        fields[i].kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
-        if (fields[i].kind < K_NAME || fields[i].kind > K_RAW) {
-            PyErr_SetString(PyExc_ValueError, "unknown field kind");
+        Field *f = &layout->fields[i];
+        f->name = PyBytes_AS_STRING(PyTuple_GET_ITEM(item, 0));
+        f->len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(item, 0));
+        f->head = head_of((const unsigned char *)f->name, f->len);
+        f->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+        if (f->kind < K_NAME || f->kind > K_RAW || f->len == 0) {
+            PyErr_SetString(PyExc_ValueError, "a field needs a name and a known kind");
             return -1;
         }
-        users += fields[i].kind == K_USER;
+        users += f->kind == K_USER;
+        if (f->kind == K_NAME || f->kind == K_USER || f->kind == K_TIME) layout->required |= 1ULL << i;
+        unsigned char *slot = &layout->slot[slot_of((const unsigned char *)f->name, f->len)];
+        *slot = *slot == 0 ? (unsigned char)(i + 1) : MANY;
     }
-    return users == 1 ? (int)n : 0;
+    layout->nfields = users == 1 ? (int)n : 0;
+    return layout->nfields;
 }
 
 /* route(lines, fields, shares, share) → a list as long as `lines`: for a sure line of a member
@@ -324,9 +387,8 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
         PyErr_SetString(PyExc_TypeError, "route(lines: list, fields, shares, share)");
         return NULL;
     }
-    Field fields[MAX_FIELDS];
-    int nfields = read_fields(args[1], fields);
-    if (nfields < 0) return NULL;
+    Layout layout;
+    if (read_layout(args[1], &layout) < 0) return NULL;
     long shares = PyLong_AsLong(args[2]), share = PyLong_AsLong(args[3]);
     if (PyErr_Occurred()) return NULL;
     if (shares < 1 || share < 0 || share >= shares) {
@@ -342,8 +404,8 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
         const unsigned char *user = NULL;
         Py_ssize_t user_len = 0;
         int64_t ts = 0;
-        if (nfields > 0 && PyBytes_CheckExact(line)
-            && scan_line((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), fields, nfields,
+        if (layout.nfields > 0 && PyBytes_CheckExact(line)
+            && scan_line((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &layout,
                          &user, &user_len, &ts)) {
             if ((long)(crc32_of(user, user_len) % (uint32_t)shares) == share) {
                 Py_INCREF(line);

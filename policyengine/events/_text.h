@@ -31,15 +31,29 @@ static int days_in_month(int y, int m) {
 /* YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM) → microseconds since the epoch, in *out; 0 if the text
  * is not of that form or not a real time (then fromisoformat decides). Digits past the sixth of
  * the fraction are dropped, as fromisoformat drops them. */
+/* The last date read and its day count: a log is in time order, so nearly every line repeats the
+ * date of the one before (the same ten bytes, checked before, give the same day). */
+static char last_date[10];
+static int64_t last_days = INT64_MIN;
+
 static int rfc3339_us(const char *s, Py_ssize_t n, int64_t *out) {
     if (n < 20 || n > 35) return 0;
-    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return 0;
-    int y_hi = two(s), y_lo = two(s + 2), mo = two(s + 5), d = two(s + 8);
+    if (s[10] != 'T' || s[13] != ':' || s[16] != ':') return 0;
+    int64_t days;
+    if (last_days != INT64_MIN && memcmp(s, last_date, 10) == 0) {
+        days = last_days;
+    } else {
+        if (s[4] != '-' || s[7] != '-') return 0;
+        int y_hi = two(s), y_lo = two(s + 2), mo = two(s + 5), d = two(s + 8);
+        if ((y_hi | y_lo | mo | d) < 0) return 0;
+        int y = y_hi * 100 + y_lo;
+        if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return 0;
+        days = days_from_civil(y, mo, d);
+        memcpy(last_date, s, 10);
+        last_days = days;
+    }
     int h = two(s + 11), mi = two(s + 14), sec = two(s + 17);
-    if ((y_hi | y_lo | mo | d | h | mi | sec) < 0) return 0;
-    int y = y_hi * 100 + y_lo;
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
-        return 0;
+    if ((h | mi | sec) < 0 || h > 23 || mi > 59 || sec > 59) return 0;
     Py_ssize_t i = 19;
     int64_t frac = 0;
     if (s[i] == '.') {
@@ -59,7 +73,7 @@ static int rfc3339_us(const char *s, Py_ssize_t n, int64_t *out) {
     } else {
         return 0;
     }
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
     *out = secs * 1000000 + frac;
     return 1;
 }

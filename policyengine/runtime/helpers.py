@@ -6,6 +6,7 @@ from collections import deque  # noqa: F401  (re-exported for generated code)
 
 from policyengine.events.native import casefold as fold_text  # noqa: F401 (for generated code)
 from policyengine.events.native import format_us
+from policyengine.events.native import rfc3339_us as routed_time  # noqa: F401 (for generated code)
 from policyengine.events.timestamps import format_ts
 from policyengine.runtime import text as _text
 
