@@ -171,11 +171,33 @@ def test_every_line_of_the_benchmark_log_is_sure():
     assert 1000 < sum(item.__class__ is int for item in items) < 2000
 
 
+def _eval_in_process(args, capfd):
+    """eval in this process, so a monkeypatched route reaches the workers it forks: (code, out, err)."""
+    from policyengine.cli.main import main
+    capfd.readouterr()
+    code = main(args)
+    got = capfd.readouterr()
+    return code, got.out.encode(), got.err
+
+
+def test_workers_unsure_of_every_line_decide_as_one_worker(tmp_path, monkeypatch, capfd):
+    """Where the C scan is missing (events/routing.py's stand-in), every line is one every worker
+    judges: the slow path must give one worker's output too, bad lines and late events included."""
+    from policyengine import parallel
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(_log_bytes(3000, seed=4))
+    args = ["eval", "--quiet", "--policy", "policies/examples", "--until", "2026-12-31T00:00:00Z", str(log)]
+    one = run_cli(*args, "--workers", "1")
+    assert one.returncode == 0 and b"error[E0101]" in one.stderr and b"warning[W0102]" in one.stderr
+    monkeypatch.setattr(parallel, "route", lambda lines, fields, shares, share: [(line,) for line in lines])
+    code, out, err = _eval_in_process([*args, "--workers", "2"], capfd)
+    assert code == 0 and out == one.stdout and err == one.stderr.decode()
+
+
 def test_a_line_routed_wrongly_makes_eval_run_on_one_worker(tmp_path, monkeypatch, capfd):
     """If the scan were ever sure of a line the decoder refuses, the other workers would have moved
     their clocks by it: the run must notice and run again on one worker, deciding the same."""
     from policyengine import parallel
-    from policyengine.cli.main import main
     log = tmp_path / "log.jsonl"
     log.write_bytes(_log_bytes(2000, seed=3))          # with bad lines in it
     args = ["eval", "--quiet", "--policy", "policies/examples", str(log)]
@@ -185,9 +207,8 @@ def test_a_line_routed_wrongly_makes_eval_run_on_one_worker(tmp_path, monkeypatc
     def wrong(lines, fields, shares, share):           # every line "sure", and the share's own
         return list(lines)
     monkeypatch.setattr(parallel, "route", wrong)      # the workers fork from this process
-    capfd.readouterr()
-    assert main([*args, "--workers", "2"]) == 0
-    two = capfd.readouterr()
-    assert "note: --workers 2: running on one worker: a line routed as an event was refused" in two.err
-    assert two.out.encode() == one.stdout
-    assert two.err.replace(two.err.splitlines()[0] + "\n", "", 1) == one.stderr.decode()
+    code, out, err = _eval_in_process([*args, "--workers", "2"], capfd)
+    assert code == 0
+    assert err.startswith("note: --workers 2: running on one worker: a line routed as an event was refused")
+    assert out == one.stdout
+    assert err.split("\n", 1)[1] == one.stderr.decode()
