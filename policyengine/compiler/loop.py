@@ -12,8 +12,9 @@ when a stretch ends rather than at the exact event.
 It hands back to `replay`, with the decisions made so far, at the end of the chunk, at each line a
 record does not take, after each event that failed a rule, so reporting stays in one place and
 names the line, and before each late event, which `process_record` then evaluates: the loop itself
-only moves the clock forward. A worker's loop (RUN_SHARED) hands back after every event that
-decided something too, with its decisions tagged for the merge.
+only moves the clock forward. A worker's loop (RUN_SHARED) takes routed items (events/routing.py:
+own lines, other shares' event times, lines every worker judges) and hands back after every event
+that decided something too, with its decisions tagged for the merge.
 """
 from __future__ import annotations
 
