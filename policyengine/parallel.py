@@ -19,6 +19,7 @@ import heapq
 import multiprocessing
 import os
 import tempfile
+from typing import NamedTuple
 
 import msgspec
 import orjson
@@ -129,6 +130,15 @@ class Job(msgspec.Struct):
 _job: Job | None = None          # set before the workers fork; they inherit it
 
 
+class ShareResult(NamedTuple):
+    """What a worker sends back; its decisions are in the spool file at `path`."""
+    path: str
+    reports: list[tuple]             # (log, line position, share, order, message)
+    stats: ReplayStats
+    stopped: bool                    # --strict stopped at a bad line
+    diverged: str | None             # a line routed as an event that the decoder refused
+
+
 def _work(share: int):
     """One share's run. Decisions go to a file as they come, a line each: the merge key (_sort_key)
     and the decision's JSON, so a worker holds none of them in memory; the rest comes back to the
@@ -169,7 +179,7 @@ def _work(share: int):
         diverged = f"{job.logs[log_index]}: {err.args[0][:80]!r}"
     finally:
         spool.close()
-    return path, reports, stats, stopped, diverged
+    return ShareResult(path, reports, stats, stopped, diverged)
 
 
 _KEY_BYTES = 64
@@ -200,17 +210,17 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
                 results = pool.map(_work, range(job.shares))
         finally:
             _job = None
-        diverged = [r[4] for r in results if r[4] is not None]
+        diverged = [result.diverged for result in results if result.diverged is not None]
         if diverged:
             return f"a line routed as an event was refused by its worker's decoder ({diverged[0]})"
-        for line in heapq.merge(*(_spooled(r[0]) for r in results), key=lambda line: line[:_KEY_BYTES]):
+        for line in heapq.merge(*(_spooled(result.path) for result in results), key=lambda line: line[:_KEY_BYTES]):
             if write_json is not None:
                 write_json(line[_KEY_BYTES:])
             else:
                 emit(orjson.loads(line[_KEY_BYTES:]))
-    reports = [r[4] for r in sorted(x for result in results for x in result[1])]
-    stats = results[0][2]
+    reports = [report[4] for report in sorted(report for result in results for report in result.reports)]
+    stats = results[0].stats
     for other in results[1:]:
-        stats.decisions.update(other[2].decisions)
-        stats.runtime_errors += other[2].runtime_errors
-    return reports, stats, any(r[3] for r in results)
+        stats.decisions.update(other.stats.decisions)
+        stats.runtime_errors += other.stats.runtime_errors
+    return reports, stats, any(result.stopped for result in results)

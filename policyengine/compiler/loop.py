@@ -137,7 +137,8 @@ def _routed_line() -> list[str]:
 
 def _own_timers() -> list[str]:
     """An event of this share's member with a timer due goes through ShareEvaluator's own step,
-    which tags what fires for the merge."""
+    which tags what fires for the merge. (So the loop's own `fire_until` below never runs in a
+    share, where the store's event count may be behind the loop's.)"""
     return ["        if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
             *_through_evaluator("Z_evaluator.process_record(ev, ts)", 12)]
 
