@@ -78,10 +78,8 @@ def line_batches(stream, limit: int, chunk: int = CHUNK):
             data, dropping = data[cut + 1:], False
         elif rest:
             data = rest + data
-        lines = split_lines(data)
+        lines = split_lines(data, limit)      # over-long lines None, the unfinished last one kept
         rest = lines.pop()
-        if lines and max(map(len, lines)) > limit:
-            lines = [line if len(line) <= limit else None for line in lines]
         if len(rest) > limit:
             lines.append(None)
             rest, dropping = b"", True

@@ -179,6 +179,14 @@ def test_split_lines_is_bytes_split(data):
     assert _lines.split_lines(data) == data.split(b"\n")
 
 
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from([b"\n", b"a", b"bcd", "加".encode()]), max_size=30).map(b"".join), st.integers(0, 8))
+def test_split_lines_with_a_limit_leaves_out_longer_lines_but_the_last(data, limit):
+    pieces = data.split(b"\n")
+    expected = [piece if len(piece) <= limit else None for piece in pieces[:-1]] + pieces[-1:]
+    assert _lines.split_lines(data, limit) == expected
+
+
 def test_split_lines_refuses_what_is_not_bytes():
     with pytest.raises(TypeError):
         _lines.split_lines("text")

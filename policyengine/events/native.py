@@ -3,6 +3,15 @@ the same results where it could not be built: `None` ("ask Python") from those t
 common cases, and `bytes.split` and `str.casefold` for the others."""
 from __future__ import annotations
 
+
+def split_lines_py(data: bytes, limit: int | None = None) -> list[bytes | None]:
+    """The C module's split_lines in Python: over-long lines but the last are None."""
+    lines = data.split(b"\n")
+    if limit is not None:
+        lines[:-1] = [line if len(line) <= limit else None for line in lines[:-1]]
+    return lines
+
+
 try:
     from policyengine.events._lines import casefold, event_time, format_us, rfc3339_us, split_lines
 except ImportError:                                  # pragma: no cover - no C compiler at install
@@ -15,8 +24,7 @@ except ImportError:                                  # pragma: no cover - no C c
     def format_us(us):
         return None
 
-    def split_lines(data: bytes) -> list[bytes]:
-        return data.split(b"\n")
+    split_lines = split_lines_py
 
     def casefold(text: str | None) -> str | None:
         return None if text is None else text.casefold()
