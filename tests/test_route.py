@@ -13,13 +13,13 @@ import orjson
 import pytest
 from hypothesis import given, settings, strategies as st, target
 
+from benchmarks.loggen import generate
 from policyengine.events.decode import EventDecoder
 from policyengine.events.native import event_time
 from policyengine.events.records import record_decoder, record_fields
 from policyengine.events.routing import crc32, route, route_fields
 from policyengine.runtime.helpers import share_of
 from tests.conftest import run_cli
-from benchmarks.loggen import generate
 from tests.test_records import _log_bytes
 
 pytest.importorskip("policyengine.events._route")
