@@ -60,8 +60,14 @@ static uint32_t crc32_of(const unsigned char *p, Py_ssize_t n) {
     return c ^ 0xFFFFFFFFu;
 }
 
+/* Past JSON whitespace: most lines have none between tokens, so the first test is one compare. */
+static inline __attribute__((always_inline)) const unsigned char *past_ws(const unsigned char *p, const unsigned char *end) {
+    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    return p;
+}
+
 static inline void skip_ws(Cursor *c) {
-    while (c->p < c->end && *c->p <= ' ' && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n')) c->p++;
+    c->p = past_ws(c->p, c->end);
 }
 
 static int hex4(const unsigned char *p, unsigned *out) {
@@ -212,8 +218,12 @@ static int skip_value(Cursor *c, int depth) {
     }
 }
 
-/* A record field's value, checked for its kind; *user and *ts filled for those. */
-static int scan_field(Cursor *c, int kind, const unsigned char **user, Py_ssize_t *user_len, int64_t *ts) {
+/* Whitespace, only where there is some: most lines have none between tokens. */
+#define SKIP_WS(p, end) do { if ((p) < (end) && *(p) <= ' ') (p) = past_ws((p), (end)); } while (0)
+
+/* A record field's value that is not a plain string (scan_line checks those itself), checked for
+ * its kind. */
+static int scan_field(Cursor *c, int kind) {
     const unsigned char *start;
     Py_ssize_t len;
     int escaped, fits;
@@ -222,13 +232,8 @@ static int scan_field(Cursor *c, int kind, const unsigned char **user, Py_ssize_
     case K_NAME:
         return first == '"' && scan_string(c, &start, &len, &escaped) && len > 0;
     case K_USER:
-        if (first != '"' || !scan_string(c, &start, &len, &escaped) || len == 0 || escaped) return 0;
-        *user = start;
-        *user_len = len;
-        return 1;
     case K_TIME:
-        return first == '"' && scan_string(c, &start, &len, &escaped) && !escaped
-               && rfc3339_us((const char *)start, len, ts);
+        return 0;                                      /* escaped, or not a string: unsure */
     case K_TEXT:
         return first == 'n' ? scan_word(c, "null", 4) : first == '"' && scan_string(c, &start, &len, &escaped);
     case K_NUMBER:
@@ -244,9 +249,6 @@ static int scan_field(Cursor *c, int kind, const unsigned char **user, Py_ssize_
         return skip_value(c, 1);
     }
 }
-
-/* Whitespace, only where there is some: most lines have none between tokens. */
-#define SKIP_WS(p, end) do { if ((p) < (end) && *(p) <= ' ') { Cursor w_ = {(p), (end)}; skip_ws(&w_); (p) = w_.p; } } while (0)
 
 /* Where a key's field is looked up: a slot per (length, first and last byte) hash holds the
  * field's index + 1, 0 for none, MANY when two fields share it (then every field is tried). */
@@ -284,8 +286,7 @@ static inline int field_of(const unsigned char *key, Py_ssize_t len, const unsig
     return -1;
 }
 
-/* A line the record decoder takes as an event of *user at *ts: 1; unsure: 0. `required`: the bits
- * of the fields that must be there. */
+/* A line the record decoder takes as an event of *user at *ts: 1; unsure: 0. */
 static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
                      const unsigned char **user, Py_ssize_t *user_len, int64_t *ts) {
     if (!utf8_valid(s, n)) return 0;
@@ -328,7 +329,7 @@ static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
             }
         } else {
             Cursor c = {p, end};
-            if (!scan_field(&c, kind, user, user_len, ts)) return 0;
+            if (!scan_field(&c, kind)) return 0;
             p = c.p;
         }
         SKIP_WS(p, end);
