@@ -43,7 +43,6 @@ class ShareEvaluator(Evaluator):
         super().__init__(compiled)
         self.share, self.shares = share, shares
         self.tags: dict[int, tuple] = {}
-        self.member_share: dict = {}
         self._process_dict = super().process             # bound once: super() on every event cost 0.1 µs
         self._process_record = super().process_record
         # The record loop with this share's steps (compiler/loop.py: _routed_line), over lines
@@ -73,14 +72,20 @@ class ShareEvaluator(Evaluator):
         """`process` for an event of another share's member: due timers fire (tagged), the clock
         moves, no rule runs."""
         fired = self._fire_due(ts)
-        self._tick(ts)
+        store = self.store
+        if store.watermark is None or ts > store.watermark:
+            store.watermark = ts
+        elif ts < store.watermark:
+            self.late_events += 1
+        store.events_seen += 1
+        if not store.events_seen % SWEEP_EVERY:
+            store.sweep(store.watermark, self.widths)
         return fired
 
     def _step(self, event, ts: int, user, process) -> list[dict]:
-        share = self.member_share.get(user)
-        if share is None:
-            share = self.member_share[user] = share_of(user, self.shares)
-        if share != self.share:
+        # Only lines the route left to every worker, late events and events with a timer due come
+        # here: the member's share is worked out again each time (a cache of it held every member).
+        if share_of(user, self.shares) != self.share:
             return self.tick(ts) or _NONE
         fired = self._fire_due(ts)
         own = process(event, ts)                            # no timer is due any more
@@ -100,17 +105,6 @@ class ShareEvaluator(Evaluator):
             for decision, (due, order) in zip(fired, keys):
                 self.tags[id(decision)] = (store.events_seen + 1, 0, due, order)
         return fired
-
-    def _tick(self, ts: int) -> None:
-        """`process` for an event of another share: the clock moves, no rule runs."""
-        store = self.store
-        if store.watermark is None or ts > store.watermark:
-            store.watermark = ts
-        elif ts < store.watermark:
-            self.late_events += 1
-        store.events_seen += 1
-        if not store.events_seen % SWEEP_EVERY:
-            store.sweep(store.watermark, self.widths)
 
 
 _NONE: tuple = ()

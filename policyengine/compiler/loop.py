@@ -27,7 +27,7 @@ NO_TIME_YET = -(1 << 63)
 def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: bool, has_roles: bool) -> list[str]:
     """`bodies`: event type (a pool name) → a record handler's lines (prologue and body, one level
     deep, without the final return). Two functions: RUN, and RUN_SHARED for a worker of `eval
-    --workers` (the share step below), so one worker's loop tests no flag for it. Local names start
+    --workers` (its items routed: _routed_line below), so one worker's loop tests no flag for it. Local names start
     with `Z_`, which generated handlers never use."""
     return _loop("RUN", False, bodies, has_periods, track_members, has_roles) + [""] + \
         _loop("RUN_SHARED", True, bodies, has_periods, track_members, has_roles)
@@ -42,16 +42,14 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         # events_seen in a local: it counts this stretch's events too (the lines taken are Z_n - Z_n0).
         "    Z_n0 = Z_n = Z_store.events_seen",
         "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
-        # The watermark in a local: only this loop moves it while it runs (the share step hands it
-        # to process_record and reads it back). Below every event time while there is none.
+        # The watermark in a local: only this loop moves it while it runs (_through_evaluator hands
+        # it to the evaluator and reads it back). Below every event time while there is none.
         "    Z_wm = Z_store.watermark",
         "    if Z_wm is None:",
         f"        Z_wm = {NO_TIME_YET}",
         # The decisions of the stretch, in order: one worker hands them back when it stops; a
         # share hands back each event's, tagged for the merge.
         "    out = []",
-    ]
-    lines += [
         "    for Z_line in Z_lines:",
         *(_routed_line() if shared else ()),
         "        try:",
@@ -116,7 +114,7 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
 
 def _routed_line() -> list[str]:
     """A worker's items come routed (events/routing.py): another share's event is its time alone,
-    and only moves the clock, as ShareEvaluator._tick does; when it comes late or a timer is due,
+    and only moves the clock, as ShareEvaluator.tick does; when it comes late or a timer is due,
     through ShareEvaluator.tick, which counts it and tags what fires for the merge. A line the route
     was unsure of goes back to replay's per-line path, where ShareEvaluator judges it as one worker
     would. The rest are lines of this share's members. The store's event count is brought up to
