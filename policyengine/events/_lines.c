@@ -149,10 +149,6 @@ static int folds_to_itself(Py_UCS4 c) {
         || (c >= 0xFE30 && c <= 0xFE4F);
 }
 
-/* casefold(text) → text.casefold(). Word tests fold every message's text; str.casefold looks every
- * character up in Unicode's tables (700 instructions a message of the benchmark log). Text of
- * ASCII and the characters above folds here, and comes back as itself when nothing changes; any
- * other text goes to str.casefold. */
 /* Whether text of one width folds here: 0 no (ask str.casefold), 1 yes and unchanged, 2 yes with
  * A-Z to lower. */
 #define FOLD_SCAN(TYPE)                                                          \
