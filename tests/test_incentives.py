@@ -1,5 +1,9 @@
 """Incentive properties beyond single cases: seeded amounts, period boundaries, time zones."""
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policyengine.engine import Engine
 from policyengine.runtime.periods import Calendar
@@ -34,3 +38,33 @@ def test_calendar_days_weeks_and_months_follow_the_zone():
     start = berlin.start_of_next("day", us("2026-03-28T12:00:00+00:00"))
     assert start == us("2026-03-28T23:00:00+00:00")
     assert berlin.start_of_next("day", start) - start == 23 * 3_600_000_000
+
+
+def _local_day(zone, us):
+    """The oracle: zoneinfo's own conversion of the instant, as days since 1970-01-01."""
+    local = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)).astimezone(zone)
+    return (local.date() - date(1970, 1, 1)).days
+
+
+# Zones with UTC instants of their daylight-saving switches or local midnights off the whole hour.
+_SWITCHES = [("Europe/Berlin", "2026-03-29T01:00:00+00:00"), ("Europe/Berlin", "2026-10-25T01:00:00+00:00"),
+             ("America/New_York", "2026-03-08T07:00:00+00:00"), ("America/New_York", "2026-11-01T06:00:00+00:00"),
+             ("Australia/Adelaide", "2026-04-04T16:30:00+00:00"),      # +10:30 → +9:30, and local midnight
+             ("Australia/Adelaide", "2026-10-03T13:30:00+00:00"),
+             ("Asia/Kolkata", "2026-11-01T18:30:00+00:00"), ("Asia/Shanghai", "2026-11-01T16:00:00+00:00"),
+             ("UTC", "2026-11-01T00:00:00+00:00")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(switch=st.sampled_from(_SWITCHES), before=st.integers(0, 3 * 3600),
+       steps=st.lists(st.integers(-1800, 5400), min_size=1, max_size=60))
+def test_calendar_day_agrees_with_zoneinfo_along_a_walk(switch, before, steps):
+    # day() keeps the stretch of its last answer; a walk of steps from half an hour back to an
+    # hour and a half forward, through a daylight-saving switch or a midnight off the whole hour.
+    tz, anchor = switch
+    calendar, zone = Calendar(tz), (timezone.utc if tz == "UTC" else ZoneInfo(tz))
+    us = int(datetime.fromisoformat(anchor).timestamp() - before) * 1_000_000
+    for step in steps:
+        us += step * 1_000_000 + 123
+        assert calendar.day(us) == _local_day(zone, us)
+        assert calendar.day(us - 1) == _local_day(zone, us - 1)

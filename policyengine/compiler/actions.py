@@ -39,7 +39,7 @@ def _award(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, 
     if why is not None:
         extra += f"('explain', {why}), "
     w.line(f"    out.append(decision(ts, {names}, {emit.pool.add('award_points')}, {who}, {event_id}, "
-           f"(('points', plain_number(v_points)), {extra}('balance', plain_number(REW.balance(v_currency, {who}, ts)))), "
+           f"(('points', plain_number(v_points)), {extra}('balance', plain_number(REW.balance_after))), "
            f"{reason}))")
     w.line(f"    REW.awarded(v_currency, {who}, v_points, ev, ts, out)")
 

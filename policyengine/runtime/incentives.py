@@ -55,7 +55,11 @@ def active_days_add(table: dict, key, day: int, span: int) -> None:
 
 def active_days_now(table: dict, key, day: int, span: int) -> int:
     days = table.get(key)
-    return 0 if not days else sum(1 for d in days if day - span < d <= day)
+    if not days:
+        return 0
+    if min(days) > day - span and max(days) <= day:     # the usual case: every day kept is inside
+        return len(days)
+    return sum(1 for d in days if day - span < d <= day)
 
 
 # ---- levels ------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ class Calendar:
         self.name = tz
         self.zone = timezone.utc if tz in ("UTC", "Z") else ZoneInfo(tz)
         self._offsets: dict[int, int] = {}
+        # The stretch [from, to) of UTC µs the last day() fell in, and its day: events come in
+        # time order, so most calls land in the stretch of the call before.
+        self._day_span = (0, 0, 0)
 
     def offset_us(self, us: int) -> int:
         hour = us // _HOUR_US
@@ -33,7 +36,16 @@ class Calendar:
 
     def day(self, us: int) -> int:
         """Days since 1970-01-01 in this zone's calendar."""
-        return (us + self.offset_us(us)) // _DAY_US
+        low, high, day = self._day_span
+        if low <= us < high:
+            return day
+        off = self.offset_us(us)
+        day = (us + off) // _DAY_US
+        hour = us // _HOUR_US
+        if self._offsets.get(hour) == off:      # the offset holds for this whole UTC hour
+            start = hour * _HOUR_US
+            self._day_span = (max(start, day * _DAY_US - off), min(start + _HOUR_US, (day + 1) * _DAY_US - off), day)
+        return day
 
     def date_text(self, us: int | None) -> str | None:
         """`YYYY-MM-DD` of the local calendar day."""
@@ -57,6 +69,10 @@ class Calendar:
 
     def period(self, kind: str, us: int) -> int:
         return self.day(us) if kind == "day" else self.week(us) if kind == "week" else self.month(us)
+
+    def period_function(self, kind: str):
+        """`period(kind, ·)` with the kind chosen once."""
+        return self.day if kind == "day" else self.week if kind == "week" else self.month
 
     def start_of_next(self, kind: str, us: int) -> int | None:
         """The first instant (µs, UTC) of the period after the one holding `us`; None when that
