@@ -23,6 +23,6 @@ setup(
     # Per-line checks of `eval` in C (docs/performance.md). Optional: where it cannot be built,
     # the same answers come from Python, more slowly.
     ext_modules=[Extension(f"policyengine.events.{name}", [f"policyengine/events/{name}.c"],
-                           depends=["policyengine/events/_text.h"], extra_compile_args=["-O2"], optional=True)
+                           depends=["policyengine/events/_text.h", "policyengine/events/_normalize_table.h"], extra_compile_args=["-O2"], optional=True)
                  for name in ("_lines", "_route")],
 )

@@ -218,6 +218,113 @@ static PyObject *casefold(PyObject *Py_UNUSED(self), PyObject *text) {
     return out;
 }
 
+/* ---- normalize: NFKC, case folding, no white space, no format characters ----------------------
+ * runtime/text.py's normalize_in_python is the definition. Most chat text is made of characters
+ * whose part of it is their own: kept, dropped, or a full-width form of ASCII (the table,
+ * _normalize_table.h, says which; events/normalize_table.py writes it and says why that is
+ * enough). Such text is normalised here in one pass, and comes back as itself when nothing
+ * changes; other text goes to the Python definition, which text.py hands over first. */
+#include "_normalize_table.h"
+
+static PyObject *normalize_fallback = NULL;
+
+#define N_DROP 0xFFFFFFFFu
+#define N_PYTHON 0xFFFFFFFEu
+
+static int in_ranges(const CodeRange *ranges, int n, Py_UCS4 c) {
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) >> 1;
+        if (c < ranges[mid].lo) hi = mid - 1;
+        else if (c > ranges[mid].hi) lo = mid + 1;
+        else return 1;
+    }
+    return 0;
+}
+
+/* What a character becomes: a character, N_DROP (nothing) or N_PYTHON (the text goes to Python). */
+static inline Py_UCS4 normal_char(Py_UCS4 c) {
+    static const CodeRange *last = &KEEP[0];     /* text keeps to a script: its range first */
+    if (c < 0x80) {
+        if (c == ' ' || (c - 0x09u) < 5u || (c - 0x1Cu) < 4u) return N_DROP;
+        return (c - 'A') < 26u ? c + 32 : c;
+    }
+    if (c >= last->lo && c <= last->hi) return c;
+    if ((c - 0xFF01u) <= 0xFF5Eu - 0xFF01u) {
+        Py_UCS4 a = c - 0xFEE0;
+        return (a - 'A') < 26u ? a + 32 : a;
+    }
+    int lo = 0, hi = (int)(sizeof KEEP / sizeof KEEP[0]) - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) >> 1;
+        if (c < KEEP[mid].lo) hi = mid - 1;
+        else if (c > KEEP[mid].hi) lo = mid + 1;
+        else {
+            last = &KEEP[mid];
+            return c;
+        }
+    }
+    return in_ranges(DROP, (int)(sizeof DROP / sizeof DROP[0]), c) ? N_DROP : N_PYTHON;
+}
+
+#define NORMAL_SCAN(TYPE)                                                        \
+    {                                                                            \
+        const TYPE *p = (const TYPE *)data;                                      \
+        for (Py_ssize_t i = 0; i < n; i++) {                                     \
+            Py_UCS4 c = p[i], m = normal_char(c);                                \
+            if (m == N_PYTHON) return PyObject_CallOneArg(normalize_fallback, text); \
+            if (m == N_DROP) { changed = 1; continue; }                          \
+            changed |= m != c;                                                   \
+            if (m > widest) widest = m;                                          \
+            length++;                                                            \
+        }                                                                        \
+    }
+
+#define NORMAL_WRITE(TYPE)                                                       \
+    {                                                                            \
+        const TYPE *p = (const TYPE *)data;                                      \
+        for (Py_ssize_t i = 0; i < n; i++) {                                     \
+            Py_UCS4 m = normal_char(p[i]);                                       \
+            if (m != N_DROP) PyUnicode_WRITE(out_kind, to, j++, m);              \
+        }                                                                        \
+    }
+
+static PyObject *normalize(PyObject *Py_UNUSED(self), PyObject *text) {
+    if (!PyUnicode_CheckExact(text)) Py_RETURN_NONE;     /* as the definition: not text, no form */
+    if (normalize_fallback == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "normalize: set_normalize_fallback was not called");
+        return NULL;
+    }
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t length = 0;
+    Py_UCS4 widest = 0;
+    int changed = 0;
+    if (kind == PyUnicode_1BYTE_KIND) NORMAL_SCAN(Py_UCS1)
+    else if (kind == PyUnicode_2BYTE_KIND) NORMAL_SCAN(Py_UCS2)
+    else NORMAL_SCAN(Py_UCS4)
+    if (!changed) {
+        Py_INCREF(text);
+        return text;
+    }
+    PyObject *out = PyUnicode_New(length, widest);
+    if (out == NULL) return NULL;
+    const int out_kind = PyUnicode_KIND(out);
+    void *to = PyUnicode_DATA(out);
+    Py_ssize_t j = 0;
+    if (kind == PyUnicode_1BYTE_KIND) NORMAL_WRITE(Py_UCS1)
+    else if (kind == PyUnicode_2BYTE_KIND) NORMAL_WRITE(Py_UCS2)
+    else NORMAL_WRITE(Py_UCS4)
+    return out;
+}
+
+static PyObject *set_normalize_fallback(PyObject *Py_UNUSED(self), PyObject *fn) {
+    Py_INCREF(fn);
+    Py_XSETREF(normalize_fallback, fn);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"split_lines", (PyCFunction)(void (*)(void))split_lines, METH_FASTCALL,
      "split_lines(data[, limit]) -> data.split(b'\\n'), faster; with limit, longer lines but the last are None"},
@@ -227,9 +334,15 @@ static PyMethodDef methods[] = {
     {"utf8_valid", py_utf8_valid, METH_O, "utf8_valid(data) -> whether bytes.decode() would take it"},
     {"casefold", casefold, METH_O, "casefold(text) -> text.casefold() (None for None), faster for Chinese and ASCII text"},
     {"format_us", format_us, METH_O, "format_us(us) -> the RFC 3339 text of a time in microseconds, or None"},
+    {"normalize", normalize, METH_O, "normalize(text) -> runtime.text's normal form (None for non-text), in C for most chat text"},
+    {"set_normalize_fallback", set_normalize_fallback, METH_O, "set_normalize_fallback(fn): normalize hands fn the text it does not handle"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lines", NULL, 0, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__lines(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__lines(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddStringConstant(m, "NORMALIZE_UNICODE", NORMALIZE_UNICODE) < 0) Py_CLEAR(m);
+    return m;
+}

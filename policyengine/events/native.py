@@ -13,7 +13,9 @@ def split_lines_py(data: bytes, limit: int | None = None) -> list[bytes | None]:
 
 
 try:
-    from policyengine.events._lines import casefold, event_time, format_us, rfc3339_us, split_lines
+    from policyengine.events._lines import NORMALIZE_UNICODE, casefold, event_time, format_us, rfc3339_us, split_lines
+    from policyengine.events._lines import normalize as native_normalize
+    from policyengine.events._lines import set_normalize_fallback
 except ImportError:                                  # pragma: no cover - no C compiler at install
     def event_time(ts, line):
         return None
@@ -25,8 +27,11 @@ except ImportError:                                  # pragma: no cover - no C c
         return None
 
     split_lines = split_lines_py
+    native_normalize = set_normalize_fallback = None   # runtime/text.py normalises in Python
+    NORMALIZE_UNICODE = None
 
     def casefold(text: str | None) -> str | None:
         return None if text is None else text.casefold()
 
-__all__ = ["casefold", "event_time", "format_us", "rfc3339_us", "split_lines"]
+__all__ = ["NORMALIZE_UNICODE", "casefold", "event_time", "format_us", "native_normalize", "rfc3339_us",
+           "set_normalize_fallback", "split_lines"]

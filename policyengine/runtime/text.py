@@ -6,7 +6,7 @@ import zlib
 
 import re2
 
-from policyengine.events.native import casefold
+from policyengine.events.native import NORMALIZE_UNICODE, casefold, native_normalize, set_normalize_fallback
 
 try:
     from re2 import _re2
@@ -39,7 +39,7 @@ _nfkc = unicodedata.normalize
 _is_nfkc = unicodedata.is_normalized
 
 
-def normalize(text):
+def normalize_in_python(text):
     """The form repeats and word lists compare: NFKC (full-width → half-width), case-folded,
     without white space and invisible format characters, so `加 微 信`, `加\u200b微信` and
     `ＷｅＣｈａｔ` all read as `加微信` / `wechat`. Every step runs in C; measured 4–6 µs for a
@@ -50,6 +50,16 @@ def normalize(text):
         text = _nfkc("NFKC", text)
     text = "".join(casefold(text).split())
     return text if (_FORMAT or _format_chars()).isdisjoint(text) else text.translate(_DROP_FORMAT)
+
+
+# Text whose every character is kept, dropped or full-width ASCII (events/normalize_table.py) is
+# normalised in C, in one pass; other text comes back here. The table is used only with the
+# Unicode data it was made from.
+if native_normalize is not None and NORMALIZE_UNICODE == unicodedata.unidata_version:
+    set_normalize_fallback(normalize_in_python)
+    normalize = native_normalize
+else:                                                     # pragma: no cover - no C, or other Unicode data
+    normalize = normalize_in_python
 
 
 def _count(pattern, text) -> int:

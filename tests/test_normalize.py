@@ -1,0 +1,72 @@
+"""`normalize` in C (events/_lines.c) against its definition in Python (runtime/text.py)."""
+import unicodedata
+from pathlib import Path
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from policyengine.events import native
+from policyengine.events.normalize_table import header
+from policyengine.runtime import text
+from policyengine.runtime.text import normalize_in_python
+
+TABLE = Path(text.__file__).parents[1] / "events" / "_normalize_table.h"
+
+
+def test_the_c_normalize_is_used_exactly_when_its_table_matches_this_unicode_data():
+    matches = native.NORMALIZE_UNICODE == unicodedata.unidata_version
+    assert (text.normalize is native.native_normalize) == matches
+    assert (text.normalize is normalize_in_python) == (not matches)
+
+
+def test_the_table_is_what_its_script_writes_for_this_unicode_data():
+    written = TABLE.read_text()
+    if f'"{unicodedata.unidata_version}"' in written:
+        assert written == header(normalize_in_python)
+
+
+def test_every_character_alone_normalises_as_the_definition_says():
+    wrong = [hex(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF
+             and text.normalize(chr(code)) != normalize_in_python(chr(code))]
+    assert wrong == []
+
+
+def test_text_that_does_not_change_comes_back_as_itself():
+    for same in ("hello", "大家好,今天天气不错。", "🎉🎉", "ok!"):
+        assert text.normalize(same) is same
+    assert text.normalize("ＷｅＣｈａｔ 加\u200b微信") == "wechat加微信"
+    assert text.normalize(None) is None and text.normalize(12) is None
+
+
+# Characters from every class the C path tells apart, and some it sends to Python: combining
+# marks, hangul jamo, kana voicing marks, compatibility forms, characters outside the table.
+_CHARS = st.one_of(
+    st.sampled_from(list("aZ09 \t\n!~,.@#加微信群广告。，、！？「」ー가힣あアｶﾞ")),
+    st.sampled_from(["\u200b", "\u200d", "\ufeff", "\u00a0", "\u3000", "\u2003", "\u00ad", "\u0085",
+                     "\u0301", "\u0308", "\u3099", "\u309b", "\u1161", "\u11a8", "\u1100", "\ufe0f",
+                     "\u2460", "\u2126", "\u212b", "\u00c5", "\u0130", "\u00df", "\ufb01", "\u2024",
+                     "\uff21", "\uff41", "\uff10", "\uff5e", "\uff5f", "\uff65", "\u1e9e", "\U0001f389",
+                     "\U0001f1e8", "\U0001f3fb", "\U000e0041", "\U00020000", "\u0130", "\u03a3"]),
+    st.characters(blacklist_categories=("Cs",)),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_CHARS, max_size=40).map("".join))
+def test_any_text_normalises_as_the_definition_says(sample):
+    assert text.normalize(sample) == normalize_in_python(sample)
+
+
+# Text of characters the table keeps, with the marks that compose with them: a table that took a
+# combining mark or the second half of a composition would leave `e` + U+0301 apart.
+_COMPOSING = st.sampled_from(list("aeAEoOuU가か카ウ ") + ["\u0301", "\u0308", "\u030a", "\u3099", "\u309a",
+                                                        "\u1161", "\u11a8", "\u0327"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_COMPOSING, max_size=12).map("".join))
+@example("Cafe\u0301")
+@example("\uac00\u11a8")
+@example("\u304b\u3099")
+def test_text_with_composing_marks_normalises_as_the_definition_says(sample):
+    assert text.normalize(sample) == normalize_in_python(sample)
