@@ -68,7 +68,12 @@ def add_window(table: dict, key, kind: str, ts: int, value) -> None:
     state = table.get(key)
     if state is None:
         state = table[key] = Window(kind)
-    state.add(ts, value)
+    if kind == "distinct" or kind == "repeats":      # Window.add's work, without its call
+        state.entries.append((ts, value))
+        summary = state.summary
+        summary[value] = summary.get(value, 0) + 1
+    else:
+        state.add(ts, value)
 
 
 def add_sum(table: dict, key, value) -> None:
@@ -100,11 +105,22 @@ def window_sum(table: dict, key, now: int, width: int):
     return state.summary if state is not None else 0
 
 
-def window_distinct(table: dict, key, now: int, width: int) -> int:
-    if key not in table:
-        return 0
-    evict(table, key, now - width)
+def _current(table: dict, key, low: int):
+    """The key's Window after dropping entries at or before `low`; None when nothing is left."""
     state = table.get(key)
+    if state is None:
+        return None
+    entries = state.entries
+    if not entries or entries[0][0] <= low:
+        state.evict(low)
+        if not state.entries:
+            del table[key]
+            return None
+    return state
+
+
+def window_distinct(table: dict, key, now: int, width: int) -> int:
+    state = _current(table, key, now - width)
     return len(state.summary) if state is not None else 0
 
 
@@ -115,10 +131,9 @@ def all_time_distinct(table: dict, key) -> int:
 
 def window_repeats(table: dict, key, now: int, width: int, wanted) -> int:
     """Events in the window whose normalised text equals this one's, `wanted` (this one included)."""
-    if wanted is None or key not in table:
+    if wanted is None:
         return 0
-    evict(table, key, now - width)
-    state = table.get(key)
+    state = _current(table, key, now - width)
     return state.summary.get(wanted, 0) if state is not None else 0
 
 

@@ -1,4 +1,5 @@
-"""`normalize` in C (events/_lines.c) against its definition in Python (runtime/text.py)."""
+"""`normalize` in C (events/_lines.c) against its definition in Python (runtime/text.py); the
+short cut before RE2 in `link_count` against RE2 alone."""
 import unicodedata
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 from policyengine.events import native
 from policyengine.events.normalize_table import header
 from policyengine.runtime import text
-from policyengine.runtime.text import normalize_in_python
+from policyengine.runtime.text import _URL, _count, link_count, normalize_in_python
 
 TABLE = Path(text.__file__).parents[1] / "events" / "_normalize_table.h"
 
@@ -70,3 +71,16 @@ _COMPOSING = st.sampled_from(list("aeAEoOuU가か카ウ ") + ["\u0301", "\u0308"
 @example("\u304b\u3099")
 def test_text_with_composing_marks_normalises_as_the_definition_says(sample):
     assert text.normalize(sample) == normalize_in_python(sample)
+
+
+_LINKISH = st.lists(st.sampled_from(["http", "https", "://", "www", ".", "com", "cn", "io", "example", "加微信",
+                                     " ", "/", "a", "-", "<", "\"", "HTTP", "WWW", ":", "。", "．"]),
+                    max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_LINKISH)
+def test_link_count_skips_only_text_without_a_link(sample):
+    # The test before RE2 must never hide a match: the count is RE2's own count on every text.
+    assert link_count(sample) == _count(_URL, sample)
+    assert link_count(sample) == sum(1 for _ in _URL.finditer(sample))
