@@ -42,6 +42,7 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         # events_seen in a local: it counts this stretch's events too (the lines taken are Z_n - Z_n0).
         "    Z_n0 = Z_n = Z_store.events_seen",
         "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
+        "    Z_members = Z_store.members",    # replaced only by loading state, never while a stretch runs
         # The watermark in a local: only this loop moves it while it runs (_through_evaluator hands
         # it to the evaluator and reads it back). Below every event time while there is none.
         "    Z_wm = Z_store.watermark",
@@ -77,10 +78,20 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     if has_periods:
         lines += ["        if Z_n == 1:",
                   "            REW.start(ts)"]
-    if track_members:
-        lines += ["        track_member(Z_store, ev, ts)"]
-    if bodies:
+    if bodies or track_members:
         lines += ["        Z_type = ev.type"]
+    if track_members:
+        # A message (most events) is track_member's first branch or its message count, here
+        # without its frame and the record's lookups by field name.
+        lines += ["        if Z_type == 'message':",
+                  "            Z_member = Z_members.get(ev.user)",
+                  "            if Z_member is None:",
+                  "                Z_members[ev.user] = [ts, ts, 1]",
+                  "            else:",
+                  "                Z_member[2] += 1",
+                  "        else:",
+                  "            track_member(Z_store, ev, ts)"]
+    if bodies:
         for i, (event_type, body) in enumerate(bodies.items()):
             lines += [f"        {'if' if i == 0 else 'elif'} Z_type == {event_type}:"]
             lines += _inlined(body)

@@ -71,7 +71,8 @@ class Rewards:
         return actual
 
     def awarded(self, currency: str, member, amount, event: dict, now: int, out: list) -> None:
-        """After an award's decision: leaderboards count it, levels may change."""
+        """After an award's decision (award() just left the member's balance in `balance_after`):
+        leaderboards count it, levels may change."""
         boards = self._boards_of.get(currency)
         if boards is not None:
             for i, j in boards:
@@ -79,15 +80,14 @@ class Rewards:
         levels = self._levels_of.get(currency)
         if levels is not None:
             for index, spec, thresholds in levels:
-                self._relevel(index, spec, thresholds, member, event, now, out)
+                self._relevel(index, spec, thresholds, member, self.balance_after, event, now, out)
 
     # ---- levels ---------------------------------------------------------------------
-    def _relevel(self, index: int, spec, thresholds, member, event: dict, now: int, out: list) -> None:
+    def _relevel(self, index: int, spec, thresholds, member, balance, event: dict, now: int, out: list) -> None:
         table = self.store.levels.get(index)
         if table is None:
             table = self.store.levels[index] = {}
         old = table.get(member, 0)
-        balance = self.balance(spec.currency, member, now)
         if thresholds is None:
             new = level_of(spec, balance)
         else:                               # thresholds rise (the checker says so): the last one reached
@@ -150,7 +150,10 @@ class Rewards:
     def board_add(self, every: int, award: int, member, amount) -> None:
         if member is None or not amount:
             return
-        board = self.store.boards.setdefault((every, award), {})
+        boards = self.store.boards
+        board = boards.get((every, award))
+        if board is None:
+            board = boards[(every, award)] = {}
         value, _ = board.get(member, (0, 0))
         board[member] = (value + amount, self.store.events_seen)     # when they reached it: ties
 
