@@ -46,8 +46,11 @@ def streak_best(table: dict, key) -> int:
 
 
 def active_days_add(table: dict, key, day: int, span: int) -> None:
-    days = table.setdefault(key, [])
-    if not days or days[-1] != day:
+    days = table.get(key)
+    if not days:
+        table[key] = [day]
+        return
+    if days[-1] != day:
         days.append(day)
     while days and days[0] <= day - span:
         days.pop(0)

@@ -86,13 +86,19 @@ class Timeline:
     # ---- absence timers ------------------------------------------------------
     def arm(self, rule_index: int, key, due: int) -> None:
         """(Re)start a silence: one heap entry per key, moved lazily when it comes up."""
-        table = self.store.absence.setdefault(rule_index, {})
+        # get, not setdefault: most messages arm and disarm, and setdefault builds an empty dict each time
+        absence = self.store.absence
+        table = absence.get(rule_index)
+        if table is None:
+            table = absence[rule_index] = {}
         if key not in table:
             self.schedule(due, "absence", (rule_index, key))
         table[key] = (due, self.store.events_seen)
 
     def disarm(self, rule_index: int, key) -> None:
-        self.store.absence.setdefault(rule_index, {}).pop(key, None)
+        table = self.store.absence.get(rule_index)
+        if table is not None:
+            table.pop(key, None)
 
     # ---- mutes and bans ------------------------------------------------------
     def mute(self, member, now: int, duration_s, policy: str, rule: str, announce: bool = False) -> None:
