@@ -51,7 +51,11 @@ class Rewards:
         ledger = store.ledgers.get(currency)
         if ledger is None:
             ledger = store.ledgers[currency] = {}
-        before = _balance(spec, ledger.get(member), now)
+        record = ledger.get(member)
+        if record is not None and (spec is None or not spec.decay_per_us):
+            before = record[0]                          # what _balance gives without decay, without its frame
+        else:
+            before = _balance(spec, record, now)
         actual = amount
         if spec is not None:
             if amount > 0 and spec.cap is not None and source not in spec.cap_exempt:
