@@ -102,6 +102,14 @@ static PyObject *split_lines(PyObject *Py_UNUSED(self), PyObject *const *args, P
     }
 }
 
+/* The last `width` decimal digits of a non-negative value, zero-padded. */
+static void put_digits(char *to, int64_t value, int width) {
+    for (int i = width - 1; i >= 0; i--) {
+        to[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
 /* format_us(us) → "YYYY-MM-DDTHH:MM:SS[.mmm|.uuuuuu]Z", as timestamps.format_ts writes it, or None
  * outside the years 1000–9999 (format_ts then decides; strftime does not pad years below 1000).
  * Every decision carries one: 2 µs a decision in Python. */
@@ -125,14 +133,31 @@ static PyObject *format_us(PyObject *Py_UNUSED(self), PyObject *arg) {
     if (y < 1000 || y > 9999) Py_RETURN_NONE;
     int64_t secs = rest / 1000000, frac = rest % 1000000;
     int h = (int)(secs / 3600), mi = (int)(secs / 60 % 60), s = (int)(secs % 60);
+    /* Digits written by hand: snprintf cost 2 900 instructions a decision. */
     char buf[32];
-    int n;
-    if (frac == 0)
-        n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d, h, mi, s);
-    else if (frac % 1000 == 0)
-        n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d, h, mi, s, (int)(frac / 1000));
-    else
-        n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)y, m, d, h, mi, s, (int)frac);
+    put_digits(buf, y, 4);
+    buf[4] = '-';
+    put_digits(buf + 5, m, 2);
+    buf[7] = '-';
+    put_digits(buf + 8, d, 2);
+    buf[10] = 'T';
+    put_digits(buf + 11, h, 2);
+    buf[13] = ':';
+    put_digits(buf + 14, mi, 2);
+    buf[16] = ':';
+    put_digits(buf + 17, s, 2);
+    int n = 19;
+    if (frac != 0) {
+        buf[n++] = '.';
+        if (frac % 1000 == 0) {
+            put_digits(buf + n, frac / 1000, 3);
+            n += 3;
+        } else {
+            put_digits(buf + n, frac, 6);
+            n += 6;
+        }
+    }
+    buf[n++] = 'Z';
     PyObject *text = PyUnicode_New(n, 127);
     if (text == NULL) return NULL;
     memcpy(PyUnicode_DATA(text), buf, n);
