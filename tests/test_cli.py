@@ -1,4 +1,5 @@
 """The command line through a subprocess: stdout, stderr and exit codes, as users see them."""
+import gc
 import gzip
 from pathlib import Path
 
@@ -238,3 +239,14 @@ def test_diff_reports_a_cut_short_log_and_compares_what_came_before(tmp_path):
     assert r.returncode == 0 and b"error[E0102]" in r.stderr and b"Traceback" not in r.stderr
     report = orjson.loads(r.stdout)
     assert report["events"] >= 1 and (report["added"], report["removed"], report["changed"]) == (0, 0, 0)
+
+
+def test_eval_leaves_the_cycle_collector_as_it_found_it(tmp_path):
+    # eval quiets the collector for its run only; a process that called it keeps its settings.
+    from policyengine.cli.main import main
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"type":"message","ts":"2026-11-02T00:00:00Z","user":"u1","text":"hi"}\n')
+    before = gc.get_threshold(), gc.get_freeze_count()
+    assert main(["eval", "--quiet", "--progress", "never", "--policy", str(ROOT / "policies/examples"),
+                 "--out", str(tmp_path / "out.jsonl"), str(log)]) == 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before

@@ -94,7 +94,6 @@ def run(args) -> int:
             sys.stderr.write(f"warning[W0301]: state of {what} dropped: its definition changed or was removed\n")
     evaluator = Evaluator(compiled, session.store if session else None)
     decoder = EventDecoder(compiled.plan.field_types)
-    _quiet_collector()
     try:
         if args.out and session is not None:
             out = session.open_output(args.out)
@@ -124,6 +123,7 @@ def run(args) -> int:
             progress.clear()
         sys.stderr.write(message + "\n")
 
+    collector = _quiet_collector()
     try:
         if workers > 1:
             from policyengine.parallel import Job, run_shares
@@ -168,6 +168,7 @@ def run(args) -> int:
     except BrokenPipeError:
         return exits.OK          # the reader (e.g. `head`) stopped listening
     finally:
+        _restore_collector(collector)
         if progress:
             progress.clear()
         try:
@@ -235,7 +236,14 @@ def _quiet_collector() -> None:
     """Evaluation makes no reference cycles of its own, only state that lives until the run ends
     (windows, ledgers, members); the cycle collector walked it again and again, 4 % of the
     community pack's instructions on 20 000 events and more as state grows. What start-up built is
-    frozen out of its sight, and it runs a fiftieth as often. Only `eval` does this: a bot that
-    embeds the engine keeps its own collector settings."""
+    frozen out of its sight, and it runs a fiftieth as often. Only `eval` does this, for its run:
+    a bot that embeds the engine keeps its own collector settings. Returns what to restore."""
+    saved = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(35_000, 20, 20)
+    return saved
+
+
+def _restore_collector(saved) -> None:
+    gc.set_threshold(*saved)
+    gc.unfreeze()

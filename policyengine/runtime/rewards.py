@@ -94,8 +94,10 @@ class Rewards:
         old = table.get(member, 0)
         if thresholds is None:
             new = level_of(spec, balance)
-        else:                               # thresholds rise (the checker says so): the last one reached
+        elif balance == balance:            # thresholds rise (the checker says so): the last one reached
             new = max(0, bisect_right(thresholds, balance) - 1)
+        else:
+            new = 0                         # NaN reaches no threshold, as in level_of
         if new == old:
             return
         table[member] = new
