@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from policyengine import __version__
@@ -56,4 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    # The process ends here: what it built needs no last walk by the cycle collector at exit
+    # (26M instructions after an `eval` of the community pack, whose state is all alive).
+    gc.freeze()
+    sys.exit(code)
