@@ -68,12 +68,7 @@ def add_window(table: dict, key, kind: str, ts: int, value) -> None:
     state = table.get(key)
     if state is None:
         state = table[key] = Window(kind)
-    if kind == "distinct" or kind == "repeats":      # Window.add's work, without its call
-        state.entries.append((ts, value))
-        summary = state.summary
-        summary[value] = summary.get(value, 0) + 1
-    else:
-        state.add(ts, value)
+    state.add(ts, value)
 
 
 def add_sum(table: dict, key, value) -> None:
