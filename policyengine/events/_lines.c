@@ -256,15 +256,16 @@ static PyObject *normalize_fallback = NULL;
 #define N_DROP 0xFFFFFFFFu
 #define N_PYTHON 0xFFFFFFFEu
 
-static int in_ranges(const CodeRange *ranges, int n, Py_UCS4 c) {
+/* The range of `ranges` (sorted, apart) holding c, or NULL. */
+static const CodeRange *find_range(const CodeRange *ranges, int n, Py_UCS4 c) {
     int lo = 0, hi = n - 1;
     while (lo <= hi) {
         int mid = (lo + hi) >> 1;
         if (c < ranges[mid].lo) hi = mid - 1;
         else if (c > ranges[mid].hi) lo = mid + 1;
-        else return 1;
+        else return &ranges[mid];
     }
-    return 0;
+    return NULL;
 }
 
 /* What a character becomes: a character, N_DROP (nothing) or N_PYTHON (the text goes to Python). */
@@ -279,38 +280,27 @@ static inline Py_UCS4 normal_char(Py_UCS4 c) {
         Py_UCS4 a = c - 0xFEE0;
         return (a - 'A') < 26u ? a + 32 : a;
     }
-    int lo = 0, hi = (int)(sizeof KEEP / sizeof KEEP[0]) - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) >> 1;
-        if (c < KEEP[mid].lo) hi = mid - 1;
-        else if (c > KEEP[mid].hi) lo = mid + 1;
-        else {
-            last = &KEEP[mid];
-            return c;
-        }
+    const CodeRange *kept = find_range(KEEP, (int)(sizeof KEEP / sizeof KEEP[0]), c);
+    if (kept != NULL) {
+        last = kept;
+        return c;
     }
-    return in_ranges(DROP, (int)(sizeof DROP / sizeof DROP[0]), c) ? N_DROP : N_PYTHON;
+    return find_range(DROP, (int)(sizeof DROP / sizeof DROP[0]), c) ? N_DROP : N_PYTHON;
 }
 
+/* One pass: each character's part goes into `to` (room for n), or the text goes to Python. */
 #define NORMAL_SCAN(TYPE)                                                        \
     {                                                                            \
         const TYPE *p = (const TYPE *)data;                                      \
         for (Py_ssize_t i = 0; i < n; i++) {                                     \
             Py_UCS4 c = p[i], m = normal_char(c);                                \
-            if (m == N_PYTHON) return PyObject_CallOneArg(normalize_fallback, text); \
+            if (m == N_PYTHON) {                                                 \
+                if (to != small) PyMem_Free(to);                                 \
+                return PyObject_CallOneArg(normalize_fallback, text);            \
+            }                                                                    \
             if (m == N_DROP) { changed = 1; continue; }                          \
             changed |= m != c;                                                   \
-            if (m > widest) widest = m;                                          \
-            length++;                                                            \
-        }                                                                        \
-    }
-
-#define NORMAL_WRITE(TYPE)                                                       \
-    {                                                                            \
-        const TYPE *p = (const TYPE *)data;                                      \
-        for (Py_ssize_t i = 0; i < n; i++) {                                     \
-            Py_UCS4 m = normal_char(p[i]);                                       \
-            if (m != N_DROP) PyUnicode_WRITE(out_kind, to, j++, m);              \
+            to[length++] = m;                                                    \
         }                                                                        \
     }
 
@@ -323,24 +313,21 @@ static PyObject *normalize(PyObject *Py_UNUSED(self), PyObject *text) {
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 small[256], *to = small;         /* a chat message fits; a longer text borrows memory */
+    if (n > 256 && (to = PyMem_Malloc((size_t)n * sizeof(Py_UCS4))) == NULL) return PyErr_NoMemory();
     Py_ssize_t length = 0;
-    Py_UCS4 widest = 0;
     int changed = 0;
     if (kind == PyUnicode_1BYTE_KIND) NORMAL_SCAN(Py_UCS1)
     else if (kind == PyUnicode_2BYTE_KIND) NORMAL_SCAN(Py_UCS2)
     else NORMAL_SCAN(Py_UCS4)
-    if (!changed) {
+    PyObject *out;
+    if (changed) {
+        out = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, to, length);   /* narrowed to its widest */
+    } else {
         Py_INCREF(text);
-        return text;
+        out = text;
     }
-    PyObject *out = PyUnicode_New(length, widest);
-    if (out == NULL) return NULL;
-    const int out_kind = PyUnicode_KIND(out);
-    void *to = PyUnicode_DATA(out);
-    Py_ssize_t j = 0;
-    if (kind == PyUnicode_1BYTE_KIND) NORMAL_WRITE(Py_UCS1)
-    else if (kind == PyUnicode_2BYTE_KIND) NORMAL_WRITE(Py_UCS2)
-    else NORMAL_WRITE(Py_UCS4)
+    if (to != small) PyMem_Free(to);
     return out;
 }
 
