@@ -33,16 +33,19 @@ def _award(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, 
     given = action.args.get("currency")
     currency = argument(given, emit) if given is not None else emit.pool.add("points")
     w.line(f"v_currency = {currency}")
-    w.line(f"v_points = REW.award(v_currency, {who}, {amount}, {source}, ts)")
+    w.line(f"v_points, v_balance = REW.award(v_currency, {who}, {amount}, {source}, ts)")
     w.line("if v_points:")
     extra = "('currency', v_currency), " if given is not None else ""
     if why is not None:
         extra += f"('explain', {why}), "
-    # An int is already plain (most awards): plain_number only for floats, two calls fewer a decision.
     w.line(f"    out.append(decision(ts, {names}, {emit.pool.add('award_points')}, {who}, {event_id}, "
-           f"(('points', v_points if v_points.__class__ is int else plain_number(v_points)), {extra}('balance', v if (v := REW.balance_after).__class__ is int else plain_number(v))), "
-           f"{reason}))")
-    w.line(f"    REW.awarded(v_currency, {who}, v_points, ev, ts, out)")
+           f"(('points', {_plain('v_points')}), {extra}('balance', {_plain('v_balance')})), {reason}))")
+    w.line(f"    REW.awarded(v_currency, {who}, v_points, v_balance, ev, ts, out)")
+
+
+def _plain(name: str) -> str:
+    """`plain_number(name)`, but an int (most awards) is already plain: no call."""
+    return f"{name} if {name}.__class__ is int else plain_number({name})"
 
 
 def _one(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, who: str, event_id: str,

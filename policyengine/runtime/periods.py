@@ -67,11 +67,8 @@ class Calendar:
             return 10_000 * 12              # January of the year 10000, the local month after 9999-12-31
         return local.year * 12 + local.month - 1
 
-    def period(self, kind: str, us: int) -> int:
-        return self.day(us) if kind == "day" else self.week(us) if kind == "week" else self.month(us)
-
     def period_function(self, kind: str):
-        """`period(kind, ·)` with the kind chosen once."""
+        """The function giving the number of the `kind` ("day", "week", "month") an instant falls in."""
         return self.day if kind == "day" else self.week if kind == "week" else self.month
 
     def start_of_next(self, kind: str, us: int) -> int | None:

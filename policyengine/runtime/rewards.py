@@ -33,7 +33,6 @@ class Rewards:
         for index, spec in enumerate(self.levels):
             thresholds = None if spec.formula is not None else [t for t, _, _ in spec.entries]
             self._levels_of.setdefault(spec.currency, []).append((index, spec, thresholds))
-        self.balance_after = 0            # the balance the last award() left; its decision reports it
 
     # ---- points ---------------------------------------------------------------------
     def balance(self, currency: str, member, now: int) -> float:
@@ -42,10 +41,10 @@ class Rewards:
         return _balance(spec, ledger.get(member) if ledger is not None else None, now)
 
     def award(self, currency: str, member, amount, source: str, now: int):
-        """Apply cap and floor; store the new balance (also left in `balance_after`); return the
-        amount really added (0: nothing)."""
+        """Apply cap and floor and store the new balance. Returns (the amount really added, 0 for
+        nothing; the balance now), so the award's decision needs no second ledger lookup."""
         if member is None or amount is None:
-            return 0
+            return 0, None
         store = self.store
         spec = self.currencies.get(currency)
         ledger = store.ledgers.get(currency)
@@ -70,13 +69,13 @@ class Rewards:
                 earned[member] = (period, so_far + actual)
             if spec.floor is not None and amount < 0:
                 actual = max(amount, min(0, spec.floor - before))           # never below the floor
-        after = self.balance_after = before + actual
+        after = before + actual
         ledger[member] = (after, now)
-        return actual
+        return actual, after
 
-    def awarded(self, currency: str, member, amount, event: dict, now: int, out: list) -> None:
-        """After an award's decision (award() just left the member's balance in `balance_after`):
-        leaderboards count it, levels may change."""
+    def awarded(self, currency: str, member, amount, balance, event: dict, now: int, out: list) -> None:
+        """After an award's decision (`balance`: what award() left): leaderboards count it, levels
+        may change."""
         boards = self._boards_of.get(currency)
         if boards is not None:
             for i, j in boards:
@@ -84,7 +83,7 @@ class Rewards:
         levels = self._levels_of.get(currency)
         if levels is not None:
             for index, spec, thresholds in levels:
-                self._relevel(index, spec, thresholds, member, self.balance_after, event, now, out)
+                self._relevel(index, spec, thresholds, member, balance, event, now, out)
 
     # ---- levels ---------------------------------------------------------------------
     def _relevel(self, index: int, spec, thresholds, member, balance, event: dict, now: int, out: list) -> None:
