@@ -46,7 +46,8 @@ class Window:
 
 
 def evict(table: dict, key, low: int) -> None:
-    """Drop entries at or before `low`; drop the key when nothing is left."""
+    """Drop entries at or before `low`; drop the key when nothing is left. For the store's sweep,
+    over windowed counts (bare deques) and Windows alike; reads of a Window use _current."""
     state = table.get(key)
     if state is None:
         return
@@ -91,15 +92,6 @@ def add_elapsed(table: dict, key, ts: int, seq: int) -> None:
 
 
 # ---- reads (the current event) ---------------------------------------------------
-def window_sum(table: dict, key, now: int, width: int):
-    state = table.get(key)
-    if state is None:
-        return 0
-    evict(table, key, now - width)
-    state = table.get(key)
-    return state.summary if state is not None else 0
-
-
 def _current(table: dict, key, low: int):
     """The key's Window after dropping entries at or before `low`; None when nothing is left."""
     state = table.get(key)
@@ -112,6 +104,11 @@ def _current(table: dict, key, low: int):
             del table[key]
             return None
     return state
+
+
+def window_sum(table: dict, key, now: int, width: int):
+    state = _current(table, key, now - width)
+    return state.summary if state is not None else 0
 
 
 def window_distinct(table: dict, key, now: int, width: int) -> int:
@@ -134,10 +131,9 @@ def window_repeats(table: dict, key, now: int, width: int, wanted) -> int:
 
 def window_similar(table: dict, key, now: int, width: int, text, threshold: float) -> int:
     """Events in the window whose SimHash similarity to this text is at least `threshold`."""
-    if text.__class__ is not str or key not in table:
+    if text.__class__ is not str:
         return 0
-    evict(table, key, now - width)
-    state = table.get(key)
+    state = _current(table, key, now - width)
     if state is None:
         return 0
     mine = simhash(text)
