@@ -232,10 +232,10 @@ def _text_writer(out):
     return emit
 
 
-def _quiet_collector() -> None:
+def _quiet_collector() -> tuple:
     """Evaluation makes no reference cycles of its own, only state that lives until the run ends
-    (windows, ledgers, members); the cycle collector walked it again and again, 4 % of the
-    community pack's instructions on 20 000 events and more as state grows. What start-up built is
+    (windows, ledgers, members); the cycle collector walked it again and again (2 % of the
+    community pack's instructions an event on 20 000 events, more as state grows). What start-up built is
     frozen out of its sight, and it runs a fiftieth as often. Only `eval` does this, for its run:
     a bot that embeds the engine keeps its own collector settings. Returns what to restore."""
     saved = gc.get_threshold()
