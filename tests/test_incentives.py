@@ -68,3 +68,80 @@ def test_calendar_day_agrees_with_zoneinfo_along_a_walk(switch, before, steps):
         us += step * 1_000_000 + 123
         assert calendar.day(us) == _local_day(zone, us)
         assert calendar.day(us - 1) == _local_day(zone, us - 1)
+
+
+# ---- the giver (Rewards.giver) against award() + its decision + awarded() ---------------------------
+_GIVER_POLICY = '''
+points rep {
+  cap 2 per day except bonus
+  floor -4
+  tz "Asia/Shanghai"
+}
+points xp {
+  decays 1 per 1h
+}
+levels rank by rep replace {
+  0 "new"
+  5 "regular" => promote("regular")
+  12 "core" => promote("core")
+}
+levels tier by points stack {
+  0 "t0"
+  3 "t1" => award_badge("t1")
+  9 "t2" => award_badge("t2")
+}
+every week tz "Asia/Shanghai" {
+  top 2 by points => award_badge("week star")
+}
+every month {
+  top 1 by points => notify(user, "top of the month")
+}
+rule r { on message do award_points(1, "rep") }
+rule bonus { on message do award_points(1, "rep") }
+rule p { on message do award_points(1) }
+rule x { on message do award_points(1, "xp") }
+'''
+
+_AMOUNTS = st.one_of(st.integers(-6, 8), st.sampled_from([0.5, -0.5, 2.25, -3.75, 0.0, 1e-9]))
+
+
+def _generic_award(rewards, currency, named, source, member, amount, now, event, out):
+    """What the generated code did before the giver, step for step."""
+    from policyengine.runtime.helpers import decision, plain_number
+    points, balance = rewards.award(currency, member, amount, source, now)
+    if points:
+        extra = (("currency", currency),) if named else ()
+        out.append(decision(now, "p", source, "award_points", member, event.get("id"),
+                            (("points", plain_number(points)),) + extra + (("balance", plain_number(balance)),),
+                            "why" if source == "r" else None))
+        rewards.awarded(currency, member, points, balance, event, now, out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([("rep", True), ("points", False), ("xp", True)]),
+                          st.sampled_from(["r", "bonus", "p", "x"]), st.sampled_from(["a", "b", None]),
+                          _AMOUNTS, st.sampled_from([0, 1, 60_000_000, 3_600_000_000, 11 * 3_600_000_000])),
+                min_size=5, max_size=60))
+def test_giver_does_what_award_its_decision_and_awarded_do(steps):
+    from policyengine.compiler.program import compile_program
+    from policyengine.loader import load_text
+    from policyengine.runtime.evaluator import Evaluator
+    loaded = load_text([("g.policy", "policy p\n" + _GIVER_POLICY)])
+    assert not [d for d in loaded.diagnostics if d.is_error]
+    compiled = compile_program(loaded.program)
+    fast, slow = Evaluator(compiled), Evaluator(compiled)
+    givers = {}
+    now = 1_700_000_000_000_000
+    fast_out, slow_out = [], []
+    for i, ((currency, named), source, member, amount, step) in enumerate(steps):
+        now += step
+        event = {"type": "message", "user": member, "id": f"e{i}" if i % 3 else None}
+        fast.store.events_seen = slow.store.events_seen = i + 1
+        key = (currency, source, named)
+        if key not in givers:
+            givers[key] = fast.rewards.giver(currency, source, "p", source, named)
+        givers[key](member, amount, now, event["id"], "why" if source == "r" else None, event, fast_out)
+        _generic_award(slow.rewards, currency, named, source, member, amount, now, event, slow_out)
+    assert repr(fast_out) == repr(slow_out)
+    for table in ("ledgers", "earned", "levels", "boards"):
+        assert repr(getattr(fast.store, table)) == repr(getattr(slow.store, table)), table

@@ -31,6 +31,12 @@ def _award(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, 
     """Points go through the ledger (cap, floor); the decision carries what was really added."""
     amount = argument(action.args["points"], emit)
     given = action.args.get("currency")
+    if why is None and (given is None or (isinstance(given, IR) and given.op == "const" and isinstance(given.value, str))):
+        # The currency is known now: one call to a giver Rewards made for this rule (runtime/rewards.py).
+        giver = emit.tables.giver(emit.pool.add(given.value if given is not None else "points"), source,
+                                  names, given is not None)
+        w.line(f"{giver}({who}, {amount}, ts, {event_id}, {reason}, ev, out)")
+        return
     currency = argument(given, emit) if given is not None else emit.pool.add("points")
     w.line(f"v_currency = {currency}")
     w.line(f"v_points, v_balance = REW.award(v_currency, {who}, {amount}, {source}, ts)")

@@ -80,6 +80,8 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     w.line("routed_time = _h.routed_time")
     for i in range(len(pool.values)):
         w.line(f"P{i} = _pool[{i}]")
+    for (currency, source, names, named), name in tables.givers.items():
+        w.line(f"{name} = REW.giver({currency}, {source}, {names}, {named})")
     for fingerprint, name in tables.aggregates.items():
         w.line(f"{name} = _tables['aggregates'][{plan.aggregate_index[fingerprint]}]")
     for i, rule in enumerate(plan.rules):
@@ -424,12 +426,18 @@ def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool:
     w.line(f"# rule {index}")
     w.line("try:")
     w.indent()
+    # A rule about another member (e.g. `for target_user`) does not fire when that member is
+    # missing. When finding them is a field or a dict lookup, that is tested before the
+    # conditions, which change no state: the community pack's referral rule reads account age
+    # and active days on every message, and few members were invited by anyone.
+    member_first = rule.member is not None and (
+        rule.member.op == "field" or (rule.member.op == "member" and rule.member.value == "invited_by"))
     if rule.condition is not None:
-        w.line(f"if {emit.test(rule.condition)}:")
+        present = f"{emit.value(rule.member)} is not None and (" if member_first else ""
+        w.line(f"if {present}{emit.test(rule.condition)}{')' if member_first else ''}:")
         w.indent()
     gates = []
-    if rule.member is not None:
-        # A rule about another member (e.g. `for target_user`) does not fire when that field is missing.
+    if rule.member is not None and not (member_first and rule.condition is not None):
         gates.append(f"{emit.value(rule.member)} is not None")
     if rule.sample is not None:
         percent, keys = rule.sample

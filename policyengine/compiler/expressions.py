@@ -418,6 +418,14 @@ class TableNames:
         self.explain = explain               # decisions carry `explain` (see codegen._explanation)
         self.event_fields: set[str] = set()  # top-level event fields any generated function reads
         self.record = None                   # the decoded-record layout handlers also take (codegen.generate)
+        self.givers: dict[tuple, str] = {}   # (currency, source, policy and rule names, named) → GIVEn
+
+    def giver(self, currency: str, source: str, names: str, named: bool) -> str:
+        """The name of the function awarding `currency` for one rule (Rewards.giver), bound by build()."""
+        key = (currency, source, names, named)
+        if key not in self.givers:
+            self.givers[key] = f"GIVE{len(self.givers)}"
+        return self.givers[key]
 
     def aggregate(self, fingerprint: str) -> str:
         if fingerprint not in self.aggregates:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
+from policyengine.events.native import format_us
+from policyengine.events.timestamps import format_ts
 from policyengine.runtime.helpers import decision, plain_number
 from policyengine.runtime.incentives import level_name, level_of, ranking
 from policyengine.runtime.periods import calendar
@@ -72,6 +74,76 @@ class Rewards:
         after = before + actual
         ledger[member] = (after, now)
         return actual, after
+
+    def giver(self, currency: str, source: str, policy: str, rule: str, named: bool = False):
+        """`award()`, its decision and `awarded()` in one function for a rule whose currency is a
+        constant: give(member, amount, now, event_id, reason, event, out). What they look up per
+        award — the currency's cap and whether this rule is exempt from it, its floor and decay,
+        its leaderboards and levels — is worked out here once. The community pack's points rule
+        awards on most messages, and the five calls behind it were its largest cost. It must do
+        exactly what the three do (tests/test_incentives.py holds it to them). `named`: the rule
+        names its currency, and the decision says which."""
+        store = self.store
+        ledgers, earned_tables, level_tables = store.ledgers, store.earned, store.levels
+        spec = self.currencies.get(currency)
+        plain_ledger = spec is None or not spec.decay_per_us        # a record's balance is its first item
+        capped = spec is not None and spec.cap is not None and source not in spec.cap_exempt
+        cap = spec.cap if capped else None
+        period_of = self._cap_period.get(currency) if capped else None
+        floor = spec.floor if spec is not None else None
+        boards = tuple(self._boards_of.get(currency, ()))
+        levels = tuple(self._levels_of.get(currency, ()))
+        board_tables, relevel = store.boards, self._relevel
+
+        def give(member, amount, now: int, event_id, reason, event, out: list) -> None:
+            if member is None or amount is None:
+                return
+            ledger = ledgers.get(currency)
+            if ledger is None:
+                ledger = ledgers[currency] = {}
+            record = ledger.get(member)
+            before = record[0] if record is not None and plain_ledger else _balance(spec, record, now)
+            actual = amount
+            if capped and amount > 0:
+                period = period_of(now)
+                earned = earned_tables.get(currency)
+                if earned is None:
+                    earned = earned_tables[currency] = {}
+                held = earned.get(member)
+                so_far = held[1] if held is not None and held[0] == period else 0
+                actual = max(0, min(amount, cap - so_far))
+                earned[member] = (period, so_far + actual)
+            if floor is not None and amount < 0:
+                actual = max(amount, min(0, floor - before))
+            after = before + actual
+            ledger[member] = (after, now)
+            if not actual:
+                return
+            made = {"ts": format_us(now) or format_ts(now), "policy": policy, "rule": rule,
+                    "action": "award_points", "user": member}
+            if event_id is not None:
+                made["event_id"] = event_id
+            made["points"] = actual if actual.__class__ is int else plain_number(actual)
+            if named:
+                made["currency"] = currency
+            made["balance"] = after if after.__class__ is int else plain_number(after)
+            if reason is not None:
+                made["reason"] = reason
+            out.append(made)
+            for board_key in boards:                 # board_add, without its frame
+                board = board_tables.get(board_key)
+                if board is None:
+                    board = board_tables[board_key] = {}
+                held = board.get(member)
+                board[member] = (actual if held is None else held[0] + actual, store.events_seen)
+            for index, level_spec, thresholds in levels:
+                table = level_tables.get(index)
+                if thresholds is not None and table is not None and after == after \
+                        and max(0, bisect_right(thresholds, after) - 1) == table.get(member, 0):
+                    continue                        # the level it had: nothing to decide
+                relevel(index, level_spec, thresholds, member, after, event, now, out)
+
+        return give
 
     def awarded(self, currency: str, member, amount, balance, event: dict, now: int, out: list) -> None:
         """After an award's decision (`balance`: what award() left): leaderboards count it, levels
