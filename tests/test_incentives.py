@@ -68,6 +68,9 @@ def test_calendar_day_agrees_with_zoneinfo_along_a_walk(switch, before, steps):
         us += step * 1_000_000 + 123
         assert calendar.day(us) == _local_day(zone, us)
         assert calendar.day(us - 1) == _local_day(zone, us - 1)
+        # date_text keeps each day's text: the oracle's local date, written out.
+        local = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)).astimezone(zone)
+        assert calendar.date_text(us) == f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
 
 
 # ---- the giver (Rewards.giver) against award() + its decision + awarded() ---------------------------

@@ -111,7 +111,9 @@ class Rewards:
                     earned = earned_tables[currency] = {}
                 held = earned.get(member)
                 so_far = held[1] if held is not None and held[0] == period else 0
-                actual = max(0, min(amount, cap - so_far))
+                room = cap - so_far
+                if room < amount:                       # max(0, min(amount, room)) without two calls
+                    actual = room if room > 0 else 0
                 earned[member] = (period, so_far + actual)
             if floor is not None and amount < 0:
                 actual = max(amount, min(0, floor - before))
@@ -139,7 +141,7 @@ class Rewards:
             for index, level_spec, thresholds in levels:
                 table = level_tables.get(index)
                 if thresholds is not None and table is not None and after == after \
-                        and max(0, bisect_right(thresholds, after) - 1) == table.get(member, 0):
+                        and (bisect_right(thresholds, after) or 1) - 1 == table.get(member, 0):
                     continue                        # the level it had: nothing to decide
                 relevel(index, level_spec, thresholds, member, after, event, now, out)
 
