@@ -291,7 +291,20 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         cadence, tz, extra = spec.period
         cal = emit.pool.add(calendar(tz), ("calendar", tz))
         period = f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)"
-        w.line(f"{'active_days_add' if fn == 'active_days' else 'streak_add'}({table}, {key}, {period}, {extra})")
+        if fn == "active_days":
+            # active_days_add written out (runtime/incentives.py): the community pack's referral
+            # rule keeps a member's active days on every message.
+            w.line(f"q = {table}.get({key})")
+            w.line(f"v = {period}")
+            w.line("if not q:")
+            w.line(f"    {table}[{key}] = [v]")
+            w.line("else:")
+            w.line("    if q[-1] != v:")
+            w.line("        q.append(v)")
+            w.line(f"    while q and q[0] <= v - {extra}:")
+            w.line("        q.pop(0)")
+        else:
+            w.line(f"streak_add({table}, {key}, {period}, {extra})")
     w.depth = 1
     w.line("except Exception as exc:")
     w.line(f"    aggregate_failed({index}, exc, ev)")
@@ -387,10 +400,18 @@ def _absence_arm(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter
         w.line(f"if {emit.test(spec.filter)}:")
         w.indent()
     key = emit.key(keys) if len(keys) != 1 else f"({emit.value(keys[0])},)"
+    # Most messages re-arm and disarm a silence that is already there: that case is written out
+    # here (Timeline.arm and Timeline.disarm do the rest).
+    w.line(f"tb = STORE.absence.get({index})")
     if arm:
-        w.line(f"RT.arm({index}, {key}, ts + {spec.window_us})")
+        w.line(f"k = {key}")
+        w.line("if tb is not None and k in tb:")
+        w.line(f"    tb[k] = (ts + {spec.window_us}, STORE.events_seen)")
+        w.line("else:")
+        w.line(f"    RT.arm({index}, k, ts + {spec.window_us})")
     else:
-        w.line(f"RT.disarm({index}, {key})")
+        w.line("if tb is not None:")
+        w.line(f"    tb.pop({key}, None)")
     w.depth = 1
     w.line("except Exception as exc:")
     w.line(f"    rule_failed({index}, exc, ev)")
