@@ -24,8 +24,7 @@ HELPERS = ("window_count", "has_label", "active_labels", "set_label", "remove_la
            "explain_compare", "explain_test", "fold_text")
 AGGREGATE_HELPERS = ("add_window", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
-                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now",
-                     "Window")
+                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now")
 
 
 def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
@@ -270,17 +269,9 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         w.line(f"add_window({table}, {key}, 'sum', ts, v if (v := {value}).__class__ in (int, float) else None)"
                if windowed else f"add_sum({table}, {key}, {value})")
     elif fn == "repeats" or (fn == "distinct" and windowed):
-        # add_window's work written out: the community pack keeps three such windows a message.
         if fn == "repeats":
             value = emit.value(IR('call', 'text', args=(spec.of,), value='normalize'))
-        w.line(f"v = {value}")
-        w.line("if v is not None:")
-        w.line(f"    st = {table}.get({key})")
-        w.line("    if st is None:")
-        w.line(f"        st = {table}[{key}] = Window('{fn}')")
-        w.line("    st.entries.append((ts, v))")
-        w.line("    sm = st.summary")
-        w.line("    sm[v] = sm.get(v, 0) + 1")
+        w.line(f"add_window({table}, {key}, '{fn}', ts, {value})")      # in C where it was built
     elif fn == "distinct":
         w.line(f"add_distinct({table}, {key}, {value})")
     elif fn == "similar":

@@ -45,6 +45,9 @@ class Window:
             self.summary = 0                   # no float drift once the window is empty
 
 
+PythonWindow = Window          # the name below is the C type where it was built; this one stays Python
+
+
 def evict(table: dict, key, low: int) -> None:
     """Drop entries at or before `low`; drop the key when nothing is left. For the store's sweep,
     over windowed counts (bare deques) and Windows alike; reads of a Window use _current."""
@@ -68,7 +71,7 @@ def add_window(table: dict, key, kind: str, ts: int, value) -> None:
         return
     state = table.get(key)
     if state is None:
-        state = table[key] = Window(kind)
+        state = table[key] = PythonWindow(kind)
     state.add(ts, value)
 
 
@@ -167,3 +170,15 @@ def elapsed(table: dict, key, now: int, seq: int):
     last, previous, last_seq = state
     before = previous if last_seq == seq else last
     return None if before is None else (now - before) / 1_000_000
+
+
+# The Python definitions above, kept for the tests that hold the C module to them.
+PYTHON_WINDOWS = {"Window": PythonWindow, "add_window": add_window, "window_distinct": window_distinct,
+                  "window_repeats": window_repeats, "window_sum": window_sum}
+
+# The same in C where it was built (runtime/_windows.c): the community pack keeps five windows
+# a message, and each add or read here was one to three Python frames.
+try:
+    from policyengine.runtime._windows import Window, add_window, window_distinct, window_repeats, window_sum  # noqa: F811
+except ImportError:                                  # pragma: no cover - no C compiler at install
+    pass

@@ -33,6 +33,13 @@ def window_count(table: dict, key, now: int, width: int) -> int:
     return n
 
 
+python_window_count = window_count          # kept for the tests that hold the C module to it
+try:                                        # the same in C where it was built (runtime/_windows.c)
+    from policyengine.runtime._windows import window_count  # noqa: F811
+except ImportError:                         # pragma: no cover - no C compiler at install
+    pass
+
+
 def has_label(labels: dict, user, label, now: int) -> bool:
     """A label is in force from when it was set until (not including) its expiry."""
     held = labels.get(user)

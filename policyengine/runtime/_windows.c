@@ -1,0 +1,400 @@
+/* Sliding windows in C: runtime/aggregates.py's Window, add_window and window reads, and
+ * helpers.window_count, with the same results and the same state (a Window holds `kind`, a
+ * deque of (time, value) `entries` and a `summary`, as the Python class does, so state files,
+ * `policyengine state` and the sweep read it the same way).
+ *
+ * Why: the community pack keeps five windows a message (copies by text, repeats and link
+ * channels by member, message counts), and each add or read was one to three Python frames.
+ * tests/test_windows.py holds every function here to its Python definition.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+
+enum { K_SUM, K_COUNTED, K_SIMILAR };    /* summary: a number; value → entries holding it; None */
+
+static PyObject *deque_type, *deque_append, *deque_popleft;   /* collections.deque and two methods */
+static PyObject *one;                                          /* the int 1 */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *kind;
+    PyObject *entries;
+    PyObject *summary;
+    int code;
+} Window;
+
+static PyTypeObject WindowType;
+
+/* a <= b for event times: ints that fit in 64 bits without a Python comparison. -1: error. */
+static inline int le(PyObject *a, PyObject *b) {
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {
+        int oa, ob;
+        long long x = PyLong_AsLongLongAndOverflow(a, &oa), y = PyLong_AsLongLongAndOverflow(b, &ob);
+        if (!oa && !ob && !(x == -1 && PyErr_Occurred()) && !(y == -1 && PyErr_Occurred())) return x <= y;
+        PyErr_Clear();
+    }
+    return PyObject_RichCompareBool(a, b, Py_LE);
+}
+
+static Window *window_new(PyTypeObject *type, PyObject *kind) {
+    if (!PyUnicode_Check(kind)) {
+        PyErr_SetString(PyExc_TypeError, "a window's kind is a str");
+        return NULL;
+    }
+    int code = PyUnicode_CompareWithASCIIString(kind, "sum") == 0 ? K_SUM
+             : PyUnicode_CompareWithASCIIString(kind, "similar") == 0 ? K_SIMILAR : K_COUNTED;
+    Window *w = (Window *)type->tp_alloc(type, 0);
+    if (w == NULL) return NULL;
+    w->code = code;
+    w->kind = Py_NewRef(kind);
+    w->entries = PyObject_CallNoArgs(deque_type);
+    w->summary = code == K_SUM ? PyLong_FromLong(0) : code == K_SIMILAR ? Py_NewRef(Py_None) : PyDict_New();
+    if (w->entries == NULL || w->summary == NULL) {
+        Py_DECREF(w);
+        return NULL;
+    }
+    return w;
+}
+
+static PyObject *Window_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *kind;
+    static char *names[] = {"kind", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:Window", names, &kind)) return NULL;
+    return (PyObject *)window_new(type, kind);
+}
+
+static int Window_traverse(Window *w, visitproc visit, void *arg) {
+    Py_VISIT(w->kind);
+    Py_VISIT(w->entries);
+    Py_VISIT(w->summary);
+    return 0;
+}
+
+static int Window_clear(Window *w) {
+    Py_CLEAR(w->kind);
+    Py_CLEAR(w->entries);
+    Py_CLEAR(w->summary);
+    return 0;
+}
+
+static void Window_dealloc(Window *w) {
+    PyObject_GC_UnTrack(w);
+    Window_clear(w);
+    Py_TYPE(w)->tp_free((PyObject *)w);
+}
+
+/* Window.add: the entry, and the summary kept exact. */
+static int add_entry(Window *w, PyObject *ts, PyObject *value) {
+    PyObject *entry = PyTuple_Pack(2, ts, value);
+    if (entry == NULL) return -1;
+    PyObject *call[2] = {w->entries, entry};
+    PyObject *done = PyObject_Vectorcall(deque_append, call, 2, NULL);
+    Py_DECREF(entry);
+    if (done == NULL) return -1;
+    Py_DECREF(done);
+    if (w->code == K_SUM) {
+        PyObject *total = PyNumber_Add(w->summary, value);
+        if (total == NULL) return -1;
+        Py_SETREF(w->summary, total);
+    } else if (w->summary != Py_None) {
+        if (!PyDict_Check(w->summary)) {
+            PyErr_SetString(PyExc_TypeError, "a window's summary must be a dict");
+            return -1;
+        }
+        PyObject *held = PyDict_GetItemWithError(w->summary, value);      /* borrowed */
+        if (held == NULL && PyErr_Occurred()) return -1;
+        PyObject *now = held == NULL ? Py_NewRef(one) : PyNumber_Add(held, one);
+        if (now == NULL) return -1;
+        int failed = PyDict_SetItem(w->summary, value, now);
+        Py_DECREF(now);
+        if (failed) return -1;
+    }
+    return 0;
+}
+
+/* Window.evict: drop entries at or before `low`, the summary with them. */
+static int evict(Window *w, PyObject *low) {
+    PyObject *entries = w->entries;
+    while (PyObject_Length(entries) > 0) {
+        PyObject *first = PySequence_GetItem(entries, 0);
+        if (first == NULL) return -1;
+        if (!PyTuple_Check(first) || PyTuple_GET_SIZE(first) != 2) {
+            Py_DECREF(first);
+            PyErr_SetString(PyExc_TypeError, "a window entry is a (time, value) pair");
+            return -1;
+        }
+        int old = le(PyTuple_GET_ITEM(first, 0), low);
+        if (old <= 0) {
+            Py_DECREF(first);
+            return old;
+        }
+        PyObject *gone = PyObject_Vectorcall(deque_popleft, &entries, 1, NULL);
+        if (gone == NULL) {
+            Py_DECREF(first);
+            return -1;
+        }
+        Py_DECREF(gone);
+        PyObject *value = PyTuple_GET_ITEM(first, 1);
+        int failed = 0;
+        if (w->code == K_SUM) {
+            PyObject *total = PyNumber_Subtract(w->summary, value);
+            if (total == NULL) failed = 1;
+            else Py_SETREF(w->summary, total);
+        } else if (w->summary != Py_None) {
+            PyObject *held = PyObject_GetItem(w->summary, value);             /* KeyError as in Python */
+            PyObject *left = held == NULL ? NULL : PyNumber_Subtract(held, one);
+            Py_XDECREF(held);
+            if (left == NULL) failed = 1;
+            else {
+                int truth = PyObject_IsTrue(left);
+                failed = truth < 0 || (truth ? PyObject_SetItem(w->summary, value, left) : PyObject_DelItem(w->summary, value)) < 0;
+                Py_DECREF(left);
+            }
+        }
+        Py_DECREF(first);
+        if (failed) return -1;
+    }
+    if (w->code == K_SUM && PyObject_Length(entries) == 0) {
+        PyObject *zero = PyLong_FromLong(0);                   /* no float drift once the window is empty */
+        if (zero == NULL) return -1;
+        Py_SETREF(w->summary, zero);
+    }
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *Window_add(Window *w, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "add(ts, value)");
+        return NULL;
+    }
+    if (add_entry(w, args[0], args[1]) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Window_evict(Window *w, PyObject *low) {
+    if (evict(w, low) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Window_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))Window_add, METH_FASTCALL, "add(ts, value): one more entry"},
+    {"evict", (PyCFunction)Window_evict, METH_O, "evict(low): drop entries at or before low"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Window_members[] = {
+    {"kind", T_OBJECT_EX, offsetof(Window, kind), READONLY, "sum | distinct | repeats | similar"},
+    {"entries", T_OBJECT_EX, offsetof(Window, entries), READONLY, "deque of (time, value)"},
+    {"summary", T_OBJECT_EX, offsetof(Window, summary), 0, "the sum, value → entries holding it, or None"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject WindowType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.runtime._windows.Window",
+    .tp_basicsize = sizeof(Window),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Window(kind): entries in a sliding window and their running summary",
+    .tp_new = Window_tp_new,
+    .tp_dealloc = (destructor)Window_dealloc,
+    .tp_traverse = (traverseproc)Window_traverse,
+    .tp_clear = (inquiry)Window_clear,
+    .tp_methods = Window_methods,
+    .tp_members = Window_members,
+};
+
+/* The table's window for `key` once entries at or before now − width are gone; NULL without an
+ * error when there is none (a window left empty is dropped from the table). */
+static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *width) {
+    if (!PyDict_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "a window table is a dict");
+        return NULL;
+    }
+    PyObject *found = PyDict_GetItemWithError(table, key);       /* borrowed */
+    if (found == NULL) return NULL;
+    if (!PyObject_TypeCheck(found, &WindowType)) {
+        PyErr_SetString(PyExc_TypeError, "a window table holds windows");
+        return NULL;
+    }
+    Window *w = (Window *)found;
+    PyObject *low = PyNumber_Subtract(now, width);
+    if (low == NULL) return NULL;
+    int keep = 0;
+    if (PyObject_Length(w->entries) > 0) {
+        PyObject *first = PySequence_GetItem(w->entries, 0);
+        if (first == NULL) {
+            Py_DECREF(low);
+            return NULL;
+        }
+        keep = PyTuple_Check(first) && PyTuple_GET_SIZE(first) == 2 ? le(PyTuple_GET_ITEM(first, 0), low) : 0;
+        Py_DECREF(first);
+        if (keep < 0) {
+            Py_DECREF(low);
+            return NULL;
+        }
+        keep = !keep;                                           /* the oldest entry is still inside */
+    }
+    if (!keep) {
+        Py_INCREF(w);
+        int failed = evict(w, low);
+        Py_ssize_t left = failed ? 0 : PyObject_Length(w->entries);
+        Py_DECREF(w);                                         /* the table still holds it */
+        if (failed) {
+            Py_DECREF(low);
+            return NULL;
+        }
+        if (left == 0) {
+            Py_DECREF(low);
+            PyDict_DelItem(table, key);
+            return NULL;
+        }
+    }
+    Py_DECREF(low);
+    return w;
+}
+
+/* window_distinct(table, key, now, width) → values in the window */
+static PyObject *window_distinct(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "window_distinct(table, key, now, width)");
+        return NULL;
+    }
+    Window *w = current(args[0], args[1], args[2], args[3]);
+    if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
+    Py_ssize_t n = PyObject_Length(w->summary);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+/* window_repeats(table, key, now, width, wanted) → entries in the window holding `wanted` */
+static PyObject *window_repeats(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "window_repeats(table, key, now, width, wanted)");
+        return NULL;
+    }
+    if (args[4] == Py_None) return PyLong_FromLong(0);
+    Window *w = current(args[0], args[1], args[2], args[3]);
+    if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
+    if (!PyDict_Check(w->summary)) {
+        PyErr_SetString(PyExc_TypeError, "a repeats window counts its values");
+        return NULL;
+    }
+    PyObject *held = PyDict_GetItemWithError(w->summary, args[4]);
+    if (held == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
+    return Py_NewRef(held);
+}
+
+/* window_sum(table, key, now, width) → the sum of the values in the window */
+static PyObject *window_sum(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "window_sum(table, key, now, width)");
+        return NULL;
+    }
+    Window *w = current(args[0], args[1], args[2], args[3]);
+    if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
+    return Py_NewRef(w->summary);
+}
+
+/* add_window(table, key, kind, ts, value): one entry, in a new window if the key has none */
+static PyObject *add_window(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "add_window(table, key, kind, ts, value)");
+        return NULL;
+    }
+    PyObject *table = args[0], *key = args[1];
+    if (args[4] == Py_None) Py_RETURN_NONE;
+    if (!PyDict_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "a window table is a dict");
+        return NULL;
+    }
+    PyObject *found = PyDict_GetItemWithError(table, key);
+    Window *w;
+    if (found == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        w = window_new(&WindowType, args[2]);
+        if (w == NULL) return NULL;
+        int failed = PyDict_SetItem(table, key, (PyObject *)w);
+        Py_DECREF(w);                                   /* the table holds it */
+        if (failed) return NULL;
+    } else if (PyObject_TypeCheck(found, &WindowType)) {
+        w = (Window *)found;
+    } else {
+        PyErr_SetString(PyExc_TypeError, "a window table holds windows");
+        return NULL;
+    }
+    if (add_entry(w, args[3], args[4]) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* window_count(table, key, now, width) → times in (now − width, now] of the key's deque */
+static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "window_count(table, key, now, width)");
+        return NULL;
+    }
+    PyObject *table = args[0], *key = args[1];
+    if (!PyDict_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "a window table is a dict");
+        return NULL;
+    }
+    PyObject *times = PyDict_GetItemWithError(table, key);         /* borrowed */
+    if (times == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
+    Py_ssize_t n = PyObject_Length(times);
+    if (n < 0) return NULL;
+    if (n == 0) return PyLong_FromLong(0);
+    Py_INCREF(times);
+    PyObject *low = PyNumber_Subtract(args[2], args[3]);
+    if (low == NULL) goto fail;
+    while (n > 0) {
+        PyObject *first = PySequence_GetItem(times, 0);
+        if (first == NULL) goto fail;
+        int old = le(first, low);
+        Py_DECREF(first);
+        if (old < 0) goto fail;
+        if (!old) break;
+        PyObject *gone = PyObject_Vectorcall(deque_popleft, &times, 1, NULL);
+        if (gone == NULL) goto fail;
+        Py_DECREF(gone);
+        n--;
+    }
+    Py_DECREF(low);
+    Py_DECREF(times);
+    if (n == 0 && PyDict_DelItem(table, key) < 0) return NULL;
+    return PyLong_FromSsize_t(n);
+fail:
+    Py_XDECREF(low);
+    Py_DECREF(times);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"add_window", (PyCFunction)(void (*)(void))add_window, METH_FASTCALL, "add_window(table, key, kind, ts, value)"},
+    {"window_distinct", (PyCFunction)(void (*)(void))window_distinct, METH_FASTCALL, "window_distinct(table, key, now, width)"},
+    {"window_repeats", (PyCFunction)(void (*)(void))window_repeats, METH_FASTCALL, "window_repeats(table, key, now, width, wanted)"},
+    {"window_sum", (PyCFunction)(void (*)(void))window_sum, METH_FASTCALL, "window_sum(table, key, now, width)"},
+    {"window_count", (PyCFunction)(void (*)(void))window_count, METH_FASTCALL, "window_count(table, key, now, width)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_windows", NULL, 0, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__windows(void) {
+    PyObject *collections = PyImport_ImportModule("collections");
+    if (collections == NULL) return NULL;
+    deque_type = PyObject_GetAttrString(collections, "deque");
+    Py_DECREF(collections);
+    if (deque_type == NULL) return NULL;
+    deque_append = PyObject_GetAttrString(deque_type, "append");
+    deque_popleft = PyObject_GetAttrString(deque_type, "popleft");
+    one = PyLong_FromLong(1);
+    if (deque_append == NULL || deque_popleft == NULL || one == NULL) return NULL;
+    if (PyType_Ready(&WindowType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "Window", (PyObject *)&WindowType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,95 @@
+"""Sliding windows in C (runtime/_windows.c) against their Python definitions (runtime/aggregates.py,
+helpers.window_count): the same answers and the same state after any sequence of adds and reads."""
+from collections import deque
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policyengine.runtime import _windows, aggregates, codec, helpers
+
+PY = aggregates.PYTHON_WINDOWS
+
+# Times as events give them (µs, ascending with jitter), and some no event gives: before 1970,
+# past 64 bits (compared by Python, not in C), equal to a neighbour.
+_TIMES = st.one_of(st.integers(0, 40), st.sampled_from([-(1 << 62), -5, 1 << 64, (1 << 64) + 1]))
+_VALUES = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["a", "b", "加微信", "", 2.5, -0.0, 0.1]))
+_OPS = st.lists(st.tuples(st.sampled_from(["add", "distinct", "repeats", "sum", "evict", "sweep", "count"]),
+                          st.sampled_from(["sum", "distinct", "repeats", "similar"]), st.sampled_from(["k1", "k2"]),
+                          _TIMES, _VALUES, st.sampled_from([0, 1, 5, 20, 1 << 70])),
+                max_size=80)
+
+
+def _state(table: dict) -> dict:
+    """A table as plain data: each window's kind, entries and summary; deques as lists."""
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, deque):
+            out[key] = ("deque", list(value))
+        else:
+            out[key] = (value.kind, list(value.entries), repr(value.summary))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(_OPS)
+def test_c_windows_do_what_the_python_ones_do(ops):
+    tables = {"c": {}, "py": {}}
+    counts = {"c": {}, "py": {}}
+    clock = 0
+    for op, kind, key, step, value, width in ops:
+        clock = step if step > 40 or step < 0 else clock + step     # mostly forward, now and then anywhere
+        results = {}
+        for side, impl in (("c", vars(_windows)), ("py", PY)):
+            table, times = tables[side], counts[side]
+            # A key keeps the kind it was first added with, as one aggregate's table does.
+            window = table.get(key)
+            kind_here = window.kind if window is not None else kind
+            try:
+                if op == "add":
+                    results[side] = impl["add_window"](table, key, kind_here, clock, value if kind_here != "sum" or
+                                                       isinstance(value, (int, float)) else None)
+                elif op == "distinct" and kind_here in ("distinct", "repeats"):
+                    results[side] = impl["window_distinct"](table, key, clock, width)
+                elif op == "repeats" and kind_here in ("distinct", "repeats"):
+                    results[side] = impl["window_repeats"](table, key, clock, width, value)
+                elif op == "sum" and kind_here == "sum":
+                    results[side] = impl["window_sum"](table, key, clock, width)
+                elif op == "evict" and window is not None:
+                    results[side] = window.evict(clock - width)
+                elif op == "sweep":
+                    results[side] = aggregates.evict(table, key, clock - width)
+                elif op == "count":
+                    times.setdefault(key, deque()).append(clock - width)
+                    count = _windows.window_count if side == "c" else helpers.python_window_count
+                    results[side] = count(times, key, clock, width)
+            except Exception as exc:             # both must fail alike (a time compared with None, …)
+                results[side] = type(exc).__name__
+        assert repr(results.get("c")) == repr(results.get("py")), (op, kind, key, clock, value, width)
+        assert _state(tables["c"]) == _state(tables["py"])
+        assert {k: list(v) for k, v in counts["c"].items()} == {k: list(v) for k, v in counts["py"].items()}
+
+
+def test_c_window_is_the_one_in_use_and_keeps_its_state_through_the_codec():
+    assert aggregates.Window is _windows.Window and helpers.window_count is _windows.window_count
+    table: dict = {}
+    for ts, text in ((10, "x"), (11, "y"), (12, "x")):
+        _windows.add_window(table, "m", "repeats", ts, text)
+    assert _windows.window_repeats(table, "m", 12, 5, "x") == 2
+    back = codec.loads(codec.dumps(table))
+    assert isinstance(back["m"], _windows.Window)
+    assert (back["m"].kind, list(back["m"].entries), back["m"].summary) == ("repeats", [(10, "x"), (11, "y"), (12, "x")],
+                                                                          {"x": 2, "y": 1})
+    # (t − width, t]: at 15 with width 5 the entry at 10 has left, the one at 11 not yet.
+    assert _windows.window_distinct(back, "m", 15, 5) == 2 and _windows.window_repeats(back, "m", 15, 5, "x") == 1
+    assert _windows.window_distinct(back, "m", 100, 5) == 0 and "m" not in back    # an empty window is dropped
+    sums: dict = {}
+    for ts, amount in ((1, 0.1), (2, 0.2)):
+        _windows.add_window(sums, "s", "sum", ts, amount)
+    assert _windows.window_sum(sums, "s", 2, 10) == 0.1 + 0.2
+    # The entry at 1 leaves by subtraction (drift and all, as in Python); an empty window sums to 0 again.
+    assert _windows.window_sum(sums, "s", 11, 10) == (0.1 + 0.2) - 0.1 and _windows.window_sum(sums, "s", 12, 10) == 0
+    emptied = _windows.Window("sum")
+    emptied.add(1, 0.1)
+    emptied.add(2, 0.2)
+    emptied.evict(2)
+    assert list(emptied.entries) == [] and type(emptied.summary) is int and emptied.summary == 0
