@@ -105,7 +105,7 @@ rule p { on message do award_points(1) }
 rule x { on message do award_points(1, "xp") }
 '''
 
-_AMOUNTS = st.one_of(st.integers(-6, 8), st.sampled_from([0.5, -0.5, 2.25, -3.75, 0.0, 1e-9]))
+_AMOUNTS = st.one_of(st.integers(-6, 8), st.sampled_from([0.5, -0.5, 2.25, -3.75, 0.0, 1e-9, 40, float("nan")]))
 
 
 def _generic_award(rewards, currency, named, source, member, amount, now, event, out):
@@ -126,25 +126,54 @@ def _generic_award(rewards, currency, named, source, member, amount, now, event,
                           _AMOUNTS, st.sampled_from([0, 1, 60_000_000, 3_600_000_000, 11 * 3_600_000_000])),
                 min_size=5, max_size=60))
 def test_giver_does_what_award_its_decision_and_awarded_do(steps):
+    # Three evaluators of one program: the giver in C (runtime/_points.c), the giver in Python,
+    # and award() + decision() + awarded() as the generated code called them before givers.
     from policyengine.compiler.program import compile_program
     from policyengine.loader import load_text
+    from policyengine.runtime import _points
     from policyengine.runtime.evaluator import Evaluator
     loaded = load_text([("g.policy", "policy p\n" + _GIVER_POLICY)])
     assert not [d for d in loaded.diagnostics if d.is_error]
     compiled = compile_program(loaded.program)
-    fast, slow = Evaluator(compiled), Evaluator(compiled)
-    givers = {}
+    native, python, slow = Evaluator(compiled), Evaluator(compiled), Evaluator(compiled)
+    givers: dict = {}
     now = 1_700_000_000_000_000
-    fast_out, slow_out = [], []
+    outs: dict = {"native": [], "python": [], "slow": []}
     for i, ((currency, named), source, member, amount, step) in enumerate(steps):
         now += step
         event = {"type": "message", "user": member, "id": f"e{i}" if i % 3 else None}
-        fast.store.events_seen = slow.store.events_seen = i + 1
+        reason = "why" if source == "r" else None
+        for evaluator in (native, python, slow):
+            evaluator.store.events_seen = i + 1
         key = (currency, source, named)
         if key not in givers:
-            givers[key] = fast.rewards.giver(currency, source, "p", source, named)
-        givers[key](member, amount, now, event["id"], "why" if source == "r" else None, event, fast_out)
-        _generic_award(slow.rewards, currency, named, source, member, amount, now, event, slow_out)
-    assert repr(fast_out) == repr(slow_out)
+            givers[key] = (native.rewards.giver(currency, source, "p", source, named),
+                           python.rewards.giver(currency, source, "p", source, named, native=False))
+            assert isinstance(givers[key][0], _points.Giver) and not isinstance(givers[key][1], _points.Giver)
+        givers[key][0](member, amount, now, event["id"], reason, event, outs["native"])
+        givers[key][1](member, amount, now, event["id"], reason, event, outs["python"])
+        _generic_award(slow.rewards, currency, named, source, member, amount, now, event, outs["slow"])
+    assert repr(outs["native"]) == repr(outs["slow"])
+    assert repr(outs["python"]) == repr(outs["slow"])
     for table in ("ledgers", "earned", "levels", "boards"):
-        assert repr(getattr(fast.store, table)) == repr(getattr(slow.store, table)), table
+        assert repr(getattr(native.store, table)) == repr(getattr(slow.store, table)), table
+        assert repr(getattr(python.store, table)) == repr(getattr(slow.store, table)), table
+
+
+def test_a_nan_balance_takes_a_member_at_the_top_level_back_to_the_first():
+    # A balance that is not a number reaches no level (incentives.level_of): a member at `core`
+    # whose balance turns NaN goes down to `new`, and loses the role `core` gave.
+    from policyengine.compiler.program import compile_program
+    from policyengine.loader import load_text
+    from policyengine.runtime.evaluator import Evaluator
+    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    for native in (True, False):
+        evaluator = Evaluator(compiled)
+        give = evaluator.rewards.giver("rep", "bonus", "p", "bonus", True, native=native)    # not capped
+        out: list = []
+        give("a", 13, 1_700_000_000_000_000, "e1", None, {"id": "e1"}, out)
+        assert ("level_up", "core") in [(d["action"], d.get("level")) for d in out if d["rule"] == "rank"]
+        out.clear()
+        give("a", float("nan"), 1_700_000_000_000_001, "e2", None, {"id": "e2"}, out)
+        assert [(d["rule"], d["action"], d.get("level", d.get("role"))) for d in out[1:]] == [
+            ("rank", "level_down", "new"), ("rank", "demote", "core")], native

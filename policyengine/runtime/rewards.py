@@ -9,6 +9,11 @@ from policyengine.runtime.helpers import decision, plain_number
 from policyengine.runtime.incentives import level_name, level_of, ranking
 from policyengine.runtime.periods import calendar
 
+try:                                          # the giver in C where it was built (runtime/_points.c)
+    from policyengine.runtime import _points
+except ImportError:                           # pragma: no cover - no C compiler at install
+    _points = None
+
 
 class Rewards:
     def __init__(self, store, program, timeline):
@@ -75,14 +80,15 @@ class Rewards:
         ledger[member] = (after, now)
         return actual, after
 
-    def giver(self, currency: str, source: str, policy: str, rule: str, named: bool = False):
+    def giver(self, currency: str, source: str, policy: str, rule: str, named: bool = False, native: bool = True):
         """`award()`, its decision and `awarded()` in one function for a rule whose currency is a
         constant: give(member, amount, now, event_id, reason, event, out). What they look up per
         award — the currency's cap and whether this rule is exempt from it, its floor and decay,
         its leaderboards and levels — is worked out here once. The community pack's points rule
         awards on most messages, and the five calls behind it were its largest cost. It must do
         exactly what the three do (tests/test_incentives.py holds it to them). `named`: the rule
-        names its currency, and the decision says which."""
+        names its currency, and the decision says which. The same in C where it was built
+        (runtime/_points.c), unless `native` is False."""
         store = self.store
         ledgers, earned_tables, level_tables = store.ledgers, store.earned, store.levels
         spec = self.currencies.get(currency)
@@ -145,6 +151,10 @@ class Rewards:
                     continue                        # the level it had: nothing to decide
                 relevel(index, level_spec, thresholds, member, after, event, now, out)
 
+        if native and _points is not None:
+            return _points.Giver(currency, policy, rule, named, ledgers, earned_tables, board_tables, level_tables,
+                                 store, lambda record, now: _balance(spec, record, now), plain_ledger,
+                                 cap, period_of, floor, boards, levels, relevel, format_us, format_ts, plain_number)
         return give
 
     def awarded(self, currency: str, member, amount, balance, event: dict, now: int, out: list) -> None:

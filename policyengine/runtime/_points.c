@@ -1,0 +1,342 @@
+/* An award of points in C: runtime/rewards.py's giver — award(), its decision and awarded() for
+ * one rule whose currency is a constant — with the same state and the same decision.
+ *
+ * Why: the community pack's points rule awards on most messages, and the giver in Python was
+ * an eighth of the pack's run. Everything here keeps Python's arithmetic (ints stay ints, floats
+ * floats, NaN reaches no level): the numbers go through PyNumber_* and rich comparisons. What is
+ * rare — a balance that decays, a level that changes — calls back into Python.
+ * tests/test_incentives.py holds it to award() + decision + awarded().
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *currency, *policy, *rule;
+    PyObject *ledgers, *earned_tables, *board_tables, *level_tables;   /* the store's dicts */
+    PyObject *store;                   /* read for events_seen (leaderboard ties) */
+    PyObject *balance_of;              /* fn(record or None, now) → balance: decay and floors */
+    int plain_ledger;                  /* a record's balance is its first item */
+    int capped;
+    PyObject *cap, *period_of;         /* the cap and fn(now) → its period; NULL without a cap */
+    PyObject *floor;                   /* NULL without a floor */
+    int named;                         /* the decision says which currency */
+    PyObject *boards;                  /* tuple of leaderboard keys */
+    PyObject *levels;                  /* tuple of (index, spec, thresholds list or None) */
+    PyObject *relevel;                 /* Rewards._relevel */
+    PyObject *format_us, *format_ts, *plain_number;
+} Giver;
+
+typedef struct {
+    Giver giver;
+    vectorcallfunc call;           /* how the type is called: vectorcall, no argument tuple */
+} GiverWithCall;
+
+static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+
+static PyObject *s_events_seen, *s_ts, *s_policy, *s_rule, *s_action, *s_user, *s_event_id, *s_points,
+                *s_currency, *s_balance, *s_reason, *s_award_points, *zero, *one;
+
+static int Giver_traverse(Giver *g, visitproc visit, void *arg) {
+    Py_VISIT(g->currency); Py_VISIT(g->policy); Py_VISIT(g->rule);
+    Py_VISIT(g->ledgers); Py_VISIT(g->earned_tables); Py_VISIT(g->board_tables); Py_VISIT(g->level_tables);
+    Py_VISIT(g->store); Py_VISIT(g->balance_of); Py_VISIT(g->cap); Py_VISIT(g->period_of); Py_VISIT(g->floor);
+    Py_VISIT(g->boards); Py_VISIT(g->levels); Py_VISIT(g->relevel);
+    Py_VISIT(g->format_us); Py_VISIT(g->format_ts); Py_VISIT(g->plain_number);
+    return 0;
+}
+
+static int Giver_clear(Giver *g) {
+    Py_CLEAR(g->currency); Py_CLEAR(g->policy); Py_CLEAR(g->rule);
+    Py_CLEAR(g->ledgers); Py_CLEAR(g->earned_tables); Py_CLEAR(g->board_tables); Py_CLEAR(g->level_tables);
+    Py_CLEAR(g->store); Py_CLEAR(g->balance_of); Py_CLEAR(g->cap); Py_CLEAR(g->period_of); Py_CLEAR(g->floor);
+    Py_CLEAR(g->boards); Py_CLEAR(g->levels); Py_CLEAR(g->relevel);
+    Py_CLEAR(g->format_us); Py_CLEAR(g->format_ts); Py_CLEAR(g->plain_number);
+    return 0;
+}
+
+static void Giver_dealloc(Giver *g) {
+    PyObject_GC_UnTrack(g);
+    Giver_clear(g);
+    Py_TYPE(g)->tp_free((PyObject *)g);
+}
+
+/* Giver(currency, policy, rule, named, ledgers, earned, boards_table, levels_table, store, balance_of,
+ *       plain_ledger, cap or None, period_of or None, floor or None, boards, levels, relevel,
+ *       format_us, format_ts, plain_number) */
+static PyObject *Giver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *a[20];
+    int named, plain;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "Giver takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "UUUpO!O!O!O!OOpOOOO!O!OOOO:Giver", &a[0], &a[1], &a[2], &named,
+                          &PyDict_Type, &a[4], &PyDict_Type, &a[5], &PyDict_Type, &a[6], &PyDict_Type, &a[7],
+                          &a[8], &a[9], &plain, &a[11], &a[12], &a[13], &PyTuple_Type, &a[14], &PyTuple_Type, &a[15],
+                          &a[16], &a[17], &a[18], &a[19]))
+        return NULL;
+    Giver *g = (Giver *)type->tp_alloc(type, 0);
+    if (g == NULL) return NULL;
+    g->currency = Py_NewRef(a[0]); g->policy = Py_NewRef(a[1]); g->rule = Py_NewRef(a[2]);
+    g->named = named;
+    g->ledgers = Py_NewRef(a[4]); g->earned_tables = Py_NewRef(a[5]);
+    g->board_tables = Py_NewRef(a[6]); g->level_tables = Py_NewRef(a[7]);
+    g->store = Py_NewRef(a[8]); g->balance_of = Py_NewRef(a[9]);
+    g->plain_ledger = plain;
+    g->capped = a[11] != Py_None;
+    g->cap = g->capped ? Py_NewRef(a[11]) : NULL;
+    g->period_of = g->capped ? Py_NewRef(a[12]) : NULL;
+    g->floor = a[13] != Py_None ? Py_NewRef(a[13]) : NULL;
+    g->boards = Py_NewRef(a[14]); g->levels = Py_NewRef(a[15]); g->relevel = Py_NewRef(a[16]);
+    g->format_us = Py_NewRef(a[17]); g->format_ts = Py_NewRef(a[18]); g->plain_number = Py_NewRef(a[19]);
+    ((GiverWithCall *)g)->call = (vectorcallfunc)Giver_call;
+    return (PyObject *)g;
+}
+
+/* table[key], made an empty dict first if missing; borrowed. */
+static PyObject *dict_in(PyObject *tables, PyObject *key) {
+    PyObject *table = PyDict_GetItemWithError(tables, key);
+    if (table != NULL || PyErr_Occurred()) return table;
+    table = PyDict_New();
+    if (table == NULL) return NULL;
+    int failed = PyDict_SetItem(tables, key, table);
+    Py_DECREF(table);
+    return failed ? NULL : table;
+}
+
+static int greater(PyObject *a, PyObject *b) { return PyObject_RichCompareBool(a, b, Py_GT); }
+static int less(PyObject *a, PyObject *b) { return PyObject_RichCompareBool(a, b, Py_LT); }
+
+/* A number as decisions carry it: ints as they are, others through plain_number. New ref. */
+static PyObject *plain(Giver *g, PyObject *n) {
+    return PyLong_CheckExact(n) ? Py_NewRef(n) : PyObject_CallOneArg(g->plain_number, n);
+}
+
+/* The level `after` reaches by a rising list of thresholds, as max(0, bisect_right(...) - 1). */
+static Py_ssize_t level_by(PyObject *thresholds, PyObject *after) {
+    Py_ssize_t lo = 0, hi = PySequence_Size(thresholds);
+    if (hi < 0) return -1;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        PyObject *t = PySequence_GetItem(thresholds, mid);
+        if (t == NULL) return -1;
+        int below = less(after, t);
+        Py_DECREF(t);
+        if (below < 0) return -1;
+        if (below) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo > 0 ? lo - 1 : 0;
+}
+
+static int set_item(PyObject *d, PyObject *key, PyObject *value) {   /* steals value */
+    if (value == NULL) return -1;
+    int failed = PyDict_SetItem(d, key, value);
+    Py_DECREF(value);
+    return failed;
+}
+
+/* give(member, amount, now, event_id, reason, event, out) */
+static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 7 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "give(member, amount, now, event_id, reason, event, out)");
+        return NULL;
+    }
+    PyObject *member = args[0], *amount = args[1], *now = args[2], *event_id = args[3], *reason = args[4],
+             *event = args[5], *out = args[6];
+    if (member == Py_None || amount == Py_None) Py_RETURN_NONE;
+    if (!PyList_Check(out)) {
+        PyErr_SetString(PyExc_TypeError, "out must be a list");
+        return NULL;
+    }
+    PyObject *before = NULL, *actual = NULL, *after = NULL, *made = NULL, *result = NULL;
+    PyObject *ledger = dict_in(g->ledgers, g->currency);
+    if (ledger == NULL) return NULL;
+    PyObject *record = PyDict_GetItemWithError(ledger, member);            /* borrowed */
+    if (record == NULL && PyErr_Occurred()) return NULL;
+    if (record != NULL && g->plain_ledger) {
+        before = PySequence_GetItem(record, 0);
+    } else {
+        PyObject *call[2] = {record != NULL ? record : Py_None, now};
+        before = PyObject_Vectorcall(g->balance_of, call, 2, NULL);
+    }
+    if (before == NULL) return NULL;
+    actual = Py_NewRef(amount);
+    if (g->capped) {
+        int positive = greater(amount, zero);
+        if (positive < 0) goto done;
+        if (positive) {
+            PyObject *period = PyObject_CallOneArg(g->period_of, now);
+            if (period == NULL) goto done;
+            PyObject *earned = dict_in(g->earned_tables, g->currency);
+            PyObject *held = earned == NULL ? NULL : PyDict_GetItemWithError(earned, member);
+            PyObject *so_far = NULL;
+            if (earned != NULL && !(held == NULL && PyErr_Occurred())) {
+                so_far = Py_NewRef(zero);
+                if (held != NULL) {
+                    PyObject *when = PySequence_GetItem(held, 0);
+                    int same = when == NULL ? -1 : PyObject_RichCompareBool(when, period, Py_EQ);
+                    Py_XDECREF(when);
+                    if (same < 0) Py_CLEAR(so_far);
+                    else if (same) Py_SETREF(so_far, PySequence_GetItem(held, 1));
+                }
+            }
+            PyObject *room = so_far == NULL ? NULL : PyNumber_Subtract(g->cap, so_far);
+            int over = room == NULL ? -1 : less(room, amount);
+            if (over > 0) {                                   /* max(0, min(amount, room)) */
+                int left = greater(room, zero);
+                if (left < 0) over = -1;
+                else Py_SETREF(actual, Py_NewRef(left ? room : zero));
+            }
+            PyObject *total = over < 0 ? NULL : PyNumber_Add(so_far, actual);
+            int failed = total == NULL || set_item(earned, member, PyTuple_Pack(2, period, total)) < 0;
+            Py_XDECREF(total);
+            Py_XDECREF(room);
+            Py_XDECREF(so_far);
+            Py_DECREF(period);
+            if (failed) goto done;
+        }
+    }
+    if (g->floor != NULL) {
+        int negative = less(amount, zero);
+        if (negative < 0) goto done;
+        if (negative) {                                       /* max(amount, min(0, floor - before)) */
+            PyObject *room = PyNumber_Subtract(g->floor, before);
+            if (room == NULL) goto done;
+            int under = less(room, zero);
+            PyObject *bound = under < 0 ? NULL : Py_NewRef(under ? room : zero);
+            Py_DECREF(room);
+            if (bound == NULL) goto done;
+            int more = greater(bound, amount);
+            if (more < 0) {
+                Py_DECREF(bound);
+                goto done;
+            }
+            Py_SETREF(actual, more ? bound : Py_NewRef(amount));
+            if (!more) Py_DECREF(bound);
+        }
+    }
+    after = PyNumber_Add(before, actual);
+    if (after == NULL || set_item(ledger, member, PyTuple_Pack(2, after, now)) < 0) goto done;
+    int truth = PyObject_IsTrue(actual);
+    if (truth < 0) goto done;
+    if (!truth) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    /* The decision, as helpers.decision builds it. */
+    made = PyDict_New();
+    if (made == NULL) goto done;
+    PyObject *ts = PyObject_CallOneArg(g->format_us, now);
+    if (ts != NULL && ts == Py_None) Py_SETREF(ts, PyObject_CallOneArg(g->format_ts, now));
+    if (set_item(made, s_ts, ts) < 0 || PyDict_SetItem(made, s_policy, g->policy) < 0
+        || PyDict_SetItem(made, s_rule, g->rule) < 0 || PyDict_SetItem(made, s_action, s_award_points) < 0
+        || PyDict_SetItem(made, s_user, member) < 0
+        || (event_id != Py_None && PyDict_SetItem(made, s_event_id, event_id) < 0)
+        || set_item(made, s_points, plain(g, actual)) < 0
+        || (g->named && PyDict_SetItem(made, s_currency, g->currency) < 0)
+        || set_item(made, s_balance, plain(g, after)) < 0
+        || (reason != Py_None && PyDict_SetItem(made, s_reason, reason) < 0)
+        || PyList_Append(out, made) < 0)
+        goto done;
+    /* Leaderboards count it (Rewards.board_add). */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->boards); i++) {
+        PyObject *board = dict_in(g->board_tables, PyTuple_GET_ITEM(g->boards, i));
+        if (board == NULL) goto done;
+        PyObject *held = PyDict_GetItemWithError(board, member);
+        if (held == NULL && PyErr_Occurred()) goto done;
+        PyObject *value;
+        if (held == NULL) {
+            value = Py_NewRef(actual);
+        } else {
+            PyObject *was = PySequence_GetItem(held, 0);
+            value = was == NULL ? NULL : PyNumber_Add(was, actual);
+            Py_XDECREF(was);
+        }
+        PyObject *seen = value == NULL ? NULL : PyObject_GetAttr(g->store, s_events_seen);
+        PyObject *entry = seen == NULL ? NULL : PyTuple_Pack(2, value, seen);
+        Py_XDECREF(value);
+        Py_XDECREF(seen);
+        if (set_item(board, member, entry) < 0) goto done;
+    }
+    /* Levels may change: the rare case is Rewards._relevel's. */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->levels); i++) {
+        PyObject *level = PyTuple_GET_ITEM(g->levels, i);       /* (index, spec, thresholds or None) */
+        PyObject *index = PyTuple_GET_ITEM(level, 0), *thresholds = PyTuple_GET_ITEM(level, 2);
+        if (thresholds != Py_None) {
+            PyObject *table = PyDict_GetItemWithError(g->level_tables, index);
+            if (table == NULL && PyErr_Occurred()) goto done;
+            PyObject *self_equal = table == NULL ? NULL : PyObject_RichCompare(after, after, Py_EQ);   /* not NaN */
+            int number = self_equal == NULL ? 0 : PyObject_IsTrue(self_equal);
+            Py_XDECREF(self_equal);
+            if (table != NULL && number < 0) goto done;
+            if (table != NULL && number) {
+                Py_ssize_t reached = level_by(thresholds, after);
+                if (reached < 0) goto done;
+                PyObject *had = PyDict_GetItemWithError(table, member);
+                if (had == NULL && PyErr_Occurred()) goto done;
+                PyObject *now_level = PyLong_FromSsize_t(reached);
+                int same = now_level == NULL ? -1 : PyObject_RichCompareBool(now_level, had != NULL ? had : zero, Py_EQ);
+                Py_XDECREF(now_level);
+                if (same < 0) goto done;
+                if (same) continue;                              /* the level it had: nothing to decide */
+            }
+        }
+        PyObject *call[8] = {index, PyTuple_GET_ITEM(level, 1), thresholds, member, after, event, now, out};
+        PyObject *done_relevel = PyObject_Vectorcall(g->relevel, call, 8, NULL);
+        if (done_relevel == NULL) goto done;
+        Py_DECREF(done_relevel);
+    }
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(made);
+    Py_XDECREF(after);
+    Py_XDECREF(actual);
+    Py_XDECREF(before);
+    return result;
+}
+
+static PyObject *Giver_tp_call(PyObject *self, PyObject *args, PyObject *kwargs) {
+    return PyVectorcall_Call(self, args, kwargs);
+}
+
+static PyTypeObject GiverType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.runtime._points.Giver",
+    .tp_basicsize = sizeof(Giver),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "give(member, amount, now, event_id, reason, event, out): an award, its decision, what follows",
+    .tp_new = Giver_new,
+    .tp_dealloc = (destructor)Giver_dealloc,
+    .tp_traverse = (traverseproc)Giver_traverse,
+    .tp_clear = (inquiry)Giver_clear,
+    .tp_call = Giver_tp_call,
+    .tp_vectorcall_offset = 0,       /* set in PyInit: after the header */
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_points", NULL, 0, NULL, NULL, NULL, NULL, NULL};
+
+#define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
+
+PyMODINIT_FUNC PyInit__points(void) {
+    INTERN(s_events_seen, "events_seen"); INTERN(s_ts, "ts"); INTERN(s_policy, "policy"); INTERN(s_rule, "rule");
+    INTERN(s_action, "action"); INTERN(s_user, "user"); INTERN(s_event_id, "event_id"); INTERN(s_points, "points");
+    INTERN(s_currency, "currency"); INTERN(s_balance, "balance"); INTERN(s_reason, "reason");
+    INTERN(s_award_points, "award_points");
+    zero = PyLong_FromLong(0);
+    one = PyLong_FromLong(1);
+    if (zero == NULL || one == NULL) return NULL;
+    GiverType.tp_basicsize = sizeof(GiverWithCall);
+    GiverType.tp_vectorcall_offset = offsetof(GiverWithCall, call);
+    if (PyType_Ready(&GiverType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "Giver", (PyObject *)&GiverType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
