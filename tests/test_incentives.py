@@ -30,6 +30,11 @@ def test_calendar_days_weeks_and_months_follow_the_zone():
         return int(datetime.fromisoformat(text).timestamp() * 1_000_000)
     # 15:59:59 UTC on 1 Nov is 23:59:59 in Shanghai; 16:00 UTC is the next local day.
     assert shanghai.day(us("2026-11-01T16:00:00+00:00")) - shanghai.day(us("2026-11-01T15:59:59+00:00")) == 1
+    # The last µs of a local day, then the first of the next: the kept stretch ends where the day does.
+    edge = us("2026-11-02T16:00:00+00:00")
+    fresh, python = Calendar("Asia/Shanghai"), Calendar("Asia/Shanghai")
+    for day in (fresh.day, lambda us: Calendar.day(python, us)):         # in C, then the Python definition
+        assert day(edge - 1) + 1 == day(edge) == day(edge + 1)
     # 2026-11-30 is a Monday; the next week starts Monday 7 Dec 00:00 local = 6 Dec 16:00 UTC.
     assert shanghai.start_of_next("week", us("2026-11-30T12:00:00+00:00")) == us("2026-12-06T16:00:00+00:00")
     assert shanghai.start_of_next("month", us("2026-12-31T15:00:00+00:00")) == us("2026-12-31T16:00:00+00:00")
@@ -63,11 +68,14 @@ def test_calendar_day_agrees_with_zoneinfo_along_a_walk(switch, before, steps):
     # hour and a half forward, through a daylight-saving switch or a midnight off the whole hour.
     tz, anchor = switch
     calendar, zone = Calendar(tz), (timezone.utc if tz == "UTC" else ZoneInfo(tz))
+    assert type(calendar.day).__name__ == "Day"                   # the C one is in use
     us = int(datetime.fromisoformat(anchor).timestamp() - before) * 1_000_000
     for step in steps:
         us += step * 1_000_000 + 123
-        assert calendar.day(us) == _local_day(zone, us)
+        assert calendar.day(us) == _local_day(zone, us)            # in C (runtime/_periods.c)
         assert calendar.day(us - 1) == _local_day(zone, us - 1)
+        assert Calendar.day(calendar, us) == _local_day(zone, us)  # the Python definition
+        assert Calendar.day(calendar, us - 1) == _local_day(zone, us - 1)
         # date_text keeps each day's text: the oracle's local date, written out.
         local = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)).astimezone(zone)
         assert calendar.date_text(us) == f"{local.year:04d}-{local.month:02d}-{local.day:02d}"

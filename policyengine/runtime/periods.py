@@ -5,6 +5,11 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+try:                                            # day() in C where it was built (runtime/_periods.c)
+    from policyengine.runtime import _periods
+except ImportError:                             # pragma: no cover - no C compiler at install
+    _periods = None
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _HOUR_US = 3_600_000_000
 _DAY_US = 86_400_000_000
@@ -23,6 +28,15 @@ class Calendar:
         # Day → its `YYYY-MM-DD`: `once per user, date(ts, …)` asks on every check-in, and strftime
         # was 2 % of the community pack's run.
         self._date_texts: dict[int, str] = {}
+        if _periods is not None:
+            # The same in C (runtime/_periods.c): the stretch kept as two C integers, no frame when
+            # the answer is in it. An attribute of the instance, so it stands in for the method.
+            self.day = _periods.Day(self.day_and_stretch)
+
+    def __reduce__(self):
+        """Pickled as its zone: the compiled-program cache keeps pool values, and an unpickled
+        calendar is the one calendar() keeps for the zone, with its caches and its C day()."""
+        return calendar, (self.name,)
 
     def offset_us(self, us: int) -> int:
         hour = us // _HOUR_US
@@ -42,13 +56,21 @@ class Calendar:
         low, high, day = self._day_span
         if low <= us < high:
             return day
+        day, low, high = self.day_and_stretch(us)
+        if low is not None:
+            self._day_span = (low, high, day)
+        return day
+
+    def day_and_stretch(self, us: int) -> tuple:
+        """The day of `us` and the stretch [low, high) of UTC µs around it with the same day and the
+        same offset (within its UTC hour); (day, None, None) when the offset changes in that hour."""
         off = self.offset_us(us)
         day = (us + off) // _DAY_US
         hour = us // _HOUR_US
-        if self._offsets.get(hour) == off:      # the offset holds for this whole UTC hour
-            start = hour * _HOUR_US
-            self._day_span = (max(start, day * _DAY_US - off), min(start + _HOUR_US, (day + 1) * _DAY_US - off), day)
-        return day
+        if self._offsets.get(hour) != off:      # the offset does not hold for this whole UTC hour
+            return day, None, None
+        start = hour * _HOUR_US
+        return day, max(start, day * _DAY_US - off), min(start + _HOUR_US, (day + 1) * _DAY_US - off)
 
     def date_text(self, us: int | None) -> str | None:
         """`YYYY-MM-DD` of the local calendar day."""
