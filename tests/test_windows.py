@@ -13,7 +13,8 @@ PY = aggregates.PYTHON_WINDOWS
 # past 64 bits (compared by Python, not in C), equal to a neighbour.
 _TIMES = st.one_of(st.integers(0, 40), st.sampled_from([-(1 << 62), -5, 1 << 64, (1 << 64) + 1]))
 _VALUES = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["a", "b", "加微信", "", 2.5, -0.0, 0.1]))
-_OPS = st.lists(st.tuples(st.sampled_from(["add", "distinct", "repeats", "sum", "evict", "sweep", "count"]),
+_OPS = st.lists(st.tuples(st.sampled_from(["add", "distinct", "repeats", "sum", "evict", "sweep", "count",
+                                           "sweep all"]),
                           st.sampled_from(["sum", "distinct", "repeats", "similar"]), st.sampled_from(["k1", "k2"]),
                           _TIMES, _VALUES, st.sampled_from([0, 1, 5, 20, 1 << 70])),
                 max_size=80)
@@ -58,8 +59,10 @@ def test_c_windows_do_what_the_python_ones_do(ops):
                     results[side] = window.evict(clock - width)
                 elif op == "sweep":
                     results[side] = aggregates.evict(table, key, clock - width)
+                elif op == "sweep all":                 # the store's sweep, over windows and deques of times
+                    results[side] = (impl["evict_all"](table, clock - width), impl["evict_all"](times, clock - width))
                 elif op == "count":
-                    times.setdefault(key, deque()).append(clock - width)
+                    times.setdefault(key, deque()).append(clock)         # as the handler adds its own time
                     count = _windows.window_count if side == "c" else helpers.python_window_count
                     results[side] = count(times, key, clock, width)
             except Exception as exc:             # both must fail alike (a time compared with None, …)

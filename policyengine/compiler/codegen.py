@@ -24,7 +24,8 @@ HELPERS = ("window_count", "has_label", "active_labels", "set_label", "remove_la
            "explain_compare", "explain_test", "fold_text")
 AGGREGATE_HELPERS = ("add_window", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
-                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now")
+                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now",
+                     "insort")
 
 
 def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
@@ -290,8 +291,10 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
             w.line("if not q:")
             w.line(f"    {table}[{key}] = [v]")
             w.line("else:")
-            w.line("    if q[-1] != v:")
+            w.line("    if q[-1] < v:")
             w.line("        q.append(v)")
+            w.line("    elif q[-1] != v and v not in q:")
+            w.line("        insort(q, v)")
             w.line(f"    while q and q[0] <= v - {extra}:")
             w.line("        q.pop(0)")
         else:

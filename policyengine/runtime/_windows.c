@@ -368,7 +368,65 @@ fail:
     return NULL;
 }
 
+/* evict_all(table, low): every key's entries at or before `low` dropped, keys left empty with them
+ * (aggregates.evict for each key; the store's sweep). Windows and deques of times alike. */
+static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "evict_all(table: dict, low)");
+        return NULL;
+    }
+    PyObject *table = args[0], *low = args[1];
+    PyObject *keys = PyDict_Keys(table);
+    if (keys == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        PyObject *state = PyDict_GetItemWithError(table, key);
+        if (state == NULL) {
+            if (PyErr_Occurred()) goto fail;
+            continue;
+        }
+        Py_INCREF(state);
+        Py_ssize_t left;
+        if (PyObject_TypeCheck(state, &WindowType)) {
+            left = evict((Window *)state, low) < 0 ? -1 : PyObject_Length(((Window *)state)->entries);
+        } else if (Py_IS_TYPE(state, (PyTypeObject *)deque_type)) {
+            left = PyObject_Length(state);
+            while (left > 0) {
+                PyObject *first = PySequence_GetItem(state, 0);
+                int old = first == NULL ? -1 : le(first, low);
+                Py_XDECREF(first);
+                if (old <= 0) {
+                    if (old < 0) left = -1;
+                    break;
+                }
+                PyObject *gone = PyObject_Vectorcall(deque_popleft, &state, 1, NULL);
+                if (gone == NULL) {
+                    left = -1;
+                    break;
+                }
+                Py_DECREF(gone);
+                left--;
+            }
+        } else {                                          /* a Python window: its own evict */
+            PyObject *done = PyObject_CallMethod(state, "evict", "O", low);
+            Py_XDECREF(done);
+            PyObject *entries = done == NULL ? NULL : PyObject_GetAttrString(state, "entries");
+            left = entries == NULL ? -1 : PyObject_Length(entries);
+            Py_XDECREF(entries);
+        }
+        Py_DECREF(state);
+        if (left < 0) goto fail;
+        if (left == 0 && PyDict_DelItem(table, key) < 0) goto fail;
+    }
+    Py_DECREF(keys);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(keys);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"evict_all", (PyCFunction)(void (*)(void))evict_all, METH_FASTCALL, "evict_all(table, low)"},
     {"add_window", (PyCFunction)(void (*)(void))add_window, METH_FASTCALL, "add_window(table, key, kind, ts, value)"},
     {"window_distinct", (PyCFunction)(void (*)(void))window_distinct, METH_FASTCALL, "window_distinct(table, key, now, width)"},
     {"window_repeats", (PyCFunction)(void (*)(void))window_repeats, METH_FASTCALL, "window_repeats(table, key, now, width, wanted)"},

@@ -65,6 +65,12 @@ def evict(table: dict, key, low: int) -> None:
         del table[key]
 
 
+def evict_all(table: dict, low: int) -> None:
+    """`evict` for every key of the table: the store's sweep."""
+    for key in list(table):
+        evict(table, key, low)
+
+
 # ---- updates (the counted event) ----------------------------------------------
 def add_window(table: dict, key, kind: str, ts: int, value) -> None:
     if value is None:
@@ -174,11 +180,12 @@ def elapsed(table: dict, key, now: int, seq: int):
 
 # The Python definitions above, kept for the tests that hold the C module to them.
 PYTHON_WINDOWS = {"Window": PythonWindow, "add_window": add_window, "window_distinct": window_distinct,
-                  "window_repeats": window_repeats, "window_sum": window_sum}
+                  "window_repeats": window_repeats, "window_sum": window_sum, "evict_all": evict_all}
 
 # The same in C where it was built (runtime/_windows.c): the community pack keeps five windows
 # a message, and each add or read here was one to three Python frames.
 try:
-    from policyengine.runtime._windows import Window, add_window, window_distinct, window_repeats, window_sum  # noqa: F811
+    from policyengine.runtime._windows import (Window, add_window, evict_all, window_distinct,  # noqa: F811
+                                               window_repeats, window_sum)
 except ImportError:                                  # pragma: no cover - no C compiler at install
     pass

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import heapq
+from bisect import insort  # noqa: F401  (also bound by generated code, which keeps active days)
 from hashlib import blake2b
 
 
@@ -46,12 +47,16 @@ def streak_best(table: dict, key) -> int:
 
 
 def active_days_add(table: dict, key, day: int, span: int) -> None:
+    """The member's active days, ascending: in event time a day never comes before the last one
+    kept, but should one ever come (a calendar unlike ours), it goes in its place."""
     days = table.get(key)
     if not days:
         table[key] = [day]
         return
-    if days[-1] != day:
+    if days[-1] < day:
         days.append(day)
+    elif days[-1] != day and day not in days:
+        insort(days, day)
     while days and days[0] <= day - span:
         days.pop(0)
 
@@ -60,7 +65,7 @@ def active_days_now(table: dict, key, day: int, span: int) -> int:
     days = table.get(key)
     if not days:
         return 0
-    if min(days) > day - span and max(days) <= day:     # the usual case: every day kept is inside
+    if days[0] > day - span and days[-1] <= day:       # the usual case (ascending): every day kept is inside
         return len(days)
     return sum(1 for d in days if day - span < d <= day)
 

@@ -56,13 +56,12 @@ class MemoryStore:
     def sweep(self, now: int, widths: dict[str, int]) -> None:
         """Drop state that can no longer matter at `now`: expired window entries, ended cooldowns,
         expired labels. Keeps memory proportional to what is live, not to events seen."""
-        from policyengine.runtime.aggregates import evict
+        from policyengine.runtime.aggregates import evict_all
         for fingerprint, table in list(self.windows.items()):
             width = widths.get(fingerprint)
             if width is None:
                 continue
-            for key in list(table):
-                evict(table, key, now - width)
+            evict_all(table, now - width)
         for table in self.cooldowns.values():
             for key in [k for k, until in table.items() if until <= now]:
                 del table[key]
