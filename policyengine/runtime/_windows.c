@@ -27,15 +27,37 @@ typedef struct {
 
 static PyTypeObject WindowType;
 
-/* a <= b for event times: ints that fit in 64 bits without a Python comparison. -1: error. */
-static inline int le(PyObject *a, PyObject *b) {
-    if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {
-        int oa, ob;
-        long long x = PyLong_AsLongLongAndOverflow(a, &oa), y = PyLong_AsLongLongAndOverflow(b, &ob);
-        if (!oa && !ob && !(x == -1 && PyErr_Occurred()) && !(y == -1 && PyErr_Occurred())) return x <= y;
+/* A window's lower edge: the object, and as a C integer when it fits in 64 bits, so that most
+ * entry times compare without a Python comparison. */
+typedef struct {
+    PyObject *obj;
+    long long v;
+    int fits;
+} Edge;
+
+static inline int as_int64(PyObject *x, long long *out) {
+    if (!PyLong_CheckExact(x)) return 0;
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(x, &overflow);
+    if (overflow || (v == -1 && PyErr_Occurred())) {
         PyErr_Clear();
+        return 0;
     }
-    return PyObject_RichCompareBool(a, b, Py_LE);
+    *out = v;
+    return 1;
+}
+
+static inline Edge edge_of(PyObject *low) {
+    Edge e = {low, 0, 0};
+    e.fits = as_int64(low, &e.v);
+    return e;
+}
+
+/* t <= the edge, for an entry's time t. -1: error. */
+static inline int le(PyObject *t, const Edge *edge) {
+    long long x;
+    if (edge->fits && as_int64(t, &x)) return x <= edge->v;
+    return PyObject_RichCompareBool(t, edge->obj, Py_LE);
 }
 
 static Window *window_new(PyTypeObject *type, PyObject *kind) {
@@ -115,7 +137,7 @@ static int add_entry(Window *w, PyObject *ts, PyObject *value) {
 }
 
 /* Window.evict: drop entries at or before `low`, the summary with them. */
-static int evict(Window *w, PyObject *low) {
+static int evict(Window *w, const Edge *low) {
     PyObject *entries = w->entries;
     while (PyObject_Length(entries) > 0) {
         PyObject *first = PySequence_GetItem(entries, 0);
@@ -174,7 +196,8 @@ static PyObject *Window_add(Window *w, PyObject *const *args, Py_ssize_t nargs) 
 }
 
 static PyObject *Window_evict(Window *w, PyObject *low) {
-    if (evict(w, low) < 0) return NULL;
+    Edge edge = edge_of(low);
+    if (evict(w, &edge) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -221,6 +244,7 @@ static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *
     Window *w = (Window *)found;
     PyObject *low = PyNumber_Subtract(now, width);
     if (low == NULL) return NULL;
+    Edge edge = edge_of(low);
     int keep = 0;
     if (PyObject_Length(w->entries) > 0) {
         PyObject *first = PySequence_GetItem(w->entries, 0);
@@ -228,7 +252,7 @@ static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *
             Py_DECREF(low);
             return NULL;
         }
-        keep = PyTuple_Check(first) && PyTuple_GET_SIZE(first) == 2 ? le(PyTuple_GET_ITEM(first, 0), low) : 0;
+        keep = PyTuple_Check(first) && PyTuple_GET_SIZE(first) == 2 ? le(PyTuple_GET_ITEM(first, 0), &edge) : 0;
         Py_DECREF(first);
         if (keep < 0) {
             Py_DECREF(low);
@@ -238,7 +262,7 @@ static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *
     }
     if (!keep) {
         Py_INCREF(w);
-        int failed = evict(w, low);
+        int failed = evict(w, &edge);
         Py_ssize_t left = failed ? 0 : PyObject_Length(w->entries);
         Py_DECREF(w);                                         /* the table still holds it */
         if (failed) {
@@ -346,10 +370,11 @@ static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_
     Py_INCREF(times);
     PyObject *low = PyNumber_Subtract(args[2], args[3]);
     if (low == NULL) goto fail;
+    Edge edge = edge_of(low);
     while (n > 0) {
         PyObject *first = PySequence_GetItem(times, 0);
         if (first == NULL) goto fail;
-        int old = le(first, low);
+        int old = le(first, &edge);
         Py_DECREF(first);
         if (old < 0) goto fail;
         if (!old) break;
@@ -376,6 +401,7 @@ static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
         return NULL;
     }
     PyObject *table = args[0], *low = args[1];
+    Edge edge = edge_of(low);
     PyObject *keys = PyDict_Keys(table);
     if (keys == NULL) return NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
@@ -388,12 +414,12 @@ static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
         Py_INCREF(state);
         Py_ssize_t left;
         if (PyObject_TypeCheck(state, &WindowType)) {
-            left = evict((Window *)state, low) < 0 ? -1 : PyObject_Length(((Window *)state)->entries);
+            left = evict((Window *)state, &edge) < 0 ? -1 : PyObject_Length(((Window *)state)->entries);
         } else if (Py_IS_TYPE(state, (PyTypeObject *)deque_type)) {
             left = PyObject_Length(state);
             while (left > 0) {
                 PyObject *first = PySequence_GetItem(state, 0);
-                int old = first == NULL ? -1 : le(first, low);
+                int old = first == NULL ? -1 : le(first, &edge);
                 Py_XDECREF(first);
                 if (old <= 0) {
                     if (old < 0) left = -1;
