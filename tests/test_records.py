@@ -158,7 +158,9 @@ def test_the_record_loop_equals_the_line_by_line_loop(policy, bad, strict):
                    stats, strict=strict)
         except StrictStop:
             pass
-        return out, reports, (stats.events, stats.bad_lines, stats.late_events, stats.decisions)
+        store = evaluator.store              # the loop writes member tracking out: the same members
+        return out, reports, (stats.events, stats.bad_lines, stats.late_events, stats.decisions), \
+            (store.members, store.joined, store.inviters)
 
     looped, by_line = run(True), run(False)
     assert looped == by_line

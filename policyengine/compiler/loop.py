@@ -81,16 +81,19 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     if bodies or track_members:
         lines += ["        Z_type = ev.type"]
     if track_members:
-        # A message (most events) is track_member's first branch or its message count, here
-        # without its frame and the record's lookups by field name.
+        # track_member without its frame and the record's lookups by field name, but for joins
+        # and invites (rare), which also keep who invited whom: a message counts, any other
+        # event only makes a member of one not seen before.
         lines += ["        if Z_type == 'message':",
                   "            Z_member = Z_members.get(ev.user)",
                   "            if Z_member is None:",
                   "                Z_members[ev.user] = [ts, ts, 1]",
                   "            else:",
                   "                Z_member[2] += 1",
-                  "        else:",
-                  "            track_member(Z_store, ev, ts)"]
+                  "        elif Z_type == 'join' or Z_type == 'invite':",
+                  "            track_member(Z_store, ev, ts)",
+                  "        elif ev.user not in Z_members:",
+                  "            Z_members[ev.user] = [ts, ts, 0]"]
     if bodies:
         for i, (event_type, body) in enumerate(bodies.items()):
             lines += [f"        {'if' if i == 0 else 'elif'} Z_type == {event_type}:"]
