@@ -250,3 +250,19 @@ def test_eval_leaves_the_cycle_collector_as_it_found_it(tmp_path):
     assert main(["eval", "--quiet", "--progress", "never", "--policy", str(ROOT / "policies/examples"),
                  "--out", str(tmp_path / "out.jsonl"), str(log)]) == 0
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_a_rule_whose_for_member_is_missing_does_not_evaluate_its_conditions(tmp_path):
+    # docs/language.md: with `for target_user` missing, the rule cannot fire, and its conditions
+    # are not worked out (so the one that would fail on r1 is not reported there).
+    policy = tmp_path / "p.policy"
+    policy.write_text('rule fragile { on reaction for target_user when event.meta + 1 > 2 do flag("x") }\n',
+                      encoding="utf-8")
+    log = b'{"type":"reaction","ts":1,"user":"u","id":"r1","meta":{"a":1}}\n' \
+          b'{"type":"reaction","ts":2,"user":"u","id":"r2","meta":{"a":1},"target_user":"v"}\n' \
+          b'{"type":"reaction","ts":3,"user":"u","id":"r3","meta":5,"target_user":"v"}\n'
+    r = run_cli("eval", "--policy", str(policy), "-", stdin=log)
+    assert r.returncode == 0
+    err = r.stderr.decode()
+    assert "<stdin>:2: error[R0001]: rule `p/fragile`" in err and "<stdin>:1:" not in err
+    assert [(d["rule"], d["user"], d["event_id"]) for d in _lines(r.stdout)] == [("fragile", "v", "r3")]
