@@ -291,6 +291,11 @@ class ExprEmitter:
         if op == "and":
             return " and ".join(f"({self.test(a)})" for a in ir.args)
         if op == "or":
+            prefixes = self._prefixes(ir.args)
+            if prefixes is not None:
+                # `text starts with "a" or text starts with "b"`: one startswith over a tuple.
+                cf, words = prefixes
+                return f"{cf} is not None and {cf}.startswith({self.pool.add(tuple(words), ('prefixes', *words))})"
             return " or ".join(f"({self.test(a)})" for a in ir.args)
         if op == "not":
             return f"not ({self.test(ir.args[0])})"
@@ -371,6 +376,21 @@ class ExprEmitter:
             v = self.value(left)
             return f"{v} is not None and not is_in({v}, {self.value(right)})"
         return f"{helper[sym]}({self.value(left)}, {self.value(right)})"
+
+    def _prefixes(self, tests) -> tuple[str, list[str]] | None:
+        """(the folded text, the prefixes) when every test is `FIELD starts with "constant"` on one
+        text field; else None."""
+        path, words = None, []
+        for t in tests:
+            if not (t.op == "pred" and t.value == "starts with" and t.args[0].op == "field"
+                    and t.args[0].type == TEXT and t.args[1].op == "const"):
+                return None
+            found = self._const_words_of(t.args[1])
+            if len(found) != 1 or (path is not None and tuple(t.args[0].value) != path):
+                return None
+            path = tuple(t.args[0].value)
+            words += found
+        return (self.local.fold(path), words) if path is not None else None
 
     def match(self, ir: IR) -> str:
         pattern, flags = ir.value
