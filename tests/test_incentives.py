@@ -185,3 +185,17 @@ def test_a_nan_balance_takes_a_member_at_the_top_level_back_to_the_first():
         give("a", float("nan"), 1_700_000_000_000_001, "e2", None, {"id": "e2"}, out)
         assert [(d["rule"], d["action"], d.get("level", d.get("role"))) for d in out[1:]] == [
             ("rank", "level_down", "new"), ("rank", "demote", "core")], native
+
+
+def test_active_days_stay_ascending_whatever_order_days_come_in():
+    # Generated code keeps the usual cases itself and hands a day before the last to
+    # active_days_add, which puts it in its place: active_days_now reads the list by its ends.
+    from policyengine.runtime.incentives import active_days_add, active_days_now
+    table: dict = {}
+    for day in (10, 12, 11, 12, 10):
+        active_days_add(table, "u", day, 7)
+    assert table["u"] == [10, 11, 12]
+    active_days_add(table, "u", 17, 7)               # days after 17 − 7 = 10 stay
+    assert table["u"] == [11, 12, 17] and active_days_now(table, "u", 17, 7) == 3
+    assert active_days_now(table, "u", 18, 7) == 2   # (11, 18]: 12 and 17
+    assert active_days_now(table, "u", 19, 7) == 1   # (12, 19]: 17 alone

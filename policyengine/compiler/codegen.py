@@ -24,8 +24,7 @@ HELPERS = ("window_count", "has_label", "active_labels", "set_label", "remove_la
            "explain_compare", "explain_test", "fold_text")
 AGGREGATE_HELPERS = ("add_window", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
-                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now",
-                     "insort")
+                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now")
 
 
 def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
@@ -291,18 +290,19 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         cal = emit.pool.add(calendar(tz), ("calendar", tz))
         period = f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)"
         if fn == "active_days":
-            # active_days_add written out (runtime/incentives.py): the community pack's referral
-            # rule keeps a member's active days on every message.
+            # The usual cases of active_days_add (runtime/incentives.py) written out: the community
+            # pack's referral rule keeps a member's active days on every message. A day before the
+            # last kept (never, in event time) goes to the function.
             w.line(f"q = {table}.get({key})")
             w.line(f"v = {period}")
             w.line("if not q:")
             w.line(f"    {table}[{key}] = [v]")
+            w.line("elif q[-1] > v:")
+            w.line(f"    active_days_add({table}, {key}, v, {extra})")
             w.line("else:")
-            w.line("    if q[-1] < v:")
+            w.line("    if q[-1] != v:")
             w.line("        q.append(v)")
-            w.line("    elif q[-1] != v and v not in q:")
-            w.line("        insort(q, v)")
-            w.line(f"    while q and q[0] <= v - {extra}:")
+            w.line(f"    while q[0] <= v - {extra}:")
             w.line("        q.pop(0)")
         else:
             w.line(f"streak_add({table}, {key}, {period}, {extra})")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import heapq
-from bisect import insort  # noqa: F401  (also bound by generated code, which keeps active days)
+from bisect import insort
 from hashlib import blake2b
 
 
