@@ -134,8 +134,9 @@ def _generic_award(rewards, currency, named, source, member, amount, now, event,
                           _AMOUNTS, st.sampled_from([0, 1, 60_000_000, 3_600_000_000, 11 * 3_600_000_000])),
                 min_size=5, max_size=60))
 def test_giver_does_what_award_its_decision_and_awarded_do(steps):
-    # Three evaluators of one program: the giver in C (runtime/_points.c), the giver in Python,
-    # and award() + decision() + awarded() as the generated code called them before givers.
+    # Three evaluators of one program: the giver in C (runtime/_points.c), the Python giver (which
+    # calls award() and awarded() itself), and those two called here step by step, as generated
+    # code called them before givers: the C against the definitions, and the Python giver's fields.
     from policyengine.compiler.program import compile_program
     from policyengine.loader import load_text
     from policyengine.runtime import _points

@@ -81,80 +81,34 @@ class Rewards:
         return actual, after
 
     def giver(self, currency: str, source: str, policy: str, rule: str, named: bool = False, native: bool = True):
-        """`award()`, its decision and `awarded()` in one function for a rule whose currency is a
-        constant: give(member, amount, now, event_id, reason, event, out). What they look up per
-        award — the currency's cap and whether this rule is exempt from it, its floor and decay,
-        its leaderboards and levels — is worked out here once. The community pack's points rule
-        awards on most messages, and the five calls behind it were its largest cost. It must do
-        exactly what the three do (tests/test_incentives.py holds it to them). `named`: the rule
-        names its currency, and the decision says which. The same in C where it was built
-        (runtime/_points.c), unless `native` is False."""
-        store = self.store
-        ledgers, earned_tables, level_tables = store.ledgers, store.earned, store.levels
-        spec = self.currencies.get(currency)
-        plain_ledger = spec is None or not spec.decay_per_us        # a record's balance is its first item
-        capped = spec is not None and spec.cap is not None and source not in spec.cap_exempt
-        cap = spec.cap if capped else None
-        period_of = self._cap_period.get(currency) if capped else None
-        floor = spec.floor if spec is not None else None
-        boards = tuple(self._boards_of.get(currency, ()))
-        levels = tuple(self._levels_of.get(currency, ()))
-        board_tables, relevel = store.boards, self._relevel
+        """One function for an award site whose currency is a constant:
+        give(member, amount, now, event_id, reason, event, out) does `award()`, its decision and
+        `awarded()`. In C where it was built (runtime/_points.c), with what they look up per award —
+        the cap and whether this rule is exempt from it, floor, decay, leaderboards, levels —
+        worked out here once: the community pack's points rule awards on most messages, and the
+        calls behind it were its largest cost. Otherwise (or with `native` False) the three
+        themselves; tests/test_incentives.py holds the C to them. `named`: the rule names its
+        currency, and the decision says which."""
+        if native and _points is not None:
+            store = self.store
+            spec = self.currencies.get(currency)
+            capped = spec is not None and spec.cap is not None and source not in spec.cap_exempt
+            return _points.Giver(currency, policy, rule, named, store.ledgers, store.earned, store.boards,
+                                 store.levels, store, lambda record, now: _balance(spec, record, now),
+                                 spec is None or not spec.decay_per_us,                 # a record's balance is its first item
+                                 spec.cap if capped else None, self._cap_period.get(currency) if capped else None,
+                                 spec.floor if spec is not None else None,
+                                 tuple(self._boards_of.get(currency, ())), tuple(self._levels_of.get(currency, ())),
+                                 self._relevel, format_us, format_ts, plain_number)
+        extra = (("currency", currency),) if named else ()
 
         def give(member, amount, now: int, event_id, reason, event, out: list) -> None:
-            if member is None or amount is None:
-                return
-            ledger = ledgers.get(currency)
-            if ledger is None:
-                ledger = ledgers[currency] = {}
-            record = ledger.get(member)
-            before = record[0] if record is not None and plain_ledger else _balance(spec, record, now)
-            actual = amount
-            if capped and amount > 0:
-                period = period_of(now)
-                earned = earned_tables.get(currency)
-                if earned is None:
-                    earned = earned_tables[currency] = {}
-                held = earned.get(member)
-                so_far = held[1] if held is not None and held[0] == period else 0
-                room = cap - so_far
-                if room < amount:                       # max(0, min(amount, room)) without two calls
-                    actual = room if room > 0 else 0
-                earned[member] = (period, so_far + actual)
-            if floor is not None and amount < 0:
-                actual = max(amount, min(0, floor - before))
-            after = before + actual
-            ledger[member] = (after, now)
-            if not actual:
-                return
-            made = {"ts": format_us(now) or format_ts(now), "policy": policy, "rule": rule,
-                    "action": "award_points", "user": member}
-            if event_id is not None:
-                made["event_id"] = event_id
-            made["points"] = actual if actual.__class__ is int else plain_number(actual)
-            if named:
-                made["currency"] = currency
-            made["balance"] = after if after.__class__ is int else plain_number(after)
-            if reason is not None:
-                made["reason"] = reason
-            out.append(made)
-            for board_key in boards:                 # board_add, without its frame
-                board = board_tables.get(board_key)
-                if board is None:
-                    board = board_tables[board_key] = {}
-                held = board.get(member)
-                board[member] = (actual if held is None else held[0] + actual, store.events_seen)
-            for index, level_spec, thresholds in levels:
-                table = level_tables.get(index)
-                if thresholds is not None and table is not None and after == after \
-                        and (bisect_right(thresholds, after) or 1) - 1 == table.get(member, 0):
-                    continue                        # the level it had: nothing to decide
-                relevel(index, level_spec, thresholds, member, after, event, now, out)
-
-        if native and _points is not None:
-            return _points.Giver(currency, policy, rule, named, ledgers, earned_tables, board_tables, level_tables,
-                                 store, lambda record, now: _balance(spec, record, now), plain_ledger,
-                                 cap, period_of, floor, boards, levels, relevel, format_us, format_ts, plain_number)
+            points, balance = self.award(currency, member, amount, source, now)
+            if points:
+                out.append(decision(now, policy, rule, "award_points", member, event_id,
+                                    (("points", plain_number(points)),) + extra + (("balance", plain_number(balance)),),
+                                    reason))
+                self.awarded(currency, member, points, balance, event, now, out)
         return give
 
     def awarded(self, currency: str, member, amount, balance, event: dict, now: int, out: list) -> None:
