@@ -121,18 +121,8 @@ def window_sum(table: dict, key, now: int, width: int):
 
 
 def window_distinct(table: dict, key, now: int, width: int) -> int:
-    # _current written out: distinct and repeats are read on most messages of the community pack.
-    state = table.get(key)
-    if state is None:
-        return 0
-    entries = state.entries
-    if entries and entries[0][0] > now - width:
-        return len(state.summary)
-    state.evict(now - width)
-    if not state.entries:
-        del table[key]
-        return 0
-    return len(state.summary)
+    state = _current(table, key, now - width)
+    return len(state.summary) if state is not None else 0
 
 
 def all_time_distinct(table: dict, key) -> int:
@@ -144,17 +134,8 @@ def window_repeats(table: dict, key, now: int, width: int, wanted) -> int:
     """Events in the window whose normalised text equals this one's, `wanted` (this one included)."""
     if wanted is None:
         return 0
-    state = table.get(key)                      # _current written out, as in window_distinct
-    if state is None:
-        return 0
-    entries = state.entries
-    if entries and entries[0][0] > now - width:
-        return state.summary.get(wanted, 0)
-    state.evict(now - width)
-    if not state.entries:
-        del table[key]
-        return 0
-    return state.summary.get(wanted, 0)
+    state = _current(table, key, now - width)
+    return state.summary.get(wanted, 0) if state is not None else 0
 
 
 def window_similar(table: dict, key, now: int, width: int, text, threshold: float) -> int:
