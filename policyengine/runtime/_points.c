@@ -13,12 +13,12 @@
 
 typedef struct {
     PyObject_HEAD
+    vectorcallfunc call;               /* how the type is called: vectorcall, no argument tuple */
     PyObject *currency, *policy, *rule;
     PyObject *ledgers, *earned_tables, *board_tables, *level_tables;   /* the store's dicts */
     PyObject *store;                   /* read for events_seen (leaderboard ties) */
     PyObject *balance_of;              /* fn(record or None, now) → balance: decay and floors */
     int plain_ledger;                  /* a record's balance is its first item */
-    int capped;
     PyObject *cap, *period_of;         /* the cap and fn(now) → its period; NULL without a cap */
     PyObject *floor;                   /* NULL without a floor */
     int named;                         /* the decision says which currency */
@@ -28,15 +28,10 @@ typedef struct {
     PyObject *format_us, *format_ts, *plain_number;
 } Giver;
 
-typedef struct {
-    Giver giver;
-    vectorcallfunc call;           /* how the type is called: vectorcall, no argument tuple */
-} GiverWithCall;
-
 static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 
 static PyObject *s_events_seen, *s_ts, *s_policy, *s_rule, *s_action, *s_user, *s_event_id, *s_points,
-                *s_currency, *s_balance, *s_reason, *s_award_points, *zero, *one;
+                *s_currency, *s_balance, *s_reason, *s_award_points, *zero;
 
 static int Giver_traverse(Giver *g, visitproc visit, void *arg) {
     Py_VISIT(g->currency); Py_VISIT(g->policy); Py_VISIT(g->rule);
@@ -85,13 +80,12 @@ static PyObject *Giver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     g->board_tables = Py_NewRef(a[6]); g->level_tables = Py_NewRef(a[7]);
     g->store = Py_NewRef(a[8]); g->balance_of = Py_NewRef(a[9]);
     g->plain_ledger = plain;
-    g->capped = a[11] != Py_None;
-    g->cap = g->capped ? Py_NewRef(a[11]) : NULL;
-    g->period_of = g->capped ? Py_NewRef(a[12]) : NULL;
+    g->cap = a[11] != Py_None ? Py_NewRef(a[11]) : NULL;
+    g->period_of = g->cap != NULL ? Py_NewRef(a[12]) : NULL;
     g->floor = a[13] != Py_None ? Py_NewRef(a[13]) : NULL;
     g->boards = Py_NewRef(a[14]); g->levels = Py_NewRef(a[15]); g->relevel = Py_NewRef(a[16]);
     g->format_us = Py_NewRef(a[17]); g->format_ts = Py_NewRef(a[18]); g->plain_number = Py_NewRef(a[19]);
-    ((GiverWithCall *)g)->call = (vectorcallfunc)Giver_call;
+    g->call = (vectorcallfunc)Giver_call;
     return (PyObject *)g;
 }
 
@@ -165,7 +159,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
     }
     if (before == NULL) return NULL;
     actual = Py_NewRef(amount);
-    if (g->capped) {
+    if (g->cap != NULL) {
         int positive = greater(amount, zero);
         if (positive < 0) goto done;
         if (positive) {
@@ -299,10 +293,6 @@ done:
     return result;
 }
 
-static PyObject *Giver_tp_call(PyObject *self, PyObject *args, PyObject *kwargs) {
-    return PyVectorcall_Call(self, args, kwargs);
-}
-
 static PyTypeObject GiverType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "policyengine.runtime._points.Giver",
@@ -313,8 +303,8 @@ static PyTypeObject GiverType = {
     .tp_dealloc = (destructor)Giver_dealloc,
     .tp_traverse = (traverseproc)Giver_traverse,
     .tp_clear = (inquiry)Giver_clear,
-    .tp_call = Giver_tp_call,
-    .tp_vectorcall_offset = 0,       /* set in PyInit: after the header */
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Giver, call),
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_points", NULL, 0, NULL, NULL, NULL, NULL, NULL};
@@ -327,10 +317,7 @@ PyMODINIT_FUNC PyInit__points(void) {
     INTERN(s_currency, "currency"); INTERN(s_balance, "balance"); INTERN(s_reason, "reason");
     INTERN(s_award_points, "award_points");
     zero = PyLong_FromLong(0);
-    one = PyLong_FromLong(1);
-    if (zero == NULL || one == NULL) return NULL;
-    GiverType.tp_basicsize = sizeof(GiverWithCall);
-    GiverType.tp_vectorcall_offset = offsetof(GiverWithCall, call);
+    if (zero == NULL) return NULL;
     if (PyType_Ready(&GiverType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
