@@ -4,12 +4,14 @@ from __future__ import annotations
 from policyengine.check.ir import IR
 from policyengine.check.schema import ANY, TEXT
 from policyengine.compiler.writer import Pool
+from policyengine.runtime import matchers
 from policyengine.runtime.matchers import SafeRegex, WordMatcher
 from policyengine.runtime.periods import calendar
 from policyengine.runtime.text import normalize
 
 DERIVED = ("link_count", "mention_count", "caps_ratio", "emoji_ratio")   # computed once per event
 INLINE_WORDS = 8      # up to this many words are tested inline; more share one Aho–Corasick automaton
+WORD_SET_WORDS = 64   # where the C WordSet is built: 2 to this many words are one WordSet call
 
 
 # Tests made only of these read nothing that a rule's actions change, so their value holds for
@@ -423,7 +425,10 @@ class ExprEmitter:
         return f"({name} := {self._any_of(self.local.fold(path), words)})"
 
     def _any_of(self, cf: str, words: list[str]) -> str:
-        """The case-folded text in local `cf` holds one of `words`: a few `in`s, or one Aho–Corasick pass."""
+        """The case-folded text in local `cf` holds one of `words`: one `in`, one pass of the C
+        WordSet (a short list), a few `in`s (without it), or one Aho–Corasick pass (a long list)."""
+        if 2 <= len(words) <= WORD_SET_WORDS and matchers.WordSet is not matchers.PythonWordSet:
+            return f"{cf} is not None and {self.pool.add(matchers.WordSet(words), ('word set',) + tuple(words))}({cf})"
         if len(words) <= INLINE_WORDS:
             return f"{cf} is not None and (" + " or ".join(f"{self.pool.add(w)} in {cf}" for w in words) + ")"
         matcher = self.pool.add(WordMatcher(words), ("words",) + tuple(words))

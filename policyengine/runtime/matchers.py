@@ -79,3 +79,33 @@ class WordMatcher:
 
     def __repr__(self) -> str:
         return f"WordMatcher({len(self.words)} words)"
+
+
+class PythonWordSet:
+    """A short word list's `contains any`: WordSet(text) is True when one of the words is in the
+    text. The definition runtime/_words.c is held to (tests/test_words.py); in C it is one pass
+    over the text, a bit test a character, where the Python form is one search a word."""
+
+    __slots__ = ("words",)
+
+    def __init__(self, words) -> None:
+        self.words = tuple(words)
+
+    def __call__(self, text: str) -> bool:
+        for word in self.words:
+            if word in text:
+                return True
+        return False
+
+    def __reduce__(self):
+        return (self.__class__, (self.words,))
+
+    def __repr__(self) -> str:
+        return f"WordSet({len(self.words)} words)"
+
+
+WordSet = PythonWordSet
+try:                                          # the same in C where it was built (runtime/_words.c)
+    from policyengine.runtime._words import WordSet  # noqa: F811
+except ImportError:  # pragma: no cover - the extension is optional
+    pass

@@ -1,0 +1,62 @@
+"""Short word lists in C (runtime/_words.c) against their definition: WordSet(text) is
+`any(word in text for word in words)`, whatever the text's width and however many places a word
+almost matches."""
+import pickle
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policyengine.runtime import _words, matchers
+
+# Characters of each storage width CPython picks (Latin-1, BMP, astral), and few enough of them
+# that words often start, and often almost match, at many places of a text.
+_CHARS = st.sampled_from(["a", "b", "é", "加", "微", "信", "😀", "\x00"])
+_TEXTS = st.text(_CHARS, max_size=60)
+_WORDS = st.lists(st.text(_CHARS, max_size=5), max_size=10)
+
+
+def _oracle(words, text) -> bool:
+    return any(word in text for word in words)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_WORDS, _TEXTS)
+def test_c_word_set_answers_as_the_definition_does(words, text):
+    expected = _oracle(words, text)
+    assert _words.WordSet(words)(text) is expected
+    assert matchers.PythonWordSet(words)(text) is expected
+
+
+@pytest.mark.parametrize("found_at_end", [True, False])
+def test_a_text_that_exhausts_the_comparison_budget_still_gets_the_right_answer(found_at_end):
+    # Every place of the text starts both words and matches all but their last character: the
+    # scan compares ~50 characters a place, far past its budget, and hands over to one search a
+    # word. The answer must not change at the hand-over.
+    words = ["a" * 50 + "b", "a" * 49 + "c"]
+    text = "a" * 5000 + ("a" * 49 + "c" if found_at_end else "")
+    assert _words.WordSet(words)(text) is found_at_end
+    assert _words.WordSet(words)(text + "😀") is found_at_end       # the same in the widest storage
+
+
+def test_hand_written_cases():
+    ads = _words.WordSet(["加微信", "vx:", "promo.example/"])
+    assert ads("欢迎加微信聊") is True
+    assert ads("加微 信") is False                                  # the engine normalises before asking
+    assert ads("see promo.example/x") is True
+    assert ads("promo.example") is False                            # a word longer than what is left
+    assert ads("") is False
+    assert _words.WordSet([])("anything") is False
+    assert _words.WordSet(["", "zzz"])("anything") is True          # the empty word is in every text
+
+
+def test_round_trips_and_errors():
+    for cls in (_words.WordSet, matchers.PythonWordSet):
+        ws = cls(["加微信", "idiot"])
+        copy = pickle.loads(pickle.dumps(ws))                       # the compiled-program cache pickles its pool
+        assert type(copy) is cls and copy.words == ("加微信", "idiot")
+        assert copy("you idiot") is True and copy("hello") is False
+        with pytest.raises(TypeError):
+            ws(5)
+    with pytest.raises(TypeError):
+        _words.WordSet(["ok", 3])
