@@ -370,7 +370,10 @@ class ExprEmitter:
             return f"{v} in {members}" if sym == "in" else f"{v} is not None and {v} not in {members}"
         if sym in ("has any", "has all") and const_right:
             items = self.pool.add(frozenset(self._const_items(right)), ("set",) + tuple(sorted(map(repr, self._const_items(right)))))
-            return f"{sym.replace(' ', '_')}({self.value(left)}, {items})"
+            v = self.value(left)
+            test = f"{sym.replace(' ', '_')}({v}, {items})"
+            # Most events carry no roles: a missing list has none of them, without the helper's frame.
+            return f"({v} is not None and {test})" if v.isidentifier() else test
         helper = {"contains": "contains", "starts with": "starts_with", "ends with": "ends_with",
                   "contains any": "contains_any", "contains all": "contains_all", "in": "is_in",
                   "has": "has", "has any": "has_any", "has all": "has_all"}

@@ -153,6 +153,8 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
     if (record == NULL && PyErr_Occurred()) return NULL;
     if (record != NULL && g->plain_ledger) {
         before = PySequence_GetItem(record, 0);
+    } else if (record == NULL && g->plain_ledger && g->floor == NULL) {
+        before = Py_NewRef(zero);                             /* a new member: _balance(spec, None, now) */
     } else {
         PyObject *call[2] = {record != NULL ? record : Py_None, now};
         before = PyObject_Vectorcall(g->balance_of, call, 2, NULL);
@@ -222,7 +224,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         goto done;
     }
     /* The decision, as helpers.decision builds it. */
-    made = PyDict_New();
+    made = _PyDict_NewPresized(10);                           /* no resize on the way to 8 to 10 keys */
     if (made == NULL) goto done;
     PyObject *ts = PyObject_CallOneArg(g->format_us, now);
     if (ts != NULL && ts == Py_None) Py_SETREF(ts, PyObject_CallOneArg(g->format_ts, now));
