@@ -96,3 +96,26 @@ def test_c_window_is_the_one_in_use_and_keeps_its_state_through_the_codec():
     emptied.add(2, 0.2)
     emptied.evict(2)
     assert list(emptied.entries) == [] and type(emptied.summary) is int and emptied.summary == 0
+
+
+def test_a_window_that_slides_for_long_keeps_its_entries_in_order():
+    # The C window keeps entries in a ring that wraps and doubles: a window that keeps about five
+    # entries while sixty pass through (and a burst that makes it grow mid-wrap) must hold what
+    # the Python window holds at every step. Random operations rarely slide this far.
+    tables = {"c": {}, "py": {}}
+    impls = {"c": vars(_windows), "py": PY}
+    times = list(range(60)) + [60] * 9 + list(range(61, 90))
+    for i, t in enumerate(times):
+        for side in ("c", "py"):
+            impls[side]["add_window"](tables[side], "k", "repeats", t, i % 4)
+            impls[side]["add_window"](tables[side], "s", "sum", t, i)
+        c_reads = (_windows.window_distinct(tables["c"], "k", t, 5), _windows.window_repeats(tables["c"], "k", t, 5, 1),
+                   _windows.window_sum(tables["c"], "s", t, 5))
+        py_reads = (PY["window_distinct"](tables["py"], "k", t, 5), PY["window_repeats"](tables["py"], "k", t, 5, 1),
+                    PY["window_sum"](tables["py"], "s", t, 5))
+        assert c_reads == py_reads, t
+        assert _state(tables["c"]) == _state(tables["py"]), t
+    # By hand: at t = 89 the window (84, 89] holds t = 85..89; t = 61 is the 70th event (index
+    # 69, after 60 single times and 9 at t = 60), so t = 85..89 are events 93..97.
+    assert [ts for ts, _ in tables["c"]["s"].entries] == [85, 86, 87, 88, 89]
+    assert _windows.window_sum(tables["c"], "s", 89, 5) == 93 + 94 + 95 + 96 + 97

@@ -1,11 +1,16 @@
 /* Sliding windows in C: runtime/aggregates.py's Window, add_window and window reads, and
- * helpers.window_count, with the same results and the same state (a Window holds `kind`, a
+ * helpers.window_count, with the same results and the same state (a Window shows `kind`, a
  * deque of (time, value) `entries` and a `summary`, as the Python class does, so state files,
  * `policyengine state` and the sweep read it the same way).
  *
  * Why: the community pack keeps five windows a message (copies by text, repeats and link
  * channels by member, message counts), and each add or read was one to three Python frames.
  * tests/test_windows.py holds every function here to its Python definition.
+ *
+ * A window keeps its entries in a ring of C slots, not in a deque of tuples: most windows of
+ * the pack hold one or two entries (a text seen once, a member's last minute), and a deque
+ * costs a 0.5 kB block from malloc, a tuple an entry and a method call an operation. `entries`
+ * builds the deque when asked (state files, `policyengine state`, similar-text reads).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -17,12 +22,21 @@ enum { K_SUM, K_COUNTED, K_SIMILAR };    /* summary: a number; value → entries
 static PyObject *deque_type, *deque_append, *deque_popleft;   /* collections.deque and two methods */
 static PyObject *one;                                          /* the int 1 */
 
+/* An entry: its time and value, and the time as a C integer when it fits in 64 bits. */
+typedef struct {
+    PyObject *ts;
+    PyObject *value;
+    long long t;
+    int fits;
+} Slot;
+
 typedef struct {
     PyObject_HEAD
     PyObject *kind;
-    PyObject *entries;
     PyObject *summary;
     int code;
+    Slot *ring;                  /* cap slots; the oldest entry at head, len of them in use */
+    Py_ssize_t head, len, cap;
 } Window;
 
 static PyTypeObject WindowType;
@@ -53,11 +67,52 @@ static inline Edge edge_of(PyObject *low) {
     return e;
 }
 
-/* t <= the edge, for an entry's time t. -1: error. */
+/* t <= the edge, for a time t. -1: error. */
 static inline int le(PyObject *t, const Edge *edge) {
     long long x;
     if (edge->fits && as_int64(t, &x)) return x <= edge->v;
     return PyObject_RichCompareBool(t, edge->obj, Py_LE);
+}
+
+/* The same for an entry, whose time was made a C integer when it was added. */
+static inline int slot_le(const Slot *slot, const Edge *edge) {
+    if (edge->fits && slot->fits) return slot->t <= edge->v;
+    return PyObject_RichCompareBool(slot->ts, edge->obj, Py_LE);
+}
+
+static inline Slot *oldest(Window *w) { return &w->ring[w->head]; }
+
+/* One more entry at the young end; the ring doubles when full. */
+static int push(Window *w, PyObject *ts, PyObject *value) {
+    if (w->len == w->cap) {
+        Py_ssize_t cap = w->cap ? 2 * w->cap : 2;
+        Slot *ring = PyMem_Malloc((size_t)cap * sizeof(Slot));
+        if (ring == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < w->len; i++) ring[i] = w->ring[(w->head + i) % w->cap];
+        PyMem_Free(w->ring);
+        w->ring = ring;
+        w->head = 0;
+        w->cap = cap;
+    }
+    Slot *slot = &w->ring[(w->head + w->len) % w->cap];
+    slot->ts = Py_NewRef(ts);
+    slot->value = Py_NewRef(value);
+    slot->fits = as_int64(ts, &slot->t);
+    w->len++;
+    return 0;
+}
+
+/* The oldest entry out: its time and value handed to the caller (new references). */
+static void pop_oldest(Window *w, PyObject **ts, PyObject **value) {
+    Slot *slot = oldest(w);
+    *ts = slot->ts;
+    *value = slot->value;
+    w->head = (w->head + 1) % w->cap;
+    w->len--;
+    if (w->len == 0) w->head = 0;
 }
 
 static Window *window_new(PyTypeObject *type, PyObject *kind) {
@@ -71,9 +126,8 @@ static Window *window_new(PyTypeObject *type, PyObject *kind) {
     if (w == NULL) return NULL;
     w->code = code;
     w->kind = Py_NewRef(kind);
-    w->entries = PyObject_CallNoArgs(deque_type);
     w->summary = code == K_SUM ? PyLong_FromLong(0) : code == K_SIMILAR ? Py_NewRef(Py_None) : PyDict_New();
-    if (w->entries == NULL || w->summary == NULL) {
+    if (w->summary == NULL) {
         Py_DECREF(w);
         return NULL;
     }
@@ -89,15 +143,27 @@ static PyObject *Window_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwa
 
 static int Window_traverse(Window *w, visitproc visit, void *arg) {
     Py_VISIT(w->kind);
-    Py_VISIT(w->entries);
     Py_VISIT(w->summary);
+    for (Py_ssize_t i = 0; i < w->len; i++) {
+        Slot *slot = &w->ring[(w->head + i) % w->cap];
+        Py_VISIT(slot->ts);
+        Py_VISIT(slot->value);
+    }
     return 0;
 }
 
 static int Window_clear(Window *w) {
     Py_CLEAR(w->kind);
-    Py_CLEAR(w->entries);
     Py_CLEAR(w->summary);
+    while (w->len > 0) {
+        PyObject *ts, *value;
+        pop_oldest(w, &ts, &value);
+        Py_DECREF(ts);
+        Py_DECREF(value);
+    }
+    PyMem_Free(w->ring);
+    w->ring = NULL;
+    w->cap = 0;
     return 0;
 }
 
@@ -109,13 +175,7 @@ static void Window_dealloc(Window *w) {
 
 /* Window.add: the entry, and the summary kept exact. */
 static int add_entry(Window *w, PyObject *ts, PyObject *value) {
-    PyObject *entry = PyTuple_Pack(2, ts, value);
-    if (entry == NULL) return -1;
-    PyObject *call[2] = {w->entries, entry};
-    PyObject *done = PyObject_Vectorcall(deque_append, call, 2, NULL);
-    Py_DECREF(entry);
-    if (done == NULL) return -1;
-    Py_DECREF(done);
+    if (push(w, ts, value) < 0) return -1;
     if (w->code == K_SUM) {
         PyObject *total = PyNumber_Add(w->summary, value);
         if (total == NULL) return -1;
@@ -138,27 +198,12 @@ static int add_entry(Window *w, PyObject *ts, PyObject *value) {
 
 /* Window.evict: drop entries at or before `low`, the summary with them. */
 static int evict(Window *w, const Edge *low) {
-    PyObject *entries = w->entries;
-    while (PyObject_Length(entries) > 0) {
-        PyObject *first = PySequence_GetItem(entries, 0);
-        if (first == NULL) return -1;
-        if (!PyTuple_Check(first) || PyTuple_GET_SIZE(first) != 2) {
-            Py_DECREF(first);
-            PyErr_SetString(PyExc_TypeError, "a window entry is a (time, value) pair");
-            return -1;
-        }
-        int old = le(PyTuple_GET_ITEM(first, 0), low);
-        if (old <= 0) {
-            Py_DECREF(first);
-            return old;
-        }
-        PyObject *gone = PyObject_Vectorcall(deque_popleft, &entries, 1, NULL);
-        if (gone == NULL) {
-            Py_DECREF(first);
-            return -1;
-        }
-        Py_DECREF(gone);
-        PyObject *value = PyTuple_GET_ITEM(first, 1);
+    while (w->len > 0) {
+        int old = slot_le(oldest(w), low);
+        if (old <= 0) return old;
+        PyObject *ts, *value;
+        pop_oldest(w, &ts, &value);
+        Py_DECREF(ts);
         int failed = 0;
         if (w->code == K_SUM) {
             PyObject *total = PyNumber_Subtract(w->summary, value);
@@ -175,10 +220,10 @@ static int evict(Window *w, const Edge *low) {
                 Py_DECREF(left);
             }
         }
-        Py_DECREF(first);
+        Py_DECREF(value);
         if (failed) return -1;
     }
-    if (w->code == K_SUM && PyObject_Length(entries) == 0) {
+    if (w->code == K_SUM && w->len == 0) {
         PyObject *zero = PyLong_FromLong(0);                   /* no float drift once the window is empty */
         if (zero == NULL) return -1;
         Py_SETREF(w->summary, zero);
@@ -201,6 +246,30 @@ static PyObject *Window_evict(Window *w, PyObject *low) {
     Py_RETURN_NONE;
 }
 
+/* Window.entries: the entries as the Python class keeps them, a deque of (time, value). */
+static PyObject *Window_entries(Window *w, void *Py_UNUSED(closure)) {
+    PyObject *entries = PyObject_CallNoArgs(deque_type);
+    if (entries == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < w->len; i++) {
+        Slot *slot = &w->ring[(w->head + i) % w->cap];
+        PyObject *entry = PyTuple_Pack(2, slot->ts, slot->value);
+        PyObject *call[2] = {entries, entry};
+        PyObject *done = entry == NULL ? NULL : PyObject_Vectorcall(deque_append, call, 2, NULL);
+        Py_XDECREF(entry);
+        if (done == NULL) {
+            Py_DECREF(entries);
+            return NULL;
+        }
+        Py_DECREF(done);
+    }
+    return entries;
+}
+
+static PyGetSetDef Window_getset[] = {
+    {"entries", (getter)Window_entries, NULL, "deque of (time, value), oldest first (a copy)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyMethodDef Window_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Window_add, METH_FASTCALL, "add(ts, value): one more entry"},
     {"evict", (PyCFunction)Window_evict, METH_O, "evict(low): drop entries at or before low"},
@@ -209,7 +278,6 @@ static PyMethodDef Window_methods[] = {
 
 static PyMemberDef Window_members[] = {
     {"kind", T_OBJECT_EX, offsetof(Window, kind), READONLY, "sum | distinct | repeats | similar"},
-    {"entries", T_OBJECT_EX, offsetof(Window, entries), READONLY, "deque of (time, value)"},
     {"summary", T_OBJECT_EX, offsetof(Window, summary), 0, "the sum, value → entries holding it, or None"},
     {NULL, 0, 0, 0, NULL},
 };
@@ -226,6 +294,7 @@ static PyTypeObject WindowType = {
     .tp_clear = (inquiry)Window_clear,
     .tp_methods = Window_methods,
     .tp_members = Window_members,
+    .tp_getset = Window_getset,
 };
 
 /* The table's window for `key` once entries at or before now − width are gone; NULL without an
@@ -246,14 +315,8 @@ static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *
     if (low == NULL) return NULL;
     Edge edge = edge_of(low);
     int keep = 0;
-    if (PyObject_Length(w->entries) > 0) {
-        PyObject *first = PySequence_GetItem(w->entries, 0);
-        if (first == NULL) {
-            Py_DECREF(low);
-            return NULL;
-        }
-        keep = PyTuple_Check(first) && PyTuple_GET_SIZE(first) == 2 ? le(PyTuple_GET_ITEM(first, 0), &edge) : 0;
-        Py_DECREF(first);
+    if (w->len > 0) {
+        keep = slot_le(oldest(w), &edge);
         if (keep < 0) {
             Py_DECREF(low);
             return NULL;
@@ -263,7 +326,7 @@ static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *
     if (!keep) {
         Py_INCREF(w);
         int failed = evict(w, &edge);
-        Py_ssize_t left = failed ? 0 : PyObject_Length(w->entries);
+        Py_ssize_t left = failed ? 0 : w->len;
         Py_DECREF(w);                                         /* the table still holds it */
         if (failed) {
             Py_DECREF(low);
@@ -414,7 +477,7 @@ static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
         Py_INCREF(state);
         Py_ssize_t left;
         if (PyObject_TypeCheck(state, &WindowType)) {
-            left = evict((Window *)state, &edge) < 0 ? -1 : PyObject_Length(((Window *)state)->entries);
+            left = evict((Window *)state, &edge) < 0 ? -1 : ((Window *)state)->len;
         } else if (Py_IS_TYPE(state, (PyTypeObject *)deque_type)) {
             left = PyObject_Length(state);
             while (left > 0) {
