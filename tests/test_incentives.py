@@ -113,7 +113,9 @@ rule p { on message do award_points(1) }
 rule x { on message do award_points(1, "xp") }
 '''
 
-_AMOUNTS = st.one_of(st.integers(-6, 8), st.sampled_from([0.5, -0.5, 2.25, -3.75, 0.0, 1e-9, 40, float("nan")]))
+# Ints past one 30-bit digit (both signs) too: the C compares one-digit ints in place, others through Python.
+_AMOUNTS = st.one_of(st.integers(-6, 8), st.sampled_from([0.5, -0.5, 2.25, -3.75, 0.0, 1e-9, 40, float("nan"),
+                                                          1 << 40, -(1 << 40), (1 << 30) + 3, -(1 << 30) - 3]))
 
 
 def _generic_award(rewards, currency, named, source, member, amount, now, event, out):
@@ -186,6 +188,25 @@ def test_a_nan_balance_takes_a_member_at_the_top_level_back_to_the_first():
         give("a", float("nan"), 1_700_000_000_000_001, "e2", None, {"id": "e2"}, out)
         assert [(d["rule"], d["action"], d.get("level", d.get("role"))) for d in out[1:]] == [
             ("rank", "level_down", "new"), ("rank", "demote", "core")], native
+
+
+def test_a_balance_exactly_at_a_threshold_reaches_its_level():
+    # Thresholds are reached, not passed: `tier` has "t1" at 3, so 2 + 1 points give its badge
+    # on the second award, and 1 more (4) gives nothing new. The C giver decides itself whether
+    # the level moved (`level_by`); a threshold read as not reached would skip the level-up.
+    from policyengine.compiler.program import compile_program
+    from policyengine.loader import load_text
+    from policyengine.runtime.evaluator import Evaluator
+    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    for native in (True, False):
+        evaluator = Evaluator(compiled)
+        give = evaluator.rewards.giver("points", "p", "p", "p", False, native=native)
+        steps = []
+        for i, amount in enumerate((2, 1, 1)):
+            out: list = []
+            give("a", amount, 1_700_000_000_000_000 + i, f"e{i}", None, {"id": f"e{i}"}, out)
+            steps.append([(d["action"], d.get("level", d.get("badge"))) for d in out if d["rule"] == "tier"])
+        assert steps == [[], [("level_up", "t1"), ("award_badge", "t1")], []], native
 
 
 def test_active_days_stay_ascending_whatever_order_days_come_in():

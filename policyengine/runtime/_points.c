@@ -26,6 +26,9 @@ typedef struct {
     PyObject *levels;                  /* tuple of (index, spec, thresholds list or None) */
     PyObject *relevel;                 /* Rewards._relevel */
     PyObject *format_us, *format_ts, *plain_number;
+    /* The decision's keys in helpers.decision's order, with the constant values in place: a
+     * copy of one and five values set is cheaper than eight inserts into a new dict. */
+    PyObject *with_id, *without_id;
 } Giver;
 
 static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyObject *kwnames);
@@ -39,6 +42,7 @@ static int Giver_traverse(Giver *g, visitproc visit, void *arg) {
     Py_VISIT(g->store); Py_VISIT(g->balance_of); Py_VISIT(g->cap); Py_VISIT(g->period_of); Py_VISIT(g->floor);
     Py_VISIT(g->boards); Py_VISIT(g->levels); Py_VISIT(g->relevel);
     Py_VISIT(g->format_us); Py_VISIT(g->format_ts); Py_VISIT(g->plain_number);
+    Py_VISIT(g->with_id); Py_VISIT(g->without_id);
     return 0;
 }
 
@@ -48,6 +52,7 @@ static int Giver_clear(Giver *g) {
     Py_CLEAR(g->store); Py_CLEAR(g->balance_of); Py_CLEAR(g->cap); Py_CLEAR(g->period_of); Py_CLEAR(g->floor);
     Py_CLEAR(g->boards); Py_CLEAR(g->levels); Py_CLEAR(g->relevel);
     Py_CLEAR(g->format_us); Py_CLEAR(g->format_ts); Py_CLEAR(g->plain_number);
+    Py_CLEAR(g->with_id); Py_CLEAR(g->without_id);
     return 0;
 }
 
@@ -55,6 +60,24 @@ static void Giver_dealloc(Giver *g) {
     PyObject_GC_UnTrack(g);
     Giver_clear(g);
     Py_TYPE(g)->tp_free((PyObject *)g);
+}
+
+/* A decision with every key it can have but `reason`, values to be set: ts, policy, rule,
+ * action, user, [event_id], points, [currency], balance. Room for `reason` without a resize. */
+static PyObject *template_of(Giver *g, int with_id) {
+    PyObject *t = _PyDict_NewPresized(10);
+    if (t == NULL) return NULL;
+    if (PyDict_SetItem(t, s_ts, Py_None) < 0 || PyDict_SetItem(t, s_policy, g->policy) < 0
+        || PyDict_SetItem(t, s_rule, g->rule) < 0 || PyDict_SetItem(t, s_action, s_award_points) < 0
+        || PyDict_SetItem(t, s_user, Py_None) < 0
+        || (with_id && PyDict_SetItem(t, s_event_id, Py_None) < 0)
+        || PyDict_SetItem(t, s_points, Py_None) < 0
+        || (g->named && PyDict_SetItem(t, s_currency, g->currency) < 0)
+        || PyDict_SetItem(t, s_balance, Py_None) < 0) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
 }
 
 /* Giver(currency, policy, rule, named, ledgers, earned, boards_table, levels_table, store, balance_of,
@@ -86,6 +109,12 @@ static PyObject *Giver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     g->boards = Py_NewRef(a[14]); g->levels = Py_NewRef(a[15]); g->relevel = Py_NewRef(a[16]);
     g->format_us = Py_NewRef(a[17]); g->format_ts = Py_NewRef(a[18]); g->plain_number = Py_NewRef(a[19]);
     g->call = (vectorcallfunc)Giver_call;
+    g->with_id = template_of(g, 1);
+    g->without_id = g->with_id == NULL ? NULL : template_of(g, 0);
+    if (g->without_id == NULL) {
+        Py_DECREF(g);
+        return NULL;
+    }
     return (PyObject *)g;
 }
 
@@ -100,8 +129,42 @@ static PyObject *dict_in(PyObject *tables, PyObject *key) {
     return failed ? NULL : table;
 }
 
-static int greater(PyObject *a, PyObject *b) { return PyObject_RichCompareBool(a, b, Py_GT); }
-static int less(PyObject *a, PyObject *b) { return PyObject_RichCompareBool(a, b, Py_LT); }
+/* Small ints (points, caps, thresholds, days) compare in C; anything else as Python compares it.
+ * On 3.11 a one-digit int is read in place (its size is its sign); later versions through the API. */
+static inline int small_int(PyObject *x, long *v) {
+    if (!PyLong_CheckExact(x)) return 0;
+#if PY_VERSION_HEX < 0x030C0000
+    Py_ssize_t size = Py_SIZE(x);
+    if (size < -1 || size > 1) return 0;
+    *v = size * (long)((PyLongObject *)x)->ob_digit[0];
+    return 1;
+#else
+    int overflow;
+    *v = PyLong_AsLongAndOverflow(x, &overflow);
+    if (overflow || (*v == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+#endif
+}
+
+static int compare(PyObject *a, PyObject *b, int op) {
+    if (a == b && op == Py_EQ) return 1;                    /* as PyObject_RichCompareBool */
+    long x, y;
+    if (small_int(a, &x) && small_int(b, &y)) {
+        switch (op) {
+        case Py_LT: return x < y;
+        case Py_GT: return x > y;
+        case Py_EQ: return x == y;
+        default: break;
+        }
+    }
+    return PyObject_RichCompareBool(a, b, op);
+}
+
+static int greater(PyObject *a, PyObject *b) { return compare(a, b, Py_GT); }
+static int less(PyObject *a, PyObject *b) { return compare(a, b, Py_LT); }
 
 /* A number as decisions carry it: ints as they are, others through plain_number. New ref. */
 static PyObject *plain(Giver *g, PyObject *n) {
@@ -174,7 +237,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
                 so_far = Py_NewRef(zero);
                 if (held != NULL) {
                     PyObject *when = PySequence_GetItem(held, 0);
-                    int same = when == NULL ? -1 : PyObject_RichCompareBool(when, period, Py_EQ);
+                    int same = when == NULL ? -1 : compare(when, period, Py_EQ);
                     Py_XDECREF(when);
                     if (same < 0) Py_CLEAR(so_far);
                     else if (same) Py_SETREF(so_far, PySequence_GetItem(held, 1));
@@ -223,17 +286,14 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         result = Py_NewRef(Py_None);
         goto done;
     }
-    /* The decision, as helpers.decision builds it. */
-    made = _PyDict_NewPresized(10);                           /* no resize on the way to 8 to 10 keys */
+    /* The decision, as helpers.decision builds it, keys in its order. */
+    made = PyDict_Copy(event_id != Py_None ? g->with_id : g->without_id);
     if (made == NULL) goto done;
     PyObject *ts = PyObject_CallOneArg(g->format_us, now);
     if (ts != NULL && ts == Py_None) Py_SETREF(ts, PyObject_CallOneArg(g->format_ts, now));
-    if (set_item(made, s_ts, ts) < 0 || PyDict_SetItem(made, s_policy, g->policy) < 0
-        || PyDict_SetItem(made, s_rule, g->rule) < 0 || PyDict_SetItem(made, s_action, s_award_points) < 0
-        || PyDict_SetItem(made, s_user, member) < 0
+    if (set_item(made, s_ts, ts) < 0 || PyDict_SetItem(made, s_user, member) < 0
         || (event_id != Py_None && PyDict_SetItem(made, s_event_id, event_id) < 0)
         || set_item(made, s_points, plain(g, actual)) < 0
-        || (g->named && PyDict_SetItem(made, s_currency, g->currency) < 0)
         || set_item(made, s_balance, plain(g, after)) < 0
         || (reason != Py_None && PyDict_SetItem(made, s_reason, reason) < 0)
         || PyList_Append(out, made) < 0)
@@ -275,7 +335,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
                 PyObject *had = PyDict_GetItemWithError(table, member);
                 if (had == NULL && PyErr_Occurred()) goto done;
                 PyObject *now_level = PyLong_FromSsize_t(reached);
-                int same = now_level == NULL ? -1 : PyObject_RichCompareBool(now_level, had != NULL ? had : zero, Py_EQ);
+                int same = now_level == NULL ? -1 : compare(now_level, had != NULL ? had : zero, Py_EQ);
                 Py_XDECREF(now_level);
                 if (same < 0) goto done;
                 if (same) continue;                              /* the level it had: nothing to decide */
