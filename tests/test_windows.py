@@ -12,7 +12,8 @@ PY = aggregates.PYTHON_WINDOWS
 # Times as events give them (µs, ascending with jitter), and some no event gives: before 1970,
 # past 64 bits (compared by Python, not in C), equal to a neighbour.
 _TIMES = st.one_of(st.integers(0, 40), st.sampled_from([-(1 << 62), -5, 1 << 64, (1 << 64) + 1]))
-_VALUES = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["a", "b", "加微信", "", 2.5, -0.0, 0.1]))
+# A list too: no window can count it, and C and Python must fail alike, leaving the same state.
+_VALUES = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["a", "b", "加微信", "", 2.5, -0.0, 0.1, ["x"]]))
 _OPS = st.lists(st.tuples(st.sampled_from(["add", "distinct", "repeats", "sum", "evict", "sweep", "count",
                                            "sweep all"]),
                           st.sampled_from(["sum", "distinct", "repeats", "similar"]), st.sampled_from(["k1", "k2"]),
@@ -119,3 +120,23 @@ def test_a_window_that_slides_for_long_keeps_its_entries_in_order():
     # 69, after 60 single times and 9 at t = 60), so t = 85..89 are events 93..97.
     assert [ts for ts, _ in tables["c"]["s"].entries] == [85, 86, 87, 88, 89]
     assert _windows.window_sum(tables["c"], "s", 89, 5) == 93 + 94 + 95 + 96 + 97
+
+
+def test_a_window_of_one_entry_answers_as_its_summary_dict_would():
+    # A counted window that has held one entry keeps no summary dict in C (most copypasta windows
+    # are one text's): its reads must still answer, and fail, as the dict would.
+    for impl in (vars(_windows), PY):
+        table: dict = {}
+        impl["add_window"](table, "t", "repeats", 10, "hello")
+        assert impl["window_repeats"](table, "t", 10, 5, "hello") == 1
+        assert impl["window_repeats"](table, "t", 10, 5, "other") == 0
+        assert impl["window_distinct"](table, "t", 10, 5) == 1
+        assert table["t"].summary == {"hello": 1}
+        try:
+            impl["window_repeats"](table, "t", 10, 5, ["unhashable"])
+        except TypeError:
+            pass
+        else:
+            raise AssertionError("a dict cannot be asked for a list")
+        impl["add_window"](table, "t", "repeats", 11, "hello")      # the second entry makes the dict
+        assert impl["window_repeats"](table, "t", 11, 5, "hello") == 2 and table["t"].summary == {"hello": 2}

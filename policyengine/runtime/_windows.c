@@ -11,6 +11,10 @@
  * the pack hold one or two entries (a text seen once, a member's last minute), and a deque
  * costs a 0.5 kB block from malloc, a tuple an entry and a method call an operation. `entries`
  * builds the deque when asked (state files, `policyengine state`, similar-text reads).
+ *
+ * A distinct or repeats window that has held one entry only has no summary dict yet (NULL): the
+ * copypasta window is one per new text, and most texts come once. The dict is made when a second
+ * entry comes; `summary` shows the one-entry dict without keeping it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -33,7 +37,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     PyObject *kind;
-    PyObject *summary;
+    PyObject *summary;           /* NULL: a counted window that has held one entry only */
     int code;
     Slot *ring;                  /* cap slots; the oldest entry at head, len of them in use */
     Py_ssize_t head, len, cap;
@@ -126,10 +130,12 @@ static Window *window_new(PyTypeObject *type, PyObject *kind) {
     if (w == NULL) return NULL;
     w->code = code;
     w->kind = Py_NewRef(kind);
-    w->summary = code == K_SUM ? PyLong_FromLong(0) : code == K_SIMILAR ? Py_NewRef(Py_None) : PyDict_New();
-    if (w->summary == NULL) {
-        Py_DECREF(w);
-        return NULL;
+    if (code != K_COUNTED) {
+        w->summary = code == K_SUM ? PyLong_FromLong(0) : Py_NewRef(Py_None);
+        if (w->summary == NULL) {
+            Py_DECREF(w);
+            return NULL;
+        }
     }
     return w;
 }
@@ -174,7 +180,30 @@ static void Window_dealloc(Window *w) {
 }
 
 /* Window.add: the entry, and the summary kept exact. */
+/* The summary dict of a counted window that has none yet: its one entry, or nothing. */
+static PyObject *summary_of_one(Window *w) {
+    PyObject *summary = PyDict_New();
+    if (summary == NULL || w->len == 0) return summary;
+    if (PyDict_SetItem(summary, oldest(w)->value, one) < 0) {
+        Py_DECREF(summary);
+        return NULL;
+    }
+    return summary;
+}
+
 static int add_entry(Window *w, PyObject *ts, PyObject *value) {
+    if (w->code == K_COUNTED && w->summary == NULL) {
+        if (w->len == 0) {                                  /* the first entry: no dict yet */
+            if (push(w, ts, value) < 0) return -1;
+            if (PyObject_Hash(value) != -1) return 0;
+            /* An unhashable value fails as the dict would, and leaves what Python's does: the
+             * entry, and an empty dict. */
+            w->summary = PyDict_New();
+            return -1;
+        }
+        w->summary = summary_of_one(w);                     /* a second entry: the dict, from the first */
+        if (w->summary == NULL) return -1;
+    }
     if (push(w, ts, value) < 0) return -1;
     if (w->code == K_SUM) {
         PyObject *total = PyNumber_Add(w->summary, value);
@@ -205,7 +234,9 @@ static int evict(Window *w, const Edge *low) {
         pop_oldest(w, &ts, &value);
         Py_DECREF(ts);
         int failed = 0;
-        if (w->code == K_SUM) {
+        if (w->summary == NULL) {
+            /* a window of one entry without its dict: nothing is left to count */
+        } else if (w->code == K_SUM) {
             PyObject *total = PyNumber_Subtract(w->summary, value);
             if (total == NULL) failed = 1;
             else Py_SETREF(w->summary, total);
@@ -265,8 +296,23 @@ static PyObject *Window_entries(Window *w, void *Py_UNUSED(closure)) {
     return entries;
 }
 
+/* Window.summary: a window of one entry without its dict shows one (made for the reader only). */
+static PyObject *Window_summary(Window *w, void *Py_UNUSED(closure)) {
+    return w->summary != NULL ? Py_NewRef(w->summary) : summary_of_one(w);
+}
+
+static int Window_set_summary(Window *w, PyObject *value, void *Py_UNUSED(closure)) {
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "a window's summary cannot be deleted");
+        return -1;
+    }
+    Py_XSETREF(w->summary, Py_NewRef(value));
+    return 0;
+}
+
 static PyGetSetDef Window_getset[] = {
     {"entries", (getter)Window_entries, NULL, "deque of (time, value), oldest first (a copy)", NULL},
+    {"summary", (getter)Window_summary, (setter)Window_set_summary, "the sum, value → entries holding it, or None", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -278,7 +324,6 @@ static PyMethodDef Window_methods[] = {
 
 static PyMemberDef Window_members[] = {
     {"kind", T_OBJECT_EX, offsetof(Window, kind), READONLY, "sum | distinct | repeats | similar"},
-    {"summary", T_OBJECT_EX, offsetof(Window, summary), 0, "the sum, value → entries holding it, or None"},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -350,6 +395,7 @@ static PyObject *window_distinct(PyObject *Py_UNUSED(m), PyObject *const *args, 
     }
     Window *w = current(args[0], args[1], args[2], args[3]);
     if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
+    if (w->summary == NULL) return PyLong_FromSsize_t(w->len > 0);
     Py_ssize_t n = PyObject_Length(w->summary);
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
@@ -363,6 +409,11 @@ static PyObject *window_repeats(PyObject *Py_UNUSED(m), PyObject *const *args, P
     if (args[4] == Py_None) return PyLong_FromLong(0);
     Window *w = current(args[0], args[1], args[2], args[3]);
     if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
+    if (w->summary == NULL) {                       /* one entry: is it the wanted value, as a dict would say */
+        if (PyObject_Hash(args[4]) == -1) return NULL;
+        int same = w->len > 0 ? PyObject_RichCompareBool(oldest(w)->value, args[4], Py_EQ) : 0;
+        return same < 0 ? NULL : PyLong_FromLong(same);
+    }
     if (!PyDict_Check(w->summary)) {
         PyErr_SetString(PyExc_TypeError, "a repeats window counts its values");
         return NULL;
@@ -380,7 +431,7 @@ static PyObject *window_sum(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ss
     }
     Window *w = current(args[0], args[1], args[2], args[3]);
     if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
-    return Py_NewRef(w->summary);
+    return w->summary != NULL ? Py_NewRef(w->summary) : summary_of_one(w);
 }
 
 /* add_window(table, key, kind, ts, value): one entry, in a new window if the key has none */
