@@ -29,7 +29,7 @@ from policyengine.events.decode import EventDecoder
 from policyengine.events.routing import route, route_fields
 from policyengine.logs import open_log
 from policyengine.replay import ReplayStats, StrictStop, replay
-from policyengine.runtime.evaluator import SWEEP_EVERY, Evaluator
+from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.helpers import RouteDiverged, share_of
 
 END = 1 << 62                # the position of decisions made after the last event (`--until`)
@@ -78,7 +78,7 @@ class ShareEvaluator(Evaluator):
         elif ts < store.watermark:
             self.late_events += 1
         store.events_seen += 1
-        if not store.events_seen % SWEEP_EVERY:
+        if store.events_seen >= store.next_sweep:
             store.sweep(store.watermark, self.widths)
         return fired
 

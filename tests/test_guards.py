@@ -1,11 +1,14 @@
 """Runs of word-needing rules and counts share one guard (compiler/codegen._guarded); the decisions
 must be those of the same program compiled without guards."""
+import re
+
 import orjson
 
 from benchmarks.loggen import generate
 from policyengine.compiler import codegen, compile_program
 from policyengine.engine import Engine
 from policyengine.loader import load_text
+from policyengine.runtime.matchers import WordSet
 
 WORDS = ["加微信", "promo.example/", "free", "优惠", "idiot", "白痴", "nitro", "兼职", "vx", "红包"]
 POLICY = "policy g\n" + "".join(
@@ -38,13 +41,19 @@ def test_guarded_runs_decide_as_unguarded_rules(monkeypatch):
 
 def test_the_guards_are_there(monkeypatch):
     monkeypatch.setattr(codegen, "GUARD_AT_LEAST", 3)
-    source = compile_program(load_text([("g.policy", POLICY)]).program).source
-    # Counts: the seven filtered counts, seven words, tested inline. Rules: all ten need words,
-    # 7 + hello, 谢谢, 兼职, vx, 红包 (nitro is already in) = 12 words, past the 8 tested inline:
-    # one Aho–Corasick pass. Each guard once in the dict handler, once in the record handler and
-    # once in each record loop (compiler/loop.py: one worker's and a share's).
-    assert source.count("(g0 := cf0 is not None and (P") == 4
-    assert source.count("(g1 := cf0 is not None and next(") == 4
+    compiled = compile_program(load_text([("g.policy", POLICY)]).program)
+    source = compiled.source
+    # Counts: the seven filtered counts, seven words. Rules: all ten need words, 7 + hello, 谢谢,
+    # 兼职, vx, 红包 (nitro is already in) = 12 words. Each is one pass of a WordSet (a short list,
+    # runtime/_words.c). Each guard once in the dict handler, once in the record handler and once
+    # in each record loop (compiler/loop.py: one worker's and a share's).
+    guards = {}
+    for name in ("g0", "g1"):
+        found = set(re.findall(rf"\({name} := cf0 is not None and P(\d+)\(cf0\)\)", source))
+        assert len(found) == 1 and source.count(f"({name} := cf0 is not None and P") == 4, name
+        guards[name] = compiled.pool[int(found.pop())]
+    assert isinstance(guards["g0"], WordSet) and len(guards["g0"].words) == 7
+    assert isinstance(guards["g1"], WordSet) and len(guards["g1"].words) == 12
 
 
 def test_a_second_guard_on_the_same_words_reads_the_first(monkeypatch):

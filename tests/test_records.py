@@ -217,12 +217,10 @@ def test_a_rule_that_fails_in_the_record_loop_is_reported_at_its_line():
 
 
 def test_the_record_loop_sweeps_expired_window_entries(monkeypatch):
-    """Expired state is swept when a stretch of the loop passes a multiple of SWEEP_EVERY events
-    (here 100). 1 000 messages of 50 members, one every 10 s from t = 5 s: each member's 1-minute
-    window keeps at most its latest message on its own; the sweep at the end (latest time 9 995 s)
-    leaves the entries after 9 935 s: 9 945, 9 955, …, 9 995, six of them."""
-    from policyengine.compiler import loop
-    monkeypatch.setattr(loop, "SWEEP_EVERY", 100)
+    """Expired state is swept when a stretch of the loop reaches the store's next sweep (here
+    after 100 events). 1 000 messages of 50 members, one every 10 s from t = 5 s: each member's
+    1-minute window keeps at most its latest message on its own; the sweep at the end (latest time
+    9 995 s) leaves the entries after 9 935 s: 9 945, 9 955, …, 9 995, six of them."""
     compiled = compile_program(load_text([("w.policy", 'rule r { on message when count(message by user '
                                                        'within 1m) > 5 do flag("x") }\n')]).program)
     def at(seconds: int) -> str:
@@ -230,6 +228,7 @@ def test_the_record_loop_sweeps_expired_window_entries(monkeypatch):
     data = b"".join(orjson.dumps({"type": "message", "ts": at(5 + 10 * i), "user": f"u{i % 50}", "id": f"m{i}",
                                   "text": "hi"}) + b"\n" for i in range(1000))
     evaluator = Evaluator(compiled)
+    evaluator.store.next_sweep = 100
     calls = []
     plain = evaluator.record_loop
     evaluator.record_loop = lambda *args: calls.append(1) or plain(*args)

@@ -4,7 +4,8 @@ import time
 
 from conftest import run_cli
 from policyengine.engine import Engine
-from policyengine.runtime.evaluator import SWEEP_EVERY
+from policyengine.runtime import store as store_module
+from policyengine.runtime.store import SWEEP_MIN
 from policyengine.runtime.matchers import SafeRegex
 
 
@@ -36,11 +37,28 @@ def test_expired_keys_are_swept_away():
     engine = Engine.from_text('rule r { on message when count(message by user within 1m) >= 1000 do flag("x") }'
                               '\nrule c { on message do warn("x") cooldown 1m per user }')
     store = engine.evaluator.store
-    for i in range(SWEEP_EVERY):              # every member speaks once: keys pile up until a sweep
+    for i in range(SWEEP_MIN):                # every member speaks once: keys pile up until the first sweep
         engine.process({"type": "message", "ts": i * 10, "user": f"u{i}", "id": f"m{i}", "text": "x"})
     # Right after the sweep only the last minute is live: events 10 s apart, so 6 members.
     assert sum(len(t) for t in store.windows.values()) == 6
     assert sum(len(t) for t in store.cooldowns.values()) == 6
+
+
+def test_sweeps_come_about_as_often_as_the_state_has_entries(monkeypatch):
+    # A sweep sets the next one as many events on as there are live entries, within [SWEEP_MIN,
+    # SWEEP_MAX] (here 10 and 100), so it costs O(1) an event. 600 members speak once each, a second
+    # apart, all inside a 1-hour window: every entry stays live. Sweeps by hand: at 10 events (10
+    # live, next at 20), 20 (→ 40), 40 (→ 80), 80 (→ 160), 160 (160 live, capped: → 260), 260, 360,
+    # 460, 560 (→ 660).
+    monkeypatch.setattr(store_module, "SWEEP_MIN", 10)
+    monkeypatch.setattr(store_module, "SWEEP_MAX", 100)
+    engine = Engine.from_text('rule r { on message when count(message by user within 1h) >= 1000 do flag("x") }')
+    store = engine.evaluator.store
+    store.next_sweep = 10
+    for i in range(600):
+        engine.process({"type": "message", "ts": i, "user": f"u{i}", "id": f"m{i}", "text": "x"})
+    assert store.next_sweep == 660
+    assert sum(len(t) for t in store.windows.values()) == 600
 
 
 def test_a_ten_thousand_word_list_matches_in_chinese_and_english():

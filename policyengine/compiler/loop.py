@@ -18,8 +18,6 @@ that decided something too, with its decisions tagged for the merge.
 """
 from __future__ import annotations
 
-from policyengine.runtime.store import SWEEP_EVERY
-
 # The watermark before the first event: below every event time (year 1 is -6.2e16 µs).
 NO_TIME_YET = -(1 << 63)
 
@@ -113,8 +111,8 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     ]
     # When the stretch ends, however it ends: the watermark and the event count go back to the
     # store (nothing the loop calls reads the watermark; 3 bytecodes an event; a share's loop
-    # leaves the count behind for other shares' events), and expired state is swept if the stretch passed
-    # a multiple of SWEEP_EVERY events (4 bytecodes an event; a sweep only drops what no rule can
+    # leaves the count behind for other shares' events), and expired state is swept if the stretch
+    # reached the store's next sweep (store.py: `next_sweep`; a sweep only drops what no rule can
     # see any more, so when it runs changes no decision).
     start = lines.index("    for Z_line in Z_lines:")
     return lines[:start] + ["    try:"] + ["    " + line for line in lines[start:]] + [
@@ -122,7 +120,7 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         "        Z_store.events_seen = Z_n",
         f"        if Z_wm != {NO_TIME_YET}:",
         "            Z_store.watermark = Z_wm",
-        f"        if Z_n // {SWEEP_EVERY} != Z_n0 // {SWEEP_EVERY}:",
+        "        if Z_n >= Z_store.next_sweep:",
         "            Z_store.sweep(Z_wm, Z_evaluator.widths)"]
 
 

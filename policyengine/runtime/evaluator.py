@@ -6,7 +6,7 @@ import msgspec
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime.helpers import track_member
 from policyengine.runtime.rewards import Rewards
-from policyengine.runtime.store import SWEEP_EVERY, MemoryStore
+from policyengine.runtime.store import MemoryStore
 from policyengine.runtime.timeline import Timeline
 
 _RECORD = object()             # process_record: look the handler up on the record
@@ -84,7 +84,7 @@ class Evaluator:
             handler(record, ts, out)
         if self.has_roles:
             self.rewards.check_roles(user, record, ts, out)
-        if not store.events_seen % SWEEP_EVERY:
+        if store.events_seen >= store.next_sweep:
             store.sweep(ts, self.widths)
         return out
 

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from collections import deque
 
-SWEEP_EVERY = 1 << 16          # events between sweeps of expired state
+# Events between sweeps of expired state: about as many as the state's entries, so a sweep costs
+# O(1) an event however large the state, within bounds. Short-lived keys (a window by text, say)
+# then leave the tables soon after they expire: on the community pack, sweeping every 65 536
+# events let the copypasta table hold two days of texts for a ten-minute window, and its lookups
+# missed the cache (docs/performance.md). The upper bound keeps what a large state leaves behind
+# between sweeps to 65 536 events' worth.
+SWEEP_MIN = 1 << 12
+SWEEP_MAX = 1 << 16
 
 
 class MemoryStore:
@@ -37,6 +44,7 @@ class MemoryStore:
         self.inviters: dict[str, str] = {}                    # invited member → who invited them
         self.watermark: int | None = None                     # the latest event time seen
         self.events_seen = 0
+        self.next_sweep = SWEEP_MIN                           # events_seen at which a sweep is due
 
     def window_table(self, fingerprint: str) -> dict:
         return self.windows.setdefault(fingerprint, {})
@@ -75,3 +83,6 @@ class MemoryStore:
                 del held[name]
             if not held:
                 del self.labels[member]
+        live = (sum(map(len, self.windows.values())) + sum(map(len, self.cooldowns.values()))
+                + len(self.labels) + len(self.mutes) + len(self.bans))
+        self.next_sweep = self.events_seen + min(SWEEP_MAX, max(SWEEP_MIN, live))
