@@ -209,6 +209,33 @@ def test_a_balance_exactly_at_a_threshold_reaches_its_level():
         assert steps == [[], [("level_up", "t1"), ("award_badge", "t1")], []], native
 
 
+def test_an_award_never_changes_a_record_someone_else_holds():
+    # The C giver rewrites a ledger's, a cap's and a leaderboard's pair in place when only the
+    # table holds it; a pair held elsewhere (here, by the test) must stay as it was, and the
+    # table get a new one. `rep` is capped (a pair a day in `earned`); `points` is ranked weekly
+    # and monthly (a pair in each board). By hand: 1 + 1 leaves balances, earned and scores of 2.
+    from policyengine.compiler.program import compile_program
+    from policyengine.loader import load_text
+    from policyengine.runtime.evaluator import Evaluator
+    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    evaluator = Evaluator(compiled)
+    store = evaluator.store
+    rep = evaluator.rewards.giver("rep", "r", "p", "r", True)
+    points = evaluator.rewards.giver("points", "p", "p", "p", False)
+    now = 1_700_000_000_000_000
+    for give in (rep, points):
+        give("a", 1, now, "e1", None, {"id": "e1"}, [])
+    held = [store.ledgers["rep"]["a"], store.earned["rep"]["a"], store.ledgers["points"]["a"]] + \
+        [board["a"] for board in store.boards.values()]
+    assert len(held) == 5
+    copies = [(pair[0], pair[1]) for pair in held]
+    for give in (rep, points):
+        give("a", 1, now + 1, "e2", None, {"id": "e2"}, [])
+    assert [(pair[0], pair[1]) for pair in held] == copies            # what was held did not move
+    assert store.ledgers["rep"]["a"] == (2, now + 1) == store.ledgers["points"]["a"]
+    assert store.earned["rep"]["a"][1] == 2 and [board["a"][0] for board in store.boards.values()] == [2, 2]
+
+
 def test_active_days_stay_ascending_whatever_order_days_come_in():
     # Generated code keeps the usual cases itself and hands a day before the last to
     # active_days_add, which puts it in its place: active_days_now reads the list by its ends.

@@ -195,6 +195,25 @@ static int set_item(PyObject *d, PyObject *key, PyObject *value) {   /* steals v
     return failed;
 }
 
+/* table[member] = (a, b). The pair the table holds is rewritten in place when nothing but the
+ * table holds it (an exact tuple of two, one reference): an award replaced three such pairs, and
+ * each replaced pair was an allocation and the free of a cold object (its GC links included).
+ * Safe because no one else can see the tuple, tuples keep no hash, and the pairs hold numbers
+ * only (nothing the cycle collector follows). The lookup is made here, after any callback. */
+static int put_pair(PyObject *table, PyObject *member, PyObject *a, PyObject *b) {
+    PyObject *held = PyDict_GetItemWithError(table, member);            /* borrowed */
+    if (held == NULL && PyErr_Occurred()) return -1;
+    if (held != NULL && PyTuple_CheckExact(held) && PyTuple_GET_SIZE(held) == 2 && Py_REFCNT(held) == 1) {
+        PyObject *old_a = PyTuple_GET_ITEM(held, 0), *old_b = PyTuple_GET_ITEM(held, 1);
+        PyTuple_SET_ITEM(held, 0, Py_NewRef(a));
+        PyTuple_SET_ITEM(held, 1, Py_NewRef(b));
+        Py_DECREF(old_a);
+        Py_DECREF(old_b);
+        return 0;
+    }
+    return set_item(table, member, PyTuple_Pack(2, a, b));
+}
+
 /* give(member, amount, now, event_id, reason, event, out) */
 static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
@@ -251,7 +270,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
                 else Py_SETREF(actual, Py_NewRef(left ? room : zero));
             }
             PyObject *total = over < 0 ? NULL : PyNumber_Add(so_far, actual);
-            int failed = total == NULL || set_item(earned, member, PyTuple_Pack(2, period, total)) < 0;
+            int failed = total == NULL || put_pair(earned, member, period, total) < 0;
             Py_XDECREF(total);
             Py_XDECREF(room);
             Py_XDECREF(so_far);
@@ -279,7 +298,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         }
     }
     after = PyNumber_Add(before, actual);
-    if (after == NULL || set_item(ledger, member, PyTuple_Pack(2, after, now)) < 0) goto done;
+    if (after == NULL || put_pair(ledger, member, after, now) < 0) goto done;
     int truth = PyObject_IsTrue(actual);
     if (truth < 0) goto done;
     if (!truth) {
@@ -313,10 +332,10 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
             Py_XDECREF(was);
         }
         PyObject *seen = value == NULL ? NULL : PyObject_GetAttr(g->store, s_events_seen);
-        PyObject *entry = seen == NULL ? NULL : PyTuple_Pack(2, value, seen);
+        int failed = seen == NULL || put_pair(board, member, value, seen) < 0;
         Py_XDECREF(value);
         Py_XDECREF(seen);
-        if (set_item(board, member, entry) < 0) goto done;
+        if (failed) goto done;
     }
     /* Levels may change: the rare case is Rewards._relevel's. */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->levels); i++) {
