@@ -10,7 +10,7 @@ from collections import deque
 # Events between sweeps of expired state: about as many as the state's entries, so a sweep costs
 # O(1) an event however large the state, within bounds. Short-lived keys (a window by text, say)
 # then leave the tables soon after they expire: on the community pack, sweeping every 65 536
-# events let the copypasta table hold two days of texts for a ten-minute window, and its lookups
+# events let the copypasta table hold three days of texts for a ten-minute window, and its lookups
 # missed the cache (docs/performance.md). The upper bound keeps what a large state leaves behind
 # between sweeps to 65 536 events' worth.
 SWEEP_MIN = 1 << 12
