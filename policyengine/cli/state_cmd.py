@@ -132,7 +132,7 @@ def _plain(value) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, Window):
-        return f"{len(value.entries)} in the window"
+        return f"{len(value)} in the window"
     if isinstance(value, (deque, set, frozenset, dict)):
         return f"{len(value)} entries"
     if isinstance(value, (tuple, list)):

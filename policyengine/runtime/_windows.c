@@ -310,6 +310,10 @@ static int Window_set_summary(Window *w, PyObject *value, void *Py_UNUSED(closur
     return 0;
 }
 
+static Py_ssize_t Window_len(Window *w) { return w->len; }
+
+static PySequenceMethods Window_as_sequence = {.sq_length = (lenfunc)Window_len};
+
 static PyGetSetDef Window_getset[] = {
     {"entries", (getter)Window_entries, NULL, "deque of (time, value), oldest first (a copy)", NULL},
     {"summary", (getter)Window_summary, (setter)Window_set_summary, "the sum, value → entries holding it, or None", NULL},
@@ -340,6 +344,7 @@ static PyTypeObject WindowType = {
     .tp_methods = Window_methods,
     .tp_members = Window_members,
     .tp_getset = Window_getset,
+    .tp_as_sequence = &Window_as_sequence,
 };
 
 /* The table's window for `key` once entries at or before now − width are gone; NULL without an
@@ -466,6 +471,22 @@ static PyObject *add_window(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ss
 }
 
 /* window_count(table, key, now, width) → times in (now − width, now] of the key's deque */
+/* A deque of `n` times without those at or before the edge (a windowed count's state): how many
+ * are left, or -1 with an exception set. The caller holds a reference to `times`. */
+static inline Py_ssize_t evict_times(PyObject *times, Py_ssize_t n, const Edge *edge) {
+    while (n > 0) {
+        PyObject *first = PySequence_GetItem(times, 0);
+        int old = first == NULL ? -1 : le(first, edge);
+        Py_XDECREF(first);
+        if (old <= 0) return old < 0 ? -1 : n;
+        PyObject *gone = PyObject_Vectorcall(deque_popleft, &times, 1, NULL);
+        if (gone == NULL) return -1;
+        Py_DECREF(gone);
+        n--;
+    }
+    return n;
+}
+
 static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "window_count(table, key, now, width)");
@@ -479,32 +500,17 @@ static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_
     PyObject *times = PyDict_GetItemWithError(table, key);         /* borrowed */
     if (times == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
     Py_ssize_t n = PyObject_Length(times);
-    if (n < 0) return NULL;
-    if (n == 0) return PyLong_FromLong(0);
-    Py_INCREF(times);
+    if (n <= 0) return n < 0 ? NULL : PyLong_FromLong(0);
     PyObject *low = PyNumber_Subtract(args[2], args[3]);
-    if (low == NULL) goto fail;
+    if (low == NULL) return NULL;
     Edge edge = edge_of(low);
-    while (n > 0) {
-        PyObject *first = PySequence_GetItem(times, 0);
-        if (first == NULL) goto fail;
-        int old = le(first, &edge);
-        Py_DECREF(first);
-        if (old < 0) goto fail;
-        if (!old) break;
-        PyObject *gone = PyObject_Vectorcall(deque_popleft, &times, 1, NULL);
-        if (gone == NULL) goto fail;
-        Py_DECREF(gone);
-        n--;
-    }
-    Py_DECREF(low);
+    Py_INCREF(times);
+    n = evict_times(times, n, &edge);
     Py_DECREF(times);
+    Py_DECREF(low);
+    if (n < 0) return NULL;
     if (n == 0 && PyDict_DelItem(table, key) < 0) return NULL;
     return PyLong_FromSsize_t(n);
-fail:
-    Py_XDECREF(low);
-    Py_DECREF(times);
-    return NULL;
 }
 
 /* evict_all(table, low): every key's entries at or before `low` dropped, keys left empty with them
@@ -531,28 +537,11 @@ static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
             left = evict((Window *)state, &edge) < 0 ? -1 : ((Window *)state)->len;
         } else if (Py_IS_TYPE(state, (PyTypeObject *)deque_type)) {
             left = PyObject_Length(state);
-            while (left > 0) {
-                PyObject *first = PySequence_GetItem(state, 0);
-                int old = first == NULL ? -1 : le(first, &edge);
-                Py_XDECREF(first);
-                if (old <= 0) {
-                    if (old < 0) left = -1;
-                    break;
-                }
-                PyObject *gone = PyObject_Vectorcall(deque_popleft, &state, 1, NULL);
-                if (gone == NULL) {
-                    left = -1;
-                    break;
-                }
-                Py_DECREF(gone);
-                left--;
-            }
+            if (left > 0) left = evict_times(state, left, &edge);
         } else {                                          /* a Python window: its own evict */
             PyObject *done = PyObject_CallMethod(state, "evict", "O", low);
             Py_XDECREF(done);
-            PyObject *entries = done == NULL ? NULL : PyObject_GetAttrString(state, "entries");
-            left = entries == NULL ? -1 : PyObject_Length(entries);
-            Py_XDECREF(entries);
+            left = done == NULL ? -1 : PyObject_Length(state);
         }
         Py_DECREF(state);
         if (left < 0) goto fail;

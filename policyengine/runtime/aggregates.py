@@ -28,6 +28,9 @@ class Window:
         elif summary is not None:
             summary[value] = summary.get(value, 0) + 1
 
+    def __len__(self) -> int:
+        return len(self.entries)
+
     def evict(self, low: int) -> None:
         entries = self.entries
         summary = self.summary
@@ -60,7 +63,7 @@ def evict(table: dict, key, low: int) -> None:
         empty = not state
     else:
         state.evict(low)
-        empty = not state.entries
+        empty = not len(state)
     if empty:
         del table[key]
 
@@ -106,12 +109,11 @@ def _current(table: dict, key, low: int):
     state = table.get(key)
     if state is None:
         return None
-    entries = state.entries
-    if not entries or entries[0][0] <= low:
-        state.evict(low)
-        if not state.entries:
-            del table[key]
-            return None
+    # evict() stops at the first entry inside; len(), not `entries`, which a C window builds anew.
+    state.evict(low)
+    if not len(state):
+        del table[key]
+        return None
     return state
 
 
