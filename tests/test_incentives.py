@@ -248,3 +248,36 @@ def test_active_days_stay_ascending_whatever_order_days_come_in():
     assert table["u"] == [11, 12, 17] and active_days_now(table, "u", 17, 7) == 3
     assert active_days_now(table, "u", 18, 7) == 2   # (11, 18]: 12 and 17
     assert active_days_now(table, "u", 19, 7) == 1   # (12, 19]: 17 alone
+
+
+def test_replace_pair_in_c_does_what_its_definition_does():
+    # helpers.python_replace_pair is the definition; the C one must agree on every table and
+    # must never change a pair someone else holds, nor write a container into a tuple in place
+    # (the cycle collector would not see it).
+    from policyengine.runtime import _points, helpers
+    assert helpers.replace_pair is _points.replace_pair
+    tables = {"c": {}, "py": {}}
+    for side in tables:
+        tables[side][("m",)] = (5, 1)
+        tables[side]["n"] = [1, 2]                 # not a pair: replaced by a new tuple
+    held = tables["c"][("m",)]
+    calls = [(("m",), 9, 2), (("x",), 1, 1), ("n", 3, 4), (("m",), 11, 3)]
+    for key, a, b in calls:
+        got = {"c": _points.replace_pair(tables["c"], key, a, b),
+               "py": helpers.python_replace_pair(tables["py"], key, a, b)}
+        assert got["c"] == got["py"] == (key != ("x",))
+    assert tables["c"] == tables["py"] == {("m",): (11, 3), "n": (3, 4)}
+    assert held == (5, 1)                          # the test holds it: the table got a new pair
+    # Held by the table alone, the pair is rewritten in place (the same tuple: a new one is made
+    # before the old is freed, so it cannot take its address); a container is never written in.
+    alone = id(tables["c"][("m",)])
+    _points.replace_pair(tables["c"], ("m",), 12, 4)
+    assert id(tables["c"][("m",)]) == alone and tables["c"][("m",)] == (12, 4)
+    _points.replace_pair(tables["c"], ("m",), [1], 5)
+    assert id(tables["c"][("m",)]) != alone and tables["c"][("m",)] == ([1], 5)
+    try:
+        _points.replace_pair([], "k", 1, 2)
+    except TypeError as err:
+        assert "must be a dict" in str(err)
+    else:
+        raise AssertionError("a list was taken for a table")

@@ -17,7 +17,7 @@ from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
 from policyengine.runtime.periods import calendar
 
-HELPERS = ("window_count", "has_label", "active_labels", "set_label", "remove_label", "get_path",
+HELPERS = ("window_count", "replace_pair", "has_label", "active_labels", "set_label", "remove_label", "get_path",
            "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision", "deque",
            "member_time", "account_age", "first_message", "normalize", "seeded_random", "in_sample",
@@ -406,9 +406,7 @@ def _absence_arm(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter
     w.line(f"tb = STORE.absence.get({index})")
     if arm:
         w.line(f"k = {key}")
-        w.line("if tb is not None and k in tb:")
-        w.line(f"    tb[k] = (ts + {spec.window_us}, STORE.events_seen)")
-        w.line("else:")
+        w.line(f"if tb is None or not replace_pair(tb, k, ts + {spec.window_us}, STORE.events_seen):")
         w.line(f"    RT.arm({index}, k, ts + {spec.window_us})")
     else:
         w.line("if tb is not None:")

@@ -198,12 +198,12 @@ static int set_item(PyObject *d, PyObject *key, PyObject *value) {   /* steals v
 /* table[member] = (a, b). The pair the table holds is rewritten in place when nothing but the
  * table holds it (an exact tuple of two, one reference): an award replaced three such pairs, and
  * each replaced pair was an allocation and the free of a cold object (its GC links included).
- * Safe because no one else can see the tuple, tuples keep no hash, and the pairs hold numbers
- * only (nothing the cycle collector follows). The lookup is made here, after any callback. */
-static int put_pair(PyObject *table, PyObject *member, PyObject *a, PyObject *b) {
-    PyObject *held = PyDict_GetItemWithError(table, member);            /* borrowed */
-    if (held == NULL && PyErr_Occurred()) return -1;
-    if (held != NULL && PyTuple_CheckExact(held) && PyTuple_GET_SIZE(held) == 2 && Py_REFCNT(held) == 1) {
+ * Safe because no one else can see the tuple, tuples keep no hash, and what is written in place
+ * is nothing the cycle collector follows (numbers; a tuple of such may be untracked already).
+ * `held`: what the table holds under `member` (borrowed), looked up after any callback. */
+static int put_pair_over(PyObject *table, PyObject *member, PyObject *held, PyObject *a, PyObject *b) {
+    if (held != NULL && PyTuple_CheckExact(held) && PyTuple_GET_SIZE(held) == 2 && Py_REFCNT(held) == 1
+        && !PyObject_IS_GC(a) && !PyObject_IS_GC(b)) {
         PyObject *old_a = PyTuple_GET_ITEM(held, 0), *old_b = PyTuple_GET_ITEM(held, 1);
         PyTuple_SET_ITEM(held, 0, Py_NewRef(a));
         PyTuple_SET_ITEM(held, 1, Py_NewRef(b));
@@ -212,6 +212,12 @@ static int put_pair(PyObject *table, PyObject *member, PyObject *a, PyObject *b)
         return 0;
     }
     return set_item(table, member, PyTuple_Pack(2, a, b));
+}
+
+static int put_pair(PyObject *table, PyObject *member, PyObject *a, PyObject *b) {
+    PyObject *held = PyDict_GetItemWithError(table, member);            /* borrowed */
+    if (held == NULL && PyErr_Occurred()) return -1;
+    return put_pair_over(table, member, held, a, b);
 }
 
 /* give(member, amount, now, event_id, reason, event, out) */
@@ -388,7 +394,36 @@ static PyTypeObject GiverType = {
     .tp_vectorcall_offset = offsetof(Giver, call),
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_points", NULL, 0, NULL, NULL, NULL, NULL, NULL};
+/* replace_pair(table, key, a, b): table[key] = (a, b) if the key is there (in place, as put_pair),
+ * and True; False, touching nothing, if it is not. A silence re-armed by every message
+ * (Timeline.arm's common case, written out in the generated code) was a membership test, a new
+ * tuple, a second lookup to store it and the free of the old one. */
+static PyObject *replace_pair(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "replace_pair(table, key, a, b)");
+        return NULL;
+    }
+    PyObject *table = args[0];
+    if (!PyDict_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "replace_pair: the table must be a dict");
+        return NULL;
+    }
+    PyObject *held = PyDict_GetItemWithError(table, args[1]);               /* borrowed */
+    if (held == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_FALSE;
+    }
+    if (put_pair_over(table, args[1], held, args[2], args[3]) < 0) return NULL;
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef functions[] = {
+    {"replace_pair", (PyCFunction)(void (*)(void))replace_pair, METH_FASTCALL,
+     "replace_pair(table, key, a, b) -> bool: table[key] = (a, b) where the key is already held"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_points", NULL, 0, functions, NULL, NULL, NULL, NULL};
 
 #define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
 

@@ -40,6 +40,22 @@ except ImportError:                         # pragma: no cover - no C compiler a
     pass
 
 
+def replace_pair(table: dict, key, a, b) -> bool:
+    """table[key] = (a, b) if the key is there, and True; False, touching nothing, if not. How the
+    generated code re-arms a silence that is already running (Timeline.arm does the rest)."""
+    if key in table:
+        table[key] = (a, b)
+        return True
+    return False
+
+
+python_replace_pair = replace_pair          # kept for the tests that hold the C module to it
+try:                                        # in C where it was built: in place, one lookup (runtime/_points.c)
+    from policyengine.runtime._points import replace_pair  # noqa: F811
+except ImportError:                         # pragma: no cover - no C compiler at install
+    pass
+
+
 def has_label(labels: dict, user, label, now: int) -> bool:
     """A label is in force from when it was set until (not including) its expiry."""
     held = labels.get(user)
