@@ -1,0 +1,76 @@
+"""benchmarks/rule_cost.py times runs with a rule or an aggregate left out; what it leaves out
+must be exactly that: here the decisions of such a run are those of the policies without it."""
+import orjson
+
+from benchmarks.rule_cost import blocks, timed_run, variant, without
+from policyengine.compiler.program import compile_program
+from policyengine.loader import load_text
+
+POLICY = """policy p
+rule shout {
+  on message where text contains "!"
+  do warn("calm down")
+}
+rule regular {
+  on message
+  when count(message by user) >= 2
+  do promote("regular")
+  once per user
+}
+rule busy {
+  on message
+  when count(message by user within 1m) >= 3
+  do flag("busy")
+}
+"""
+LINES = [{"type": "message", "user": u, "ts": f"2026-01-01T00:00:{s:02d}Z", "id": f"e{s}", "text": t}
+         for s, (u, t) in enumerate([("a", "hi!"), ("a", "hello"), ("b", "yo!"), ("a", "again"), ("b", "ok")])]
+
+
+def _decisions(compiled, tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in LINES))
+    import benchmarks.rule_cost as rc
+    written = []
+    real = rc._jsonl_writer
+    rc._jsonl_writer = lambda _: written.append         # keep the decisions instead of writing them
+    try:
+        _, made, reported = timed_run(compiled, str(log))
+    finally:
+        rc._jsonl_writer = real
+    assert made == len(written) and reported == 0          # no rule of a variant fails
+    return [(d["rule"], d["action"], d.get("user")) for d in written]
+
+
+def test_leaving_a_rule_out_removes_its_decisions_and_only_them(tmp_path):
+    base = compile_program(load_text([("p.policy", POLICY)]).program)
+    names = [r.name for r in base.plan.rules]
+    everything = _decisions(base, tmp_path)
+    # By hand: "!" in e0 and e2; a's second message (e1) makes a regular, b's (e4) b; a's third
+    # within a minute (e3) is busy.
+    assert everything == [("shout", "warn", "a"), ("regular", "promote", "a"), ("shout", "warn", "b"),
+                          ("busy", "flag", "a"), ("regular", "promote", "b")]
+    assert ("rule", names.index("shout")) in blocks(base)
+    no_shout = variant(base, without(base.source, "rule", names.index("shout")))
+    assert _decisions(no_shout, tmp_path) == [d for d in everything if d[0] != "shout"]
+
+
+def test_leaving_an_all_time_count_out_hands_the_rules_zero(tmp_path):
+    base = compile_program(load_text([("p.policy", POLICY)]).program)
+    counts = [i for i, a in enumerate(base.plan.aggregates) if a.window_us is None]
+    assert len(counts) == 1
+    source = without(base.source, "aggregate", counts[0])
+    assert "cnt" in source and f"aggregate_failed({counts[0]}," not in source
+    # The rule reading it sees 0 (no promotion, and no failure: the run still makes the others).
+    assert _decisions(variant(base, source), tmp_path) == [("shout", "warn", "a"), ("shout", "warn", "b"),
+                                                            ("busy", "flag", "a")]
+
+
+def test_a_block_that_is_not_there_is_an_error():
+    base = compile_program(load_text([("p.policy", POLICY)]).program)
+    try:
+        without(base.source, "rule", 99)
+    except ValueError as err:
+        assert "rule 99" in str(err)
+    else:
+        raise AssertionError("no error for a rule the program does not have")
