@@ -115,10 +115,16 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
             decisions = process(event, ts)
         after(decisions, ts, lineno)
 
+    # An emitter may take a list at once (`many`: the JSON-lines writer of `eval`).
+    emit_many = getattr(emit, "many", None)
+
     def hand_on(decisions: list[dict]) -> None:
         counts.update(map(_DECISION_KEY, decisions))       # Counter counts an iterable in C
-        for d in decisions:
-            emit(d)
+        if emit_many is not None:
+            emit_many(decisions)
+        else:
+            for d in decisions:
+                emit(d)
 
     def after(decisions: list[dict], ts: int, lineno: int) -> None:
         """Hand decisions on; say what was late and what failed at run time."""
