@@ -86,3 +86,36 @@ def test_a_count_keyed_by_two_fields_is_read_from_its_update_too():
     assert out == ["m2"]
     source = compile_program(load_text([("k.policy", policy)]).program).source
     assert source.count("cnt0 = A0[k] = A0.get(k, 0) + 1") == 4 and source.count("if cnt0 == 2:") == 4
+
+
+def test_windows_updated_before_the_rules_are_read_at_their_update():
+    """A window added to on every message with no filter hands its rules what they read, from the
+    update (add_count, add_read); a filtered one is read by its rule. Windows of 10 s hold the
+    entries in (t − 10 s, t]: the lower edge is open. Hand-worked, u's texts: 1 s "a", 4 s "b",
+    9 s "a", 10 s "A", 11 s "a " (both normalize to "a"), 20 s "a"; v's: 5 s "a", 14 s "b".
+    - repeats of u's text ≥ 3: at 9 s "a" twice; at 10 s three times (1, 9, 10); at 11 s the 1 s
+      entry has left (1, 11]: 9, 10, 11, three; at 20 s (10, 20]: 11 and 20, two.
+    - distinct members sending a text ≥ 2: "a" at 5 s (u, v), 9 s, 10 s and 11 s (v's 5 s still
+      inside); "b" at 14 s: u's at 4 s has left (4, 14], one; "a" at 20 s (10, 20]: u alone.
+    - u's messages ≥ 4 within 10 s: at 10 s (1, 4, 9, 10) and 11 s (4, 9, 10, 11); at 20 s two.
+    - v's messages saying "b" within 10 s ≥ 1 (a filtered count, read by the rule): at 14 s."""
+    policy = ('rule echo { on message when repeats(message by user within 10s) >= 3 do flag("echo") }\n'
+              'rule pasta { on message when distinct(user of message by normalize(text) within 10s) >= 2 '
+              'do flag("pasta") }\n'
+              'rule burst { on message when count(message by user within 10s) >= 4 do flag("burst") }\n'
+              'rule bee { on message where text == "b" when count(message where text == "b" by user within 10s) >= 1 '
+              'and user == "v" do flag("bee") }\n')
+    engine = Engine.from_text(policy, "w.policy")
+    sent = [(1, "u", "a"), (4, "u", "b"), (5, "v", "a"), (9, "u", "a"), (10, "u", "A"), (11, "u", "a "),
+            (14, "v", "b"), (20, "u", "a")]
+    out = []
+    for s, user, text in sent:
+        event = {"type": "message", "ts": f"2026-11-02T00:00:{s:02d}Z", "user": user, "id": f"m{s}", "text": text}
+        out += [(d.event_id, d.rule) for d in engine.process(event)]
+    assert not engine.issues
+    assert out == [("m5", "pasta"), ("m9", "pasta"), ("m10", "echo"), ("m10", "pasta"), ("m10", "burst"),
+                   ("m11", "echo"), ("m11", "pasta"), ("m11", "burst"), ("m14", "bee")]
+    source = compile_program(load_text([("w.policy", policy)]).program).source
+    assert "add_read(" in source and "add_count(" in source
+    assert "window_repeats(" not in source and "window_distinct(" not in source
+    assert source.count("window_count(") >= 1          # the filtered count is read by its rule

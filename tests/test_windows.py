@@ -15,7 +15,7 @@ _TIMES = st.one_of(st.integers(0, 40), st.sampled_from([-(1 << 62), -5, 1 << 64,
 # A list too: no window can count it, and C and Python must fail alike, leaving the same state.
 _VALUES = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["a", "b", "加微信", "", 2.5, -0.0, 0.1, ["x"]]))
 _OPS = st.lists(st.tuples(st.sampled_from(["add", "distinct", "repeats", "sum", "evict", "sweep", "count",
-                                           "sweep all"]),
+                                           "sweep all", "add and read", "add and count"]),
                           st.sampled_from(["sum", "distinct", "repeats", "similar"]), st.sampled_from(["k1", "k2"]),
                           _TIMES, _VALUES, st.sampled_from([0, 1, 5, 20, 1 << 70])),
                 max_size=80)
@@ -66,6 +66,11 @@ def test_c_windows_do_what_the_python_ones_do(ops):
                     times.setdefault(key, deque()).append(clock)         # as the handler adds its own time
                     count = _windows.window_count if side == "c" else helpers.python_window_count
                     results[side] = count(times, key, clock, width)
+                elif op == "add and read":              # a handler's update that hands its rules the read
+                    results[side] = impl["add_read"](table, key, kind_here, clock, value, width)
+                elif op == "add and count":
+                    add = _windows.add_count if side == "c" else helpers.python_add_count
+                    results[side] = add(times, key, clock, width)
             except Exception as exc:             # both must fail alike (a time compared with None, …)
                 results[side] = type(exc).__name__
         assert repr(results.get("c")) == repr(results.get("py")), (op, kind, key, clock, value, width)
@@ -140,3 +145,28 @@ def test_a_window_of_one_entry_answers_as_its_summary_dict_would():
             raise AssertionError("a dict cannot be asked for a list")
         impl["add_window"](table, "t", "repeats", 11, "hello")      # the second entry makes the dict
         assert impl["window_repeats"](table, "t", 11, 5, "hello") == 2 and table["t"].summary == {"hello": 2}
+
+
+def test_an_update_that_reads_gives_what_the_rules_would_read_after_it():
+    # By hand, windows 10 µs wide. Repeats: at 100 "a", 105 "b", 108 "a" ("a" twice in (98, 108]),
+    # 112 "a" (the entry at 100 has left (102, 112]: "a" twice again). What each call hands back
+    # is what add_window followed by the rules' read gives.
+    for add_read, add_count in ((_windows.add_read, _windows.add_count),
+                                (PY["add_read"], helpers.python_add_count)):
+        table: dict = {}
+        got = [add_read(table, "m", "repeats", t, v, 10) for t, v in ((100, "a"), (105, "b"), (108, "a"), (112, "a"))]
+        assert got == [1, 1, 2, 2]
+        distinct: dict = {}
+        got = [add_read(distinct, "t", "distinct", t, v, 10) for t, v in ((100, "u1"), (105, "u2"), (108, "u1"),
+                                                                         (116, "u3"))]
+        assert got == [1, 2, 2, 2]                 # at 116 only 108's u1 and u3 are inside (106, 116]
+        assert add_read(distinct, "t", "distinct", 117, None, 10) == 2     # nothing added, still read
+        times: dict = {}
+        assert [add_count(times, (), t, 10) for t in (1, 5, 11, 12, 30)] == [1, 2, 2, 3, 1]
+        assert list(times[()]) == [30]
+        try:
+            add_read(table, "m", "sum", 113, 1, 10)
+        except ValueError as err:
+            assert "repeats" in str(err)
+        else:
+            raise AssertionError("add_read took a sum window")

@@ -17,12 +17,12 @@ from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
 from policyengine.runtime.periods import calendar
 
-HELPERS = ("window_count", "replace_pair", "has_label", "active_labels", "set_label", "remove_label", "get_path",
+HELPERS = ("window_count", "add_count", "replace_pair", "has_label", "active_labels", "set_label", "remove_label", "get_path",
            "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision", "deque",
            "member_time", "account_age", "first_message", "normalize", "seeded_random", "in_sample",
            "explain_compare", "explain_test", "fold_text")
-AGGREGATE_HELPERS = ("add_window", "add_sum", "add_distinct", "add_elapsed", "similar_key",
+AGGREGATE_HELPERS = ("add_window", "add_read", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
                      "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now")
 
@@ -260,7 +260,18 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         w.indent()
     fn, windowed = spec.function, spec.window_us is not None
     value = emit.value(spec.of) if spec.of is not None else None
-    if fn in ("count", "rate") and windowed:
+    # Added on every event of the type, before any rule, with no filter: the window is read here,
+    # at the same time as the rules would, and they take the value from a local.
+    read_here = windowed and spec.filter is None and not guard and not emit.local.guarded
+    if fn in ("count", "rate") and read_here:
+        name = emit.local.read_at_add[(table, written_key, None)] = f"win{index}"
+        w.line(f"{name} = add_count({table}, {key}, ts, {spec.window_us})")
+    elif fn in ("repeats", "distinct") and read_here:
+        if fn == "repeats":
+            value = emit.value(IR('call', 'text', args=(spec.of,), value='normalize'))
+        name = emit.local.read_at_add[(table, written_key, value if fn == "repeats" else None)] = f"win{index}"
+        w.line(f"{name} = add_read({table}, {key}, '{fn}', ts, {value}, {spec.window_us})")
+    elif fn in ("count", "rate") and windowed:
         w.line(f"q = {table}.get({key})")
         w.line("if q is None:")
         w.line(f"    q = {table}[{key}] = deque()")

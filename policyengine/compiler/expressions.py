@@ -73,6 +73,11 @@ def required_words(ir: IR | None) -> tuple[tuple, list[str]] | None:
     return tuple(left.value), words
 
 
+def _normalized(text: IR) -> IR:
+    """What a `repeats` window compares: the text as `normalize` leaves it."""
+    return IR("call", "text", args=(text,), value="normalize")
+
+
 class HandlerLocals:
     """Event fields (and their case-folded forms) read once at the top of a handler.
 
@@ -91,6 +96,9 @@ class HandlerLocals:
         self.eager_code: dict[str, str] = {}    # memo name → the test the prologue evaluates
         self.unguarded_filters: set = set()
         self.counted: dict[tuple, str] = {}     # (table, key) → the local an all-time count's update left its value in
+        # (table, key, value read or None) → the local a window's update left what the rules read
+        # of it in (add_count, add_read): updated with no filter before the rules, at the same time.
+        self.read_at_add: dict[tuple, str] = {}
         self.uses: dict = {}
         # Inside a guarded run (codegen._guarded) uses are not counted: a memo is reset on every
         # event, and a guard skips its run on most (100 one-word rules: 1.5 µs of resets a message).
@@ -200,6 +208,15 @@ class ExprEmitter:
             updated = local.counted.get((self.tables.aggregate(spec.fingerprint), self.key(ir.args)))
             if updated is not None:
                 return updated          # this event's update left it in a local: no memo needed
+        if spec.window_us is not None and spec.function in ("count", "rate", "repeats", "distinct"):
+            table = self.tables.aggregate(spec.fingerprint)
+            if spec.function == "repeats":
+                read = (table, self.key(ir.args[:-1]), self.value(_normalized(ir.args[-1])))
+            else:
+                read = (table, self.key(ir.args), None)
+            added = local.read_at_add.get(read)
+            if added is not None:       # the window's update read it already, at this time
+                return f"({added} * {60_000_000 / spec.window_us!r})" if spec.function == "rate" else added
         if ir in local.repeated:
             name = local.memo_name(ir)
             return f"({name} if {name} is not None else ({name} := {self.aggregate(ir)}))"
@@ -222,8 +239,7 @@ class ExprEmitter:
         if fn == "distinct":
             return f"all_time_distinct({table}, {key})" if width is None else f"window_distinct({table}, {key}, ts, {width})"
         if fn == "repeats":
-            normalized = IR("call", "text", args=(ir.args[-1],), value="normalize")
-            return f"window_repeats({table}, {key}, ts, {width}, {self.value(normalized)})"
+            return f"window_repeats({table}, {key}, ts, {width}, {self.value(_normalized(ir.args[-1]))})"
         if fn == "similar":
             return f"window_similar({table}, {key}, ts, {width}, {self.value(ir.args[-1])}, {spec.threshold!r})"
         if fn in ("streak", "best_streak", "active_days"):

@@ -513,6 +513,60 @@ static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_
     return PyLong_FromSsize_t(n);
 }
 
+/* A handler that adds to a window before its rules read it, with no filter in between, hands
+ * the rules the value in a local (compiler/codegen.py): one call an event where there were two,
+ * each with its own lookup of the key and the frame of a call. */
+
+/* add_read(table, key, kind, ts, value, width): add_window(table, key, kind, ts, value), then what
+ * window_repeats(table, key, ts, width, value) ('repeats') or window_distinct(table, key, ts,
+ * width) ('distinct') reads. */
+static PyObject *add_read(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "add_read(table, key, kind, ts, value, width)");
+        return NULL;
+    }
+    int repeats = PyUnicode_Check(args[2]) && PyUnicode_CompareWithASCIIString(args[2], "repeats") == 0;
+    if (!repeats && !(PyUnicode_Check(args[2]) && PyUnicode_CompareWithASCIIString(args[2], "distinct") == 0)) {
+        PyErr_SetString(PyExc_ValueError, "add_read reads a 'repeats' or a 'distinct' window");
+        return NULL;
+    }
+    PyObject *added = add_window(m, args, 5);
+    if (added == NULL) return NULL;
+    Py_DECREF(added);
+    PyObject *read[5] = {args[0], args[1], args[3], args[5], args[4]};
+    return repeats ? window_repeats(m, read, 5) : window_distinct(m, read, 4);
+}
+
+/* add_count(table, key, ts, width): the key's deque of times (made if it has none) takes `ts`,
+ * then what window_count(table, key, ts, width) reads. */
+static PyObject *add_count(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "add_count(table, key, ts, width)");
+        return NULL;
+    }
+    PyObject *table = args[0], *key = args[1];
+    if (!PyDict_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "a window table is a dict");
+        return NULL;
+    }
+    PyObject *times = PyDict_GetItemWithError(table, key);         /* borrowed */
+    if (times == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        times = PyObject_CallNoArgs(deque_type);
+        if (times == NULL) return NULL;
+        int failed = PyDict_SetItem(table, key, times);
+        Py_DECREF(times);                                           /* the table holds it */
+        if (failed) return NULL;
+    }
+    PyObject *call[2] = {times, args[2]};
+    Py_INCREF(times);
+    PyObject *appended = PyObject_Vectorcall(deque_append, call, 2, NULL);
+    Py_DECREF(times);
+    if (appended == NULL) return NULL;
+    Py_DECREF(appended);
+    return window_count(m, args, 4);
+}
+
 /* evict_all(table, low): every key's entries at or before `low` dropped, keys left empty with them
  * (aggregates.evict for each key; the store's sweep). Windows and deques of times alike. */
 static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
@@ -561,6 +615,10 @@ static PyMethodDef methods[] = {
     {"window_repeats", (PyCFunction)(void (*)(void))window_repeats, METH_FASTCALL, "window_repeats(table, key, now, width, wanted)"},
     {"window_sum", (PyCFunction)(void (*)(void))window_sum, METH_FASTCALL, "window_sum(table, key, now, width)"},
     {"window_count", (PyCFunction)(void (*)(void))window_count, METH_FASTCALL, "window_count(table, key, now, width)"},
+    {"add_read", (PyCFunction)(void (*)(void))add_read, METH_FASTCALL,
+     "add_read(table, key, kind, ts, value, width) -> add_window, then the window's repeats of value or distinct values"},
+    {"add_count", (PyCFunction)(void (*)(void))add_count, METH_FASTCALL,
+     "add_count(table, key, ts, width) -> the key's times take ts, then window_count"},
     {NULL, NULL, 0, NULL},
 };
 

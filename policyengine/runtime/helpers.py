@@ -33,9 +33,22 @@ def window_count(table: dict, key, now: int, width: int) -> int:
     return n
 
 
-python_window_count = window_count          # kept for the tests that hold the C module to it
+python_window_count = window_count          # kept for the tests that hold the C module to them
+
+
+def add_count(table: dict, key, ts: int, width: int) -> int:
+    """The key's times take `ts`, then window_count: how a handler that counts with no filter
+    before its rules hands them the count in a local (compiler/codegen.py)."""
+    times = table.get(key)
+    if times is None:
+        times = table[key] = deque()
+    times.append(ts)
+    return python_window_count(table, key, ts, width)
+
+
+python_add_count = add_count
 try:                                        # the same in C where it was built (runtime/_windows.c)
-    from policyengine.runtime._windows import window_count  # noqa: F811
+    from policyengine.runtime._windows import add_count, window_count  # noqa: F811
 except ImportError:                         # pragma: no cover - no C compiler at install
     pass
 
