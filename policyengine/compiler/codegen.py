@@ -88,6 +88,10 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
             w.line(f"ONCE{i} = _tables['once'][{i}]")
         if rule.cooldown_us is not None:
             w.line(f"COOL{i} = _tables['cooldown'][{i}]")
+    # A silence's table, made now if the state has none: the store never replaces one, and most
+    # messages re-arm one silence and end another (two lookups by rule index a message, before).
+    for i in plan.absence_rules:
+        w.line(f"AB{i} = STORE.absence.setdefault({i}, {{}})")
     for body in bodies:
         w.line()
         for line in body:
@@ -413,15 +417,13 @@ def _absence_arm(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter
         w.indent()
     key = emit.key(keys) if len(keys) != 1 else f"({emit.value(keys[0])},)"
     # Most messages re-arm and disarm a silence that is already there: that case is written out
-    # here (Timeline.arm and Timeline.disarm do the rest).
-    w.line(f"tb = STORE.absence.get({index})")
+    # here (Timeline.arm does the rest).
     if arm:
         w.line(f"k = {key}")
-        w.line(f"if tb is None or not replace_pair(tb, k, ts + {spec.window_us}, STORE.events_seen):")
+        w.line(f"if not replace_pair(AB{index}, k, ts + {spec.window_us}, STORE.events_seen):")
         w.line(f"    RT.arm({index}, k, ts + {spec.window_us})")
     else:
-        w.line("if tb is not None:")
-        w.line(f"    tb.pop({key}, None)")
+        w.line(f"AB{index}.pop({key}, None)")
     w.depth = 1
     w.line("except Exception as exc:")
     w.line(f"    rule_failed({index}, exc, ev)")

@@ -85,8 +85,8 @@ class Timeline:
 
     # ---- absence timers ------------------------------------------------------
     def arm(self, rule_index: int, key, due: int) -> None:
-        """(Re)start a silence: one heap entry per key, moved lazily when it comes up."""
-        # get, not setdefault: most messages arm and disarm, and setdefault builds an empty dict each time
+        """(Re)start a silence: one heap entry per key, moved lazily when it comes up. Generated
+        code re-arms a running silence itself (replace_pair) and calls this for a new one."""
         absence = self.store.absence
         table = absence.get(rule_index)
         if table is None:
@@ -95,10 +95,6 @@ class Timeline:
             self.schedule(due, "absence", (rule_index, key))
         table[key] = (due, self.store.events_seen)
 
-    def disarm(self, rule_index: int, key) -> None:
-        table = self.store.absence.get(rule_index)
-        if table is not None:
-            table.pop(key, None)
 
     # ---- mutes and bans ------------------------------------------------------
     def mute(self, member, now: int, duration_s, policy: str, rule: str, announce: bool = False) -> None:
