@@ -69,6 +69,7 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     w.line("LABELS = _tables['labels']")
     w.line("MEMBERS = _tables['members']")
     w.line("STORE = _tables['store']")
+    w.line("INVITERS = STORE.inviters")      # the store never replaces it
     w.line("RT = _rt.timeline")
     w.line("REW = _rt.rewards")
     w.line("rule_failed = _rt.rule_failed")

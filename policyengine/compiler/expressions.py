@@ -261,11 +261,13 @@ class ExprEmitter:
         if attr == "banned":
             return f"RT.banned({who}, ts)"
         if attr == "account_age":
-            return f"account_age(MEMBERS, {who}, ts)"
+            # helpers.account_age written out: a frame on every message, for the pack's referral rule.
+            record = self.local.temp()
+            return f"(None if ({record} := MEMBERS.get({who})) is None else (ts - {record}[1]) / 1000000)"
         if attr == "first_message":
             return f"first_message(MEMBERS, {who}, ev)"
         if attr == "invited_by":
-            return f"STORE.inviters.get({who})"
+            return f"INVITERS.get({who})"
         if attr == "points":
             return f"REW.balance({self.pool.add('points')}, {who}, ts)"
         if attr == "level":
