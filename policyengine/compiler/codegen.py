@@ -9,7 +9,7 @@ from policyengine.check import CheckedRule
 from policyengine.check.ir import IR
 from policyengine.compiler.actions import emit_actions, template
 from policyengine.compiler.expressions import (ExprEmitter, HandlerLocals, TableNames, memoizable, never_raises,
-                                              required_words)
+                                              normalized_text, required_words)
 from policyengine.compiler.loop import record_loop
 from policyengine.compiler.plan import Handler, Plan
 from policyengine.compiler.writer import CodeWriter, Pool
@@ -17,8 +17,8 @@ from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
 from policyengine.runtime.periods import calendar
 
-HELPERS = ("window_count", "add_count", "replace_pair", "has_label", "active_labels", "set_label", "remove_label", "get_path",
-           "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
+HELPERS = ("window_count", "add_count", "replace_pair", "has_label", "active_labels", "set_label", "remove_label",
+           "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision", "deque",
            "member_time", "account_age", "first_message", "normalize", "seeded_random", "in_sample",
            "explain_compare", "explain_test", "fold_text")
@@ -273,7 +273,7 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         w.line(f"{name} = add_count({table}, {key}, ts, {spec.window_us})")
     elif fn in ("repeats", "distinct") and read_here:
         if fn == "repeats":
-            value = emit.value(IR('call', 'text', args=(spec.of,), value='normalize'))
+            value = emit.value(normalized_text(spec.of))
         name = emit.local.read_at_add[(table, written_key, value if fn == "repeats" else None)] = f"win{index}"
         w.line(f"{name} = add_read({table}, {key}, '{fn}', ts, {value}, {spec.window_us})")
     elif fn in ("count", "rate") and windowed:
@@ -293,7 +293,7 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
                if windowed else f"add_sum({table}, {key}, {value})")
     elif fn == "repeats" or (fn == "distinct" and windowed):
         if fn == "repeats":
-            value = emit.value(IR('call', 'text', args=(spec.of,), value='normalize'))
+            value = emit.value(normalized_text(spec.of))
         w.line(f"add_window({table}, {key}, '{fn}', ts, {value})")      # in C where it was built
     elif fn == "distinct":
         w.line(f"add_distinct({table}, {key}, {value})")

@@ -73,7 +73,7 @@ def required_words(ir: IR | None) -> tuple[tuple, list[str]] | None:
     return tuple(left.value), words
 
 
-def _normalized(text: IR) -> IR:
+def normalized_text(text: IR) -> IR:
     """What a `repeats` window compares: the text as `normalize` leaves it."""
     return IR("call", "text", args=(text,), value="normalize")
 
@@ -211,7 +211,7 @@ class ExprEmitter:
         if spec.window_us is not None and spec.function in ("count", "rate", "repeats", "distinct"):
             table = self.tables.aggregate(spec.fingerprint)
             if spec.function == "repeats":
-                read = (table, self.key(ir.args[:-1]), self.value(_normalized(ir.args[-1])))
+                read = (table, self.key(ir.args[:-1]), self.value(normalized_text(ir.args[-1])))
             else:
                 read = (table, self.key(ir.args), None)
             added = local.read_at_add.get(read)
@@ -239,7 +239,7 @@ class ExprEmitter:
         if fn == "distinct":
             return f"all_time_distinct({table}, {key})" if width is None else f"window_distinct({table}, {key}, ts, {width})"
         if fn == "repeats":
-            return f"window_repeats({table}, {key}, ts, {width}, {self.value(_normalized(ir.args[-1]))})"
+            return f"window_repeats({table}, {key}, ts, {width}, {self.value(normalized_text(ir.args[-1]))})"
         if fn == "similar":
             return f"window_similar({table}, {key}, ts, {width}, {self.value(ir.args[-1])}, {spec.threshold!r})"
         if fn in ("streak", "best_streak", "active_days"):
