@@ -231,6 +231,28 @@ def test_allowed_lateness_silences_small_delays_only(tmp_path):
     assert b":2: warning[W0102]" not in r.stderr and b":3: warning[W0102]" in r.stderr
 
 
+def test_diff_examples_are_the_first_differences_in_log_order(tmp_path, monkeypatch):
+    # The new version also warns on "y": six more warnings, m1 m2 m4 m5 m7 m8 (m0, m3, m6 say "x",
+    # warned by both). The examples are the first three, m1 m2 m4, whatever the hash seed.
+    old = tmp_path / "old.policy"
+    old.write_text('rule w { on message where text contains "x" do warn("no") }\n')
+    new = tmp_path / "new.policy"
+    new.write_text('rule w { on message where text contains "x" or text contains "y" do warn("no") }\n')
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(b'{"type":"message","ts":%d,"user":"u%d","id":"m%d","text":"%s"}\n'
+                             % (i, i, i, b"x" if i % 3 == 0 else b"y") for i in range(9)))
+    outs = []
+    for seed in ("1", "2", "3"):
+        monkeypatch.setenv("PYTHONHASHSEED", seed)
+        r = run_cli("diff", "--format", "json", "--policy", str(old), "--against", str(new), str(log))
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout)
+    assert outs[0] == outs[1] == outs[2]
+    report = orjson.loads(outs[0])
+    assert (report["added"], report["removed"], report["changed"]) == (6, 0, 0)
+    assert [e["after"]["event_id"] for e in report["groups"][0]["examples"]] == ["m1", "m2", "m4"]
+
+
 def test_diff_reports_a_cut_short_log_and_compares_what_came_before(tmp_path):
     blob = gzip.compress(SMALL.read_bytes())
     cut = tmp_path / "cut.jsonl.gz"

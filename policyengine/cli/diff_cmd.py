@@ -1,26 +1,28 @@
 """`policyengine diff --policy OLD --against NEW LOG…`: what a policy change would have decided differently.
 
-Both versions see the same events (each line decoded once). Decisions are matched on what they
-are about — event (or time), rule, action, member — and compared on everything else: a match with
-other values (a longer mute, another reason) is *changed*; the rest are *added* or *removed*.
+Each version replays the logs as `eval` would run it (`replay` and the program's record loop), so
+the comparison is between the decisions the two `eval` runs would write. Decisions are matched on
+what they are about — event (or time), rule, action, member — and compared on everything else: a
+match with other values (a longer mute, another reason) is *changed*; the rest are *added* or
+*removed*. Differences are listed in the order of the current version's decisions, then the new
+version's: the examples are the first of each kind, the same on every run.
 """
 from __future__ import annotations
 
 import argparse
-import gzip
 import sys
-import zlib
 from collections import Counter, defaultdict
 
 import orjson
 
 from policyengine.cli import exits
+from policyengine.cli.eval_cmd import quiet_collector, restore_collector
 from policyengine.cli.reporting import print_diagnostics, usage_error
 from policyengine.compiler import compile_program
-from policyengine.events.decode import BadEvent, EventDecoder
+from policyengine.events.decode import EventDecoder
 from policyengine.loader import PolicyPathError, load_paths
-from policyengine.logs import LogOpenError, check_readable, lines_bounded, open_log
-from policyengine.replay import MAX_LINE_BYTES
+from policyengine.logs import LogOpenError, check_readable, open_log
+from policyengine.replay import ReplayStats, replay
 from policyengine.runtime.evaluator import Evaluator
 
 EXAMPLES = 3
@@ -42,6 +44,28 @@ def _identity(d: dict) -> tuple:
     return (d.get("event_id") or d["ts"],) + tuple(d.get(k) for k in _IDENTITY[1:])
 
 
+def _report(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def _replay_side(loaded, logs: list[str], decided: dict, stats: ReplayStats, about_input: bool) -> None:
+    """One version's decisions over the logs, by identity in the order they came. The current
+    version says what is wrong with the input (bad lines, a damaged log); both say which of their
+    rules failed."""
+    compiled = compile_program(loaded.program)
+    evaluator = Evaluator(compiled)
+    decoder = EventDecoder(compiled.plan.field_types)
+
+    def keep(d: dict) -> None:
+        decided.setdefault(_identity(d), []).append(d)
+    for name in logs:
+        log = open_log(name)
+        try:
+            replay(log, evaluator, decoder, keep, _report, stats, about_input=about_input)
+        finally:
+            log.close()
+
+
 def run(args) -> int:
     try:
         old, new = load_paths(args.policy), load_paths(args.against)
@@ -53,41 +77,16 @@ def run(args) -> int:
         print_diagnostics(loaded.diagnostics, loaded.sources, "text")
     if old.program is None or new.program is None:
         return exits.POLICY_ERRORS
-    sides = [Evaluator(compile_program(x.program)) for x in (old, new)]
-    fields = {}
-    for ev in sides:
-        for etype, fs in ev.compiled.plan.field_types.items():
-            fields.setdefault(etype, {}).update(fs)
-    decoder = EventDecoder(fields)
-    found: list[dict] = [defaultdict(list), defaultdict(list)]
-    events = bad = 0
-    for name in args.logs:
-        log = open_log(name)
-        lineno = 0
-        try:
-            # The same bounded reader as `eval`: a huge line is reported, not held in memory.
-            for lineno, line in enumerate(lines_bounded(log.stream, MAX_LINE_BYTES), 1):
-                try:
-                    if line is None:
-                        raise BadEvent(f"line longer than {MAX_LINE_BYTES:,} bytes; skipped")
-                    event, ts = decoder.decode(line)
-                except BadEvent as err:
-                    if line is None or line.strip():
-                        bad += 1
-                        sys.stderr.write(f"{log.name}:{lineno}: error[E0101]: {err}\n")
-                    continue
-                events += 1
-                for side, ev in enumerate(sides):
-                    for d in ev.process(dict(event), ts):
-                        found[side][_identity(d)].append(d)
-        except (EOFError, gzip.BadGzipFile, zlib.error):
-            bad += 1
-            sys.stderr.write(f"{log.name}:{lineno + 1}: error[E0102]: the compressed log is damaged or cut short; "
-                             "the lines before it were compared\n")
-        finally:
-            log.close()
+    found: list[dict] = [{}, {}]
+    stats = [ReplayStats(), ReplayStats()]
+    collector = quiet_collector()
+    try:
+        for side, loaded in enumerate((old, new)):
+            _replay_side(loaded, args.logs, found[side], stats[side], about_input=side == 0)
+    finally:
+        restore_collector(collector)
     report = compare(found[0], found[1])
-    report.update(events=events, bad_lines=bad)
+    report.update(events=stats[0].events, bad_lines=stats[0].bad_lines)
     if args.format == "json":
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -111,7 +110,9 @@ def compare(old: dict, new: dict) -> dict:
         if len(group["examples"]) < EXAMPLES:
             group["examples"].append({"kind": kind, "before": before, "after": after})
 
-    for identity in old.keys() | new.keys():
+    # Identities in the order their first decision came: the old version's, then those only the
+    # new one made (a set's order would change the examples from run to run).
+    for identity in [*old, *(i for i in new if i not in old)]:
         a, b = old.get(identity, []), new.get(identity, [])
         for x, y in zip(a, b):
             if {k: v for k, v in x.items() if k != "policy"} != {k: v for k, v in y.items() if k != "policy"}:

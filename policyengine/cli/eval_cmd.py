@@ -123,7 +123,7 @@ def run(args) -> int:
             progress.clear()
         sys.stderr.write(message + "\n")
 
-    collector = _quiet_collector()
+    collector = quiet_collector()
     try:
         if workers > 1:
             from policyengine.parallel import Job, run_shares
@@ -168,7 +168,7 @@ def run(args) -> int:
     except BrokenPipeError:
         return exits.OK          # the reader (e.g. `head`) stopped listening
     finally:
-        _restore_collector(collector)
+        restore_collector(collector)
         if progress:
             progress.clear()
         try:
@@ -238,18 +238,18 @@ def _text_writer(out):
     return emit
 
 
-def _quiet_collector() -> tuple:
+def quiet_collector() -> tuple:
     """Evaluation makes no reference cycles of its own, only state that lives until the run ends
     (windows, ledgers, members); the cycle collector walked it again and again (2 % of the
     community pack's instructions an event on 20 000 events, more as state grows). What start-up built is
-    frozen out of its sight, and it runs a fiftieth as often. Only `eval` does this, for its run:
-    a bot that embeds the engine keeps its own collector settings. Returns what to restore."""
+    frozen out of its sight, and it runs a fiftieth as often. Only `eval` and `diff` do this, for
+    their run: a bot that embeds the engine keeps its own collector settings. Returns what to restore."""
     saved = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(35_000, 20, 20)
     return saved
 
 
-def _restore_collector(saved) -> None:
+def restore_collector(saved) -> None:
     gc.set_threshold(*saved)
     gc.unfreeze()
