@@ -349,12 +349,18 @@ static PyTypeObject WindowType = {
 
 /* The table's window for `key` once entries at or before now − width are gone; NULL without an
  * error when there is none (a window left empty is dropped from the table). */
-static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *width) {
+/* A window table's entry for `key` (borrowed), or NULL: with an exception set when the table is
+ * not a dict or the lookup failed, without one when the key has none. */
+static PyObject *entry_of(PyObject *table, PyObject *key) {
     if (!PyDict_Check(table)) {
         PyErr_SetString(PyExc_TypeError, "a window table is a dict");
         return NULL;
     }
-    PyObject *found = PyDict_GetItemWithError(table, key);       /* borrowed */
+    return PyDict_GetItemWithError(table, key);
+}
+
+static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *width) {
+    PyObject *found = entry_of(table, key);                     /* borrowed */
     if (found == NULL) return NULL;
     if (!PyObject_TypeCheck(found, &WindowType)) {
         PyErr_SetString(PyExc_TypeError, "a window table holds windows");
@@ -447,11 +453,7 @@ static PyObject *add_window(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ss
     }
     PyObject *table = args[0], *key = args[1];
     if (args[4] == Py_None) Py_RETURN_NONE;
-    if (!PyDict_Check(table)) {
-        PyErr_SetString(PyExc_TypeError, "a window table is a dict");
-        return NULL;
-    }
-    PyObject *found = PyDict_GetItemWithError(table, key);
+    PyObject *found = entry_of(table, key);                     /* borrowed */
     Window *w;
     if (found == NULL) {
         if (PyErr_Occurred()) return NULL;
@@ -493,11 +495,7 @@ static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_
         return NULL;
     }
     PyObject *table = args[0], *key = args[1];
-    if (!PyDict_Check(table)) {
-        PyErr_SetString(PyExc_TypeError, "a window table is a dict");
-        return NULL;
-    }
-    PyObject *times = PyDict_GetItemWithError(table, key);         /* borrowed */
+    PyObject *times = entry_of(table, key);                         /* borrowed */
     if (times == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
     Py_ssize_t n = PyObject_Length(times);
     if (n <= 0) return n < 0 ? NULL : PyLong_FromLong(0);
@@ -545,11 +543,7 @@ static PyObject *add_count(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *table = args[0], *key = args[1];
-    if (!PyDict_Check(table)) {
-        PyErr_SetString(PyExc_TypeError, "a window table is a dict");
-        return NULL;
-    }
-    PyObject *times = PyDict_GetItemWithError(table, key);         /* borrowed */
+    PyObject *times = entry_of(table, key);                         /* borrowed */
     if (times == NULL) {
         if (PyErr_Occurred()) return NULL;
         times = PyObject_CallNoArgs(deque_type);
