@@ -19,7 +19,7 @@ import re
 import statistics
 import time
 
-from policyengine.cli.eval_cmd import _jsonl_writer
+from policyengine.cli.eval_cmd import _jsonl_writer, quiet_collector, restore_collector
 from policyengine.compiler.program import CompiledProgram, compile_program
 from policyengine.events.decode import EventDecoder
 from policyengine.loader import load_paths
@@ -28,13 +28,13 @@ from policyengine.replay import ReplayStats, replay
 from policyengine.runtime.evaluator import Evaluator
 
 _FAILED = re.compile(r"^(\s*)(rule|aggregate)_failed\((\d+), exc, ev\)$")
-_COUNT_VALUE = re.compile(r"^\s*(cnt\d+) = ", re.MULTILINE)
+_COUNT_VALUE = re.compile(r"^\s*((?:cnt|win)\d+) = ", re.MULTILINE)
 
 
 def without(source: str, kind: str, index: int) -> str:
     """The generated source with every block of rule (kind "rule") or aggregate ("aggregate")
-    `index` replaced by `pass` (by `cntN = 0` where it hands an all-time count on), in every handler
-    and loop it appears in. A block is the `try:` at the indentation of its `except` line, down to
+    `index` replaced by `pass` (by `cntN = 0` or `winN = 0` where the update hands the rules its
+    value in a local), in every handler and loop it appears in. A block is the `try:` at the indentation of its `except` line, down to
     the `…_failed(index, exc, ev)` line."""
     lines = source.split("\n")
     found = 0
@@ -49,7 +49,7 @@ def without(source: str, kind: str, index: int) -> str:
         start = handler - 1
         while not (lines[start].strip() == "try:" and len(lines[start]) - len(lines[start].lstrip()) == indent):
             start -= 1
-        # An all-time count's update also hands its value to the rules (`cntN = …`): left out, it is 0.
+        # An update that hands its value to the rules (`cntN = …`, `winN = …`): left out, it is 0.
         kept = [f"{' ' * indent}{name} = 0" for name in _COUNT_VALUE.findall("\n".join(lines[start:i]))]
         lines[start:i + 1] = kept or [" " * indent + "pass"]
         found += 1
@@ -84,16 +84,13 @@ def timed_run(compiled: CompiledProgram, log_path: str) -> tuple[float, int, int
     log = open_log(log_path)
     with open("/dev/null", "wb") as out:
         gc.collect()
-        gc.freeze()                                        # as `eval` does (cli/eval_cmd.py)
-        saved = gc.get_threshold()
-        gc.set_threshold(35_000, 20, 20)
+        saved = quiet_collector()                          # as `eval` runs
         started = time.process_time()
         try:
             replay(log, evaluator, decoder, _jsonl_writer(out), reported.append, stats)
         finally:
             took = time.process_time() - started
-            gc.set_threshold(*saved)
-            gc.unfreeze()
+            restore_collector(saved)
             log.close()
     return took, sum(stats.decisions.values()), len(reported)
 

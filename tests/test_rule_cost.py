@@ -1,6 +1,7 @@
 """benchmarks/rule_cost.py times runs with a rule or an aggregate left out; what it leaves out
 must be exactly that: here the decisions of such a run are those of the policies without it."""
 import orjson
+import pytest
 
 from benchmarks.rule_cost import blocks, timed_run, variant, without
 from policyengine.compiler.program import compile_program
@@ -55,15 +56,19 @@ def test_leaving_a_rule_out_removes_its_decisions_and_only_them(tmp_path):
     assert _decisions(no_shout, tmp_path) == [d for d in everything if d[0] != "shout"]
 
 
-def test_leaving_an_all_time_count_out_hands_the_rules_zero(tmp_path):
+@pytest.mark.parametrize("windowed, rule", [(False, "regular"), (True, "busy")])
+def test_leaving_a_count_out_hands_its_rules_zero(tmp_path, windowed, rule):
+    # Both counts hand the rules their value from the update (`cntN = …`, `winN = add_count(…)`).
     base = compile_program(load_text([("p.policy", POLICY)]).program)
-    counts = [i for i, a in enumerate(base.plan.aggregates) if a.window_us is None]
+    counts = [i for i, a in enumerate(base.plan.aggregates) if (a.window_us is not None) == windowed]
     assert len(counts) == 1
     source = without(base.source, "aggregate", counts[0])
-    assert "cnt" in source and f"aggregate_failed({counts[0]}," not in source
-    # The rule reading it sees 0 (no promotion, and no failure: the run still makes the others).
-    assert _decisions(variant(base, source), tmp_path) == [("shout", "warn", "a"), ("shout", "warn", "b"),
-                                                            ("busy", "flag", "a")]
+    assert f"{'win' if windowed else 'cnt'}{counts[0]} = 0" in source
+    assert f"aggregate_failed({counts[0]}," not in source
+    # The rule reading it sees 0 (it never fires, and nothing fails: the run makes the others).
+    everything = [("shout", "warn", "a"), ("regular", "promote", "a"), ("shout", "warn", "b"),
+                  ("busy", "flag", "a"), ("regular", "promote", "b")]
+    assert _decisions(variant(base, source), tmp_path) == [d for d in everything if d[0] != rule]
 
 
 def test_a_block_that_is_not_there_is_an_error():
