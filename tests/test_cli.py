@@ -253,6 +253,22 @@ def test_diff_examples_are_the_first_differences_in_log_order(tmp_path, monkeypa
     assert [e["after"]["event_id"] for e in report["groups"][0]["examples"]] == ["m1", "m2", "m4"]
 
 
+def test_diff_reads_standard_input_for_both_versions(tmp_path):
+    # Both versions replay the log: standard input, read once, must reach both. Hand-counted as in
+    # the test above: "y" in m1 m2 m4 m5 m7 m8, six warnings added; line 10 is not JSON.
+    old = tmp_path / "old.policy"
+    old.write_text('rule w { on message where text contains "x" do warn("no") }\n')
+    new = tmp_path / "new.policy"
+    new.write_text('rule w { on message where text contains "x" or text contains "y" do warn("no") }\n')
+    log = b"".join(b'{"type":"message","ts":%d,"user":"u%d","id":"m%d","text":"%s"}\n'
+                   % (i, i, i, b"x" if i % 3 == 0 else b"y") for i in range(9)) + b"not json\n"
+    r = run_cli("diff", "--format", "json", "--policy", str(old), "--against", str(new), "-", stdin=log)
+    assert r.returncode == 0, r.stderr
+    report = orjson.loads(r.stdout)
+    assert (report["events"], report["bad_lines"], report["added"], report["removed"]) == (9, 1, 6, 0)
+    assert r.stderr.decode().count("<stdin>:10: error[E0101]") == 1      # said once, not by each version
+
+
 def test_diff_reports_a_cut_short_log_and_compares_what_came_before(tmp_path):
     blob = gzip.compress(SMALL.read_bytes())
     cut = tmp_path / "cut.jsonl.gz"

@@ -10,7 +10,10 @@ version's: the examples are the first of each kind, the same on every run.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 from collections import Counter, defaultdict
 
 import orjson
@@ -48,7 +51,25 @@ def _report(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def _replay_side(loaded, logs: list[str], decided: dict, stats: ReplayStats, about_input: bool) -> None:
+def _readable_twice(logs: list[str], folder: str) -> list[tuple[str, str]]:
+    """(name to report, path to read) for each log. Both versions replay the logs, and standard
+    input can be read once: the first `-` is copied to a file in `folder` for both to read (a
+    later `-` reads as empty, as it would in `eval`)."""
+    out, spooled = [], False
+    for name in logs:
+        if name != "-":
+            out.append((name, name))
+            continue
+        path = os.path.join(folder, f"stdin-{len(out)}")
+        with open(path, "wb") as copy:
+            if not spooled:
+                shutil.copyfileobj(sys.stdin.buffer, copy, 1 << 20)
+        spooled = True
+        out.append(("<stdin>", path))
+    return out
+
+
+def _replay_side(loaded, logs: list[tuple[str, str]], decided: dict, stats: ReplayStats, about_input: bool) -> None:
     """One version's decisions over the logs, by identity in the order they came. The current
     version says what is wrong with the input (bad lines, a damaged log); both say which of their
     rules failed."""
@@ -58,8 +79,9 @@ def _replay_side(loaded, logs: list[str], decided: dict, stats: ReplayStats, abo
 
     def keep(d: dict) -> None:
         decided.setdefault(_identity(d), []).append(d)
-    for name in logs:
-        log = open_log(name)
+    for name, path in logs:
+        log = open_log(path)
+        log.name = name
         try:
             replay(log, evaluator, decoder, keep, _report, stats, about_input=about_input)
         finally:
@@ -81,8 +103,10 @@ def run(args) -> int:
     stats = [ReplayStats(), ReplayStats()]
     collector = quiet_collector()
     try:
-        for side, loaded in enumerate((old, new)):
-            _replay_side(loaded, args.logs, found[side], stats[side], about_input=side == 0)
+        with tempfile.TemporaryDirectory(prefix="policyengine-diff-") as folder:
+            logs = _readable_twice(args.logs, folder)
+            for side, loaded in enumerate((old, new)):
+                _replay_side(loaded, logs, found[side], stats[side], about_input=side == 0)
     finally:
         restore_collector(collector)
     report = compare(found[0], found[1])
