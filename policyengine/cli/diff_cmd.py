@@ -104,7 +104,11 @@ def run(args) -> int:
     collector = quiet_collector()
     try:
         with tempfile.TemporaryDirectory(prefix="policyengine-diff-") as folder:
-            logs = _readable_twice(args.logs, folder)
+            try:
+                logs = _readable_twice(args.logs, folder)
+            except OSError as err:
+                usage_error(f"cannot copy standard input for both versions to read: {err.strerror or err}")
+                return exits.USAGE
             for side, loaded in enumerate((old, new)):
                 _replay_side(loaded, logs, found[side], stats[side], about_input=side == 0)
     finally:
