@@ -269,6 +269,21 @@ def test_diff_reads_standard_input_for_both_versions(tmp_path):
     assert r.stderr.decode().count("<stdin>:10: error[E0101]") == 1      # said once, not by each version
 
 
+def test_diff_says_plainly_when_standard_input_cannot_be_copied(monkeypatch, capsys):
+    import shutil
+
+    from policyengine.cli import exits
+    from policyengine.cli.main import main
+
+    def full(*_):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(shutil, "copyfileobj", full)
+    code = main(["diff", "--policy", ADS, "--against", ADS, "-"])
+    err = capsys.readouterr().err
+    assert code == exits.USAGE and "cannot copy standard input" in err and "No space left" in err
+    assert "internal error" not in err and "Traceback" not in err
+
+
 def test_diff_reports_a_cut_short_log_and_compares_what_came_before(tmp_path):
     blob = gzip.compress(SMALL.read_bytes())
     cut = tmp_path / "cut.jsonl.gz"
