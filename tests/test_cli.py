@@ -280,7 +280,7 @@ def test_diff_says_plainly_when_standard_input_cannot_be_copied(monkeypatch, cap
     monkeypatch.setattr(shutil, "copyfileobj", full)
     code = main(["diff", "--policy", ADS, "--against", ADS, "-"])
     err = capsys.readouterr().err
-    assert code == exits.USAGE and "cannot copy standard input" in err and "No space left" in err
+    assert code == exits.USAGE and "cannot write a temporary file" in err and "No space left" in err
     assert "internal error" not in err and "Traceback" not in err
 
 

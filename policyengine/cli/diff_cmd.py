@@ -4,8 +4,14 @@ Each version replays the logs as `eval` would run it (`replay` and the program's
 the comparison is between the decisions the two `eval` runs would write. Decisions are matched on
 what they are about — event (or time), rule, action, member — and compared on everything else: a
 match with other values (a longer mute, another reason) is *changed*; the rest are *added* or
-*removed*. Differences are listed in the order of the current version's decisions, then the new
-version's: the examples are the first of each kind, the same on every run.
+*removed*.
+
+Memory holds the differences, not the decisions: the current version's decisions go to a
+temporary file, a batch of lines at a time (`replay`'s progress marks where each batch ends), and
+the new version's are matched against them batch by batch as it replays the same lines. A
+decision with nothing to match yet waits (the other version may make it later); what still waits
+at the end was added or removed. Changes are listed in the order they were made, then removals in
+the current version's order, then additions in the new one's: the same on every run.
 """
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 
 import orjson
 
@@ -69,23 +75,25 @@ def _readable_twice(logs: list[str], folder: str) -> list[tuple[str, str]]:
     return out
 
 
-def _replay_side(loaded, logs: list[tuple[str, str]], decided: dict, stats: ReplayStats, about_input: bool) -> None:
-    """One version's decisions over the logs, by identity in the order they came. The current
-    version says what is wrong with the input (bad lines, a damaged log); both say which of their
-    rules failed."""
+def _replay(loaded, logs: list[tuple[str, str]], emit, batch_done, stats: ReplayStats, about_input: bool) -> None:
+    """One version over the logs: its decisions to `emit`, `batch_done()` after each batch of lines
+    and at the end of each log. The current version says what is wrong with the input (bad lines,
+    a damaged log); both say which of their rules failed."""
     compiled = compile_program(loaded.program)
     evaluator = Evaluator(compiled)
     decoder = EventDecoder(compiled.plan.field_types)
-
-    def keep(d: dict) -> None:
-        decided.setdefault(_identity(d), []).append(d)
     for name, path in logs:
         log = open_log(path)
         log.name = name
         try:
-            replay(log, evaluator, decoder, keep, _report, stats, about_input=about_input)
+            replay(log, evaluator, decoder, emit, _report, stats, about_input=about_input,
+                   progress=lambda _log, _stats: batch_done())
         finally:
             log.close()
+        batch_done()
+
+
+_BATCH_END = b"-\n"          # between the spooled decisions (JSON objects) of two batches
 
 
 def run(args) -> int:
@@ -99,21 +107,32 @@ def run(args) -> int:
         print_diagnostics(loaded.diagnostics, loaded.sources, "text")
     if old.program is None or new.program is None:
         return exits.POLICY_ERRORS
-    found: list[dict] = [{}, {}]
     stats = [ReplayStats(), ReplayStats()]
+    comparison = Comparison()
     collector = quiet_collector()
     try:
         with tempfile.TemporaryDirectory(prefix="policyengine-diff-") as folder:
             try:
                 logs = _readable_twice(args.logs, folder)
+                spool = open(os.path.join(folder, "decisions.jsonl"), "w+b")
             except OSError as err:
-                usage_error(f"cannot copy standard input for both versions to read: {err.strerror or err}")
+                usage_error(f"cannot write a temporary file in {folder}: {err.strerror or err}")
                 return exits.USAGE
-            for side, loaded in enumerate((old, new)):
-                _replay_side(loaded, logs, found[side], stats[side], about_input=side == 0)
+            with spool:
+                write, dumps, newline = spool.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+                _replay(old, logs, lambda d: write(dumps(d, option=newline)), lambda: write(_BATCH_END),
+                        stats[0], about_input=True)
+                spool.seek(0)
+                batch: list[dict] = []          # the new version's decisions of the batch it is in
+
+                def batch_done() -> None:
+                    comparison.match(_spooled_batch(spool), batch)
+                    batch.clear()
+                _replay(new, logs, batch.append, batch_done, stats[1], about_input=False)
+                comparison.match(_rest(spool), batch)
     finally:
         restore_collector(collector)
-    report = compare(found[0], found[1])
+    report = comparison.report()
     report.update(events=stats[0].events, bad_lines=stats[0].bad_lines)
     if args.format == "json":
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -122,37 +141,74 @@ def run(args) -> int:
     return exits.OK
 
 
-def compare(old: dict, new: dict) -> dict:
-    groups: dict = defaultdict(lambda: {"added": 0, "removed": 0, "changed": 0, "examples": []})
-    members: dict[str, set] = {"added": set(), "removed": set(), "changed": set()}
-    totals = Counter()
+def _spooled_batch(spool) -> list[dict]:
+    """The current version's decisions of its next batch, from the spool."""
+    batch = []
+    for line in spool:
+        if line == _BATCH_END:
+            break
+        batch.append(orjson.loads(line))
+    return batch
 
-    def note(kind: str, before, after) -> None:
+
+def _rest(spool) -> list[dict]:
+    return [orjson.loads(line) for line in spool if line != _BATCH_END]
+
+
+def _same(a: dict, b: dict) -> bool:
+    """Everything but the policy's name (a renamed file holds the same rules)."""
+    return {k: v for k, v in a.items() if k != "policy"} == {k: v for k, v in b.items() if k != "policy"}
+
+
+class Comparison:
+    """Decisions of the two versions matched by identity as they come: the k-th of an identity in
+    one version with its k-th in the other, as if both lists were whole."""
+
+    def __init__(self) -> None:
+        self.groups: dict = defaultdict(lambda: {"added": 0, "removed": 0, "changed": 0, "examples": []})
+        self.members: dict[str, set] = {"added": set(), "removed": set(), "changed": set()}
+        self.totals: Counter = Counter()
+        self.waiting: tuple[dict, dict] = ({}, {})      # per version: identity → its decisions not matched yet
+
+    def match(self, old_batch: list[dict], new_batch: list[dict]) -> None:
+        for side, batch in ((0, old_batch), (1, new_batch)):
+            mine, theirs = self.waiting[side], self.waiting[1 - side]
+            for d in batch:
+                identity = _identity(d)
+                other = theirs.get(identity)
+                if not other:
+                    mine.setdefault(identity, deque()).append(d)
+                    continue
+                before, after = (d, other.popleft()) if side == 0 else (other.popleft(), d)
+                if not other:
+                    del theirs[identity]
+                if not _same(before, after):
+                    self.note("changed", before, after)
+
+    def note(self, kind: str, before, after) -> None:
         d = after or before
-        key = (d["rule"], d["action"])          # not the policy name: a renamed file is the same rules
-        group = groups[key]
+        group = self.groups[(d["rule"], d["action"])]     # not the policy name, as in _same
         group[kind] += 1
-        totals[kind] += 1
+        self.totals[kind] += 1
         if d.get("user"):
-            members[kind].add(d["user"])
+            self.members[kind].add(d["user"])
         if len(group["examples"]) < EXAMPLES:
             group["examples"].append({"kind": kind, "before": before, "after": after})
 
-    # Identities in the order their first decision came: the old version's, then those only the
-    # new one made (a set's order would change the examples from run to run).
-    for identity in [*old, *(i for i in new if i not in old)]:
-        a, b = old.get(identity, []), new.get(identity, [])
-        for x, y in zip(a, b):
-            if {k: v for k, v in x.items() if k != "policy"} != {k: v for k, v in y.items() if k != "policy"}:
-                note("changed", x, y)
-        for x in a[len(b):]:
-            note("removed", x, None)
-        for y in b[len(a):]:
-            note("added", None, y)
-    ordered = sorted(groups.items(), key=lambda kv: (-(kv[1]["added"] + kv[1]["removed"] + kv[1]["changed"]), kv[0]))
-    return {"added": totals["added"], "removed": totals["removed"], "changed": totals["changed"],
-            "members_affected": len(members["added"] | members["removed"] | members["changed"]),
-            "groups": [{"rule": r, "action": a, **g} for (r, a), g in ordered]}
+    def report(self) -> dict:
+        """What is still waiting was removed (the current version's) or added (the new one's)."""
+        for decisions in self.waiting[0].values():
+            for d in decisions:
+                self.note("removed", d, None)
+        for decisions in self.waiting[1].values():
+            for d in decisions:
+                self.note("added", None, d)
+        self.waiting = ({}, {})
+        groups, totals = self.groups, self.totals
+        ordered = sorted(groups.items(), key=lambda kv: (-(kv[1]["added"] + kv[1]["removed"] + kv[1]["changed"]), kv[0]))
+        return {"added": totals["added"], "removed": totals["removed"], "changed": totals["changed"],
+                "members_affected": len(self.members["added"] | self.members["removed"] | self.members["changed"]),
+                "groups": [{"rule": r, "action": a, **g} for (r, a), g in ordered]}
 
 
 def render(report: dict) -> str:
