@@ -6,21 +6,25 @@ what they are about — event (or time), rule, action, member — and compared o
 match with other values (a longer mute, another reason) is *changed*; the rest are *added* or
 *removed*.
 
-Memory holds the differences, not the decisions: the current version's decisions go to a
-temporary file, a batch of lines at a time (`replay`'s progress marks where each batch ends), and
-the new version's are matched against them batch by batch as it replays the same lines. A
-decision with nothing to match yet waits (the other version may make it later); what still waits
-at the end was added or removed. Changes are listed in the order they were made, then removals in
-the current version's order, then additions in the new one's: the same on every run.
+The two versions replay side by side, a process each, and write their decisions to temporary
+files with a mark after each batch of lines (`replay`'s progress). The parent then matches them
+batch by batch, so memory holds the differences, not the decisions: a decision with nothing to
+match yet waits (the other version may make it later); what still waits at the end was added or
+removed. Changes are listed in the order they were made, then removals in the current version's
+order, then additions in the new one's: the same on every run. Messages come after both replays:
+the current version's (bad lines, a damaged log, its rules' failures), then the new one's (its
+rules' failures).
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 from collections import Counter, defaultdict, deque
+from typing import NamedTuple
 
 import orjson
 
@@ -75,28 +79,47 @@ def _readable_twice(logs: list[str], folder: str) -> list[tuple[str, str]]:
     return out
 
 
-def _replay(loaded, logs: list[tuple[str, str]], emit, batch_done, stats: ReplayStats, about_input: bool) -> None:
-    """One version over the logs: its decisions to `emit`, `batch_done()` after each batch of lines
-    and at the end of each log. The current version says what is wrong with the input (bad lines,
-    a damaged log); both say which of their rules failed."""
-    compiled = compile_program(loaded.program)
+class _Side(NamedTuple):
+    """What a version's worker sends back; its decisions are in the spool file at `path`."""
+    path: str
+    reports: list[str]
+    stats: ReplayStats
+
+
+_job: tuple | None = None        # (versions, logs, folder), set before the workers fork; they inherit it
+
+
+def _replay_version(side: int) -> _Side:
+    """One version over the logs, in a worker of its own. Its decisions go to a file as they come,
+    a JSON line each, with a marker after each batch of lines (`replay`'s progress) and each log:
+    both versions read the same lines in the same batches, so the parent matches them batch by
+    batch. The current version says what is wrong with the input (bad lines, a damaged log); both
+    say which of their rules failed."""
+    versions, logs, folder = _job
+    compiled = compile_program(versions[side].program)
     evaluator = Evaluator(compiled)
     decoder = EventDecoder(compiled.plan.field_types)
-    for name, path in logs:
-        log = open_log(path)
-        log.name = name
-        try:
-            replay(log, evaluator, decoder, emit, _report, stats, about_input=about_input,
-                   progress=lambda _log, _stats: batch_done())
-        finally:
-            log.close()
-        batch_done()
+    stats, reports = ReplayStats(), []
+    path = os.path.join(folder, f"version{side}.jsonl")
+    with open(path, "wb") as spool:
+        write, dumps, newline = spool.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        for name, log_path in logs:
+            log = open_log(log_path)
+            log.name = name
+            try:
+                replay(log, evaluator, decoder, lambda d: write(dumps(d, option=newline)), reports.append, stats,
+                       progress=lambda _log, _stats: write(_BATCH_END), about_input=side == 0)
+            finally:
+                log.close()
+            write(_BATCH_END)
+    return _Side(path, reports, stats)
 
 
 _BATCH_END = b"-\n"          # between the spooled decisions (JSON objects) of two batches
 
 
 def run(args) -> int:
+    global _job
     try:
         old, new = load_paths(args.policy), load_paths(args.against)
         check_readable(args.logs)
@@ -107,33 +130,36 @@ def run(args) -> int:
         print_diagnostics(loaded.diagnostics, loaded.sources, "text")
     if old.program is None or new.program is None:
         return exits.POLICY_ERRORS
-    stats = [ReplayStats(), ReplayStats()]
     comparison = Comparison()
     collector = quiet_collector()
     try:
         with tempfile.TemporaryDirectory(prefix="policyengine-diff-") as folder:
             try:
                 logs = _readable_twice(args.logs, folder)
-                spool = open(os.path.join(folder, "decisions.jsonl"), "w+b")
             except OSError as err:
                 usage_error(f"cannot write a temporary file in {folder}: {err.strerror or err}")
                 return exits.USAGE
-            with spool:
-                write, dumps, newline = spool.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
-                _replay(old, logs, lambda d: write(dumps(d, option=newline)), lambda: write(_BATCH_END),
-                        stats[0], about_input=True)
-                spool.seek(0)
-                batch: list[dict] = []          # the new version's decisions of the batch it is in
-
-                def batch_done() -> None:
-                    comparison.match(_spooled_batch(spool), batch)
-                    batch.clear()
-                _replay(new, logs, batch.append, batch_done, stats[1], about_input=False)
-                comparison.match(_rest(spool), batch)
+            # The two versions replay side by side, one process each; the parent matches their
+            # decisions from the spools, a batch at a time.
+            _job = ((old, new), logs, folder)
+            try:
+                with multiprocessing.get_context("fork").Pool(2) as pool:
+                    sides = pool.map(_replay_version, (0, 1))
+            finally:
+                _job = None
+            for side in sides:
+                for message in side.reports:
+                    _report(message)
+            with open(sides[0].path, "rb") as current, open(sides[1].path, "rb") as changed:
+                while True:
+                    before, after = _spooled_batch(current), _spooled_batch(changed)
+                    if before is None and after is None:
+                        break
+                    comparison.match(before or [], after or [])
     finally:
         restore_collector(collector)
     report = comparison.report()
-    report.update(events=stats[0].events, bad_lines=stats[0].bad_lines)
+    report.update(events=sides[0].stats.events, bad_lines=sides[0].stats.bad_lines)
     if args.format == "json":
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -141,18 +167,14 @@ def run(args) -> int:
     return exits.OK
 
 
-def _spooled_batch(spool) -> list[dict]:
-    """The current version's decisions of its next batch, from the spool."""
+def _spooled_batch(spool) -> list[dict] | None:
+    """A version's decisions of its next batch from its spool; None at its end."""
     batch = []
     for line in spool:
         if line == _BATCH_END:
-            break
+            return batch
         batch.append(orjson.loads(line))
-    return batch
-
-
-def _rest(spool) -> list[dict]:
-    return [orjson.loads(line) for line in spool if line != _BATCH_END]
+    return batch or None
 
 
 def _same(a: dict, b: dict) -> bool:
