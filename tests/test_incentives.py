@@ -250,6 +250,39 @@ def test_active_days_stay_ascending_whatever_order_days_come_in():
     assert active_days_now(table, "u", 19, 7) == 1   # (12, 19]: 17 alone
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["u", "v"]), st.integers(0, 40), st.sampled_from([0, 1, 3, 14])),
+                max_size=40),
+       st.sampled_from([None, [], "not a list"]))
+def test_active_days_add_read_in_c_does_what_its_definition_does(steps, start):
+    # Days mostly forward, some back (a day before the last goes to the Python function, which
+    # puts it in its place), spans down to 0 (which empty the list); a key may start with an
+    # empty list, or with something that is not a list (both must then fail alike).
+    from policyengine.runtime import _windows, incentives
+    assert incentives.active_days_add_read is _windows.active_days_add_read
+    tables = {"c": {}, "py": {}}
+    if start is not None:
+        for side in tables:
+            tables[side]["u"] = list(start) if isinstance(start, list) else start
+    for member, day, span in steps:
+        got = {}
+        for side, fn in (("c", _windows.active_days_add_read), ("py", incentives.python_active_days_add_read)):
+            try:
+                got[side] = fn(tables[side], member, day, span)
+            except Exception as exc:
+                got[side] = type(exc).__name__
+        assert got["c"] == got["py"], (member, day, span)
+        assert tables["c"] == tables["py"]
+
+
+def test_active_days_add_read_by_hand():
+    # Span 7: days 10, 12, 12, 17 → [10, 12] has 2, then 2 again, then (10, 17]: 12 and 17.
+    from policyengine.runtime import _windows
+    table: dict = {}
+    assert [_windows.active_days_add_read(table, "u", d, 7) for d in (10, 12, 12, 17)] == [1, 2, 2, 2]
+    assert table["u"] == [12, 17]
+
+
 def test_replace_pair_in_c_does_what_its_definition_does():
     # helpers.python_replace_pair is the definition; the C one must agree on every table and
     # must never change a pair someone else holds, nor write a container into a tuple in place

@@ -24,7 +24,8 @@ HELPERS = ("window_count", "add_count", "replace_pair", "has_label", "active_lab
            "explain_compare", "explain_test", "fold_text")
 AGGREGATE_HELPERS = ("add_window", "add_read", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
-                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now")
+                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now",
+                     "active_days_add_read")
 
 
 def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
@@ -267,7 +268,8 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
     value = emit.value(spec.of) if spec.of is not None else None
     # Added on every event of the type, before any rule, with no filter: the window is read here,
     # at the same time as the rules would, and they take the value from a local.
-    read_here = windowed and spec.filter is None and not guard and not emit.local.guarded
+    unfiltered = spec.filter is None and not guard and not emit.local.guarded
+    read_here = windowed and unfiltered
     if fn in ("count", "rate") and read_here:
         name = emit.local.read_at_add[(table, written_key, None)] = f"win{index}"
         w.line(f"{name} = add_count({table}, {key}, ts, {spec.window_us})")
@@ -305,7 +307,12 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         cadence, tz, extra = spec.period
         cal = emit.pool.add(calendar(tz), ("calendar", tz))
         period = f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)"
-        if fn == "active_days":
+        if fn == "active_days" and unfiltered:
+            # Kept on every event of the type, with no filter: updated and read in one call (in C
+            # where it was built), the rules read the count from a local.
+            name = emit.local.read_at_add[(table, written_key, None)] = f"win{index}"
+            w.line(f"{name} = active_days_add_read({table}, {key}, {period}, {extra})")
+        elif fn == "active_days":
             # The usual cases of active_days_add (runtime/incentives.py) written out: the community
             # pack's referral rule keeps a member's active days on every message. A day before the
             # last kept (never, in event time) goes to the function.

@@ -208,6 +208,10 @@ class ExprEmitter:
             updated = local.counted.get((self.tables.aggregate(spec.fingerprint), self.key(ir.args)))
             if updated is not None:
                 return updated          # this event's update left it in a local: no memo needed
+        if spec.function == "active_days":
+            added = local.read_at_add.get((self.tables.aggregate(spec.fingerprint), self.key(ir.args), None))
+            if added is not None:       # the update read it already, at this event's day
+                return added
         if spec.window_us is not None and spec.function in ("count", "rate", "repeats", "distinct"):
             table = self.tables.aggregate(spec.fingerprint)
             if spec.function == "repeats":

@@ -561,6 +561,86 @@ static PyObject *add_count(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
     return window_count(m, args, 4);
 }
 
+/* active_days_add_read(table, key, day, span): incentives.active_days_add(table, key, day, span),
+ * then what incentives.active_days_now(table, key, day, span) reads. The usual cases here — a
+ * day after the last kept, or the same — and the rest (a day before the last, a list that is not
+ * one) through the Python functions. */
+static PyObject *python_active_days_add, *python_active_days_now;
+
+static PyObject *active_days_in_python(PyObject *const *args) {
+    if (python_active_days_add == NULL) {
+        PyObject *incentives = PyImport_ImportModule("policyengine.runtime.incentives");
+        if (incentives == NULL) return NULL;
+        python_active_days_add = PyObject_GetAttrString(incentives, "active_days_add");
+        python_active_days_now = PyObject_GetAttrString(incentives, "active_days_now");
+        Py_DECREF(incentives);
+        if (python_active_days_add == NULL || python_active_days_now == NULL) {
+            Py_CLEAR(python_active_days_add);
+            Py_CLEAR(python_active_days_now);
+            return NULL;
+        }
+    }
+    PyObject *added = PyObject_Vectorcall(python_active_days_add, args, 4, NULL);
+    if (added == NULL) return NULL;
+    Py_DECREF(added);
+    return PyObject_Vectorcall(python_active_days_now, args, 4, NULL);
+}
+
+static PyObject *active_days_add_read(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "active_days_add_read(table, key, day, span)");
+        return NULL;
+    }
+    PyObject *table = args[0], *key = args[1], *day = args[2];
+    PyObject *days = entry_of(table, key);                          /* borrowed */
+    if (days == NULL && PyErr_Occurred()) return NULL;
+    if (days == NULL || (PyList_CheckExact(days) && PyList_GET_SIZE(days) == 0)) {
+        PyObject *fresh = PyList_New(1);                            /* `if not days: table[key] = [day]` */
+        if (fresh == NULL) return NULL;
+        PyList_SET_ITEM(fresh, 0, Py_NewRef(day));
+        int failed = PyDict_SetItem(table, key, fresh);
+        Py_DECREF(fresh);
+        if (failed) return NULL;
+        PyObject *low = PyNumber_Subtract(day, args[3]);            /* the day counts if the span holds it */
+        int inside = low == NULL ? -1 : PyObject_RichCompareBool(day, low, Py_GT);
+        Py_XDECREF(low);
+        return inside < 0 ? NULL : PyLong_FromLong(inside);
+    }
+    if (!PyList_CheckExact(days)) return active_days_in_python(args);
+    PyObject *last = PyList_GET_ITEM(days, PyList_GET_SIZE(days) - 1);
+    int before = PyObject_RichCompareBool(last, day, Py_LT);
+    if (before < 0) return NULL;
+    if (!before) {
+        int same = PyObject_RichCompareBool(last, day, Py_EQ);
+        if (same < 0) return NULL;
+        if (!same) return active_days_in_python(args);              /* a day before the last kept */
+    }
+    Py_INCREF(days);                                                /* callbacks below may drop the table's */
+    if (before && PyList_Append(days, day) < 0) {
+        Py_DECREF(days);
+        return NULL;
+    }
+    PyObject *low = PyNumber_Subtract(day, args[3]);
+    if (low == NULL) {
+        Py_DECREF(days);
+        return NULL;
+    }
+    while (PyList_GET_SIZE(days) > 0) {                             /* while days[0] <= day - span: pop(0) */
+        int old = PyObject_RichCompareBool(PyList_GET_ITEM(days, 0), low, Py_LE);
+        if (old < 0 || (old && PyList_SetSlice(days, 0, 1, NULL) < 0)) {
+            Py_DECREF(low);
+            Py_DECREF(days);
+            return NULL;
+        }
+        if (!old) break;
+    }
+    Py_DECREF(low);
+    /* Ascending, the last is `day` and the first after day − span: active_days_now's usual case. */
+    PyObject *count = PyLong_FromSsize_t(PyList_GET_SIZE(days));
+    Py_DECREF(days);
+    return count;
+}
+
 /* evict_all(table, low): every key's entries at or before `low` dropped, keys left empty with them
  * (aggregates.evict for each key; the store's sweep). Windows and deques of times alike. */
 static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
@@ -611,6 +691,8 @@ static PyMethodDef methods[] = {
     {"window_count", (PyCFunction)(void (*)(void))window_count, METH_FASTCALL, "window_count(table, key, now, width)"},
     {"add_read", (PyCFunction)(void (*)(void))add_read, METH_FASTCALL,
      "add_read(table, key, kind, ts, value, width) -> add_window, then the window's repeats of value or distinct values"},
+    {"active_days_add_read", (PyCFunction)(void (*)(void))active_days_add_read, METH_FASTCALL,
+     "active_days_add_read(table, key, day, span) -> active_days_add, then active_days_now"},
     {"add_count", (PyCFunction)(void (*)(void))add_count, METH_FASTCALL,
      "add_count(table, key, ts, width) -> the key's times take ts, then window_count"},
     {NULL, NULL, 0, NULL},

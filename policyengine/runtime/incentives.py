@@ -70,6 +70,20 @@ def active_days_now(table: dict, key, day: int, span: int) -> int:
     return sum(1 for d in days if day - span < d <= day)
 
 
+def active_days_add_read(table: dict, key, day: int, span: int) -> int:
+    """active_days_add, then what active_days_now reads at the same day: how a handler that keeps
+    active days on every event of its type hands its rules the count in a local (compiler/codegen.py)."""
+    active_days_add(table, key, day, span)
+    return active_days_now(table, key, day, span)
+
+
+python_active_days_add_read = active_days_add_read     # kept for the tests that hold the C one to it
+try:                                                    # in C where it was built (runtime/_windows.c)
+    from policyengine.runtime._windows import active_days_add_read  # noqa: F811
+except ImportError:                                     # pragma: no cover - no C compiler at install
+    pass
+
+
 # ---- levels ------------------------------------------------------------------------------
 def level_of(spec, balance: float) -> int:
     """Index of the highest level whose threshold the balance reaches (0: the first level)."""
