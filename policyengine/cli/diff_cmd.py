@@ -57,10 +57,6 @@ def _identity(d: dict) -> tuple:
     return (d.get("event_id") or d["ts"],) + tuple(d.get(k) for k in _IDENTITY[1:])
 
 
-def _report(message: str) -> None:
-    sys.stderr.write(message + "\n")
-
-
 def _readable_twice(logs: list[str], folder: str) -> list[tuple[str, str]]:
     """(name to report, path to read) for each log. Both versions replay the logs, and standard
     input can be read once: the first `-` is copied to a file in `folder` for both to read (a
@@ -80,9 +76,10 @@ def _readable_twice(logs: list[str], folder: str) -> list[tuple[str, str]]:
 
 
 class _Side(NamedTuple):
-    """What a version's worker sends back; its decisions are in the spool file at `path`."""
+    """What a version's worker sends back: its decisions are in the spool file at `path`, its
+    messages a line each in the file at `reports` (as many as the log has bad lines: not held)."""
     path: str
-    reports: list[str]
+    reports: str
     stats: ReplayStats
 
 
@@ -99,15 +96,19 @@ def _replay_version(side: int) -> _Side:
     compiled = compile_program(versions[side].program)
     evaluator = Evaluator(compiled)
     decoder = EventDecoder(compiled.plan.field_types)
-    stats, reports = ReplayStats(), []
+    stats = ReplayStats()
     path = os.path.join(folder, f"version{side}.jsonl")
-    with open(path, "wb") as spool:
+    reports = os.path.join(folder, f"version{side}.messages")
+    with open(path, "wb") as spool, open(reports, "w", encoding="utf-8") as messages:
         write, dumps, newline = spool.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+
+        def report(message: str) -> None:
+            messages.write(message + "\n")
         for name, log_path in logs:
             log = open_log(log_path)
             log.name = name
             try:
-                replay(log, evaluator, decoder, lambda d: write(dumps(d, option=newline)), reports.append, stats,
+                replay(log, evaluator, decoder, lambda d: write(dumps(d, option=newline)), report, stats,
                        progress=lambda _log, _stats: write(_BATCH_END), about_input=side == 0)
             finally:
                 log.close()
@@ -148,8 +149,8 @@ def run(args) -> int:
             finally:
                 _job = None
             for side in sides:
-                for message in side.reports:
-                    _report(message)
+                with open(side.reports, encoding="utf-8") as messages:
+                    shutil.copyfileobj(messages, sys.stderr)
             with open(sides[0].path, "rb") as current, open(sides[1].path, "rb") as changed:
                 while True:
                     before, after = _spooled_batch(current), _spooled_batch(changed)
