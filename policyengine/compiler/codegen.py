@@ -19,13 +19,12 @@ from policyengine.runtime.periods import calendar
 
 HELPERS = ("window_count", "add_count", "replace_pair", "has_label", "active_labels", "set_label", "remove_label",
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
-           "has_all", "compare", "arith", "call", "render", "plain_number", "decision", "deque",
+           "has_all", "compare", "arith", "call", "render", "plain_number", "decision",
            "member_time", "account_age", "first_message", "normalize", "seeded_random", "in_sample",
            "explain_compare", "explain_test", "fold_text")
 AGGREGATE_HELPERS = ("add_window", "add_read", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
-                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_add", "active_days_now",
-                     "active_days_add_read")
+                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_now", "active_days_add_read")
 
 
 def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
@@ -266,36 +265,29 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         w.indent()
     fn, windowed = spec.function, spec.window_us is not None
     value = emit.value(spec.of) if spec.of is not None else None
-    # Added on every event of the type, before any rule, with no filter: the window is read here,
-    # at the same time as the rules would, and they take the value from a local.
+    if fn == "repeats":
+        value = emit.value(normalized_text(spec.of))
+    # Updated on every event of the type, before any rule, with no filter: what the rules read of
+    # it is read by the update, at the event's time, and left in a local (`cntN`, `winN`), keyed by
+    # the key as reads write it (aggregate_read), not by the `k` alias.
     unfiltered = spec.filter is None and not guard and not emit.local.guarded
-    read_here = windowed and unfiltered
-    if fn in ("count", "rate") and read_here:
-        name = emit.local.read_at_add[(table, written_key, None)] = f"win{index}"
-        w.line(f"{name} = add_count({table}, {key}, ts, {spec.window_us})")
-    elif fn in ("repeats", "distinct") and read_here:
-        if fn == "repeats":
-            value = emit.value(normalized_text(spec.of))
-        name = emit.local.read_at_add[(table, written_key, value if fn == "repeats" else None)] = f"win{index}"
-        w.line(f"{name} = add_read({table}, {key}, '{fn}', ts, {value}, {spec.window_us})")
-    elif fn in ("count", "rate") and windowed:
-        w.line(f"q = {table}.get({key})")
-        w.line("if q is None:")
-        w.line(f"    q = {table}[{key}] = deque()")
-        w.line("q.append(ts)")
-    elif fn == "count" and spec.filter is None and not guard and not emit.local.guarded:
-        # Updated on every event of the type, before any rule: the rules read the new value from a local.
-        # Keyed by the key as reads write it (aggregate_read), not by the `k` alias.
-        name = emit.local.counted[(table, written_key)] = f"cnt{index}"
-        w.line(f"{name} = {table}[{key}] = {table}.get({key}, 0) + 1")
+
+    def into(prefix: str, wanted: str | None = None) -> str:
+        if not unfiltered:
+            return ""
+        name = emit.local.read_at_add[(table, written_key, wanted)] = f"{prefix}{index}"
+        return f"{name} = "
+    if fn in ("count", "rate") and windowed:
+        w.line(f"{into('win')}add_count({table}, {key}, ts, {spec.window_us})")     # in C where it was built
     elif fn == "count":
-        w.line(f"{table}[{key}] = {table}.get({key}, 0) + 1")
+        w.line(f"{into('cnt')}{table}[{key}] = {table}.get({key}, 0) + 1")
+    elif fn in ("repeats", "distinct") and windowed and unfiltered:
+        w.line(f"{into('win', value if fn == 'repeats' else None)}add_read({table}, {key}, '{fn}', ts, {value}, "
+               f"{spec.window_us})")
     elif fn == "sum":
         w.line(f"add_window({table}, {key}, 'sum', ts, v if (v := {value}).__class__ in (int, float) else None)"
                if windowed else f"add_sum({table}, {key}, {value})")
     elif fn == "repeats" or (fn == "distinct" and windowed):
-        if fn == "repeats":
-            value = emit.value(normalized_text(spec.of))
         w.line(f"add_window({table}, {key}, '{fn}', ts, {value})")      # in C where it was built
     elif fn == "distinct":
         w.line(f"add_distinct({table}, {key}, {value})")
@@ -307,26 +299,10 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
         cadence, tz, extra = spec.period
         cal = emit.pool.add(calendar(tz), ("calendar", tz))
         period = f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)"
-        if fn == "active_days" and unfiltered:
-            # Kept on every event of the type, with no filter: updated and read in one call (in C
-            # where it was built), the rules read the count from a local.
-            name = emit.local.read_at_add[(table, written_key, None)] = f"win{index}"
-            w.line(f"{name} = active_days_add_read({table}, {key}, {period}, {extra})")
-        elif fn == "active_days":
-            # The usual cases of active_days_add (runtime/incentives.py) written out: the community
-            # pack's referral rule keeps a member's active days on every message. A day before the
-            # last kept (never, in event time) goes to the function.
-            w.line(f"q = {table}.get({key})")
-            w.line(f"v = {period}")
-            w.line("if not q:")
-            w.line(f"    {table}[{key}] = [v]")
-            w.line("elif q[-1] > v:")
-            w.line(f"    active_days_add({table}, {key}, v, {extra})")
-            w.line("else:")
-            w.line("    if q[-1] != v:")
-            w.line("        q.append(v)")
-            w.line(f"    while q[0] <= v - {extra}:")
-            w.line("        q.pop(0)")
+        if fn == "active_days":
+            # One call in C where it was built: the community pack's referral rule keeps a member's
+            # active days on every message.
+            w.line(f"{into('win')}active_days_add_read({table}, {key}, {period}, {extra})")
         else:
             w.line(f"streak_add({table}, {key}, {period}, {extra})")
     w.depth = 1

@@ -95,9 +95,8 @@ class HandlerLocals:
         self.eager = eager
         self.eager_code: dict[str, str] = {}    # memo name → the test the prologue evaluates
         self.unguarded_filters: set = set()
-        self.counted: dict[tuple, str] = {}     # (table, key) → the local an all-time count's update left its value in
-        # (table, key, value read or None) → the local a window's update left what the rules read
-        # of it in (add_count, add_read): updated with no filter before the rules, at the same time.
+        # (table, key, value read or None) → the local an aggregate's update left what the rules
+        # read of it in: updated with no filter before the rules, at the same time (codegen).
         self.read_at_add: dict[tuple, str] = {}
         self.uses: dict = {}
         # Inside a guarded run (codegen._guarded) uses are not counted: a memo is reset on every
@@ -204,22 +203,12 @@ class ExprEmitter:
         next rule's, `{count}` in a reason — is read once and kept in a memo."""
         local = self.local
         spec = ir.value
-        if spec.function == "count" and spec.window_us is None:
-            updated = local.counted.get((self.tables.aggregate(spec.fingerprint), self.key(ir.args)))
-            if updated is not None:
-                return updated          # this event's update left it in a local: no memo needed
-        if spec.function == "active_days":
-            added = local.read_at_add.get((self.tables.aggregate(spec.fingerprint), self.key(ir.args), None))
-            if added is not None:       # the update read it already, at this event's day
-                return added
-        if spec.window_us is not None and spec.function in ("count", "rate", "repeats", "distinct"):
-            table = self.tables.aggregate(spec.fingerprint)
-            if spec.function == "repeats":
-                read = (table, self.key(ir.args[:-1]), self.value(normalized_text(ir.args[-1])))
-            else:
-                read = (table, self.key(ir.args), None)
-            added = local.read_at_add.get(read)
-            if added is not None:       # the window's update read it already, at this time
+        if local.read_at_add:
+            fn = spec.function
+            key = self.key(ir.args[:-1] if fn in ("repeats", "similar") else ir.args)
+            wanted = self.value(normalized_text(ir.args[-1])) if fn == "repeats" else None
+            added = local.read_at_add.get((self.tables.aggregate(spec.fingerprint), key, wanted))
+            if added is not None:       # this event's update read it already: no memo needed
                 return f"({added} * {60_000_000 / spec.window_us!r})" if spec.function == "rate" else added
         if ir in local.repeated:
             name = local.memo_name(ir)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import zlib
-from collections import deque  # noqa: F401  (re-exported for generated code)
+from collections import deque
 
 from policyengine.events.native import casefold as fold_text  # noqa: F401 (for generated code)
 from policyengine.events.native import format_us
