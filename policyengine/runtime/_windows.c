@@ -347,8 +347,6 @@ static PyTypeObject WindowType = {
     .tp_as_sequence = &Window_as_sequence,
 };
 
-/* The table's window for `key` once entries at or before now − width are gone; NULL without an
- * error when there is none (a window left empty is dropped from the table). */
 /* A window table's entry for `key` (borrowed), or NULL: with an exception set when the table is
  * not a dict or the lookup failed, without one when the key has none. */
 static PyObject *entry_of(PyObject *table, PyObject *key) {
@@ -359,6 +357,8 @@ static PyObject *entry_of(PyObject *table, PyObject *key) {
     return PyDict_GetItemWithError(table, key);
 }
 
+/* The table's window for `key` once entries at or before now − width are gone; NULL without an
+ * error when there is none (a window left empty is dropped from the table). */
 static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *width) {
     PyObject *found = entry_of(table, key);                     /* borrowed */
     if (found == NULL) return NULL;
@@ -472,7 +472,6 @@ static PyObject *add_window(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ss
     Py_RETURN_NONE;
 }
 
-/* window_count(table, key, now, width) → times in (now − width, now] of the key's deque */
 /* A deque of `n` times without those at or before the edge (a windowed count's state): how many
  * are left, or -1 with an exception set. The caller holds a reference to `times`. */
 static inline Py_ssize_t evict_times(PyObject *times, Py_ssize_t n, const Edge *edge) {
@@ -489,6 +488,7 @@ static inline Py_ssize_t evict_times(PyObject *times, Py_ssize_t n, const Edge *
     return n;
 }
 
+/* window_count(table, key, now, width) → times in (now − width, now] of the key's deque */
 static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "window_count(table, key, now, width)");

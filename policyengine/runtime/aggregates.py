@@ -161,25 +161,25 @@ def elapsed(table: dict, key, now: int, seq: int):
     return None if before is None else (now - before) / 1_000_000
 
 
+# The Python definitions above, kept for the tests that hold the C module to them.
+PYTHON_WINDOWS = {"Window": PythonWindow, "add_window": add_window, "window_distinct": window_distinct,
+                  "window_repeats": window_repeats, "window_sum": window_sum, "evict_all": evict_all}
+
+
 def add_read(table: dict, key, kind: str, ts: int, value, width: int) -> int:
     """add_window, then what the rules of the same handler read of the window at the same time:
     how often it holds `value` ('repeats') or how many values it holds ('distinct'). A handler
-    that adds with no filter before its rules hands them this in a local (compiler/codegen.py)."""
+    that adds with no filter before its rules hands them this in a local (compiler/codegen.py).
+    Through the Python definitions, whatever the C import below rebinds."""
     if kind not in ("repeats", "distinct"):
         raise ValueError("add_read reads a 'repeats' or a 'distinct' window")
-    _python_add_window(table, key, kind, ts, value)
+    PYTHON_WINDOWS["add_window"](table, key, kind, ts, value)
     if kind == "repeats":
-        return _python_window_repeats(table, key, ts, width, value)
-    return _python_window_distinct(table, key, ts, width)
+        return PYTHON_WINDOWS["window_repeats"](table, key, ts, width, value)
+    return PYTHON_WINDOWS["window_distinct"](table, key, ts, width)
 
 
-_python_add_window, _python_window_repeats, _python_window_distinct = add_window, window_repeats, window_distinct
-
-
-# The Python definitions above, kept for the tests that hold the C module to them.
-PYTHON_WINDOWS = {"Window": PythonWindow, "add_window": add_window, "window_distinct": window_distinct,
-                  "window_repeats": window_repeats, "window_sum": window_sum, "evict_all": evict_all,
-                  "add_read": add_read}
+PYTHON_WINDOWS["add_read"] = add_read
 
 # The same in C where it was built (runtime/_windows.c): the community pack keeps five windows
 # a message, and each add or read here was one to three Python frames.

@@ -95,7 +95,6 @@ class Timeline:
             self.schedule(due, "absence", (rule_index, key))
         table[key] = (due, self.store.events_seen)
 
-
     # ---- mutes and bans ------------------------------------------------------
     def mute(self, member, now: int, duration_s, policy: str, rule: str, announce: bool = False) -> None:
         """The member is muted until now + duration (the later end wins); with `then unmute` an
