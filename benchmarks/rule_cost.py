@@ -19,7 +19,7 @@ import re
 import statistics
 import time
 
-from policyengine.cli.eval_cmd import _jsonl_writer, quiet_collector, restore_collector
+from policyengine.cli.eval_cmd import jsonl_writer, quiet_collector, restore_collector
 from policyengine.compiler.program import CompiledProgram, compile_program
 from policyengine.events.decode import EventDecoder
 from policyengine.loader import load_paths
@@ -87,7 +87,7 @@ def timed_run(compiled: CompiledProgram, log_path: str) -> tuple[float, int, int
         saved = quiet_collector()                          # as `eval` runs
         started = time.process_time()
         try:
-            replay(log, evaluator, decoder, _jsonl_writer(out), reported.append, stats)
+            replay(log, evaluator, decoder, jsonl_writer(out), reported.append, stats)
         finally:
             took = time.process_time() - started
             restore_collector(saved)

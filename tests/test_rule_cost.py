@@ -33,12 +33,12 @@ def _decisions(compiled, tmp_path):
     log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in LINES))
     import benchmarks.rule_cost as rc
     written = []
-    real = rc._jsonl_writer
-    rc._jsonl_writer = lambda _: written.append         # keep the decisions instead of writing them
+    real = rc.jsonl_writer
+    rc.jsonl_writer = lambda _: written.append         # keep the decisions instead of writing them
     try:
         _, made, reported = timed_run(compiled, str(log))
     finally:
-        rc._jsonl_writer = real
+        rc.jsonl_writer = real
     assert made == len(written) and reported == 0          # no rule of a variant fails
     return [(d["rule"], d["action"], d.get("user")) for d in written]
 

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import orjson
 
 from policyengine.cli import exits
-from policyengine.cli.eval_cmd import quiet_collector, restore_collector
+from policyengine.cli.eval_cmd import jsonl_writer, quiet_collector, restore_collector
 from policyengine.cli.reporting import print_diagnostics, usage_error
 from policyengine.compiler import compile_program
 from policyengine.events.decode import EventDecoder
@@ -100,7 +100,7 @@ def _replay_version(side: int) -> _Side:
     path = os.path.join(folder, f"version{side}.jsonl")
     reports = os.path.join(folder, f"version{side}.messages")
     with open(path, "wb") as spool, open(reports, "w", encoding="utf-8") as messages:
-        write, dumps, newline = spool.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        emit = jsonl_writer(spool)                      # as `eval` writes decisions
 
         def report(message: str) -> None:
             messages.write(message + "\n")
@@ -108,11 +108,11 @@ def _replay_version(side: int) -> _Side:
             log = open_log(log_path)
             log.name = name
             try:
-                replay(log, evaluator, decoder, lambda d: write(dumps(d, option=newline)), report, stats,
-                       progress=lambda _log, _stats: write(_BATCH_END), about_input=side == 0)
+                replay(log, evaluator, decoder, emit, report, stats,
+                       progress=lambda _log, _stats: spool.write(_BATCH_END), about_input=side == 0)
             finally:
                 log.close()
-            write(_BATCH_END)
+            spool.write(_BATCH_END)
     return _Side(path, reports, stats)
 
 

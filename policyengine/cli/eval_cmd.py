@@ -102,7 +102,7 @@ def run(args) -> int:
     except OSError as err:
         usage_error(f"{args.out}: cannot write: {err.strerror}")
         return exits.USAGE
-    emit = _jsonl_writer(out) if args.format == "jsonl" else _text_writer(out)
+    emit = jsonl_writer(out) if args.format == "jsonl" else _text_writer(out)
     if args.report:
         from policyengine.report.collect import ReportData
         from policyengine.report.html import render as render_report
@@ -211,7 +211,7 @@ def _usable_workers(args, program) -> int:
     return args.workers
 
 
-def _jsonl_writer(out):
+def jsonl_writer(out):
     write, dumps, newline = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
 
     def emit(decision: dict) -> None:
