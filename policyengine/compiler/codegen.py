@@ -394,18 +394,29 @@ def _absence_arm(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter
     spec = rule.absence
     arming_since = arm and spec.since_types
     keys = spec.since_keys if arming_since else spec.keys
+    one = emit.value(keys[0]) if len(keys) == 1 else None
+    if one is not None and one.isidentifier():
+        # A silence by one field held in a local (`(f0,)`, by member): one tuple for every silence
+        # the event arms or ends, made before them all (it cannot fail).
+        key = emit.local.silence_keys.get(one)
+        if key is None:
+            key = emit.local.silence_keys[one] = f"ks{len(emit.local.silence_keys)}"
+            w.line(f"{key} = ({one},)")
+    else:
+        key = emit.key(keys) if one is None else f"({one},)"
     w.line("try:")
     w.depth = 2
     if spec.filter is not None and not arming_since:
         w.line(f"if {emit.test(spec.filter)}:")
         w.indent()
-    key = emit.key(keys) if len(keys) != 1 else f"({emit.value(keys[0])},)"
     # Most messages re-arm and disarm a silence that is already there: that case is written out
     # here (Timeline.arm does the rest).
     if arm:
-        w.line(f"k = {key}")
-        w.line(f"if not replace_pair(AB{index}, k, ts + {spec.window_us}, STORE.events_seen):")
-        w.line(f"    RT.arm({index}, k, ts + {spec.window_us})")
+        if not key.isidentifier():
+            w.line(f"k = {key}")
+            key = "k"
+        w.line(f"if not replace_pair(AB{index}, {key}, ts + {spec.window_us}, STORE.events_seen):")
+        w.line(f"    RT.arm({index}, {key}, ts + {spec.window_us})")
     else:
         w.line(f"AB{index}.pop({key}, None)")
     w.depth = 1
