@@ -20,7 +20,7 @@ from policyengine.runtime.periods import calendar
 HELPERS = ("window_count", "add_count", "replace_pair", "has_label", "active_labels", "set_label", "remove_label",
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision",
-           "member_time", "account_age", "first_message", "normalize", "seeded_random", "in_sample",
+           "member_time", "first_message", "normalize", "seeded_random", "in_sample",
            "explain_compare", "explain_test", "fold_text")
 AGGREGATE_HELPERS = ("add_window", "add_read", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",

@@ -255,7 +255,8 @@ class ExprEmitter:
         if attr == "banned":
             return f"RT.banned({who}, ts)"
         if attr == "account_age":
-            # helpers.account_age written out: a frame on every message, for the pack's referral rule.
+            # Seconds since the member joined (the tracker's joined_at), written out: the community
+            # pack's referral rule reads it on every message of an invited member.
             record = self.local.temp()
             return f"(None if ({record} := MEMBERS.get({who})) is None else (ts - {record}[1]) / 1000000)"
         if attr == "first_message":

@@ -255,11 +255,6 @@ def member_time(members: dict, user, index: int):
     return None if record is None else record[index]
 
 
-def account_age(members: dict, user, now: int):
-    record = members.get(user)
-    return None if record is None else (now - record[1]) / 1_000_000
-
-
 def first_message(members: dict, user, event: dict) -> bool:
     record = members.get(user)
     return record is not None and event.get("type") == "message" and record[2] == 1
