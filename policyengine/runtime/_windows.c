@@ -357,6 +357,18 @@ static PyObject *entry_of(PyObject *table, PyObject *key) {
     return PyDict_GetItemWithError(table, key);
 }
 
+/* Drop the window's entries at or before now − width (the caller holds `w`). */
+static int evict_older(Window *w, PyObject *now, PyObject *width) {
+    if (w->len == 0) return 0;
+    PyObject *low = PyNumber_Subtract(now, width);
+    if (low == NULL) return -1;
+    Edge edge = edge_of(low);
+    int old = slot_le(oldest(w), &edge);                        /* only then is there anything to drop */
+    int failed = old < 0 || (old && evict(w, &edge) < 0);
+    Py_DECREF(low);
+    return failed ? -1 : 0;
+}
+
 /* The table's window for `key` once entries at or before now − width are gone; NULL without an
  * error when there is none (a window left empty is dropped from the table). */
 static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *width) {
@@ -367,35 +379,38 @@ static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *
         return NULL;
     }
     Window *w = (Window *)found;
-    PyObject *low = PyNumber_Subtract(now, width);
-    if (low == NULL) return NULL;
-    Edge edge = edge_of(low);
-    int keep = 0;
-    if (w->len > 0) {
-        keep = slot_le(oldest(w), &edge);
-        if (keep < 0) {
-            Py_DECREF(low);
-            return NULL;
-        }
-        keep = !keep;                                           /* the oldest entry is still inside */
+    Py_INCREF(w);
+    int failed = evict_older(w, now, width);
+    Py_ssize_t left = w->len;
+    Py_DECREF(w);                                               /* the table still holds it */
+    if (failed) return NULL;
+    if (left == 0) {
+        PyDict_DelItem(table, key);
+        return NULL;
     }
-    if (!keep) {
-        Py_INCREF(w);
-        int failed = evict(w, &edge);
-        Py_ssize_t left = failed ? 0 : w->len;
-        Py_DECREF(w);                                         /* the table still holds it */
-        if (failed) {
-            Py_DECREF(low);
-            return NULL;
-        }
-        if (left == 0) {
-            Py_DECREF(low);
-            PyDict_DelItem(table, key);
-            return NULL;
-        }
-    }
-    Py_DECREF(low);
     return w;
+}
+
+/* How many values a window holds; how many of its entries hold `wanted`. */
+static PyObject *distinct_of(Window *w) {
+    if (w->summary == NULL) return PyLong_FromSsize_t(w->len > 0);
+    Py_ssize_t n = PyObject_Length(w->summary);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+static PyObject *repeats_of(Window *w, PyObject *wanted) {
+    if (w->summary == NULL) {                       /* one entry: is it the wanted value, as a dict would say */
+        if (PyObject_Hash(wanted) == -1) return NULL;
+        int same = w->len > 0 ? PyObject_RichCompareBool(oldest(w)->value, wanted, Py_EQ) : 0;
+        return same < 0 ? NULL : PyLong_FromLong(same);
+    }
+    if (!PyDict_Check(w->summary)) {
+        PyErr_SetString(PyExc_TypeError, "a repeats window counts its values");
+        return NULL;
+    }
+    PyObject *held = PyDict_GetItemWithError(w->summary, wanted);
+    if (held == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
+    return Py_NewRef(held);
 }
 
 /* window_distinct(table, key, now, width) → values in the window */
@@ -406,9 +421,7 @@ static PyObject *window_distinct(PyObject *Py_UNUSED(m), PyObject *const *args, 
     }
     Window *w = current(args[0], args[1], args[2], args[3]);
     if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
-    if (w->summary == NULL) return PyLong_FromSsize_t(w->len > 0);
-    Py_ssize_t n = PyObject_Length(w->summary);
-    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+    return distinct_of(w);
 }
 
 /* window_repeats(table, key, now, width, wanted) → entries in the window holding `wanted` */
@@ -420,18 +433,7 @@ static PyObject *window_repeats(PyObject *Py_UNUSED(m), PyObject *const *args, P
     if (args[4] == Py_None) return PyLong_FromLong(0);
     Window *w = current(args[0], args[1], args[2], args[3]);
     if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
-    if (w->summary == NULL) {                       /* one entry: is it the wanted value, as a dict would say */
-        if (PyObject_Hash(args[4]) == -1) return NULL;
-        int same = w->len > 0 ? PyObject_RichCompareBool(oldest(w)->value, args[4], Py_EQ) : 0;
-        return same < 0 ? NULL : PyLong_FromLong(same);
-    }
-    if (!PyDict_Check(w->summary)) {
-        PyErr_SetString(PyExc_TypeError, "a repeats window counts its values");
-        return NULL;
-    }
-    PyObject *held = PyDict_GetItemWithError(w->summary, args[4]);
-    if (held == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
-    return Py_NewRef(held);
+    return repeats_of(w, args[4]);
 }
 
 /* window_sum(table, key, now, width) → the sum of the values in the window */
@@ -445,19 +447,14 @@ static PyObject *window_sum(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ss
     return w->summary != NULL ? Py_NewRef(w->summary) : summary_of_one(w);
 }
 
-/* add_window(table, key, kind, ts, value): one entry, in a new window if the key has none */
-static PyObject *add_window(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "add_window(table, key, kind, ts, value)");
-        return NULL;
-    }
-    PyObject *table = args[0], *key = args[1];
-    if (args[4] == Py_None) Py_RETURN_NONE;
+/* The table's window for `key` with one more entry, in a new window if the key has none
+ * (borrowed: the table holds it); NULL with an exception set. */
+static Window *added(PyObject *table, PyObject *key, PyObject *kind, PyObject *ts, PyObject *value) {
     PyObject *found = entry_of(table, key);                     /* borrowed */
     Window *w;
     if (found == NULL) {
         if (PyErr_Occurred()) return NULL;
-        w = window_new(&WindowType, args[2]);
+        w = window_new(&WindowType, kind);
         if (w == NULL) return NULL;
         int failed = PyDict_SetItem(table, key, (PyObject *)w);
         Py_DECREF(w);                                   /* the table holds it */
@@ -468,7 +465,17 @@ static PyObject *add_window(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ss
         PyErr_SetString(PyExc_TypeError, "a window table holds windows");
         return NULL;
     }
-    if (add_entry(w, args[3], args[4]) < 0) return NULL;
+    return add_entry(w, ts, value) < 0 ? NULL : w;
+}
+
+/* add_window(table, key, kind, ts, value): one entry, in a new window if the key has none */
+static PyObject *add_window(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "add_window(table, key, kind, ts, value)");
+        return NULL;
+    }
+    if (args[4] == Py_None) Py_RETURN_NONE;
+    if (added(args[0], args[1], args[2], args[3], args[4]) == NULL) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -488,18 +495,12 @@ static inline Py_ssize_t evict_times(PyObject *times, Py_ssize_t n, const Edge *
     return n;
 }
 
-/* window_count(table, key, now, width) → times in (now − width, now] of the key's deque */
-static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "window_count(table, key, now, width)");
-        return NULL;
-    }
-    PyObject *table = args[0], *key = args[1];
-    PyObject *times = entry_of(table, key);                         /* borrowed */
-    if (times == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
+/* The times in (now − width, now] of `times`, the table's deque for `key` (borrowed), the older
+ * ones dropped, and the key with them if none is left. */
+static PyObject *times_within(PyObject *table, PyObject *key, PyObject *times, PyObject *now, PyObject *width) {
     Py_ssize_t n = PyObject_Length(times);
     if (n <= 0) return n < 0 ? NULL : PyLong_FromLong(0);
-    PyObject *low = PyNumber_Subtract(args[2], args[3]);
+    PyObject *low = PyNumber_Subtract(now, width);
     if (low == NULL) return NULL;
     Edge edge = edge_of(low);
     Py_INCREF(times);
@@ -511,9 +512,20 @@ static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_
     return PyLong_FromSsize_t(n);
 }
 
+/* window_count(table, key, now, width) → times in (now − width, now] of the key's deque */
+static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "window_count(table, key, now, width)");
+        return NULL;
+    }
+    PyObject *times = entry_of(args[0], args[1]);                   /* borrowed */
+    if (times == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
+    return times_within(args[0], args[1], times, args[2], args[3]);
+}
+
 /* A handler that adds to a window before its rules read it, with no filter in between, hands
- * the rules the value in a local (compiler/codegen.py): one call an event where there were two,
- * each with its own lookup of the key and the frame of a call. */
+ * the rules the value in a local (compiler/codegen.py): one call an event, one lookup of the key,
+ * where there were two of each. */
 
 /* add_read(table, key, kind, ts, value, width): add_window(table, key, kind, ts, value), then what
  * window_repeats(table, key, ts, width, value) ('repeats') or window_distinct(table, key, ts,
@@ -528,16 +540,27 @@ static PyObject *add_read(PyObject *m, PyObject *const *args, Py_ssize_t nargs) 
         PyErr_SetString(PyExc_ValueError, "add_read reads a 'repeats' or a 'distinct' window");
         return NULL;
     }
-    PyObject *added = add_window(m, args, 5);
-    if (added == NULL) return NULL;
-    Py_DECREF(added);
-    PyObject *read[5] = {args[0], args[1], args[3], args[5], args[4]};
-    return repeats ? window_repeats(m, read, 5) : window_distinct(m, read, 4);
+    if (args[4] == Py_None) {                           /* nothing added: what the read alone says */
+        PyObject *read[4] = {args[0], args[1], args[3], args[5]};
+        return repeats ? PyLong_FromLong(0) : window_distinct(m, read, 4);
+    }
+    Window *w = added(args[0], args[1], args[2], args[3], args[4]);
+    if (w == NULL) return NULL;
+    Py_INCREF(w);
+    PyObject *out = NULL;
+    if (evict_older(w, args[3], args[5]) == 0) {
+        if (w->len == 0)                                /* a width of 0 or less leaves nothing */
+            out = PyDict_DelItem(args[0], args[1]) < 0 ? NULL : PyLong_FromLong(0);
+        else
+            out = repeats ? repeats_of(w, args[4]) : distinct_of(w);
+    }
+    Py_DECREF(w);
+    return out;
 }
 
 /* add_count(table, key, ts, width): the key's deque of times (made if it has none) takes `ts`,
  * then what window_count(table, key, ts, width) reads. */
-static PyObject *add_count(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *add_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "add_count(table, key, ts, width)");
         return NULL;
@@ -555,10 +578,10 @@ static PyObject *add_count(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
     PyObject *call[2] = {times, args[2]};
     Py_INCREF(times);
     PyObject *appended = PyObject_Vectorcall(deque_append, call, 2, NULL);
+    PyObject *out = appended == NULL ? NULL : times_within(table, key, times, args[2], args[3]);
+    Py_XDECREF(appended);
     Py_DECREF(times);
-    if (appended == NULL) return NULL;
-    Py_DECREF(appended);
-    return window_count(m, args, 4);
+    return out;
 }
 
 /* active_days_add_read(table, key, day, span): incentives.active_days_add(table, key, day, span),
