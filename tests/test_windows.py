@@ -1,11 +1,13 @@
 """Sliding windows in C (runtime/_windows.c) against their Python definitions (runtime/aggregates.py,
-helpers.window_count): the same answers and the same state after any sequence of adds and reads."""
+helpers.window_count): the same answers and the same state after any sequence of adds and reads,
+in tables that are dicts and in member-keyed columns (runtime/_columns.c)."""
 from collections import deque
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policyengine.runtime import _windows, aggregates, codec, helpers
+from policyengine.runtime._columns import Column, MemberIndex
 
 PY = aggregates.PYTHON_WINDOWS
 
@@ -35,13 +37,15 @@ def _state(table: dict) -> dict:
 @settings(max_examples=400, deadline=None)
 @given(_OPS)
 def test_c_windows_do_what_the_python_ones_do(ops):
-    tables = {"c": {}, "py": {}}
-    counts = {"c": {}, "py": {}}
+    # "col": the C functions on two columns of one member index, as a store's member-keyed tables are.
+    index = MemberIndex()
+    tables = {"c": {}, "col": Column(index), "py": {}}
+    counts = {"c": {}, "col": Column(index), "py": {}}
     clock = 0
     for op, kind, key, step, value, width in ops:
         clock = step if step > 40 or step < 0 else clock + step     # mostly forward, now and then anywhere
         results = {}
-        for side, impl in (("c", vars(_windows)), ("py", PY)):
+        for side, impl in (("c", vars(_windows)), ("col", vars(_windows)), ("py", PY)):
             table, times = tables[side], counts[side]
             # A key keeps the kind it was first added with, as one aggregate's table does.
             window = table.get(key)
@@ -64,18 +68,20 @@ def test_c_windows_do_what_the_python_ones_do(ops):
                     results[side] = (impl["evict_all"](table, clock - width), impl["evict_all"](times, clock - width))
                 elif op == "count":
                     times.setdefault(key, deque()).append(clock)         # as the handler adds its own time
-                    count = _windows.window_count if side == "c" else helpers.python_window_count
+                    count = helpers.python_window_count if side == "py" else _windows.window_count
                     results[side] = count(times, key, clock, width)
                 elif op == "add and read":              # a handler's update that hands its rules the read
                     results[side] = impl["add_read"](table, key, kind_here, clock, value, width)
                 elif op == "add and count":
-                    add = _windows.add_count if side == "c" else helpers.python_add_count
+                    add = helpers.python_add_count if side == "py" else _windows.add_count
                     results[side] = add(times, key, clock, width)
             except Exception as exc:             # both must fail alike (a time compared with None, …)
                 results[side] = type(exc).__name__
-        assert repr(results.get("c")) == repr(results.get("py")), (op, kind, key, clock, value, width)
-        assert _state(tables["c"]) == _state(tables["py"])
-        assert {k: list(v) for k, v in counts["c"].items()} == {k: list(v) for k, v in counts["py"].items()}
+        assert repr(results.get("c")) == repr(results.get("py")) == repr(results.get("col")), \
+            (op, kind, key, clock, value, width)
+        assert _state(tables["c"]) == _state(tables["py"]) == _state(tables["col"])
+        assert ({k: list(v) for k, v in counts["c"].items()} == {k: list(v) for k, v in counts["py"].items()}
+                == {k: list(v) for k, v in counts["col"].items()})
 
 
 def test_c_window_is_the_one_in_use_and_keeps_its_state_through_the_codec():

@@ -20,6 +20,7 @@
 #include <Python.h>
 #include <structmember.h>
 #include <stdint.h>
+#include "_columns.h"
 
 enum { K_SUM, K_COUNTED, K_SIMILAR };    /* summary: a number; value → entries holding it; None */
 
@@ -347,14 +348,29 @@ static PyTypeObject WindowType = {
     .tp_as_sequence = &Window_as_sequence,
 };
 
+/* Tables are dicts, or columns of the store's member index (_columns.h) for tables keyed by the
+ * event's member. */
+static ColumnsAPI *columns;
+
+static inline int is_column(PyObject *table) {
+    return columns != NULL && Py_IS_TYPE(table, columns->column_type);
+}
+
 /* A window table's entry for `key` (borrowed), or NULL: with an exception set when the table is
- * not a dict or the lookup failed, without one when the key has none. */
+ * not a dict or a column or the lookup failed, without one when the key has none. */
 static PyObject *entry_of(PyObject *table, PyObject *key) {
-    if (!PyDict_Check(table)) {
-        PyErr_SetString(PyExc_TypeError, "a window table is a dict");
-        return NULL;
-    }
-    return PyDict_GetItemWithError(table, key);
+    if (PyDict_Check(table)) return PyDict_GetItemWithError(table, key);
+    if (is_column(table)) return column_get((Column *)table, key);
+    PyErr_SetString(PyExc_TypeError, "a window table is a dict or a column");
+    return NULL;
+}
+
+static int table_set(PyObject *table, PyObject *key, PyObject *value) {
+    return is_column(table) ? columns->set((Column *)table, key, value) : PyDict_SetItem(table, key, value);
+}
+
+static int table_del(PyObject *table, PyObject *key) {
+    return is_column(table) ? columns->del((Column *)table, key) : PyDict_DelItem(table, key);
 }
 
 /* Drop the window's entries at or before now − width (the caller holds `w`). */
@@ -385,7 +401,7 @@ static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *
     Py_DECREF(w);                                               /* the table still holds it */
     if (failed) return NULL;
     if (left == 0) {
-        PyDict_DelItem(table, key);
+        table_del(table, key);
         return NULL;
     }
     return w;
@@ -456,7 +472,7 @@ static Window *added(PyObject *table, PyObject *key, PyObject *kind, PyObject *t
         if (PyErr_Occurred()) return NULL;
         w = window_new(&WindowType, kind);
         if (w == NULL) return NULL;
-        int failed = PyDict_SetItem(table, key, (PyObject *)w);
+        int failed = table_set(table, key, (PyObject *)w);
         Py_DECREF(w);                                   /* the table holds it */
         if (failed) return NULL;
     } else if (PyObject_TypeCheck(found, &WindowType)) {
@@ -508,7 +524,7 @@ static PyObject *times_within(PyObject *table, PyObject *key, PyObject *times, P
     Py_DECREF(times);
     Py_DECREF(low);
     if (n < 0) return NULL;
-    if (n == 0 && PyDict_DelItem(table, key) < 0) return NULL;
+    if (n == 0 && table_del(table, key) < 0) return NULL;
     return PyLong_FromSsize_t(n);
 }
 
@@ -550,7 +566,7 @@ static PyObject *add_read(PyObject *m, PyObject *const *args, Py_ssize_t nargs) 
     PyObject *out = NULL;
     if (evict_older(w, args[3], args[5]) == 0) {
         if (w->len == 0)                                /* a width of 0 or less leaves nothing */
-            out = PyDict_DelItem(args[0], args[1]) < 0 ? NULL : PyLong_FromLong(0);
+            out = table_del(args[0], args[1]) < 0 ? NULL : PyLong_FromLong(0);
         else
             out = repeats ? repeats_of(w, args[4]) : distinct_of(w);
     }
@@ -571,7 +587,7 @@ static PyObject *add_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
         if (PyErr_Occurred()) return NULL;
         times = PyObject_CallNoArgs(deque_type);
         if (times == NULL) return NULL;
-        int failed = PyDict_SetItem(table, key, times);
+        int failed = table_set(table, key, times);
         Py_DECREF(times);                                           /* the table holds it */
         if (failed) return NULL;
     }
@@ -621,7 +637,7 @@ static PyObject *active_days_add_read(PyObject *Py_UNUSED(m), PyObject *const *a
         PyObject *fresh = PyList_New(1);                            /* `if not days: table[key] = [day]` */
         if (fresh == NULL) return NULL;
         PyList_SET_ITEM(fresh, 0, Py_NewRef(day));
-        int failed = PyDict_SetItem(table, key, fresh);
+        int failed = table_set(table, key, fresh);
         Py_DECREF(fresh);
         if (failed) return NULL;
         PyObject *low = PyNumber_Subtract(day, args[3]);            /* the day counts if the span holds it */
@@ -667,17 +683,17 @@ static PyObject *active_days_add_read(PyObject *Py_UNUSED(m), PyObject *const *a
 /* evict_all(table, low): every key's entries at or before `low` dropped, keys left empty with them
  * (aggregates.evict for each key; the store's sweep). Windows and deques of times alike. */
 static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2 || !PyDict_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "evict_all(table: dict, low)");
+    if (nargs != 2 || !(PyDict_Check(args[0]) || is_column(args[0]))) {
+        PyErr_SetString(PyExc_TypeError, "evict_all(table: dict or column, low)");
         return NULL;
     }
     PyObject *table = args[0], *low = args[1];
     Edge edge = edge_of(low);
-    PyObject *keys = PyDict_Keys(table);
+    PyObject *keys = PySequence_List(table);                /* a dict's keys or a column's */
     if (keys == NULL) return NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
         PyObject *key = PyList_GET_ITEM(keys, i);
-        PyObject *state = PyDict_GetItemWithError(table, key);
+        PyObject *state = entry_of(table, key);
         if (state == NULL) {
             if (PyErr_Occurred()) goto fail;
             continue;
@@ -696,7 +712,7 @@ static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
         }
         Py_DECREF(state);
         if (left < 0) goto fail;
-        if (left == 0 && PyDict_DelItem(table, key) < 0) goto fail;
+        if (left == 0 && table_del(table, key) < 0) goto fail;
     }
     Py_DECREF(keys);
     Py_RETURN_NONE;
@@ -734,6 +750,12 @@ PyMODINIT_FUNC PyInit__windows(void) {
     one = PyLong_FromLong(1);
     if (deque_append == NULL || deque_popleft == NULL || one == NULL) return NULL;
     if (PyType_Ready(&WindowType) < 0) return NULL;
+    /* Built with this module, or none (then tables are dicts). PyCapsule_Import imports only the
+     * package; the module is imported first. */
+    PyObject *columns_module = PyImport_ImportModule("policyengine.runtime._columns");
+    columns = columns_module == NULL ? NULL : PyCapsule_Import(COLUMNS_CAPSULE, 0);
+    Py_XDECREF(columns_module);
+    if (columns == NULL) PyErr_Clear();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Window", (PyObject *)&WindowType) < 0) {

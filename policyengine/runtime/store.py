@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from collections import deque
 
+try:
+    from policyengine.runtime._columns import Column, MemberIndex
+except ImportError:                                  # pragma: no cover - no C compiler at install
+    Column = MemberIndex = None
+
 # Events between sweeps of expired state: about as many as the state's entries, so a sweep costs
 # O(1) an event however large the state, within bounds. Short-lived keys (a window by text, say)
 # then leave the tables soon after they expire: on the community pack, sweeping every 65 536
@@ -45,18 +50,34 @@ class MemoryStore:
         self.watermark: int | None = None                     # the latest event time seen
         self.events_seen = 0
         self.next_sweep = SWEEP_MIN                           # events_seen at which a sweep is due
+        # Rows of members for the tables keyed by the event's member (runtime/_columns.c).
+        self.member_index = MemberIndex() if MemberIndex is not None else None
 
-    def window_table(self, fingerprint: str) -> dict:
-        return self.windows.setdefault(fingerprint, {})
+    def window_table(self, fingerprint: str, by_member: bool = False):
+        return self._table(self.windows, fingerprint, by_member)
 
-    def count_table(self, fingerprint: str) -> dict:
-        return self.counts.setdefault(fingerprint, {})
+    def count_table(self, fingerprint: str, by_member: bool = False):
+        return self._table(self.counts, fingerprint, by_member)
 
     def once_table(self, rule_id: str) -> set:
         return self.once.setdefault(rule_id, set())
 
-    def cooldown_table(self, rule_id: str) -> dict:
-        return self.cooldowns.setdefault(rule_id, {})
+    def cooldown_table(self, rule_id: str, by_member: bool = False):
+        return self._table(self.cooldowns, rule_id, by_member)
+
+    def _table(self, tables: dict, name: str, by_member: bool):
+        """`tables[name]`, made if missing. A table keyed by the event's member is a column of the
+        member index (a dict to everything that reads it; docs/performance.md, tenth session); one
+        restored from a state file as a dict becomes one here, holding the same."""
+        table = tables.get(name)
+        if by_member and self.member_index is not None and (table is None or table.__class__ is dict):
+            column = Column(self.member_index)
+            for key, value in (table or {}).items():
+                column[key] = value
+            table = tables[name] = column
+        elif table is None:
+            table = tables[name] = {}
+        return table
 
     def label_table(self) -> dict:
         return self.labels

@@ -46,6 +46,11 @@ class Names:
             return None
 
 
+def _plain(table):
+    """A member-keyed column (runtime/_columns.c) as the dict a state file holds."""
+    return table if table.__class__ is dict else table.to_dict()
+
+
 def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
     names = Names(compiled)
     rows: list[Row] = []
@@ -53,13 +58,13 @@ def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
         for fingerprint, table in tables.items():
             spec = names.aggregates.get(fingerprint)
             if table and spec is not None:
-                rows.append(Row(section, fingerprint, spec.source, table))
+                rows.append(Row(section, fingerprint, spec.source, _plain(table)))
     for rule_id, keys in store.once.items():
         if keys:
             rows.append(Row("once", rule_id, rule_id, keys))
     for rule_id, table in store.cooldowns.items():
         if table:
-            rows.append(Row("cooldown", rule_id, rule_id, table))
+            rows.append(Row("cooldown", rule_id, rule_id, _plain(table)))
     for section in GLOBAL_SECTIONS:
         value = getattr(store, section)
         if value:

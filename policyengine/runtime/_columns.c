@@ -1,0 +1,352 @@
+/* MemberIndex and Column (see _columns.h for why): a column is a table keyed by members that
+ * behaves as a dict does for everything that reads or writes it — get, [], in, del, pop,
+ * setdefault, len, iteration, items, == — so the store, the sweep, state files and the Python
+ * paths of the runtime take it where they took a dict. It iterates in the index's row order (the
+ * order members were first seen by any column), not in its own insertion order; nothing that
+ * decides depends on the order of a member-keyed table (docs/performance.md, tenth session). A
+ * row is listed under the key the index met first: for strings, the only keys such tables have,
+ * an equal string; keys equal across types (1, 1.0, True) would be listed as the first one's type. */
+#define PY_SSIZE_T_CLEAN
+#include "_columns.h"
+
+static PyTypeObject MemberIndexType, ColumnType;
+
+/* ---- the index ---------------------------------------------------------------------------- */
+
+static int index_grow(MemberIndex *ix) {
+    size_t size = (ix->mask + 1) * 2;
+    RowSlot *slots = PyMem_Calloc(size, sizeof(RowSlot));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i <= ix->mask; i++) {
+        RowSlot *old = &ix->slots[i];
+        if (old->key == NULL) continue;
+        size_t j = (size_t)old->hash & (size - 1);
+        while (slots[j].key != NULL) j = (j + 1) & (size - 1);
+        slots[j] = *old;
+    }
+    PyMem_Free(ix->slots);
+    ix->slots = slots;
+    ix->mask = size - 1;
+    return 0;
+}
+
+/* The row of `key`, made if it has none; -1 with an exception. */
+static Py_ssize_t index_row(MemberIndex *ix, PyObject *key) {
+    Py_ssize_t row = columns_row_of(ix, key);
+    if (row != -1) return row < 0 ? -1 : row;
+    if ((size_t)(ix->rows + 1) * 3 > (ix->mask + 1) * 2 && index_grow(ix) < 0) return -1;   /* at most 2/3 full */
+    if (ix->rows == ix->keys_room) {
+        Py_ssize_t room = ix->keys_room ? ix->keys_room * 2 : 64;
+        PyObject **keys = PyMem_Realloc(ix->keys, room * sizeof(PyObject *));
+        if (keys == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        ix->keys = keys;
+        ix->keys_room = room;
+    }
+    Py_hash_t hash = PyObject_Hash(key);                 /* cached by strings; known to work */
+    size_t i = (size_t)hash & ix->mask;
+    while (ix->slots[i].key != NULL) i = (i + 1) & ix->mask;
+    row = ix->rows++;
+    ix->slots[i].hash = hash;
+    ix->slots[i].key = Py_NewRef(key);
+    ix->slots[i].row = row;
+    ix->keys[row] = Py_NewRef(key);
+    Py_INCREF(key);
+    Py_XSETREF(ix->last_key, key);
+    ix->last_row = row;
+    return row;
+}
+
+static PyObject *MemberIndex_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    if (!_PyArg_NoKeywords("MemberIndex", kwargs) || !_PyArg_NoPositional("MemberIndex", args)) return NULL;
+    MemberIndex *ix = (MemberIndex *)type->tp_alloc(type, 0);
+    if (ix == NULL) return NULL;
+    ix->slots = PyMem_Calloc(64, sizeof(RowSlot));
+    if (ix->slots == NULL) {
+        Py_DECREF(ix);
+        return PyErr_NoMemory();
+    }
+    ix->mask = 63;
+    return (PyObject *)ix;
+}
+
+static void MemberIndex_dealloc(MemberIndex *ix) {
+    if (ix->slots != NULL)
+        for (size_t i = 0; i <= ix->mask; i++) Py_XDECREF(ix->slots[i].key);
+    for (Py_ssize_t r = 0; r < ix->rows; r++) Py_DECREF(ix->keys[r]);
+    PyMem_Free(ix->slots);
+    PyMem_Free(ix->keys);
+    Py_XDECREF(ix->last_key);
+    Py_TYPE(ix)->tp_free((PyObject *)ix);
+}
+
+static Py_ssize_t MemberIndex_len(MemberIndex *ix) { return ix->rows; }
+
+static PyMappingMethods MemberIndex_as_mapping = {.mp_length = (lenfunc)MemberIndex_len};
+
+static PyTypeObject MemberIndexType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.runtime._columns.MemberIndex",
+    .tp_basicsize = sizeof(MemberIndex),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "MemberIndex(): members to rows, shared by the columns of one store",
+    .tp_new = MemberIndex_new,
+    .tp_dealloc = (destructor)MemberIndex_dealloc,
+    .tp_as_mapping = &MemberIndex_as_mapping,
+};
+
+/* ---- columns ------------------------------------------------------------------------------ */
+
+static int column_set(Column *c, PyObject *key, PyObject *value) {
+    Py_ssize_t row = index_row(c->index, key);
+    if (row < 0) return -1;
+    if (row >= c->room) {
+        Py_ssize_t room = c->index->keys_room > row ? c->index->keys_room : row + 1;
+        PyObject **values = PyMem_Realloc(c->values, room * sizeof(PyObject *));
+        if (values == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memset(values + c->room, 0, (room - c->room) * sizeof(PyObject *));
+        c->values = values;
+        c->room = room;
+    }
+    PyObject *old = c->values[row];
+    c->values[row] = Py_NewRef(value);
+    if (old == NULL) c->len++;
+    else Py_DECREF(old);                                  /* last: its finaliser may run code */
+    return 0;
+}
+
+static int column_del(Column *c, PyObject *key) {
+    PyObject *old = column_get(c, key);
+    if (old == NULL) {
+        if (!PyErr_Occurred()) _PyErr_SetKeyError(key);
+        return -1;
+    }
+    c->values[c->index->last_row] = NULL;                /* column_get left the key's row there */
+    c->len--;
+    Py_DECREF(old);
+    return 0;
+}
+
+static PyObject *Column_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *index;
+    if (!_PyArg_NoKeywords("Column", kwargs) || !PyArg_ParseTuple(args, "O!:Column", &MemberIndexType, &index))
+        return NULL;
+    Column *c = (Column *)type->tp_alloc(type, 0);
+    if (c == NULL) return NULL;
+    c->index = (MemberIndex *)Py_NewRef(index);
+    return (PyObject *)c;
+}
+
+static int Column_traverse(Column *c, visitproc visit, void *arg) {
+    for (Py_ssize_t r = 0; r < c->room; r++) Py_VISIT(c->values[r]);
+    return 0;
+}
+
+static int Column_clear_refs(Column *c) {
+    for (Py_ssize_t r = 0; r < c->room; r++) Py_CLEAR(c->values[r]);
+    c->len = 0;
+    return 0;
+}
+
+static void Column_dealloc(Column *c) {
+    PyObject_GC_UnTrack(c);
+    Column_clear_refs(c);
+    PyMem_Free(c->values);
+    Py_XDECREF(c->index);
+    Py_TYPE(c)->tp_free((PyObject *)c);
+}
+
+static Py_ssize_t Column_len(Column *c) { return c->len; }
+
+static PyObject *Column_subscript(Column *c, PyObject *key) {
+    PyObject *value = column_get(c, key);
+    if (value == NULL) {
+        if (!PyErr_Occurred()) _PyErr_SetKeyError(key);
+        return NULL;
+    }
+    return Py_NewRef(value);
+}
+
+static int Column_ass_subscript(Column *c, PyObject *key, PyObject *value) {
+    return value == NULL ? column_del(c, key) : column_set(c, key, value);
+}
+
+static int Column_contains(Column *c, PyObject *key) {
+    PyObject *value = column_get(c, key);
+    return value != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
+}
+
+/* (key, value) of each row the column holds, in row order: 0 keys, 1 values, 2 pairs. */
+static PyObject *column_list(Column *c, int what) {
+    PyObject *out = PyList_New(c->len);
+    if (out == NULL) return NULL;
+    Py_ssize_t n = 0;
+    for (Py_ssize_t r = 0; r < c->room && n < c->len; r++) {
+        PyObject *value = c->values[r];
+        if (value == NULL) continue;
+        PyObject *key = c->index->keys[r];
+        PyObject *item = what == 0 ? Py_NewRef(key) : what == 1 ? Py_NewRef(value) : PyTuple_Pack(2, key, value);
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, n++, item);
+    }
+    return out;
+}
+
+static PyObject *Column_keys(Column *c, PyObject *Py_UNUSED(ignored)) { return column_list(c, 0); }
+static PyObject *Column_values(Column *c, PyObject *Py_UNUSED(ignored)) { return column_list(c, 1); }
+static PyObject *Column_items(Column *c, PyObject *Py_UNUSED(ignored)) { return column_list(c, 2); }
+
+/* Iteration over a list of the keys: a table may be changed while its keys are walked (the
+ * sweep deletes as it goes over `list(table)`; a dict would refuse a change mid-iteration). */
+static PyObject *Column_iter(Column *c) {
+    PyObject *keys = column_list(c, 0);
+    if (keys == NULL) return NULL;
+    PyObject *it = PyObject_GetIter(keys);
+    Py_DECREF(keys);
+    return it;
+}
+
+static PyObject *Column_to_dict(Column *c, PyObject *Py_UNUSED(ignored)) {
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
+    for (Py_ssize_t r = 0; r < c->room; r++) {
+        if (c->values[r] != NULL && PyDict_SetItem(out, c->index->keys[r], c->values[r]) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static PyObject *Column_get(Column *c, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "get(key, default=None)");
+        return NULL;
+    }
+    PyObject *value = column_get(c, args[0]);
+    if (value != NULL) return Py_NewRef(value);
+    if (PyErr_Occurred()) return NULL;
+    return Py_NewRef(nargs == 2 ? args[1] : Py_None);
+}
+
+static PyObject *Column_pop(Column *c, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "pop(key[, default])");
+        return NULL;
+    }
+    PyObject *value = column_get(c, args[0]);
+    if (value == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        if (nargs == 2) return Py_NewRef(args[1]);
+        _PyErr_SetKeyError(args[0]);
+        return NULL;
+    }
+    c->values[c->index->last_row] = NULL;                /* handed over: the reference goes to the caller */
+    c->len--;
+    return value;
+}
+
+static PyObject *Column_setdefault(Column *c, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "setdefault(key, default=None)");
+        return NULL;
+    }
+    PyObject *value = column_get(c, args[0]);
+    if (value != NULL) return Py_NewRef(value);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *fresh = nargs == 2 ? args[1] : Py_None;
+    return column_set(c, args[0], fresh) < 0 ? NULL : Py_NewRef(fresh);
+}
+
+static PyObject *Column_clear(Column *c, PyObject *Py_UNUSED(ignored)) {
+    Column_clear_refs(c);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Column_richcompare(Column *c, PyObject *other, int op) {
+    if ((op != Py_EQ && op != Py_NE) || !(PyDict_Check(other) || Py_IS_TYPE(other, &ColumnType)))
+        Py_RETURN_NOTIMPLEMENTED;
+    PyObject *mine = Column_to_dict(c, NULL);
+    PyObject *theirs = mine == NULL ? NULL : PyDict_Check(other) ? Py_NewRef(other) : Column_to_dict((Column *)other, NULL);
+    PyObject *out = theirs == NULL ? NULL : PyObject_RichCompare(mine, theirs, op);
+    Py_XDECREF(mine);
+    Py_XDECREF(theirs);
+    return out;
+}
+
+static PyObject *Column_repr(Column *c) {
+    PyObject *d = Column_to_dict(c, NULL);
+    if (d == NULL) return NULL;
+    PyObject *out = PyUnicode_FromFormat("Column(%R)", d);
+    Py_DECREF(d);
+    return out;
+}
+
+static PyMethodDef Column_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))Column_get, METH_FASTCALL, "get(key, default=None)"},
+    {"pop", (PyCFunction)(void (*)(void))Column_pop, METH_FASTCALL, "pop(key[, default])"},
+    {"setdefault", (PyCFunction)(void (*)(void))Column_setdefault, METH_FASTCALL, "setdefault(key, default=None)"},
+    {"keys", (PyCFunction)Column_keys, METH_NOARGS, "the keys held, in row order (a list)"},
+    {"values", (PyCFunction)Column_values, METH_NOARGS, "the values held, in row order (a list)"},
+    {"items", (PyCFunction)Column_items, METH_NOARGS, "(key, value) pairs held, in row order (a list)"},
+    {"clear", (PyCFunction)Column_clear, METH_NOARGS, "hold nothing"},
+    {"to_dict", (PyCFunction)Column_to_dict, METH_NOARGS, "a dict of what the column holds, in row order"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMappingMethods Column_as_mapping = {
+    .mp_length = (lenfunc)Column_len,
+    .mp_subscript = (binaryfunc)Column_subscript,
+    .mp_ass_subscript = (objobjargproc)Column_ass_subscript,
+};
+
+static PySequenceMethods Column_as_sequence = {.sq_contains = (objobjproc)Column_contains};
+
+static PyTypeObject ColumnType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.runtime._columns.Column",
+    .tp_basicsize = sizeof(Column),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Column(index): a member-keyed table, as a dict, stored by the index's rows",
+    .tp_new = Column_new,
+    .tp_dealloc = (destructor)Column_dealloc,
+    .tp_traverse = (traverseproc)Column_traverse,
+    .tp_clear = (inquiry)Column_clear_refs,
+    .tp_richcompare = (richcmpfunc)Column_richcompare,
+    .tp_repr = (reprfunc)Column_repr,
+    .tp_iter = (getiterfunc)Column_iter,
+    .tp_methods = Column_methods,
+    .tp_as_mapping = &Column_as_mapping,
+    .tp_as_sequence = &Column_as_sequence,
+    .tp_hash = PyObject_HashNotImplemented,
+};
+
+static ColumnsAPI api = {&ColumnType, column_set, column_del};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_columns", NULL, 0, NULL, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__columns(void) {
+    if (PyType_Ready(&MemberIndexType) < 0 || PyType_Ready(&ColumnType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    PyObject *capsule = PyCapsule_New(&api, COLUMNS_CAPSULE, NULL);
+    if (capsule == NULL || PyModule_AddObjectRef(m, "MemberIndex", (PyObject *)&MemberIndexType) < 0
+        || PyModule_AddObjectRef(m, "Column", (PyObject *)&ColumnType) < 0
+        || PyModule_AddObject(m, "API", capsule) < 0) {
+        Py_XDECREF(capsule);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,91 @@
+/* Member-keyed state as columns of one index (runtime/_columns.c), for the C helpers that read
+ * and write tables (_windows.c): the layouts and the lookups, inline, so no call goes through
+ * a table of functions.
+ *
+ * Why: the community pack touches a dozen tables keyed by the event's member on every message,
+ * and each dict lookup is two or three cache misses (its index, its entry, the stored key) into a
+ * table of its own. Here one index maps a member to a row once an event; every column keyed by
+ * members is an array of values by row, and the index keeps the last key it was asked for, so the
+ * same key object (an event's `user`, decoded once) finds its row again by a pointer compare. */
+#ifndef POLICYENGINE_COLUMNS_H
+#define POLICYENGINE_COLUMNS_H
+
+#include <Python.h>
+#include <string.h>
+
+typedef struct {
+    Py_hash_t hash;
+    PyObject *key;                /* NULL: an empty slot; rows are never removed */
+    Py_ssize_t row;
+} RowSlot;
+
+typedef struct {
+    PyObject_HEAD
+    RowSlot *slots;
+    size_t mask;                  /* slots - 1, a power of two less one */
+    Py_ssize_t rows;
+    PyObject **keys;              /* key by row (held) */
+    Py_ssize_t keys_room;
+    PyObject *last_key;           /* held, so its address cannot be reused while it is remembered */
+    Py_ssize_t last_row;
+} MemberIndex;
+
+typedef struct {
+    PyObject_HEAD
+    MemberIndex *index;           /* held */
+    PyObject **values;            /* by row; NULL where the column holds nothing for the row */
+    Py_ssize_t room;
+    Py_ssize_t len;
+} Column;
+
+/* Equal keys as a dict finds them: the same object, or equal hashes and ==. Strings compared
+ * here; anything else by Python. 1, 0, or -1 with an exception. */
+static inline int columns_same_key(PyObject *held, PyObject *key, Py_hash_t hash, Py_hash_t held_hash) {
+    if (held == key) return 1;
+    if (held_hash != hash) return 0;
+    if (PyUnicode_CheckExact(held) && PyUnicode_CheckExact(key)) {
+        return PyUnicode_GET_LENGTH(held) == PyUnicode_GET_LENGTH(key)
+               && PyUnicode_KIND(held) == PyUnicode_KIND(key)
+               && memcmp(PyUnicode_DATA(held), PyUnicode_DATA(key),
+                         PyUnicode_GET_LENGTH(key) * PyUnicode_KIND(key)) == 0;
+    }
+    return PyObject_RichCompareBool(held, key, Py_EQ);
+}
+
+/* The row of `key`: >= 0, -1 when it has none, -2 with an exception. */
+static inline Py_ssize_t columns_row_of(MemberIndex *ix, PyObject *key) {
+    if (key == ix->last_key) return ix->last_row;
+    Py_hash_t hash = PyObject_Hash(key);
+    if (hash == -1) return -2;
+    for (size_t i = (size_t)hash & ix->mask;; i = (i + 1) & ix->mask) {
+        RowSlot *slot = &ix->slots[i];
+        if (slot->key == NULL) return -1;
+        int same = columns_same_key(slot->key, key, hash, slot->hash);
+        if (same < 0) return -2;
+        if (same) {
+            Py_INCREF(key);
+            Py_XSETREF(ix->last_key, key);
+            ix->last_row = slot->row;
+            return slot->row;
+        }
+    }
+}
+
+/* The key's value in the column (borrowed), or NULL: with an exception set only on failure. */
+static inline PyObject *column_get(Column *c, PyObject *key) {
+    Py_ssize_t row = columns_row_of(c->index, key);
+    if (row < 0 || row >= c->room) return NULL;
+    return c->values[row];
+}
+
+/* Implemented in _columns.c and reached through these pointers, which the module using this
+ * header fills from the `_columns` capsule at import. */
+typedef struct {
+    PyTypeObject *column_type;
+    int (*set)(Column *c, PyObject *key, PyObject *value);       /* value held by the column */
+    int (*del)(Column *c, PyObject *key);                        /* KeyError when missing */
+} ColumnsAPI;
+
+#define COLUMNS_CAPSULE "policyengine.runtime._columns.API"
+
+#endif

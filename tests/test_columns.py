@@ -1,0 +1,144 @@
+"""Member-keyed columns (runtime/_columns.c) hold what dicts would, and a program whose member-keyed
+tables are columns decides what one with dicts decides."""
+from __future__ import annotations
+
+import io
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.loggen import generate
+from policyengine.compiler import compile_program
+from policyengine.events.decode import EventDecoder
+from policyengine.loader import load_paths
+from policyengine.logs import OpenLog
+from policyengine.replay import ReplayStats, replay
+from policyengine.runtime._columns import Column, MemberIndex
+from policyengine.runtime.evaluator import Evaluator
+from policyengine.runtime.store import MemoryStore
+from policyengine.state import snapshot
+from tests.conftest import ROOT
+
+# Keys as tables meet them: member names (a fresh but equal string object each time, as decoding
+# makes them), Chinese ones, and a few of other types. Not keys equal across types (1, 1.0, True):
+# a column lists a row by the key the index met first, which for those would be another type than
+# a dict lists — and a member-keyed table only ever has strings (`user` is one on every event).
+_KEYS = st.sampled_from(["u1", "u2", "成员", "", 1, 0, None, ("u1",)])
+_OPS = st.lists(st.tuples(st.sampled_from(["set", "get", "del", "pop", "pop default", "setdefault", "in", "len",
+                                           "items", "clear", "sweep"]),
+                          st.integers(0, 1), _KEYS, st.integers(-2, 2)), max_size=60)
+
+
+def _fresh(key):
+    """An equal key that is another object, where the type has such (strings)."""
+    return "".join(list(key)) if isinstance(key, str) and key else key
+
+
+@settings(max_examples=300, deadline=None)
+@given(_OPS)
+def test_columns_of_one_index_do_what_dicts_do(ops):
+    index = MemberIndex()
+    columns, dicts = [Column(index), Column(index)], [{}, {}]
+    for op, which, key, value in ops:
+        results = []
+        for table in (columns[which], dicts[which]):
+            k = _fresh(key)
+            try:
+                if op == "set":
+                    table[k] = value
+                    got = None
+                elif op == "get":
+                    got = (table.get(k), table.get(k, "missing"), table[k] if k in table else "absent")
+                elif op == "del":
+                    del table[k]
+                    got = None
+                elif op == "pop":
+                    got = table.pop(k)
+                elif op == "pop default":
+                    got = table.pop(k, "missing")
+                elif op == "setdefault":
+                    got = table.setdefault(k, value)
+                elif op == "in":
+                    got = k in table
+                elif op == "len":
+                    got = (len(table), bool(table))
+                elif op == "items":
+                    got = (sorted(map(repr, table.items())), sorted(map(repr, table)), sorted(map(repr, table.values())))
+                elif op == "clear":
+                    table.clear()
+                    got = None
+                else:                           # the store's sweep: delete while walking a list of the keys
+                    for held in list(table):
+                        if table[held] <= value:
+                            del table[held]
+                    got = None
+            except KeyError as err:
+                got = ("KeyError", repr(err.args[0]))
+            results.append(got)
+        assert results[0] == results[1], (op, key, value)
+        assert columns[0] == dicts[0] and columns[1] == dicts[1]
+        assert dict(columns[0].items()) == dicts[0] and columns[1].to_dict() == dicts[1]
+    # The index has a row for every key either column was ever given, however many columns hold it.
+    assert len(index) <= len({repr(k) for k in ("u1", "u2", "成员", "", 1, 0, None, ("u1",))})
+
+
+def test_a_column_lists_its_keys_in_the_order_the_index_first_met_them():
+    index = MemberIndex()
+    first, second = Column(index), Column(index)
+    second["b"] = 1                 # rows: b 0, a 1, c 2
+    first["a"] = 1
+    first["c"] = 2
+    first["b"] = 3                  # a dict would list b last; the column lists it by its row
+    assert list(first) == ["b", "a", "c"]
+    assert first.items() == [("b", 3), ("a", 1), ("c", 2)]
+    del first["b"]
+    first["b"] = 4                  # deleted and set again: still its row
+    assert list(first) == ["b", "a", "c"]
+    assert list(second) == ["b"] and len(index) == 3
+
+
+def _log(events: int) -> bytes:
+    return b"\n".join(orjson.dumps(e) for e in generate(events, seed=5)) + b"\n"
+
+
+def _decisions(store: MemoryStore, data: bytes):
+    compiled = compile_program(load_paths([str(ROOT / "policies/community")]).program)
+    evaluator = Evaluator(compiled, store)
+    out, reports, stats = [], [], ReplayStats()
+    replay(OpenLog("log.jsonl", io.BytesIO(data), len(data), None), evaluator,
+           EventDecoder(compiled.plan.field_types), out.append, reports.append, stats)
+    return out, reports, evaluator
+
+
+def test_the_community_pack_decides_the_same_on_columns_and_on_dicts():
+    data = _log(15_000)
+    on_columns, reports, evaluator = _decisions(MemoryStore(), data)
+    plain = MemoryStore()
+    plain.member_index = None                       # as where the C module could not be built
+    on_dicts, plain_reports, plain_evaluator = _decisions(plain, data)
+    assert on_columns == on_dicts and reports == plain_reports == []
+    assert len(on_columns) > 5_000
+    # It means something only if the pack's member-keyed tables were columns, and the others not:
+    # `count(message by user)` is, `distinct(user of message by normalize(text) …)` keyed by text is not.
+    store = evaluator.store
+    kinds = {spec.source: type(store.counts.get(spec.fingerprint, store.windows.get(spec.fingerprint))).__name__
+             for spec in evaluator.compiled.plan.aggregates}
+    assert kinds["count(message by user)"] == "Column"
+    assert kinds["distinct(user of message by normalize(text) within 10m)"] == "dict"
+    assert type(store.cooldowns["community/points_for_messages"]).__name__ == "Column"
+    assert type(plain_evaluator.store.counts[next(iter(plain_evaluator.store.counts))]).__name__ == "dict"
+    # State files hold dicts, whichever the tables were; restored, member-keyed tables are columns
+    # again, holding the same.
+    rows = snapshot.capture(store, evaluator.compiled)
+    plain_rows = snapshot.capture(plain_evaluator.store, plain_evaluator.compiled)
+    assert all(type(row.value) is not Column for row in rows)
+    assert {(r.section, r.name): r.value for r in rows if r.section in ("count", "window", "cooldown")}.keys() == \
+        {(r.section, r.name): r.value for r in plain_rows if r.section in ("count", "window", "cooldown")}.keys()
+    restored, dropped = snapshot.restore(rows, evaluator.compiled)
+    again = Evaluator(evaluator.compiled, restored)
+    assert dropped == []
+    counts = again.store.counts[next(s.fingerprint for s in again.compiled.plan.aggregates
+                                     if s.source == "count(message by user)")]
+    assert type(counts) is Column and counts == plain_evaluator.store.counts[next(
+        s.fingerprint for s in again.compiled.plan.aggregates if s.source == "count(message by user)")]
