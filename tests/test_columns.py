@@ -114,9 +114,7 @@ def _decisions(store: MemoryStore, data: bytes):
 def test_the_community_pack_decides_the_same_on_columns_and_on_dicts():
     data = _log(15_000)
     on_columns, reports, evaluator = _decisions(MemoryStore(), data)
-    plain = MemoryStore()
-    plain.member_index = None                       # as where the C module could not be built
-    on_dicts, plain_reports, plain_evaluator = _decisions(plain, data)
+    on_dicts, plain_reports, plain_evaluator = _decisions(MemoryStore(columns=False), data)
     assert on_columns == on_dicts and reports == plain_reports == []
     assert len(on_columns) > 5_000
     # It means something only if the pack's member-keyed tables were columns, and the others not:
@@ -127,7 +125,11 @@ def test_the_community_pack_decides_the_same_on_columns_and_on_dicts():
     assert kinds["count(message by user)"] == "Column"
     assert kinds["distinct(user of message by normalize(text) within 10m)"] == "dict"
     assert type(store.cooldowns["community/points_for_messages"]).__name__ == "Column"
-    assert type(plain_evaluator.store.counts[next(iter(plain_evaluator.store.counts))]).__name__ == "dict"
+    assert type(store.members).__name__ == type(store.ledgers["points"]).__name__ == "Column"
+    plain_store = plain_evaluator.store
+    assert {type(t).__name__ for t in (*plain_store.counts.values(), *plain_store.windows.values(),
+                                       *plain_store.cooldowns.values(), plain_store.members,
+                                       *plain_store.ledgers.values())} == {"dict"}
     # State files hold dicts, whichever the tables were; restored, member-keyed tables are columns
     # again, holding the same.
     rows = snapshot.capture(store, evaluator.compiled)

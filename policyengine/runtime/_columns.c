@@ -7,6 +7,7 @@
  * row is listed under the key the index met first: for strings, the only keys such tables have,
  * an equal string; keys equal across types (1, 1.0, True) would be listed as the first one's type. */
 #define PY_SSIZE_T_CLEAN
+#define COLUMNS_MODULE
 #include "_columns.h"
 
 static PyTypeObject MemberIndexType, ColumnType;

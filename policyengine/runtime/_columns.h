@@ -88,4 +88,40 @@ typedef struct {
 
 #define COLUMNS_CAPSULE "policyengine.runtime._columns.API"
 
+#ifndef COLUMNS_MODULE
+/* For the modules that read and write tables: a table is a dict, or a column where _columns was
+ * built (none is made otherwise). Each such module calls columns_import() once at its import. */
+static ColumnsAPI *columns_api;
+
+static int columns_import(void) {
+    /* PyCapsule_Import imports only the package; the module is imported first. */
+    PyObject *module = PyImport_ImportModule("policyengine.runtime._columns");
+    columns_api = module == NULL ? NULL : PyCapsule_Import(COLUMNS_CAPSULE, 0);
+    Py_XDECREF(module);
+    if (columns_api == NULL) PyErr_Clear();
+    return 0;
+}
+
+static inline int is_column(PyObject *table) {
+    return columns_api != NULL && Py_IS_TYPE(table, columns_api->column_type);
+}
+
+/* The table's value for `key` (borrowed), or NULL: with an exception set when the table is
+ * neither a dict nor a column or the lookup failed, without one when the key has none. */
+static inline PyObject *table_get(PyObject *table, PyObject *key) {
+    if (PyDict_Check(table)) return PyDict_GetItemWithError(table, key);
+    if (is_column(table)) return column_get((Column *)table, key);
+    PyErr_SetString(PyExc_TypeError, "a state table is a dict or a column");
+    return NULL;
+}
+
+static inline int table_set(PyObject *table, PyObject *key, PyObject *value) {
+    return is_column(table) ? columns_api->set((Column *)table, key, value) : PyDict_SetItem(table, key, value);
+}
+
+static inline int table_del(PyObject *table, PyObject *key) {
+    return is_column(table) ? columns_api->del((Column *)table, key) : PyDict_DelItem(table, key);
+}
+#endif
+
 #endif

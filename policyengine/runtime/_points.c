@@ -10,6 +10,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include "_columns.h"   /* member-keyed tables: dicts or columns */
 
 typedef struct {
     PyObject_HEAD
@@ -211,11 +212,15 @@ static int put_pair_over(PyObject *table, PyObject *member, PyObject *held, PyOb
         Py_DECREF(old_b);
         return 0;
     }
-    return set_item(table, member, PyTuple_Pack(2, a, b));
+    PyObject *pair = PyTuple_Pack(2, a, b);
+    if (pair == NULL) return -1;
+    int failed = table_set(table, member, pair);
+    Py_DECREF(pair);
+    return failed;
 }
 
 static int put_pair(PyObject *table, PyObject *member, PyObject *a, PyObject *b) {
-    PyObject *held = PyDict_GetItemWithError(table, member);            /* borrowed */
+    PyObject *held = table_get(table, member);                          /* borrowed */
     if (held == NULL && PyErr_Occurred()) return -1;
     return put_pair_over(table, member, held, a, b);
 }
@@ -237,7 +242,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
     PyObject *before = NULL, *actual = NULL, *after = NULL, *made = NULL, *result = NULL;
     PyObject *ledger = dict_in(g->ledgers, g->currency);
     if (ledger == NULL) return NULL;
-    PyObject *record = PyDict_GetItemWithError(ledger, member);            /* borrowed */
+    PyObject *record = table_get(ledger, member);            /* borrowed */
     if (record == NULL && PyErr_Occurred()) return NULL;
     if (record != NULL && g->plain_ledger) {
         before = PySequence_GetItem(record, 0);
@@ -256,7 +261,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
             PyObject *period = PyObject_CallOneArg(g->period_of, now);
             if (period == NULL) goto done;
             PyObject *earned = dict_in(g->earned_tables, g->currency);
-            PyObject *held = earned == NULL ? NULL : PyDict_GetItemWithError(earned, member);
+            PyObject *held = earned == NULL ? NULL : table_get(earned, member);
             PyObject *so_far = NULL;
             if (earned != NULL && !(held == NULL && PyErr_Occurred())) {
                 so_far = Py_NewRef(zero);
@@ -327,7 +332,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->boards); i++) {
         PyObject *board = dict_in(g->board_tables, PyTuple_GET_ITEM(g->boards, i));
         if (board == NULL) goto done;
-        PyObject *held = PyDict_GetItemWithError(board, member);
+        PyObject *held = table_get(board, member);
         if (held == NULL && PyErr_Occurred()) goto done;
         PyObject *value;
         if (held == NULL) {
@@ -357,7 +362,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
             if (table != NULL && number) {
                 Py_ssize_t reached = level_by(thresholds, after);
                 if (reached < 0) goto done;
-                PyObject *had = PyDict_GetItemWithError(table, member);
+                PyObject *had = table_get(table, member);
                 if (had == NULL && PyErr_Occurred()) goto done;
                 PyObject *now_level = PyLong_FromSsize_t(reached);
                 int same = now_level == NULL ? -1 : compare(now_level, had != NULL ? had : zero, Py_EQ);
@@ -428,6 +433,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_points", NULL, 0, f
 #define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
 
 PyMODINIT_FUNC PyInit__points(void) {
+    columns_import();
     INTERN(s_events_seen, "events_seen"); INTERN(s_ts, "ts"); INTERN(s_policy, "policy"); INTERN(s_rule, "rule");
     INTERN(s_action, "action"); INTERN(s_user, "user"); INTERN(s_event_id, "event_id"); INTERN(s_points, "points");
     INTERN(s_currency, "currency"); INTERN(s_balance, "balance"); INTERN(s_reason, "reason");

@@ -348,29 +348,10 @@ static PyTypeObject WindowType = {
     .tp_as_sequence = &Window_as_sequence,
 };
 
-/* Tables are dicts, or columns of the store's member index (_columns.h) for tables keyed by the
- * event's member. */
-static ColumnsAPI *columns;
-
-static inline int is_column(PyObject *table) {
-    return columns != NULL && Py_IS_TYPE(table, columns->column_type);
-}
-
 /* A window table's entry for `key` (borrowed), or NULL: with an exception set when the table is
- * not a dict or a column or the lookup failed, without one when the key has none. */
+ * not a dict or a column (_columns.h) or the lookup failed, without one when the key has none. */
 static PyObject *entry_of(PyObject *table, PyObject *key) {
-    if (PyDict_Check(table)) return PyDict_GetItemWithError(table, key);
-    if (is_column(table)) return column_get((Column *)table, key);
-    PyErr_SetString(PyExc_TypeError, "a window table is a dict or a column");
-    return NULL;
-}
-
-static int table_set(PyObject *table, PyObject *key, PyObject *value) {
-    return is_column(table) ? columns->set((Column *)table, key, value) : PyDict_SetItem(table, key, value);
-}
-
-static int table_del(PyObject *table, PyObject *key) {
-    return is_column(table) ? columns->del((Column *)table, key) : PyDict_DelItem(table, key);
+    return table_get(table, key);
 }
 
 /* Drop the window's entries at or before now − width (the caller holds `w`). */
@@ -750,12 +731,7 @@ PyMODINIT_FUNC PyInit__windows(void) {
     one = PyLong_FromLong(1);
     if (deque_append == NULL || deque_popleft == NULL || one == NULL) return NULL;
     if (PyType_Ready(&WindowType) < 0) return NULL;
-    /* Built with this module, or none (then tables are dicts). PyCapsule_Import imports only the
-     * package; the module is imported first. */
-    PyObject *columns_module = PyImport_ImportModule("policyengine.runtime._columns");
-    columns = columns_module == NULL ? NULL : PyCapsule_Import(COLUMNS_CAPSULE, 0);
-    Py_XDECREF(columns_module);
-    if (columns == NULL) PyErr_Clear();
+    columns_import();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Window", (PyObject *)&WindowType) < 0) {

@@ -56,7 +56,7 @@ class Rewards:
         spec = self.currencies.get(currency)
         ledger = store.ledgers.get(currency)
         if ledger is None:
-            ledger = store.ledgers[currency] = {}
+            ledger = store.member_table(store.ledgers, currency)
         record = ledger.get(member)
         if record is not None and (spec is None or not spec.decay_per_us):
             before = record[0]                          # what _balance gives without decay, without its frame
@@ -68,7 +68,7 @@ class Rewards:
                 period = self._cap_period[currency](now)
                 earned = store.earned.get(currency)
                 if earned is None:
-                    earned = store.earned[currency] = {}
+                    earned = store.member_table(store.earned, currency)
                 key, so_far = earned.get(member, (period, 0))
                 if key != period:
                     so_far = 0
@@ -93,6 +93,13 @@ class Rewards:
             store = self.store
             spec = self.currencies.get(currency)
             capped = spec is not None and spec.cap is not None and source not in spec.cap_exempt
+            # The award's member-keyed tables, made now as columns of the member index (or made
+            # columns, restored from a state file as dicts): the C giver finds them made.
+            store.member_table(store.ledgers, currency)
+            if capped:
+                store.member_table(store.earned, currency)
+            for index, _, _ in self._levels_of.get(currency, ()):
+                store.member_table(store.levels, index)
             return _points.Giver(currency, policy, rule, named, store.ledgers, store.earned, store.boards,
                                  store.levels, store, lambda record, now: _balance(spec, record, now),
                                  spec is None or not spec.decay_per_us,                 # a record's balance is its first item
@@ -127,7 +134,7 @@ class Rewards:
     def _relevel(self, index: int, spec, thresholds, member, balance, event: dict, now: int, out: list) -> None:
         table = self.store.levels.get(index)
         if table is None:
-            table = self.store.levels[index] = {}
+            table = self.store.member_table(self.store.levels, index)
         old = table.get(member, 0)
         if thresholds is None:
             new = level_of(spec, balance)

@@ -23,13 +23,18 @@ SWEEP_MAX = 1 << 16
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    def __init__(self, columns: bool = True) -> None:
+        """`columns`: member-keyed tables as columns of one member index where the C module was
+        built (runtime/_columns.c); False keeps every table a dict."""
         self.windows: dict[str, dict[object, deque]] = {}     # aggregate fingerprint → key → event times (µs)
         self.counts: dict[str, dict[object, int]] = {}       # aggregate fingerprint → key → all-time count
         self.once: dict[str, set] = {}                        # rule id → keys that already fired
         self.cooldowns: dict[str, dict[object, int]] = {}    # rule id → key → time (µs) the cooldown ends
         self.labels: dict[str, dict[str, int | None]] = {}   # member → label → expiry (µs) or None
-        self.members: dict[str, list] = {}                    # member → [first_seen, joined_at, messages since join]
+        self.member_index = MemberIndex() if MemberIndex is not None and columns else None
+        # member → [first_seen, joined_at, messages since join]: looked up on every event, so the
+        # lookup that finds the event's row in the member index for its other tables.
+        self.members: dict[str, list] = self.as_member_table({})
         self.mutes: dict[str, tuple] = {}                     # member → (until µs, rule index)
         self.bans: dict[str, tuple] = {}                      # member → (until µs or None, rule index)
         self.timers: list[tuple] = []                         # heap of (due µs, setting event, sequence, kind, payload)
@@ -46,12 +51,10 @@ class MemoryStore:
         self.period_open: dict[int, int] = {}                 # every index → when its current period began
         self.roles: dict[int, dict] = {}                      # role index → member → promoted at µs
         self.joined: dict[str, int] = {}                      # member → time of their last `join`
-        self.inviters: dict[str, str] = {}                    # invited member → who invited them
+        self.inviters: dict[str, str] = self.as_member_table({})   # invited member → who invited them (read on every message by referral rules)
         self.watermark: int | None = None                     # the latest event time seen
         self.events_seen = 0
         self.next_sweep = SWEEP_MIN                           # events_seen at which a sweep is due
-        # Rows of members for the tables keyed by the event's member (runtime/_columns.c).
-        self.member_index = MemberIndex() if MemberIndex is not None else None
 
     def window_table(self, fingerprint: str, by_member: bool = False):
         return self._table(self.windows, fingerprint, by_member)
@@ -65,19 +68,30 @@ class MemoryStore:
     def cooldown_table(self, rule_id: str, by_member: bool = False):
         return self._table(self.cooldowns, rule_id, by_member)
 
-    def _table(self, tables: dict, name: str, by_member: bool):
+    def member_table(self, tables: dict, name):
+        """`tables[name]`, a table keyed by members (a ledger, a level table), made if missing."""
+        return self._table(tables, name, True)
+
+    def _table(self, tables: dict, name, by_member: bool):
         """`tables[name]`, made if missing. A table keyed by the event's member is a column of the
         member index (a dict to everything that reads it; docs/performance.md, tenth session); one
         restored from a state file as a dict becomes one here, holding the same."""
         table = tables.get(name)
-        if by_member and self.member_index is not None and (table is None or table.__class__ is dict):
-            column = Column(self.member_index)
-            for key, value in (table or {}).items():
-                column[key] = value
-            table = tables[name] = column
+        if by_member and (table is None or table.__class__ is dict):
+            table = tables[name] = self.as_member_table(table or {})
         elif table is None:
             table = tables[name] = {}
         return table
+
+    def as_member_table(self, held: dict):
+        """A member-keyed table holding `held`: a column of the member index, or `held` itself
+        where the C module was not built."""
+        if self.member_index is None:
+            return held
+        column = Column(self.member_index)
+        for key, value in held.items():
+            column[key] = value
+        return column
 
     def label_table(self) -> dict:
         return self.labels

@@ -68,18 +68,18 @@ def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
     for section in GLOBAL_SECTIONS:
         value = getattr(store, section)
         if value:
-            rows.append(Row(section, "", section, value))
+            rows.append(Row(section, "", section, _plain(value)))
     for section, table, labels in (("absence", store.absence, names.rules), ("offenses", store.offenses, names.ladders),
                                    ("scores", store.scores, names.scores), ("levels", store.levels, names.levels),
                                    ("roles", store.roles, names.roles), ("period_open", store.period_open, names.everies)):
         for index, value in table.items():
             if value or section == "period_open":
-                rows.append(Row(section, labels[index], labels[index], value))
+                rows.append(Row(section, labels[index], labels[index], _plain(value) if section == "levels" else value))
     for (every, award), board in store.boards.items():
         rows.append(Row("boards", f"{names.everies[every]}#{award}", names.everies[every], board))
     for section, table in (("ledger", store.ledgers), ("earned", store.earned)):
         for currency, value in table.items():
-            rows.append(Row(section, currency, currency, value))
+            rows.append(Row(section, currency, currency, _plain(value)))
     timers = []
     for due, order, seq, kind, payload in store.timers:
         if kind == "absence":
@@ -114,6 +114,8 @@ def restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, li
                 (store.once if s == "once" else store.cooldowns)[name] = value
             else:
                 dropped.append(f"{'once' if s == 'once' else 'cooldown'} of rule `{name}`")
+        elif s in ("members", "inviters"):         # columns of the member index (runtime/store.py)
+            setattr(store, s, store.as_member_table(value))
         elif s in GLOBAL_SECTIONS:
             setattr(store, s, value)
         elif s in positional:
