@@ -83,6 +83,29 @@ def test_columns_of_one_index_do_what_dicts_do(ops):
     assert len(index) <= len({repr(k) for k in ("u1", "u2", "成员", "", 1, 0, None, ("u1",))})
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "in", "discard", "len", "keys"]), _KEYS), max_size=40))
+def test_a_column_used_as_a_set_of_members_does_what_a_set_does(ops):
+    """`once per user`: `key in table`, `table.add(key)`, and its keys in a state file."""
+    index = MemberIndex()
+    column, plain = Column(index), set()
+    Column(index)["other"] = 1                      # rows other columns made do not show here
+    for op, key in ops:
+        k = _fresh(key)
+        if op == "add":
+            column.add(k)
+            plain.add(k)
+        elif op == "discard":
+            column.pop(k, None)
+            plain.discard(k)
+        elif op == "in":
+            assert (k in column) == (k in plain)
+        elif op == "len":
+            assert len(column) == len(plain)
+        else:
+            assert set(column) == plain
+
+
 def test_a_column_lists_its_keys_in_the_order_the_index_first_met_them():
     index = MemberIndex()
     first, second = Column(index), Column(index)
@@ -125,6 +148,8 @@ def test_the_community_pack_decides_the_same_on_columns_and_on_dicts():
     assert kinds["count(message by user)"] == "Column"
     assert kinds["distinct(user of message by normalize(text) within 10m)"] == "dict"
     assert type(store.cooldowns["community/points_for_messages"]).__name__ == "Column"
+    assert type(store.once["community/contributor"]).__name__ == "Column"          # once per user
+    assert type(store.once["community/checkin_points"]).__name__ == "set"          # once per user, date
     assert type(store.members).__name__ == type(store.ledgers["points"]).__name__ == "Column"
     plain_store = plain_evaluator.store
     assert {type(t).__name__ for t in (*plain_store.counts.values(), *plain_store.windows.values(),
@@ -140,6 +165,8 @@ def test_the_community_pack_decides_the_same_on_columns_and_on_dicts():
     restored, dropped = snapshot.restore(rows, evaluator.compiled)
     again = Evaluator(evaluator.compiled, restored)
     assert dropped == []
+    assert type(again.store.once["community/contributor"]) is Column
+    assert set(again.store.once["community/contributor"]) == set(plain_store.once["community/contributor"]) != set()
     counts = again.store.counts[next(s.fingerprint for s in again.compiled.plan.aggregates
                                      if s.source == "count(message by user)")]
     assert type(counts) is Column and counts == plain_evaluator.store.counts[next(

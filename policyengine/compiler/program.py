@@ -33,7 +33,7 @@ class CompiledProgram(msgspec.Struct, frozen=True):
             "labels": store.label_table(),
             "aggregates": [store.count_table(a.fingerprint, _by_member(a.keys)) if a.window_us is None
                            else store.window_table(a.fingerprint, _by_member(a.keys)) for a in self.plan.aggregates],
-            "once": [store.once_table(_rule_id(r)) for r in self.plan.rules],
+            "once": [store.once_table(_rule_id(r), _by_member(r.once_keys or ())) for r in self.plan.rules],
             "cooldown": [store.cooldown_table(_rule_id(r), _by_member(r.cooldown_keys or ())) for r in self.plan.rules],
         }
         namespace: dict = {}

@@ -270,6 +270,12 @@ static PyObject *Column_setdefault(Column *c, PyObject *const *args, Py_ssize_t 
     return column_set(c, args[0], fresh) < 0 ? NULL : Py_NewRef(fresh);
 }
 
+/* add(key): the column as a set of members (`once per user`): the key holds True. */
+static PyObject *Column_add(Column *c, PyObject *key) {
+    if (column_set(c, key, Py_True) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *Column_clear(Column *c, PyObject *Py_UNUSED(ignored)) {
     Column_clear_refs(c);
     Py_RETURN_NONE;
@@ -302,6 +308,7 @@ static PyMethodDef Column_methods[] = {
     {"values", (PyCFunction)Column_values, METH_NOARGS, "the values held, in row order (a list)"},
     {"items", (PyCFunction)Column_items, METH_NOARGS, "(key, value) pairs held, in row order (a list)"},
     {"clear", (PyCFunction)Column_clear, METH_NOARGS, "hold nothing"},
+    {"add", (PyCFunction)Column_add, METH_O, "add(key): as a set's add, for a set of members (the key holds True)"},
     {"to_dict", (PyCFunction)Column_to_dict, METH_NOARGS, "a dict of what the column holds, in row order"},
     {NULL, NULL, 0, NULL},
 };

@@ -62,8 +62,19 @@ class MemoryStore:
     def count_table(self, fingerprint: str, by_member: bool = False):
         return self._table(self.counts, fingerprint, by_member)
 
-    def once_table(self, rule_id: str) -> set:
-        return self.once.setdefault(rule_id, set())
+    def once_table(self, rule_id: str, by_member: bool = False):
+        """The keys a rule fired for. `once per user` is a column used as a set (`in`, `add`, its
+        keys), the contributor rule's test on every message of a busy member being one lookup
+        fewer; restored from a state file as a set, it becomes one here."""
+        held = self.once.get(rule_id)
+        if by_member and self.member_index is not None and (held is None or held.__class__ is not Column):
+            column = Column(self.member_index)
+            for key in held or ():
+                column.add(key)
+            held = self.once[rule_id] = column
+        elif held is None:
+            held = self.once[rule_id] = set()
+        return held
 
     def cooldown_table(self, rule_id: str, by_member: bool = False):
         return self._table(self.cooldowns, rule_id, by_member)

@@ -61,7 +61,7 @@ def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
                 rows.append(Row(section, fingerprint, spec.source, _plain(table)))
     for rule_id, keys in store.once.items():
         if keys:
-            rows.append(Row("once", rule_id, rule_id, keys))
+            rows.append(Row("once", rule_id, rule_id, keys if keys.__class__ is set else set(keys)))
     for rule_id, table in store.cooldowns.items():
         if table:
             rows.append(Row("cooldown", rule_id, rule_id, _plain(table)))
