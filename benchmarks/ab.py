@@ -2,6 +2,7 @@
 
     python -m benchmarks.ab --base HEAD --policy policies/community --log data/sample/community-chat.jsonl.gz
     python -m benchmarks.ab --instructions --base HEAD --policy policies/examples --log small.jsonl
+    python -m benchmarks.ab --together --base HEAD --policy policies/community --log log.jsonl
 
 The development machine's speed moves by up to 2× within minutes, so one run against another
 means little. This checks the base revision out into a temporary worktree, byte-compiles both
@@ -9,7 +10,10 @@ trees, then runs them in turn (base, change, base, change, …) and compares the
 user CPU time each run took. With `--instructions` it counts instructions instead, under
 valgrind's cachegrind (Debian's `valgrind`), once per tree and once more on an empty log to
 take start-up away: the same count on every run, about 50× slower, so give it a small log.
-Both outputs must be identical, or it says so and fails.
+With `--together` each round runs both trees at the same time, one on each of two cores (swapped
+every round), and compares the median of the rounds' ratios: on the days the machine's speed moves
+run to run by ±25 %, a neighbour slows both runs of a round alike more often than it slows two
+runs minutes apart. Both outputs must be identical, or it says so and fails.
 """
 from __future__ import annotations
 
@@ -37,6 +41,27 @@ def _user_cpu(tree: Path, policies: list[str], log: str) -> tuple[float, bytes]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
     done = subprocess.run(_command(policies, log), cwd=tree, capture_output=True, check=True)
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before, done.stdout
+
+
+def _together(base: Path, policies: list[str], log: str, swap: bool) -> tuple[dict, dict]:
+    """One round of --together: both trees at once, each pinned to a core; user CPU of each."""
+    took, outputs, running = {}, {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for core, (name, tree) in enumerate((("base", base), ("change", ROOT)) if not swap else
+                                            (("change", ROOT), ("base", base))):
+            out = open(Path(tmp) / name, "wb")
+            running[subprocess.Popen(_command(policies, log), cwd=tree, stdout=out, stderr=subprocess.DEVNULL,
+                                     preexec_fn=lambda core=core: os.sched_setaffinity(0, {core})).pid] = (name, out)
+        while running:
+            pid, status, usage = os.wait4(-1, 0)
+            if pid in running:
+                name, out = running.pop(pid)
+                out.close()
+                if status != 0:
+                    raise SystemExit(f"the {name} run failed")
+                took[name] = usage.ru_utime
+                outputs[name] = (Path(tmp) / name).read_bytes()
+    return took, outputs
 
 
 def _instructions(tree: Path, policies: list[str], log: str) -> tuple[int, bytes]:
@@ -75,6 +100,7 @@ def main(argv=None) -> int:
     p.add_argument("--log", required=True)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead of timing")
+    p.add_argument("--together", action="store_true", help="run base and change at the same time, a core each")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
@@ -91,7 +117,14 @@ def main(argv=None) -> int:
                 return _compare_instructions(a, base)
             times: dict[str, list[float]] = {"base": [], "change": []}
             outputs: dict[str, bytes] = {}
-            for _ in range(a.runs):
+            ratios: list[float] = []
+            for i in range(a.runs):
+                if a.together:
+                    took, outputs = _together(base, a.policy, a.log, swap=i % 2 == 1)
+                    for name in times:
+                        times[name].append(took[name])
+                    ratios.append(took["base"] / took["change"])
+                    continue
                 for name, tree in (("base", base), ("change", ROOT)):
                     took, out = _user_cpu(tree, a.policy, a.log)
                     times[name].append(took)
@@ -103,6 +136,9 @@ def main(argv=None) -> int:
               + " ".join(f"{t:.2f}" for t in sorted(runs)))
     ratio = statistics.median(times["base"]) / statistics.median(times["change"])
     print(f"change is {ratio:.2f}× the base's speed ({a.base} against the working tree)")
+    if ratios:
+        print("rounds' ratios (run together): " + " ".join(f"{r:.2f}" for r in ratios)
+              + f"; median {statistics.median(ratios):.2f}×, faster in {sum(r > 1 for r in ratios)} of {len(ratios)}")
     if outputs["base"] != outputs["change"]:
         print("THE OUTPUTS DIFFER")
         return 1
