@@ -106,6 +106,43 @@ def test_a_column_used_as_a_set_of_members_does_what_a_set_does(ops):
             assert set(column) == plain
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["set", "get", "del", "pop", "in", "items", "replace"]),
+                          st.sampled_from(["u1", "u2", "成员"]), st.integers(0, 3)), max_size=40))
+def test_a_column_of_one_tuples_does_what_a_dict_of_them_does(ops):
+    """Silences by member: keyed by `(member,)` outside, by the member's row inside."""
+    from policyengine.runtime._points import replace_pair
+    index = MemberIndex()
+    Column(index)["u2"] = 0                         # a row another column made first
+    column, plain = Column(index, True), {}
+    for op, member, value in ops:
+        results = []
+        for table in (column, plain):
+            key = (_fresh(member),)
+            try:
+                if op == "set":
+                    table[key] = (value, 0)
+                    got = None
+                elif op == "get":
+                    got = (table.get(key), table.get((member, "x")), table.get(member))
+                elif op == "del":
+                    del table[key]
+                    got = None
+                elif op == "pop":
+                    got = table.pop(key, None)
+                elif op == "in":
+                    got = (key in table, member in table)
+                elif op == "items":
+                    got = sorted(table.items())
+                else:                                       # a running silence re-armed in place
+                    got = replace_pair(table, key, value, 1)
+            except KeyError as err:
+                got = ("KeyError", err.args[0])
+            results.append(got)
+        assert results[0] == results[1], (op, member, value)
+        assert column == plain and column.to_dict() == plain
+
+
 def test_a_column_lists_its_keys_in_the_order_the_index_first_met_them():
     index = MemberIndex()
     first, second = Column(index), Column(index)
@@ -149,12 +186,13 @@ def test_the_community_pack_decides_the_same_on_columns_and_on_dicts():
     assert kinds["distinct(user of message by normalize(text) within 10m)"] == "dict"
     assert type(store.cooldowns["community/points_for_messages"]).__name__ == "Column"
     assert type(store.once["community/contributor"]).__name__ == "Column"          # once per user
+    assert {type(t).__name__ for t in store.absence.values()} == {"Column"}         # silences by user
     assert type(store.once["community/checkin_points"]).__name__ == "set"          # once per user, date
     assert type(store.members).__name__ == type(store.ledgers["points"]).__name__ == "Column"
     plain_store = plain_evaluator.store
     assert {type(t).__name__ for t in (*plain_store.counts.values(), *plain_store.windows.values(),
                                        *plain_store.cooldowns.values(), plain_store.members,
-                                       *plain_store.ledgers.values())} == {"dict"}
+                                       *plain_store.ledgers.values(), *plain_store.absence.values())} == {"dict"}
     # State files hold dicts, whichever the tables were; restored, member-keyed tables are columns
     # again, holding the same.
     rows = snapshot.capture(store, evaluator.compiled)
@@ -171,3 +209,7 @@ def test_the_community_pack_decides_the_same_on_columns_and_on_dicts():
                                      if s.source == "count(message by user)")]
     assert type(counts) is Column and counts == plain_evaluator.store.counts[next(
         s.fingerprint for s in again.compiled.plan.aggregates if s.source == "count(message by user)")]
+    # Silences come back as columns of `(member,)` keys, holding what the dict-keeping run held.
+    assert plain_store.absence and all(type(again.store.absence[i]) is Column and again.store.absence[i] == table
+                                       for i, table in plain_store.absence.items())
+    assert sum(map(len, plain_store.absence.values())) > 100

@@ -311,6 +311,6 @@ def test_replace_pair_in_c_does_what_its_definition_does():
     try:
         _points.replace_pair([], "k", 1, 2)
     except TypeError as err:
-        assert "must be a dict" in str(err)
+        assert "a dict or a column" in str(err)
     else:
         raise AssertionError("a list was taken for a table")

@@ -92,7 +92,7 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     # A silence's table, made now if the state has none: the store never replaces one, and most
     # messages re-arm one silence and end another (two lookups by rule index a message, before).
     for i in plan.absence_rules:
-        w.line(f"AB{i} = STORE.absence.setdefault({i}, {{}})")
+        w.line(f"AB{i} = STORE.absence_table({i}, {_silence_by_member(plan.rules[i].absence)})")
     for body in bodies:
         w.line()
         for line in body:
@@ -388,6 +388,12 @@ def _role_values(index: int, role, pool: Pool, tables: TableNames) -> list[str]:
         values.append(emit.value(keyed))
     return ([f"def RO{index}(member, ev, ts):"] + _prologue(local, pool, tables) +
             [f"    return ({', '.join(values)}{',' if len(values) == 1 else ''})"])
+
+
+def _silence_by_member(spec) -> bool:
+    """Silences keyed by the event's member alone, armed and ended (store.absence_table)."""
+    return all(len(keys) == 1 and keys[0].op == "field" and keys[0].value == ("user",)
+               for keys in (spec.keys, spec.since_keys or spec.keys))
 
 
 def _absence_arm(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, etype: str, arm: bool) -> None:

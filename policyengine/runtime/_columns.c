@@ -104,6 +104,13 @@ static PyTypeObject MemberIndexType = {
 /* ---- columns ------------------------------------------------------------------------------ */
 
 static int column_set(Column *c, PyObject *key, PyObject *value) {
+    if (c->unwrap) {
+        if (!PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != 1) {
+            PyErr_SetString(PyExc_TypeError, "the keys of this column are 1-tuples");
+            return -1;
+        }
+        key = PyTuple_GET_ITEM(key, 0);
+    }
     Py_ssize_t row = index_row(c->index, key);
     if (row < 0) return -1;
     if (row >= c->room) {
@@ -136,13 +143,16 @@ static int column_del(Column *c, PyObject *key) {
     return 0;
 }
 
+/* Column(index, unwrap=False) */
 static PyObject *Column_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     PyObject *index;
-    if (!_PyArg_NoKeywords("Column", kwargs) || !PyArg_ParseTuple(args, "O!:Column", &MemberIndexType, &index))
+    int unwrap = 0;
+    if (!_PyArg_NoKeywords("Column", kwargs) || !PyArg_ParseTuple(args, "O!|p:Column", &MemberIndexType, &index, &unwrap))
         return NULL;
     Column *c = (Column *)type->tp_alloc(type, 0);
     if (c == NULL) return NULL;
     c->index = (MemberIndex *)Py_NewRef(index);
+    c->unwrap = unwrap;
     return (PyObject *)c;
 }
 
@@ -185,6 +195,12 @@ static int Column_contains(Column *c, PyObject *key) {
     return value != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
 }
 
+/* The row's key as the column's users know it: the member, or `(member,)`. New reference. */
+static PyObject *shown_key(Column *c, Py_ssize_t row) {
+    PyObject *key = c->index->keys[row];
+    return c->unwrap ? PyTuple_Pack(1, key) : Py_NewRef(key);
+}
+
 /* (key, value) of each row the column holds, in row order: 0 keys, 1 values, 2 pairs. */
 static PyObject *column_list(Column *c, int what) {
     PyObject *out = PyList_New(c->len);
@@ -193,8 +209,9 @@ static PyObject *column_list(Column *c, int what) {
     for (Py_ssize_t r = 0; r < c->room && n < c->len; r++) {
         PyObject *value = c->values[r];
         if (value == NULL) continue;
-        PyObject *key = c->index->keys[r];
-        PyObject *item = what == 0 ? Py_NewRef(key) : what == 1 ? Py_NewRef(value) : PyTuple_Pack(2, key, value);
+        PyObject *key = what == 1 ? NULL : shown_key(c, r);
+        PyObject *item = what == 0 ? key : what == 1 ? Py_NewRef(value) : key == NULL ? NULL : PyTuple_Pack(2, key, value);
+        if (what == 2) Py_XDECREF(key);
         if (item == NULL) {
             Py_DECREF(out);
             return NULL;
@@ -222,7 +239,11 @@ static PyObject *Column_to_dict(Column *c, PyObject *Py_UNUSED(ignored)) {
     PyObject *out = PyDict_New();
     if (out == NULL) return NULL;
     for (Py_ssize_t r = 0; r < c->room; r++) {
-        if (c->values[r] != NULL && PyDict_SetItem(out, c->index->keys[r], c->values[r]) < 0) {
+        if (c->values[r] == NULL) continue;
+        PyObject *key = shown_key(c, r);
+        int failed = key == NULL || PyDict_SetItem(out, key, c->values[r]) < 0;
+        Py_XDECREF(key);
+        if (failed) {
             Py_DECREF(out);
             return NULL;
         }
@@ -326,7 +347,8 @@ static PyTypeObject ColumnType = {
     .tp_name = "policyengine.runtime._columns.Column",
     .tp_basicsize = sizeof(Column),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Column(index): a member-keyed table, as a dict, stored by the index's rows",
+    .tp_doc = "Column(index, unwrap=False): a member-keyed table, as a dict, stored by the index's rows; "
+              "with unwrap, keyed by (member,) tuples",
     .tp_new = Column_new,
     .tp_dealloc = (destructor)Column_dealloc,
     .tp_traverse = (traverseproc)Column_traverse,

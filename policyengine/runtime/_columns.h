@@ -36,6 +36,7 @@ typedef struct {
     PyObject **values;            /* by row; NULL where the column holds nothing for the row */
     Py_ssize_t room;
     Py_ssize_t len;
+    int unwrap;                   /* keys are 1-tuples `(member,)` (silences), held by the member */
 } Column;
 
 /* Equal keys as a dict finds them: the same object, or equal hashes and ==. Strings compared
@@ -71,8 +72,13 @@ static inline Py_ssize_t columns_row_of(MemberIndex *ix, PyObject *key) {
     }
 }
 
-/* The key's value in the column (borrowed), or NULL: with an exception set only on failure. */
+/* The key's value in the column (borrowed), or NULL: with an exception set only on failure. A
+ * column of 1-tuples holds none for any other key. */
 static inline PyObject *column_get(Column *c, PyObject *key) {
+    if (c->unwrap) {
+        if (!PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != 1) return NULL;
+        key = PyTuple_GET_ITEM(key, 0);
+    }
     Py_ssize_t row = columns_row_of(c->index, key);
     if (row < 0 || row >= c->room) return NULL;
     return c->values[row];

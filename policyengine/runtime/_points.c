@@ -409,11 +409,7 @@ static PyObject *replace_pair(PyObject *Py_UNUSED(self), PyObject *const *args, 
         return NULL;
     }
     PyObject *table = args[0];
-    if (!PyDict_Check(table)) {
-        PyErr_SetString(PyExc_TypeError, "replace_pair: the table must be a dict");
-        return NULL;
-    }
-    PyObject *held = PyDict_GetItemWithError(table, args[1]);               /* borrowed */
+    PyObject *held = table_get(table, args[1]);                             /* borrowed; a dict or a column */
     if (held == NULL) {
         if (PyErr_Occurred()) return NULL;
         Py_RETURN_FALSE;

@@ -94,12 +94,23 @@ class MemoryStore:
             table = tables[name] = {}
         return table
 
-    def as_member_table(self, held: dict):
-        """A member-keyed table holding `held`: a column of the member index, or `held` itself
-        where the C module was not built."""
+    def absence_table(self, rule_index: int, by_member: bool):
+        """The running silences of an absence rule: key → (due, setting event). Keyed by `(member,)`
+        for a rule `by user`: then a column of the member index holding 1-tuples (two lookups a
+        message, a re-arm and an end, find the event's row)."""
+        table = self.absence.get(rule_index)
+        if by_member and (table is None or table.__class__ is dict):
+            table = self.absence[rule_index] = self.as_member_table(table or {}, unwrap=True)
+        elif table is None:
+            table = self.absence[rule_index] = {}
+        return table
+
+    def as_member_table(self, held: dict, unwrap: bool = False):
+        """A member-keyed table holding `held`: a column of the member index (`unwrap`: keyed by
+        `(member,)`), or `held` itself where the C module was not built."""
         if self.member_index is None:
             return held
-        column = Column(self.member_index)
+        column = Column(self.member_index, unwrap)
         for key, value in held.items():
             column[key] = value
         return column

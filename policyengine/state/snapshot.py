@@ -74,7 +74,8 @@ def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
                                    ("roles", store.roles, names.roles), ("period_open", store.period_open, names.everies)):
         for index, value in table.items():
             if value or section == "period_open":
-                rows.append(Row(section, labels[index], labels[index], _plain(value) if section == "levels" else value))
+                rows.append(Row(section, labels[index], labels[index],
+                                _plain(value) if section in ("levels", "absence") else value))
     for (every, award), board in store.boards.items():
         rows.append(Row("boards", f"{names.everies[every]}#{award}", names.everies[every], board))
     for section, table in (("ledger", store.ledgers), ("earned", store.earned)):
