@@ -330,8 +330,15 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         goto done;
     /* Leaderboards count it (Rewards.board_add). */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->boards); i++) {
-        PyObject *board = dict_in(g->board_tables, PyTuple_GET_ITEM(g->boards, i));
-        if (board == NULL) goto done;
+        /* A board is made anew each period, by the store (a column of its member index). */
+        PyObject *which = PyTuple_GET_ITEM(g->boards, i);
+        PyObject *board = PyDict_GetItemWithError(g->board_tables, which);         /* borrowed */
+        if (board == NULL) {
+            if (PyErr_Occurred()) goto done;
+            board = PyObject_CallMethod(g->store, "member_table", "OO", g->board_tables, which);
+            if (board == NULL) goto done;
+            Py_DECREF(board);                                  /* the store's boards hold it */
+        }
         PyObject *held = table_get(board, member);
         if (held == NULL && PyErr_Occurred()) goto done;
         PyObject *value;

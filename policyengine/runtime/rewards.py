@@ -203,7 +203,7 @@ class Rewards:
         boards = self.store.boards
         board = boards.get((every, award))
         if board is None:
-            board = boards[(every, award)] = {}
+            board = self.store.member_table(boards, (every, award))
         value, _ = board.get(member, (0, 0))
         board[member] = (value + amount, self.store.events_seen)     # when they reached it: ties
 

@@ -77,7 +77,7 @@ def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
                 rows.append(Row(section, labels[index], labels[index],
                                 _plain(value) if section in ("levels", "absence") else value))
     for (every, award), board in store.boards.items():
-        rows.append(Row("boards", f"{names.everies[every]}#{award}", names.everies[every], board))
+        rows.append(Row("boards", f"{names.everies[every]}#{award}", names.everies[every], _plain(board)))
     for section, table in (("ledger", store.ledgers), ("earned", store.earned)):
         for currency, value in table.items():
             rows.append(Row(section, currency, currency, _plain(value)))
@@ -132,7 +132,7 @@ def restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, li
             if index is None:
                 dropped.append(f"leaderboard `{name}`")
             else:
-                store.boards[(index, int(award))] = value
+                store.boards[(index, int(award))] = store.as_member_table(value)
         elif s in ("ledger", "earned"):
             (store.ledgers if s == "ledger" else store.earned)[name] = value
         elif s == "timers":
