@@ -12,6 +12,21 @@
 
 static PyTypeObject MemberIndexType, ColumnType;
 
+/* KeyError(key), with a tuple key kept whole (PyErr_SetObject would take it for the arguments). */
+static void key_error(PyObject *key) {
+    PyObject *args = PyTuple_Pack(1, key);
+    if (args != NULL) {
+        PyErr_SetObject(PyExc_KeyError, args);
+        Py_DECREF(args);
+    }
+}
+
+static int no_keywords(const char *name, PyObject *kwargs) {
+    if (kwargs == NULL || PyDict_GET_SIZE(kwargs) == 0) return 1;
+    PyErr_Format(PyExc_TypeError, "%s takes no keyword arguments", name);
+    return 0;
+}
+
 /* ---- the index ---------------------------------------------------------------------------- */
 
 static int index_grow(MemberIndex *ix) {
@@ -64,7 +79,11 @@ static Py_ssize_t index_row(MemberIndex *ix, PyObject *key) {
 }
 
 static PyObject *MemberIndex_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
-    if (!_PyArg_NoKeywords("MemberIndex", kwargs) || !_PyArg_NoPositional("MemberIndex", args)) return NULL;
+    if (!no_keywords("MemberIndex", kwargs)) return NULL;
+    if (PyTuple_GET_SIZE(args) != 0) {
+        PyErr_SetString(PyExc_TypeError, "MemberIndex takes no arguments");
+        return NULL;
+    }
     MemberIndex *ix = (MemberIndex *)type->tp_alloc(type, 0);
     if (ix == NULL) return NULL;
     ix->slots = PyMem_Calloc(64, sizeof(RowSlot));
@@ -134,7 +153,7 @@ static int column_set(Column *c, PyObject *key, PyObject *value) {
 static int column_del(Column *c, PyObject *key) {
     PyObject *old = column_get(c, key);
     if (old == NULL) {
-        if (!PyErr_Occurred()) _PyErr_SetKeyError(key);
+        if (!PyErr_Occurred()) key_error(key);
         return -1;
     }
     c->values[c->index->last_row] = NULL;                /* column_get left the key's row there */
@@ -147,7 +166,7 @@ static int column_del(Column *c, PyObject *key) {
 static PyObject *Column_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     PyObject *index;
     int unwrap = 0;
-    if (!_PyArg_NoKeywords("Column", kwargs) || !PyArg_ParseTuple(args, "O!|p:Column", &MemberIndexType, &index, &unwrap))
+    if (!no_keywords("Column", kwargs) || !PyArg_ParseTuple(args, "O!|p:Column", &MemberIndexType, &index, &unwrap))
         return NULL;
     Column *c = (Column *)type->tp_alloc(type, 0);
     if (c == NULL) return NULL;
@@ -180,7 +199,7 @@ static Py_ssize_t Column_len(Column *c) { return c->len; }
 static PyObject *Column_subscript(Column *c, PyObject *key) {
     PyObject *value = column_get(c, key);
     if (value == NULL) {
-        if (!PyErr_Occurred()) _PyErr_SetKeyError(key);
+        if (!PyErr_Occurred()) key_error(key);
         return NULL;
     }
     return Py_NewRef(value);
@@ -271,7 +290,7 @@ static PyObject *Column_pop(Column *c, PyObject *const *args, Py_ssize_t nargs) 
     if (value == NULL) {
         if (PyErr_Occurred()) return NULL;
         if (nargs == 2) return Py_NewRef(args[1]);
-        _PyErr_SetKeyError(args[0]);
+        key_error(args[0]);
         return NULL;
     }
     c->values[c->index->last_row] = NULL;                /* handed over: the reference goes to the caller */
