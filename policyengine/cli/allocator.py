@@ -16,7 +16,6 @@ same can be had there with `MALLOC_TRIM_THRESHOLD_` and `MALLOC_MMAP_THRESHOLD_`
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 # glibc's <malloc.h>
 M_TRIM_THRESHOLD = -1
@@ -32,7 +31,7 @@ def keep_freed_memory() -> bool:
     """Fix glibc malloc's trim and mmap thresholds for this process. False where the C library is
     not glibc (nothing changes then: only speed depends on it)."""
     try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or None).mallopt
+        mallopt = ctypes.CDLL(None).mallopt         # the process's own symbols: libc's where it is glibc
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)

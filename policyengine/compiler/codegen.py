@@ -11,7 +11,7 @@ from policyengine.compiler.actions import emit_actions, template
 from policyengine.compiler.expressions import (ExprEmitter, HandlerLocals, TableNames, memoizable, never_raises,
                                               normalized_text, required_words)
 from policyengine.compiler.loop import record_loop
-from policyengine.compiler.plan import Handler, Plan
+from policyengine.compiler.plan import Handler, Plan, by_member
 from policyengine.compiler.writer import CodeWriter, Pool
 from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
@@ -392,8 +392,7 @@ def _role_values(index: int, role, pool: Pool, tables: TableNames) -> list[str]:
 
 def _silence_by_member(spec) -> bool:
     """Silences keyed by the event's member alone, armed and ended (store.absence_table)."""
-    return all(len(keys) == 1 and keys[0].op == "field" and keys[0].value == ("user",)
-               for keys in (spec.keys, spec.since_keys or spec.keys))
+    return by_member(spec.keys) and by_member(spec.since_keys or spec.keys)
 
 
 def _absence_arm(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, etype: str, arm: bool) -> None:

@@ -86,6 +86,12 @@ def lower(program: CheckedProgram) -> Plan:
     return Plan(program.rules, aggregates, index, ordered, absence_rules, field_types, track, program)
 
 
+def by_member(keys) -> bool:
+    """Keys that are the event's member alone (`by user`, `per user`): the store keeps such
+    tables as columns of its member index (runtime/_columns.c)."""
+    return len(keys) == 1 and keys[0].op == "field" and keys[0].value == ("user",)
+
+
 def rule_nodes(rule: CheckedRule):
     roots: list[IR] = [] if rule.condition is None else [rule.condition]
     roots += list(rule.once_keys or ()) + list(rule.cooldown_keys)

@@ -7,7 +7,7 @@ import msgspec
 
 from policyengine.check import CheckedProgram, CheckedRule
 from policyengine.compiler.codegen import generate
-from policyengine.compiler.plan import Plan, lower
+from policyengine.compiler.plan import Plan, by_member, lower
 from policyengine.runtime import aggregates, helpers, incentives
 from policyengine.runtime.store import MemoryStore
 
@@ -31,10 +31,10 @@ class CompiledProgram(msgspec.Struct, frozen=True):
             "store": store,
             "members": store.members,
             "labels": store.label_table(),
-            "aggregates": [store.count_table(a.fingerprint, _by_member(a.keys)) if a.window_us is None
-                           else store.window_table(a.fingerprint, _by_member(a.keys)) for a in self.plan.aggregates],
-            "once": [store.once_table(_rule_id(r), _by_member(r.once_keys or ())) for r in self.plan.rules],
-            "cooldown": [store.cooldown_table(_rule_id(r), _by_member(r.cooldown_keys or ())) for r in self.plan.rules],
+            "aggregates": [store.count_table(a.fingerprint, by_member(a.keys)) if a.window_us is None
+                           else store.window_table(a.fingerprint, by_member(a.keys)) for a in self.plan.aggregates],
+            "once": [store.once_table(_rule_id(r), by_member(r.once_keys or ())) for r in self.plan.rules],
+            "cooldown": [store.cooldown_table(_rule_id(r), by_member(r.cooldown_keys or ())) for r in self.plan.rules],
         }
         namespace: dict = {}
         exec(self.code, namespace)
@@ -47,12 +47,6 @@ class CompiledProgram(msgspec.Struct, frozen=True):
         rewards.award_steps.update(built["awards"])
         rewards.role_values.update(built["roles"])
         return built
-
-
-def _by_member(keys) -> bool:
-    """Keyed by the event's member alone (`by user`, `per user`): such tables share the store's
-    member index, whose rows the event's other tables of the kind then find without a lookup."""
-    return len(keys) == 1 and keys[0].op == "field" and keys[0].value == ("user",)
 
 
 def _rule_id(rule: CheckedRule) -> str:
