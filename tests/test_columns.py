@@ -158,6 +158,20 @@ def test_a_column_lists_its_keys_in_the_order_the_index_first_met_them():
     assert list(second) == ["b"] and len(index) == 3
 
 
+def test_an_index_that_grows_keeps_every_row():
+    """Past its first 64 slots the index is rebuilt, again and again: every key keeps its row."""
+    index = MemberIndex()
+    first, second = Column(index), Column(index)
+    for i in range(10_000):
+        first[f"m{i}"] = i
+        if i % 3 == 0:
+            second[f"m{i}"] = -i
+    assert len(index) == 10_000 and len(first) == 10_000 and len(second) == 3_334
+    assert all(first[f"m{i}"] == i for i in range(10_000))
+    assert all(second.get(f"m{i}") == (-i if i % 3 == 0 else None) for i in range(10_000))
+    assert list(first) == [f"m{i}" for i in range(10_000)]
+
+
 def _log(events: int) -> bytes:
     return b"\n".join(orjson.dumps(e) for e in generate(events, seed=5)) + b"\n"
 

@@ -53,6 +53,10 @@ static int index_grow(MemberIndex *ix) {
 static Py_ssize_t index_row(MemberIndex *ix, PyObject *key) {
     Py_ssize_t row = columns_row_of(ix, key);
     if (row != -1) return row < 0 ? -1 : row;
+    if (ix->rows >= (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a member index holds at most 2**32 - 1 members");
+        return -1;
+    }
     if ((size_t)(ix->rows + 1) * 3 > (ix->mask + 1) * 2 && index_grow(ix) < 0) return -1;   /* at most 2/3 full */
     if (ix->rows == ix->keys_room) {
         Py_ssize_t room = ix->keys_room ? ix->keys_room * 2 : 64;
@@ -65,12 +69,12 @@ static Py_ssize_t index_row(MemberIndex *ix, PyObject *key) {
         ix->keys_room = room;
     }
     Py_hash_t hash = PyObject_Hash(key);                 /* cached by strings; known to work */
-    size_t i = (size_t)hash & ix->mask;
+    size_t i = (size_t)(uint32_t)hash & ix->mask;
     while (ix->slots[i].key != NULL) i = (i + 1) & ix->mask;
     row = ix->rows++;
-    ix->slots[i].hash = hash;
+    ix->slots[i].hash = (uint32_t)hash;
     ix->slots[i].key = Py_NewRef(key);
-    ix->slots[i].row = row;
+    ix->slots[i].row = (uint32_t)row;
     ix->keys[row] = Py_NewRef(key);
     Py_INCREF(key);
     Py_XSETREF(ix->last_key, key);

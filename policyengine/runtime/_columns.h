@@ -11,12 +11,13 @@
 #define POLICYENGINE_COLUMNS_H
 
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct {
-    Py_hash_t hash;
     PyObject *key;                /* NULL: an empty slot; rows are never removed */
-    Py_ssize_t row;
+    uint32_t hash;                /* the key's hash, its low 32 bits (all a slot's position uses) */
+    uint32_t row;                 /* 16 bytes a slot: 1M members take 32 MB of slots, not 48 */
 } RowSlot;
 
 typedef struct {
@@ -41,7 +42,7 @@ typedef struct {
 
 /* Equal keys as a dict finds them: the same object, or equal hashes and ==. Strings compared
  * here; anything else by Python. 1, 0, or -1 with an exception. */
-static inline int columns_same_key(PyObject *held, PyObject *key, Py_hash_t hash, Py_hash_t held_hash) {
+static inline int columns_same_key(PyObject *held, PyObject *key, uint32_t hash, uint32_t held_hash) {
     if (held == key) return 1;
     if (held_hash != hash) return 0;
     if (PyUnicode_CheckExact(held) && PyUnicode_CheckExact(key)) {
@@ -58,10 +59,10 @@ static inline Py_ssize_t columns_row_of(MemberIndex *ix, PyObject *key) {
     if (key == ix->last_key) return ix->last_row;
     Py_hash_t hash = PyObject_Hash(key);
     if (hash == -1) return -2;
-    for (size_t i = (size_t)hash & ix->mask;; i = (i + 1) & ix->mask) {
+    for (size_t i = (size_t)(uint32_t)hash & ix->mask;; i = (i + 1) & ix->mask) {
         RowSlot *slot = &ix->slots[i];
         if (slot->key == NULL) return -1;
-        int same = columns_same_key(slot->key, key, hash, slot->hash);
+        int same = columns_same_key(slot->key, key, (uint32_t)hash, slot->hash);
         if (same < 0) return -2;
         if (same) {
             Py_INCREF(key);
