@@ -46,8 +46,11 @@ def _user_cpu(tree: Path, policies: list[str], log: str) -> tuple[float, bytes]:
 def _together(base: Path, policies: list[str], log: str, swap: bool) -> tuple[dict, dict]:
     """One round of --together: both trees at once, each pinned to a core; user CPU of each."""
     took, outputs, running = {}, {}, {}
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    if len(cores) < 2:
+        raise SystemExit("--together needs two cores")
     with tempfile.TemporaryDirectory() as tmp:
-        for core, (name, tree) in enumerate((("base", base), ("change", ROOT)) if not swap else
+        for core, (name, tree) in zip(cores, (("base", base), ("change", ROOT)) if not swap else
                                             (("change", ROOT), ("base", base))):
             out = open(Path(tmp) / name, "wb")
             running[subprocess.Popen(_command(policies, log), cwd=tree, stdout=out, stderr=subprocess.DEVNULL,
