@@ -12,8 +12,10 @@ from policyengine.runtime._columns import Column, MemberIndex
 PY = aggregates.PYTHON_WINDOWS
 
 # Times as events give them (µs, ascending with jitter), and some no event gives: before 1970,
-# past 64 bits (compared by Python, not in C), equal to a neighbour.
-_TIMES = st.one_of(st.integers(0, 40), st.sampled_from([-(1 << 62), -5, 1 << 64, (1 << 64) + 1]))
+# past 64 bits (compared by Python, not in C), equal to a neighbour. Real event times (2026 in µs,
+# and as far before 1970) are two-digit ints, which C reads in place on 3.11; past 2**60, three digits.
+_TIMES = st.one_of(st.integers(0, 40), st.sampled_from([-(1 << 62), -5, 1 << 64, (1 << 64) + 1,
+                                                        1767225600000000, -1767225600000000, (1 << 30) - 3, (1 << 60) - 20]))
 # A list too: no window can count it, and C and Python must fail alike, leaving the same state.
 _VALUES = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["a", "b", "加微信", "", 2.5, -0.0, 0.1, ["x"]]))
 _OPS = st.lists(st.tuples(st.sampled_from(["add", "distinct", "repeats", "sum", "evict", "sweep", "count",
