@@ -119,15 +119,15 @@ static PyObject *Giver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)g;
 }
 
-/* table[key], made an empty dict first if missing; borrowed. */
-static PyObject *dict_in(PyObject *tables, PyObject *key) {
+/* tables[key] (borrowed), made by the store if missing (Store.member_table: a column of its
+ * member index): a ledger, a cap table, a period's leaderboard. */
+static PyObject *member_table(Giver *g, PyObject *tables, PyObject *key) {
     PyObject *table = PyDict_GetItemWithError(tables, key);
     if (table != NULL || PyErr_Occurred()) return table;
-    table = PyDict_New();
+    table = PyObject_CallMethod(g->store, "member_table", "OO", tables, key);
     if (table == NULL) return NULL;
-    int failed = PyDict_SetItem(tables, key, table);
-    Py_DECREF(table);
-    return failed ? NULL : table;
+    Py_DECREF(table);                                      /* the store's tables hold it */
+    return table;
 }
 
 /* Small ints (points, caps, thresholds, days) compare in C; anything else as Python compares it.
@@ -240,7 +240,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         return NULL;
     }
     PyObject *before = NULL, *actual = NULL, *after = NULL, *made = NULL, *result = NULL;
-    PyObject *ledger = dict_in(g->ledgers, g->currency);
+    PyObject *ledger = member_table(g, g->ledgers, g->currency);
     if (ledger == NULL) return NULL;
     PyObject *record = table_get(ledger, member);            /* borrowed */
     if (record == NULL && PyErr_Occurred()) return NULL;
@@ -260,7 +260,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         if (positive) {
             PyObject *period = PyObject_CallOneArg(g->period_of, now);
             if (period == NULL) goto done;
-            PyObject *earned = dict_in(g->earned_tables, g->currency);
+            PyObject *earned = member_table(g, g->earned_tables, g->currency);
             PyObject *held = earned == NULL ? NULL : table_get(earned, member);
             PyObject *so_far = NULL;
             if (earned != NULL && !(held == NULL && PyErr_Occurred())) {
@@ -330,15 +330,8 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         goto done;
     /* Leaderboards count it (Rewards.board_add). */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->boards); i++) {
-        /* A board is made anew each period, by the store (a column of its member index). */
-        PyObject *which = PyTuple_GET_ITEM(g->boards, i);
-        PyObject *board = PyDict_GetItemWithError(g->board_tables, which);         /* borrowed */
-        if (board == NULL) {
-            if (PyErr_Occurred()) goto done;
-            board = PyObject_CallMethod(g->store, "member_table", "OO", g->board_tables, which);
-            if (board == NULL) goto done;
-            Py_DECREF(board);                                  /* the store's boards hold it */
-        }
+        PyObject *board = member_table(g, g->board_tables, PyTuple_GET_ITEM(g->boards, i));  /* anew each period */
+        if (board == NULL) goto done;
         PyObject *held = table_get(board, member);
         if (held == NULL && PyErr_Occurred()) goto done;
         PyObject *value;

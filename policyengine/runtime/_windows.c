@@ -360,12 +360,6 @@ static PyTypeObject WindowType = {
     .tp_as_sequence = &Window_as_sequence,
 };
 
-/* A window table's entry for `key` (borrowed), or NULL: with an exception set when the table is
- * not a dict or a column (_columns.h) or the lookup failed, without one when the key has none. */
-static PyObject *entry_of(PyObject *table, PyObject *key) {
-    return table_get(table, key);
-}
-
 /* Drop the window's entries at or before now − width (the caller holds `w`). */
 static int evict_older(Window *w, PyObject *now, PyObject *width) {
     if (w->len == 0) return 0;
@@ -381,7 +375,7 @@ static int evict_older(Window *w, PyObject *now, PyObject *width) {
 /* The table's window for `key` once entries at or before now − width are gone; NULL without an
  * error when there is none (a window left empty is dropped from the table). */
 static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *width) {
-    PyObject *found = entry_of(table, key);                     /* borrowed */
+    PyObject *found = table_get(table, key);                     /* borrowed */
     if (found == NULL) return NULL;
     if (!PyObject_TypeCheck(found, &WindowType)) {
         PyErr_SetString(PyExc_TypeError, "a window table holds windows");
@@ -459,7 +453,7 @@ static PyObject *window_sum(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ss
 /* The table's window for `key` with one more entry, in a new window if the key has none
  * (borrowed: the table holds it); NULL with an exception set. */
 static Window *added(PyObject *table, PyObject *key, PyObject *kind, PyObject *ts, PyObject *value) {
-    PyObject *found = entry_of(table, key);                     /* borrowed */
+    PyObject *found = table_get(table, key);                     /* borrowed */
     Window *w;
     if (found == NULL) {
         if (PyErr_Occurred()) return NULL;
@@ -527,7 +521,7 @@ static PyObject *window_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_
         PyErr_SetString(PyExc_TypeError, "window_count(table, key, now, width)");
         return NULL;
     }
-    PyObject *times = entry_of(args[0], args[1]);                   /* borrowed */
+    PyObject *times = table_get(args[0], args[1]);                   /* borrowed */
     if (times == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
     return times_within(args[0], args[1], times, args[2], args[3]);
 }
@@ -575,7 +569,7 @@ static PyObject *add_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
         return NULL;
     }
     PyObject *table = args[0], *key = args[1];
-    PyObject *times = entry_of(table, key);                         /* borrowed */
+    PyObject *times = table_get(table, key);                         /* borrowed */
     if (times == NULL) {
         if (PyErr_Occurred()) return NULL;
         times = PyObject_CallNoArgs(deque_type);
@@ -597,25 +591,17 @@ static PyObject *add_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
  * then what incentives.active_days_now(table, key, day, span) reads. The usual cases here — a
  * day after the last kept, or the same — and the rest (a day before the last, a list that is not
  * one) through the Python functions. */
-static PyObject *python_active_days_add, *python_active_days_now;
+static PyObject *python_active_days_add_read;
 
 static PyObject *active_days_in_python(PyObject *const *args) {
-    if (python_active_days_add == NULL) {
+    if (python_active_days_add_read == NULL) {
         PyObject *incentives = PyImport_ImportModule("policyengine.runtime.incentives");
         if (incentives == NULL) return NULL;
-        python_active_days_add = PyObject_GetAttrString(incentives, "active_days_add");
-        python_active_days_now = PyObject_GetAttrString(incentives, "active_days_now");
+        python_active_days_add_read = PyObject_GetAttrString(incentives, "python_active_days_add_read");
         Py_DECREF(incentives);
-        if (python_active_days_add == NULL || python_active_days_now == NULL) {
-            Py_CLEAR(python_active_days_add);
-            Py_CLEAR(python_active_days_now);
-            return NULL;
-        }
+        if (python_active_days_add_read == NULL) return NULL;
     }
-    PyObject *added = PyObject_Vectorcall(python_active_days_add, args, 4, NULL);
-    if (added == NULL) return NULL;
-    Py_DECREF(added);
-    return PyObject_Vectorcall(python_active_days_now, args, 4, NULL);
+    return PyObject_Vectorcall(python_active_days_add_read, args, 4, NULL);
 }
 
 static PyObject *active_days_add_read(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
@@ -624,7 +610,7 @@ static PyObject *active_days_add_read(PyObject *Py_UNUSED(m), PyObject *const *a
         return NULL;
     }
     PyObject *table = args[0], *key = args[1], *day = args[2];
-    PyObject *days = entry_of(table, key);                          /* borrowed */
+    PyObject *days = table_get(table, key);                          /* borrowed */
     if (days == NULL && PyErr_Occurred()) return NULL;
     if (days == NULL || (PyList_CheckExact(days) && PyList_GET_SIZE(days) == 0)) {
         PyObject *fresh = PyList_New(1);                            /* `if not days: table[key] = [day]` */
@@ -686,7 +672,7 @@ static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
     if (keys == NULL) return NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
         PyObject *key = PyList_GET_ITEM(keys, i);
-        PyObject *state = entry_of(table, key);
+        PyObject *state = table_get(table, key);
         if (state == NULL) {
             if (PyErr_Occurred()) goto fail;
             continue;

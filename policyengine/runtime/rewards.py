@@ -93,13 +93,6 @@ class Rewards:
             store = self.store
             spec = self.currencies.get(currency)
             capped = spec is not None and spec.cap is not None and source not in spec.cap_exempt
-            # The award's member-keyed tables, made now as columns of the member index (or made
-            # columns, restored from a state file as dicts): the C giver finds them made.
-            store.member_table(store.ledgers, currency)
-            if capped:
-                store.member_table(store.earned, currency)
-            for index, _, _ in self._levels_of.get(currency, ()):
-                store.member_table(store.levels, index)
             return _points.Giver(currency, policy, rule, named, store.ledgers, store.earned, store.boards,
                                  store.levels, store, lambda record, now: _balance(spec, record, now),
                                  spec is None or not spec.decay_per_us,                 # a record's balance is its first item

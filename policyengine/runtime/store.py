@@ -63,56 +63,44 @@ class MemoryStore:
         return self._table(self.counts, fingerprint, by_member)
 
     def once_table(self, rule_id: str, by_member: bool = False):
-        """The keys a rule fired for. `once per user` is a column used as a set (`in`, `add`, its
-        keys), the contributor rule's test on every message of a busy member being one lookup
-        fewer; restored from a state file as a set, it becomes one here."""
-        held = self.once.get(rule_id)
-        if by_member and self.member_index is not None and (held is None or held.__class__ is not Column):
-            column = Column(self.member_index)
-            for key in held or ():
-                column.add(key)
-            held = self.once[rule_id] = column
-        elif held is None:
-            held = self.once[rule_id] = set()
-        return held
+        """The keys a rule fired for; `once per user` a column used as a set (`in`, `add`)."""
+        return self._table(self.once, rule_id, by_member, set)
 
     def cooldown_table(self, rule_id: str, by_member: bool = False):
         return self._table(self.cooldowns, rule_id, by_member)
+
+    def absence_table(self, rule_index: int, by_member: bool):
+        """The running silences of an absence rule: key → (due, setting event). Keyed by `(member,)`
+        for a rule `by user`: a column of the member index holding 1-tuples."""
+        return self._table(self.absence, rule_index, by_member, unwrap=True)
 
     def member_table(self, tables: dict, name):
         """`tables[name]`, a table keyed by members (a ledger, a level table), made if missing."""
         return self._table(tables, name, True)
 
-    def _table(self, tables: dict, name, by_member: bool):
+    def _table(self, tables: dict, name, by_member: bool, empty=dict, unwrap: bool = False):
         """`tables[name]`, made if missing. A table keyed by the event's member is a column of the
-        member index (a dict to everything that reads it; docs/performance.md, tenth session); one
-        restored from a state file as a dict becomes one here, holding the same."""
+        member index (a dict, or a set, to everything that reads it; docs/performance.md, tenth
+        session); one restored from a state file as a dict or a set becomes one here."""
         table = tables.get(name)
-        if by_member and (table is None or table.__class__ is dict):
-            table = tables[name] = self.as_member_table(table or {})
-        elif table is None:
-            table = tables[name] = {}
+        if table is None:
+            table = tables[name] = empty()
+        if by_member and self.member_index is not None and table.__class__ is not Column:
+            table = tables[name] = self.as_member_table(table, unwrap)
         return table
 
-    def absence_table(self, rule_index: int, by_member: bool):
-        """The running silences of an absence rule: key → (due, setting event). Keyed by `(member,)`
-        for a rule `by user`: then a column of the member index holding 1-tuples (two lookups a
-        message, a re-arm and an end, find the event's row)."""
-        table = self.absence.get(rule_index)
-        if by_member and (table is None or table.__class__ is dict):
-            table = self.absence[rule_index] = self.as_member_table(table or {}, unwrap=True)
-        elif table is None:
-            table = self.absence[rule_index] = {}
-        return table
-
-    def as_member_table(self, held: dict, unwrap: bool = False):
-        """A member-keyed table holding `held`: a column of the member index (`unwrap`: keyed by
-        `(member,)`), or `held` itself where the C module was not built."""
+    def as_member_table(self, held, unwrap: bool = False):
+        """A member-keyed table holding `held` (a dict, or a set of members): a column of the member
+        index (`unwrap`: keyed by `(member,)`), or `held` itself where the C module was not built."""
         if self.member_index is None:
             return held
         column = Column(self.member_index, unwrap)
-        for key, value in held.items():
-            column[key] = value
+        if held.__class__ is set:
+            for key in held:
+                column.add(key)
+        else:
+            for key, value in held.items():
+                column[key] = value
         return column
 
     def label_table(self) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from policyengine.compiler import CompiledProgram
-from policyengine.runtime.store import MemoryStore
+from policyengine.runtime.store import Column, MemoryStore
 
 GLOBAL_SECTIONS = ("labels", "members", "mutes", "bans", "joined", "inviters", "badges", "titles")
 
@@ -47,8 +47,9 @@ class Names:
 
 
 def _plain(table):
-    """A member-keyed column (runtime/_columns.c) as the dict a state file holds."""
-    return table if table.__class__ is dict else table.to_dict()
+    """What a state file holds of a table: a member-keyed column (runtime/_columns.c) as a dict;
+    anything else as it is."""
+    return table.to_dict() if Column is not None and table.__class__ is Column else table
 
 
 def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
@@ -74,8 +75,7 @@ def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
                                    ("roles", store.roles, names.roles), ("period_open", store.period_open, names.everies)):
         for index, value in table.items():
             if value or section == "period_open":
-                rows.append(Row(section, labels[index], labels[index],
-                                _plain(value) if section in ("levels", "absence") else value))
+                rows.append(Row(section, labels[index], labels[index], _plain(value)))
     for (every, award), board in store.boards.items():
         rows.append(Row("boards", f"{names.everies[every]}#{award}", names.everies[every], _plain(board)))
     for section, table in (("ledger", store.ledgers), ("earned", store.earned)):
@@ -125,7 +125,7 @@ def restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, li
             if index is None:
                 dropped.append(f"{s.replace('_', ' ')} of `{name}`")
             else:
-                table[index] = value
+                table[index] = store.as_member_table(value) if s == "levels" else value
         elif s == "boards":
             every_name, _, award = name.rpartition("#")
             index = names.index(names.everies, every_name)
@@ -134,7 +134,7 @@ def restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, li
             else:
                 store.boards[(index, int(award))] = store.as_member_table(value)
         elif s in ("ledger", "earned"):
-            (store.ledgers if s == "ledger" else store.earned)[name] = value
+            (store.ledgers if s == "ledger" else store.earned)[name] = store.as_member_table(value)
         elif s == "timers":
             for due, order, seq, kind, payload in value:
                 if kind == "absence":
