@@ -251,12 +251,15 @@ def test_active_days_stay_ascending_whatever_order_days_come_in():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["u", "v"]), st.integers(0, 40), st.sampled_from([0, 1, 3, 14])),
+@given(st.lists(st.tuples(st.sampled_from(["u", "v"]),
+                          st.one_of(st.integers(0, 40), st.sampled_from([1 << 64, -(1 << 63) + 1, (1 << 62) + 7])),
+                          st.sampled_from([0, 1, 3, 14, (1 << 63) - 1, 1 << 70])),
                 max_size=40),
        st.sampled_from([None, [], "not a list"]))
 def test_active_days_add_read_in_c_does_what_its_definition_does(steps, start):
     # Days mostly forward, some back (a day before the last goes to the Python function, which
-    # puts it in its place), spans down to 0 (which empty the list); a key may start with an
+    # puts it in its place), spans down to 0 (which empty the list); days and spans past 64 bits,
+    # or whose difference is (C compares them as Python would, not in C integers); a key may start with an
     # empty list, or with something that is not a list (both must then fail alike).
     from policyengine.runtime import _windows, incentives
     assert incentives.active_days_add_read is _windows.active_days_add_read
@@ -314,3 +317,39 @@ def test_replace_pair_in_c_does_what_its_definition_does():
         assert "a dict or a column" in str(err)
     else:
         raise AssertionError("a list was taken for a table")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["u", "v"]),
+                          st.one_of(st.integers(-5, 60), st.sampled_from([1 << 64, (1 << 63) - 2, -(1 << 63), 2.5])),
+                          st.sampled_from([0, 1, 10, (1 << 63) - 1, 1 << 70, 0.5])),
+                max_size=40),
+       st.sampled_from([None, "none", 30, 1 << 65, "text"]))
+def test_cooldown_take_in_c_does_what_its_definition_does(steps, start):
+    # Times mostly small ints, some past 64 bits or whose sum with the width is (C adds and
+    # compares those as Python does), floats; a key may start with a cooldown kept as None, as a
+    # huge end, or as something no time compares with (both must then fail alike).
+    from policyengine.runtime import _columns, _points, helpers
+    assert helpers.cooldown_take is _points.cooldown_take
+    tables = {"c": {}, "col": _columns.Column(_columns.MemberIndex()), "py": {}}
+    if start is not None:
+        for side in tables:
+            tables[side]["u"] = None if start == "none" else start
+    for member, now, width in steps:
+        got = {}
+        for side, fn in (("c", _points.cooldown_take), ("col", _points.cooldown_take),
+                         ("py", helpers.python_cooldown_take)):
+            try:
+                got[side] = fn(tables[side], member, now, width)
+            except Exception as exc:
+                got[side] = type(exc).__name__
+        assert got["c"] == got["col"] == got["py"], (member, now, width)
+        assert tables["c"] == tables["py"] == dict(tables["col"].items())
+
+
+def test_cooldown_take_by_hand():
+    # A 10-unit cooldown taken at 5 runs until 15: refused at 14, taken again at 15 (until 25).
+    from policyengine.runtime import _points
+    table: dict = {}
+    assert [_points.cooldown_take(table, "u", t, 10) for t in (5, 14, 15, 24)] == [True, False, True, False]
+    assert table == {"u": 25}

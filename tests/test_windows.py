@@ -21,7 +21,7 @@ _VALUES = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["a", "b", "å
 _OPS = st.lists(st.tuples(st.sampled_from(["add", "distinct", "repeats", "sum", "evict", "sweep", "count",
                                            "sweep all", "add and read", "add and count"]),
                           st.sampled_from(["sum", "distinct", "repeats", "similar"]), st.sampled_from(["k1", "k2"]),
-                          _TIMES, _VALUES, st.sampled_from([0, 1, 5, 20, 1 << 70])),
+                          _TIMES, _VALUES, st.sampled_from([0, 1, 5, 20, 1 << 70, (1 << 63) - 1])),
                 max_size=80)
 
 

@@ -17,7 +17,7 @@ from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
 from policyengine.runtime.periods import calendar
 
-HELPERS = ("window_count", "add_count", "replace_pair", "has_label", "active_labels", "set_label", "remove_label",
+HELPERS = ("window_count", "add_count", "replace_pair", "cooldown_take", "has_label", "active_labels", "set_label", "remove_label",
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision",
            "member_time", "first_message", "normalize", "seeded_random", "in_sample",
@@ -479,16 +479,15 @@ def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool:
         w.line(f"ko = {emit.key(rule.once_keys)}")
         gates.append(f"ko not in ONCE{index}")
     if rule.cooldown_us is not None:
+        # The last gate: it starts the cooldown when it lets the rule through, so only once every
+        # other gate has.
         w.line(f"kc = {emit.key(rule.cooldown_keys)}")
-        w.line(f"until = COOL{index}.get(kc)")
-        gates.append("(until is None or ts >= until)")
+        gates.append(f"cooldown_take(COOL{index}, kc, ts, {rule.cooldown_us})")
     if gates:
         w.line(f"if {' and '.join(gates)}:")
         w.indent()
         if rule.once_keys is not None:
             w.line(f"ONCE{index}.add(ko)")
-        if rule.cooldown_us is not None:
-            w.line(f"COOL{index}[kc] = ts + {rule.cooldown_us}")
     who = emit.value(rule.member if rule.member is not None else IR("field", "text", value=("user",)))
     event_id = emit.value(IR("field", "text", value=("id",)))
     w.line(f"reason = {template(rule.reason, emit) if rule.reason is not None else 'None'}")

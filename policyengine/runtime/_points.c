@@ -150,6 +150,18 @@ static inline int small_int(PyObject *x, long *v) {
 #endif
 }
 
+/* An exact int that fits in 64 bits, as a C integer (times in microseconds, cooldown ends). */
+static inline int int64_of(PyObject *x, long long *v) {
+    if (!PyLong_CheckExact(x)) return 0;
+    int overflow;
+    *v = PyLong_AsLongLongAndOverflow(x, &overflow);
+    if (overflow || (*v == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
 static int compare(PyObject *a, PyObject *b, int op) {
     if (a == b && op == Py_EQ) return 1;                    /* as PyObject_RichCompareBool */
     long x, y;
@@ -418,9 +430,43 @@ static PyObject *replace_pair(PyObject *Py_UNUSED(self), PyObject *const *args, 
     Py_RETURN_TRUE;
 }
 
+/* cooldown_take(table, key, now, width): helpers.python_cooldown_take, in one lookup of the key and
+ * with times compared as C integers. The gate every `cooldown` rule passes when its conditions
+ * hold (the community pack's points rule: on most messages). */
+static PyObject *cooldown_take(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "cooldown_take(table, key, now, width)");
+        return NULL;
+    }
+    PyObject *table = args[0], *key = args[1], *now = args[2], *width = args[3];
+    PyObject *until = table_get(table, key);                                /* borrowed; a dict or a column */
+    if (until == NULL && PyErr_Occurred()) return NULL;
+    if (until != NULL && until != Py_None) {
+        long long t, u;
+        int running;
+        if (int64_of(now, &t) && int64_of(until, &u)) running = t < u;
+        else {
+            int ended = PyObject_RichCompareBool(now, until, Py_GE);         /* `now >= until`, as Python says it */
+            if (ended < 0) return NULL;
+            running = !ended;
+        }
+        if (running) Py_RETURN_FALSE;
+    }
+    long long t, w, end;
+    PyObject *ends = int64_of(now, &t) && int64_of(width, &w) && !__builtin_add_overflow(t, w, &end)
+                     ? PyLong_FromLongLong(end) : PyNumber_Add(now, width);
+    if (ends == NULL) return NULL;
+    int failed = table_set(table, key, ends);
+    Py_DECREF(ends);
+    if (failed < 0) return NULL;
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef functions[] = {
     {"replace_pair", (PyCFunction)(void (*)(void))replace_pair, METH_FASTCALL,
      "replace_pair(table, key, a, b) -> bool: table[key] = (a, b) where the key is already held"},
+    {"cooldown_take", (PyCFunction)(void (*)(void))cooldown_take, METH_FASTCALL,
+     "cooldown_take(table, key, now, width) -> bool: when no cooldown runs at now, table[key] = now + width and True"},
     {NULL, NULL, 0, NULL},
 };
 

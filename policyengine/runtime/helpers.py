@@ -62,9 +62,21 @@ def replace_pair(table: dict, key, a, b) -> bool:
     return False
 
 
-python_replace_pair = replace_pair          # kept for the tests that hold the C module to it
+def cooldown_take(table: dict, key, now: int, width: int) -> bool:
+    """A `cooldown` rule's gate: when no cooldown of `key` runs at `now` (none kept, or it ended
+    at or before now), it starts one, ending at now + width, and says True; while one runs it
+    changes nothing and says False."""
+    until = table.get(key)
+    if until is None or now >= until:
+        table[key] = now + width
+        return True
+    return False
+
+
+python_replace_pair = replace_pair          # kept for the tests that hold the C module to them
+python_cooldown_take = cooldown_take
 try:                                        # in C where it was built: in place, one lookup (runtime/_points.c)
-    from policyengine.runtime._points import replace_pair  # noqa: F811
+    from policyengine.runtime._points import cooldown_take, replace_pair  # noqa: F811
 except ImportError:                         # pragma: no cover - no C compiler at install
     pass
 
