@@ -79,3 +79,18 @@ def test_a_block_that_is_not_there_is_an_error():
         assert "rule 99" in str(err)
     else:
         raise AssertionError("no error for a rule the program does not have")
+
+
+def test_a_layer_keeps_the_rules_it_names_and_nothing_else(tmp_path):
+    # benchmarks/layers.py: "no rule" decides nothing; a layer with one rule kept makes that
+    # rule's decisions (the count it reads is an aggregate: left out, it reads 0, so `regular`
+    # alone never fires, and with its count kept it fires as in the whole program).
+    from benchmarks.layers import stripped
+    base = compile_program(load_text([("p.policy", POLICY)]).program)
+    counts = [i for i, a in enumerate(base.plan.aggregates) if a.window_us is None]
+    assert _decisions(variant(base, stripped(base, set(), False)), tmp_path) == []
+    assert _decisions(variant(base, stripped(base, {"shout"}, False)), tmp_path) == [("shout", "warn", "a"),
+                                                                                     ("shout", "warn", "b")]
+    assert _decisions(variant(base, stripped(base, {"regular"}, False)), tmp_path) == []
+    assert _decisions(variant(base, stripped(base, {"regular", f"agg{counts[0]}"}, False)), tmp_path) == [
+        ("regular", "promote", "a"), ("regular", "promote", "b")]
