@@ -26,6 +26,6 @@ setup(
                            depends=["policyengine/events/_text.h", "policyengine/events/_normalize_table.h"], extra_compile_args=["-O2"], optional=True)
                  for name in ("_lines", "_route")] +
                 [Extension(f"policyengine.runtime.{name}", [f"policyengine/runtime/{name}.c"], extra_compile_args=["-O2"],
-                           depends=["policyengine/runtime/_columns.h"], optional=True)
+                           depends=["policyengine/runtime/_columns.h", "policyengine/runtime/_ints.h"], optional=True)
                  for name in ("_columns", "_windows", "_points", "_periods", "_words")],
 )

@@ -11,6 +11,7 @@
 #include <Python.h>
 #include <stddef.h>
 #include "_columns.h"   /* member-keyed tables: dicts or columns */
+#include "_ints.h"      /* times as C integers */
 
 typedef struct {
     PyObject_HEAD
@@ -148,18 +149,6 @@ static inline int small_int(PyObject *x, long *v) {
     }
     return 1;
 #endif
-}
-
-/* An exact int that fits in 64 bits, as a C integer (times in microseconds, cooldown ends). */
-static inline int int64_of(PyObject *x, long long *v) {
-    if (!PyLong_CheckExact(x)) return 0;
-    int overflow;
-    *v = PyLong_AsLongLongAndOverflow(x, &overflow);
-    if (overflow || (*v == -1 && PyErr_Occurred())) {
-        PyErr_Clear();
-        return 0;
-    }
-    return 1;
 }
 
 static int compare(PyObject *a, PyObject *b, int op) {
@@ -444,7 +433,7 @@ static PyObject *cooldown_take(PyObject *Py_UNUSED(self), PyObject *const *args,
     if (until != NULL && until != Py_None) {
         long long t, u;
         int running;
-        if (int64_of(now, &t) && int64_of(until, &u)) running = t < u;
+        if (as_int64(now, &t) && as_int64(until, &u)) running = t < u;
         else {
             int ended = PyObject_RichCompareBool(now, until, Py_GE);         /* `now >= until`, as Python says it */
             if (ended < 0) return NULL;
@@ -453,7 +442,7 @@ static PyObject *cooldown_take(PyObject *Py_UNUSED(self), PyObject *const *args,
         if (running) Py_RETURN_FALSE;
     }
     long long t, w, end;
-    PyObject *ends = int64_of(now, &t) && int64_of(width, &w) && !__builtin_add_overflow(t, w, &end)
+    PyObject *ends = as_int64(now, &t) && as_int64(width, &w) && !__builtin_add_overflow(t, w, &end)
                      ? PyLong_FromLongLong(end) : PyNumber_Add(now, width);
     if (ends == NULL) return NULL;
     int failed = table_set(table, key, ends);

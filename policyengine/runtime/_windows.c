@@ -21,6 +21,7 @@
 #include <structmember.h>
 #include <stdint.h>
 #include "_columns.h"
+#include "_ints.h"
 
 enum { K_SUM, K_COUNTED, K_SIMILAR };    /* summary: a number; value → entries holding it; None */
 
@@ -53,30 +54,6 @@ typedef struct {
     long long v;
     int fits;
 } Edge;
-
-static inline int as_int64(PyObject *x, long long *out) {
-    if (!PyLong_CheckExact(x)) return 0;
-#if PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
-    /* On 3.11 an int of up to two digits is read in place (its size is its sign and length):
-     * event times in microseconds (~2^51) are two digits, and the API call was 1 % of the pack's
-     * instructions. */
-    Py_ssize_t size = Py_SIZE(x);
-    if (size >= -2 && size <= 2) {
-        const digit *d = ((PyLongObject *)x)->ob_digit;
-        long long v = size == 0 ? 0 : (long long)d[0] | (size == 2 || size == -2 ? (long long)d[1] << 30 : 0);
-        *out = size < 0 ? -v : v;
-        return 1;
-    }
-#endif
-    int overflow;
-    long long v = PyLong_AsLongLongAndOverflow(x, &overflow);
-    if (overflow || (v == -1 && PyErr_Occurred())) {
-        PyErr_Clear();
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
 
 static inline Edge edge_of(PyObject *low) {
     Edge e = {low, 0, 0};
