@@ -131,30 +131,12 @@ static PyObject *member_table(Giver *g, PyObject *tables, PyObject *key) {
     return table;
 }
 
-/* Small ints (points, caps, thresholds, days) compare in C; anything else as Python compares it.
- * On 3.11 a one-digit int is read in place (its size is its sign); later versions through the API. */
-static inline int small_int(PyObject *x, long *v) {
-    if (!PyLong_CheckExact(x)) return 0;
-#if PY_VERSION_HEX < 0x030C0000
-    Py_ssize_t size = Py_SIZE(x);
-    if (size < -1 || size > 1) return 0;
-    *v = size * (long)((PyLongObject *)x)->ob_digit[0];
-    return 1;
-#else
-    int overflow;
-    *v = PyLong_AsLongAndOverflow(x, &overflow);
-    if (overflow || (*v == -1 && PyErr_Occurred())) {
-        PyErr_Clear();
-        return 0;
-    }
-    return 1;
-#endif
-}
-
+/* Ints that fit in 64 bits (points, caps, thresholds, days) compare in C (_ints.h); anything else
+ * as Python compares it. */
 static int compare(PyObject *a, PyObject *b, int op) {
     if (a == b && op == Py_EQ) return 1;                    /* as PyObject_RichCompareBool */
-    long x, y;
-    if (small_int(a, &x) && small_int(b, &y)) {
+    long long x, y;
+    if (as_int64(a, &x) && as_int64(b, &y)) {
         switch (op) {
         case Py_LT: return x < y;
         case Py_GT: return x > y;
@@ -430,10 +412,11 @@ static PyObject *cooldown_take(PyObject *Py_UNUSED(self), PyObject *const *args,
     PyObject *table = args[0], *key = args[1], *now = args[2], *width = args[3];
     PyObject *until = table_get(table, key);                                /* borrowed; a dict or a column */
     if (until == NULL && PyErr_Occurred()) return NULL;
+    long long t, u, w, end;
+    int now_fits = as_int64(now, &t);
     if (until != NULL && until != Py_None) {
-        long long t, u;
         int running;
-        if (as_int64(now, &t) && as_int64(until, &u)) running = t < u;
+        if (now_fits && as_int64(until, &u)) running = t < u;
         else {
             int ended = PyObject_RichCompareBool(now, until, Py_GE);         /* `now >= until`, as Python says it */
             if (ended < 0) return NULL;
@@ -441,8 +424,7 @@ static PyObject *cooldown_take(PyObject *Py_UNUSED(self), PyObject *const *args,
         }
         if (running) Py_RETURN_FALSE;
     }
-    long long t, w, end;
-    PyObject *ends = as_int64(now, &t) && as_int64(width, &w) && !__builtin_add_overflow(t, w, &end)
+    PyObject *ends = now_fits && as_int64(width, &w) && !__builtin_add_overflow(t, w, &end)
                      ? PyLong_FromLongLong(end) : PyNumber_Add(now, width);
     if (ends == NULL) return NULL;
     int failed = table_set(table, key, ends);

@@ -81,27 +81,27 @@ static inline int edge_below(PyObject *now, PyObject *width, Edge *e) {
 
 static inline void edge_release(Edge *e) { Py_CLEAR(e->obj); }
 
-/* t <= an edge, as Python compares them, for a t that is not a C integer. */
-static int le_object(PyObject *t, const Edge *edge) {
-    if (edge->obj != NULL) return PyObject_RichCompareBool(t, edge->obj, Py_LE);
+/* t against an edge (op: Py_LE, Py_GT) as Python compares them, for a t that is not a C integer. */
+static int edge_compare(PyObject *t, const Edge *edge, int op) {
+    if (edge->obj != NULL) return PyObject_RichCompareBool(t, edge->obj, op);
     PyObject *low = PyLong_FromLongLong(edge->v);              /* an edge kept as a C integer only */
     if (low == NULL) return -1;
-    int old = PyObject_RichCompareBool(t, low, Py_LE);
+    int result = PyObject_RichCompareBool(t, low, op);
     Py_DECREF(low);
-    return old;
+    return result;
 }
 
 /* t <= the edge, for a time t. -1: error. */
 static inline int le(PyObject *t, const Edge *edge) {
     long long x;
     if (edge->fits && as_int64(t, &x)) return x <= edge->v;
-    return le_object(t, edge);
+    return edge_compare(t, edge, Py_LE);
 }
 
 /* The same for an entry, whose time was made a C integer when it was added. */
 static inline int slot_le(const Slot *slot, const Edge *edge) {
     if (edge->fits && slot->fits) return slot->t <= edge->v;
-    return le_object(slot->ts, edge);
+    return edge_compare(slot->ts, edge, Py_LE);
 }
 
 static inline Slot *oldest(Window *w) { return &w->ring[w->head]; }
@@ -629,12 +629,7 @@ static PyObject *active_days_add_read(PyObject *Py_UNUSED(m), PyObject *const *a
         long long d;
         int inside;
         if (low.fits && as_int64(day, &d)) inside = d > low.v;
-        else if (low.obj != NULL) inside = PyObject_RichCompareBool(day, low.obj, Py_GT);
-        else {
-            PyObject *edge = PyLong_FromLongLong(low.v);
-            inside = edge == NULL ? -1 : PyObject_RichCompareBool(day, edge, Py_GT);
-            Py_XDECREF(edge);
-        }
+        else inside = edge_compare(day, &low, Py_GT);
         edge_release(&low);
         return inside < 0 ? NULL : PyLong_FromLong(inside);
     }

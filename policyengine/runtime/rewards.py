@@ -54,9 +54,7 @@ class Rewards:
             return 0, None
         store = self.store
         spec = self.currencies.get(currency)
-        ledger = store.ledgers.get(currency)
-        if ledger is None:
-            ledger = store.member_table(store.ledgers, currency)
+        ledger = store.member_table(store.ledgers, currency)
         record = ledger.get(member)
         if record is not None and (spec is None or not spec.decay_per_us):
             before = record[0]                          # what _balance gives without decay, without its frame
@@ -66,9 +64,7 @@ class Rewards:
         if spec is not None:
             if amount > 0 and spec.cap is not None and source not in spec.cap_exempt:
                 period = self._cap_period[currency](now)
-                earned = store.earned.get(currency)
-                if earned is None:
-                    earned = store.member_table(store.earned, currency)
+                earned = store.member_table(store.earned, currency)
                 key, so_far = earned.get(member, (period, 0))
                 if key != period:
                     so_far = 0
@@ -125,9 +121,7 @@ class Rewards:
 
     # ---- levels ---------------------------------------------------------------------
     def _relevel(self, index: int, spec, thresholds, member, balance, event: dict, now: int, out: list) -> None:
-        table = self.store.levels.get(index)
-        if table is None:
-            table = self.store.member_table(self.store.levels, index)
+        table = self.store.member_table(self.store.levels, index)
         old = table.get(member, 0)
         if thresholds is None:
             new = level_of(spec, balance)
@@ -193,10 +187,7 @@ class Rewards:
     def board_add(self, every: int, award: int, member, amount) -> None:
         if member is None or not amount:
             return
-        boards = self.store.boards
-        board = boards.get((every, award))
-        if board is None:
-            board = self.store.member_table(boards, (every, award))
+        board = self.store.member_table(self.store.boards, (every, award))
         value, _ = board.get(member, (0, 0))
         board[member] = (value + amount, self.store.events_seen)     # when they reached it: ties
 
