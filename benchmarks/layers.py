@@ -44,8 +44,11 @@ def stripped(base: CompiledProgram, keep: set[str], bare_text: bool) -> str:
         if label not in keep:
             source = without(source, kind, index)
     if bare_text:
-        for line, bare in _TEXT_LINES.items():
-            source = source.replace(line, bare)
+        found = [line for line in _TEXT_LINES if line in source]
+        if not found:      # the lines are the pack's as generated: say so when codegen has moved on
+            raise SystemExit("--bare-text: none of the text lines it knows is in the generated source")
+        for line in found:
+            source = source.replace(line, _TEXT_LINES[line])
     return source
 
 

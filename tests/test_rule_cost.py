@@ -94,3 +94,15 @@ def test_a_layer_keeps_the_rules_it_names_and_nothing_else(tmp_path):
     assert _decisions(variant(base, stripped(base, {"regular"}, False)), tmp_path) == []
     assert _decisions(variant(base, stripped(base, {"regular", f"agg{counts[0]}"}, False)), tmp_path) == [
         ("regular", "promote", "a"), ("regular", "promote", "b")]
+
+
+def test_bare_text_says_so_when_it_finds_nothing_to_leave_out():
+    # A policy that reads no text has no folded or normalised text to leave out: --bare-text must
+    # not pass silently as if it had measured something. One that folds text loses the call.
+    from benchmarks.layers import stripped
+    counting = compile_program(load_text([("c.policy", "policy c\nrule regular {\n  on message\n"
+                                                       "  when count(message by user) >= 2\n  do promote(\"regular\")\n}\n")]).program)
+    with pytest.raises(SystemExit):
+        stripped(counting, set(), True)
+    base = compile_program(load_text([("p.policy", POLICY)]).program)
+    assert "fold_text(f1)" in base.source and "fold_text(f1)" not in stripped(base, set(), True)
