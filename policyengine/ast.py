@@ -232,11 +232,11 @@ class PointsDef(Node):
     """`points reputation { cap 200 per day except accepted  floor 1  decays 1 per 1d  tz "UTC" }`."""
     name: str
     name_span: Span
-    cap: float | None = None
+    cap: int | float | None = None
     cap_period: str | None = None
     cap_period_span: Span | None = None
     cap_exempt: tuple[tuple[str, Span], ...] = ()
-    floor: float | None = None
+    floor: int | float | None = None
     decay: float | None = None
     decay_per: Duration | None = None
     tz: str | None = None
@@ -244,7 +244,7 @@ class PointsDef(Node):
 
 
 class LevelEntry(Node):
-    threshold: float
+    threshold: int | float                 # as written: 100 stays an int
     name: str
     actions: tuple[AnyAction, ...]
 

@@ -16,10 +16,10 @@ PERIODS = {"day", "week", "month"}
 
 class CheckedCurrency(msgspec.Struct, frozen=True):
     name: str
-    cap: float | None
+    cap: int | float | None
     cap_period: str | None
     cap_exempt: frozenset
-    floor: float | None
+    floor: int | float | None
     decay_per_us: float
     tz: str
 

@@ -27,6 +27,15 @@ def duration_seconds(text: str) -> float:
     return total
 
 
+def _number(tok) -> int | float:
+    """A number as written: an int without a decimal point, else a float. Caps and level
+    thresholds keep their ints so that points stay ints and compare as C integers in the giver
+    (runtime/_points.c; a float threshold sent every award's level check through Python's
+    comparisons)."""
+    text = str(tok)
+    return float(text) if "." in text else int(text)
+
+
 @v_args(meta=True)
 class ToAst(Transformer):
     def __init__(self, file: str):
@@ -233,7 +242,7 @@ class ToAst(Transformer):
 
     def level_entry(self, meta, children):
         threshold, name, *actions = children
-        return ast.LevelEntry(self.mspan(meta), float(threshold), self.decode(name),
+        return ast.LevelEntry(self.mspan(meta), _number(threshold), self.decode(name),
                               tuple(a for a in actions if a is not None))
 
     def every_def(self, meta, children):
@@ -262,14 +271,14 @@ class ToAst(Transformer):
 
     def cap_option(self, meta, children):
         amount, period, *exempt = children
-        return ("cap", dict(cap=float(amount), cap_period=str(period), cap_period_span=self.tspan(period),
+        return ("cap", dict(cap=_number(amount), cap_period=str(period), cap_period_span=self.tspan(period),
                             cap_exempt=tuple((str(e), self.tspan(e)) for e in exempt if e is not None)))
 
     def floor_option(self, meta, children):
-        return ("floor", dict(floor=float(children[0])))
+        return ("floor", dict(floor=_number(children[0])))
 
     def floor_negative(self, meta, children):
-        return ("floor", dict(floor=-float(children[0])))
+        return ("floor", dict(floor=-_number(children[0])))
 
     def points_decay_option(self, meta, children):
         amount, per = children
@@ -359,8 +368,7 @@ class ToAst(Transformer):
     def number(self, meta, children):
         tok = children[0]
         text = str(tok)
-        value = float(text) if "." in text else int(text)
-        return ast.Literal(self.tspan(tok), value, "number")
+        return ast.Literal(self.tspan(tok), _number(tok), "number")
 
     def duration(self, meta, children):
         return self._duration(children[0])
