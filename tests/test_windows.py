@@ -169,6 +169,10 @@ def test_an_update_that_reads_gives_what_the_rules_would_read_after_it():
                                                                          (116, "u3"))]
         assert got == [1, 2, 2, 2]                 # at 116 only 108's u1 and u3 are inside (106, 116]
         assert add_read(distinct, "t", "distinct", 117, None, 10) == 2     # nothing added, still read
+        # A kind made at run time is not the interned literal the generated code passes: the C
+        # side compares it by text then, with the same answer.
+        built = "".join(["rep", "eats"])
+        assert add_read(table, "m", built, 113, "a", 10) == 3              # 108, 112, 113 in (103, 113]
         times: dict = {}
         assert [add_count(times, (), t, 10) for t in (1, 5, 11, 12, 30)] == [1, 2, 2, 3, 1]
         assert list(times[()]) == [30]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policyengine.runtime import _words, matchers
+from policyengine.runtime import _words, helpers, matchers
 
 # Characters of each storage width CPython picks (Latin-1, BMP, astral), and few enough of them
 # that words often start, and often almost match, at many places of a text.
@@ -60,3 +60,31 @@ def test_round_trips_and_errors():
             ws(5)
     with pytest.raises(TypeError):
         _words.WordSet(["ok", 3])
+
+
+_PREFIXES = st.lists(st.text(_CHARS, max_size=4), max_size=5).map(tuple)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_PREFIXES, st.one_of(_TEXTS, st.none()))
+def test_c_starts_with_any_answers_as_str_startswith(prefixes, text):
+    expected = text is not None and text.startswith(prefixes)      # the oracle: Python's own
+    assert _words.starts_with_any(text, prefixes) is expected
+    assert helpers.python_starts_with_any(text, prefixes) is expected
+
+
+def test_starts_with_any_by_hand():
+    summary = ("#总结", "#summary")
+    assert _words.starts_with_any("#总结 今天的讨论", summary) is True
+    assert _words.starts_with_any("#summary of today", summary) is True
+    assert _words.starts_with_any("#summ", summary) is False                 # shorter than every prefix
+    assert _words.starts_with_any("今天 #总结", summary) is False             # inside, not at the start
+    assert _words.starts_with_any("", summary) is False
+    assert _words.starts_with_any("", ("",)) is True                          # every text starts with ""
+    assert _words.starts_with_any(None, summary) is False                     # a missing text
+    assert _words.starts_with_any(7, summary) is False                        # not text
+    assert _words.starts_with_any("😀x", ("😀",)) is True                     # widest storage
+    with pytest.raises(TypeError):
+        _words.starts_with_any("abc", ("b", 3))          # as "abc".startswith(("b", 3))
+    with pytest.raises(TypeError):
+        _words.starts_with_any("abc", ["a"])

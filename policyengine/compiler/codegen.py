@@ -21,7 +21,7 @@ HELPERS = ("window_count", "add_count", "replace_pair", "cooldown_take", "has_la
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision",
            "member_time", "first_message", "normalize", "seeded_random", "in_sample",
-           "explain_compare", "explain_test", "fold_text")
+           "explain_compare", "explain_test", "fold_text", "starts_with_any")
 AGGREGATE_HELPERS = ("add_window", "add_read", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
                      "elapsed", "streak_add", "streak_now", "streak_best", "active_days_now", "active_days_add_read")

@@ -310,7 +310,7 @@ class ExprEmitter:
             if prefixes is not None:
                 # `text starts with "a" or text starts with "b"`: one startswith over a tuple.
                 cf, words = prefixes
-                return f"{cf} is not None and {cf}.startswith({self.pool.add(tuple(words), ('prefixes', *words))})"
+                return f"starts_with_any({cf}, {self.pool.add(tuple(words), ('prefixes', *words))})"
             return " or ".join(f"({self.test(a)})" for a in ir.args)
         if op == "not":
             return f"not ({self.test(ir.args[0])})"
@@ -365,8 +365,8 @@ class ExprEmitter:
                 words = self._const_words_of(right)
             if sym == "contains":
                 return f"{cf} is not None and {self.pool.add(words[0])} in {cf}"
-            if sym == "starts with":
-                return f"{cf} is not None and {cf}.startswith({self.pool.add(words[0])})"
+            if sym == "starts with" and words:
+                return f"starts_with_any({cf}, {self.pool.add(tuple(words), ('prefixes', *words))})"
             if sym == "ends with":
                 return f"{cf} is not None and {cf}.endswith({self.pool.add(words[0])})"
             if not words:

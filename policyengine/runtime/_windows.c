@@ -27,6 +27,13 @@ enum { K_SUM, K_COUNTED, K_SIMILAR };    /* summary: a number; value → entries
 
 static PyObject *deque_type, *deque_append, *deque_popleft;   /* collections.deque and two methods */
 static PyObject *one;                                          /* the int 1 */
+/* Kinds, interned: the generated code passes them as literals, which Python interns too, so a
+ * kind is usually one pointer comparison away (comparing the text was 1 % of the pack). */
+static PyObject *s_sum, *s_similar, *s_repeats, *s_distinct;
+
+static inline int kind_is(PyObject *kind, PyObject *interned, const char *text) {
+    return kind == interned || (PyUnicode_Check(kind) && PyUnicode_CompareWithASCIIString(kind, text) == 0);
+}
 
 /* An entry: its time and value, and the time as a C integer when it fits in 64 bits. */
 typedef struct {
@@ -144,8 +151,7 @@ static Window *window_new(PyTypeObject *type, PyObject *kind) {
         PyErr_SetString(PyExc_TypeError, "a window's kind is a str");
         return NULL;
     }
-    int code = PyUnicode_CompareWithASCIIString(kind, "sum") == 0 ? K_SUM
-             : PyUnicode_CompareWithASCIIString(kind, "similar") == 0 ? K_SIMILAR : K_COUNTED;
+    int code = kind_is(kind, s_sum, "sum") ? K_SUM : kind_is(kind, s_similar, "similar") ? K_SIMILAR : K_COUNTED;
     Window *w = (Window *)type->tp_alloc(type, 0);
     if (w == NULL) return NULL;
     w->code = code;
@@ -543,8 +549,8 @@ static PyObject *add_read(PyObject *m, PyObject *const *args, Py_ssize_t nargs) 
         PyErr_SetString(PyExc_TypeError, "add_read(table, key, kind, ts, value, width)");
         return NULL;
     }
-    int repeats = PyUnicode_Check(args[2]) && PyUnicode_CompareWithASCIIString(args[2], "repeats") == 0;
-    if (!repeats && !(PyUnicode_Check(args[2]) && PyUnicode_CompareWithASCIIString(args[2], "distinct") == 0)) {
+    int repeats = kind_is(args[2], s_repeats, "repeats");
+    if (!repeats && !kind_is(args[2], s_distinct, "distinct")) {
         PyErr_SetString(PyExc_ValueError, "add_read reads a 'repeats' or a 'distinct' window");
         return NULL;
     }
@@ -744,6 +750,11 @@ PyMODINIT_FUNC PyInit__windows(void) {
     deque_popleft = PyObject_GetAttrString(deque_type, "popleft");
     one = PyLong_FromLong(1);
     if (deque_append == NULL || deque_popleft == NULL || one == NULL) return NULL;
+    s_sum = PyUnicode_InternFromString("sum");
+    s_similar = PyUnicode_InternFromString("similar");
+    s_repeats = PyUnicode_InternFromString("repeats");
+    s_distinct = PyUnicode_InternFromString("distinct");
+    if (s_sum == NULL || s_similar == NULL || s_repeats == NULL || s_distinct == NULL) return NULL;
     if (PyType_Ready(&WindowType) < 0) return NULL;
     columns_import();
     PyObject *m = PyModule_Create(&module);

@@ -73,6 +73,19 @@ def cooldown_take(table: dict, key, now: int, width: int) -> bool:
     return False
 
 
+def starts_with_any(text, prefixes: tuple) -> bool:
+    """`text starts with "a" or text starts with "b"` on a case-folded field: whether the text
+    starts with one of the prefixes; False for what is not a str (a missing text folds to None)."""
+    return text.__class__ is str and text.startswith(prefixes)
+
+
+python_starts_with_any = starts_with_any
+try:                                        # in C where it was built: no argument tuple to parse (runtime/_words.c)
+    from policyengine.runtime._words import starts_with_any  # noqa: F811
+except ImportError:                         # pragma: no cover - no C compiler at install
+    pass
+
+
 python_replace_pair = replace_pair          # kept for the tests that hold the C module to them
 python_cooldown_take = cooldown_take
 try:                                        # in C where it was built: in place, one lookup (runtime/_points.c)
