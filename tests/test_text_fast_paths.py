@@ -3,12 +3,14 @@ short cut before RE2 in `link_count` against RE2 alone."""
 import unicodedata
 from pathlib import Path
 
+import re2
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from policyengine.events import native
 from policyengine.events.normalize_table import header
 from policyengine.runtime import text
+from policyengine.runtime._words import link_hint as native_link_hint
 from policyengine.runtime.text import _URL, _count, link_count, normalize_in_python
 
 TABLE = Path(text.__file__).parents[1] / "events" / "_normalize_table.h"
@@ -79,13 +81,38 @@ def test_text_with_composing_marks_normalises_as_the_definition_says(sample):
 
 
 _LINKISH = st.lists(st.sampled_from(["http", "https", "://", "www", ".", "com", "cn", "io", "example", "加微信",
-                                     " ", "/", "a", "-", "<", "\"", "HTTP", "WWW", ":", "。", "．"]),
+                                     " ", "/", "a", "-", "<", "\"", "HTTP", "WWW", ":", "。", "．", "Com", "NET",
+                                     "w", "W", "ſ", "İ", "Ｃ", "top", "xyz", "Info", "me", "ly", "gg", "org", "1"]),
                     max_size=12).map("".join)
 
 
 @settings(max_examples=400, deadline=None)
 @given(_LINKISH)
+@example("www.example")
+@example("Go to W.example now")
+@example("a.xyz")
 def test_link_count_skips_only_text_without_a_link(sample):
     # The test before RE2 must never hide a match: the count is RE2's own count on every text.
     assert link_count(sample) == _count(_URL, sample)
     assert link_count(sample) == sum(1 for _ in _URL.finditer(sample))
+    assert native_link_hint(sample) is text.python_link_hint(sample)
+    if not text.python_link_hint(sample):                   # no hint, no link: RE2 agrees
+        assert _count(_URL, sample) == 0
+
+
+def test_the_hint_letters_fold_only_to_themselves_in_re2():
+    # The hint looks for ASCII letters only, in both cases; RE2 matches `(?i)com` against every
+    # character that folds to them, so no other character may (as "ſ" does for "s").
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    found = {m.group() for m in re2.finditer("(?i)[cnoimlgxtw]", everything)}
+    assert found == set("cnoimlgxtwCNOIMLGXTW")
+
+
+def test_link_hint_by_hand():
+    for linked in ("see http://x", "www.example", "WWW.EXAMPLE", "promo.example.com", "a.CN", "x.info",
+                   "加微信 foo.top", "go to x.io/y"):
+        assert native_link_hint(linked) is True and _count(_URL, linked) >= 1
+    for plain in ("Hello.", "ok. thanks", "3.14", "a.b", "句号。", "．com", "", "：//"):
+        assert native_link_hint(plain) is False and _count(_URL, plain) == 0
+    assert native_link_hint("a.bcom") is False                 # `.b`: no ending starts with b
+    assert native_link_hint(None) is False and native_link_hint(3) is False

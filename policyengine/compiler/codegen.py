@@ -21,7 +21,7 @@ HELPERS = ("window_count", "add_count", "replace_pair", "cooldown_take", "has_la
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision",
            "member_time", "first_message", "normalize", "seeded_random", "in_sample",
-           "explain_compare", "explain_test", "fold_text", "starts_with_any")
+           "explain_compare", "explain_test", "fold_text", "starts_with_any", "link_hint")
 AGGREGATE_HELPERS = ("add_window", "add_read", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
                      "elapsed", "streak_add", "streak_now", "streak_best", "active_days_now", "active_days_add_read")
@@ -161,9 +161,9 @@ def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict
         # through `call`'s name lookup and argument checks (0.4 µs a message).
         fn, field = pool.add(TEXT_FUNCTIONS[function], ("text function", function)), local.fields[path]
         if function == "link_count":
-            # Text with neither "." nor "://" holds no link (runtime/text.link_count's own first
-            # test): 0 without the call, for the nine messages in ten that have neither.
-            lines.append(f"    {name} = ({fn}({field}) if '.' in {field} or '://' in {field} else 0) "
+            # Text without a link's hint holds no link (runtime/text.link_count's own first test):
+            # 0 without the call, for most messages.
+            lines.append(f"    {name} = ({fn}({field}) if link_hint({field}) else 0) "
                          f"if {field}.__class__ is str else None")
         else:
             lines.append(f"    {name} = {fn}({field})")

@@ -1,6 +1,7 @@
 """Text helpers for spam detection: normalisation, near-duplicate fingerprints, per-message measures."""
 from __future__ import annotations
 
+import re
 import unicodedata
 import zlib
 
@@ -78,12 +79,30 @@ def _count(pattern, text) -> int:
     return n
 
 
+# What every link _URL finds holds: a "://", "www." (a "." after a "w"), or a "." before the first
+# letter of one of its endings. RE2's case folding maps no character but the ASCII letters' two
+# cases to these (tests/test_text_fast_paths.py checks every code point).
+_LINK_HINT = re.compile(r"://|[wW]\.|\.[cnoimlgxtCNOIMLGXT]")
+
+
+def python_link_hint(text) -> bool:
+    """Whether the text can hold a link `link_count` counts; False for what is not a str."""
+    return text.__class__ is str and _LINK_HINT.search(text) is not None
+
+
+link_hint = python_link_hint
+try:                                                      # in C where it was built (runtime/_words.c)
+    from policyengine.runtime._words import link_hint     # noqa: F811
+except ImportError:                                       # pragma: no cover - no C compiler at install
+    pass
+
+
 def link_count(text) -> int | None:
     if text.__class__ is not str:
         return None
-    # Every link _URL finds holds a "." or a "://": most chat messages have neither, and two
-    # substring tests cost less than encoding the text for RE2.
-    if "." not in text and "://" not in text:
+    # Most chat messages hold no link, and a scan for the hint costs less than encoding the
+    # text for RE2 (a "." test before it let every sentence with a full stop through).
+    if not link_hint(text):
         return 0
     return _count(_URL, text)
 
