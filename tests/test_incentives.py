@@ -353,3 +353,45 @@ def test_cooldown_take_by_hand():
     table: dict = {}
     assert [_points.cooldown_take(table, "u", t, 10) for t in (5, 14, 15, 24)] == [True, False, True, False]
     assert table == {"u": 25}
+
+
+def test_caps_and_thresholds_keep_the_number_as_written():
+    # `cap 20` and `100 "…"` are ints (the giver compares them as C integers); a decimal point
+    # makes a float, and awards against it still come out exact.
+    from policyengine.loader import load_text
+    program = load_text([("n.policy", '''
+points points { cap 20 per day }
+points stars { cap 2.5 per day }
+levels lv by points replace {
+  0 "a"
+  100 "b"
+}
+levels half by stars replace {
+  0 "low"
+  1.5 "high"
+}
+rule p { on message do award_points(1) }
+rule s { on message do award_points(1, "stars") }
+''')]).program
+    caps = {c.name: c.cap for c in program.currencies.values()}
+    assert caps == {"points": 20, "stars": 2.5} and type(caps["points"]) is int
+    thresholds = {spec.name: [t for t, _, _ in spec.entries] for spec in program.levels}
+    assert thresholds == {"lv": [0, 100], "half": [0, 1.5]}
+    assert all(type(t) is int for t in thresholds["lv"])
+    engine = Engine.from_text('''
+points stars { cap 2.5 per day }
+levels half by stars replace {
+  0 "low"
+  1.5 "high"
+}
+rule s { on message do award_points(1, "stars") }
+''')
+    seen = []
+    for i in range(4):
+        for d in engine.process({"type": "message", "ts": f"2026-11-02T10:00:0{i}Z", "user": "u", "id": f"m{i}"}):
+            seen.append((d.action, d.model_dump(exclude_none=True).get("points"),
+                         d.model_dump(exclude_none=True).get("balance"), d.model_dump(exclude_none=True).get("level")))
+    # By hand: 1 (balance 1), 1 (balance 2: past 1.5, level "high"), then the cap's last 0.5
+    # (balance 2.5), then nothing: the day's 2.5 are given.
+    assert seen == [("award_points", 1, 1, None), ("award_points", 1, 2, None), ("level_up", None, None, "high"),
+                    ("award_points", 0.5, 2.5, None)]

@@ -297,7 +297,7 @@ static inline int ending_start(Py_UCS4 c) {
 }
 
 static PyObject *link_hint(PyObject *Py_UNUSED(m), PyObject *text) {
-    if (!PyUnicode_Check(text)) Py_RETURN_FALSE;
+    if (!PyUnicode_CheckExact(text)) Py_RETURN_FALSE;          /* as `text.__class__ is str` */
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
