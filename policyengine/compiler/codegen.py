@@ -16,6 +16,7 @@ from policyengine.compiler.writer import CodeWriter, Pool
 from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
 from policyengine.runtime.periods import calendar
+from policyengine.runtime.text import links_in
 
 HELPERS = ("window_count", "add_count", "replace_pair", "cooldown_take", "has_label", "active_labels", "set_label", "remove_label",
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
@@ -159,13 +160,15 @@ def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict
     for (function, path), name in local.calls.items():
         # The text functions take any value (None for what is not text): called directly, not
         # through `call`'s name lookup and argument checks (0.4 µs a message).
-        fn, field = pool.add(TEXT_FUNCTIONS[function], ("text function", function)), local.fields[path]
+        field = local.fields[path]
         if function == "link_count":
-            # Text without a link's hint holds no link (runtime/text.link_count's own first test):
-            # 0 without the call, for most messages.
+            # link_count written out: text without a link's hint holds none (0 without a call, for
+            # most messages), the rest is counted by RE2 (links_in: the hint is not scanned again).
+            fn = pool.add(links_in, ("text function", "links_in"))
             lines.append(f"    {name} = ({fn}({field}) if link_hint({field}) else 0) "
                          f"if {field}.__class__ is str else None")
         else:
+            fn = pool.add(TEXT_FUNCTIONS[function], ("text function", function))
             lines.append(f"    {name} = {fn}({field})")
     for name in local.memo.values():
         if name not in local.eager_code:
