@@ -395,3 +395,37 @@ rule s { on message do award_points(1, "stars") }
     # (balance 2.5), then nothing: the day's 2.5 are given.
     assert seen == [("award_points", 1, 1, None), ("award_points", 1, 2, None), ("level_up", None, None, "high"),
                     ("award_points", 0.5, 2.5, None)]
+
+
+def test_member_tables_a_state_file_restores_become_columns_where_they_are_read():
+    # A state file holds ledgers, cap tables, leaderboards and level tables as dicts. Restored,
+    # they stay dicts until an award reads them; the giver (C) then asks the store, the one place
+    # that makes member-keyed tables columns, and the balances go on from where they were.
+    from policyengine.compiler.program import compile_program
+    from policyengine.loader import load_text
+    from policyengine.runtime._columns import Column
+    from policyengine.runtime.evaluator import Evaluator
+    from policyengine.state.snapshot import capture, restore
+    compiled = compile_program(load_text([("r.policy", '''
+points points { cap 5 per day }
+levels lv by points replace {
+  0 "a"
+  2 "b"
+}
+every month {
+  top 1 by points => award_badge("star")
+}
+rule p { on message do award_points(1) }
+''')]).program)
+    t0 = 1_793_000_000_000_000                                  # 2026-10-27, µs
+    first = Evaluator(compiled)
+    for i in range(3):
+        first.process({"type": "message", "user": "u", "id": f"m{i}"}, t0 + i)
+    store, dropped = restore(capture(first.store, compiled), compiled)
+    assert dropped == [] and store.ledgers["points"].__class__ is dict
+    second = Evaluator(compiled, store)
+    out = second.process({"type": "message", "user": "u", "id": "m3"}, t0 + 3)
+    assert [(d["action"], d.get("balance")) for d in out] == [("award_points", 4)]   # 3 before, by hand
+    assert store.ledgers["points"].__class__ is Column and store.earned["points"].__class__ is Column
+    assert all(board.__class__ is Column for board in store.boards.values())
+    assert dict(store.ledgers["points"].items())["u"][0] == 4

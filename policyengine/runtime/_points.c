@@ -120,11 +120,12 @@ static PyObject *Giver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)g;
 }
 
-/* tables[key] (borrowed), made by the store if missing (Store.member_table: a column of its
- * member index): a ledger, a cap table, a period's leaderboard. */
+/* tables[key] (borrowed): a ledger, a cap table, a period's leaderboard. The store makes it when
+ * it is missing, and makes a column of its member index of one a state file restored as a dict
+ * (Store.member_table, the one place that does either). */
 static PyObject *member_table(Giver *g, PyObject *tables, PyObject *key) {
     PyObject *table = PyDict_GetItemWithError(tables, key);
-    if (table != NULL || PyErr_Occurred()) return table;
+    if (table != NULL ? is_column(table) || columns_api == NULL : PyErr_Occurred() != NULL) return table;
     table = PyObject_CallMethod(g->store, "member_table", "OO", tables, key);
     if (table == NULL) return NULL;
     Py_DECREF(table);                                      /* the store's tables hold it */

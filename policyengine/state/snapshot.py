@@ -125,16 +125,16 @@ def restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, li
             if index is None:
                 dropped.append(f"{s.replace('_', ' ')} of `{name}`")
             else:
-                table[index] = store.as_member_table(value) if s == "levels" else value
+                table[index] = value     # member-keyed ones become columns where read (Store.member_table)
         elif s == "boards":
             every_name, _, award = name.rpartition("#")
             index = names.index(names.everies, every_name)
             if index is None:
                 dropped.append(f"leaderboard `{name}`")
             else:
-                store.boards[(index, int(award))] = store.as_member_table(value)
+                store.boards[(index, int(award))] = value
         elif s in ("ledger", "earned"):
-            (store.ledgers if s == "ledger" else store.earned)[name] = store.as_member_table(value)
+            (store.ledgers if s == "ledger" else store.earned)[name] = value
         elif s == "timers":
             for due, order, seq, kind, payload in value:
                 if kind == "absence":
