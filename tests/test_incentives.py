@@ -389,8 +389,8 @@ rule s { on message do award_points(1, "stars") }
     seen = []
     for i in range(4):
         for d in engine.process({"type": "message", "ts": f"2026-11-02T10:00:0{i}Z", "user": "u", "id": f"m{i}"}):
-            seen.append((d.action, d.model_dump(exclude_none=True).get("points"),
-                         d.model_dump(exclude_none=True).get("balance"), d.model_dump(exclude_none=True).get("level")))
+            said = d.model_dump(exclude_none=True)
+            seen.append((d.action, said.get("points"), said.get("balance"), said.get("level")))
     # By hand: 1 (balance 1), 1 (balance 2: past 1.5, level "high"), then the cap's last 0.5
     # (balance 2.5), then nothing: the day's 2.5 are given.
     assert seen == [("award_points", 1, 1, None), ("award_points", 1, 2, None), ("level_up", None, None, "high"),

@@ -310,7 +310,7 @@ class ExprEmitter:
             if prefixes is not None:
                 # `text starts with "a" or text starts with "b"`: one startswith over a tuple.
                 cf, words = prefixes
-                return f"starts_with_any({cf}, {self.pool.add(tuple(words), ('prefixes', *words))})"
+                return self._starts_with_any(cf, words)
             return " or ".join(f"({self.test(a)})" for a in ir.args)
         if op == "not":
             return f"not ({self.test(ir.args[0])})"
@@ -366,7 +366,7 @@ class ExprEmitter:
             if sym == "contains":
                 return f"{cf} is not None and {self.pool.add(words[0])} in {cf}"
             if sym == "starts with" and words:
-                return f"starts_with_any({cf}, {self.pool.add(tuple(words), ('prefixes', *words))})"
+                return self._starts_with_any(cf, words)
             if sym == "ends with":
                 return f"{cf} is not None and {cf}.endswith({self.pool.add(words[0])})"
             if not words:
@@ -394,6 +394,10 @@ class ExprEmitter:
             v = self.value(left)
             return f"{v} is not None and not is_in({v}, {self.value(right)})"
         return f"{helper[sym]}({self.value(left)}, {self.value(right)})"
+
+    def _starts_with_any(self, text: str, prefixes: list[str]) -> str:
+        """A (folded or normalised) text local starting with one of constant prefixes, in one C call."""
+        return f"starts_with_any({text}, {self.pool.add(tuple(prefixes), ('prefixes', *prefixes))})"
 
     def _prefixes(self, tests) -> tuple[str, list[str]] | None:
         """(the folded text, the prefixes) when every test is `FIELD starts with "constant"` on one
