@@ -9,7 +9,6 @@ import gzip
 import time
 import zlib
 from collections import Counter
-from operator import itemgetter
 from typing import Callable
 
 import msgspec
@@ -19,10 +18,10 @@ from policyengine.events.native import event_time
 from policyengine.events.records import RECORD_ERRORS, record_decoder
 from policyengine.events.timestamps import parse_ts
 from policyengine.logs import OpenLog, line_batches
+from policyengine.output.decisions import Tally
 from policyengine.runtime.evaluator import Evaluator
 
 LATE_REPORTED = 20
-_DECISION_KEY = itemgetter("policy", "rule", "action")     # what the summary counts a decision by
 # A line the record path refuses (then the general decoder takes it or says why): malformed or
 # mistyped JSON, a time parse_ts refuses or bad UTF-8 (both ValueError); an over-long line is
 # None, which the decoder refuses with TypeError.
@@ -71,7 +70,9 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     issues = evaluator.issues
     earlier, reported = issues[:], []
     del issues[:]
-    counts = stats.decisions
+    # Decisions are counted as they come (by their strings' addresses, in C) and added to
+    # stats.decisions after each batch of lines and at the end (output/decisions.py).
+    tally = Tally()
     late_seen = evaluator.late_events
     lineno = 0
     every = checkpoint.every_events if checkpoint is not None else 0
@@ -119,7 +120,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     emit_many = getattr(emit, "many", None)
 
     def hand_on(decisions: list[dict]) -> None:
-        counts.update(map(_DECISION_KEY, decisions))       # Counter counts an iterable in C
+        tally.add(decisions)
         if emit_many is not None:
             emit_many(decisions)
         else:
@@ -186,6 +187,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                 for line in batch:
                     lineno += 1
                     one_line(line, lineno)
+            tally.drain(stats.decisions)
             if progress is not None:
                 progress(log, stats)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
@@ -196,6 +198,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
         if strict:
             raise StrictStop() from None
     finally:
+        tally.drain(stats.decisions)
         stats.elapsed = time.perf_counter() - stats.started
         issues[:] = earlier + reported + issues
     if checkpoint is not None:

@@ -17,6 +17,7 @@ from policyengine.events.decode import EventDecoder
 from policyengine.events.timestamps import TimestampError, parse_ts
 from policyengine.loader import PolicyPathError
 from policyengine.logs import LogOpenError, check_readable, open_log
+from policyengine.output.decisions import dump_lines
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
 
@@ -217,10 +218,10 @@ def jsonl_writer(out):
     def emit(decision: dict) -> None:
         write(dumps(decision, option=newline))
 
-    # replay hands on a stretch of decisions at a time: one frame and one write for them all, not
+    # replay hands on a stretch of decisions at a time: one call and one write for them all, not
     # one each (the community pack decides on six events in ten).
     def many(decisions: list[dict]) -> None:
-        write(b"".join([dumps(d, option=newline) for d in decisions]))
+        write(dump_lines(decisions))
     emit.many = many
     return emit
 

@@ -1,6 +1,7 @@
 """The compiled program: generated source, its code object, and how to bind it to a state store."""
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 import msgspec
@@ -39,7 +40,9 @@ class CompiledProgram(msgspec.Struct, frozen=True):
         namespace: dict = {}
         exec(self.code, namespace)
         runtime = _Callbacks(timeline, rewards, on_rule_error, on_aggregate_error)
-        built = namespace["build"](self.pool, tables, helpers, _AggregateHelpers, runtime)
+        # Interned, the program's strings are written from their encoded form (output/_decisions.c).
+        pool = tuple(sys.intern(v) if v.__class__ is str else v for v in self.pool)
+        built = namespace["build"](pool, tables, helpers, _AggregateHelpers, runtime)
         timeline.absence_handlers.update(built["absence"])
         timeline.ladder_steps.update(built["ladders"])
         timeline.score_steps.update(built["scores"])

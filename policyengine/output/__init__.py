@@ -1,0 +1,1 @@
+"""Decisions out: the JSON lines `eval` writes and the tally its summary counts."""

@@ -1,0 +1,439 @@
+/* Decisions out, in C: a stretch of decisions as JSON lines, byte for byte what orjson writes, and
+ * the (policy, rule, action) tally `eval`'s summary prints.
+ *
+ * Why: the community pack decides on six events in ten. Each decision cost ~3 000 instructions
+ * to write (one orjson call, its buffer and a bytes object per decision, then the join) and
+ * ~1 600 to count (an itemgetter tuple, its hash, a Counter lookup and a new int): 12 % of the
+ * pack's instructions. Here a decision is one pass over its dict into a shared buffer, and a
+ * count is three dict reads and a probe of a table keyed by the three strings' addresses.
+ *
+ * What this encoder takes: an exact dict with exact str keys and values that are exact str (no
+ * surrogates), exact int within 64 bits, True, False or None. Any other decision (a float, a
+ * list, a subclass, a bad string) is handed to orjson whole, so every output and every error is
+ * orjson's (output/decisions.py is the definition; tests compare the two).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static PyObject *s_policy, *s_rule, *s_action, *orjson_dumps, *append_newline, *option_kw;
+
+/* ---- the line buffer: grown as needed, kept between calls ---------------------------------- */
+static char *buf;
+static Py_ssize_t buf_len, buf_cap;
+
+static int reserve(Py_ssize_t more) {
+    if (buf_len + more <= buf_cap) return 0;
+    Py_ssize_t cap = buf_cap ? buf_cap : 1 << 16;
+    while (cap < buf_len + more) {
+        if (cap > PY_SSIZE_T_MAX / 2) { PyErr_NoMemory(); return -1; }
+        cap *= 2;
+    }
+    char *grown = PyMem_Realloc(buf, (size_t)cap);
+    if (grown == NULL) { PyErr_NoMemory(); return -1; }
+    buf = grown;
+    buf_cap = cap;
+    return 0;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+/* One ASCII character that JSON needs escaped, written at `o` as orjson writes it; returns the
+ * end. */
+static inline char *put_escape(char *o, unsigned char c) {
+    *o++ = '\\';
+    switch (c) {
+    case '"': *o++ = '"'; break;
+    case '\\': *o++ = '\\'; break;
+    case '\b': *o++ = 'b'; break;
+    case '\t': *o++ = 't'; break;
+    case '\n': *o++ = 'n'; break;
+    case '\f': *o++ = 'f'; break;
+    case '\r': *o++ = 'r'; break;
+    default: *o++ = 'u'; *o++ = '0'; *o++ = '0'; *o++ = HEX[c >> 4]; *o++ = HEX[c & 15];
+    }
+    return o;
+}
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Whether any of 8 ASCII bytes is below 0x20, '"' or '\': the bytes are all below 0x80, so
+ * each test is a subtraction whose high bit marks a byte below the bound or equal to the byte
+ * looked for (the usual "has zero byte" trick). */
+static inline int needs_escape8(uint64_t w) {
+    uint64_t below = w - ONES * 0x20;
+    uint64_t quote = w ^ (ONES * '"'), slash = w ^ (ONES * '\\');
+    return ((below | (quote - ONES) | (slash - ONES)) & HIGHS) != 0;
+}
+
+static inline int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+/* A str as a JSON string, escaped as orjson escapes: `"`, `\`, and below U+0020 the short forms
+ * \b \t \n \f \r or \u00xx; everything else as UTF-8. 0: written; 1: not mine (a surrogate);
+ * -1: out of memory. */
+static int put_str(PyObject *s) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (reserve(n * 6 + 2) < 0) return -1;         /* the longest form of any character, \u00xx */
+    char *o = buf + buf_len;
+    *o++ = '"';
+    if (PyUnicode_IS_ASCII(s)) {
+        const unsigned char *p = PyUnicode_DATA(s), *end = p + n;
+        while (p < end) {
+            /* copy clean runs eight bytes at a time, then one byte at a time */
+            while (end - p >= 8) {
+                uint64_t w;
+                memcpy(&w, p, 8);
+                if (needs_escape8(w)) break;
+                memcpy(o, &w, 8);
+                o += 8;
+                p += 8;
+            }
+            while (p < end && !needs_escape(*p)) *o++ = (char)*p++;
+            if (p < end) o = put_escape(o, *p++);
+        }
+    } else {
+        int kind = PyUnicode_KIND(s);
+        const void *data = PyUnicode_DATA(s);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (c < 0x80) {
+                if (needs_escape((unsigned char)c)) o = put_escape(o, (unsigned char)c);
+                else *o++ = (char)c;
+            } else if (c < 0x800) {
+                *o++ = (char)(0xC0 | (c >> 6));
+                *o++ = (char)(0x80 | (c & 0x3F));
+            } else if (c < 0x10000) {
+                if (c >= 0xD800 && c <= 0xDFFF) return 1;
+                *o++ = (char)(0xE0 | (c >> 12));
+                *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
+                *o++ = (char)(0x80 | (c & 0x3F));
+            } else {
+                *o++ = (char)(0xF0 | (c >> 18));
+                *o++ = (char)(0x80 | ((c >> 12) & 0x3F));
+                *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
+                *o++ = (char)(0x80 | (c & 0x3F));
+            }
+        }
+    }
+    *o++ = '"';
+    buf_len = o - buf;
+    return 0;
+}
+
+/* A 64-bit int in decimal at `o`; returns the end. */
+static char *put_int(char *o, long long x) {
+    char digits[20];
+    int n = 0;
+    unsigned long long u = x < 0 ? 0ull - (unsigned long long)x : (unsigned long long)x;
+    if (x < 0) *o++ = '-';
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    while (n > 0) *o++ = digits[--n];
+    return o;
+}
+
+/* Interned strings — a decision's keys, and the program's constants (policy, rule and action
+ * names, fixed messages: compiler/program.py interns its pool) — are written from their
+ * encoded form, kept here by the string's address. The cache holds a reference to each string
+ * it keeps, so an address is never reused while it is here. */
+#define CACHE_SLOTS 512
+typedef struct { PyObject *s; char *text; Py_ssize_t len; } Encoded;
+static Encoded cache[CACHE_SLOTS];
+
+static int put_known_str(PyObject *s) {
+    Encoded *e = &cache[((uintptr_t)s >> 4) & (CACHE_SLOTS - 1)];
+    if (e->s == s) {
+        if (reserve(e->len) < 0) return -1;
+        memcpy(buf + buf_len, e->text, (size_t)e->len);
+        buf_len += e->len;
+        return 0;
+    }
+    Py_ssize_t start = buf_len;
+    int r = put_str(s);
+    if (r != 0 || !PyUnicode_CHECK_INTERNED(s)) return r;
+    char *text = PyMem_Malloc((size_t)(buf_len - start));
+    if (text == NULL) return 0;                    /* written; only not kept */
+    memcpy(text, buf + start, (size_t)(buf_len - start));
+    Py_XDECREF(e->s);
+    PyMem_Free(e->text);
+    e->s = Py_NewRef(s);
+    e->text = text;
+    e->len = buf_len - start;
+    return 0;
+}
+
+/* A value: 0 written, 1 not mine, -1 error. */
+static int put_value(PyObject *v) {
+    if (PyUnicode_CheckExact(v)) return put_known_str(v);
+    if (v == Py_None || v == Py_True || v == Py_False) {
+        const char *word = v == Py_None ? "null" : v == Py_True ? "true" : "false";
+        size_t len = strlen(word);
+        if (reserve((Py_ssize_t)len) < 0) return -1;
+        memcpy(buf + buf_len, word, len);
+        buf_len += (Py_ssize_t)len;
+        return 0;
+    }
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow) return 1;                    /* orjson's u64 range and its error */
+        if (x == -1 && PyErr_Occurred()) return -1;
+        if (reserve(21) < 0) return -1;
+        buf_len = put_int(buf + buf_len, x) - buf;
+        return 0;
+    }
+    return 1;
+}
+
+/* One decision as a line; 1: not mine, the buffer back where it was. */
+static int put_decision(PyObject *d) {
+    Py_ssize_t start = buf_len, pos = 0;
+    PyObject *key, *value;
+    if (!PyDict_CheckExact(d)) return 1;
+    if (reserve(2) < 0) return -1;
+    buf[buf_len++] = '{';
+    int first = 1;
+    while (PyDict_Next(d, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key)) { buf_len = start; return 1; }
+        if (!first) {
+            if (reserve(1) < 0) return -1;
+            buf[buf_len++] = ',';
+        }
+        first = 0;
+        int r = put_known_str(key);
+        if (r == 0) {
+            if (reserve(1) < 0) return -1;
+            buf[buf_len++] = ':';
+            r = put_value(value);
+        }
+        if (r != 0) {
+            buf_len = start;
+            return r;
+        }
+    }
+    if (reserve(2) < 0) return -1;
+    buf[buf_len++] = '}';
+    buf[buf_len++] = '\n';
+    return 0;
+}
+
+/* dump_lines(decisions: list) -> bytes */
+static PyObject *dump_lines(PyObject *Py_UNUSED(self), PyObject *decisions) {
+    if (!PyList_Check(decisions)) {
+        PyErr_SetString(PyExc_TypeError, "dump_lines takes a list of decisions");
+        return NULL;
+    }
+    buf_len = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(decisions); i++) {
+        PyObject *d = PyList_GET_ITEM(decisions, i);
+        int r = put_decision(d);
+        if (r < 0) return NULL;
+        if (r == 1) {                              /* orjson writes it, or says why it cannot */
+            PyObject *args[2] = {d, append_newline};
+            PyObject *line = PyObject_Vectorcall(orjson_dumps, args, 1, option_kw);
+            if (line == NULL) return NULL;
+            Py_ssize_t len = PyBytes_GET_SIZE(line);
+            if (reserve(len) < 0) { Py_DECREF(line); return NULL; }
+            memcpy(buf + buf_len, PyBytes_AS_STRING(line), (size_t)len);
+            buf_len += len;
+            Py_DECREF(line);
+        }
+    }
+    return PyBytes_FromStringAndSize(buf, buf_len);
+}
+
+/* ---- the tally ------------------------------------------------------------------------------ */
+/* Counts by the addresses of the three strings: a decision's policy, rule and action are the
+ * compiled program's own constants, the same objects every time. Two equal keys held by
+ * different objects take two slots and are added together in `drain`, so the counts are the
+ * same as counting by value. */
+typedef struct { PyObject *policy, *rule, *action; Py_ssize_t n; } Slot;
+
+typedef struct {
+    PyObject_HEAD
+    Slot *slots;                 /* open addressing, linear probing; cap a power of two */
+    Py_ssize_t cap, used;
+} Tally;
+
+static inline size_t slot_of(PyObject *p, PyObject *r, PyObject *a, size_t mask) {
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
+    h ^= (uint64_t)(uintptr_t)r * 0xC2B2AE3D27D4EB4Full;
+    h ^= (uint64_t)(uintptr_t)a * 0x165667B19E3779F9ull;
+    return (size_t)(h >> 32) & mask;
+}
+
+static int tally_grow(Tally *t) {
+    Py_ssize_t cap = t->cap ? t->cap * 2 : 64;
+    Slot *slots = PyMem_Calloc((size_t)cap, sizeof(Slot));
+    if (slots == NULL) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < t->cap; i++) {
+        Slot *s = &t->slots[i];
+        if (s->policy == NULL) continue;
+        size_t j = slot_of(s->policy, s->rule, s->action, (size_t)cap - 1);
+        while (slots[j].policy != NULL) j = (j + 1) & ((size_t)cap - 1);
+        slots[j] = *s;
+    }
+    PyMem_Free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+static PyObject *Tally_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "Tally() takes no arguments");
+        return NULL;
+    }
+    Tally *t = (Tally *)type->tp_alloc(type, 0);
+    if (t == NULL) return NULL;
+    if (tally_grow(t) < 0) { Py_DECREF(t); return NULL; }
+    return (PyObject *)t;
+}
+
+static void Tally_dealloc(Tally *t) {
+    for (Py_ssize_t i = 0; i < t->cap; i++) {
+        Py_XDECREF(t->slots[i].policy);
+        Py_XDECREF(t->slots[i].rule);
+        Py_XDECREF(t->slots[i].action);
+    }
+    PyMem_Free(t->slots);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+/* A decision's value for `key` (a new reference), or NULL with KeyError as itemgetter raises it. */
+static PyObject *field(PyObject *d, PyObject *key) {
+    if (!PyDict_CheckExact(d)) return PyObject_GetItem(d, key);
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    if (v == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
+        return NULL;
+    }
+    return Py_NewRef(v);
+}
+
+/* tally.add(decisions): count each decision by (policy, rule, action). */
+static PyObject *Tally_add(Tally *t, PyObject *decisions) {
+    if (!PyList_Check(decisions)) {
+        PyErr_SetString(PyExc_TypeError, "Tally.add takes a list of decisions");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(decisions); i++) {
+        PyObject *d = PyList_GET_ITEM(decisions, i);
+        PyObject *p = field(d, s_policy), *r = p == NULL ? NULL : field(d, s_rule),
+                 *a = r == NULL ? NULL : field(d, s_action);
+        if (a == NULL) {
+            Py_XDECREF(p);
+            Py_XDECREF(r);
+            return NULL;
+        }
+        size_t mask = (size_t)t->cap - 1, j = slot_of(p, r, a, mask);
+        Slot *s;
+        for (;;) {
+            s = &t->slots[j];
+            if (s->policy == NULL || (s->policy == p && s->rule == r && s->action == a)) break;
+            j = (j + 1) & mask;
+        }
+        if (s->policy == NULL) {
+            if ((t->used + 1) * 2 > t->cap) {
+                if (tally_grow(t) < 0) {
+                    Py_DECREF(p);
+                    Py_DECREF(r);
+                    Py_DECREF(a);
+                    return NULL;
+                }
+                mask = (size_t)t->cap - 1;
+                j = slot_of(p, r, a, mask);
+                while (t->slots[j].policy != NULL) j = (j + 1) & mask;
+                s = &t->slots[j];
+            }
+            s->policy = Py_NewRef(p);
+            s->rule = Py_NewRef(r);
+            s->action = Py_NewRef(a);
+            s->n = 0;
+            t->used++;
+        }
+        s->n++;
+        Py_DECREF(p);
+        Py_DECREF(r);
+        Py_DECREF(a);
+    }
+    Py_RETURN_NONE;
+}
+
+/* tally.drain(counts): add the counts since the last drain to `counts` (a dict or Counter
+ * keyed by (policy, rule, action)) and start again from zero. */
+static PyObject *Tally_drain(Tally *t, PyObject *counts) {
+    if (!PyDict_Check(counts)) {
+        PyErr_SetString(PyExc_TypeError, "Tally.drain takes a dict");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < t->cap; i++) {
+        Slot *s = &t->slots[i];
+        if (s->policy == NULL || s->n == 0) continue;
+        PyObject *key = PyTuple_Pack(3, s->policy, s->rule, s->action);
+        if (key == NULL) return NULL;
+        PyObject *old = PyDict_GetItemWithError(counts, key);
+        if (old == NULL && PyErr_Occurred()) { Py_DECREF(key); return NULL; }
+        PyObject *n = PyLong_FromSsize_t(s->n);
+        PyObject *sum = n == NULL ? NULL : old == NULL ? Py_NewRef(n) : PyNumber_Add(old, n);
+        Py_XDECREF(n);
+        int failed = sum == NULL || PyDict_SetItem(counts, key, sum) < 0;
+        Py_XDECREF(sum);
+        Py_DECREF(key);
+        if (failed) return NULL;
+        s->n = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Tally_methods[] = {
+    {"add", (PyCFunction)Tally_add, METH_O, "add(decisions): count each by (policy, rule, action)"},
+    {"drain", (PyCFunction)Tally_drain, METH_O, "drain(counts): add the counts so far to counts; start from zero"},
+    {NULL},
+};
+
+static PyTypeObject TallyType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.output._decisions.Tally",
+    .tp_basicsize = sizeof(Tally),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Decisions counted by (policy, rule, action), drained into a Counter.",
+    .tp_new = Tally_new,
+    .tp_dealloc = (destructor)Tally_dealloc,
+    .tp_methods = Tally_methods,
+};
+
+static PyMethodDef methods[] = {
+    {"dump_lines", dump_lines, METH_O, "dump_lines(decisions) -> bytes: JSON lines as orjson writes them"},
+    {NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_decisions", NULL, 0, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__decisions(void) {
+    if (PyType_Ready(&TallyType) < 0) return NULL;
+    s_policy = PyUnicode_InternFromString("policy");
+    s_rule = PyUnicode_InternFromString("rule");
+    s_action = PyUnicode_InternFromString("action");
+    PyObject *option = PyUnicode_InternFromString("option");
+    if (s_policy == NULL || s_rule == NULL || s_action == NULL || option == NULL) return NULL;
+    option_kw = PyTuple_Pack(1, option);
+    Py_DECREF(option);
+    PyObject *orjson = PyImport_ImportModule("orjson");
+    if (option_kw == NULL || orjson == NULL) return NULL;
+    orjson_dumps = PyObject_GetAttrString(orjson, "dumps");
+    append_newline = PyObject_GetAttrString(orjson, "OPT_APPEND_NEWLINE");
+    Py_DECREF(orjson);
+    if (orjson_dumps == NULL || append_newline == NULL) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "Tally", (PyObject *)&TallyType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,38 @@
+"""Decisions as JSON lines, and counted by (policy, rule, action): in C where it was built
+(output/_decisions.c), otherwise here. The Python forms are the definitions the C ones are
+tested against."""
+from __future__ import annotations
+
+from collections import Counter
+from operator import itemgetter
+
+import orjson
+
+DECISION_KEY = itemgetter("policy", "rule", "action")     # what the summary counts a decision by
+
+
+def python_dump_lines(decisions: list) -> bytes:
+    """Each decision as orjson writes it, one a line."""
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    return b"".join([dumps(d, option=newline) for d in decisions])
+
+
+class PythonTally:
+    """Decisions counted by (policy, rule, action) until drained into a Counter."""
+
+    def __init__(self) -> None:
+        self._counts: Counter = Counter()
+
+    def add(self, decisions: list) -> None:
+        self._counts.update(map(DECISION_KEY, decisions))       # Counter counts an iterable in C
+
+    def drain(self, counts: dict) -> None:
+        for key, n in self._counts.items():
+            counts[key] = counts.get(key, 0) + n
+        self._counts.clear()
+
+
+try:
+    from policyengine.output._decisions import Tally, dump_lines
+except ImportError:          # the C module is optional (setup.py); the same answers, more slowly
+    Tally, dump_lines = PythonTally, python_dump_lines

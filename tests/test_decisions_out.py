@@ -1,0 +1,145 @@
+"""Decisions out in C (output/_decisions.c) against their definitions: dump_lines writes what
+orjson writes, byte for byte, and raises what orjson raises; Tally counts what a Counter of
+(policy, rule, action) counts."""
+import sys
+from collections import Counter
+from operator import itemgetter
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policyengine.model import Decision
+from policyengine.output import _decisions
+from policyengine.output.decisions import PythonTally, python_dump_lines
+
+# Every escape orjson writes (controls, quote, backslash), each UTF-8 length, DEL and U+2028
+# (written raw) and lone surrogates (refused).
+_CHARS = st.one_of(st.sampled_from(["a", "Z", " ", '"', "\\", "/", "\x00", "\x1f", "\b", "\t", "\n",
+                                    "\f", "\r", "\x7f", "é", "加", "\u2028", "😀", "\ud800", "\udfff"]),
+                   st.characters())
+_TEXTS = st.text(_CHARS, max_size=40)
+
+
+class _Str(str):
+    pass
+
+
+_VALUES = st.one_of(
+    _TEXTS, st.none(), st.booleans(),
+    st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1),
+    st.integers(min_value=-(2 ** 70), max_value=2 ** 70),          # past int64: orjson's range and error
+    st.floats(allow_nan=True), st.lists(st.integers(), max_size=3),
+    _TEXTS.map(_Str), st.integers().map(lambda n: n % 2 == 0 and n),
+)
+_KEYS = st.one_of(_TEXTS, _TEXTS.map(sys.intern), st.sampled_from(["ts", "policy", "rule", "action"]))
+_DECISIONS = st.lists(st.dictionaries(_KEYS, _VALUES, max_size=8), max_size=6)
+
+
+def _outcome(dump, decisions):
+    try:
+        return dump(decisions)
+    except TypeError as err:                       # orjson's own refusals, message and all
+        return type(err), str(err)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_DECISIONS)
+def test_c_dump_lines_writes_what_orjson_writes(decisions):
+    expected = _outcome(lambda ds: b"".join(orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE) for d in ds),
+                        decisions)
+    assert _outcome(_decisions.dump_lines, decisions) == expected
+    assert _outcome(python_dump_lines, decisions) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXTS, min_size=1, max_size=1500))
+def test_c_dump_lines_writes_interned_strings_right_however_many(texts):
+    # interned strings are written from a cache of 512 slots: many of them, repeated, evict and
+    # refill it; each must still be written as itself
+    texts = [sys.intern(t) for t in texts if not any("\ud800" <= c <= "\udfff" for c in t)]
+    decisions = [{t: t} for t in texts] + [{t: t} for t in reversed(texts)]
+    assert _decisions.dump_lines(decisions) == python_dump_lines(decisions)
+
+
+def test_dump_lines_by_hand():
+    decisions = [
+        {"ts": "2026-11-02T00:00:25.301Z", "policy": "community", "rule": "no_ads", "action": "delete",
+         "user": "u1", "points": -3, "ok": True, "none": None},
+        {"reason": '广告 "加微信"\n\\ \x01 😀'},
+    ]
+    assert _decisions.dump_lines(decisions) == (
+        b'{"ts":"2026-11-02T00:00:25.301Z","policy":"community","rule":"no_ads","action":"delete",'
+        b'"user":"u1","points":-3,"ok":true,"none":null}\n'
+        + '{"reason":"广告 \\"加微信\\"\\n\\\\ \\u0001 😀"}\n'.encode())
+    assert _decisions.dump_lines([]) == b""
+    assert _decisions.dump_lines([{"n": -(2 ** 63)}, {"n": 2 ** 63 - 1}]) == (
+        b'{"n":-9223372036854775808}\n{"n":9223372036854775807}\n')
+    assert _decisions.dump_lines([{"f": 2.5, "l": [1]}]) == b'{"f":2.5,"l":[1]}\n'    # handed to orjson
+    with pytest.raises(TypeError, match="surrogates"):
+        _decisions.dump_lines([{"a": "x"}, {"a": "\ud800"}])
+    with pytest.raises(TypeError):
+        _decisions.dump_lines(({"a": 1},))                           # a list, as replay hands on
+
+
+def test_dump_lines_escapes_each_ascii_character_wherever_it_stands():
+    # ASCII text is copied eight bytes at a time between escapes: put each character that needs
+    # one (and its neighbours that do not) at every place of a text longer than two such runs
+    for code in range(0x80):
+        for place in range(19):
+            text = "a" * place + chr(code) + "b" * (18 - place)
+            decisions = [{"text": text}]
+            assert _decisions.dump_lines(decisions) == orjson.dumps(decisions[0], option=orjson.OPT_APPEND_NEWLINE)
+
+
+_KEY = itemgetter("policy", "rule", "action")
+_NAMES = st.sampled_from(["community", "reference", "no_ads", "points", "delete", "award_points"])
+
+
+def _fresh(text: str) -> str:
+    """An equal string that is a different object."""
+    return "".join(list(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.tuples(_NAMES, _NAMES, _NAMES, st.booleans()), max_size=20), max_size=6),
+       st.lists(st.integers(min_value=0, max_value=3), max_size=6))
+def test_c_tally_counts_what_a_counter_counts(batches, drains_after):
+    # equal strings held by different objects must count as one key
+    lists = [[{"policy": p if same else _fresh(p), "rule": r, "action": a if same else _fresh(a), "x": 1}
+              for p, r, a, same in batch] for batch in batches]
+    expected = Counter(_KEY(d) for ds in lists for d in ds)
+    for tally in (_decisions.Tally(), PythonTally()):
+        counts = Counter()
+        for i, ds in enumerate(lists):
+            tally.add(ds)
+            if i in drains_after:
+                tally.drain(counts)
+        tally.drain(counts)
+        tally.drain(counts)                        # a second drain adds nothing
+        assert +counts == expected
+
+
+def test_tally_by_hand():
+    tally = _decisions.Tally()
+    ban = {"policy": "community", "rule": "violations", "action": "ban"}
+    award = {"policy": "community", "rule": "points_for_messages", "action": "award_points"}
+    tally.add([ban, award, award])
+    counts = Counter({("community", "violations", "ban"): 10})       # counts from before add up
+    tally.drain(counts)
+    assert counts == {("community", "violations", "ban"): 11, ("community", "points_for_messages", "award_points"): 2}
+    tally.add([award])
+    plain: dict = {}
+    tally.drain(plain)                             # a plain dict takes the counts too
+    assert plain == {("community", "points_for_messages", "award_points"): 1}
+    # a mapping that is not a dict is read as itemgetter reads it
+    decision = Decision(ts="2026-11-02T00:00:00Z", policy="p", rule="r", action="warn")
+    tally.add([decision])
+    counts = Counter()
+    tally.drain(counts)
+    assert counts == {("p", "r", "warn"): 1}
+    with pytest.raises(KeyError, match="action"):
+        tally.add([{"policy": "p", "rule": "r"}])
+    with pytest.raises(TypeError):
+        _decisions.Tally(1)
