@@ -35,6 +35,19 @@ static inline int kind_is(PyObject *kind, PyObject *interned, const char *text) 
     return kind == interned || (PyUnicode_Check(kind) && PyUnicode_CompareWithASCIIString(kind, text) == 0);
 }
 
+/* Which of the four kinds `kind` is (K_KINDS order), or -1: every pointer first, then the texts,
+ * so that a kind passed as a literal costs no text comparison whichever it is. */
+enum { KIND_SUM, KIND_SIMILAR, KIND_REPEATS, KIND_DISTINCT, K_KINDS };
+static int kind_of(PyObject *kind) {
+    PyObject *interned[K_KINDS] = {s_sum, s_similar, s_repeats, s_distinct};
+    static const char *texts[K_KINDS] = {"sum", "similar", "repeats", "distinct"};
+    for (int i = 0; i < K_KINDS; i++)
+        if (kind == interned[i]) return i;
+    for (int i = 0; i < K_KINDS; i++)
+        if (kind_is(kind, interned[i], texts[i])) return i;
+    return -1;
+}
+
 /* An entry: its time and value, and the time as a C integer when it fits in 64 bits. */
 typedef struct {
     PyObject *ts;
@@ -151,7 +164,8 @@ static Window *window_new(PyTypeObject *type, PyObject *kind) {
         PyErr_SetString(PyExc_TypeError, "a window's kind is a str");
         return NULL;
     }
-    int code = kind_is(kind, s_sum, "sum") ? K_SUM : kind_is(kind, s_similar, "similar") ? K_SIMILAR : K_COUNTED;
+    int which = kind_of(kind);
+    int code = which == KIND_SUM ? K_SUM : which == KIND_SIMILAR ? K_SIMILAR : K_COUNTED;
     Window *w = (Window *)type->tp_alloc(type, 0);
     if (w == NULL) return NULL;
     w->code = code;
@@ -549,8 +563,8 @@ static PyObject *add_read(PyObject *m, PyObject *const *args, Py_ssize_t nargs) 
         PyErr_SetString(PyExc_TypeError, "add_read(table, key, kind, ts, value, width)");
         return NULL;
     }
-    int repeats = kind_is(args[2], s_repeats, "repeats");
-    if (!repeats && !kind_is(args[2], s_distinct, "distinct")) {
+    int which = kind_of(args[2]), repeats = which == KIND_REPEATS;
+    if (!repeats && which != KIND_DISTINCT) {
         PyErr_SetString(PyExc_ValueError, "add_read reads a 'repeats' or a 'distinct' window");
         return NULL;
     }
