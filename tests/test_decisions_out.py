@@ -77,6 +77,9 @@ def test_dump_lines_by_hand():
     assert _decisions.dump_lines([{"n": -(2 ** 63)}, {"n": 2 ** 63 - 1}]) == (
         b'{"n":-9223372036854775808}\n{"n":9223372036854775807}\n')
     assert _decisions.dump_lines([{"f": 2.5, "l": [1]}]) == b'{"f":2.5,"l":[1]}\n'    # handed to orjson
+    # past the buffer's first 64 KiB: one long decision, then many short ones after it
+    long = [{"reason": "加" * 100_000 + "\n"}] + [{"n": i, "ts": "2026-11-02T00:00:00Z"} for i in range(5000)]
+    assert _decisions.dump_lines(long) == python_dump_lines(long)
     with pytest.raises(TypeError, match="surrogates"):
         _decisions.dump_lines([{"a": "x"}, {"a": "\ud800"}])
     with pytest.raises(TypeError):

@@ -23,8 +23,7 @@ static PyObject *s_policy, *s_rule, *s_action, *orjson_dumps, *append_newline, *
 static char *buf;
 static Py_ssize_t buf_len, buf_cap;
 
-static int reserve(Py_ssize_t more) {
-    if (buf_len + more <= buf_cap) return 0;
+static int grow(Py_ssize_t more) {
     Py_ssize_t cap = buf_cap ? buf_cap : 1 << 16;
     while (cap < buf_len + more) {
         if (cap > PY_SSIZE_T_MAX / 2) { PyErr_NoMemory(); return -1; }
@@ -36,6 +35,8 @@ static int reserve(Py_ssize_t more) {
     buf_cap = cap;
     return 0;
 }
+
+static inline int reserve(Py_ssize_t more) { return buf_len + more <= buf_cap ? 0 : grow(more); }
 
 static const char HEX[] = "0123456789abcdef";
 
