@@ -82,8 +82,10 @@ def test_dump_lines_by_hand():
     assert _decisions.dump_lines(long) == python_dump_lines(long)
     with pytest.raises(TypeError, match="surrogates"):
         _decisions.dump_lines([{"a": "x"}, {"a": "\ud800"}])
+    # any sequence, as the definition takes any iterable; not a lone decision
+    assert _decisions.dump_lines(({"a": 1},)) == python_dump_lines(({"a": 1},)) == b'{"a":1}\n'
     with pytest.raises(TypeError):
-        _decisions.dump_lines(({"a": 1},))                           # a list, as replay hands on
+        _decisions.dump_lines(7)
 
 
 def test_dump_lines_escapes_each_ascii_character_wherever_it_stands():
@@ -146,3 +148,26 @@ def test_tally_by_hand():
         tally.add([{"policy": "p", "rule": "r"}])
     with pytest.raises(TypeError):
         _decisions.Tally(1)
+    tally.add((ban,))                                              # any sequence
+    with pytest.raises(TypeError):
+        tally.add(7)
+    counts = Counter()
+    tally.drain(counts)
+    assert counts == {("community", "violations", "ban"): 1}
+
+
+def test_tally_survives_a_mapping_that_empties_the_list_it_is_in():
+    # reading a mapping that is not a dict runs its code; the decision being read stays alive
+    decisions: list = []
+
+    class Emptying(dict):
+        def __getitem__(self, key):
+            decisions.clear()
+            return dict.__getitem__(self, key)
+
+    decisions.extend([Emptying(policy="p", rule="r", action="a"), {"policy": "p", "rule": "r", "action": "b"}])
+    tally = _decisions.Tally()
+    tally.add(decisions)
+    counts = Counter()
+    tally.drain(counts)
+    assert counts == {("p", "r", "a"): 1}              # the second was gone before it was read

@@ -222,28 +222,39 @@ static int put_decision(PyObject *d) {
     return 0;
 }
 
-/* dump_lines(decisions: list) -> bytes */
-static PyObject *dump_lines(PyObject *Py_UNUSED(self), PyObject *decisions) {
-    if (!PyList_Check(decisions)) {
-        PyErr_SetString(PyExc_TypeError, "dump_lines takes a list of decisions");
-        return NULL;
+/* One decision onto the buffer: in C, or by orjson. 0, or -1 with orjson's error. */
+static int put_line(PyObject *d) {
+    int r = put_decision(d);
+    if (r != 1) return r;
+    PyObject *args[2] = {d, append_newline};       /* orjson writes it, or says why it cannot */
+    PyObject *line = PyObject_Vectorcall(orjson_dumps, args, 1, option_kw);
+    if (line == NULL) return -1;
+    Py_ssize_t len = PyBytes_GET_SIZE(line);
+    if (reserve(len) < 0) {
+        Py_DECREF(line);
+        return -1;
     }
+    memcpy(buf + buf_len, PyBytes_AS_STRING(line), (size_t)len);
+    buf_len += len;
+    Py_DECREF(line);
+    return 0;
+}
+
+/* dump_lines(decisions: a sequence) -> bytes */
+static PyObject *dump_lines(PyObject *Py_UNUSED(self), PyObject *decisions) {
+    PyObject *seq = PySequence_Fast(decisions, "dump_lines takes a sequence of decisions");
+    if (seq == NULL) return NULL;
     buf_len = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(decisions); i++) {
-        PyObject *d = PyList_GET_ITEM(decisions, i);
-        int r = put_decision(d);
-        if (r < 0) return NULL;
-        if (r == 1) {                              /* orjson writes it, or says why it cannot */
-            PyObject *args[2] = {d, append_newline};
-            PyObject *line = PyObject_Vectorcall(orjson_dumps, args, 1, option_kw);
-            if (line == NULL) return NULL;
-            Py_ssize_t len = PyBytes_GET_SIZE(line);
-            if (reserve(len) < 0) { Py_DECREF(line); return NULL; }
-            memcpy(buf + buf_len, PyBytes_AS_STRING(line), (size_t)len);
-            buf_len += len;
-            Py_DECREF(line);
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *d = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
+        int r = put_line(d);
+        Py_DECREF(d);
+        if (r < 0) {
+            Py_DECREF(seq);
+            return NULL;
         }
     }
+    Py_DECREF(seq);
     return PyBytes_FromStringAndSize(buf, buf_len);
 }
 
@@ -316,52 +327,63 @@ static PyObject *field(PyObject *d, PyObject *key) {
     return Py_NewRef(v);
 }
 
-/* tally.add(decisions): count each decision by (policy, rule, action). */
-static PyObject *Tally_add(Tally *t, PyObject *decisions) {
-    if (!PyList_Check(decisions)) {
-        PyErr_SetString(PyExc_TypeError, "Tally.add takes a list of decisions");
-        return NULL;
+/* One decision counted; -1 with an exception. */
+static int tally_one(Tally *t, PyObject *d) {
+    PyObject *p = field(d, s_policy), *r = p == NULL ? NULL : field(d, s_rule),
+             *a = r == NULL ? NULL : field(d, s_action);
+    if (a == NULL) {
+        Py_XDECREF(p);
+        Py_XDECREF(r);
+        return -1;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(decisions); i++) {
-        PyObject *d = PyList_GET_ITEM(decisions, i);
-        PyObject *p = field(d, s_policy), *r = p == NULL ? NULL : field(d, s_rule),
-                 *a = r == NULL ? NULL : field(d, s_action);
-        if (a == NULL) {
-            Py_XDECREF(p);
-            Py_XDECREF(r);
+    size_t mask = (size_t)t->cap - 1, j = slot_of(p, r, a, mask);
+    Slot *s;
+    for (;;) {
+        s = &t->slots[j];
+        if (s->policy == NULL || (s->policy == p && s->rule == r && s->action == a)) break;
+        j = (j + 1) & mask;
+    }
+    if (s->policy == NULL) {
+        if ((t->used + 1) * 2 > t->cap) {
+            if (tally_grow(t) < 0) {
+                Py_DECREF(p);
+                Py_DECREF(r);
+                Py_DECREF(a);
+                return -1;
+            }
+            mask = (size_t)t->cap - 1;
+            j = slot_of(p, r, a, mask);
+            while (t->slots[j].policy != NULL) j = (j + 1) & mask;
+            s = &t->slots[j];
+        }
+        s->policy = Py_NewRef(p);
+        s->rule = Py_NewRef(r);
+        s->action = Py_NewRef(a);
+        s->n = 0;
+        t->used++;
+    }
+    s->n++;
+    Py_DECREF(p);
+    Py_DECREF(r);
+    Py_DECREF(a);
+    return 0;
+}
+
+/* tally.add(decisions): count each decision of a sequence by (policy, rule, action). */
+static PyObject *Tally_add(Tally *t, PyObject *decisions) {
+    PyObject *seq = PySequence_Fast(decisions, "Tally.add takes a sequence of decisions");
+    if (seq == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        /* held: reading a mapping that is not a dict runs Python code */
+        PyObject *d = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
+        int r = tally_one(t, d);
+        Py_DECREF(d);
+        if (r < 0) {
+            Py_DECREF(seq);
             return NULL;
         }
-        size_t mask = (size_t)t->cap - 1, j = slot_of(p, r, a, mask);
-        Slot *s;
-        for (;;) {
-            s = &t->slots[j];
-            if (s->policy == NULL || (s->policy == p && s->rule == r && s->action == a)) break;
-            j = (j + 1) & mask;
-        }
-        if (s->policy == NULL) {
-            if ((t->used + 1) * 2 > t->cap) {
-                if (tally_grow(t) < 0) {
-                    Py_DECREF(p);
-                    Py_DECREF(r);
-                    Py_DECREF(a);
-                    return NULL;
-                }
-                mask = (size_t)t->cap - 1;
-                j = slot_of(p, r, a, mask);
-                while (t->slots[j].policy != NULL) j = (j + 1) & mask;
-                s = &t->slots[j];
-            }
-            s->policy = Py_NewRef(p);
-            s->rule = Py_NewRef(r);
-            s->action = Py_NewRef(a);
-            s->n = 0;
-            t->used++;
-        }
-        s->n++;
-        Py_DECREF(p);
-        Py_DECREF(r);
-        Py_DECREF(a);
     }
+    Py_DECREF(seq);
     Py_RETURN_NONE;
 }
 
