@@ -58,3 +58,34 @@ def test_decode_only_records(benchmark):
     compiled = compile_program(load_paths([str(ROOT / "policies/examples")]).program)
     decode = record_decoder(compiled.record)
     benchmark(lambda: [decode(line) for line in LINES])
+
+
+def _pack_decisions() -> list[dict]:
+    """The community pack's decisions on the log, as `eval` hands them to its writer."""
+    compiled = compile_program(load_paths([str(ROOT / "policies" / "community")]).program)
+    ev, decode, out = Evaluator(compiled), record_decoder(compiled.record), []
+    for line in LINES:
+        record = decode(line)
+        out += ev.process_record(record, parse_ts(record.ts))
+    return out
+
+
+@pytest.mark.parametrize("writer", ["c", "orjson"])
+def test_write_decisions(benchmark, writer):
+    """Decisions out as JSON lines: output/_decisions.c against one orjson call a decision."""
+    from policyengine.output.decisions import dump_lines, python_dump_lines
+    decisions = _pack_decisions()
+    benchmark(dump_lines if writer == "c" else python_dump_lines, decisions)
+
+
+@pytest.mark.parametrize("tally", ["c", "counter"])
+def test_count_decisions(benchmark, tally):
+    """Decisions counted by (policy, rule, action): the C tally against a Counter of tuples."""
+    from policyengine.output.decisions import PythonTally, Tally
+    decisions = _pack_decisions()
+
+    def count():
+        t = Tally() if tally == "c" else PythonTally()
+        t.add(decisions)
+        t.drain({})
+    benchmark(count)
