@@ -28,6 +28,7 @@ from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
 from policyengine.events.routing import route, route_fields
 from policyengine.logs import open_log
+from policyengine.output.decisions import dump_lines
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.helpers import RouteDiverged, share_of
@@ -145,10 +146,13 @@ def _work(share: int):
     log_index = 0
     path = os.path.join(job.spool, f"share{share}.jsonl")
     spool = open(path, "wb")
-    write, dumps, tags = spool.write, orjson.dumps, evaluator.tags
+    write, tags = spool.write, evaluator.tags
 
+    # Decisions are tagged by identity, so they are written as they come, records included (a
+    # dict made of a record would be another object): dump_lines writes both as orjson would.
     def emit(decision: dict) -> None:
-        write(_sort_key(tags.pop(id(decision))) + dumps(decision) + b"\n")
+        write(_sort_key(tags.pop(id(decision))) + dump_lines((decision,)))
+    emit.takes_records = True
 
     def report(message: str) -> None:
         reports.append((log_index, stats.events + stats.bad_lines, share, len(reports), message))

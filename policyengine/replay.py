@@ -18,7 +18,7 @@ from policyengine.events.native import event_time
 from policyengine.events.records import RECORD_ERRORS, record_decoder
 from policyengine.events.timestamps import parse_ts
 from policyengine.logs import OpenLog, line_batches
-from policyengine.output.decisions import Tally
+from policyengine.output.decisions import Tally, materialize
 from policyengine.runtime.evaluator import Evaluator
 
 LATE_REPORTED = 20
@@ -118,9 +118,13 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
 
     # An emitter may take a list at once (`many`: the JSON-lines writer of `eval`).
     emit_many = getattr(emit, "many", None)
+    # The C giver's decisions are records; an emitter that does not say it takes them gets dicts.
+    takes_records = getattr(emit_many if emit_many is not None else emit, "takes_records", False)
 
     def hand_on(decisions: list[dict]) -> None:
         tally.add(decisions)
+        if not takes_records:
+            materialize(decisions)
         if emit_many is not None:
             emit_many(decisions)
         else:

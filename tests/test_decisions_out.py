@@ -171,3 +171,76 @@ def test_tally_survives_a_mapping_that_empties_the_list_it_is_in():
     counts = Counter()
     tally.drain(counts)
     assert counts == {("p", "r", "a"): 1}              # the second was gone before it was read
+
+
+# ---- decision records: what the C giver makes ---------------------------------------------------
+_AWARDS = """policy perks "points"
+points points { cap 3 per day }
+rule talk { on message do award_points(2) reason "for talking" }
+rule back { on absence(message by user for 1h) do award_points(1) }
+"""
+
+
+def _record(*fields, user="u1", event_id="e1"):
+    return _decisions.record("2026-11-02T00:00:00Z", "perks", "talk", "award_points", user, event_id, fields)
+
+
+def test_a_record_reads_as_the_dict_it_stands_for():
+    record = _record(("points", 2), ("balance", 5.5), ("reason", "为什么"))
+    as_dict = {"ts": "2026-11-02T00:00:00Z", "policy": "perks", "rule": "talk", "action": "award_points",
+               "user": "u1", "event_id": "e1", "points": 2, "balance": 5.5, "reason": "为什么"}
+    assert record == as_dict and not record != as_dict and as_dict == record
+    assert list(record) == list(record.keys()) == list(as_dict)                # keys in the dict's order
+    assert list(record.items()) == list(as_dict.items()) and list(record.values()) == list(as_dict.values())
+    assert len(record) == 9 and record["balance"] == 5.5 and record.get("nope", 7) == 7 and record.get("user") == "u1"
+    assert "reason" in record and "nope" not in record and 3 not in record
+    assert type(record.to_dict()) is dict and record.to_dict() == as_dict and record.copy() == as_dict
+    assert repr(record) == repr(as_dict)
+    with pytest.raises(KeyError):
+        record["nope"]
+    with pytest.raises(TypeError):
+        hash(record)
+    import pickle
+    assert pickle.loads(pickle.dumps(record)) == as_dict and type(pickle.loads(pickle.dumps(record))) is dict
+    # absent user and event id are absent keys, as helpers.decision leaves them out
+    bare = _record(("points", 1), user=None, event_id=None)
+    assert bare == {"ts": "2026-11-02T00:00:00Z", "policy": "perks", "rule": "talk", "action": "award_points",
+                    "points": 1} and "user" not in bare and len(bare) == 5
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), _TEXTS), st.one_of(st.none(), _TEXTS),
+                          st.lists(st.tuples(st.sampled_from(["points", "balance", "currency", "reason"]), _VALUES),
+                                   max_size=4, unique_by=lambda field: field[0])), max_size=5))
+def test_c_dump_lines_writes_records_as_orjson_writes_their_dicts(rows):
+    records = [_record(*fields, user=user, event_id=event_id) for user, event_id, fields in rows]
+    dicts = [r.to_dict() for r in records]
+    assert _outcome(_decisions.dump_lines, records) == _outcome(python_dump_lines, dicts)
+    tally, counts, expected = _decisions.Tally(), Counter(), Counter(map(_KEY, dicts))
+    tally.add(records)
+    tally.drain(counts)
+    assert +counts == expected
+
+
+def test_materialize_makes_records_dicts_in_place():
+    record, plain = _record(("points", 1)), {"policy": "p", "rule": "r", "action": "a"}
+    decisions = [plain, record]
+    _decisions.materialize(decisions)
+    assert decisions[0] is plain and type(decisions[1]) is dict and decisions[1] == record
+
+
+def test_the_evaluator_hands_its_callers_dicts():
+    # the C giver makes records; process and advance (what the embedding API and `policyengine
+    # test` read) give dicts, from a rule and from a timer alike
+    from policyengine.compiler import compile_program
+    from policyengine.loader import load_text
+    from policyengine.runtime.evaluator import Evaluator
+    evaluator = Evaluator(compile_program(load_text([("a.policy", _AWARDS)]).program))
+    hour = 3_600_000_000
+    first = evaluator.process({"type": "message", "user": "u1", "id": "e1", "text": "hi"}, 10 * hour)
+    later = evaluator.process({"type": "message", "user": "u2", "id": "e2", "text": "hi"}, 12 * hour)
+    end = evaluator.advance(14 * hour)
+    made = first + later + end
+    assert [(d["rule"], d["user"], d["points"]) for d in made] == [
+        ("talk", "u1", 2), ("back", "u1", 1), ("talk", "u2", 2), ("back", "u2", 1)]
+    assert all(type(d) is dict for d in made)

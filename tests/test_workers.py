@@ -120,3 +120,35 @@ def test_each_share_counts_every_event_as_one_worker_does(mixed_log, share, extr
         counts.append((stats.events, evaluator.store.events_seen, evaluator.late_events))
     assert counts[0] == counts[1]
     assert counts[0][0] == counts[0][1] > 29_000
+
+
+POINTS = """policy perks "points"
+points points {
+  cap 20 per day
+  tz "Asia/Shanghai"
+}
+rule talk {
+  on message where len(text) >= 5
+  do award_points(1)
+  cooldown 1m per user
+}
+rule welcome_back {
+  on absence(message by user for 1d)
+  do award_points(3)
+}
+"""
+
+
+def test_two_workers_write_awards_as_one_worker_does(mixed_log, tmp_path):
+    # The C giver's decisions are records (output/_decisions.c), tagged for the merge by identity:
+    # awards made by a rule and by a timer (the absence), in the shared loop and at --until.
+    policy = tmp_path / "points.policy"
+    policy.write_text(POINTS)
+    runs = [run_cli("eval", "--workers", str(n), "--policy", str(policy), "--until", UNTIL, str(mixed_log))
+            for n in (1, 2)]
+    assert all(r.returncode == 0 for r in runs)
+    assert b"running on one worker" not in runs[1].stderr
+    assert runs[1].stdout == runs[0].stdout
+    decisions = [orjson.loads(x) for x in runs[0].stdout.splitlines()]
+    rules = {d["rule"] for d in decisions if d["action"] == "award_points"}
+    assert rules == {"talk", "welcome_back"}

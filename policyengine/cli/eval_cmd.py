@@ -222,6 +222,7 @@ def jsonl_writer(out):
     # one each (the community pack decides on six events in ten).
     def many(decisions: list[dict]) -> None:
         write(dump_lines(decisions))
+    many.takes_records = True           # decision records as they are (output/decisions.py)
     emit.many = many
     return emit
 

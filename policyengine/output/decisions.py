@@ -1,6 +1,10 @@
 """Decisions as JSON lines, and counted by (policy, rule, action): in C where it was built
 (output/_decisions.c), otherwise here. The Python forms are the definitions the C ones are
-tested against."""
+tested against.
+
+The C giver's decisions are records (`_decisions.Record`), which read as the dicts they stand
+for; `eval`'s writer and tally take them as they are, and `materialize` turns them into dicts
+wherever else decisions go (the evaluator's `process` and `advance`, any other writer)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -32,7 +36,11 @@ class PythonTally:
         self._counts.clear()
 
 
+def python_materialize(decisions: list) -> None:
+    """Without the C module no decision is a record (the C giver makes dicts then): nothing to do."""
+
+
 try:
-    from policyengine.output._decisions import Tally, dump_lines
+    from policyengine.output._decisions import Tally, dump_lines, materialize
 except ImportError:          # the C module is optional (setup.py); the same answers, more slowly
-    Tally, dump_lines = PythonTally, python_dump_lines
+    Tally, dump_lines, materialize = PythonTally, python_dump_lines, python_materialize

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include "_columns.h"   /* member-keyed tables: dicts or columns */
 #include "_ints.h"      /* times as C integers */
+#include "../output/_decisions.h"   /* decision records, where output/_decisions was built */
+
+static DecisionsAPI *decisions_api;
 
 typedef struct {
     PyObject_HEAD
@@ -300,18 +303,44 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         result = Py_NewRef(Py_None);
         goto done;
     }
-    /* The decision, as helpers.decision builds it, keys in its order. */
-    made = PyDict_Copy(event_id != Py_None ? g->with_id : g->without_id);
-    if (made == NULL) goto done;
+    /* The decision, as helpers.decision builds it, keys in its order: a record where
+     * output/_decisions was built (eval's writer and tally read it; materialize makes it the
+     * dict below wherever else decisions go), else the dict. */
     PyObject *ts = PyObject_CallOneArg(g->format_us, now);
     if (ts != NULL && ts == Py_None) Py_SETREF(ts, PyObject_CallOneArg(g->format_ts, now));
-    if (set_item(made, s_ts, ts) < 0 || PyDict_SetItem(made, s_user, member) < 0
-        || (event_id != Py_None && PyDict_SetItem(made, s_event_id, event_id) < 0)
-        || set_item(made, s_points, plain(g, actual)) < 0
-        || set_item(made, s_balance, plain(g, after)) < 0
-        || (reason != Py_None && PyDict_SetItem(made, s_reason, reason) < 0)
-        || PyList_Append(out, made) < 0)
-        goto done;
+    if (ts == NULL) goto done;
+    if (decisions_api != NULL) {
+        PyObject *points = plain(g, actual), *balance = points == NULL ? NULL : plain(g, after);
+        if (balance != NULL) {
+            PyObject *keys[4] = {s_points, s_currency, s_balance, s_reason};
+            PyObject *values[4] = {points, g->currency, balance, reason};
+            int n = 0;
+            for (int i = 0; i < 4; i++) {                 /* currency only when named, reason when given */
+                if ((i == 1 && !g->named) || (i == 3 && reason == Py_None)) continue;
+                keys[n] = keys[i];
+                values[n++] = values[i];
+            }
+            made = decisions_api->make(ts, g->policy, g->rule, s_award_points, member,
+                                       event_id != Py_None ? event_id : NULL, n, keys, values);
+        }
+        Py_XDECREF(points);
+        Py_XDECREF(balance);
+        Py_DECREF(ts);
+        if (made == NULL || PyList_Append(out, made) < 0) goto done;
+    } else {
+        made = PyDict_Copy(event_id != Py_None ? g->with_id : g->without_id);
+        if (made == NULL) {
+            Py_DECREF(ts);
+            goto done;
+        }
+        if (set_item(made, s_ts, ts) < 0 || PyDict_SetItem(made, s_user, member) < 0
+            || (event_id != Py_None && PyDict_SetItem(made, s_event_id, event_id) < 0)
+            || set_item(made, s_points, plain(g, actual)) < 0
+            || set_item(made, s_balance, plain(g, after)) < 0
+            || (reason != Py_None && PyDict_SetItem(made, s_reason, reason) < 0)
+            || PyList_Append(out, made) < 0)
+            goto done;
+    }
     /* Leaderboards count it (Rewards.board_add). */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->boards); i++) {
         PyObject *board = member_table(g, g->board_tables, PyTuple_GET_ITEM(g->boards, i));  /* anew each period */
@@ -448,6 +477,11 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_points", NULL, 0, f
 
 PyMODINIT_FUNC PyInit__points(void) {
     columns_import();
+    /* PyCapsule_Import imports only the package; the module is imported first. */
+    PyObject *decisions = PyImport_ImportModule("policyengine.output._decisions");
+    decisions_api = decisions == NULL ? NULL : PyCapsule_Import(DECISIONS_CAPSULE, 0);
+    Py_XDECREF(decisions);
+    if (decisions_api == NULL) PyErr_Clear();
     INTERN(s_events_seen, "events_seen"); INTERN(s_ts, "ts"); INTERN(s_policy, "policy"); INTERN(s_rule, "rule");
     INTERN(s_action, "action"); INTERN(s_user, "user"); INTERN(s_event_id, "event_id"); INTERN(s_points, "points");
     INTERN(s_currency, "currency"); INTERN(s_balance, "balance"); INTERN(s_reason, "reason");

@@ -4,6 +4,7 @@ from __future__ import annotations
 import msgspec
 
 from policyengine.compiler import CompiledProgram
+from policyengine.output.decisions import materialize
 from policyengine.runtime.helpers import track_member
 from policyengine.runtime.rewards import Rewards
 from policyengine.runtime.store import MemoryStore
@@ -86,6 +87,7 @@ class Evaluator:
             self.rewards.check_roles(user, record, ts, out)
         if store.events_seen >= store.next_sweep:
             store.sweep(ts, self.widths)
+        materialize(out)                # dicts for every caller (output/decisions.py)
         return out
 
     def advance(self, until: int, keys: list | None = None) -> list[dict]:
@@ -95,6 +97,7 @@ class Evaluator:
         if self.store.watermark is None or until > self.store.watermark:
             self.store.watermark = until
         self.timeline.fire_until(until, out, keys)
+        materialize(out)
         return out
 
     def _rule_failed(self, index, exc: Exception, event: dict) -> None:
