@@ -244,3 +244,40 @@ def test_the_evaluator_hands_its_callers_dicts():
     assert [(d["rule"], d["user"], d["points"]) for d in made] == [
         ("talk", "u1", 2), ("back", "u1", 1), ("talk", "u2", 2), ("back", "u2", 1)]
     assert all(type(d) is dict for d in made)
+
+
+_RUN_AWARDS = """
+import sys, json
+if sys.argv[1] == "without":
+    sys.modules["policyengine.output._decisions"] = None     # as if it had not been built
+from policyengine.compiler import compile_program
+from policyengine.loader import load_text
+from policyengine.runtime import rewards
+from policyengine.runtime.evaluator import Evaluator
+assert rewards._points is not None                            # the C giver either way
+evaluator = Evaluator(compile_program(load_text([("a.policy", sys.stdin.read())]).program))
+hour = 3_600_000_000
+made = []
+for i in range(6):
+    made += evaluator.process({"type": "message", "user": f"u{i % 2}", "id": f"e{i}", "text": "hi"}, (10 + i) * hour)
+made += evaluator.advance(30 * hour)
+print(json.dumps([[type(d).__name__, d] for d in made]))
+"""
+
+
+def test_the_c_giver_makes_the_same_dicts_without_records():
+    # where output/_decisions is not built the C giver fills a dict from its template instead
+    import json
+    import subprocess
+    import sys
+    runs = [subprocess.run([sys.executable, "-c", _RUN_AWARDS, which], input=_AWARDS, capture_output=True,
+                           text=True, check=True).stdout for which in ("with", "without")]
+    assert runs[0] == runs[1]
+    made = json.loads(runs[0])
+    assert {kind for kind, _ in made} == {"dict"}
+    # by hand: a cap of 3 a day for both rules; u0 talks at 10 h (+2), is back by 11 h (+1, the
+    # cap reached), u1 the same an hour later; every later award of the day is 0 and decides
+    # nothing, and the pending returns fall due on the first day too
+    assert [(d["rule"], d["user"], d["points"], d["balance"], d.get("event_id")) for _, d in made] == [
+        ("talk", "u0", 2, 2, "e0"), ("back", "u0", 1, 3, None), ("talk", "u1", 2, 2, "e1"), ("back", "u1", 1, 3, None)]
+    assert made[0][1]["reason"] == "for talking" and "reason" not in made[1][1]
