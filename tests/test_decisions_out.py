@@ -82,6 +82,9 @@ def test_dump_lines_by_hand():
     assert _decisions.dump_lines(long) == python_dump_lines(long)
     with pytest.raises(TypeError, match="surrogates"):
         _decisions.dump_lines([{"a": "x"}, {"a": "\ud800"}])
+    for key in (_Str("k"), 1, None):                               # keys orjson refuses, as it refuses them
+        with pytest.raises(TypeError, match="Dict key must be str"):
+            _decisions.dump_lines([{"a": 1, key: 1}])
     # any sequence, as the definition takes any iterable; not a lone decision
     assert _decisions.dump_lines(({"a": 1},)) == python_dump_lines(({"a": 1},)) == b'{"a":1}\n'
     with pytest.raises(TypeError):

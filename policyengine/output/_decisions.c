@@ -428,67 +428,49 @@ static int put_value(PyObject *v) {
     return 1;
 }
 
-/* A record as a line; 1: not mine (a value the encoder does not take), the buffer back. */
-static int put_record(const Record *r) {
-    Py_ssize_t start = buf_len;
-    if (reserve(2) < 0) return -1;
-    buf[buf_len++] = '{';
-    int first = 1;
-    for (int i = 0; i < HEAD + r->n; i++) {
-        PyObject *key, *value;
-        record_slot(r, i, &key, &value);
-        if (value == NULL) continue;
-        if (reserve(1) < 0) return -1;
-        if (!first) buf[buf_len++] = ',';
-        first = 0;
-        int done = put_known_str(key);
-        if (done == 0) {
-            if (reserve(1) < 0) return -1;
-            buf[buf_len++] = ':';
-            done = put_value(value);
-        }
-        if (done != 0) {
-            buf_len = start;
-            return done;
-        }
-    }
+/* `"key":value`, after a comma unless it is the first: 0, 1 (not mine), -1. */
+static int put_member(int *first, PyObject *key, PyObject *value) {
+    if (reserve(1) < 0) return -1;
+    if (!*first) buf[buf_len++] = ',';
+    *first = 0;
+    int r = put_known_str(key);
+    if (r != 0) return r;
+    if (reserve(1) < 0) return -1;
+    buf[buf_len++] = ':';
+    return put_value(value);
+}
+
+/* The end of a line: 0 or -1. */
+static int put_close(void) {
     if (reserve(2) < 0) return -1;
     buf[buf_len++] = '}';
     buf[buf_len++] = '\n';
     return 0;
 }
 
-/* One decision as a line; 1: not mine, the buffer back where it was. */
+/* One decision — a record, or an exact dict with str keys — as a line; 1: not mine (a key or a
+ * value the encoder does not take), the buffer back where it was. */
 static int put_decision(PyObject *d) {
     Py_ssize_t start = buf_len, pos = 0;
     PyObject *key, *value;
-    if (Py_IS_TYPE(d, &RecordType)) return put_record((Record *)d);
-    if (!PyDict_CheckExact(d)) return 1;
-    if (reserve(2) < 0) return -1;
+    int first = 1, r = 0;
+    int record = Py_IS_TYPE(d, &RecordType);
+    if (!record && !PyDict_CheckExact(d)) return 1;
+    if (reserve(1) < 0) return -1;
     buf[buf_len++] = '{';
-    int first = 1;
-    while (PyDict_Next(d, &pos, &key, &value)) {
-        if (!PyUnicode_CheckExact(key)) { buf_len = start; return 1; }
-        if (!first) {
-            if (reserve(1) < 0) return -1;
-            buf[buf_len++] = ',';
+    if (record) {
+        const Record *rec = (const Record *)d;
+        for (int i = 0; i < HEAD + rec->n && r == 0; i++) {
+            record_slot(rec, i, &key, &value);
+            if (value != NULL) r = put_member(&first, key, value);
         }
-        first = 0;
-        int r = put_known_str(key);
-        if (r == 0) {
-            if (reserve(1) < 0) return -1;
-            buf[buf_len++] = ':';
-            r = put_value(value);
-        }
-        if (r != 0) {
-            buf_len = start;
-            return r;
-        }
+    } else {
+        while (r == 0 && PyDict_Next(d, &pos, &key, &value))
+            r = PyUnicode_CheckExact(key) ? put_member(&first, key, value) : 1;
     }
-    if (reserve(2) < 0) return -1;
-    buf[buf_len++] = '}';
-    buf[buf_len++] = '\n';
-    return 0;
+    if (r == 0) return put_close();
+    if (r == 1) buf_len = start;
+    return r;
 }
 
 /* One decision onto the buffer: in C, or by orjson. 0, or -1 with orjson's error. */
