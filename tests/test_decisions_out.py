@@ -56,7 +56,7 @@ def test_c_dump_lines_writes_what_orjson_writes(decisions):
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_TEXTS, min_size=1, max_size=1500))
 def test_c_dump_lines_writes_interned_strings_right_however_many(texts):
-    # interned strings are written from a cache of 512 slots: many of them, repeated, evict and
+    # interned strings are written from a cache of 256 sets of two: many of them, repeated, evict and
     # refill it; each must still be written as itself
     texts = [sys.intern(t) for t in texts if not any("\ud800" <= c <= "\udfff" for c in t)]
     decisions = [{t: t} for t in texts] + [{t: t} for t in reversed(texts)]
