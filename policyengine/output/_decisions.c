@@ -435,57 +435,45 @@ static int put_value(PyObject *v) {
     return 1;
 }
 
-/* One decision — a record, or an exact dict with str keys — as a line; 1: not mine (a key or a
- * value the encoder does not take), the buffer back where it was. The two loops share the
- * writing of a member as a macro: as a function, however marked, gcc laid the string writers out
- * differently and the pack cost ~370 instructions an event more. */
-#define PUT_MEMBER(key, value)                                  \
-    do {                                                        \
-        if (reserve(1) < 0) return -1;                          \
-        if (!first) buf[buf_len++] = ',';                       \
-        first = 0;                                              \
-        int done = put_known_str(key);                          \
-        if (done == 0) {                                        \
-            if (reserve(1) < 0) return -1;                      \
-            buf[buf_len++] = ':';                               \
-            done = put_value(value);                            \
-        }                                                       \
-        if (done != 0) {                                        \
-            buf_len = start;                                    \
-            return done;                                        \
-        }                                                       \
-    } while (0)
+/* `"key":value`, after a comma unless it is the first: 0, 1 (not mine), -1. */
+static inline int put_member(int *first, PyObject *key, PyObject *value) {
+    if (reserve(1) < 0) return -1;
+    if (!*first) buf[buf_len++] = ',';
+    *first = 0;
+    int r = put_known_str(key);
+    if (r != 0) return r;
+    if (reserve(1) < 0) return -1;
+    buf[buf_len++] = ':';
+    return put_value(value);
+}
 
+/* One decision — a record, or an exact dict with str keys — as a line; 1: not mine (a key or a
+ * value the encoder does not take), the buffer back where it was. */
 static int put_decision(PyObject *d) {
     Py_ssize_t start = buf_len, pos = 0;
     PyObject *key, *value;
-    int first = 1;
-    if (Py_IS_TYPE(d, &RecordType)) {
+    int first = 1, r = 0;
+    int record = Py_IS_TYPE(d, &RecordType);
+    if (!record && !PyDict_CheckExact(d)) return 1;
+    if (reserve(1) < 0) return -1;
+    buf[buf_len++] = '{';
+    if (record) {
         const Record *rec = (const Record *)d;
-        if (reserve(1) < 0) return -1;
-        buf[buf_len++] = '{';
-        for (int i = 0; i < HEAD + rec->n; i++) {
+        for (int i = 0; i < HEAD + rec->n && r == 0; i++) {
             record_slot(rec, i, &key, &value);
-            if (value != NULL) PUT_MEMBER(key, value);
+            if (value != NULL) r = put_member(&first, key, value);
         }
     } else {
-        if (!PyDict_CheckExact(d)) return 1;
-        if (reserve(1) < 0) return -1;
-        buf[buf_len++] = '{';
-        while (PyDict_Next(d, &pos, &key, &value)) {
-            if (!PyUnicode_CheckExact(key)) {
-                buf_len = start;
-                return 1;
-            }
-            PUT_MEMBER(key, value);
-        }
+        while (r == 0 && PyDict_Next(d, &pos, &key, &value))
+            r = PyUnicode_CheckExact(key) ? put_member(&first, key, value) : 1;
     }
+    if (r == 1) buf_len = start;
+    if (r != 0) return r;
     if (reserve(2) < 0) return -1;
     buf[buf_len++] = '}';
     buf[buf_len++] = '\n';
     return 0;
 }
-#undef PUT_MEMBER
 
 /* One decision onto the buffer: in C, or by orjson. 0, or -1 with orjson's error. */
 static int put_line(PyObject *d) {
