@@ -30,5 +30,6 @@ setup(
                                     "policyengine/output/_decisions.h"], optional=True)
                  for name in ("_columns", "_windows", "_points", "_periods", "_words")] +
                 [Extension("policyengine.output._decisions", ["policyengine/output/_decisions.c"],
-                           depends=["policyengine/output/_decisions.h"], extra_compile_args=["-O2"], optional=True)],
+                           depends=["policyengine/output/_decisions.h", "policyengine/output/_record.h",
+                                    "policyengine/output/_tally.h"], extra_compile_args=["-O2"], optional=True)],
 )
