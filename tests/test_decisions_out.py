@@ -284,3 +284,49 @@ def test_the_c_giver_makes_the_same_dicts_without_records():
     assert [(d["rule"], d["user"], d["points"], d["balance"], d.get("event_id")) for _, d in made] == [
         ("talk", "u0", 2, 2, "e0"), ("back", "u0", 1, 3, None), ("talk", "u1", 2, 2, "e1"), ("back", "u1", 1, 3, None)]
     assert made[0][1]["reason"] == "for talking" and "reason" not in made[1][1]
+
+
+# ---- decisions made by the generated code: DecisionMaker against helpers.python_decision --------
+_NAMES_OF_FIELDS = st.sampled_from(["message_id", "duration_s", "role", "reason", "user", "ts", "points", "x"])
+_FIELDS = st.lists(st.tuples(_NAMES_OF_FIELDS, st.one_of(st.none(), _VALUES)), max_size=8).map(tuple)
+_TIMES = st.one_of(st.integers(min_value=-(2 ** 62), max_value=2 ** 62),      # years past 9999 and before 1000
+                   st.integers(min_value=0, max_value=4_102_444_800_000_000))  # 1970–2100
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_TIMES, st.one_of(_NAMES, st.none()), st.one_of(st.none(), _TEXTS), st.one_of(st.none(), _TEXTS),
+       _FIELDS, st.one_of(st.none(), _TEXTS))
+def test_c_decision_makes_what_the_definition_makes(ts, action, user, event_id, fields, reason):
+    from policyengine.runtime import helpers
+    args = (ts, "community", "no_ads", action, user, event_id, fields, reason)
+    try:
+        expected = helpers.python_decision(*args)
+    except OverflowError as err:                   # a time outside the calendar: the same error
+        with pytest.raises(OverflowError, match=str(err)):
+            helpers.decision(*args)
+        return
+    made = helpers.decision(*args)
+    assert type(made) in (dict, _decisions.Record)
+    assert made == expected and list(made.items()) == list(expected.items())      # keys in the same order
+    assert _outcome(_decisions.dump_lines, [made]) == _outcome(python_dump_lines, [expected])
+
+
+def test_c_decision_by_hand():
+    from policyengine.runtime import helpers
+    ts = 1_762_041_625_301_000                                   # 2025-11-02T00:00:25.301Z
+    made = helpers.decision(ts, "community", "no_ads", "delete", "u1", "e1", (("message_id", "e1"),), "广告")
+    assert type(made) is _decisions.Record and list(made.items()) == [
+        ("ts", "2025-11-02T00:00:25.301Z"), ("policy", "community"), ("rule", "no_ads"), ("action", "delete"),
+        ("user", "u1"), ("event_id", "e1"), ("message_id", "e1"), ("reason", "广告")]
+    # a field named as a key the decision already has: the definition's dict, the later value kept
+    twice = helpers.decision(ts, "p", "r", "a", None, None, (("role", 1), ("role", 2)), None)
+    assert type(twice) is dict and twice["role"] == 2 and "user" not in twice
+    # more fields than a record holds: a dict
+    many = helpers.decision(ts, "p", "r", "a", None, None, tuple((f"f{i}", i) for i in range(7)), None)
+    assert type(many) is dict and list(many)[-1] == "f6"
+    # a year before 1000 is format_ts's to write (format_us says None)
+    from datetime import datetime, timedelta, timezone
+    early = (datetime(500, 3, 1, 12, tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) // \
+        timedelta(microseconds=1)
+    old = helpers.decision(early, "p", "r", "a", None, None, (), None)
+    assert type(old) is _decisions.Record and old["ts"].startswith("500-03-01T12:00:00")

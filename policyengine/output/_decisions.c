@@ -15,6 +15,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include "_decisions.h"
@@ -295,7 +296,10 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_decisions", NULL, 0, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__decisions(void) {
-    if (PyType_Ready(&TallyType) < 0 || PyType_Ready(&RecordType) < 0) return NULL;
+    if (PyType_Ready(&TallyType) < 0 || PyType_Ready(&RecordType) < 0 || PyType_Ready(&DecisionMakerType) < 0)
+        return NULL;
+    s_reason = PyUnicode_InternFromString("reason");
+    if (s_reason == NULL) return NULL;
     s_ts = PyUnicode_InternFromString("ts");
     s_policy = PyUnicode_InternFromString("policy");
     s_rule = PyUnicode_InternFromString("rule");
@@ -324,6 +328,7 @@ PyMODINIT_FUNC PyInit__decisions(void) {
         return NULL;
     }
     if (PyModule_AddObjectRef(m, "Record", (PyObject *)&RecordType) < 0
+        || PyModule_AddObjectRef(m, "DecisionMaker", (PyObject *)&DecisionMakerType) < 0
         || PyModule_AddObjectRef(m, "Tally", (PyObject *)&TallyType) < 0) {
         Py_DECREF(m);
         return NULL;

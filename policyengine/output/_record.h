@@ -239,4 +239,121 @@ static PyObject *py_record(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
 
 static DecisionsAPI api = {&RecordType, record_make};
 
+/* ---- decisions made by the generated code --------------------------------------------------- */
+/* DecisionMaker(format_us, format_ts, definition): called as decision(ts, policy, rule, action,
+ * user, event_id, fields, reason), it is runtime/helpers.python_decision (the definition) making
+ * a record: ts as `format_us(ts) or format_ts(ts)`, user and event id where not None, then the
+ * fields whose value is not None, then the reason where not None. A decision with more fields than
+ * a record holds, or a field that is not a (str, value) pair, is made by the definition. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc call;
+    PyObject *format_us, *format_ts, *definition;
+} DecisionMaker;
+
+static PyObject *s_reason;
+
+/* Whether `name` is among `keys[0..n)` or the record's head keys: a dict would keep one value
+ * under it, so such a decision is the definition's to make. -1 on error. */
+static int taken(PyObject *name, PyObject *const *keys, int n) {
+    for (int i = 0; i < HEAD + n; i++) {
+        PyObject *k = i < HEAD ? head_keys[i] : keys[i - HEAD];
+        if (k == name) return 1;
+    }
+    for (int i = 0; i < HEAD + n; i++) {
+        PyObject *k = i < HEAD ? head_keys[i] : keys[i - HEAD];
+        int c = PyUnicode_Compare(k, name);
+        if (c == -1 && PyErr_Occurred()) return -1;
+        if (c == 0) return 1;
+    }
+    return 0;
+}
+
+static PyObject *DecisionMaker_call(DecisionMaker *m, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 8 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "decision(ts, policy, rule, action, user, event_id, fields, reason)");
+        return NULL;
+    }
+    PyObject *fields = args[6], *reason = args[7];
+    PyObject *keys[DECISION_FIELDS], *values[DECISION_FIELDS];
+    int n = 0, mine = PyTuple_CheckExact(fields);
+    for (Py_ssize_t i = 0; mine && i < PyTuple_GET_SIZE(fields); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(fields, i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(pair, 0)))
+            mine = 0;
+        else if (PyTuple_GET_ITEM(pair, 1) == Py_None)
+            continue;
+        else if (n == DECISION_FIELDS)
+            mine = 0;
+        else {
+            int seen = taken(PyTuple_GET_ITEM(pair, 0), keys, n);
+            if (seen < 0) return NULL;
+            mine = !seen;
+            keys[n] = PyTuple_GET_ITEM(pair, 0);
+            values[n++] = PyTuple_GET_ITEM(pair, 1);
+        }
+    }
+    if (mine && reason != Py_None) {
+        int seen = n == DECISION_FIELDS ? 1 : taken(s_reason, keys, n);
+        if (seen < 0) return NULL;
+        mine = !seen;
+        if (mine) {
+            keys[n] = s_reason;
+            values[n++] = reason;
+        }
+    }
+    if (!mine) return PyObject_Vectorcall(m->definition, args, nargs, NULL);
+    for (int i = 1; i < 4; i++)
+        if (args[i] == Py_None) return PyObject_Vectorcall(m->definition, args, nargs, NULL);  /* a record's are set */
+    PyObject *ts = PyObject_CallOneArg(m->format_us, args[0]);
+    if (ts == NULL) return NULL;
+    int truth = PyObject_IsTrue(ts);
+    if (truth < 0) {
+        Py_DECREF(ts);
+        return NULL;
+    }
+    if (!truth) {
+        Py_SETREF(ts, PyObject_CallOneArg(m->format_ts, args[0]));
+        if (ts == NULL) return NULL;
+    }
+    PyObject *made = record_make(ts, args[1], args[2], args[3], args[4] == Py_None ? NULL : args[4],
+                                 args[5] == Py_None ? NULL : args[5], n, keys, values);
+    Py_DECREF(ts);
+    return made;
+}
+
+static PyObject *DecisionMaker_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *format_us, *format_ts, *definition;
+    if ((kwds != NULL && PyDict_GET_SIZE(kwds) != 0)
+        || !PyArg_ParseTuple(args, "OOO:DecisionMaker", &format_us, &format_ts, &definition))
+        return NULL;
+    DecisionMaker *m = (DecisionMaker *)type->tp_alloc(type, 0);
+    if (m == NULL) return NULL;
+    m->call = (vectorcallfunc)DecisionMaker_call;
+    m->format_us = Py_NewRef(format_us);
+    m->format_ts = Py_NewRef(format_ts);
+    m->definition = Py_NewRef(definition);
+    return (PyObject *)m;
+}
+
+static void DecisionMaker_dealloc(DecisionMaker *m) {
+    Py_XDECREF(m->format_us);
+    Py_XDECREF(m->format_ts);
+    Py_XDECREF(m->definition);
+    Py_TYPE(m)->tp_free((PyObject *)m);
+}
+
+static PyTypeObject DecisionMakerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.output._decisions.DecisionMaker",
+    .tp_basicsize = sizeof(DecisionMaker),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "decision(ts, policy, rule, action, user, event_id, fields, reason) as a record",
+    .tp_new = DecisionMaker_new,
+    .tp_dealloc = (destructor)DecisionMaker_dealloc,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(DecisionMaker, call),
+};
+
 #endif

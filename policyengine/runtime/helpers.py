@@ -261,7 +261,10 @@ def plain_number(value):
     return int(value) if float(value).is_integer() else value
 
 
-def decision(ts: int, policy: str, rule: str, action: str, user, event_id, fields: tuple, reason) -> dict:
+def python_decision(ts: int, policy: str, rule: str, action: str, user, event_id, fields: tuple, reason) -> dict:
+    """A decision: the definition. Where output/_decisions was built, `decision` makes the same as a
+    record (`DecisionMaker`), which reads as this dict and becomes it wherever decisions leave
+    `eval`'s own path (output/decisions.py)."""
     out = {"ts": format_us(ts) or format_ts(ts), "policy": policy, "rule": rule, "action": action}
     if user is not None:
         out["user"] = user
@@ -273,6 +276,13 @@ def decision(ts: int, policy: str, rule: str, action: str, user, event_id, field
     if reason is not None:
         out["reason"] = reason
     return out
+
+
+try:
+    from policyengine.output._decisions import DecisionMaker
+    decision = DecisionMaker(format_us, format_ts, python_decision)
+except ImportError:      # the C module is optional (setup.py)
+    decision = python_decision
 
 
 # ---- member attributes kept by the evaluator's tracker ----------------------------
