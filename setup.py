@@ -23,7 +23,7 @@ setup(
     # Per-line checks of `eval`, member-keyed columns, sliding windows, awards of points, calendar days, short word lists and the writing and counting of decisions in C (docs/performance.md). Optional: where it cannot be built,
     # the same answers come from Python, more slowly.
     ext_modules=[Extension(f"policyengine.events.{name}", [f"policyengine/events/{name}.c"],
-                           depends=["policyengine/events/_text.h", "policyengine/events/_normalize_table.h"], extra_compile_args=["-O2"], optional=True)
+                           depends=["policyengine/events/_text.h", "policyengine/events/_normalize_table.h", "policyengine/events/_format.h"], extra_compile_args=["-O2"], optional=True)
                  for name in ("_lines", "_route")] +
                 [Extension(f"policyengine.runtime.{name}", [f"policyengine/runtime/{name}.c"], extra_compile_args=["-O2"],
                            depends=["policyengine/runtime/_columns.h", "policyengine/runtime/_ints.h",
@@ -31,5 +31,5 @@ setup(
                  for name in ("_columns", "_windows", "_points", "_periods", "_words")] +
                 [Extension("policyengine.output._decisions", ["policyengine/output/_decisions.c"],
                            depends=["policyengine/output/_decisions.h", "policyengine/output/_record.h",
-                                    "policyengine/output/_tally.h"], extra_compile_args=["-O2"], optional=True)],
+                                    "policyengine/output/_tally.h", "policyengine/events/_format.h"], extra_compile_args=["-O2"], optional=True)],
 )

@@ -307,8 +307,15 @@ def test_c_decision_makes_what_the_definition_makes(ts, action, user, event_id, 
         return
     made = helpers.decision(*args)
     assert type(made) in (dict, _decisions.Record)
+    # a record made at a time in microseconds writes it out only when written or read: each way
+    # of reading it first, on a fresh record
+    line = _outcome(python_dump_lines, [expected])
+    assert _outcome(_decisions.dump_lines, [made]) == line
+    assert len(helpers.decision(*args)) == len(expected)
+    assert helpers.decision(*args)["ts"] == expected["ts"]
+    assert helpers.decision(*args) == expected
     assert made == expected and list(made.items()) == list(expected.items())      # keys in the same order
-    assert _outcome(_decisions.dump_lines, [made]) == _outcome(python_dump_lines, [expected])
+    assert _outcome(_decisions.dump_lines, [made]) == line                        # its time now a str
 
 
 def test_c_decision_by_hand():
@@ -330,3 +337,17 @@ def test_c_decision_by_hand():
         timedelta(microseconds=1)
     old = helpers.decision(early, "p", "r", "a", None, None, (), None)
     assert type(old) is _decisions.Record and old["ts"].startswith("500-03-01T12:00:00")
+    # the edges of the years a record writes itself, 1000-01-01 and 9999-12-31, each side
+    first = (datetime(1000, 1, 1, tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) // \
+        timedelta(microseconds=1)
+    last = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+            - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    for us in (first - 1, first, first + 1, last - 1, last):
+        args = (us, "p", "r", "a", None, None, (), None)
+        fresh, expected = helpers.decision(*args), helpers.python_decision(*args)
+        assert _decisions.dump_lines([fresh]) == python_dump_lines([expected])
+        assert helpers.decision(*args)["ts"] == expected["ts"]
+    assert helpers.decision(first, "p", "r", "a", None, None, (), None)["ts"] == "1000-01-01T00:00:00Z"
+    assert helpers.decision(last, "p", "r", "a", None, None, (), None)["ts"] == "9999-12-31T23:59:59.999999Z"
+    with pytest.raises(OverflowError):                      # past the calendar, as the definition says
+        helpers.decision(last + 1, "p", "r", "a", None, None, (), None)

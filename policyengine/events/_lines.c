@@ -11,19 +11,8 @@
  * microseconds took a quarter of the engine's instructions an event (docs/performance.md).
  */
 #include "_text.h"   /* rfc3339_us, utf8_valid */
+#include "_format.h" /* format_us_chars */
 
-/* The inverse: y-m-d of a day count from 1970-01-01 (H. Hinnant's civil_from_days). */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const int64_t doe = z - era * 146097;
-    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
 
 /* rfc3339_us for a str object: only an exact str of ASCII text can be one. */
 static int text_us(PyObject *text, int64_t *out) {
@@ -102,13 +91,6 @@ static PyObject *split_lines(PyObject *Py_UNUSED(self), PyObject *const *args, P
     }
 }
 
-/* The last `width` decimal digits of a non-negative value, zero-padded. */
-static void put_digits(char *to, int64_t value, int width) {
-    for (int i = width - 1; i >= 0; i--) {
-        to[i] = (char)('0' + value % 10);
-        value /= 10;
-    }
-}
 
 /* format_us(us) → "YYYY-MM-DDTHH:MM:SS[.mmm|.uuuuuu]Z", as timestamps.format_ts writes it, or None
  * outside the years 1000–9999 (format_ts then decides; strftime does not pad years below 1000).
@@ -121,43 +103,9 @@ static PyObject *format_us(PyObject *Py_UNUSED(self), PyObject *arg) {
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    const int64_t day_us = 86400000000LL;
-    int64_t day = us / day_us, rest = us % day_us;
-    if (rest < 0) {
-        rest += day_us;
-        day -= 1;
-    }
-    int64_t y;
-    int m, d;
-    civil_from_days(day, &y, &m, &d);
-    if (y < 1000 || y > 9999) Py_RETURN_NONE;
-    int64_t secs = rest / 1000000, frac = rest % 1000000;
-    int h = (int)(secs / 3600), mi = (int)(secs / 60 % 60), s = (int)(secs % 60);
-    /* Digits written by hand: snprintf cost 2 900 instructions a decision. */
     char buf[32];
-    put_digits(buf, y, 4);
-    buf[4] = '-';
-    put_digits(buf + 5, m, 2);
-    buf[7] = '-';
-    put_digits(buf + 8, d, 2);
-    buf[10] = 'T';
-    put_digits(buf + 11, h, 2);
-    buf[13] = ':';
-    put_digits(buf + 14, mi, 2);
-    buf[16] = ':';
-    put_digits(buf + 17, s, 2);
-    int n = 19;
-    if (frac != 0) {
-        buf[n++] = '.';
-        if (frac % 1000 == 0) {
-            put_digits(buf + n, frac / 1000, 3);
-            n += 3;
-        } else {
-            put_digits(buf + n, frac, 6);
-            n += 6;
-        }
-    }
-    buf[n++] = 'Z';
+    int n = format_us_chars(us, buf);
+    if (n == 0) Py_RETURN_NONE;
     PyObject *text = PyUnicode_New(n, 127);
     if (text == NULL) return NULL;
     memcpy(PyUnicode_DATA(text), buf, n);

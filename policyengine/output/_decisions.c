@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "_decisions.h"
+#include "../events/_format.h"   /* format_us_chars */
 
 static PyObject *s_ts, *s_policy, *s_rule, *s_action, *s_user, *s_event_id, *orjson_dumps, *append_newline,
                 *option_kw;
@@ -215,6 +216,19 @@ static inline int put_member(int *first, PyObject *key, PyObject *value) {
     return put_value(value);
 }
 
+/* `"ts":"…"` from microseconds, the first member of a record's line. */
+static int put_time(int *first, PyObject *key, int64_t us) {
+    *first = 0;
+    int r = put_known_str(key);
+    if (r != 0) return r;
+    if (reserve(32) < 0) return -1;
+    buf[buf_len++] = ':';
+    buf[buf_len++] = '"';
+    buf_len += format_us_chars(us, buf + buf_len);
+    buf[buf_len++] = '"';
+    return 0;
+}
+
 /* One decision — a record, or an exact dict with str keys — as a line; 1: not mine (a key or a
  * value the encoder does not take), the buffer back where it was. */
 static int put_decision(PyObject *d) {
@@ -230,6 +244,7 @@ static int put_decision(PyObject *d) {
         for (int i = 0; i < HEAD + rec->n && r == 0; i++) {
             record_slot(rec, i, &key, &value);
             if (value != NULL) r = put_member(&first, key, value);
+            else if (i == 0) r = put_time(&first, key, rec->ts_us);     /* a time not made into a str */
         }
     } else {
         while (r == 0 && PyDict_Next(d, &pos, &key, &value))

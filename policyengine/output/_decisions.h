@@ -17,7 +17,14 @@ typedef struct {
      * borrowed. A new reference, or NULL with an exception. */
     PyObject *(*make)(PyObject *ts, PyObject *policy, PyObject *rule, PyObject *action, PyObject *user,
                       PyObject *event_id, int n, PyObject *const *keys, PyObject *const *values);
+    /* The same with the time as microseconds in the years 1000–9999 (DECISION_FIRST_US ..
+     * DECISION_END_US), written out only when the record is written or read. */
+    PyObject *(*make_at)(int64_t us, PyObject *policy, PyObject *rule, PyObject *action, PyObject *user,
+                         PyObject *event_id, int n, PyObject *const *keys, PyObject *const *values);
 } DecisionsAPI;
+
+#define DECISION_FIRST_US (-354285LL * 86400000000LL)     /* 1000-01-01 */
+#define DECISION_END_US (2932897LL * 86400000000LL)       /* 10000-01-01 */
 
 #define DECISIONS_CAPSULE "policyengine.output._decisions.API"
 

@@ -17,10 +17,16 @@
 #define HEAD 6
 typedef struct {
     PyObject_HEAD
-    PyObject *head[HEAD];
+    PyObject *head[HEAD];        /* head[0], the time, NULL until read: the writer writes ts_us */
+    int64_t ts_us;
     int n;
     PyObject *keys[DECISION_FIELDS], *values[DECISION_FIELDS];
 } Record;
+
+/* The times format_us_chars writes (years 1000–9999); a record keeps any other time as the text
+ * timestamps.format_ts made of it. */
+#define FIRST_US DECISION_FIRST_US
+#define END_US DECISION_END_US
 
 static PyTypeObject RecordType;
 static PyObject *head_keys[HEAD];                   /* "ts", "policy", "rule", "action", "user", "event_id" */
@@ -36,22 +42,51 @@ static inline void record_slot(const Record *r, int i, PyObject **key, PyObject 
     }
 }
 
-static PyObject *record_make(PyObject *ts, PyObject *policy, PyObject *rule, PyObject *action, PyObject *user,
-                             PyObject *event_id, int n, PyObject *const *keys, PyObject *const *values) {
+/* A record whose time is `ts` (a str), or with `ts` NULL the microseconds `us` (in
+ * [FIRST_US, END_US)), written out when the record is written or read. */
+static PyObject *record_make_either(PyObject *ts, int64_t us, PyObject *policy, PyObject *rule, PyObject *action,
+                                    PyObject *user, PyObject *event_id, int n, PyObject *const *keys,
+                                    PyObject *const *values) {
     if (n < 0 || n > DECISION_FIELDS) {
         PyErr_SetString(PyExc_ValueError, "a decision record holds at most six fields");
+        return NULL;
+    }
+    if (ts == NULL && (us < FIRST_US || us >= END_US)) {
+        PyErr_SetString(PyExc_ValueError, "a record's time in microseconds is in the years 1000-9999");
         return NULL;
     }
     Record *r = PyObject_New(Record, &RecordType);
     if (r == NULL) return NULL;
     PyObject *head[HEAD] = {ts, policy, rule, action, user, event_id};
     for (int i = 0; i < HEAD; i++) r->head[i] = Py_XNewRef(head[i]);
+    r->ts_us = us;
     r->n = n;
     for (int i = 0; i < n; i++) {
         r->keys[i] = Py_NewRef(keys[i]);
         r->values[i] = Py_NewRef(values[i]);
     }
     return (PyObject *)r;
+}
+
+static PyObject *record_make(PyObject *ts, PyObject *policy, PyObject *rule, PyObject *action, PyObject *user,
+                             PyObject *event_id, int n, PyObject *const *keys, PyObject *const *values) {
+    return record_make_either(ts, 0, policy, rule, action, user, event_id, n, keys, values);
+}
+
+static PyObject *record_make_at(int64_t us, PyObject *policy, PyObject *rule, PyObject *action, PyObject *user,
+                                PyObject *event_id, int n, PyObject *const *keys, PyObject *const *values) {
+    return record_make_either(NULL, us, policy, rule, action, user, event_id, n, keys, values);
+}
+
+/* The time as a str, made on the first read of it. 0, or -1 with an exception. */
+static int record_ts(Record *r) {
+    if (r->head[0] != NULL) return 0;
+    char text[32];
+    int n = format_us_chars(r->ts_us, text);
+    r->head[0] = PyUnicode_New(n, 127);
+    if (r->head[0] == NULL) return -1;
+    memcpy(PyUnicode_DATA(r->head[0]), text, (size_t)n);
+    return 0;
 }
 
 static void Record_dealloc(Record *r) {
@@ -64,7 +99,8 @@ static void Record_dealloc(Record *r) {
 }
 
 /* The dict the record stands for. */
-static PyObject *record_dict(const Record *r) {
+static PyObject *record_dict(Record *r) {
+    if (record_ts(r) < 0) return NULL;
     PyObject *d = _PyDict_NewPresized(HEAD + r->n);
     if (d == NULL) return NULL;
     for (int i = 0; i < HEAD + r->n; i++) {
@@ -81,7 +117,8 @@ static PyObject *record_dict(const Record *r) {
 static PyObject *Record_to_dict(Record *r, PyObject *Py_UNUSED(ignored)) { return record_dict(r); }
 
 /* The value for `key` (borrowed), or NULL: with an exception only on failure. */
-static PyObject *record_find(const Record *r, PyObject *key) {
+static PyObject *record_find(Record *r, PyObject *key) {
+    if (record_ts(r) < 0) return NULL;
     for (int i = 0; i < HEAD + r->n; i++) {
         PyObject *k, *v;
         record_slot(r, i, &k, &v);
@@ -100,8 +137,8 @@ static PyObject *record_find(const Record *r, PyObject *key) {
 }
 
 static Py_ssize_t Record_length(Record *r) {
-    Py_ssize_t n = r->n;
-    for (int i = 0; i < HEAD; i++) n += r->head[i] != NULL;
+    Py_ssize_t n = r->n + 1;                            /* the time, made or not */
+    for (int i = 1; i < HEAD; i++) n += r->head[i] != NULL;
     return n;
 }
 
@@ -237,7 +274,7 @@ static PyObject *py_record(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
                        args[5] == Py_None ? NULL : args[5], (int)n, keys, values);
 }
 
-static DecisionsAPI api = {&RecordType, record_make};
+static DecisionsAPI api = {&RecordType, record_make, record_make_at};
 
 /* ---- decisions made by the generated code --------------------------------------------------- */
 /* DecisionMaker(format_us, format_ts, definition): called as decision(ts, policy, rule, action,
@@ -306,6 +343,14 @@ static PyObject *DecisionMaker_call(DecisionMaker *m, PyObject *const *args, siz
     if (!mine) return PyObject_Vectorcall(m->definition, args, nargs, NULL);
     for (int i = 1; i < 4; i++)
         if (args[i] == Py_None) return PyObject_Vectorcall(m->definition, args, nargs, NULL);  /* a record's are set */
+    if (PyLong_CheckExact(args[0])) {                   /* the time written when the record is */
+        int overflow;
+        long long us = PyLong_AsLongLongAndOverflow(args[0], &overflow);
+        if (us == -1 && PyErr_Occurred()) return NULL;
+        if (!overflow && us >= FIRST_US && us < END_US)
+            return record_make_at(us, args[1], args[2], args[3], args[4] == Py_None ? NULL : args[4],
+                                  args[5] == Py_None ? NULL : args[5], n, keys, values);
+    }
     PyObject *ts = PyObject_CallOneArg(m->format_us, args[0]);
     if (ts == NULL) return NULL;
     int truth = PyObject_IsTrue(ts);
