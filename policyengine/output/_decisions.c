@@ -20,6 +20,7 @@
 #include <string.h>
 #include "_decisions.h"
 #include "../events/_format.h"   /* format_us_chars */
+#include "../runtime/_ints.h"     /* as_int64 */
 
 static PyObject *s_ts, *s_policy, *s_rule, *s_action, *s_user, *s_event_id, *orjson_dumps, *append_newline,
                 *option_kw;

@@ -4,15 +4,15 @@
 #define POLICYENGINE_RECORD_H
 
 /* ---- decision records ---------------------------------------------------------------------- */
-/* A decision as the giver makes it, without a dict: ts, policy, rule, action, user and
+/* A decision without a dict (every decision, where this module is built): ts, policy, rule, action, user and
  * event_id in `head` (NULL where absent), then up to DECISION_FIELDS fields in order. Read as a
  * mapping it is the dict helpers.decision would have made (same keys, same order, == to it); the
  * writer and the tally read it directly; `materialize` turns records into dicts wherever
  * decisions leave `eval`'s own path (output/decisions.py).
  *
  * Why: a dict decision is a copy of a template (two allocations), five stores that look up their
- * keys, and at the writer an iteration and at the tally three lookups; the community pack makes
- * one on every other event (its points rule). Not tracked by the cycle collector: a record holds
+ * keys, and at the writer an iteration and at the tally three lookups; the community pack decides
+ * on six events in ten. Not tracked by the cycle collector: a record holds
  * strings and numbers that the rules computed, never a container that could lead back to it. */
 #define HEAD 6
 typedef struct {
@@ -23,10 +23,10 @@ typedef struct {
     PyObject *keys[DECISION_FIELDS], *values[DECISION_FIELDS];
 } Record;
 
-/* The times format_us_chars writes (years 1000–9999); a record keeps any other time as the text
- * timestamps.format_ts made of it. */
-#define FIRST_US DECISION_FIRST_US
-#define END_US DECISION_END_US
+/* The times format_us_chars writes, 1000-01-01 up to 10000-01-01; a record keeps any other time as
+ * the text timestamps.format_ts made of it. */
+#define FIRST_US (-354285LL * 86400000000LL)
+#define END_US (2932897LL * 86400000000LL)
 
 static PyTypeObject RecordType;
 static PyObject *head_keys[HEAD];                   /* "ts", "policy", "rule", "action", "user", "event_id" */
@@ -43,16 +43,12 @@ static inline void record_slot(const Record *r, int i, PyObject **key, PyObject 
 }
 
 /* A record whose time is `ts` (a str), or with `ts` NULL the microseconds `us` (in
- * [FIRST_US, END_US)), written out when the record is written or read. */
+ * [FIRST_US, END_US): record_at checks), written out when the record is written or read. */
 static PyObject *record_make_either(PyObject *ts, int64_t us, PyObject *policy, PyObject *rule, PyObject *action,
                                     PyObject *user, PyObject *event_id, int n, PyObject *const *keys,
                                     PyObject *const *values) {
     if (n < 0 || n > DECISION_FIELDS) {
         PyErr_SetString(PyExc_ValueError, "a decision record holds at most six fields");
-        return NULL;
-    }
-    if (ts == NULL && (us < FIRST_US || us >= END_US)) {
-        PyErr_SetString(PyExc_ValueError, "a record's time in microseconds is in the years 1000-9999");
         return NULL;
     }
     Record *r = PyObject_New(Record, &RecordType);
@@ -73,9 +69,25 @@ static PyObject *record_make(PyObject *ts, PyObject *policy, PyObject *rule, PyO
     return record_make_either(ts, 0, policy, rule, action, user, event_id, n, keys, values);
 }
 
-static PyObject *record_make_at(int64_t us, PyObject *policy, PyObject *rule, PyObject *action, PyObject *user,
-                                PyObject *event_id, int n, PyObject *const *keys, PyObject *const *values) {
-    return record_make_either(NULL, us, policy, rule, action, user, event_id, n, keys, values);
+/* A record of a decision at `now`, its time as helpers.python_decision writes it: `format_us(now)
+ * or format_ts(now)`. An int time format_us_chars writes is kept as microseconds, written out
+ * when the record is written or read; any other is made text here, by the two functions. */
+static PyObject *record_at(PyObject *now, PyObject *format_us, PyObject *format_ts, PyObject *policy,
+                           PyObject *rule, PyObject *action, PyObject *user, PyObject *event_id, int n,
+                           PyObject *const *keys, PyObject *const *values) {
+    long long us;
+    if (as_int64(now, &us) && us >= FIRST_US && us < END_US)
+        return record_make_either(NULL, us, policy, rule, action, user, event_id, n, keys, values);
+    PyObject *ts = PyObject_CallOneArg(format_us, now);
+    int truth = ts == NULL ? -1 : PyObject_IsTrue(ts);
+    if (truth == 0) Py_SETREF(ts, PyObject_CallOneArg(format_ts, now));
+    if (truth < 0 || ts == NULL) {
+        Py_XDECREF(ts);
+        return NULL;
+    }
+    PyObject *made = record_make(ts, policy, rule, action, user, event_id, n, keys, values);
+    Py_DECREF(ts);
+    return made;
 }
 
 /* The time as a str, made on the first read of it. 0, or -1 with an exception. */
@@ -274,7 +286,7 @@ static PyObject *py_record(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
                        args[5] == Py_None ? NULL : args[5], (int)n, keys, values);
 }
 
-static DecisionsAPI api = {&RecordType, record_make, record_make_at};
+static DecisionsAPI api = {&RecordType, record_at};
 
 /* ---- decisions made by the generated code --------------------------------------------------- */
 /* DecisionMaker(format_us, format_ts, definition): called as decision(ts, policy, rule, action,
@@ -343,29 +355,8 @@ static PyObject *DecisionMaker_call(DecisionMaker *m, PyObject *const *args, siz
     if (!mine) return PyObject_Vectorcall(m->definition, args, nargs, NULL);
     for (int i = 1; i < 4; i++)
         if (args[i] == Py_None) return PyObject_Vectorcall(m->definition, args, nargs, NULL);  /* a record's are set */
-    if (PyLong_CheckExact(args[0])) {                   /* the time written when the record is */
-        int overflow;
-        long long us = PyLong_AsLongLongAndOverflow(args[0], &overflow);
-        if (us == -1 && PyErr_Occurred()) return NULL;
-        if (!overflow && us >= FIRST_US && us < END_US)
-            return record_make_at(us, args[1], args[2], args[3], args[4] == Py_None ? NULL : args[4],
-                                  args[5] == Py_None ? NULL : args[5], n, keys, values);
-    }
-    PyObject *ts = PyObject_CallOneArg(m->format_us, args[0]);
-    if (ts == NULL) return NULL;
-    int truth = PyObject_IsTrue(ts);
-    if (truth < 0) {
-        Py_DECREF(ts);
-        return NULL;
-    }
-    if (!truth) {
-        Py_SETREF(ts, PyObject_CallOneArg(m->format_ts, args[0]));
-        if (ts == NULL) return NULL;
-    }
-    PyObject *made = record_make(ts, args[1], args[2], args[3], args[4] == Py_None ? NULL : args[4],
-                                 args[5] == Py_None ? NULL : args[5], n, keys, values);
-    Py_DECREF(ts);
-    return made;
+    return record_at(args[0], m->format_us, m->format_ts, args[1], args[2], args[3],
+                     args[4] == Py_None ? NULL : args[4], args[5] == Py_None ? NULL : args[5], n, keys, values);
 }
 
 static PyObject *DecisionMaker_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {

@@ -306,15 +306,6 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
     /* The decision, as helpers.decision builds it, keys in its order: a record where
      * output/_decisions was built (eval's writer and tally read it; materialize makes it the
      * dict below wherever else decisions go), else the dict. */
-    long long us;
-    int at = decisions_api != NULL && PyLong_CheckExact(now) && as_int64(now, &us)
-             && us >= DECISION_FIRST_US && us < DECISION_END_US;        /* the record writes the time */
-    PyObject *ts = NULL;
-    if (!at) {
-        ts = PyObject_CallOneArg(g->format_us, now);
-        if (ts != NULL && ts == Py_None) Py_SETREF(ts, PyObject_CallOneArg(g->format_ts, now));
-        if (ts == NULL) goto done;
-    }
     if (decisions_api != NULL) {
         PyObject *points = plain(g, actual), *balance = points == NULL ? NULL : plain(g, after);
         if (balance != NULL) {
@@ -326,18 +317,18 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
                 keys[n] = keys[i];
                 values[n++] = values[i];
             }
-            PyObject *id = event_id != Py_None ? event_id : NULL;
-            made = at ? decisions_api->make_at(us, g->policy, g->rule, s_award_points, member, id, n, keys, values)
-                      : decisions_api->make(ts, g->policy, g->rule, s_award_points, member, id, n, keys, values);
+            made = decisions_api->make(now, g->format_us, g->format_ts, g->policy, g->rule, s_award_points, member,
+                                       event_id != Py_None ? event_id : NULL, n, keys, values);
         }
         Py_XDECREF(points);
         Py_XDECREF(balance);
-        Py_XDECREF(ts);
         if (made == NULL || PyList_Append(out, made) < 0) goto done;
     } else {
-        made = PyDict_Copy(event_id != Py_None ? g->with_id : g->without_id);
+        PyObject *ts = PyObject_CallOneArg(g->format_us, now);
+        if (ts != NULL && ts == Py_None) Py_SETREF(ts, PyObject_CallOneArg(g->format_ts, now));
+        made = ts == NULL ? NULL : PyDict_Copy(event_id != Py_None ? g->with_id : g->without_id);
         if (made == NULL) {
-            Py_DECREF(ts);
+            Py_XDECREF(ts);
             goto done;
         }
         if (set_item(made, s_ts, ts) < 0 || PyDict_SetItem(made, s_user, member) < 0
