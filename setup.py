@@ -31,5 +31,5 @@ setup(
                  for name in ("_columns", "_windows", "_points", "_periods", "_words")] +
                 [Extension("policyengine.output._decisions", ["policyengine/output/_decisions.c"],
                            depends=["policyengine/output/_decisions.h", "policyengine/output/_record.h",
-                                    "policyengine/output/_tally.h", "policyengine/events/_format.h"], extra_compile_args=["-O2"], optional=True)],
+                                    "policyengine/output/_tally.h", "policyengine/events/_format.h", "policyengine/runtime/_ints.h"], extra_compile_args=["-O2"], optional=True)],
 )

@@ -118,7 +118,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
 
     # An emitter may take a list at once (`many`: the JSON-lines writer of `eval`).
     emit_many = getattr(emit, "many", None)
-    # The C giver's decisions are records; an emitter that does not say it takes them gets dicts.
+    # Decisions are records where output/_decisions is built; an emitter that does not say it takes
+    # them gets dicts.
     takes_records = getattr(emit_many if emit_many is not None else emit, "takes_records", False)
 
     def hand_on(decisions: list[dict]) -> None:

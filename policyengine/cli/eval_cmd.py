@@ -6,7 +6,6 @@ import gc
 import sys
 import time
 
-import orjson
 
 from policyengine.cli import exits
 from policyengine.cli.reporting import print_diagnostics, usage_error
@@ -213,10 +212,10 @@ def _usable_workers(args, program) -> int:
 
 
 def jsonl_writer(out):
-    write, dumps, newline = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    write = out.write
 
     def emit(decision: dict) -> None:
-        write(dumps(decision, option=newline))
+        write(dump_lines((decision,)))
 
     # replay hands on a stretch of decisions at a time: one call and one write for them all, not
     # one each (the community pack decides on six events in ten).

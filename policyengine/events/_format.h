@@ -25,6 +25,10 @@ static void put_digits(char *to, int64_t value, int width) {
     }
 }
 
+/* The times format_us_chars writes: 1000-01-01 up to 10000-01-01, in microseconds. */
+#define FORMAT_US_FIRST (-354285LL * 86400000000LL)
+#define FORMAT_US_END (2932897LL * 86400000000LL)
+
 /* "YYYY-MM-DDTHH:MM:SS[.mmm|.uuuuuu]Z" for `us` microseconds since the epoch into `out` (at least
  * 28 bytes), as timestamps.format_ts writes it: its length, or 0 outside the years 1000–9999
  * (format_ts then decides; strftime does not pad years below 1000). Digits written by hand:

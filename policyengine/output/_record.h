@@ -23,10 +23,6 @@ typedef struct {
     PyObject *keys[DECISION_FIELDS], *values[DECISION_FIELDS];
 } Record;
 
-/* The times format_us_chars writes, 1000-01-01 up to 10000-01-01; a record keeps any other time as
- * the text timestamps.format_ts made of it. */
-#define FIRST_US (-354285LL * 86400000000LL)
-#define END_US (2932897LL * 86400000000LL)
 
 static PyTypeObject RecordType;
 static PyObject *head_keys[HEAD];                   /* "ts", "policy", "rule", "action", "user", "event_id" */
@@ -43,7 +39,7 @@ static inline void record_slot(const Record *r, int i, PyObject **key, PyObject 
 }
 
 /* A record whose time is `ts` (a str), or with `ts` NULL the microseconds `us` (in
- * [FIRST_US, END_US): record_at checks), written out when the record is written or read. */
+ * [FORMAT_US_FIRST, FORMAT_US_END): record_at checks), written out when the record is written or read. */
 static PyObject *record_make_either(PyObject *ts, int64_t us, PyObject *policy, PyObject *rule, PyObject *action,
                                     PyObject *user, PyObject *event_id, int n, PyObject *const *keys,
                                     PyObject *const *values) {
@@ -76,7 +72,7 @@ static PyObject *record_at(PyObject *now, PyObject *format_us, PyObject *format_
                            PyObject *rule, PyObject *action, PyObject *user, PyObject *event_id, int n,
                            PyObject *const *keys, PyObject *const *values) {
     long long us;
-    if (as_int64(now, &us) && us >= FIRST_US && us < END_US)
+    if (as_int64(now, &us) && us >= FORMAT_US_FIRST && us < FORMAT_US_END)
         return record_make_either(NULL, us, policy, rule, action, user, event_id, n, keys, values);
     PyObject *ts = PyObject_CallOneArg(format_us, now);
     int truth = ts == NULL ? -1 : PyObject_IsTrue(ts);

@@ -2,9 +2,10 @@
 (output/_decisions.c), otherwise here. The Python forms are the definitions the C ones are
 tested against.
 
-The C giver's decisions are records (`_decisions.Record`), which read as the dicts they stand
-for; `eval`'s writer and tally take them as they are, and `materialize` turns them into dicts
-wherever else decisions go (the evaluator's `process` and `advance`, any other writer)."""
+Where the C module is built every decision is a record (`_decisions.Record`: the C giver's, and
+helpers.decision's), which reads as the dict it stands for; `eval`'s writer and tally take them
+as they are, and `materialize` turns them into dicts wherever else decisions go (the
+evaluator's `process` and `advance`, any other writer)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -37,7 +38,8 @@ class PythonTally:
 
 
 def python_materialize(decisions: list) -> None:
-    """Without the C module no decision is a record (the C giver makes dicts then): nothing to do."""
+    """Without the C module no decision is a record (the giver and helpers.decision make dicts
+    then): nothing to do."""
 
 
 try:

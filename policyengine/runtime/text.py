@@ -103,9 +103,7 @@ def link_count(text) -> int | None:
         return None
     # Most chat messages hold no link, and a scan for the hint costs less than encoding the
     # text for RE2 (a "." test before it let every sentence with a full stop through).
-    if not link_hint(text):
-        return 0
-    return _count(_URL, text)
+    return links_in(text) if link_hint(text) else 0
 
 
 def links_in(text: str) -> int:

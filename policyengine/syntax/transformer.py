@@ -367,7 +367,6 @@ class ToAst(Transformer):
 
     def number(self, meta, children):
         tok = children[0]
-        text = str(tok)
         return ast.Literal(self.tspan(tok), _number(tok), "number")
 
     def duration(self, meta, children):
