@@ -12,9 +12,16 @@
  * costs a 0.5 kB block from malloc, a tuple an entry and a method call an operation. `entries`
  * builds the deque when asked (state files, `policyengine state`, similar-text reads).
  *
- * A distinct or repeats window that has held one entry only has no summary dict yet (NULL): the
- * copypasta window is one per new text, and most texts come once. The dict is made when a second
- * entry comes; `summary` shows the one-entry dict without keeping it.
+ * A distinct or repeats window of at most SMALL entries has no summary dict (NULL): its reads scan
+ * the ring, comparing as a dict's lookup does (the same object, or an equal hash and ==). The
+ * copypasta window is one per new text and most texts come once; a member's minute of messages
+ * holds a few. A dict cost an allocation, a hash insert and a delete on every entry, and its own
+ * cache line to touch (the pack's repeats and copypasta windows were ~20 % of its time). The dict
+ * is made from the ring when an entry past SMALL comes (or a value no dict can hold) and kept from
+ * then on; `summary` shows the dict without keeping it. A dict made from the ring lists its values
+ * in the ring's order, where Python's lists them in the order each first came since it was last
+ * absent, and holds the first of equal values (1, 1.0) the ring holds: nothing reads either (rules
+ * count and look up; state files keep entries, not summaries).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -24,6 +31,7 @@
 #include "_ints.h"
 
 enum { K_SUM, K_COUNTED, K_SIMILAR };    /* summary: a number; value → entries holding it; None */
+enum { SMALL = 8 };                      /* a counted window of at most SMALL entries has no summary dict */
 
 static PyObject *deque_type, *deque_append, *deque_popleft;   /* collections.deque and two methods */
 static PyObject *one;                                          /* the int 1 */
@@ -219,29 +227,44 @@ static void Window_dealloc(Window *w) {
     Py_TYPE(w)->tp_free((PyObject *)w);
 }
 
-/* Window.add: the entry, and the summary kept exact. */
-/* The summary dict of a counted window that has none yet: its one entry, or nothing. */
-static PyObject *summary_of_one(Window *w) {
+static inline Slot *slot_at(Window *w, Py_ssize_t i) { return &w->ring[(w->head + i) % w->cap]; }
+
+/* The summary dict of a counted window that has none: its entries counted, oldest first. */
+static PyObject *summary_of_ring(Window *w) {
     PyObject *summary = PyDict_New();
-    if (summary == NULL || w->len == 0) return summary;
-    if (PyDict_SetItem(summary, oldest(w)->value, one) < 0) {
-        Py_DECREF(summary);
-        return NULL;
+    for (Py_ssize_t i = 0; summary != NULL && i < w->len; i++) {
+        PyObject *value = slot_at(w, i)->value;
+        PyObject *held = PyDict_GetItemWithError(summary, value);           /* borrowed */
+        PyObject *now = held != NULL ? PyNumber_Add(held, one) : PyErr_Occurred() ? NULL : Py_NewRef(one);
+        if (now == NULL || PyDict_SetItem(summary, value, now) < 0) Py_CLEAR(summary);
+        Py_XDECREF(now);
     }
     return summary;
 }
 
+/* Whether a dict holding `held` would find it by `wanted` (hash: wanted's): the same object, or
+ * an equal hash and held == wanted. -1: error. */
+static int same_key(PyObject *held, PyObject *wanted, Py_hash_t hash) {
+    if (held == wanted) return 1;
+    Py_hash_t h = PyObject_Hash(held);
+    if (h == -1) return -1;
+    return h == hash ? PyObject_RichCompareBool(held, wanted, Py_EQ) : 0;
+}
+
+/* Window.add: the entry, and the summary kept exact. */
 static int add_entry(Window *w, PyObject *ts, PyObject *value) {
     if (w->code == K_COUNTED && w->summary == NULL) {
-        if (w->len == 0) {                                  /* the first entry: no dict yet */
-            if (push(w, ts, value) < 0) return -1;
-            if (PyObject_Hash(value) != -1) return 0;
+        if (PyObject_Hash(value) == -1) {
             /* An unhashable value fails as the dict would, and leaves what Python's does: the
-             * entry, and an empty dict. */
-            w->summary = PyDict_New();
+             * entry, and the dict of the entries before it. */
+            PyErr_Clear();
+            w->summary = summary_of_ring(w);
+            if (w->summary == NULL || push(w, ts, value) < 0) return -1;
+            PyObject_Hash(value);                           /* the dict's error */
             return -1;
         }
-        w->summary = summary_of_one(w);                     /* a second entry: the dict, from the first */
+        if (w->len < SMALL) return push(w, ts, value);
+        w->summary = summary_of_ring(w);                    /* past SMALL: the dict, from the ring */
         if (w->summary == NULL) return -1;
     }
     if (push(w, ts, value) < 0) return -1;
@@ -275,7 +298,7 @@ static int evict(Window *w, const Edge *low) {
         Py_DECREF(ts);
         int failed = 0;
         if (w->summary == NULL) {
-            /* a window of one entry without its dict: nothing is left to count */
+            /* a small window without its dict: nothing else to count */
         } else if (w->code == K_SUM) {
             PyObject *total = PyNumber_Subtract(w->summary, value);
             if (total == NULL) failed = 1;
@@ -336,9 +359,9 @@ static PyObject *Window_entries(Window *w, void *Py_UNUSED(closure)) {
     return entries;
 }
 
-/* Window.summary: a window of one entry without its dict shows one (made for the reader only). */
+/* Window.summary: a small window without its dict shows one (made for the reader only). */
 static PyObject *Window_summary(Window *w, void *Py_UNUSED(closure)) {
-    return w->summary != NULL ? Py_NewRef(w->summary) : summary_of_one(w);
+    return w->summary != NULL ? Py_NewRef(w->summary) : summary_of_ring(w);
 }
 
 static int Window_set_summary(Window *w, PyObject *value, void *Py_UNUSED(closure)) {
@@ -422,16 +445,36 @@ static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *
 
 /* How many values a window holds; how many of its entries hold `wanted`. */
 static PyObject *distinct_of(Window *w) {
-    if (w->summary == NULL) return PyLong_FromSsize_t(w->len > 0);
+    if (w->summary == NULL) {                       /* a small window: the values no older entry holds */
+        Py_ssize_t n = 0;
+        for (Py_ssize_t i = 0; i < w->len; i++) {
+            PyObject *value = slot_at(w, i)->value;
+            Py_hash_t hash = PyObject_Hash(value);
+            if (hash == -1) return NULL;
+            int seen = 0;
+            for (Py_ssize_t j = 0; j < i && !seen; j++) {
+                seen = same_key(slot_at(w, j)->value, value, hash);
+                if (seen < 0) return NULL;
+            }
+            n += !seen;
+        }
+        return PyLong_FromSsize_t(n);
+    }
     Py_ssize_t n = PyObject_Length(w->summary);
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 
 static PyObject *repeats_of(Window *w, PyObject *wanted) {
-    if (w->summary == NULL) {                       /* one entry: is it the wanted value, as a dict would say */
-        if (PyObject_Hash(wanted) == -1) return NULL;
-        int same = w->len > 0 ? PyObject_RichCompareBool(oldest(w)->value, wanted, Py_EQ) : 0;
-        return same < 0 ? NULL : PyLong_FromLong(same);
+    if (w->summary == NULL) {                       /* a small window: its entries holding `wanted` */
+        Py_hash_t hash = PyObject_Hash(wanted);
+        if (hash == -1) return NULL;
+        Py_ssize_t n = 0;
+        for (Py_ssize_t i = 0; i < w->len; i++) {
+            int same = same_key(slot_at(w, i)->value, wanted, hash);
+            if (same < 0) return NULL;
+            n += same;
+        }
+        return PyLong_FromSsize_t(n);
     }
     if (!PyDict_Check(w->summary)) {
         PyErr_SetString(PyExc_TypeError, "a repeats window counts its values");
@@ -473,7 +516,7 @@ static PyObject *window_sum(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ss
     }
     Window *w = current(args[0], args[1], args[2], args[3]);
     if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
-    return w->summary != NULL ? Py_NewRef(w->summary) : summary_of_one(w);
+    return w->summary != NULL ? Py_NewRef(w->summary) : summary_of_ring(w);
 }
 
 /* The table's window for `key` with one more entry, in a new window if the key has none
