@@ -26,7 +26,7 @@ setup(
                            depends=["policyengine/events/_text.h", "policyengine/events/_normalize_table.h", "policyengine/events/_format.h"], extra_compile_args=["-O2"], optional=True)
                  for name in ("_lines", "_route")] +
                 [Extension(f"policyengine.runtime.{name}", [f"policyengine/runtime/{name}.c"], extra_compile_args=["-O2"],
-                           depends=["policyengine/runtime/_columns.h", "policyengine/runtime/_ints.h",
+                           depends=["policyengine/runtime/_columns.h", "policyengine/runtime/_ints.h", "policyengine/runtime/_times.h",
                                     "policyengine/output/_decisions.h"], optional=True)
                  for name in ("_columns", "_windows", "_points", "_periods", "_words")] +
                 [Extension("policyengine.output._decisions", ["policyengine/output/_decisions.c"],

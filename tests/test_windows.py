@@ -75,8 +75,7 @@ def test_c_windows_do_what_the_python_ones_do(ops):
                     results[side] = aggregates.evict(table, key, clock - width)
                 elif op == "sweep all":                 # the store's sweep, over windows and deques of times
                     results[side] = (impl["evict_all"](table, clock - width), impl["evict_all"](times, clock - width))
-                elif op == "count":
-                    times.setdefault(key, deque()).append(clock)         # as the handler adds its own time
+                elif op == "count":                    # a rule's read of a windowed count, now
                     count = helpers.python_window_count if side == "py" else _windows.window_count
                     results[side] = count(times, key, clock, width)
                 elif op == "add and read":              # a handler's update that hands its rules the read
@@ -221,3 +220,35 @@ def test_a_small_window_finds_values_as_a_dict_would():
         assert impl["window_repeats"](table, "k", 16, 100, 1.0) == 3
         # (11, 16] holds five of b: the dict, made, counts down as entries leave.
         assert impl["window_distinct"](table, "k", 16, 5) == 1 and impl["window_repeats"](table, "k", 16, 5, b) == 5
+
+
+def test_a_windowed_count_keeps_its_times_in_c_and_reads_as_the_deque_would():
+    # By hand, 10 µs wide: times 1, 5, 11, 12 → counts 1, 2, 2 ((1, 11] holds 5 and 11), 3.
+    times: dict = {}
+    assert [_windows.add_count(times, "m", t, 10) for t in (1, 5, 11, 12)] == [1, 2, 2, 3]
+    held = times["m"]
+    assert type(held) is _windows.Times and list(held) == [5, 11, 12] and len(held) == 3
+    assert (held[0], held[-1], repr(held)) == (5, 12, "Times([5, 11, 12])")
+    # What shows and stores state takes it for the deque it stands for; a state file gives the deque
+    # back, and counting goes on from it.
+    assert codec.encode(times) == {"d": [["m", {"q": [5, 11, 12]}]]}
+    back = codec.loads(codec.dumps(times))
+    assert type(back["m"]) is deque and _windows.add_count(back, "m", 16, 10) == 3 and list(back["m"]) == [11, 12, 16]
+    # The store's sweep, the Python sweep and a read drop times at or before the edge; empty, the key goes.
+    aggregates.evict(times, "m", 5)
+    assert list(times["m"]) == [11, 12]
+    _windows.evict_all(times, 11)
+    assert list(times["m"]) == [12] and _windows.window_count(times, "m", 30, 10) == 0 and "m" not in times
+    # A time that is not an int of 64 bits (a float here) turns the key's times into the deque
+    # Python keeps, in order, and Python compares them from then on: (2.5, 12.5] holds 5, 11 and 12.5.
+    assert [_windows.add_count(times, "f", t, 10) for t in (1, 5, 11)] == [1, 2, 2]
+    assert _windows.add_count(times, "f", 12.5, 10) == 3
+    assert type(times["f"]) is deque and list(times["f"]) == [5, 11, 12.5]
+    # Past 64 bits, and an edge past 64 bits: the same answers as the deque's.
+    big = 1 << 64
+    assert _windows.add_count(times, "b", big, 10) == 1 and type(times["b"]) is deque
+    assert _windows.add_count(times, "w", 3, 1 << 70) == 1 and _windows.add_count(times, "w", 4, 1 << 70) == 2
+    assert type(times["w"]) is _windows.Times and _windows.window_count(times, "w", 4, 1) == 1
+    # A read at a time that is a float: (5.0, 15.0] no longer holds 5, as Python's 5 <= 5.0 says.
+    assert [_windows.add_count(times, "r", t, 100) for t in (5, 6)] == [1, 2]
+    assert _windows.window_count(times, "r", 15.0, 10) == 1 and list(times["r"]) == [6]

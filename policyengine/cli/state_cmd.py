@@ -122,9 +122,7 @@ def _show(section: str, value) -> str:
 
 def _plain(value) -> str:
     """Values as a person reads them: times as RFC 3339, collections by size."""
-    from collections import deque
-
-    from policyengine.runtime.aggregates import Window
+    from policyengine.runtime.aggregates import COUNT_TIMES, Window
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int) and 10**15 <= value < 10**17:
@@ -133,7 +131,7 @@ def _plain(value) -> str:
         return f"{value:g}"
     if isinstance(value, Window):
         return f"{len(value)} in the window"
-    if isinstance(value, (deque, set, frozenset, dict)):
+    if isinstance(value, (*COUNT_TIMES, set, frozenset, dict)):
         return f"{len(value)} entries"
     if isinstance(value, (tuple, list)):
         return "(" + ", ".join(_plain(v) for v in value) + ")"

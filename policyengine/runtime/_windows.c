@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include "_columns.h"
 #include "_ints.h"
+#include "_times.h"
 
 enum { K_SUM, K_COUNTED, K_SIMILAR };    /* summary: a number; value → entries holding it; None */
 enum { SMALL = 8 };                      /* a counted window of at most SMALL entries has no summary dict */
@@ -133,6 +134,29 @@ static inline int slot_le(const Slot *slot, const Edge *edge) {
 }
 
 static inline Slot *oldest(Window *w) { return &w->ring[w->head]; }
+
+/* Drop a Times' entries at or before the edge: how many are left, or -1 with an exception. */
+static Py_ssize_t times_evict(Times *t, const Edge *edge) {
+    while (t->len > 0) {
+        int old;
+        if (edge->fits) {
+            old = times_oldest(t) <= edge->v;
+        } else {
+            PyObject *first = PyLong_FromLongLong(times_oldest(t));
+            old = first == NULL ? -1 : edge_compare(first, edge, Py_LE);
+            Py_XDECREF(first);
+        }
+        if (old < 0) return -1;
+        if (!old) break;
+        times_pop_oldest(t);
+    }
+    return t->len;
+}
+
+static PyObject *Times_evict(Times *t, PyObject *low) {
+    Edge edge = edge_of(low);
+    return times_evict(t, &edge) < 0 ? NULL : Py_NewRef(Py_None);
+}
 
 /* One more entry at the young end; the ring doubles when full. */
 static int push(Window *w, PyObject *ts, PyObject *value) {
@@ -570,12 +594,13 @@ static inline Py_ssize_t evict_times(PyObject *times, Py_ssize_t n, const Edge *
 /* The times in (now − width, now] of `times`, the table's deque for `key` (borrowed), the older
  * ones dropped, and the key with them if none is left. */
 static PyObject *times_within(PyObject *table, PyObject *key, PyObject *times, PyObject *now, PyObject *width) {
-    Py_ssize_t n = PyObject_Length(times);
+    int ring = Py_IS_TYPE(times, &TimesType);
+    Py_ssize_t n = ring ? ((Times *)times)->len : PyObject_Length(times);
     if (n <= 0) return n < 0 ? NULL : PyLong_FromLong(0);
     Edge edge;
     if (edge_below(now, width, &edge) < 0) return NULL;
     Py_INCREF(times);
-    n = evict_times(times, n, &edge);
+    n = ring ? times_evict((Times *)times, &edge) : evict_times(times, n, &edge);
     Py_DECREF(times);
     edge_release(&edge);
     if (n < 0) return NULL;
@@ -629,22 +654,33 @@ static PyObject *add_read(PyObject *m, PyObject *const *args, Py_ssize_t nargs) 
     return out;
 }
 
-/* add_count(table, key, ts, width): the key's deque of times (made if it has none) takes `ts`,
- * then what window_count(table, key, ts, width) reads. */
+/* add_count(table, key, ts, width): the key's times (made if it has none) take `ts`, then what
+ * window_count(table, key, ts, width) reads. The times are a Times while every one is an int of 64
+ * bits, and otherwise the deque Python keeps (a state file's deque stays one until it empties). */
 static PyObject *add_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "add_count(table, key, ts, width)");
         return NULL;
     }
     PyObject *table = args[0], *key = args[1];
+    long long t = 0;
+    int fits = as_int64(args[2], &t);
     PyObject *times = table_get(table, key);                         /* borrowed */
-    if (times == NULL) {
-        if (PyErr_Occurred()) return NULL;
-        times = PyObject_CallNoArgs(deque_type);
+    if (times == NULL || (!fits && Py_IS_TYPE(times, &TimesType))) {
+        if (times == NULL && PyErr_Occurred()) return NULL;
+        /* new times, or a Times that cannot take this one: a deque of what it holds */
+        times = fits ? (PyObject *)times_new() : times == NULL ? PyObject_CallNoArgs(deque_type)
+                                                              : PyObject_CallOneArg(deque_type, times);
         if (times == NULL) return NULL;
         int failed = table_set(table, key, times);
         Py_DECREF(times);                                           /* the table holds it */
         if (failed) return NULL;
+    }
+    if (Py_IS_TYPE(times, &TimesType)) {
+        Py_INCREF(times);
+        PyObject *out = times_push((Times *)times, t) < 0 ? NULL : times_within(table, key, times, args[2], args[3]);
+        Py_DECREF(times);
+        return out;
     }
     PyObject *call[2] = {times, args[2]};
     Py_INCREF(times);
@@ -739,7 +775,7 @@ static PyObject *active_days_add_read(PyObject *Py_UNUSED(m), PyObject *const *a
 }
 
 /* evict_all(table, low): every key's entries at or before `low` dropped, keys left empty with them
- * (aggregates.evict for each key; the store's sweep). Windows and deques of times alike. */
+ * (aggregates.evict for each key; the store's sweep). Windows, Times and deques of times alike. */
 static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2 || !(PyDict_Check(args[0]) || is_column(args[0]))) {
         PyErr_SetString(PyExc_TypeError, "evict_all(table: dict or column, low)");
@@ -760,6 +796,8 @@ static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
         Py_ssize_t left;
         if (PyObject_TypeCheck(state, &WindowType)) {
             left = evict((Window *)state, &edge) < 0 ? -1 : ((Window *)state)->len;
+        } else if (Py_IS_TYPE(state, &TimesType)) {
+            left = times_evict((Times *)state, &edge);
         } else if (Py_IS_TYPE(state, (PyTypeObject *)deque_type)) {
             left = PyObject_Length(state);
             if (left > 0) left = evict_times(state, left, &edge);
@@ -812,11 +850,12 @@ PyMODINIT_FUNC PyInit__windows(void) {
     s_repeats = PyUnicode_InternFromString("repeats");
     s_distinct = PyUnicode_InternFromString("distinct");
     if (s_sum == NULL || s_similar == NULL || s_repeats == NULL || s_distinct == NULL) return NULL;
-    if (PyType_Ready(&WindowType) < 0) return NULL;
+    if (PyType_Ready(&WindowType) < 0 || PyType_Ready(&TimesType) < 0) return NULL;
     columns_import();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
-    if (PyModule_AddObjectRef(m, "Window", (PyObject *)&WindowType) < 0) {
+    if (PyModule_AddObjectRef(m, "Window", (PyObject *)&WindowType) < 0
+        || PyModule_AddObjectRef(m, "Times", (PyObject *)&TimesType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

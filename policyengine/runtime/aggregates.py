@@ -1,7 +1,8 @@
 """State and reads for each aggregate. Windows hold (t − width, t]: the lower edge is open.
 
-A windowed count keeps a bare deque of times (the hot path); the others keep a `Window`
-of (time, value) entries plus a running summary that eviction keeps exact.
+A windowed count keeps a bare deque of times (the hot path; in C, a `Times` ring where it was
+built, which reads as the deque does); the others keep a `Window` of (time, value) entries plus a
+running summary that eviction keeps exact.
 """
 from __future__ import annotations
 
@@ -183,8 +184,11 @@ PYTHON_WINDOWS["add_read"] = add_read
 
 # The same in C where it was built (runtime/_windows.c): the community pack keeps five windows
 # a message, and each add or read here was one to three Python frames.
+# COUNT_TIMES: what a windowed count's times may be held in, for whatever shows or stores them.
+COUNT_TIMES: tuple = (deque,)
 try:
-    from policyengine.runtime._windows import (Window, add_read, add_window, evict_all,  # noqa: F811
+    from policyengine.runtime._windows import (Times, Window, add_read, add_window, evict_all,  # noqa: F811
                                                window_distinct, window_repeats, window_sum)
+    COUNT_TIMES = (deque, Times)
 except ImportError:                                  # pragma: no cover - no C compiler at install
     pass

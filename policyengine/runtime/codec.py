@@ -8,7 +8,7 @@ from collections import Counter, deque
 
 import orjson
 
-from policyengine.runtime.aggregates import Window
+from policyengine.runtime.aggregates import COUNT_TIMES, Window
 
 
 def encode(value):
@@ -18,7 +18,7 @@ def encode(value):
         return {"t": [encode(v) for v in value]}
     if isinstance(value, list):
         return [encode(v) for v in value]
-    if isinstance(value, deque):
+    if isinstance(value, COUNT_TIMES):                 # a C count's Times is stored as the deque it stands for
         return {"q": [encode(v) for v in value]}
     if isinstance(value, (set, frozenset)):
         return {"s": sorted((encode(v) for v in value), key=orjson.dumps)}
