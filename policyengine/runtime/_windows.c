@@ -57,12 +57,15 @@ static int kind_of(PyObject *kind) {
     return -1;
 }
 
-/* An entry: its time and value, and the time as a C integer when it fits in 64 bits. */
+/* An entry: its value, and its time as a C integer when it fits in 64 bits (ts NULL), the object
+ * otherwise. Keeping no int object for the time spares an allocation-lived reference an entry and,
+ * at eviction, the touch of a cold object. `hash`: the value's, kept by a small counted window so
+ * that its scans compare hashes without reading the values. */
 typedef struct {
     PyObject *ts;
     PyObject *value;
     long long t;
-    int fits;
+    Py_hash_t hash;
 } Slot;
 
 typedef struct {
@@ -127,10 +130,18 @@ static inline int le(PyObject *t, const Edge *edge) {
     return edge_compare(t, edge, Py_LE);
 }
 
+/* An entry's time as an object (new reference). */
+static inline PyObject *slot_time(const Slot *slot) {
+    return slot->ts != NULL ? Py_NewRef(slot->ts) : PyLong_FromLongLong(slot->t);
+}
+
 /* The same for an entry, whose time was made a C integer when it was added. */
 static inline int slot_le(const Slot *slot, const Edge *edge) {
-    if (edge->fits && slot->fits) return slot->t <= edge->v;
-    return edge_compare(slot->ts, edge, Py_LE);
+    if (slot->ts == NULL && edge->fits) return slot->t <= edge->v;
+    PyObject *t = slot_time(slot);
+    int old = t == NULL ? -1 : edge_compare(t, edge, Py_LE);
+    Py_XDECREF(t);
+    return old;
 }
 
 static inline Slot *oldest(Window *w) { return &w->ring[w->head]; }
@@ -159,7 +170,7 @@ static PyObject *Times_evict(Times *t, PyObject *low) {
 }
 
 /* One more entry at the young end; the ring doubles when full. */
-static int push(Window *w, PyObject *ts, PyObject *value) {
+static int push(Window *w, PyObject *ts, PyObject *value, Py_hash_t hash) {
     if (w->len == w->cap) {
         Py_ssize_t cap = w->cap ? 2 * w->cap : 2;
         Slot *ring = PyMem_Malloc((size_t)cap * sizeof(Slot));
@@ -174,14 +185,15 @@ static int push(Window *w, PyObject *ts, PyObject *value) {
         w->cap = cap;
     }
     Slot *slot = &w->ring[(w->head + w->len) % w->cap];
-    slot->ts = Py_NewRef(ts);
+    slot->ts = as_int64(ts, &slot->t) ? NULL : Py_NewRef(ts);
     slot->value = Py_NewRef(value);
-    slot->fits = as_int64(ts, &slot->t);
+    slot->hash = hash;
     w->len++;
     return 0;
 }
 
-/* The oldest entry out: its time and value handed to the caller (new references). */
+/* The oldest entry out: its time (NULL when it was a C integer) and value handed to the caller
+ * (new references). */
 static void pop_oldest(Window *w, PyObject **ts, PyObject **value) {
     Slot *slot = oldest(w);
     *ts = slot->ts;
@@ -236,7 +248,7 @@ static int Window_clear(Window *w) {
     while (w->len > 0) {
         PyObject *ts, *value;
         pop_oldest(w, &ts, &value);
-        Py_DECREF(ts);
+        Py_XDECREF(ts);
         Py_DECREF(value);
     }
     PyMem_Free(w->ring);
@@ -266,32 +278,31 @@ static PyObject *summary_of_ring(Window *w) {
     return summary;
 }
 
-/* Whether a dict holding `held` would find it by `wanted` (hash: wanted's): the same object, or
- * an equal hash and held == wanted. -1: error. */
-static int same_key(PyObject *held, PyObject *wanted, Py_hash_t hash) {
-    if (held == wanted) return 1;
-    Py_hash_t h = PyObject_Hash(held);
-    if (h == -1) return -1;
-    return h == hash ? PyObject_RichCompareBool(held, wanted, Py_EQ) : 0;
+/* Whether a dict holding the entry's value would find it by `wanted` (hash: wanted's): the same
+ * object, or an equal hash and value == wanted. -1: error. */
+static int same_key(const Slot *held, PyObject *wanted, Py_hash_t hash) {
+    if (held->value == wanted) return 1;
+    return held->hash == hash ? PyObject_RichCompareBool(held->value, wanted, Py_EQ) : 0;
 }
 
 /* Window.add: the entry, and the summary kept exact. */
 static int add_entry(Window *w, PyObject *ts, PyObject *value) {
     if (w->code == K_COUNTED && w->summary == NULL) {
-        if (PyObject_Hash(value) == -1) {
+        Py_hash_t hash = PyObject_Hash(value);
+        if (hash == -1) {
             /* An unhashable value fails as the dict would, and leaves what Python's does: the
              * entry, and the dict of the entries before it. */
             PyErr_Clear();
             w->summary = summary_of_ring(w);
-            if (w->summary == NULL || push(w, ts, value) < 0) return -1;
+            if (w->summary == NULL || push(w, ts, value, -1) < 0) return -1;
             PyObject_Hash(value);                           /* the dict's error */
             return -1;
         }
-        if (w->len < SMALL) return push(w, ts, value);
+        if (w->len < SMALL) return push(w, ts, value, hash);
         w->summary = summary_of_ring(w);                    /* past SMALL: the dict, from the ring */
         if (w->summary == NULL) return -1;
     }
-    if (push(w, ts, value) < 0) return -1;
+    if (push(w, ts, value, -1) < 0) return -1;
     if (w->code == K_SUM) {
         PyObject *total = PyNumber_Add(w->summary, value);
         if (total == NULL) return -1;
@@ -319,7 +330,7 @@ static int evict(Window *w, const Edge *low) {
         if (old <= 0) return old;
         PyObject *ts, *value;
         pop_oldest(w, &ts, &value);
-        Py_DECREF(ts);
+        Py_XDECREF(ts);
         int failed = 0;
         if (w->summary == NULL) {
             /* a small window without its dict: nothing else to count */
@@ -370,7 +381,9 @@ static PyObject *Window_entries(Window *w, void *Py_UNUSED(closure)) {
     if (entries == NULL) return NULL;
     for (Py_ssize_t i = 0; i < w->len; i++) {
         Slot *slot = &w->ring[(w->head + i) % w->cap];
-        PyObject *entry = PyTuple_Pack(2, slot->ts, slot->value);
+        PyObject *ts = slot_time(slot);
+        PyObject *entry = ts == NULL ? NULL : PyTuple_Pack(2, ts, slot->value);
+        Py_XDECREF(ts);
         PyObject *call[2] = {entries, entry};
         PyObject *done = entry == NULL ? NULL : PyObject_Vectorcall(deque_append, call, 2, NULL);
         Py_XDECREF(entry);
@@ -472,12 +485,10 @@ static PyObject *distinct_of(Window *w) {
     if (w->summary == NULL) {                       /* a small window: the values no older entry holds */
         Py_ssize_t n = 0;
         for (Py_ssize_t i = 0; i < w->len; i++) {
-            PyObject *value = slot_at(w, i)->value;
-            Py_hash_t hash = PyObject_Hash(value);
-            if (hash == -1) return NULL;
+            const Slot *entry = slot_at(w, i);
             int seen = 0;
             for (Py_ssize_t j = 0; j < i && !seen; j++) {
-                seen = same_key(slot_at(w, j)->value, value, hash);
+                seen = same_key(slot_at(w, j), entry->value, entry->hash);
                 if (seen < 0) return NULL;
             }
             n += !seen;
@@ -494,7 +505,7 @@ static PyObject *repeats_of(Window *w, PyObject *wanted) {
         if (hash == -1) return NULL;
         Py_ssize_t n = 0;
         for (Py_ssize_t i = 0; i < w->len; i++) {
-            int same = same_key(slot_at(w, i)->value, wanted, hash);
+            int same = same_key(slot_at(w, i), wanted, hash);
             if (same < 0) return NULL;
             n += same;
         }
