@@ -312,7 +312,8 @@ def test_c_decision_makes_what_the_definition_makes(ts, action, user, event_id, 
     line = _outcome(python_dump_lines, [expected])
     assert _outcome(_decisions.dump_lines, [made]) == line
     assert len(helpers.decision(*args)) == len(expected)
-    assert helpers.decision(*args)["ts"] == expected["ts"]
+    read, wanted = helpers.decision(*args)["ts"], expected["ts"]
+    assert read is wanted or read == wanted                 # a field named ts may be NaN, the same object
     assert helpers.decision(*args) == expected
     assert made == expected and list(made.items()) == list(expected.items())      # keys in the same order
     assert _outcome(_decisions.dump_lines, [made]) == line                        # its time now a str
@@ -346,7 +347,8 @@ def test_c_decision_by_hand():
         args = (us, "p", "r", "a", None, None, (), None)
         fresh, expected = helpers.decision(*args), helpers.python_decision(*args)
         assert _decisions.dump_lines([fresh]) == python_dump_lines([expected])
-        assert helpers.decision(*args)["ts"] == expected["ts"]
+        read, wanted = helpers.decision(*args)["ts"], expected["ts"]
+    assert read is wanted or read == wanted                 # a field named ts may be NaN, the same object
     assert helpers.decision(first, "p", "r", "a", None, None, (), None)["ts"] == "1000-01-01T00:00:00Z"
     assert helpers.decision(last, "p", "r", "a", None, None, (), None)["ts"] == "9999-12-31T23:59:59.999999Z"
     with pytest.raises(OverflowError):                      # past the calendar, as the definition says
