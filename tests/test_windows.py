@@ -252,3 +252,19 @@ def test_a_windowed_count_keeps_its_times_in_c_and_reads_as_the_deque_would():
     # A read at a time that is a float: (5.0, 15.0] no longer holds 5, as Python's 5 <= 5.0 says.
     assert [_windows.add_count(times, "r", t, 100) for t in (5, 6)] == [1, 2]
     assert _windows.window_count(times, "r", 15.0, 10) == 1 and list(times["r"]) == [6]
+
+
+def test_an_all_time_count_counts_up_as_python_does():
+    # By hand: nothing yet → 1, 2; and from what a state file may hold: a float, a bool, the last
+    # int of 64 bits and one past it, each one more, in a dict and in a member-keyed column.
+    start = {"f": 2.5, "b": True, "top": (1 << 63) - 1, "big": 1 << 70}
+    for table in ({}, Column(MemberIndex())):
+        for key, value in start.items():
+            table[key] = value
+        assert [_windows.count_up(table, "new") for _ in range(2)] == [1, 2]
+        got = {key: _windows.count_up(table, key) for key in start}
+        assert got == {"f": 3.5, "b": 2, "top": 1 << 63, "big": (1 << 70) + 1}
+        assert type(got["b"]) is int and dict(table.items()) == {**got, "new": 2}
+        py: dict = dict(start)
+        assert [helpers.python_count_up(py, key) for key in start] == list(got.values())
+    assert helpers.count_up is _windows.count_up

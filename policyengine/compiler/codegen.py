@@ -18,7 +18,7 @@ from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
 from policyengine.runtime.periods import calendar
 from policyengine.runtime.text import links_in
 
-HELPERS = ("window_count", "add_count", "replace_pair", "cooldown_take", "has_label", "active_labels", "set_label", "remove_label",
+HELPERS = ("window_count", "add_count", "count_up", "replace_pair", "cooldown_take", "has_label", "active_labels", "set_label", "remove_label",
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision",
            "member_time", "first_message", "normalize", "seeded_random", "in_sample",
@@ -283,7 +283,7 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
     if fn in ("count", "rate") and windowed:
         w.line(f"{into('win')}add_count({table}, {key}, ts, {spec.window_us})")     # in C where it was built
     elif fn == "count":
-        w.line(f"{into('cnt')}{table}[{key}] = {table}.get({key}, 0) + 1")
+        w.line(f"{into('cnt')}count_up({table}, {key})")                 # in C where it was built
     elif fn in ("repeats", "distinct") and windowed and unfiltered:
         w.line(f"{into('win', value if fn == 'repeats' else None)}add_read({table}, {key}, '{fn}', ts, {value}, "
                f"{spec.window_us})")

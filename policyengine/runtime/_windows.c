@@ -702,6 +702,26 @@ static PyObject *add_count(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
     return out;
 }
 
+/* count_up(table, key): table[key] = table.get(key, 0) + 1, and that count (an all-time count's
+ * update, helpers.count_up). */
+static PyObject *count_up(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "count_up(table, key)");
+        return NULL;
+    }
+    PyObject *held = table_get(args[0], args[1]);                    /* borrowed */
+    if (held == NULL && PyErr_Occurred()) return NULL;
+    long long n;
+    PyObject *count = held == NULL ? Py_NewRef(one)
+                      : as_int64(held, &n) && n < LLONG_MAX ? PyLong_FromLongLong(n + 1) : PyNumber_Add(held, one);
+    if (count == NULL) return NULL;
+    if (table_set(args[0], args[1], count) < 0) {
+        Py_DECREF(count);
+        return NULL;
+    }
+    return count;
+}
+
 /* active_days_add_read(table, key, day, span): incentives.active_days_add(table, key, day, span),
  * then what incentives.active_days_now(table, key, day, span) reads. The usual cases here — a
  * day after the last kept, or the same — and the rest (a day before the last, a list that is not
@@ -839,6 +859,7 @@ static PyMethodDef methods[] = {
      "add_read(table, key, kind, ts, value, width) -> add_window, then the window's repeats of value or distinct values"},
     {"active_days_add_read", (PyCFunction)(void (*)(void))active_days_add_read, METH_FASTCALL,
      "active_days_add_read(table, key, day, span) -> active_days_add, then active_days_now"},
+    {"count_up", (PyCFunction)(void (*)(void))count_up, METH_FASTCALL, "count_up(table, key) -> table[key] = table.get(key, 0) + 1"},
     {"add_count", (PyCFunction)(void (*)(void))add_count, METH_FASTCALL,
      "add_count(table, key, ts, width) -> the key's times take ts, then window_count"},
     {NULL, NULL, 0, NULL},

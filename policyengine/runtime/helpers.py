@@ -48,8 +48,17 @@ def add_count(table: dict, key, ts: int, width: int) -> int:
 
 
 python_add_count = add_count
+
+
+def count_up(table: dict, key) -> int:
+    """An all-time count's update: the key's count, one more, kept and handed to the rules."""
+    n = table[key] = table.get(key, 0) + 1
+    return n
+
+
+python_count_up = count_up
 try:                                        # the same in C where it was built (runtime/_windows.c)
-    from policyengine.runtime._windows import add_count, window_count  # noqa: F811
+    from policyengine.runtime._windows import add_count, count_up, window_count  # noqa: F811
 except ImportError:                         # pragma: no cover - no C compiler at install
     pass
 
