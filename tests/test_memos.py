@@ -38,7 +38,7 @@ def test_the_shared_test_is_computed_once_up_front():
     source = compile_program(load_text([("m.policy", POLICY)]).program).source
     # The dict handler, the record handler and the two record loops each compute it once, and no
     # use tests a memo any more.
-    assert source.count("m0 = (cf0 is not None and P0(cf0)) or (starts_with_any(cf0, P1))") == 4
+    assert source.count("m0 = (cf0 is not None and P0(cf0)) or (folded_starts_with_any(f0, P1))") == 4
     assert "m0 if m0 is not None" not in source and "m1" not in source
 
 

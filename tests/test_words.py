@@ -88,3 +88,42 @@ def test_starts_with_any_by_hand():
         _words.starts_with_any("abc", ("b", 3))          # as "abc".startswith(("b", 3))
     with pytest.raises(TypeError):
         _words.starts_with_any("abc", ["a"])
+
+
+# Characters whose case folding is more than themselves: ß → ss, ŉ → ʼn, ﬃ → ffi, İ → i̇, ΐ → three
+# characters, final sigma, a long s; and their ASCII neighbours, so folded prefixes can meet them.
+_FOLDING = st.text(st.sampled_from("aAbBsSiIfFnN ßŉﬃİΐςſΣσ#总结é\u0307\u0301"), max_size=8)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_FOLDING, max_size=4), st.one_of(_FOLDING, _TEXTS, st.none(), st.integers()))
+def test_c_folded_starts_with_any_answers_as_casefold_then_startswith(words, text):
+    prefixes = tuple(dict.fromkeys(w.casefold() for w in words))          # as the compiler folds them
+    expected = isinstance(text, str) and text.casefold().startswith(prefixes)   # the oracle: Python's own
+    assert _words.folded_starts_with_any(text, prefixes) is expected
+    assert helpers.python_folded_starts_with_any(text, prefixes) is expected
+
+
+def test_folded_starts_with_any_by_hand():
+    summary = ("#总结", "#summary")
+    assert _words.folded_starts_with_any("#SUMMARY of today", summary) is True
+    assert _words.folded_starts_with_any("#Summ", summary) is False                 # shorter than every prefix
+    assert _words.folded_starts_with_any("Straße", ("strass",)) is True             # ß folds to two characters
+    assert _words.folded_starts_with_any("STRASSE", ("straß",)) is False            # prefixes come folded: "strass"
+    assert _words.folded_starts_with_any("ﬃx", ("ffix",)) is True                   # one character, three folded
+    assert _words.folded_starts_with_any("#ſummary", summary) is True               # the long s folds to s
+    assert _words.folded_starts_with_any(None, summary) is False                    # a missing text
+    assert _words.folded_starts_with_any(7, summary) is False
+
+    class Text(str):
+        pass
+    # a str subclass is not text to the generated code (fold_text gives None for it), here neither
+    assert _words.folded_starts_with_any(Text("#summary"), summary) is False
+    assert helpers.python_folded_starts_with_any(Text("#summary"), summary) is False
+    many = tuple(f"w{i}" for i in range(70)) + ("#summary",)                       # past 64 prefixes
+    assert _words.folded_starts_with_any("#SUMMARY", many) is True and _words.folded_starts_with_any("#SUM", many) is False
+    assert _words.folded_starts_with_any("W69", many) is True and _words.folded_starts_with_any("W3", many) is True
+    long = "x" * 70
+    assert _words.folded_starts_with_any(long.upper() + "!", (long,)) is True       # past 64: the whole text folded
+    with pytest.raises(TypeError):
+        _words.folded_starts_with_any("abc", ("a", 3))       # as "abc".casefold().startswith(("a", 3))

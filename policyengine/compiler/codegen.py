@@ -22,7 +22,7 @@ HELPERS = ("window_count", "add_count", "count_up", "replace_pair", "cooldown_ta
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision",
            "member_time", "first_message", "normalize", "seeded_random", "in_sample",
-           "explain_compare", "explain_test", "fold_text", "starts_with_any", "link_hint")
+           "explain_compare", "explain_test", "fold_text", "starts_with_any", "folded_starts_with_any", "link_hint")
 AGGREGATE_HELPERS = ("add_window", "add_read", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
                      "elapsed", "streak_add", "streak_now", "streak_best", "active_days_now", "active_days_add_read")

@@ -309,8 +309,8 @@ class ExprEmitter:
             prefixes = self._prefixes(ir.args)
             if prefixes is not None:
                 # `text starts with "a" or text starts with "b"`: one startswith over a tuple.
-                cf, words = prefixes
-                return self._starts_with_any(cf, words)
+                field, words = prefixes
+                return self._folded_starts_with_any(field, words)
             return " or ".join(f"({self.test(a)})" for a in ir.args)
         if op == "not":
             return f"not ({self.test(ir.args[0])})"
@@ -361,8 +361,10 @@ class ExprEmitter:
                 cf = self.local.normalized(tuple(left.args[0].value))
                 words = [w for w in dict.fromkeys(normalize(str(x)) for x in self._const_items(right)) if w]
             else:
-                cf = self.local.fold(tuple(left.value))
                 words = self._const_words_of(right)
+                if sym == "starts with" and words:
+                    return self._folded_starts_with_any(self.local.field(tuple(left.value)), words)
+                cf = self.local.fold(tuple(left.value))
             if sym == "contains":
                 return f"{cf} is not None and {self.pool.add(words[0])} in {cf}"
             if sym == "starts with" and words:
@@ -396,11 +398,16 @@ class ExprEmitter:
         return f"{helper[sym]}({self.value(left)}, {self.value(right)})"
 
     def _starts_with_any(self, text: str, prefixes: list[str]) -> str:
-        """A (folded or normalised) text local starting with one of constant prefixes, in one C call."""
+        """A normalised text local starting with one of constant prefixes, in one C call."""
         return f"starts_with_any({text}, {self.pool.add(tuple(prefixes), ('prefixes', *prefixes))})"
 
+    def _folded_starts_with_any(self, field: str, prefixes: list[str]) -> str:
+        """A text field whose case-folded form starts with one of the (folded) prefixes, in one C
+        call that folds only the text's start: no folded copy of the text is made for it."""
+        return f"folded_starts_with_any({field}, {self.pool.add(tuple(prefixes), ('prefixes', *prefixes))})"
+
     def _prefixes(self, tests) -> tuple[str, list[str]] | None:
-        """(the folded text, the prefixes) when every test is `FIELD starts with "constant"` on one
+        """(the text field, the folded prefixes) when every test is `FIELD starts with "constant"` on one
         text field; else None."""
         path, words = None, []
         for t in tests:
@@ -412,7 +419,7 @@ class ExprEmitter:
                 return None
             path = tuple(t.args[0].value)
             words += found
-        return (self.local.fold(path), words) if path is not None else None
+        return (self.local.field(path), words) if path is not None else None
 
     def match(self, ir: IR) -> str:
         pattern, flags = ir.value

@@ -282,6 +282,80 @@ static PyObject *starts_with_any(PyObject *Py_UNUSED(m), PyObject *const *args, 
     Py_RETURN_FALSE;
 }
 
+/* folded_starts_with_any(text, prefixes): starts_with_any(fold_text(text), prefixes) for an exact
+ * str, False for anything else (fold_text gives None), with the prefixes case-folded already (the
+ * compiler folds them). Only as much of the text is folded as the longest prefix needs: casefold
+ * maps each character on its own (full case folding, one to three characters), so the folded
+ * text's first k characters come from at most its first k. The pack asked this of every message
+ * (`text starts with "#总结" or text starts with "#summary"`), and folding the whole text for it
+ * made a string a message, ~500 instructions. */
+enum { FOLDED_PREFIX_MAX = 64 };
+
+static PyObject *folded_starts_with_any(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "folded_starts_with_any(text, prefixes: tuple)");
+        return NULL;
+    }
+    PyObject *text = args[0], *prefixes = args[1];
+    if (!PyUnicode_CheckExact(text)) Py_RETURN_FALSE;
+    Py_ssize_t longest = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
+        PyObject *prefix = PyTuple_GET_ITEM(prefixes, i);
+        if (!PyUnicode_Check(prefix)) {               /* as str.startswith says it */
+            PyErr_Format(PyExc_TypeError, "tuple for startswith must only contain str, not %.100s",
+                         Py_TYPE(prefix)->tp_name);
+            return NULL;
+        }
+        if (PyUnicode_GET_LENGTH(prefix) > longest) longest = PyUnicode_GET_LENGTH(prefix);
+    }
+    if (longest > FOLDED_PREFIX_MAX) {                 /* long prefixes: the whole text folded */
+        PyObject *folded = PyObject_CallMethod(text, "casefold", NULL);
+        if (folded == NULL) return NULL;
+        PyObject *call[2] = {folded, prefixes};
+        PyObject *found = starts_with_any(m, call, 2);
+        Py_DECREF(folded);
+        return found;
+    }
+    /* The folded text's start, a character at a time, against the prefixes still alive: most
+     * texts are out after their first character. */
+    Py_UCS4 head[FOLDED_PREFIX_MAX + 3];               /* a character folds to three at most */
+    Py_ssize_t count = PyTuple_GET_SIZE(prefixes), have = 0, n = PyUnicode_GET_LENGTH(text);
+    if (count > 64) count = 64;                        /* one bit each; past 64, the rest below */
+    uint64_t alive = count == 64 ? ~(uint64_t)0 : (((uint64_t)1 << count) - 1);
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(prefixes, i)) == 0) Py_RETURN_TRUE;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int more = PyTuple_GET_SIZE(prefixes) > 64;       /* prefixes past the 64th: fold as far as the longest */
+    for (Py_ssize_t i = 0; i < n && have < longest && (alive || more); i++) {
+        Py_ssize_t from = have;
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 128) {
+            head[have++] = c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+        } else {
+            Py_UCS4 folded[3];
+            int k = _PyUnicode_ToFoldedFull(c, folded);
+            for (int j = 0; j < k; j++) head[have++] = folded[j];
+        }
+        for (Py_ssize_t p = 0; p < count; p++) {
+            if (!(alive >> p & 1)) continue;
+            PyObject *prefix = PyTuple_GET_ITEM(prefixes, p);
+            Py_ssize_t k = PyUnicode_GET_LENGTH(prefix), j = from;
+            while (j < k && j < have && PyUnicode_READ_CHAR(prefix, j) == head[j]) j++;
+            if (j == k) Py_RETURN_TRUE;                /* all of it matched */
+            if (j < have) alive &= ~((uint64_t)1 << p);
+        }
+    }
+    for (Py_ssize_t p = 64; p < PyTuple_GET_SIZE(prefixes); p++) {     /* past the 64th: as folded so far */
+        PyObject *prefix = PyTuple_GET_ITEM(prefixes, p);
+        Py_ssize_t k = PyUnicode_GET_LENGTH(prefix), j = 0;
+        if (k > have) continue;
+        while (j < k && PyUnicode_READ_CHAR(prefix, j) == head[j]) j++;
+        if (j == k) Py_RETURN_TRUE;
+    }
+    Py_RETURN_FALSE;
+}
+
 /* link_hint(text): text.link_hint, whether the text can hold a link text._URL finds — a "://",
  * a "." after a "w" (www.), or a "." before a letter a domain ending starts with (.com … .info;
  * RE2's case folding maps no other character to these letters). False for what is not a str.
@@ -315,6 +389,8 @@ static PyObject *link_hint(PyObject *Py_UNUSED(m), PyObject *text) {
 }
 
 static PyMethodDef methods[] = {
+    {"folded_starts_with_any", (PyCFunction)(void (*)(void))folded_starts_with_any, METH_FASTCALL,
+     "folded_starts_with_any(text, prefixes) -> whether text.casefold() starts with one of the folded prefixes"},
     {"link_hint", link_hint, METH_O, "link_hint(text) -> False when the text can hold no link text.link_count counts"},
     {"starts_with_any", (PyCFunction)(void (*)(void))starts_with_any, METH_FASTCALL,
      "starts_with_any(text, prefixes) -> text.startswith(prefixes) for a str, False for anything else"},

@@ -90,8 +90,17 @@ def starts_with_any(text, prefixes: tuple) -> bool:
 
 
 python_starts_with_any = starts_with_any
+
+
+def folded_starts_with_any(text, prefixes: tuple) -> bool:
+    """`text starts with "a" or …` on a field: whether the case-folded text starts with one of the
+    (case-folded) prefixes; False for what is not a str. In C, only the text's start is folded."""
+    return text.__class__ is str and text.casefold().startswith(prefixes)
+
+
+python_folded_starts_with_any = folded_starts_with_any
 try:                                        # in C where it was built: no argument tuple to parse (runtime/_words.c)
-    from policyengine.runtime._words import starts_with_any  # noqa: F811
+    from policyengine.runtime._words import folded_starts_with_any, starts_with_any  # noqa: F811
 except ImportError:                         # pragma: no cover - no C compiler at install
     pass
 
