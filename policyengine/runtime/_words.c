@@ -308,6 +308,9 @@ static PyObject *folded_starts_with_any(PyObject *m, PyObject *const *args, Py_s
         }
         if (PyUnicode_GET_LENGTH(prefix) > longest) longest = PyUnicode_GET_LENGTH(prefix);
     }
+#if PY_VERSION_HEX >= 0x030D0000
+    longest = FOLDED_PREFIX_MAX + 1;                   /* 3.13 keeps a character's folding private */
+#endif
     if (longest > FOLDED_PREFIX_MAX) {                 /* long prefixes: the whole text folded */
         PyObject *folded = PyObject_CallMethod(text, "casefold", NULL);
         if (folded == NULL) return NULL;
@@ -334,7 +337,11 @@ static PyObject *folded_starts_with_any(PyObject *m, PyObject *const *args, Py_s
             head[have++] = c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
         } else {
             Py_UCS4 folded[3];
+#if PY_VERSION_HEX < 0x030D0000
             int k = _PyUnicode_ToFoldedFull(c, folded);
+#else
+            int k = 0;                                  /* not reached: see above */
+#endif
             for (int j = 0; j < k; j++) head[have++] = folded[j];
         }
         for (Py_ssize_t p = 0; p < count; p++) {
