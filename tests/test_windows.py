@@ -268,3 +268,32 @@ def test_an_all_time_count_counts_up_as_python_does():
         py: dict = dict(start)
         assert [helpers.python_count_up(py, key) for key in start] == list(got.values())
     assert helpers.count_up is _windows.count_up
+
+
+class _Meddler:
+    """Equal to every _Meddler, and its == adds to the window it is compared in and drops the
+    window from its table: a read must answer with some count and leave a table that still works."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __eq__(self, other):
+        window = self.table.pop("k", None)
+        if window is not None:
+            for t in range(20):
+                window.add(t, _Meddler(self.table))
+        return True
+
+    __hash__ = lambda self: 7
+
+
+def test_a_read_survives_a_value_that_changes_the_window_it_is_compared_in():
+    for read in ("distinct", "repeats"):
+        table: dict = {}
+        for ts in range(3):
+            _windows.add_window(table, "k", "repeats", ts, _Meddler(table))
+        got = (_windows.window_distinct(table, "k", 3, 100) if read == "distinct"
+               else _windows.window_repeats(table, "k", 3, 100, _Meddler(table)))
+        assert type(got) is int and got >= 1 and "k" not in table
+        _windows.add_window(table, "k", "repeats", 5, "x")
+        assert _windows.window_repeats(table, "k", 5, 100, "x") == 1

@@ -282,7 +282,11 @@ static PyObject *summary_of_ring(Window *w) {
  * object, or an equal hash and value == wanted. -1: error. */
 static int same_key(const Slot *held, PyObject *wanted, Py_hash_t hash) {
     if (held->value == wanted) return 1;
-    return held->hash == hash ? PyObject_RichCompareBool(held->value, wanted, Py_EQ) : 0;
+    if (held->hash != hash) return 0;
+    PyObject *value = Py_NewRef(held->value);       /* == may call back and change the window */
+    int same = PyObject_RichCompareBool(value, wanted, Py_EQ);
+    Py_DECREF(value);
+    return same;
 }
 
 /* Window.add: the entry, and the summary kept exact. */
@@ -484,13 +488,16 @@ static Window *current(PyObject *table, PyObject *key, PyObject *now, PyObject *
 static PyObject *distinct_of(Window *w) {
     if (w->summary == NULL) {                       /* a small window: the values no older entry holds */
         Py_ssize_t n = 0;
+        /* Each slot read afresh and the value held: a comparison that calls back may change the
+         * ring (the answer is then Python's loop's over a changing dict: some count), never freed
+         * memory. */
         for (Py_ssize_t i = 0; i < w->len; i++) {
-            const Slot *entry = slot_at(w, i);
+            PyObject *value = Py_NewRef(slot_at(w, i)->value);
+            Py_hash_t hash = slot_at(w, i)->hash;
             int seen = 0;
-            for (Py_ssize_t j = 0; j < i && !seen; j++) {
-                seen = same_key(slot_at(w, j), entry->value, entry->hash);
-                if (seen < 0) return NULL;
-            }
+            for (Py_ssize_t j = 0; j < i && j < w->len && !seen; j++) seen = same_key(slot_at(w, j), value, hash);
+            Py_DECREF(value);
+            if (seen < 0) return NULL;
             n += !seen;
         }
         return PyLong_FromSsize_t(n);
@@ -528,7 +535,10 @@ static PyObject *window_distinct(PyObject *Py_UNUSED(m), PyObject *const *args, 
     }
     Window *w = current(args[0], args[1], args[2], args[3]);
     if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
-    return distinct_of(w);
+    Py_INCREF(w);                                   /* a comparison may call back and drop the table's */
+    PyObject *n = distinct_of(w);
+    Py_DECREF(w);
+    return n;
 }
 
 /* window_repeats(table, key, now, width, wanted) → entries in the window holding `wanted` */
@@ -540,7 +550,10 @@ static PyObject *window_repeats(PyObject *Py_UNUSED(m), PyObject *const *args, P
     if (args[4] == Py_None) return PyLong_FromLong(0);
     Window *w = current(args[0], args[1], args[2], args[3]);
     if (w == NULL) return PyErr_Occurred() ? NULL : PyLong_FromLong(0);
-    return repeats_of(w, args[4]);
+    Py_INCREF(w);
+    PyObject *n = repeats_of(w, args[4]);
+    Py_DECREF(w);
+    return n;
 }
 
 /* window_sum(table, key, now, width) → the sum of the values in the window */
