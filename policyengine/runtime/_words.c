@@ -251,6 +251,13 @@ static PyTypeObject WordSetType = {
     .tp_repr = (reprfunc)WordSet_repr,
 };
 
+/* A prefix that is not a str fails as str.startswith says it. */
+static int not_a_prefix(PyObject *prefix) {
+    if (PyUnicode_Check(prefix)) return 0;
+    PyErr_Format(PyExc_TypeError, "tuple for startswith must only contain str, not %.100s", Py_TYPE(prefix)->tp_name);
+    return 1;
+}
+
 /* starts_with_any(text, prefixes): helpers.starts_with_any, `text.startswith(prefixes)` for a
  * str and False for anything else. The community pack asks it of every message (`text starts
  * with "#总结" or text starts with "#summary"`); str.startswith parses its arguments from a tuple
@@ -267,11 +274,7 @@ static PyObject *starts_with_any(PyObject *Py_UNUSED(m), PyObject *const *args, 
     Py_UCS4 first = n > 0 ? PyUnicode_READ_CHAR(text, 0) : 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
         PyObject *prefix = PyTuple_GET_ITEM(prefixes, i);
-        if (!PyUnicode_Check(prefix)) {               /* as str.startswith says it */
-            PyErr_Format(PyExc_TypeError, "tuple for startswith must only contain str, not %.100s",
-                         Py_TYPE(prefix)->tp_name);
-            return NULL;
-        }
+        if (not_a_prefix(prefix)) return NULL;
         Py_ssize_t k = PyUnicode_GET_LENGTH(prefix);
         if (k == 0) Py_RETURN_TRUE;
         if (k > n || PyUnicode_READ_CHAR(prefix, 0) != first) continue;
@@ -301,11 +304,7 @@ static PyObject *folded_starts_with_any(PyObject *m, PyObject *const *args, Py_s
     Py_ssize_t longest = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
         PyObject *prefix = PyTuple_GET_ITEM(prefixes, i);
-        if (!PyUnicode_Check(prefix)) {               /* as str.startswith says it */
-            PyErr_Format(PyExc_TypeError, "tuple for startswith must only contain str, not %.100s",
-                         Py_TYPE(prefix)->tp_name);
-            return NULL;
-        }
+        if (not_a_prefix(prefix)) return NULL;
         if (PyUnicode_GET_LENGTH(prefix) > longest) longest = PyUnicode_GET_LENGTH(prefix);
     }
 #if PY_VERSION_HEX >= 0x030D0000
