@@ -8,6 +8,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_ints.h"
 #include <stddef.h>
 
 typedef struct {
@@ -24,12 +25,8 @@ static PyObject *Day_call(Day *d, PyObject *const *args, size_t nargsf, PyObject
         return NULL;
     }
     PyObject *us = args[0];
-    if (PyLong_CheckExact(us) && d->day != NULL) {
-        int overflow;
-        long long at = PyLong_AsLongLongAndOverflow(us, &overflow);
-        if (!overflow && !(at == -1 && PyErr_Occurred()) && d->low <= at && at < d->high) return Py_NewRef(d->day);
-        PyErr_Clear();
-    }
+    long long at;
+    if (d->day != NULL && as_int64(us, &at) && d->low <= at && at < d->high) return Py_NewRef(d->day);
     PyObject *found = PyObject_CallOneArg(d->find, us);
     if (found == NULL) return NULL;
     if (!PyTuple_Check(found) || PyTuple_GET_SIZE(found) != 3) {

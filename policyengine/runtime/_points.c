@@ -366,8 +366,9 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         if (thresholds != Py_None) {
             PyObject *table = PyDict_GetItemWithError(g->level_tables, index);
             if (table == NULL && PyErr_Occurred()) goto done;
-            PyObject *self_equal = table == NULL ? NULL : PyObject_RichCompare(after, after, Py_EQ);   /* not NaN */
-            int number = self_equal == NULL ? 0 : PyObject_IsTrue(self_equal);
+            /* not NaN: an int always is itself */
+            PyObject *self_equal = table == NULL || PyLong_CheckExact(after) ? NULL : PyObject_RichCompare(after, after, Py_EQ);
+            int number = table == NULL ? 0 : PyLong_CheckExact(after) ? 1 : self_equal == NULL ? -1 : PyObject_IsTrue(self_equal);
             Py_XDECREF(self_equal);
             if (table != NULL && number < 0) goto done;
             if (table != NULL && number) {
