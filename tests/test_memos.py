@@ -130,3 +130,31 @@ def test_a_message_that_arms_one_silence_and_ends_another_builds_their_key_once(
     source = compile_program(load_text([("s.policy", policy)]).program).source
     assert source.count("AB0.pop(ks0, None)") == 4 and source.count("replace_pair(AB1, ks0,") == 4
     assert "(f0,)" not in source.replace("ks0 = (f0,)", "")
+
+
+LINKS = (
+    'let LINK = link_count(text) >= 1\n'
+    'rule link_burst { on message where LINK when count(message where LINK by user within 10m) >= 2\n'
+    '  do flag("links") }\n'
+    'rule one_link { on message where LINK and len(text) > 5 do warn("a link") }\n')
+
+
+def test_a_text_functions_number_against_a_number_is_eager_and_decides_as_lazy(monkeypatch):
+    # `link_count(text) >= 1` is a count's filter (every message evaluates it) and cannot raise (a
+    # number or None against a number): computed once up front in each of the four places that
+    # handle messages, and the decisions are those of the lazy memo on 20 000 generated events.
+    source = compile_program(load_text([("l.policy", LINKS)]).program).source
+    assert source.count("m0 = (t1 := d0) is not None and t1 >= 1") == 4 and "(m0 if m0 is not None" not in source
+    events = list(generate(20000, seed=7))
+
+    def decisions():
+        engine = Engine.from_text(LINKS, "l.policy")
+        out = []
+        for event in events:
+            out += [orjson.dumps(d.model_dump(exclude_none=True)) for d in engine.process(event)]
+        assert not engine.issues
+        return out
+    eager = decisions()
+    monkeypatch.setattr(codegen, "never_raises", lambda ir: False)
+    lazy = decisions()
+    assert eager == lazy and any(b'"flag"' in d for d in eager) and any(b'"warn"' in d for d in eager)

@@ -45,12 +45,23 @@ def _word_test(ir: IR) -> bool:
         (right.op == "const" or (right.op == "list" and all(a.op == "const" for a in right.args)))
 
 
+def _derived_number_test(ir: IR) -> bool:
+    """`link_count(text) >= 1`: a text function's number, computed once per event (a number, or
+    None for no text), compared with a constant number."""
+    if ir.op != "cmp" or ir.value not in ("<", "<=", ">", ">=", "==", "!="):
+        return False
+    left, right = ir.args
+    return (left.op == "call" and left.value in DERIVED and left.args[0].op == "field"
+            and tuple(left.args[0].value) != ("ts",) and ANY not in (left.type, right.type)
+            and right.op == "const" and type(right.value) in (int, float))
+
+
 def never_raises(ir: IR) -> bool:
     """Whether a test's code cannot raise: word tests (the case-folded field is a str or None),
-    joined by and / or / not."""
+    a text function's number against a number, joined by and / or / not."""
     if ir.op in ("and", "or", "not"):
         return all(never_raises(a) for a in ir.args)
-    return ir.op == "const" or _word_test(ir)
+    return ir.op == "const" or _word_test(ir) or _derived_number_test(ir)
 
 
 def required_words(ir: IR | None) -> tuple[tuple, list[str]] | None:
