@@ -151,6 +151,16 @@ static int compare(PyObject *a, PyObject *b, int op) {
     return PyObject_RichCompareBool(a, b, op);
 }
 
+/* Whether a balance equals itself (is not NaN), as `after == after` says; an int always does.
+ * -1 with an exception. */
+static int not_nan(PyObject *x) {
+    if (PyLong_CheckExact(x)) return 1;
+    PyObject *same = PyObject_RichCompare(x, x, Py_EQ);
+    int truth = same == NULL ? -1 : PyObject_IsTrue(same);
+    Py_XDECREF(same);
+    return truth;
+}
+
 static int greater(PyObject *a, PyObject *b) { return compare(a, b, Py_GT); }
 static int less(PyObject *a, PyObject *b) { return compare(a, b, Py_LT); }
 
@@ -366,12 +376,9 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         if (thresholds != Py_None) {
             PyObject *table = PyDict_GetItemWithError(g->level_tables, index);
             if (table == NULL && PyErr_Occurred()) goto done;
-            /* not NaN: an int always is itself */
-            PyObject *self_equal = table == NULL || PyLong_CheckExact(after) ? NULL : PyObject_RichCompare(after, after, Py_EQ);
-            int number = table == NULL ? 0 : PyLong_CheckExact(after) ? 1 : self_equal == NULL ? -1 : PyObject_IsTrue(self_equal);
-            Py_XDECREF(self_equal);
-            if (table != NULL && number < 0) goto done;
-            if (table != NULL && number) {
+            int number = table == NULL ? 0 : not_nan(after);
+            if (number < 0) goto done;
+            if (number) {
                 Py_ssize_t reached = level_by(thresholds, after);
                 if (reached < 0) goto done;
                 PyObject *had = table_get(table, member);
