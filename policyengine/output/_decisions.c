@@ -194,10 +194,8 @@ static int put_value(PyObject *v) {
         return 0;
     }
     if (PyLong_CheckExact(v)) {
-        int overflow;
-        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (overflow) return 1;                    /* orjson's u64 range and its error */
-        if (x == -1 && PyErr_Occurred()) return -1;
+        long long x;
+        if (!as_int64(v, &x)) return 1;            /* past 64 bits: orjson's u64 range and its error */
         if (reserve(21) < 0) return -1;
         buf_len = put_int(buf + buf_len, x) - buf;
         return 0;
