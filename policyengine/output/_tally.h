@@ -89,26 +89,20 @@ static int tally_one(Tally *t, PyObject *d) {
         Py_XDECREF(r);
         return -1;
     }
+    /* Room for a new key first (at most half full), so one probe finds the key or its place. */
+    if ((t->used + 1) * 2 > t->cap && tally_grow(t) < 0) {
+        Py_DECREF(p);
+        Py_DECREF(r);
+        Py_DECREF(a);
+        return -1;
+    }
     size_t mask = (size_t)t->cap - 1, j = slot_of(p, r, a, mask);
-    Slot *s;
-    for (;;) {
-        s = &t->slots[j];
-        if (s->policy == NULL || (s->policy == p && s->rule == r && s->action == a)) break;
+    Slot *s = &t->slots[j];
+    while (s->policy != NULL && !(s->policy == p && s->rule == r && s->action == a)) {
         j = (j + 1) & mask;
+        s = &t->slots[j];
     }
     if (s->policy == NULL) {
-        if ((t->used + 1) * 2 > t->cap) {
-            if (tally_grow(t) < 0) {
-                Py_DECREF(p);
-                Py_DECREF(r);
-                Py_DECREF(a);
-                return -1;
-            }
-            mask = (size_t)t->cap - 1;
-            j = slot_of(p, r, a, mask);
-            while (t->slots[j].policy != NULL) j = (j + 1) & mask;
-            s = &t->slots[j];
-        }
         s->policy = Py_NewRef(p);
         s->rule = Py_NewRef(r);
         s->action = Py_NewRef(a);
