@@ -16,8 +16,8 @@ POLICY = (
     'rule long_ads { on message where AD and len(text) > 20 do flag("long ad") }\n')
 
 
-def _decisions(events) -> list[bytes]:
-    engine = Engine.from_text(POLICY, "m.policy")
+def _decisions(events, policy: str = POLICY) -> list[bytes]:
+    engine = Engine.from_text(policy, "m.policy")
     out = []
     for event in events:
         out += [orjson.dumps(d.model_dump(exclude_none=True)) for d in engine.process(event)]
@@ -146,15 +146,7 @@ def test_a_text_functions_number_against_a_number_is_eager_and_decides_as_lazy(m
     source = compile_program(load_text([("l.policy", LINKS)]).program).source
     assert source.count("m0 = (t1 := d0) is not None and t1 >= 1") == 4 and "(m0 if m0 is not None" not in source
     events = list(generate(20000, seed=7))
-
-    def decisions():
-        engine = Engine.from_text(LINKS, "l.policy")
-        out = []
-        for event in events:
-            out += [orjson.dumps(d.model_dump(exclude_none=True)) for d in engine.process(event)]
-        assert not engine.issues
-        return out
-    eager = decisions()
+    eager = _decisions(events, LINKS)
     monkeypatch.setattr(codegen, "never_raises", lambda ir: False)
-    lazy = decisions()
+    lazy = _decisions(events, LINKS)
     assert eager == lazy and any(b'"flag"' in d for d in eager) and any(b'"warn"' in d for d in eager)
