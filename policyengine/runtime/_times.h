@@ -57,32 +57,6 @@ static inline void times_pop_oldest(Times *t) {
 /* An empty Times (zeroed: no ring until the first time). */
 static Times *times_new(void) { return (Times *)TimesType.tp_alloc(&TimesType, 0); }
 
-/* Times(iterable=()): the times in order; each an int of 64 bits. */
-static PyObject *Times_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
-    PyObject *iterable = NULL;
-    static char *names[] = {"times", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:Times", names, &iterable)) return NULL;
-    Times *t = (Times *)type->tp_alloc(type, 0);
-    if (t == NULL || iterable == NULL) return (PyObject *)t;
-    PyObject *it = PyObject_GetIter(iterable), *item;
-    if (it == NULL) goto fail;
-    while ((item = PyIter_Next(it)) != NULL) {
-        long long v;
-        int fits = as_int64(item, &v);
-        Py_DECREF(item);
-        if (!fits) {
-            PyErr_SetString(PyExc_TypeError, "Times holds ints of 64 bits");
-            break;
-        }
-        if (times_push(t, v) < 0) break;
-    }
-    Py_DECREF(it);
-    if (!PyErr_Occurred()) return (PyObject *)t;
-fail:
-    Py_DECREF(t);
-    return NULL;
-}
-
 static void Times_dealloc(Times *t) {
     PyMem_Free(t->ring);
     Py_TYPE(t)->tp_free((PyObject *)t);
@@ -121,8 +95,7 @@ static PyTypeObject TimesType = {
     .tp_name = "policyengine.runtime._windows.Times",
     .tp_basicsize = sizeof(Times),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Times(times=()): a windowed count's times, oldest first (ints of 64 bits)",
-    .tp_new = Times_tp_new,
+    .tp_doc = "a windowed count's times, oldest first (ints of 64 bits); made by add_count",
     .tp_dealloc = (destructor)Times_dealloc,
     .tp_repr = (reprfunc)Times_repr,
     .tp_methods = Times_methods,

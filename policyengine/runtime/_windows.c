@@ -17,7 +17,7 @@
  * copypasta window is one per new text and most texts come once; a member's minute of messages
  * holds a few. A dict cost an allocation, a hash insert and a delete on every entry, and its own
  * cache line to touch (the pack's repeats and copypasta windows were ~20 % of its time). The dict
- * is made from the ring when an entry past SMALL comes (or a value no dict can hold) and kept from
+ * is made from the ring when an entry past SMALL comes and kept from
  * then on; `summary` shows the dict without keeping it. A dict made from the ring lists its values
  * in the ring's order, where Python's lists them in the order each first came since it was last
  * absent, and holds the first of equal values (1, 1.0) the ring holds: nothing reads either (rules
@@ -135,13 +135,18 @@ static inline PyObject *slot_time(const Slot *slot) {
     return slot->ts != NULL ? Py_NewRef(slot->ts) : PyLong_FromLongLong(slot->t);
 }
 
-/* The same for an entry, whose time was made a C integer when it was added. */
-static inline int slot_le(const Slot *slot, const Edge *edge) {
-    if (slot->ts == NULL && edge->fits) return slot->t <= edge->v;
-    PyObject *t = slot_time(slot);
-    int old = t == NULL ? -1 : edge_compare(t, edge, Py_LE);
-    Py_XDECREF(t);
+/* The same for a time kept as a C integer (an entry's, a Times'). */
+static inline int int64_le(long long t, const Edge *edge) {
+    if (edge->fits) return t <= edge->v;
+    PyObject *obj = PyLong_FromLongLong(t);
+    int old = obj == NULL ? -1 : edge_compare(obj, edge, Py_LE);
+    Py_XDECREF(obj);
     return old;
+}
+
+/* The same for an entry, whose time was made a C integer when it was added if it fit. */
+static inline int slot_le(const Slot *slot, const Edge *edge) {
+    return slot->ts == NULL ? int64_le(slot->t, edge) : edge_compare(slot->ts, edge, Py_LE);
 }
 
 static inline Slot *oldest(Window *w) { return &w->ring[w->head]; }
@@ -149,14 +154,7 @@ static inline Slot *oldest(Window *w) { return &w->ring[w->head]; }
 /* Drop a Times' entries at or before the edge: how many are left, or -1 with an exception. */
 static Py_ssize_t times_evict(Times *t, const Edge *edge) {
     while (t->len > 0) {
-        int old;
-        if (edge->fits) {
-            old = times_oldest(t) <= edge->v;
-        } else {
-            PyObject *first = PyLong_FromLongLong(times_oldest(t));
-            old = first == NULL ? -1 : edge_compare(first, edge, Py_LE);
-            Py_XDECREF(first);
-        }
+        int old = int64_le(times_oldest(t), edge);
         if (old < 0) return -1;
         if (!old) break;
         times_pop_oldest(t);
@@ -289,24 +287,16 @@ static int same_key(const Slot *held, PyObject *wanted, Py_hash_t hash) {
     return same;
 }
 
-/* Window.add: the entry, and the summary kept exact. */
+/* Window.add: the entry, and the summary kept exact. The summary first, as in Python: a value it
+ * cannot count (unhashable, or not a number for a sum) fails and is not kept. */
 static int add_entry(Window *w, PyObject *ts, PyObject *value) {
     if (w->code == K_COUNTED && w->summary == NULL) {
-        Py_hash_t hash = PyObject_Hash(value);
-        if (hash == -1) {
-            /* An unhashable value fails as the dict would, and leaves what Python's does: the
-             * entry, and the dict of the entries before it. */
-            PyErr_Clear();
-            w->summary = summary_of_ring(w);
-            if (w->summary == NULL || push(w, ts, value, -1) < 0) return -1;
-            PyObject_Hash(value);                           /* the dict's error */
-            return -1;
-        }
+        Py_hash_t hash = PyObject_Hash(value);              /* the dict's error for what it cannot hold */
+        if (hash == -1) return -1;
         if (w->len < SMALL) return push(w, ts, value, hash);
         w->summary = summary_of_ring(w);                    /* past SMALL: the dict, from the ring */
         if (w->summary == NULL) return -1;
     }
-    if (push(w, ts, value, -1) < 0) return -1;
     if (w->code == K_SUM) {
         PyObject *total = PyNumber_Add(w->summary, value);
         if (total == NULL) return -1;
@@ -324,7 +314,7 @@ static int add_entry(Window *w, PyObject *ts, PyObject *value) {
         Py_DECREF(now);
         if (failed) return -1;
     }
-    return 0;
+    return push(w, ts, value, -1);
 }
 
 /* Window.evict: drop entries at or before `low`, the summary with them. */

@@ -22,12 +22,14 @@ class Window:
         self.summary = 0 if kind == "sum" else (None if kind == "similar" else {})
 
     def add(self, ts: int, value) -> None:
-        self.entries.append((ts, value))
+        # The summary first: a value it cannot count (a list to a dict, text to a sum) fails here
+        # and is not kept, so no later eviction or state file meets it again.
         summary = self.summary
         if self.kind == "sum":
             self.summary = summary + value
         elif summary is not None:
             summary[value] = summary.get(value, 0) + 1
+        self.entries.append((ts, value))
 
     def __len__(self) -> int:
         return len(self.entries)
