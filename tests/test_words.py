@@ -125,5 +125,19 @@ def test_folded_starts_with_any_by_hand():
     assert _words.folded_starts_with_any("W69", many) is True and _words.folded_starts_with_any("W3", many) is True
     long = "x" * 70
     assert _words.folded_starts_with_any(long.upper() + "!", (long,)) is True       # past 64: the whole text folded
+    # a prefix that is not a str: in order, as "ABC".casefold().startswith(…) says — True at a match
+    # before it, the TypeError when no prefix before it matches
+    for prefixes in (("a", 3), ("", 3), ("b", 3), (3, "a")):
+        try:
+            expected = "ABC".casefold().startswith(prefixes)
+        except TypeError:
+            expected = TypeError
+        for fn in (_words.folded_starts_with_any, helpers.python_folded_starts_with_any):
+            try:
+                got = fn("ABC", prefixes)
+            except TypeError:
+                got = TypeError
+            assert got == expected, (prefixes, fn)
+    assert _words.folded_starts_with_any("ABC", ("a", 3)) is True
     with pytest.raises(TypeError):
-        _words.folded_starts_with_any("abc", ("a", 3))       # as "abc".casefold().startswith(("a", 3))
+        _words.folded_starts_with_any("ABC", ("b", 3))

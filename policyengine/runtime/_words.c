@@ -301,10 +301,13 @@ static PyObject *folded_starts_with_any(PyObject *m, PyObject *const *args, Py_s
     }
     PyObject *text = args[0], *prefixes = args[1];
     if (!PyUnicode_CheckExact(text)) Py_RETURN_FALSE;
-    Py_ssize_t longest = 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
-        PyObject *prefix = PyTuple_GET_ITEM(prefixes, i);
-        if (not_a_prefix(prefix)) return NULL;
+    /* As str.startswith takes a tuple: in order, True at the first prefix that matches, a TypeError
+     * at the first that is not a str before one does. `usable`: the prefixes before that one. */
+    Py_ssize_t longest = 0, usable = 0;
+    for (; usable < PyTuple_GET_SIZE(prefixes); usable++) {
+        PyObject *prefix = PyTuple_GET_ITEM(prefixes, usable);
+        if (!PyUnicode_Check(prefix)) break;
+        if (PyUnicode_GET_LENGTH(prefix) == 0) Py_RETURN_TRUE;          /* every text starts with "" */
         if (PyUnicode_GET_LENGTH(prefix) > longest) longest = PyUnicode_GET_LENGTH(prefix);
     }
 #if PY_VERSION_HEX >= 0x030D0000
@@ -321,14 +324,11 @@ static PyObject *folded_starts_with_any(PyObject *m, PyObject *const *args, Py_s
     /* The folded text's start, a character at a time, against the prefixes still alive: most
      * texts are out after their first character. */
     Py_UCS4 head[FOLDED_PREFIX_MAX + 3];               /* a character folds to three at most */
-    Py_ssize_t count = PyTuple_GET_SIZE(prefixes), have = 0, n = PyUnicode_GET_LENGTH(text);
-    if (count > 64) count = 64;                        /* one bit each; past 64, the rest below */
+    Py_ssize_t count = usable > 64 ? 64 : usable, have = 0, n = PyUnicode_GET_LENGTH(text);   /* one bit each */
     uint64_t alive = count == 64 ? ~(uint64_t)0 : (((uint64_t)1 << count) - 1);
-    for (Py_ssize_t i = 0; i < count; i++)
-        if (PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(prefixes, i)) == 0) Py_RETURN_TRUE;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    int more = PyTuple_GET_SIZE(prefixes) > 64;       /* prefixes past the 64th: fold as far as the longest */
+    int more = usable > 64;                            /* prefixes past the 64th: fold as far as the longest */
     for (Py_ssize_t i = 0; i < n && have < longest && (alive || more); i++) {
         Py_ssize_t from = have;
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -352,12 +352,16 @@ static PyObject *folded_starts_with_any(PyObject *m, PyObject *const *args, Py_s
             if (j < have) alive &= ~((uint64_t)1 << p);
         }
     }
-    for (Py_ssize_t p = 64; p < PyTuple_GET_SIZE(prefixes); p++) {     /* past the 64th: as folded so far */
+    for (Py_ssize_t p = 64; p < usable; p++) {        /* past the 64th: as folded so far */
         PyObject *prefix = PyTuple_GET_ITEM(prefixes, p);
         Py_ssize_t k = PyUnicode_GET_LENGTH(prefix), j = 0;
         if (k > have) continue;
         while (j < k && PyUnicode_READ_CHAR(prefix, j) == head[j]) j++;
         if (j == k) Py_RETURN_TRUE;
+    }
+    if (usable < PyTuple_GET_SIZE(prefixes)) {         /* no match before a prefix that is not a str */
+        not_a_prefix(PyTuple_GET_ITEM(prefixes, usable));
+        return NULL;
     }
     Py_RETURN_FALSE;
 }
