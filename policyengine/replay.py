@@ -24,8 +24,9 @@ from policyengine.runtime.evaluator import Evaluator
 LATE_REPORTED = 20
 # A line the record path refuses (then the general decoder takes it or says why): malformed or
 # mistyped JSON, a time parse_ts refuses or bad UTF-8 (both ValueError); an over-long line is
-# None, which the decoder refuses with TypeError.
-_NOT_A_RECORD = (*RECORD_ERRORS, ValueError, TypeError)
+# None, which the decoder refuses with TypeError; nesting deeper than msgspec's recursion limit,
+# even in a field no rule reads, is RecursionError (orjson's depth limit then refuses the line).
+_NOT_A_RECORD = (*RECORD_ERRORS, ValueError, TypeError, RecursionError)
 MAX_LINE_BYTES = 1 << 20      # a longer line is reported and skipped without being held in memory
 
 

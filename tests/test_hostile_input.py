@@ -49,6 +49,7 @@ def test_hostile_log_lines_each_get_an_error_and_the_rest_is_evaluated(tmp_path)
         b'{"type":"message","ts":1e15,"user":"u","id":"m6"}',                              # year > 9999
         b'{"type":"message","ts":7,"user":["u"],"id":"m7"}',                               # wrong type
         b'[' * 5000 + b']' * 5000,                                                         # deep nesting
+        b'{"type":"message","ts":8,"user":"u","x":' + b'[' * 5000 + b']' * 5000 + b'}',     # ... in a field no rule reads
         good % (9, 9),
         good % (9, 9),                                                                     # duplicate id
         good % (1, 11),                                                                    # far out of order
@@ -58,9 +59,9 @@ def test_hostile_log_lines_each_get_an_error_and_the_rest_is_evaluated(tmp_path)
     r = run_cli("eval", "--policy", "policies/examples/ads.policy", str(log))
     err = r.stderr.decode()
     assert r.returncode == 0 and "Traceback" not in err
-    for n in (2, 3, 4, 5, 6, 7, 8):
+    for n in (2, 3, 4, 5, 6, 7, 8, 9):
         assert f"{log}:{n}: error[E0101]" in err, n
-    assert f"{log}:11: warning[W0102]" in err
+    assert f"{log}:12: warning[W0102]" in err
     decisions = [orjson.loads(x) for x in r.stdout.splitlines()]
     # m1, the two m9 (a duplicate id is still an event) and m11 (late: evaluated at the latest time).
     assert [d["event_id"] for d in decisions if d["action"] == "delete"] == ["m1", "m9", "m9", "m11"]
