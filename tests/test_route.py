@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st, target
 from benchmarks.loggen import generate
 from policyengine.events.decode import EventDecoder
 from policyengine.events.native import event_time
-from policyengine.events.records import record_decoder, record_fields
+from policyengine.events.records import msgspec_record_decoder, record_fields
 from policyengine.events.routing import crc32, route, route_fields
 from policyengine.runtime.helpers import share_of
 from tests.conftest import run_cli
@@ -29,7 +29,7 @@ assert route.__module__ == "policyengine.events._route", "events/_route.c was no
 # A record like the examples': text and a number and a list and a flag the rules read, raw JSON.
 RECORD = record_fields({"text": "text", "amount": "number", "roles": "list", "pinned": "bool", "meta": "raw"})
 FIELDS = route_fields(RECORD)
-DECODE = record_decoder(RECORD)
+DECODE = msgspec_record_decoder(RECORD)     # msgspec's, not the C scan built on the same JSON scans
 GENERAL = EventDecoder({"message": {"text": "text", "amount": "number", "roles": "list", "pinned": "bool"}})
 PLAIN = b'{"type":"message","ts":"2026-11-02T00:00:25.301Z","user":"u1593","id":"e1","text":"hi"}'
 PLAIN_US = 1793577625301000     # 2026-11-02T00:00:25.301Z: 20,759 days since 1970 and 25.301 s

@@ -1,4 +1,4 @@
-/* Shared by the C modules of `eval`'s per-line work (_lines.c, _route.c): the RFC 3339 times
+/* Shared by the C modules of `eval`'s per-line work (_lines.c, _route.c, _records.c): the RFC 3339 times
  * and the UTF-8 validity both take on a line, answered exactly as Python does (tests/test_native_lines.py). */
 #ifndef POLICYENGINE_TEXT_H
 #define POLICYENGINE_TEXT_H
@@ -36,7 +36,7 @@ static int days_in_month(int y, int m) {
 static char last_date[10];
 static int64_t last_days = INT64_MIN;
 
-static int rfc3339_us(const char *s, Py_ssize_t n, int64_t *out) {
+static __attribute__((unused)) int rfc3339_us(const char *s, Py_ssize_t n, int64_t *out) {
     if (n < 20 || n > 35) return 0;
     if (s[10] != 'T' || s[13] != ':' || s[16] != ':') return 0;
     int64_t days;
@@ -80,7 +80,7 @@ static int rfc3339_us(const char *s, Py_ssize_t n, int64_t *out) {
 
 /* Valid UTF-8 as Python's strict decoder sees it (Unicode Table 3-7: no overlong forms, no
  * surrogates, nothing past U+10FFFF). */
-static int utf8_valid(const unsigned char *p, Py_ssize_t n) {
+static __attribute__((unused)) int utf8_valid(const unsigned char *p, Py_ssize_t n) {
     const unsigned char *end = p + n;
     while (p < end) {
         /* ASCII runs 32 bytes at a time: most of a line is keys, times and ids. */

@@ -26,8 +26,17 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Union
 
+import sys
+
 import msgspec
 import orjson
+
+from policyengine.check.schema import BUILTIN_EVENTS
+
+try:
+    from policyengine.events._records import RecordDecoder
+except ImportError:                                  # pragma: no cover - no C compiler at install
+    RecordDecoder = None
 
 CONTRACT = (("type", "name"), ("user", "name"), ("ts", "time"), ("id", "id"))
 
@@ -86,7 +95,7 @@ class EventRecord(msgspec.Struct, gc=False):
 
 
 @lru_cache(maxsize=16)
-def record_decoder(fields: tuple[RecordField, ...]):
+def msgspec_record_decoder(fields: tuple[RecordField, ...]):
     """msgspec's `decode(line) → record` for a record type holding `fields`; one type per layout,
     however many logs (or workers) read with it."""
     required, optional = [], []
@@ -100,6 +109,26 @@ def record_decoder(fields: tuple[RecordField, ...]):
     record = msgspec.defstruct("Event", spec, bases=(EventRecord,), gc=False,
                                namespace={"_attrs": {f.name: f.attr for f in fields}})
     return msgspec.json.Decoder(record).decode
+
+
+# What the C scan takes of a record field's value, by the field's kind; the numbers are the K_*
+# constants of events/_json_scan.h (K_USER, 1, is routing's own).
+SCAN_KINDS = {"name": 0, "time": 2, "id": 3, "text": 3, "number": 4, "bool": 5, "list": 6, "raw": 7}
+# Event type names the C scan gives as these str objects, not a new one a line.
+_TYPE_NAMES = tuple(sys.intern(name) for name in BUILTIN_EVENTS)
+
+
+@lru_cache(maxsize=16)
+def record_decoder(fields: tuple[RecordField, ...]):
+    """`decode(line) → record`: the C scan (events/_records.c) for the lines of the common shape,
+    msgspec's decoder for the others and where the scan was not built. Both give the same record."""
+    decode = msgspec_record_decoder(fields)
+    if RecordDecoder is None:                       # pragma: no cover - no C compiler at install
+        return decode
+    record_type = decode.__self__.type
+    order = record_type.__struct_fields__
+    spec = tuple((f.name.encode(), SCAN_KINDS[f.kind], order.index(f.attr), f.attr == "type") for f in fields)
+    return RecordDecoder(record_type, spec, decode, _TYPE_NAMES).decode
 
 
 RECORD_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)

@@ -8,12 +8,9 @@ the same `user` and time (tests/test_route.py).
 """
 from __future__ import annotations
 
-from policyengine.events.records import RecordField
+from policyengine.events.records import SCAN_KINDS, RecordField
 
-# What the scan checks of a record field's value, by the field's kind (records._KIND_TYPES);
-# the numbers are _route.c's K_* constants.
-_KINDS = {"name": 0, "time": 2, "id": 3, "text": 3, "number": 4, "bool": 5, "list": 6, "raw": 7}
-_USER = 1
+_USER = 1         # the scan's K_USER: the field it routes by
 
 try:
     from policyengine.events._route import crc32, route
@@ -28,7 +25,7 @@ except ImportError:                                  # pragma: no cover - no C c
 
 def route_fields(record: tuple[RecordField, ...]) -> tuple[tuple[bytes, int], ...]:
     """The scan's view of a record layout: each field's JSON key and what its value must be."""
-    return tuple((f.name.encode(), _USER if f.attr == "user" else _KINDS[f.kind]) for f in record)
+    return tuple((f.name.encode(), _USER if f.attr == "user" else SCAN_KINDS[f.kind]) for f in record)
 
 
 __all__ = ["crc32", "route", "route_fields"]

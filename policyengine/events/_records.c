@@ -1,0 +1,408 @@
+/* A log line straight into the program's record (events/records.py), without msgspec's decoder.
+ *
+ * msgspec's decode was a sixth of the instructions an event of `eval` ran on the reference
+ * policies (4 500 of 26 000, docs/performance.md): a general decoder looks every key up in a
+ * table, checks every value against a union of types, and builds the record through its own
+ * machinery. The lines of a log are almost all of one shape — a flat object of short strings —
+ * so this scan takes that shape (with the JSON scans _route.c uses) and builds the record with
+ * one call of its type; every other line it hands to msgspec's decoder (`fallback`), which takes
+ * it or raises the error it always did.
+ *
+ * Exactness: a record made here must equal, value for value and type for type, the one msgspec
+ * makes of the same line (tests/test_native_records.py holds it to msgspec with hypothesis). So
+ * the scan takes a subset of what msgspec takes: no key with an escape, no record field twice
+ * (msgspec keeps the last), no number but an integer of at most 18 digits where a number or a
+ * time goes, no list or raw JSON in a record field (left to msgspec), nesting in fields no rule
+ * reads at most MAX_DEPTH deep. Like msgspec, it checks the UTF-8 of the strings it reads and not
+ * of those it skips (replay checks the whole line, events/_lines.c event_time).
+ */
+#include "_json_scan.h" /* Cursor, the scans, Layout and field_of */
+
+#define MAX_NAMES 64
+#define SMALL 256        /* an escaped string up to this long is unescaped on the stack */
+
+typedef struct {
+    const char *utf8;
+    Py_ssize_t len;
+    PyObject *str;
+} Name;
+
+typedef struct {
+    PyObject_HEAD
+    Layout layout;
+    int nargs;               /* the record's fields; 0 when the scan takes no line (too many fields) */
+    PyObject *spec;          /* the field names the layout points into */
+    PyObject *record_type;
+    PyObject *fallback;      /* msgspec's decode */
+    PyObject *names;         /* a tuple of str: event type names, given as these objects */
+    Name name[MAX_NAMES];
+    int nnames;
+} RecordDecoder;
+
+static inline int all_ascii(const char *s, Py_ssize_t n) {
+    const char *end = s + n;
+    uint64_t bits = 0, word;
+    for (; end - s >= 8; s += 8) {
+        memcpy(&word, s, 8);
+        bits |= word;
+    }
+    for (; s < end; s++) bits |= (unsigned char)*s;
+    return (bits & 0x8080808080808080ULL) == 0;
+}
+
+/* UTF-8 → str; NULL and no exception for bytes that are not UTF-8 (msgspec refuses those). ASCII,
+ * most strings of a log (times, ids, names), is copied into a new str: 46 instructions a string
+ * fewer than PyUnicode_DecodeUTF8 finding out the same (203 an event on the benchmark log). */
+static PyObject *text_of(const char *s, Py_ssize_t n) {
+    if (all_ascii(s, n)) {
+        PyObject *text = PyUnicode_New(n, 127);
+        if (text != NULL) memcpy(PyUnicode_1BYTE_DATA(text), s, n);
+        return text;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(s, n, NULL);
+    if (text == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) PyErr_Clear();
+    return text;
+}
+
+static char *put_utf8(char *o, unsigned u) {
+    if (u < 0x80) {
+        *o++ = (char)u;
+    } else if (u < 0x800) {
+        *o++ = (char)(0xC0 | u >> 6);
+        *o++ = (char)(0x80 | (u & 0x3F));
+    } else if (u < 0x10000) {
+        *o++ = (char)(0xE0 | u >> 12);
+        *o++ = (char)(0x80 | (u >> 6 & 0x3F));
+        *o++ = (char)(0x80 | (u & 0x3F));
+    } else {
+        *o++ = (char)(0xF0 | u >> 18);
+        *o++ = (char)(0x80 | (u >> 12 & 0x3F));
+        *o++ = (char)(0x80 | (u >> 6 & 0x3F));
+        *o++ = (char)(0x80 | (u & 0x3F));
+    }
+    return o;
+}
+
+/* The str a string's raw content [s, s + n) stands for, escapes and all; scan_string has checked
+ * every escape (known, four hex digits, surrogates in pairs). No escape is shorter than what it
+ * stands for in UTF-8, so the result fits in n bytes. */
+static PyObject *unescaped(const unsigned char *s, Py_ssize_t n) {
+    char small[SMALL], *buf = n <= SMALL ? small : PyMem_Malloc(n);
+    if (buf == NULL) return PyErr_NoMemory();
+    char *o = buf;
+    const unsigned char *p = s, *end = s + n;
+    while (p < end) {
+        const unsigned char *slash = memchr(p, '\\', end - p);
+        if (slash == NULL) slash = end;
+        memcpy(o, p, slash - p);
+        o += slash - p;
+        p = slash;
+        if (p >= end) break;
+        unsigned char e = p[1];
+        p += 2;
+        switch (e) {
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned u, low;
+            hex4(p, &u);
+            p += 4;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                hex4(p + 2, &low);
+                p += 6;
+                u = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00);
+            }
+            o = put_utf8(o, u);
+            break;
+        }
+        default: *o++ = (char)e;        /* " \ / */
+        }
+    }
+    PyObject *text = text_of(buf, o - buf);
+    if (buf != small) PyMem_Free(buf);
+    return text;
+}
+
+/* A string value at *p (its opening quote) as str: 1; not one the scan takes: 0; -1 on error. */
+static int read_string(const RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
+                       PyObject **out) {
+    const unsigned char *v = *p + 1, *e = plain_run(v, end);
+    if (e < end && *e == '"') {
+        *p = e + 1;
+        if ((f->kind == K_NAME || f->kind == K_USER) && e == v) return 0;           /* msgspec: min_length=1 */
+        if (f->interned) {
+            for (int i = 0; i < self->nnames; i++) {
+                const Name *name = &self->name[i];
+                if (name->len == e - v && memcmp(name->utf8, v, e - v) == 0) {
+                    Py_INCREF(name->str);
+                    *out = name->str;
+                    return 1;
+                }
+            }
+        }
+        *out = text_of((const char *)v, e - v);
+    } else {
+        Cursor c = {*p, end};
+        const unsigned char *start;
+        Py_ssize_t len;
+        int escaped;
+        if (e >= end || *e != '\\' || !scan_string(&c, &start, &len, &escaped)) return 0;
+        *p = c.p;
+        *out = unescaped(start, len);                      /* never empty: an escape stands for a character */
+    }
+    return *out != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
+}
+
+/* An integer of at most INT64_DIGITS digits at *p: 1; anything else (a fraction, an exponent, a
+ * longer one, not a number): 0, and msgspec decides. */
+static int read_integer(const unsigned char **p, const unsigned char *end, PyObject **out) {
+    Cursor c = {*p, end};
+    int fits;
+    if (!scan_number(&c, &fits)) return 0;
+    const unsigned char *q = *p;
+    int negative = *q == '-';
+    q += negative;
+    if (c.p - q > INT64_DIGITS) return 0;
+    long long value = 0;
+    for (; q < c.p; q++) {
+        if (*q < '0' || *q > '9') return 0;               /* a fraction */
+        value = value * 10 + (*q - '0');
+    }
+    *out = PyLong_FromLongLong(negative ? -value : value);
+    *p = c.p;
+    return *out != NULL ? 1 : -1;
+}
+
+static int read_word(const unsigned char **p, const unsigned char *end, const char *word, Py_ssize_t n,
+                     PyObject *value, PyObject **out) {
+    if (end - *p < n || memcmp(*p, word, n) != 0) return 0;
+    *p += n;
+    Py_INCREF(value);
+    *out = value;
+    return 1;
+}
+
+/* A record field's value at *p, as its kind takes it: 1 (*out a new reference), 0, or -1 on error. */
+static int read_field(const RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
+                      PyObject **out) {
+    unsigned char first = *p < end ? **p : 0;
+    int kind = f->kind;
+    if (kind == K_USER) kind = K_NAME;
+    if (first == '"')
+        return kind == K_NAME || kind == K_TIME || kind == K_TEXT ? read_string(self, f, p, end, out) : 0;
+    if (first == 'n')
+        return kind == K_TEXT || kind == K_NUMBER || kind == K_BOOL || kind == K_LIST
+               ? read_word(p, end, "null", 4, Py_None, out) : 0;
+    if (kind == K_BOOL)
+        return first == 't' ? read_word(p, end, "true", 4, Py_True, out)
+               : first == 'f' ? read_word(p, end, "false", 5, Py_False, out) : 0;
+    if ((kind == K_NUMBER || kind == K_TIME) && (first == '-' || (first >= '0' && first <= '9')))
+        return read_integer(p, end, out);
+    return 0;                                              /* a list, raw JSON, or a value of another type */
+}
+
+/* The record of the line, or NULL: with an exception on error, without one when msgspec decides. */
+static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssize_t n) {
+    const Layout *layout = &self->layout;
+    PyObject *args[MAX_FIELDS], *record = NULL;
+    int nargs = self->nargs;
+    for (int i = 0; i < nargs; i++) args[i] = NULL;
+    const unsigned char *p = s, *end = s + n;
+    uint64_t seen = 0;
+    SKIP_WS(p, end);
+    if (p >= end || *p != '{') return NULL;
+    p++;
+    SKIP_WS(p, end);
+    for (;;) {
+        /* The key: no escape (one could spell a field's name). */
+        if (p >= end || *p != '"') goto done;
+        const unsigned char *key = p + 1, *q = plain_run(key, end);
+        if (q >= end || *q != '"') goto done;
+        int f = field_of(key, q - key, end, layout);
+        p = q + 1;
+        SKIP_WS(p, end);
+        if (p >= end || *p != ':') goto done;
+        p++;
+        SKIP_WS(p, end);
+        if (f >= 0) {
+            const Field *field = &layout->fields[f];
+            if (seen & (1ULL << f)) goto done;
+            seen |= 1ULL << f;
+            int r = read_field(self, field, &p, end, &args[field->position]);
+            if (r <= 0) goto done;
+        } else {
+            const unsigned char *e;
+            if (p < end && *p == '"' && (e = plain_run(p + 1, end)) < end && *e == '"') {
+                p = e + 1;                                 /* the common value: a plain string */
+            } else {
+                Cursor c = {p, end};
+                if (!skip_value(&c, 1)) goto done;
+                p = c.p;
+            }
+        }
+        SKIP_WS(p, end);
+        if (p >= end) goto done;
+        if (*p == '}') break;
+        if (*p != ',') goto done;
+        p++;
+        SKIP_WS(p, end);
+    }
+    p++;
+    SKIP_WS(p, end);
+    if (p != end || (seen & layout->required) != layout->required) goto done;
+    for (int i = 0; i < nargs; i++) {
+        if (args[i] == NULL) {
+            Py_INCREF(Py_None);
+            args[i] = Py_None;                             /* an optional field the line leaves out */
+        }
+    }
+    record = PyObject_Vectorcall(self->record_type, args, nargs, NULL);
+done:
+    for (int i = 0; i < nargs; i++) Py_XDECREF(args[i]);
+    return record;
+}
+
+static PyObject *RecordDecoder_scan(RecordDecoder *self, PyObject *line) {
+    if (self->nargs == 0 || !PyBytes_CheckExact(line)) Py_RETURN_NONE;
+    PyObject *record = scan_record(self, (const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line));
+    if (record == NULL && !PyErr_Occurred()) Py_RETURN_NONE;
+    return record;
+}
+
+static PyObject *RecordDecoder_decode(RecordDecoder *self, PyObject *line) {
+    if (self->nargs > 0 && PyBytes_CheckExact(line)) {
+        PyObject *record = scan_record(self, (const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line));
+        if (record != NULL || PyErr_Occurred()) return record;
+    }
+    return PyObject_CallOneArg(self->fallback, line);
+}
+
+/* The layout from ((name bytes, kind, position, interned), ...): 0, or -1 with an exception set. */
+static int read_spec(RecordDecoder *self, PyObject *spec) {
+    Layout *layout = &self->layout;
+    memset(layout, 0, sizeof *layout);
+    const char *shape = "fields must be a tuple of (bytes, kind, position, interned)";
+    if (!PyTuple_Check(spec)) {
+        PyErr_SetString(PyExc_TypeError, shape);
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(spec);
+    if (n > MAX_FIELDS) return 0;                      /* every line to msgspec */
+    uint64_t positions = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(spec, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || !PyBytes_Check(PyTuple_GET_ITEM(item, 0))) {
+            PyErr_SetString(PyExc_TypeError, shape);
+            return -1;
+        }
+        Field *f = &layout->fields[i];
+        f->name = PyBytes_AS_STRING(PyTuple_GET_ITEM(item, 0));
+        f->len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(item, 0));
+        f->head = head_of((const unsigned char *)f->name, f->len);
+        f->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+        f->position = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
+        f->interned = PyObject_IsTrue(PyTuple_GET_ITEM(item, 3));
+        if (PyErr_Occurred()) return -1;
+        if (f->kind < K_NAME || f->kind > K_RAW || f->len == 0 || f->position < 0 || f->position >= n
+            || positions & (1ULL << f->position)) {
+            PyErr_SetString(PyExc_ValueError, "a field needs a name, a known kind and a position of its own");
+            return -1;
+        }
+        positions |= 1ULL << f->position;
+        if (f->kind == K_NAME || f->kind == K_USER || f->kind == K_TIME) layout->required |= 1ULL << i;
+        unsigned char *slot = &layout->slot[slot_of((const unsigned char *)f->name, f->len)];
+        *slot = *slot == 0 ? (unsigned char)(i + 1) : MANY;
+    }
+    layout->nfields = (int)n;
+    self->nargs = (int)n;
+    return 0;
+}
+
+static int read_names(RecordDecoder *self, PyObject *names) {
+    if (!PyTuple_Check(names) || PyTuple_GET_SIZE(names) > MAX_NAMES) {
+        PyErr_SetString(PyExc_TypeError, "names must be a tuple of at most 64 str");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *str = PyTuple_GET_ITEM(names, i);
+        Name *name = &self->name[i];
+        if (!PyUnicode_CheckExact(str) || (name->utf8 = PyUnicode_AsUTF8AndSize(str, &name->len)) == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "names must be str");
+            return -1;
+        }
+        name->str = str;
+    }
+    self->nnames = (int)PyTuple_GET_SIZE(names);
+    return 0;
+}
+
+static PyObject *RecordDecoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *record_type, *spec, *fallback, *names;
+    static char *keywords[] = {"record_type", "fields", "fallback", "names", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO:RecordDecoder", keywords, &record_type, &spec, &fallback,
+                                     &names))
+        return NULL;
+    if (!PyCallable_Check(record_type) || !PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "record_type and fallback must be callable");
+        return NULL;
+    }
+    RecordDecoder *self = (RecordDecoder *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    Py_INCREF(spec);
+    Py_INCREF(record_type);
+    Py_INCREF(fallback);
+    Py_INCREF(names);
+    self->spec = spec;
+    self->record_type = record_type;
+    self->fallback = fallback;
+    self->names = names;
+    if (read_spec(self, spec) < 0 || read_names(self, names) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void RecordDecoder_dealloc(RecordDecoder *self) {
+    Py_XDECREF(self->spec);
+    Py_XDECREF(self->record_type);
+    Py_XDECREF(self->fallback);
+    Py_XDECREF(self->names);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef RecordDecoder_methods[] = {
+    {"decode", (PyCFunction)RecordDecoder_decode, METH_O,
+     "decode(line) -> the record; lines the scan does not take are msgspec's (its record or its error)"},
+    {"scan", (PyCFunction)RecordDecoder_scan, METH_O, "scan(line) -> the record, or None: msgspec decides"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RecordDecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.events._records.RecordDecoder",
+    .tp_basicsize = sizeof(RecordDecoder),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "RecordDecoder(record_type, fields, fallback, names): log lines into records",
+    .tp_new = RecordDecoder_new,
+    .tp_dealloc = (destructor)RecordDecoder_dealloc,
+    .tp_methods = RecordDecoder_methods,
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_records", NULL, 0, NULL, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__records(void) {
+    if (PyType_Ready(&RecordDecoderType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&RecordDecoderType);
+    if (PyModule_AddObject(m, "RecordDecoder", (PyObject *)&RecordDecoderType) < 0) {
+        Py_DECREF(&RecordDecoderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

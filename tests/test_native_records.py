@@ -1,0 +1,140 @@
+"""Log lines read into records by the C scan (events/_records.c): the record msgspec makes, or none.
+
+The oracle is msgspec's decoder for the same record type (records.msgspec_record_decoder): a
+record the scan makes must equal msgspec's value for value and type for type, and a line it does
+not take must come out of `decode` exactly as msgspec has it — the same record or the same error.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import msgspec
+import orjson
+import pytest
+from hypothesis import given, settings, strategies as st, target
+
+from benchmarks.loggen import generate
+from policyengine.events.records import msgspec_record_decoder, record_decoder, record_fields
+from tests.test_route import lines
+
+RECORD = record_fields({"text": "text", "amount": "number", "roles": "list", "pinned": "bool", "meta": "raw"})
+DECODE = record_decoder(RECORD)
+SCAN = DECODE.__self__.scan
+MSGSPEC = msgspec_record_decoder(RECORD)
+# `make test` builds the scan; a build that lost it must fail here rather than test msgspec against itself.
+assert DECODE.__self__.__class__.__module__ == "policyengine.events._records", "events/_records.c was not built"
+PLAIN = b'{"type":"message","ts":"2026-11-02T00:00:25.301Z","user":"u1593","id":"e1","text":"hi"}'
+
+
+def _values(record) -> list[tuple[type, object]]:
+    return [(type(getattr(record, name)), getattr(record, name)) for name in record.__struct_fields__]
+
+
+def _outcome(decode, line):
+    try:
+        record = decode(line)
+    except Exception as err:          # noqa: BLE001 - the error is the outcome compared
+        return "error", type(err), str(err)
+    return "record", type(record), _values(record)
+
+
+def test_the_plain_line_is_read_by_the_scan_as_written():
+    record = SCAN(PLAIN)
+    assert record is not None
+    assert (record.type, record.user, record.ts, record.id, record.get("text")) == \
+        ("message", "u1593", "2026-11-02T00:00:25.301Z", "e1", "hi")
+    assert record.get("amount") is None and record.get("pinned") is None and record.get("roles") is None
+    # The event type is the one interned str, not a new one a line.
+    assert record.type is sys.intern("message")
+    assert _values(record) == _values(MSGSPEC(PLAIN))
+
+
+def test_what_the_scan_takes_besides_the_plainest_line():
+    line = (b' { "type" : "join" , "ts" : 1793577625 , "user" : "\xe5\xbc\xa0" ,'
+            b' "text" : "a\\"b\\\\c\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\xe4\xbd\xa0" , "amount" : -123456789012345678 ,'
+            b' "roles" : null , "pinned" : false , "other" : {"a": [1, 2.5, true, null, {"b": "c"}]} ,'
+            b' "id" : null , "more" : -0.5 } \r')
+    record = SCAN(line)
+    assert record is not None
+    assert record.user == "张" and record.ts == 1793577625 and record.id is None
+    assert record.get("text") == 'a"b\\c/\b\f\n\r\té\U0001F600你'
+    assert record.get("amount") == -123456789012345678 and record.get("pinned") is False
+    assert _values(record) == _values(MSGSPEC(line))
+    long_escaped = b'{"type":"x","ts":"t","user":"u","text":"' + b"\\u4f60" * 300 + b'"}'     # past the stack buffer
+    assert SCAN(long_escaped).get("text") == "你" * 300
+
+
+@pytest.mark.parametrize("line", [
+    PLAIN.replace(b'"user"', b'"\\u0075ser"'),                       # a key with an escape
+    PLAIN.replace(b'"id":"e1"', b'"id":"e1","id":null'),             # a record field twice (msgspec keeps the last)
+    PLAIN.replace(b'"message"', b'""'),                              # an empty type
+    PLAIN.replace(b'"u1593"', b'""'),                                # an empty user
+    PLAIN.replace(b'"message"', b"null"),                            # a required field null
+    PLAIN.replace(b'"ts":"2026-11-02T00:00:25.301Z",', b""),        # no ts
+    PLAIN.replace(b'"2026-11-02T00:00:25.301Z"', b"1793577625.5"),   # a time that is a fraction
+    PLAIN.replace(b'"hi"', b'"hi","amount":1.5'),                    # a fraction where a number goes
+    PLAIN.replace(b'"hi"', b'"hi","amount":1234567890123456789'),    # 19 digits
+    PLAIN.replace(b'"hi"', b'"hi","amount":1e3'),                    # an exponent
+    PLAIN.replace(b'"hi"', b'"hi","roles":["admin"]'),               # a list
+    PLAIN.replace(b'"hi"', b'"hi","meta":{}'),                       # raw JSON
+    PLAIN.replace(b'"hi"', b'"hi","other":' + b"[" * 40 + b"]" * 40),  # nested deeper than the scan goes
+    PLAIN.replace(b'"hi"', b'"\\ud83d"'),                            # a lone surrogate
+    PLAIN.replace(b'"hi"', b'"\xff"'),                               # a read string that is not UTF-8
+    PLAIN.replace(b'"hi"', b'"a\tb"'),                               # a raw control character
+    PLAIN.replace(b'"hi"', b"5"),                                    # text of another type
+    PLAIN[:-1], PLAIN + b"x", PLAIN.replace(b'"hi"}', b'"hi",}'),
+    b"[1]", b"", b"{}", b"null", None,
+])
+def test_lines_the_scan_does_not_take_are_msgspecs(line):
+    assert SCAN(line) is None
+    assert _outcome(DECODE, line) == _outcome(MSGSPEC, line)
+
+
+def test_a_string_the_scan_skips_is_not_checked_for_utf8_as_msgspec_does_not():
+    line = PLAIN.replace(b'"hi"', b'"hi","other":"\xff"')
+    assert _values(SCAN(line)) == _values(MSGSPEC(line))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(lines())
+def test_a_record_the_scan_makes_is_msgspecs(line):
+    record = SCAN(line)
+    target(float(record is not None))
+    expected = _outcome(MSGSPEC, line)
+    if record is not None:
+        assert expected == ("record", type(record), _values(record))
+    assert _outcome(DECODE, line) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.sampled_from(["type", "user", "ts", "id", "text", "amount", "pinned", "x", "张"]),
+                       st.one_of(st.none(), st.booleans(), st.integers(), st.text(), st.lists(st.integers(), max_size=2)),
+                       max_size=8),
+       st.booleans())
+def test_objects_of_any_values_decode_as_msgspec_has_them(event, ascii_only):
+    line = json.dumps(event, ensure_ascii=ascii_only).encode()
+    assert _outcome(DECODE, line) == _outcome(MSGSPEC, line)
+
+
+def test_every_line_of_the_benchmark_log_is_taken_by_the_scan():
+    # Otherwise the benchmark would measure msgspec and the scan would save nothing.
+    record = record_fields({"text": "text", "channel": "text", "target": "text", "target_user": "text",
+                            "roles": "list", "invited_by": "raw"})
+    scan = record_decoder(record).__self__.scan
+    log = [orjson.dumps(event) for event in generate(3000, seed=11)]
+    taken = [scan(line) is not None for line in log]
+    with_lists = [b'"roles"' in line or b'"invited_by"' in line for line in log]
+    assert all(t or w for t, w in zip(taken, with_lists))
+    assert sum(taken) > 0.95 * len(log)
+    assert all(_values(scan(line)) == _values(msgspec_record_decoder(record)(line))
+               for line, t in zip(log, taken) if t)
+
+
+def test_a_record_type_with_more_fields_than_the_scan_holds_is_left_to_msgspec():
+    record = record_fields({f"f{i:02}": "text" for i in range(70)})
+    decode = record_decoder(record)
+    assert decode.__self__.scan(PLAIN) is None
+    assert _values(decode(PLAIN)) == _values(msgspec_record_decoder(record)(PLAIN))
+    with pytest.raises(msgspec.ValidationError):
+        decode(PLAIN.replace(b'"message"', b'""'))
