@@ -1,6 +1,8 @@
 """IR expression → Python expression text. Values may be None (a missing field); tests are always bool."""
 from __future__ import annotations
 
+import keyword
+
 from policyengine.check.ir import IR
 from policyengine.check.schema import ANY, TEXT
 from policyengine.compiler.writer import Pool
@@ -351,9 +353,16 @@ class ExprEmitter:
             text = self.value(node)
             if node.op == "const" or (node.op == "agg" and node.value.function != "elapsed"):
                 sides.append(text)          # never missing
-            elif node.op == "field":
+            elif node.op == "field" or (text.isidentifier() and not keyword.iskeyword(text)):
+                # A field or a local (a memo, a derived value): read twice rather than bound to a
+                # temporary, two bytecodes fewer.
                 guards.append(f"{text} is not None")
                 sides.append(text)
+            elif node.op == "call" and node.value == "len" and node.args[0].op == "field":
+                # `len(text) > 3000`: the field guarded, its length taken once it is there.
+                field = self.value(node.args[0])
+                guards.append(f"{field} is not None")
+                sides.append(f"len({field})")
             else:
                 temp = self.local.temp()
                 guards.append(f"({temp} := {text}) is not None")
