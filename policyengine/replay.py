@@ -15,7 +15,7 @@ import msgspec
 
 from policyengine.events.decode import BadEvent, EventDecoder
 from policyengine.events.native import event_time
-from policyengine.events.records import RECORD_ERRORS, record_decoder
+from policyengine.events.records import RECORD_ERRORS, record_decoder, timed_record_decoder
 from policyengine.events.timestamps import parse_ts
 from policyengine.logs import OpenLog, line_batches
 from policyengine.output.decisions import Tally, materialize
@@ -66,6 +66,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     decode_record = None
     if records and evaluator.record_handlers is not None and observe is None:
         decode_record, process_record = record_decoder(evaluator.compiled.record), evaluator.process_record
+        decode_timed = timed_record_decoder(evaluator.compiled.record)
     # The list holds only issues not yet reported while this runs, so the record loop tests it for
     # emptiness (compiler/loop.py); those from before and those reported go back at the end.
     issues = evaluator.issues
@@ -175,7 +176,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
             if loop is not None:
                 lines = iter(batch if route is None else route(batch))
                 while True:
-                    events, stop, decided, held, ts = loop(lines, decode_record, event_time, _NOT_A_RECORD,
+                    events, stop, decided, held, ts = loop(lines, decode_record, decode_timed, _NOT_A_RECORD,
                                                            evaluator)
                     lineno += events
                     stats.events += events

@@ -15,13 +15,15 @@ import pytest
 from hypothesis import given, settings, strategies as st, target
 
 from benchmarks.loggen import generate
-from policyengine.events.records import msgspec_record_decoder, record_decoder, record_fields
+from policyengine.events.native import event_time
+from policyengine.events.records import msgspec_record_decoder, record_decoder, record_fields, timed_record_decoder
 from tests.test_route import lines
 
 RECORD = record_fields({"text": "text", "amount": "number", "roles": "list", "pinned": "bool", "meta": "raw"})
 DECODE = record_decoder(RECORD)
 SCAN = DECODE.__self__.scan
 MSGSPEC = msgspec_record_decoder(RECORD)
+TIMED = timed_record_decoder(RECORD)
 # `make test` builds the scan; a build that lost it must fail here rather than test msgspec against itself.
 assert DECODE.__self__.__class__.__module__ == "policyengine.events._records", "events/_records.c was not built"
 PLAIN = b'{"type":"message","ts":"2026-11-02T00:00:25.301Z","user":"u1593","id":"e1","text":"hi"}'
@@ -37,6 +39,20 @@ def _outcome(decode, line):
     except Exception as err:          # noqa: BLE001 - the error is the outcome compared
         return "error", type(err), str(err)
     return "record", type(record), _values(record)
+
+
+def _timed(line):
+    """The oracle of decode_timed: msgspec's record and events/_lines.c's event_time of it."""
+    record = MSGSPEC(line)
+    return record, event_time(record.ts, line)
+
+
+def _timed_outcome(decode_timed, line):
+    try:
+        record, ts = decode_timed(line)
+    except Exception as err:          # noqa: BLE001 - the error is the outcome compared
+        return "error", type(err), str(err)
+    return "record", type(record), _values(record), ts
 
 
 def test_the_plain_line_is_read_by_the_scan_as_written():
@@ -105,6 +121,38 @@ def test_a_record_the_scan_makes_is_msgspecs(line):
     if record is not None:
         assert expected == ("record", type(record), _values(record))
     assert _outcome(DECODE, line) == expected
+    assert _timed_outcome(TIMED, line) == _timed_outcome(_timed, line)
+
+
+@pytest.mark.parametrize("line, us", [
+    (PLAIN, 1793577625301000),                                           # 20 759 days and 25.301 s
+    (PLAIN.replace(b"25.301Z", b"25.301+08:00"), 1793577625301000 - 8 * 3600 * 1_000_000),
+    (PLAIN.replace(b'"hi"', b'"\\u4f60\xe5\xa5\xbd"'), 1793577625301000),  # escapes and UTF-8 read into str
+    (PLAIN.replace(b'"hi"', b'"hi","other":"\xe5\xa5\xbd"'), 1793577625301000),   # UTF-8 in a skipped string
+    (PLAIN.replace(b'"id"', b'"\xe5\xa5\xbd"'), 1793577625301000),       # ... in a key
+    (PLAIN.replace(b'"hi"', b'"hi","other":"\xff"'), None),              # not UTF-8 where no rule reads
+    (PLAIN.replace(b'"id"', b'"\xed\xa0\x80"'), None),                   # a surrogate in a key
+    (PLAIN.replace(b'"hi"', b'"hi","other":["\xc0\xaf"]'), None),        # overlong, nested
+    (PLAIN.replace(b'"2026-11-02T00:00:25.301Z"', b'"2026-11-02 00:00:25Z"'), None),   # a form Python reads
+    (PLAIN.replace(b'"2026-11-02T00:00:25.301Z"', b'"2026-11-02T00:00:25.301\\u005a"'), 1793577625301000),  # escaped
+    (PLAIN.replace(b'"2026-11-02T00:00:25.301Z"', b"1793577625"), None),  # a number
+    (PLAIN.replace(b'"hi"', b'["hi"]').replace(b'"text"', b'"roles"'), 1793577625301000),   # msgspec's record
+])
+def test_decode_timed_gives_the_time_event_time_gives(line, us):
+    record, ts = TIMED(line)
+    assert ts == us and (ts is None) == (us is None)
+    assert _values(record) == _values(MSGSPEC(line)) and ts == event_time(record.ts, line)
+
+
+def test_decode_timed_of_what_is_not_a_line_is_msgspecs_error():
+    with pytest.raises(TypeError):
+        TIMED(None)
+    with pytest.raises(msgspec.DecodeError):
+        TIMED(b"{")
+    # A list of strings msgspec reads, one not UTF-8: msgspec's UnicodeDecodeError (a ValueError,
+    # which replay counts as a line records do not take).
+    line = PLAIN.replace(b'"hi"', b'["\xff"]').replace(b'"text"', b'"roles"')
+    assert _timed_outcome(TIMED, line)[:2] == _outcome(MSGSPEC, line)[:2] == ("error", UnicodeDecodeError)
 
 
 @settings(max_examples=500, deadline=None)

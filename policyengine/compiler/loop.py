@@ -34,7 +34,7 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
 def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bool, track_members: bool,
           has_roles: bool) -> list[str]:
     lines = [
-        f"def {name}(Z_lines, Z_decode, Z_event_time, Z_refused, Z_evaluator):",
+        f"def {name}(Z_lines, Z_decode, Z_decode_timed, Z_refused, Z_evaluator):",
         "    Z_store = STORE",
         "    Z_issues = Z_evaluator.issues",  # empty but for issues replay has yet to report
         # events_seen in a local: it counts this stretch's events too (the lines taken are Z_n - Z_n0).
@@ -52,10 +52,12 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         "    for Z_line in Z_lines:",
         *(_routed_line() if shared else ()),
         "        try:",
-        "            ev = Z_decode(Z_line)",
         # A routed line's UTF-8 and time were checked by the route (events/_route.c): the time is
-        # read again without checking the line.
-        "            ts = routed_time(ev.ts)" if shared else "            ts = Z_event_time(ev.ts, Z_line)",
+        # read again without checking the line. Otherwise the record and its time (or None: ask
+        # Python) come from one call (events/records.py: `timed_record_decoder`).
+        *(["            ev = Z_decode(Z_line)",
+            "            ts = routed_time(ev.ts)"] if shared else
+          ["            ev, ts = Z_decode_timed(Z_line)"]),
         "        except Z_refused:",
         "            ts = None",
         "        if ts is None:",

@@ -16,7 +16,7 @@
  * reads at most MAX_DEPTH deep. Like msgspec, it checks the UTF-8 of the strings it reads and not
  * of those it skips (replay checks the whole line, events/_lines.c event_time).
  */
-#include "_json_scan.h" /* Cursor, the scans, Layout and field_of */
+#include "_json_scan.h" /* Cursor, the scans, Layout and field_of; rfc3339_us, utf8_valid */
 
 #define MAX_NAMES 64
 #define SMALL 256        /* an escaped string up to this long is unescaped on the stack */
@@ -126,12 +126,22 @@ static PyObject *unescaped(const unsigned char *s, Py_ssize_t n) {
     return text;
 }
 
+/* What a scan learns of a line besides its record: its event time when the time is an RFC 3339
+ * string without escapes, and whether bytes no str was made of hold anything but ASCII (then the
+ * line's UTF-8 is checked whole: msgspec does not check skipped strings). */
+typedef struct {
+    int64_t us;
+    int timed;
+    int unchecked;
+} LineFacts;
+
 /* A string value at *p (its opening quote) as str: 1; not one the scan takes: 0; -1 on error. */
 static int read_string(const RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
-                       PyObject **out) {
+                       PyObject **out, LineFacts *facts) {
     const unsigned char *v = *p + 1, *e = plain_run(v, end);
     if (e < end && *e == '"') {
         *p = e + 1;
+        if (f->kind == K_TIME) facts->timed = rfc3339_us((const char *)v, e - v, &facts->us);
         if ((f->kind == K_NAME || f->kind == K_USER) && e == v) return 0;           /* msgspec: min_length=1 */
         if (f->interned) {
             for (int i = 0; i < self->nnames; i++) {
@@ -152,6 +162,8 @@ static int read_string(const RecordDecoder *self, const Field *f, const unsigned
         if (e >= end || *e != '\\' || !scan_string(&c, &start, &len, &escaped)) return 0;
         *p = c.p;
         *out = unescaped(start, len);                      /* never empty: an escape stands for a character */
+        if (f->kind == K_TIME && *out != NULL && PyUnicode_IS_ASCII(*out))
+            facts->timed = rfc3339_us((const char *)PyUnicode_DATA(*out), PyUnicode_GET_LENGTH(*out), &facts->us);
     }
     return *out != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
 }
@@ -187,12 +199,12 @@ static int read_word(const unsigned char **p, const unsigned char *end, const ch
 
 /* A record field's value at *p, as its kind takes it: 1 (*out a new reference), 0, or -1 on error. */
 static int read_field(const RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
-                      PyObject **out) {
+                      PyObject **out, LineFacts *facts) {
     unsigned char first = *p < end ? **p : 0;
     int kind = f->kind;
     if (kind == K_USER) kind = K_NAME;
     if (first == '"')
-        return kind == K_NAME || kind == K_TIME || kind == K_TEXT ? read_string(self, f, p, end, out) : 0;
+        return kind == K_NAME || kind == K_TIME || kind == K_TEXT ? read_string(self, f, p, end, out, facts) : 0;
     if (first == 'n')
         return kind == K_TEXT || kind == K_NUMBER || kind == K_BOOL || kind == K_LIST
                ? read_word(p, end, "null", 4, Py_None, out) : 0;
@@ -205,7 +217,7 @@ static int read_field(const RecordDecoder *self, const Field *f, const unsigned 
 }
 
 /* The record of the line, or NULL: with an exception on error, without one when msgspec decides. */
-static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssize_t n) {
+static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssize_t n, LineFacts *facts) {
     const Layout *layout = &self->layout;
     PyObject *args[MAX_FIELDS], *record = NULL;
     int nargs = self->nargs;
@@ -222,6 +234,7 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
         const unsigned char *key = p + 1, *q = plain_run(key, end);
         if (q >= end || *q != '"') goto done;
         int f = field_of(key, q - key, end, layout);
+        if (f < 0 && !all_ascii((const char *)key, q - key)) facts->unchecked = 1;
         p = q + 1;
         SKIP_WS(p, end);
         if (p >= end || *p != ':') goto done;
@@ -231,10 +244,11 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
             const Field *field = &layout->fields[f];
             if (seen & (1ULL << f)) goto done;
             seen |= 1ULL << f;
-            int r = read_field(self, field, &p, end, &args[field->position]);
+            int r = read_field(self, field, &p, end, &args[field->position], facts);
             if (r <= 0) goto done;
         } else {
             const unsigned char *e;
+            const unsigned char *start = p;
             if (p < end && *p == '"' && (e = plain_run(p + 1, end)) < end && *e == '"') {
                 p = e + 1;                                 /* the common value: a plain string */
             } else {
@@ -242,6 +256,7 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
                 if (!skip_value(&c, 1)) goto done;
                 p = c.p;
             }
+            if (!facts->unchecked && !all_ascii((const char *)start, p - start)) facts->unchecked = 1;
         }
         SKIP_WS(p, end);
         if (p >= end) goto done;
@@ -266,18 +281,73 @@ done:
 }
 
 static PyObject *RecordDecoder_scan(RecordDecoder *self, PyObject *line) {
+    LineFacts facts = {0, 0, 0};
     if (self->nargs == 0 || !PyBytes_CheckExact(line)) Py_RETURN_NONE;
-    PyObject *record = scan_record(self, (const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line));
+    PyObject *record = scan_record(self, (const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &facts);
     if (record == NULL && !PyErr_Occurred()) Py_RETURN_NONE;
     return record;
 }
 
 static PyObject *RecordDecoder_decode(RecordDecoder *self, PyObject *line) {
+    LineFacts facts = {0, 0, 0};
     if (self->nargs > 0 && PyBytes_CheckExact(line)) {
-        PyObject *record = scan_record(self, (const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line));
+        PyObject *record = scan_record(self, (const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line),
+                                       &facts);
         if (record != NULL || PyErr_Occurred()) return record;
     }
     return PyObject_CallOneArg(self->fallback, line);
+}
+
+/* events/_lines.c's event_time(record.ts, line) of a record msgspec made: the time if it is an
+ * RFC 3339 str and the line valid UTF-8, else "ask Python". */
+static int record_time(PyObject *record, PyObject *line, int64_t *us) {
+    PyObject *ts = PyObject_GetAttrString(record, "ts");
+    if (ts == NULL) return -1;
+    int timed = PyUnicode_CheckExact(ts) && PyUnicode_IS_ASCII(ts)
+                && rfc3339_us((const char *)PyUnicode_DATA(ts), PyUnicode_GET_LENGTH(ts), us)
+                && utf8_valid((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line));
+    Py_DECREF(ts);
+    return timed;
+}
+
+/* decode_timed(line) → (record, event time in µs or None): decode(line) and event_time(record.ts,
+ * line) in one call. The time is None exactly where event_time's is: a time in another form than
+ * RFC 3339, a number, or a line that is not valid UTF-8; the record loop then leaves the line to
+ * replay's per-line path, which asks Python. */
+static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *line) {
+    LineFacts facts = {0, 0, 0};
+    PyObject *record = NULL;
+    int is_line = PyBytes_CheckExact(line);          /* else None (an over-long line): msgspec's error */
+    if (is_line && self->nargs > 0) {
+        const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(line);
+        Py_ssize_t n = PyBytes_GET_SIZE(line);
+        record = scan_record(self, s, n, &facts);
+        if (record == NULL && PyErr_Occurred()) return NULL;
+        if (record != NULL) facts.timed = facts.timed && (!facts.unchecked || utf8_valid(s, n));
+    }
+    if (record == NULL) {
+        record = PyObject_CallOneArg(self->fallback, line);
+        if (record == NULL) return NULL;
+        facts.timed = is_line ? record_time(record, line, &facts.us) : 0;
+        if (facts.timed < 0) {
+            Py_DECREF(record);
+            return NULL;
+        }
+    }
+    PyObject *ts = facts.timed ? PyLong_FromLongLong(facts.us) : Py_NewRef(Py_None);
+    if (ts == NULL) {
+        Py_DECREF(record);
+        return NULL;
+    }
+    PyObject *pair = PyTuple_New(2);
+    if (pair == NULL) {
+        Py_DECREF(record);
+        Py_DECREF(ts);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(pair, 0, record);
+    PyTuple_SET_ITEM(pair, 1, ts);
+    return pair;
 }
 
 /* The layout from ((name bytes, kind, position, interned), ...): 0, or -1 with an exception set. */
@@ -377,6 +447,8 @@ static void RecordDecoder_dealloc(RecordDecoder *self) {
 static PyMethodDef RecordDecoder_methods[] = {
     {"decode", (PyCFunction)RecordDecoder_decode, METH_O,
      "decode(line) -> the record; lines the scan does not take are msgspec's (its record or its error)"},
+    {"decode_timed", (PyCFunction)RecordDecoder_decode_timed, METH_O,
+     "decode_timed(line) -> (record, its event time in microseconds or None: ask Python)"},
     {"scan", (PyCFunction)RecordDecoder_scan, METH_O, "scan(line) -> the record, or None: msgspec decides"},
     {NULL, NULL, 0, NULL},
 };

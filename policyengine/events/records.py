@@ -32,6 +32,7 @@ import msgspec
 import orjson
 
 from policyengine.check.schema import BUILTIN_EVENTS
+from policyengine.events.native import event_time
 
 try:
     from policyengine.events._records import RecordDecoder
@@ -119,16 +120,34 @@ _TYPE_NAMES = tuple(sys.intern(name) for name in BUILTIN_EVENTS)
 
 
 @lru_cache(maxsize=16)
-def record_decoder(fields: tuple[RecordField, ...]):
-    """`decode(line) → record`: the C scan (events/_records.c) for the lines of the common shape,
-    msgspec's decoder for the others and where the scan was not built. Both give the same record."""
+def _scanner(fields: tuple[RecordField, ...]):
+    """The C scan (events/_records.c) for the record type of `fields`, msgspec's decoder behind it."""
     decode = msgspec_record_decoder(fields)
-    if RecordDecoder is None:                       # pragma: no cover - no C compiler at install
-        return decode
     record_type = decode.__self__.type
     order = record_type.__struct_fields__
     spec = tuple((f.name.encode(), SCAN_KINDS[f.kind], order.index(f.attr), f.attr == "type") for f in fields)
-    return RecordDecoder(record_type, spec, decode, _TYPE_NAMES).decode
+    return RecordDecoder(record_type, spec, decode, _TYPE_NAMES)
+
+
+def record_decoder(fields: tuple[RecordField, ...]):
+    """`decode(line) → record`: the C scan for the lines of the common shape, msgspec's decoder
+    for the others and where the scan was not built. Both give the same record."""
+    if RecordDecoder is None:                       # pragma: no cover - no C compiler at install
+        return msgspec_record_decoder(fields)
+    return _scanner(fields).decode
+
+
+def timed_record_decoder(fields: tuple[RecordField, ...]):
+    """`decode(line) → (record, time)`: the record and `event_time(record.ts, line)` (microseconds,
+    or None where Python must decide) in one call; the record loop's (compiler/loop.py)."""
+    if RecordDecoder is not None:
+        return _scanner(fields).decode_timed
+    decode = msgspec_record_decoder(fields)       # pragma: no cover - no C compiler at install
+
+    def decode_timed(line):                       # pragma: no cover
+        record = decode(line)
+        return record, event_time(record.ts, line)
+    return decode_timed                           # pragma: no cover
 
 
 RECORD_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
