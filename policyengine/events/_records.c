@@ -50,11 +50,34 @@ static inline int all_ascii(const char *s, Py_ssize_t n) {
     return (bits & 0x8080808080808080ULL) == 0;
 }
 
+/* plain_run (_json_scan.h) that also says whether the run holds a byte past ASCII (*high != 0):
+ * the sixteen bytes it loads anyway give their high bits in one instruction. */
+static inline const unsigned char *ascii_run(const unsigned char *p, const unsigned char *end, unsigned *high) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x1F);
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(x, below), below);      /* x <= 0x1F */
+        unsigned hit = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                                                             _mm_cmpeq_epi8(x, slash)), control));
+        unsigned highs = (unsigned)_mm_movemask_epi8(x);
+        if (hit) {
+            *high |= highs & ((1u << __builtin_ctz(hit)) - 1);
+            return p + __builtin_ctz(hit);
+        }
+        *high |= highs;
+        p += 16;
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) *high |= *p++ & 0x80;
+    return p;
+}
+
 /* UTF-8 → str; NULL and no exception for bytes that are not UTF-8 (msgspec refuses those). ASCII,
  * most strings of a log (times, ids, names), is copied into a new str: 46 instructions a string
  * fewer than PyUnicode_DecodeUTF8 finding out the same (203 an event on the benchmark log). */
-static PyObject *text_of(const char *s, Py_ssize_t n) {
-    if (all_ascii(s, n)) {
+static PyObject *text_of(const char *s, Py_ssize_t n, int ascii) {
+    if (ascii) {
         PyObject *text = PyUnicode_New(n, 127);
         if (text != NULL) memcpy(PyUnicode_1BYTE_DATA(text), s, n);
         return text;
@@ -121,7 +144,7 @@ static PyObject *unescaped(const unsigned char *s, Py_ssize_t n) {
         default: *o++ = (char)e;        /* " \ / */
         }
     }
-    PyObject *text = text_of(buf, o - buf);
+    PyObject *text = text_of(buf, o - buf, all_ascii(buf, o - buf));
     if (buf != small) PyMem_Free(buf);
     return text;
 }
@@ -138,7 +161,8 @@ typedef struct {
 /* A string value at *p (its opening quote) as str: 1; not one the scan takes: 0; -1 on error. */
 static int read_string(const RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
                        PyObject **out, LineFacts *facts) {
-    const unsigned char *v = *p + 1, *e = plain_run(v, end);
+    unsigned high = 0;
+    const unsigned char *v = *p + 1, *e = ascii_run(v, end, &high);
     if (e < end && *e == '"') {
         *p = e + 1;
         if (f->kind == K_TIME) facts->timed = rfc3339_us((const char *)v, e - v, &facts->us);
@@ -153,7 +177,7 @@ static int read_string(const RecordDecoder *self, const Field *f, const unsigned
                 }
             }
         }
-        *out = text_of((const char *)v, e - v);
+        *out = text_of((const char *)v, e - v, high == 0);
     } else {
         Cursor c = {*p, end};
         const unsigned char *start;
@@ -231,10 +255,11 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
     for (;;) {
         /* The key: no escape (one could spell a field's name). */
         if (p >= end || *p != '"') goto done;
-        const unsigned char *key = p + 1, *q = plain_run(key, end);
+        unsigned high = 0;
+        const unsigned char *key = p + 1, *q = ascii_run(key, end, &high);
         if (q >= end || *q != '"') goto done;
         int f = field_of(key, q - key, end, layout);
-        if (f < 0 && !all_ascii((const char *)key, q - key)) facts->unchecked = 1;
+        if (f < 0 && high) facts->unchecked = 1;
         p = q + 1;
         SKIP_WS(p, end);
         if (p >= end || *p != ':') goto done;
@@ -248,15 +273,16 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
             if (r <= 0) goto done;
         } else {
             const unsigned char *e;
-            const unsigned char *start = p;
-            if (p < end && *p == '"' && (e = plain_run(p + 1, end)) < end && *e == '"') {
+            if (p < end && *p == '"' && (e = ascii_run(p + 1, end, &high)) < end && *e == '"') {
                 p = e + 1;                                 /* the common value: a plain string */
+                if (high) facts->unchecked = 1;
             } else {
                 Cursor c = {p, end};
+                const unsigned char *start = p;
                 if (!skip_value(&c, 1)) goto done;
                 p = c.p;
+                if (!facts->unchecked && !all_ascii((const char *)start, p - start)) facts->unchecked = 1;
             }
-            if (!facts->unchecked && !all_ascii((const char *)start, p - start)) facts->unchecked = 1;
         }
         SKIP_WS(p, end);
         if (p >= end) goto done;
