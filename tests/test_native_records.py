@@ -186,3 +186,16 @@ def test_a_record_type_with_more_fields_than_the_scan_holds_is_left_to_msgspec()
     assert _values(decode(PLAIN)) == _values(msgspec_record_decoder(record)(PLAIN))
     with pytest.raises(msgspec.ValidationError):
         decode(PLAIN.replace(b'"message"', b'""'))
+
+
+def test_a_members_name_is_the_str_made_for_it_before_and_always_its_own_name():
+    first, again = SCAN(PLAIN), SCAN(PLAIN.replace(b'"e1"', b'"e2"'))
+    assert first.user == again.user == "u1593" and first.user is again.user
+    # 10 000 names of 1 to 5 digits share 4 096 slots: names of one length and of another meet in
+    # a slot, and each line still gets its own name. Longer names and names past ASCII are made anew.
+    names = [f"u{i}" for i in range(10_000)] + ["x" * 33, "张三", "u" * 32]
+    lines = [PLAIN.replace(b'"u1593"', json.dumps(name, ensure_ascii=False).encode()) for name in names]
+    for _ in range(2):
+        assert [SCAN(line).user for line in lines] == names
+    assert SCAN(lines[-1]).user is SCAN(lines[-1]).user            # 32 characters: kept
+    assert SCAN(lines[-3]).user is not SCAN(lines[-3]).user        # 33: made anew

@@ -20,6 +20,11 @@
 
 #define MAX_NAMES 64
 #define SMALL 256        /* an escaped string up to this long is unescaped on the stack */
+#define KEPT_SLOTS 4096  /* members' names kept as str objects, by a hash of their bytes */
+#define KEPT_LEN 32      /* longer names are made anew each time */
+
+/* How a field's strings are made (the spec's fourth item). */
+enum { MADE = 0, TYPE_NAME = 1, KEPT = 2 };
 
 typedef struct {
     const char *utf8;
@@ -37,6 +42,10 @@ typedef struct {
     PyObject *names;         /* a tuple of str: event type names, given as these objects */
     Name name[MAX_NAMES];
     int nnames;
+    /* A member's name comes as the str it came as before, while it keeps its slot: no new str a
+     * line, its hash computed once for every table keyed by members, and those tables find it by
+     * identity. Slots are taken by the last name hashed to them. */
+    PyObject *kept[KEPT_SLOTS];
 } RecordDecoder;
 
 static inline int all_ascii(const char *s, Py_ssize_t n) {
@@ -158,8 +167,25 @@ typedef struct {
     int unchecked;
 } LineFacts;
 
+/* The ASCII name [v, v + n) as a str, the one kept in its slot when it is that name. */
+static PyObject *kept_name(RecordDecoder *self, const unsigned char *v, Py_ssize_t n) {
+    uint32_t h = 2166136261u;                              /* FNV-1a */
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ v[i]) * 16777619u;
+    PyObject **slot = &self->kept[(h ^ h >> 16) & (KEPT_SLOTS - 1)];
+    PyObject *kept = *slot;
+    if (kept != NULL && PyUnicode_GET_LENGTH(kept) == n && memcmp(PyUnicode_1BYTE_DATA(kept), v, n) == 0) {
+        Py_INCREF(kept);
+        return kept;
+    }
+    PyObject *text = text_of((const char *)v, n, 1);
+    if (text == NULL) return NULL;
+    Py_INCREF(text);
+    Py_XSETREF(*slot, text);
+    return text;
+}
+
 /* A string value at *p (its opening quote) as str: 1; not one the scan takes: 0; -1 on error. */
-static int read_string(const RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
+static int read_string(RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
                        PyObject **out, LineFacts *facts) {
     unsigned high = 0;
     const unsigned char *v = *p + 1, *e = ascii_run(v, end, &high);
@@ -167,7 +193,9 @@ static int read_string(const RecordDecoder *self, const Field *f, const unsigned
         *p = e + 1;
         if (f->kind == K_TIME) facts->timed = rfc3339_us((const char *)v, e - v, &facts->us);
         if ((f->kind == K_NAME || f->kind == K_USER) && e == v) return 0;           /* msgspec: min_length=1 */
-        if (f->interned) {
+        if (f->interned == KEPT && high == 0 && e - v <= KEPT_LEN)
+            return (*out = kept_name(self, v, e - v)) != NULL ? 1 : -1;
+        if (f->interned == TYPE_NAME) {
             for (int i = 0; i < self->nnames; i++) {
                 const Name *name = &self->name[i];
                 if (name->len == e - v && memcmp(name->utf8, v, e - v) == 0) {
@@ -222,7 +250,7 @@ static int read_word(const unsigned char **p, const unsigned char *end, const ch
 }
 
 /* A record field's value at *p, as its kind takes it: 1 (*out a new reference), 0, or -1 on error. */
-static int read_field(const RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
+static int read_field(RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
                       PyObject **out, LineFacts *facts) {
     unsigned char first = *p < end ? **p : 0;
     int kind = f->kind;
@@ -376,11 +404,11 @@ static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *line)
     return pair;
 }
 
-/* The layout from ((name bytes, kind, position, interned), ...): 0, or -1 with an exception set. */
+/* The layout from ((name bytes, kind, position, MADE | TYPE_NAME | KEPT), ...): 0, or -1 with an exception set. */
 static int read_spec(RecordDecoder *self, PyObject *spec) {
     Layout *layout = &self->layout;
     memset(layout, 0, sizeof *layout);
-    const char *shape = "fields must be a tuple of (bytes, kind, position, interned)";
+    const char *shape = "fields must be a tuple of (bytes, kind, position, how strings are made)";
     if (!PyTuple_Check(spec)) {
         PyErr_SetString(PyExc_TypeError, shape);
         return -1;
@@ -400,9 +428,10 @@ static int read_spec(RecordDecoder *self, PyObject *spec) {
         f->head = head_of((const unsigned char *)f->name, f->len);
         f->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
         f->position = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
-        f->interned = PyObject_IsTrue(PyTuple_GET_ITEM(item, 3));
+        f->interned = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 3));
         if (PyErr_Occurred()) return -1;
         if (f->kind < K_NAME || f->kind > K_RAW || f->len == 0 || f->position < 0 || f->position >= n
+            || f->interned < MADE || f->interned > KEPT
             || positions & (1ULL << f->position)) {
             PyErr_SetString(PyExc_ValueError, "a field needs a name, a known kind and a position of its own");
             return -1;
@@ -463,6 +492,7 @@ static PyObject *RecordDecoder_new(PyTypeObject *type, PyObject *args, PyObject 
 }
 
 static void RecordDecoder_dealloc(RecordDecoder *self) {
+    for (int i = 0; i < KEPT_SLOTS; i++) Py_XDECREF(self->kept[i]);
     Py_XDECREF(self->spec);
     Py_XDECREF(self->record_type);
     Py_XDECREF(self->fallback);
