@@ -199,3 +199,25 @@ def test_a_members_name_is_the_str_made_for_it_before_and_always_its_own_name():
         assert [SCAN(line).user for line in lines] == names
     assert SCAN(lines[-1]).user is SCAN(lines[-1]).user            # 32 characters: kept
     assert SCAN(lines[-3]).user is not SCAN(lines[-3]).user        # 33: made anew
+
+
+def test_keys_predicted_from_the_line_before_decide_as_keys_read_afresh():
+    # A fresh decoder reads lines whose keys change place, name, spacing and bytes from one line to
+    # the next; each record and time must be msgspec's and event_time's, whatever the last line was.
+    decode_timed = timed_record_decoder(record_fields({"text": "text", "amount": "number", "pinned": "bool"}))
+    msgspec_decode = msgspec_record_decoder(record_fields({"text": "text", "amount": "number", "pinned": "bool"}))
+    base = [b'"type":"message"', b'"ts":"2026-11-02T00:00:25.301Z"', b'"user":"u1"', b'"text":"hi"']
+    variants = [
+        base, base[::-1], base[:2] + [b'"other":1'] + base[2:], base[:3] + [b'"text2":"x"'],
+        base[:3] + [b'"text" : "hi"'], base[:3] + [b'"\xff":"x"'], base[:3] + [b'"\xe5\xa5\xbd":"x"'],
+        base[:3] + [b'"\xff":"x"'], base[:3] + [b'"amount":3', b'"pinned":true'],
+        base[:3] + [b'"pinned":true', b'"amount":3'], base[:3] + [b'"amount":3', b'"amount":4'],
+    ]
+    lines = [b"{" + b",".join(parts) + b"}" for parts in variants]
+    for line in lines + lines[::-1] + lines:
+        record, ts = decode_timed(line)
+        assert _values(record) == _values(msgspec_decode(line))
+        assert ts == event_time(record.ts, line)
+    # The same key no rule reads, not UTF-8, twice: the second line is not taken for valid either.
+    bad = b'{"\xff":"x","type":"message","ts":"2026-11-02T00:00:25.301Z","user":"u1"}'
+    assert decode_timed(bad)[1] is None and decode_timed(bad)[1] is None
