@@ -211,6 +211,18 @@ static inline unsigned slot_of(const unsigned char *key, Py_ssize_t len) {
     return ((unsigned)len * 7u ^ key[0] ^ (unsigned)key[len - 1] << 1) & (SLOTS - 1);
 }
 
+/* Field i of the layout named by the bytes object `name` (its kind is the caller's): the name,
+ * its head and its slot. The name is borrowed: the caller keeps the bytes alive. */
+static void layout_name(Layout *layout, Py_ssize_t i, PyObject *name) {
+    Field *f = &layout->fields[i];
+    f->name = PyBytes_AS_STRING(name);
+    f->len = PyBytes_GET_SIZE(name);
+    f->head = head_of((const unsigned char *)f->name, f->len);
+    if (f->len == 0) return;                      /* refused by the caller: no slot */
+    unsigned char *slot = &layout->slot[slot_of((const unsigned char *)f->name, f->len)];
+    *slot = *slot == 0 ? (unsigned char)(i + 1) : MANY;
+}
+
 /* The record field named by the key at [key, key + len), or -1. */
 static inline int field_of(const unsigned char *key, Py_ssize_t len, const unsigned char *end, const Layout *layout) {
     if (len == 0) return -1;

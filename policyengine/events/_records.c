@@ -453,9 +453,7 @@ static int read_spec(RecordDecoder *self, PyObject *spec) {
             return -1;
         }
         Field *f = &layout->fields[i];
-        f->name = PyBytes_AS_STRING(PyTuple_GET_ITEM(item, 0));
-        f->len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(item, 0));
-        f->head = head_of((const unsigned char *)f->name, f->len);
+        layout_name(layout, i, PyTuple_GET_ITEM(item, 0));
         f->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
         f->position = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
         f->interned = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 3));
@@ -468,8 +466,6 @@ static int read_spec(RecordDecoder *self, PyObject *spec) {
         }
         positions |= 1ULL << f->position;
         if (f->kind == K_NAME || f->kind == K_USER || f->kind == K_TIME) layout->required |= 1ULL << i;
-        unsigned char *slot = &layout->slot[slot_of((const unsigned char *)f->name, f->len)];
-        *slot = *slot == 0 ? (unsigned char)(i + 1) : MANY;
     }
     layout->nfields = (int)n;
     self->nargs = (int)n;

@@ -143,9 +143,7 @@ static int read_layout(PyObject *spec, Layout *layout) {
             return -1;
         }
         Field *f = &layout->fields[i];
-        f->name = PyBytes_AS_STRING(PyTuple_GET_ITEM(item, 0));
-        f->len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(item, 0));
-        f->head = head_of((const unsigned char *)f->name, f->len);
+        layout_name(layout, i, PyTuple_GET_ITEM(item, 0));
         f->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
         if (f->kind < K_NAME || f->kind > K_RAW || f->len == 0) {
             PyErr_SetString(PyExc_ValueError, "a field needs a name and a known kind");
@@ -153,8 +151,6 @@ static int read_layout(PyObject *spec, Layout *layout) {
         }
         users += f->kind == K_USER;
         if (f->kind == K_NAME || f->kind == K_USER || f->kind == K_TIME) layout->required |= 1ULL << i;
-        unsigned char *slot = &layout->slot[slot_of((const unsigned char *)f->name, f->len)];
-        *slot = *slot == 0 ? (unsigned char)(i + 1) : MANY;
     }
     layout->nfields = users == 1 ? (int)n : 0;
     return layout->nfields;
