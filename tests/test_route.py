@@ -216,3 +216,13 @@ def test_a_line_routed_wrongly_makes_eval_run_on_one_worker(tmp_path, monkeypatc
     assert err.startswith("note: --workers 2: running on one worker: a line routed as an event was refused")
     assert out == one.stdout
     assert err.split("\n", 1)[1] == one.stderr.decode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(lines(), min_size=2, max_size=12), st.integers(1, 3))
+def test_a_chunk_routes_as_its_lines_one_by_one(chunk, shares):
+    # Within a chunk the scan predicts each key from the line before (events/_json_scan.h); a line
+    # alone has nothing to predict from, so routing it alone is the oracle for routing it in a chunk.
+    chunk = chunk + chunk[::-1]
+    for share in range(shares):
+        assert route(chunk, FIELDS, shares, share) == [route([line], FIELDS, shares, share)[0] for line in chunk]

@@ -243,4 +243,36 @@ static inline int field_of(const unsigned char *key, Py_ssize_t len, const unsig
     return -1;
 }
 
+#define PREDICTED 16      /* keys predicted: the first sixteen of a line */
+#define PREDICTED_LEN 32  /* `"key":` up to this long */
+
+/* The key a line had at one position, as its bytes from the opening quote to the colon: most
+ * lines of a log list the same keys in the same order, so a key is first compared with the one
+ * the last line had there, one memcmp, before it is scanned and looked up. */
+typedef struct {
+    unsigned char bytes[PREDICTED_LEN];
+    unsigned char len;           /* 0: nothing predicted */
+    signed char field;           /* its field, -1 for a key no rule reads */
+    unsigned char high;          /* _records.c: a key no rule reads with bytes past ASCII */
+} Predicted;
+
+/* Whether the key at p (where a key's opening quote belongs) is the predicted one; the caller then
+ * takes its field and steps `predicted->len` bytes, past the colon. The bytes hold no quote but the
+ * two around the key's name, so equal bytes are the same key. */
+static inline int key_as_predicted(const Predicted *predicted, const unsigned char *p, const unsigned char *end) {
+    return predicted != NULL && predicted->len != 0 && end - p >= predicted->len
+           && memcmp(p, predicted->bytes, predicted->len) == 0;
+}
+
+/* The key from its opening quote at p to its closing one at q, of field f, predicted for the next
+ * line when the colon follows at once and it is short enough. */
+static inline void predict_key(Predicted *predicted, const unsigned char *p, const unsigned char *q,
+                               const unsigned char *end, int f, int high) {
+    if (predicted == NULL || q + 1 >= end || q[1] != ':' || q + 2 - p > PREDICTED_LEN) return;
+    predicted->len = (unsigned char)(q + 2 - p);
+    memcpy(predicted->bytes, p, predicted->len);
+    predicted->field = (signed char)f;
+    predicted->high = (unsigned char)high;
+}
+
 #endif

@@ -23,19 +23,6 @@
 #define KEPT_SLOTS 4096  /* members' names kept as str objects, by a hash of their bytes */
 #define KEPT_LEN 32      /* longer names are made anew each time */
 
-#define PREDICTED 16      /* keys predicted: the first sixteen of a line */
-#define PREDICTED_LEN 32  /* `"key":` up to this long */
-
-/* The key a line had at one position, as its bytes from the opening quote to the colon: most
- * lines of a log list the same keys in the same order, so a key is first compared with the one
- * the last line had there, one memcmp, before it is scanned and looked up. */
-typedef struct {
-    unsigned char bytes[PREDICTED_LEN];
-    unsigned char len;           /* 0: nothing predicted */
-    signed char field;           /* its field, -1 for a key no rule reads */
-    unsigned char high;          /* a key no rule reads with bytes past ASCII: the line's UTF-8 is checked */
-} Predicted;
-
 /* How a field's strings are made (the spec's fourth item). */
 enum { MADE = 0, TYPE_NAME = 1, KEPT = 2 };
 
@@ -298,9 +285,7 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
         unsigned high = 0;
         int f;
         Predicted *predicted = k < PREDICTED ? &self->predicted[k] : NULL;
-        if (predicted != NULL && predicted->len != 0 && end - p >= predicted->len
-            && memcmp(p, predicted->bytes, predicted->len) == 0) {
-            /* The key the last line had here: its bytes hold no quote but the two around it. */
+        if (key_as_predicted(predicted, p, end)) {
             f = predicted->field;
             if (predicted->high) facts->unchecked = 1;
             p += predicted->len;
@@ -311,12 +296,7 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
             if (q >= end || *q != '"') goto done;
             f = field_of(key, q - key, end, layout);
             if (f < 0 && high) facts->unchecked = 1;
-            if (predicted != NULL && q + 1 < end && q[1] == ':' && q + 2 - p <= PREDICTED_LEN) {
-                predicted->len = (unsigned char)(q + 2 - p);
-                memcpy(predicted->bytes, p, predicted->len);
-                predicted->field = (signed char)f;
-                predicted->high = f < 0 && high;
-            }
+            predict_key(predicted, p, q, end, f, f < 0 && high);
             p = q + 1;
             SKIP_WS(p, end);
             if (p >= end || *p != ':') goto done;

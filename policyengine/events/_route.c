@@ -67,7 +67,7 @@ static int scan_field(Cursor *c, int kind) {
 }
 
 /* A line the record decoder takes as an event of *user at *ts: 1; unsure: 0. */
-static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
+static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout, Predicted *predictions,
                      const unsigned char **user, Py_ssize_t *user_len, int64_t *ts) {
     if (!utf8_valid(s, n)) return 0;
     const unsigned char *p = s, *end = s + n;
@@ -76,16 +76,24 @@ static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
     if (p >= end || *p != '{') return 0;
     p++;
     SKIP_WS(p, end);
-    for (;;) {
-        /* The key: no escape (one could spell a field's name). */
-        if (p >= end || *p != '"') return 0;
-        const unsigned char *key = p + 1, *q = plain_run(key, end);
-        if (q >= end || *q != '"') return 0;
-        int f = field_of(key, q - key, end, layout);
-        p = q + 1;
-        SKIP_WS(p, end);
-        if (p >= end || *p != ':') return 0;
-        p++;
+    for (int k = 0;; k++) {
+        int f;
+        Predicted *predicted = k < PREDICTED ? &predictions[k] : NULL;
+        if (key_as_predicted(predicted, p, end)) {
+            f = predicted->field;                       /* the key the last line had here */
+            p += predicted->len;
+        } else {
+            /* The key: no escape (one could spell a field's name). */
+            if (p >= end || *p != '"') return 0;
+            const unsigned char *key = p + 1, *q = plain_run(key, end);
+            if (q >= end || *q != '"') return 0;
+            f = field_of(key, q - key, end, layout);
+            predict_key(predicted, p, q, end, f, 0);   /* the line's UTF-8 is checked whole */
+            p = q + 1;
+            SKIP_WS(p, end);
+            if (p >= end || *p != ':') return 0;
+            p++;
+        }
         SKIP_WS(p, end);
         if (f >= 0) {
             if (seen & (1ULL << f)) return 0;           /* a field twice: the decoders keep the last */
@@ -174,6 +182,8 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
     }
     PyObject *lines = args[0];
     Py_ssize_t n = PyList_GET_SIZE(lines);
+    Predicted predictions[PREDICTED];                   /* keys predicted from line to line */
+    memset(predictions, 0, sizeof predictions);
     PyObject *out = PyList_New(n);
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -183,7 +193,7 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
         int64_t ts = 0;
         if (layout.nfields > 0 && PyBytes_CheckExact(line)
             && scan_line((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &layout,
-                         &user, &user_len, &ts)) {
+                         predictions, &user, &user_len, &ts)) {
             if ((long)(crc32_of(user, user_len) % (uint32_t)shares) == share) {
                 Py_INCREF(line);
                 item = line;
