@@ -221,3 +221,18 @@ def test_keys_predicted_from_the_line_before_decide_as_keys_read_afresh():
     # The same key no rule reads, not UTF-8, twice: the second line is not taken for valid either.
     bad = b'{"\xff":"x","type":"message","ts":"2026-11-02T00:00:25.301Z","user":"u1"}'
     assert decode_timed(bad)[1] is None and decode_timed(bad)[1] is None
+
+
+def test_a_pair_decode_timed_handed_out_never_changes_under_its_holder():
+    # decode_timed fills its last pair again only when no one else holds it (the record loop
+    # unpacks it at once); a caller that keeps one keeps what it was given.
+    decode_timed = timed_record_decoder(RECORD)
+    other = PLAIN.replace(b'"u1593"', b'"u7"').replace(b"25.301Z", b"26.301Z")
+    kept = decode_timed(PLAIN)
+    later = decode_timed(other)
+    assert kept[0].user == "u1593" and kept[1] == 1793577625301000
+    assert later[0].user == "u7" and later[1] == 1793577626301000
+    del kept, later
+    for line, user in [(PLAIN, "u1593"), (other, "u7"), (PLAIN, "u1593")]:
+        record, ts = decode_timed(line)
+        assert record.user == user and ts == event_time(record.ts, line)

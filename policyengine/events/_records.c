@@ -47,6 +47,7 @@ typedef struct {
      * identity. Slots are taken by the last name hashed to them. */
     PyObject *kept[KEPT_SLOTS];
     Predicted predicted[PREDICTED];
+    PyObject *pair;          /* decode_timed's last result, filled again when no one else holds it */
 } RecordDecoder;
 
 static inline int all_ascii(const char *s, Py_ssize_t n) {
@@ -403,7 +404,19 @@ static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *line)
         Py_DECREF(record);
         return NULL;
     }
-    PyObject *pair = PyTuple_New(2);
+    PyObject *pair = self->pair;
+    if (pair != NULL && Py_REFCNT(pair) == 1) {
+        /* The pair handed out last time, which only this decoder still holds (the record loop
+         * unpacked it): filled again, as zip and enumerate do with their result tuples. */
+        PyObject *old_record = PyTuple_GET_ITEM(pair, 0), *old_ts = PyTuple_GET_ITEM(pair, 1);
+        PyTuple_SET_ITEM(pair, 0, record);
+        PyTuple_SET_ITEM(pair, 1, ts);
+        Py_DECREF(old_record);
+        Py_DECREF(old_ts);
+        if (!PyObject_GC_IsTracked(pair)) PyObject_GC_Track(pair);
+        return Py_NewRef(pair);
+    }
+    pair = PyTuple_New(2);
     if (pair == NULL) {
         Py_DECREF(record);
         Py_DECREF(ts);
@@ -411,6 +424,7 @@ static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *line)
     }
     PyTuple_SET_ITEM(pair, 0, record);
     PyTuple_SET_ITEM(pair, 1, ts);
+    Py_XSETREF(self->pair, Py_NewRef(pair));
     return pair;
 }
 
@@ -498,6 +512,7 @@ static PyObject *RecordDecoder_new(PyTypeObject *type, PyObject *args, PyObject 
 }
 
 static void RecordDecoder_dealloc(RecordDecoder *self) {
+    Py_XDECREF(self->pair);
     for (int i = 0; i < KEPT_SLOTS; i++) Py_XDECREF(self->kept[i]);
     Py_XDECREF(self->spec);
     Py_XDECREF(self->record_type);
