@@ -21,7 +21,7 @@ typedef struct {
     int kind;
     uint64_t head;           /* the name's first 8 bytes, zero-padded: most keys are compared by this alone */
     int position;            /* _records.c: the record's argument its value fills */
-    int interned;            /* _records.c: how its strings are made (MADE, TYPE_NAME, KEPT) */
+    int made_as;             /* _records.c: how its strings are made (MADE, TYPE_NAME, KEPT) */
 } Field;
 
 static inline uint64_t head_of(const unsigned char *p, Py_ssize_t n) {

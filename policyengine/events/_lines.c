@@ -10,15 +10,9 @@
  * Why C: on the reference policies, parsing `ts` with fromisoformat and turning it into
  * microseconds took a quarter of the engine's instructions an event (docs/performance.md).
  */
-#include "_text.h"   /* rfc3339_us, utf8_valid */
+#include "_text.h"   /* rfc3339_us, text_us, utf8_valid */
 #include "_format.h" /* format_us_chars */
 
-
-/* rfc3339_us for a str object: only an exact str of ASCII text can be one. */
-static int text_us(PyObject *text, int64_t *out) {
-    return PyUnicode_CheckExact(text) && PyUnicode_IS_ASCII(text)
-           && rfc3339_us((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), out);
-}
 
 /* event_time(ts, line) → microseconds, or None: "ask Python" (another form of time, a number, a
  * time that is not real, or a line that is not valid UTF-8). */

@@ -16,7 +16,7 @@
  * reads at most MAX_DEPTH deep. Like msgspec, it checks the UTF-8 of the strings it reads and not
  * of those it skips (replay checks the whole line, events/_lines.c event_time).
  */
-#include "_json_scan.h" /* Cursor, the scans, Layout and field_of; rfc3339_us, utf8_valid */
+#include "_json_scan.h" /* Cursor, the scans, Layout and field_of; rfc3339_us, text_us, utf8_valid */
 
 #define MAX_NAMES 64
 #define SMALL 256        /* an escaped string up to this long is unescaped on the stack */
@@ -195,9 +195,9 @@ static int read_string(RecordDecoder *self, const Field *f, const unsigned char 
         *p = e + 1;
         if (f->kind == K_TIME) facts->timed = rfc3339_us((const char *)v, e - v, &facts->us);
         if ((f->kind == K_NAME || f->kind == K_USER) && e == v) return 0;           /* msgspec: min_length=1 */
-        if (f->interned == KEPT && high == 0 && e - v <= KEPT_LEN)
+        if (f->made_as == KEPT && high == 0 && e - v <= KEPT_LEN)
             return (*out = kept_name(self, v, e - v)) != NULL ? 1 : -1;
-        if (f->interned == TYPE_NAME) {
+        if (f->made_as == TYPE_NAME) {
             for (int i = 0; i < self->nnames; i++) {
                 const Name *name = &self->name[i];
                 if (name->len == e - v && memcmp(name->utf8, v, e - v) == 0) {
@@ -216,8 +216,7 @@ static int read_string(RecordDecoder *self, const Field *f, const unsigned char 
         if (e >= end || *e != '\\' || !scan_string(&c, &start, &len, &escaped)) return 0;
         *p = c.p;
         *out = unescaped(start, len);                      /* never empty: an escape stands for a character */
-        if (f->kind == K_TIME && *out != NULL && PyUnicode_IS_ASCII(*out))
-            facts->timed = rfc3339_us((const char *)PyUnicode_DATA(*out), PyUnicode_GET_LENGTH(*out), &facts->us);
+        if (f->kind == K_TIME && *out != NULL) facts->timed = text_us(*out, &facts->us);
     }
     return *out != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
 }
@@ -368,9 +367,7 @@ static PyObject *RecordDecoder_decode(RecordDecoder *self, PyObject *line) {
 static int record_time(PyObject *record, PyObject *line, int64_t *us) {
     PyObject *ts = PyObject_GetAttrString(record, "ts");
     if (ts == NULL) return -1;
-    int timed = PyUnicode_CheckExact(ts) && PyUnicode_IS_ASCII(ts)
-                && rfc3339_us((const char *)PyUnicode_DATA(ts), PyUnicode_GET_LENGTH(ts), us)
-                && utf8_valid((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line));
+    int timed = text_us(ts, us) && utf8_valid((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line));
     Py_DECREF(ts);
     return timed;
 }
@@ -450,10 +447,10 @@ static int read_spec(RecordDecoder *self, PyObject *spec) {
         layout_name(layout, i, PyTuple_GET_ITEM(item, 0));
         f->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
         f->position = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
-        f->interned = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 3));
+        f->made_as = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 3));
         if (PyErr_Occurred()) return -1;
         if (f->kind < K_NAME || f->kind > K_RAW || f->len == 0 || f->position < 0 || f->position >= n
-            || f->interned < MADE || f->interned > KEPT
+            || f->made_as < MADE || f->made_as > KEPT
             || positions & (1ULL << f->position)) {
             PyErr_SetString(PyExc_ValueError, "a field needs a name, a known kind and a position of its own");
             return -1;

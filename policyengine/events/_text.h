@@ -78,6 +78,12 @@ static __attribute__((unused)) int rfc3339_us(const char *s, Py_ssize_t n, int64
     return 1;
 }
 
+/* rfc3339_us for a str object: only an exact str of ASCII text can be one. */
+static __attribute__((unused)) int text_us(PyObject *text, int64_t *out) {
+    return PyUnicode_CheckExact(text) && PyUnicode_IS_ASCII(text)
+           && rfc3339_us((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), out);
+}
+
 /* Valid UTF-8 as Python's strict decoder sees it (Unicode Table 3-7: no overlong forms, no
  * surrogates, nothing past U+10FFFF). */
 static __attribute__((unused)) int utf8_valid(const unsigned char *p, Py_ssize_t n) {
