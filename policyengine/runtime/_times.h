@@ -27,7 +27,8 @@ static PyTypeObject TimesType;
 
 static inline long long times_oldest(const Times *t) { return t->ring[t->head]; }
 
-static inline long long times_at(const Times *t, Py_ssize_t i) { return t->ring[(t->head + i) % t->cap]; }
+/* Time i from the oldest. The capacity is a power of two (4, then doubled): the wrap is a mask. */
+static inline long long times_at(const Times *t, Py_ssize_t i) { return t->ring[(t->head + i) & (t->cap - 1)]; }
 
 /* One more time at the young end; the ring doubles when full. -1 with MemoryError. */
 static int times_push(Times *t, long long v) {
@@ -44,13 +45,13 @@ static int times_push(Times *t, long long v) {
         t->head = 0;
         t->cap = cap;
     }
-    t->ring[(t->head + t->len) % t->cap] = v;
+    t->ring[(t->head + t->len) & (t->cap - 1)] = v;
     t->len++;
     return 0;
 }
 
 static inline void times_pop_oldest(Times *t) {
-    t->head = (t->head + 1) % t->cap;
+    t->head = (t->head + 1) & (t->cap - 1);
     if (--t->len == 0) t->head = 0;
 }
 

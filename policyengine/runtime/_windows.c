@@ -167,6 +167,10 @@ static PyObject *Times_evict(Times *t, PyObject *low) {
     return times_evict(t, &edge) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
+/* Entry i from the oldest. A ring's capacity is a power of two (2, then doubled), so the wrap is
+ * a mask, not a division. */
+static inline Slot *slot_at(const Window *w, Py_ssize_t i) { return &w->ring[(w->head + i) & (w->cap - 1)]; }
+
 /* One more entry at the young end; the ring doubles when full. */
 static int push(Window *w, PyObject *ts, PyObject *value, Py_hash_t hash) {
     if (w->len == w->cap) {
@@ -176,13 +180,13 @@ static int push(Window *w, PyObject *ts, PyObject *value, Py_hash_t hash) {
             PyErr_NoMemory();
             return -1;
         }
-        for (Py_ssize_t i = 0; i < w->len; i++) ring[i] = w->ring[(w->head + i) % w->cap];
+        for (Py_ssize_t i = 0; i < w->len; i++) ring[i] = *slot_at(w, i);
         PyMem_Free(w->ring);
         w->ring = ring;
         w->head = 0;
         w->cap = cap;
     }
-    Slot *slot = &w->ring[(w->head + w->len) % w->cap];
+    Slot *slot = slot_at(w, w->len);
     slot->ts = as_int64(ts, &slot->t) ? NULL : Py_NewRef(ts);
     slot->value = Py_NewRef(value);
     slot->hash = hash;
@@ -196,7 +200,7 @@ static void pop_oldest(Window *w, PyObject **ts, PyObject **value) {
     Slot *slot = oldest(w);
     *ts = slot->ts;
     *value = slot->value;
-    w->head = (w->head + 1) % w->cap;
+    w->head = (w->head + 1) & (w->cap - 1);
     w->len--;
     if (w->len == 0) w->head = 0;
 }
@@ -233,7 +237,7 @@ static int Window_traverse(Window *w, visitproc visit, void *arg) {
     Py_VISIT(w->kind);
     Py_VISIT(w->summary);
     for (Py_ssize_t i = 0; i < w->len; i++) {
-        Slot *slot = &w->ring[(w->head + i) % w->cap];
+        Slot *slot = slot_at(w, i);
         Py_VISIT(slot->ts);
         Py_VISIT(slot->value);
     }
@@ -260,8 +264,6 @@ static void Window_dealloc(Window *w) {
     Window_clear(w);
     Py_TYPE(w)->tp_free((PyObject *)w);
 }
-
-static inline Slot *slot_at(Window *w, Py_ssize_t i) { return &w->ring[(w->head + i) % w->cap]; }
 
 /* The summary dict of a counted window that has none: its entries counted, oldest first. */
 static PyObject *summary_of_ring(Window *w) {
@@ -374,7 +376,7 @@ static PyObject *Window_entries(Window *w, void *Py_UNUSED(closure)) {
     PyObject *entries = PyObject_CallNoArgs(deque_type);
     if (entries == NULL) return NULL;
     for (Py_ssize_t i = 0; i < w->len; i++) {
-        Slot *slot = &w->ring[(w->head + i) % w->cap];
+        Slot *slot = slot_at(w, i);
         PyObject *ts = slot_time(slot);
         PyObject *entry = ts == NULL ? NULL : PyTuple_Pack(2, ts, slot->value);
         Py_XDECREF(ts);
