@@ -1,6 +1,8 @@
 """A test used more than once in a handler is evaluated once (compiler/expressions.HandlerLocals).
 When every event of the type evaluates it anyway — the filter of a count — and it cannot raise, it is
 computed in the handler's prologue ("eager"); the decisions must be those of the lazy memo."""
+import re
+
 import orjson
 
 from benchmarks.loggen import generate
@@ -150,3 +152,29 @@ def test_a_text_functions_number_against_a_number_is_eager_and_decides_as_lazy(m
     monkeypatch.setattr(codegen, "never_raises", lambda ir: False)
     lazy = _decisions(events, LINKS)
     assert eager == lazy and any(b'"flag"' in d for d in eager) and any(b'"warn"' in d for d in eager)
+
+
+def test_a_memos_first_written_use_computes_it_without_testing_it(monkeypatch):
+    """The handler's code runs in the order it is written, so the first use written finds its memo
+    still None and need not test it; each later use tests it. Decisions must be those of testing it
+    at every use, on the pack-like policy above with the memo lazy (never_raises off: a count's
+    filter would otherwise be computed up front)."""
+    from policyengine.compiler.expressions import HandlerLocals
+    monkeypatch.setattr(codegen, "never_raises", lambda ir: False)
+    events = list(generate(20000, seed=11))
+    untested = re.compile(r"(?<!else )\((m\d+) := ")
+    source = compile_program(load_text([("m.policy", POLICY)]).program).source
+    # AD (m2) and its two parts (m0, m1) are memos here. Each of the four handlers (dict, record,
+    # two record loops) writes each one's first use untested — the count's filter, updated before
+    # the rules — and tests it in each of the three rules.
+    assert sorted(untested.findall(source)) == ["m0"] * 4 + ["m1"] * 4 + ["m2"] * 4
+    assert source.count("(m0 if m0 is not None else (m0 := ") == 12
+    once = _decisions(events)
+
+    def always_tested(self, ir, code):
+        name = self.memo_name(ir)
+        return f"({name} if {name} is not None else ({name} := {code}))"
+    monkeypatch.setattr(HandlerLocals, "memo_use", always_tested)
+    assert untested.findall(compile_program(load_text([("m.policy", POLICY)]).program).source) == []
+    assert _decisions(events) == once
+    assert sum(b'"mute"' in d for d in once) > 0

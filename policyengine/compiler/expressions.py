@@ -118,6 +118,7 @@ class HandlerLocals:
         self.guarded = False
         self.rules_phase = False                # aggregate reads are kept only once the rules run
         self.memo: dict = {}
+        self.memo_written: set[str] = set()     # memos whose code is written: later uses test them first
         self.guards: dict = {}                  # (field path, words) → the local holding their guard's answer
         self.fields: dict[tuple, str] = {}
         self.folded: dict[tuple, str] = {}
@@ -150,6 +151,16 @@ class HandlerLocals:
         if ir not in self.memo:
             self.memo[ir] = f"m{len(self.memo)}"
         return self.memo[ir]
+
+    def memo_use(self, ir: IR, code: str) -> str:
+        """A memo's use: the first written computes it without testing it — the handler's code
+        runs in the order it is written, with no loop, so no use before it can have set it (it is
+        still None: 4 bytecodes saved a memo an event); each later one reuses it when set."""
+        name = self.memo_name(ir)
+        if name not in self.memo_written:
+            self.memo_written.add(name)
+            return f"({name} := {code})"
+        return f"({name} if {name} is not None else ({name} := {code}))"
 
     def derived(self, function: str, path: tuple) -> str:
         """A text function of a field (`link_count(text)`), computed once per event however often used."""
@@ -225,8 +236,7 @@ class ExprEmitter:
             if added is not None:       # this event's update read it already: no memo needed
                 return f"({added} * {60_000_000 / spec.window_us!r})" if spec.function == "rate" else added
         if ir in local.repeated:
-            name = local.memo_name(ir)
-            return f"({name} if {name} is not None else ({name} := {self.aggregate(ir)}))"
+            return local.memo_use(ir, self.aggregate(ir))
         if local.rules_phase and not local.guarded:
             local.uses[ir] = local.uses.get(ir, 0) + 1
         return self.aggregate(ir)
@@ -308,8 +318,7 @@ class ExprEmitter:
             if ir in local.repeated:
                 # Memo set only when the test completes: one that raises does so again for the
                 # next rule, which is skipped and named just as without the memo.
-                name = local.memo_name(ir)
-                return f"({name} if {name} is not None else ({name} := True if ({self._test(ir)}) else False))"
+                return local.memo_use(ir, f"True if ({self._test(ir)}) else False")
             if not local.guarded and memoizable(ir):
                 local.uses[ir] = local.uses.get(ir, 0) + 1
         return self._test(ir)
