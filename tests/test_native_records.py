@@ -112,6 +112,37 @@ def test_a_string_the_scan_skips_is_not_checked_for_utf8_as_msgspec_does_not():
     assert _values(SCAN(line)) == _values(MSGSPEC(line))
 
 
+# Bytes around every boundary strict UTF-8 draws: ASCII's end, continuation bytes, the overlong
+# leads C0 C1, each lead's second-byte limits (E0 A0, ED 9F/A0 the surrogates, F0 90, F4 8F/90),
+# leads past F4; and whole characters of every width (the str's kind: 1, 2 or 4 bytes).
+_UTF8_PIECES = st.one_of(
+    st.sampled_from([b"\x7f", b"\x80", b"\xbf", b"\xc0\x80", b"\xc1\xbf", b"\xc2\x80", b"\xc3\xbf", b"\xc4\x80",
+                     b"\xdf\xbf", b"\xe0\x9f\xbf", b"\xe0\xa0\x80", b"\xed\x9f\xbf", b"\xed\xa0\x80",
+                     b"\xef\xbf\xbf", b"\xf0\x8f\xbf\xbf", b"\xf0\x90\x80\x80", b"\xf4\x8f\xbf\xbf",
+                     b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xff", b"\xe4\xbd", b"\xf0\x9f\x91", b"a"]),
+    st.characters(min_codepoint=0x20, blacklist_characters='"\\', blacklist_categories=("Cs",)).map(
+        lambda c: c.encode()))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_UTF8_PIECES, min_size=1, max_size=12))
+def test_a_read_string_is_strict_utf8_as_python_decodes_it(pieces):
+    """The scan's own UTF-8 decoding (utf8_text) against Python's strict codec, an oracle apart from
+    msgspec: the same str — kind and all, for a str of a wider kind than it needs is not equal to
+    the one Python makes — or no record from the scan and msgspec's error from decode."""
+    raw = b"".join(pieces)
+    line = PLAIN.replace(b'"hi"', b'"' + raw + b'"')
+    try:
+        expected = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        assert SCAN(line) is None
+        assert _outcome(DECODE, line) == _outcome(MSGSPEC, line)
+        return
+    record = SCAN(line)
+    assert record is not None and record.get("text") == expected
+    assert _values(record) == _values(MSGSPEC(line))
+
+
 @settings(max_examples=3000, deadline=None)
 @given(lines())
 def test_a_record_the_scan_makes_is_msgspecs(line):
