@@ -14,6 +14,7 @@ empty one), so its line says what maintaining it costs. Nothing here is asserted
 from __future__ import annotations
 
 import argparse
+import ast
 import gc
 import re
 import statistics
@@ -28,6 +29,10 @@ from policyengine.replay import ReplayStats, replay
 from policyengine.runtime.evaluator import Evaluator
 
 _FAILED = re.compile(r"^(\s*)(rule|aggregate)_failed\((\d+), exc, ev\)$")
+# A handler's every-event updates in one call (runtime/updates.py): the steps bound by build(),
+# each ending in its aggregate's index, and each call unpacking one read a step.
+_BATCH = re.compile(r"^(\s*)(U\d+) = Updates\((.*), aggregate_failed, FAILED\)$")
+_BATCH_CALL = re.compile(r"^(\s*)(.*), = (U\d+)\((.*)\)$")
 _COUNT_VALUE = re.compile(r"^\s*((?:cnt|win)\d+) = ", re.MULTILINE)
 
 
@@ -37,7 +42,7 @@ def without(source: str, kind: str, index: int) -> str:
     value in a local), in every handler and loop it appears in. A block is the `try:` at the indentation of its `except` line, down to
     the `…_failed(index, exc, ev)` line."""
     lines = source.split("\n")
-    found = 0
+    found = _without_batched(lines, index) if kind == "aggregate" else 0
     i = 0
     while i < len(lines):
         m = _FAILED.match(lines[i])
@@ -59,6 +64,36 @@ def without(source: str, kind: str, index: int) -> str:
     return "\n".join(lines)
 
 
+def _without_batched(lines: list[str], index: int) -> int:
+    """Aggregate `index` taken out of the batch of updates holding it, in place: its step out of
+    the Updates, its read out of each call's unpacking and set to 0 after it, and the call's
+    arguments cut to those the steps left read (the C type takes exactly those). How many calls."""
+    found = 0
+    for n, line in enumerate(lines):
+        m = _BATCH.match(line)
+        if m is None:
+            continue
+        steps = ast.parse(m.group(3), mode="eval").body.elts
+        at = [k for k, step in enumerate(steps) if step.elts[5].value == index]
+        if not at:
+            continue
+        del steps[at[0]]
+        nargs = max([2] + [max(ast.literal_eval(step.elts[2]), ast.literal_eval(step.elts[3])) + 1 for step in steps])
+        lines[n] = f"{m.group(1)}{m.group(2)} = Updates({ast.unparse(ast.Tuple(steps))}, aggregate_failed, FAILED)"
+        for c, call in enumerate(lines):
+            cm = _BATCH_CALL.match(call)
+            if cm is None or cm.group(3) != m.group(2):
+                continue
+            reads = [r.strip() for r in cm.group(2).split(",")]
+            gone = reads.pop(at[0])
+            args = [ast.unparse(a) for a in ast.parse(f"f({cm.group(4)})", mode="eval").body.args][:nargs]
+            indent = cm.group(1)
+            kept = [f"{indent}{', '.join(reads)}, = {cm.group(3)}({', '.join(args)})"] if reads else []
+            lines[c] = "\n".join(kept + [f"{indent}{gone} = 0"])
+            found += 1
+    return found
+
+
 def variant(base: CompiledProgram, source: str) -> CompiledProgram:
     return CompiledProgram(source, compile(source, "<rule_cost>", "exec"), base.pool, base.plan, base.record)
 
@@ -68,8 +103,11 @@ def blocks(base: CompiledProgram) -> list[tuple[str, int]]:
     seen: list[tuple[str, int]] = []
     for line in base.source.split("\n"):
         m = _FAILED.match(line)
-        if m is not None and (m.group(2), int(m.group(3))) not in seen:
-            seen.append((m.group(2), int(m.group(3))))
+        batch = _BATCH.match(line)
+        found = [(m.group(2), int(m.group(3)))] if m is not None else \
+            [("aggregate", step.elts[5].value) for step in ast.parse(batch.group(3), mode="eval").body.elts] \
+            if batch is not None else []
+        seen += [block for block in found if block not in seen]
     return seen
 
 

@@ -25,7 +25,8 @@ HELPERS = ("window_count", "add_count", "count_up", "replace_pair", "cooldown_ta
            "explain_compare", "explain_test", "fold_text", "starts_with_any", "folded_starts_with_any", "link_hint")
 AGGREGATE_HELPERS = ("add_window", "add_read", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
-                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_now", "active_days_add_read")
+                     "elapsed", "streak_add", "streak_now", "streak_best", "active_days_now", "active_days_add_read",
+                     "Updates", "FAILED")
 
 
 def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
@@ -85,6 +86,8 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
         w.line(f"{name} = REW.giver({currency}, {source}, {names}, {named})")
     for fingerprint, name in tables.aggregates.items():
         w.line(f"{name} = _tables['aggregates'][{plan.aggregate_index[fingerprint]}]")
+    for steps, name in tables.updates.items():
+        w.line(f"{name} = Updates({steps}, aggregate_failed, FAILED)")
     for i, rule in enumerate(plan.rules):
         if rule.once_keys is not None:
             w.line(f"ONCE{i} = _tables['once'][{i}]")
@@ -193,8 +196,9 @@ def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
     emit = ExprEmitter(pool, tables, local)
     body = CodeWriter()
     body.depth = 1
+    batched = _batched_updates(body, handler.aggregates, emit, tables)
     _guarded(body, [(spec.filter, lambda w, i=i, spec=spec: _aggregate_update(w, i, spec, emit, tables))
-                    for i, spec in handler.aggregates], emit, pool)
+                    for i, spec in handler.aggregates if i not in batched], emit, pool)
     for every_index, award_index, spec in handler.boards:
         _board_update(body, every_index, award_index, spec, emit)
     for rule_index in handler.arm:
@@ -245,6 +249,56 @@ def _guarded(w: CodeWriter, steps: list, emit: ExprEmitter, pool: Pool) -> None:
 
 
 _ALWAYS_PRESENT = (("type",), ("user",))
+BATCH_AT_LEAST = 2      # updates a handler makes on every event before one call (runtime/updates.py) serves them
+
+
+def _batch_op(spec) -> str | None:
+    """The runtime/updates.py op of an update made on every event of the type with no test before
+    it and read by the rules from what it hands back, or None."""
+    if spec.filter is not None or any(k.op == "field" and k.value not in _ALWAYS_PRESENT for k in spec.keys):
+        return None
+    fn, windowed = spec.function, spec.window_us is not None
+    if fn in ("count", "rate"):
+        return "count_window" if windowed else "count" if fn == "count" else None
+    if fn in ("repeats", "distinct"):
+        return fn if windowed else None
+    return "active_days" if fn == "active_days" else None
+
+
+def _batched_updates(w: CodeWriter, aggregates, emit: ExprEmitter, tables: TableNames) -> set[int]:
+    """The updates `_batch_op` takes, written as one call of a runtime/updates.Updates when there
+    are BATCH_AT_LEAST of them (five calls a message on the community pack, each loading its table,
+    kind and width), first: each owns its table, so none reads what another writes. Their reads go
+    into the locals `_aggregate_update` would have set (`cntN`, `winN`). The indexes it wrote."""
+    chosen = [(i, spec, op) for i, spec in aggregates if (op := _batch_op(spec)) is not None]
+    if len(chosen) < BATCH_AT_LEAST:
+        return set()
+    args: list[str] = ["ev", "ts"]
+
+    def position(code: str) -> int:
+        if code not in args:
+            args.append(code)
+        return args.index(code)
+    steps, reads = [], []
+    for i, spec, op in chosen:
+        table = tables.aggregate(spec.fingerprint)
+        key = emit.key(spec.keys)
+        wanted, value, width = None, -1, spec.window_us
+        if op == "repeats":
+            wanted = emit.value(normalized_text(spec.of))
+            value = position(wanted)
+        elif op == "distinct":
+            value = position(emit.value(spec.of))
+        elif op == "active_days":
+            cadence, tz, width = spec.period
+            cal = emit.pool.add(calendar(tz), ("calendar", tz))
+            value = position(f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)")
+        steps.append(f"({op!r}, {table}, {position(key)}, {value}, {width!r}, {i})")
+        read = emit.local.read_at_add[(table, key, wanted)] = f"{'cnt' if op == 'count' else 'win'}{i}"
+        reads.append(read)
+    name = tables.batch("(" + ", ".join(steps) + ",)")
+    w.line(f"{', '.join(reads)}, = {name}({', '.join(args)})")
+    return {i for i, _, _ in chosen}
 
 
 def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables: TableNames) -> None:

@@ -500,6 +500,13 @@ class TableNames:
         self.event_fields: set[str] = set()  # top-level event fields any generated function reads
         self.record = None                   # the decoded-record layout handlers also take (codegen.generate)
         self.givers: dict[tuple, str] = {}   # (currency, source, policy and rule names, named) → GIVEn
+        self.updates: dict[str, str] = {}    # a handler's batched updates (their steps' code) → Un
+
+    def batch(self, steps: str) -> str:
+        """The name of the runtime/updates.Updates holding these steps, bound by build()."""
+        if steps not in self.updates:
+            self.updates[steps] = f"U{len(self.updates)}"
+        return self.updates[steps]
 
     def giver(self, currency: str, source: str, names: str, named: bool) -> str:
         """The name of the function awarding `currency` for one rule (Rewards.giver), bound by build()."""

@@ -9,7 +9,7 @@ import msgspec
 from policyengine.check import CheckedProgram, CheckedRule
 from policyengine.compiler.codegen import generate
 from policyengine.compiler.plan import Plan, by_member, lower
-from policyengine.runtime import aggregates, helpers, incentives
+from policyengine.runtime import aggregates, helpers, incentives, updates
 from policyengine.runtime.store import MemoryStore
 
 GENERATED_FILENAME = "<policyengine generated>"
@@ -82,3 +82,5 @@ for _module in (aggregates, incentives):
     for _name in dir(_module):
         if not _name.startswith("_"):
             setattr(_AggregateHelpers, _name, staticmethod(getattr(_module, _name)))
+_AggregateHelpers.Updates = staticmethod(updates.Updates)
+_AggregateHelpers.FAILED = updates.FAILED

@@ -853,6 +853,192 @@ fail:
     return NULL;
 }
 
+/* Updates(steps, failed, failed_read): a handler's aggregate updates made on every event of its type
+ * before its rules, in one call (runtime/updates.py says why and holds the Python definition). A
+ * step is (op, table, key, value, width, index): `key` and `value` are positions in the call's
+ * arguments (event, ts, local, …), `value` -1 when the op takes none; `width` a count window's
+ * width in µs or active days' span. Called as updates(event, ts, local, …), it hands back a tuple
+ * of what each step read; a step that raises an Exception is reported as failed(index, exc,
+ * event) and reads failed_read, and the steps after it still run. */
+enum { OP_COUNT_WINDOW, OP_COUNT, OP_REPEATS, OP_DISTINCT, OP_ACTIVE_DAYS, K_OPS };
+static const char *op_names[K_OPS] = {"count_window", "count", "repeats", "distinct", "active_days"};
+
+typedef struct {
+    int op;
+    Py_ssize_t key, value;
+    PyObject *table, *width, *index;
+} Step;
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc call;
+    Py_ssize_t nsteps, nargs;          /* nargs: the arguments a call takes */
+    Step *step;
+    PyObject *failed, *failed_read;
+    PyObject *reads;                   /* the tuple handed out last, filled again when no one else holds it */
+} Updates;
+
+static PyObject *Updates_call(Updates *u, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+
+static int Updates_traverse(Updates *u, visitproc visit, void *arg) {
+    for (Py_ssize_t i = 0; i < u->nsteps; i++) {
+        Py_VISIT(u->step[i].table); Py_VISIT(u->step[i].width); Py_VISIT(u->step[i].index);
+    }
+    Py_VISIT(u->failed); Py_VISIT(u->failed_read); Py_VISIT(u->reads);
+    return 0;
+}
+
+static int Updates_clear(Updates *u) {
+    for (Py_ssize_t i = 0; i < u->nsteps; i++) {
+        Py_CLEAR(u->step[i].table); Py_CLEAR(u->step[i].width); Py_CLEAR(u->step[i].index);
+    }
+    Py_CLEAR(u->failed); Py_CLEAR(u->failed_read); Py_CLEAR(u->reads);
+    return 0;
+}
+
+static void Updates_dealloc(Updates *u) {
+    PyObject_GC_UnTrack(u);
+    Updates_clear(u);
+    PyMem_Free(u->step);
+    Py_TYPE(u)->tp_free((PyObject *)u);
+}
+
+static int step_of(PyObject *item, Step *step, Py_ssize_t *nargs) {
+    PyObject *op;
+    if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "UOnnOO!:step", &op, &step->table, &step->key, &step->value,
+                                                  &step->width, &PyLong_Type, &step->index)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a step is (op, table, key, value, width, index)");
+        return -1;
+    }
+    step->op = -1;
+    for (int i = 0; i < K_OPS; i++)
+        if (PyUnicode_CompareWithASCIIString(op, op_names[i]) == 0) step->op = i;
+    int takes_value = step->op == OP_REPEATS || step->op == OP_DISTINCT || step->op == OP_ACTIVE_DAYS;
+    if (step->op < 0) {
+        PyErr_Format(PyExc_ValueError, "no update op %R", op);
+        return -1;
+    }
+    if (!PyDict_Check(step->table) && !is_column(step->table)) {
+        PyErr_SetString(PyExc_TypeError, "a step's table is a dict or a column");
+        return -1;
+    }
+    if (step->key < 2 || (takes_value ? step->value < 2 : step->value != -1)) {
+        PyErr_SetString(PyExc_ValueError, "a step's key and value are positions past (event, ts); -1 for no value");
+        return -1;
+    }
+    if (step->key >= *nargs) *nargs = step->key + 1;
+    if (step->value >= *nargs) *nargs = step->value + 1;
+    Py_INCREF(step->table); Py_INCREF(step->width); Py_INCREF(step->index);
+    return 0;
+}
+
+static PyObject *Updates_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *steps, *failed, *failed_read;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "Updates takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "O!OO:Updates", &PyTuple_Type, &steps, &failed, &failed_read)) return NULL;
+    Updates *u = (Updates *)type->tp_alloc(type, 0);
+    if (u == NULL) return NULL;
+    u->call = (vectorcallfunc)Updates_call;
+    u->failed = Py_NewRef(failed);
+    u->failed_read = Py_NewRef(failed_read);
+    u->nargs = 2;
+    Py_ssize_t n = PyTuple_GET_SIZE(steps);
+    u->step = PyMem_Calloc(n ? n : 1, sizeof(Step));
+    if (u->step == NULL) {
+        Py_DECREF(u);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (step_of(PyTuple_GET_ITEM(steps, i), &u->step[i], &u->nargs) < 0) {
+            Py_DECREF(u);
+            return NULL;
+        }
+        u->nsteps = i + 1;             /* held from here: cleared with the rest */
+    }
+    return (PyObject *)u;
+}
+
+static PyObject *step_read(const Step *step, PyObject *const *args) {
+    PyObject *ts = args[1], *key = args[step->key];
+    switch (step->op) {
+    case OP_COUNT_WINDOW: {
+        PyObject *a[4] = {step->table, key, ts, step->width};
+        return add_count(NULL, a, 4);
+    }
+    case OP_COUNT: {
+        PyObject *a[2] = {step->table, key};
+        return count_up(NULL, a, 2);
+    }
+    case OP_ACTIVE_DAYS: {
+        PyObject *a[4] = {step->table, key, args[step->value], step->width};
+        return active_days_add_read(NULL, a, 4);
+    }
+    default: {
+        PyObject *a[6] = {step->table, key, step->op == OP_REPEATS ? s_repeats : s_distinct, ts,
+                          args[step->value], step->width};
+        return add_read(NULL, a, 6);
+    }
+    }
+}
+
+static PyObject *Updates_call(Updates *u, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != u->nargs || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_Format(PyExc_TypeError, "these updates take %zd arguments (event, ts, ...), not %zd", u->nargs, nargs);
+        return NULL;
+    }
+    PyObject *reads = u->reads;
+    int reused = reads != NULL && Py_REFCNT(reads) == 1;   /* unpacked and let go by the handler, as zip does */
+    if (!reused) {
+        reads = PyTuple_New(u->nsteps);
+        if (reads == NULL) return NULL;
+    }
+    for (Py_ssize_t i = 0; i < u->nsteps; i++) {
+        PyObject *read = step_read(&u->step[i], args);
+        if (read == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_Exception)) goto fail;     /* as `except Exception` lets through */
+            PyObject *type, *exc, *tb;
+            PyErr_Fetch(&type, &exc, &tb);
+            PyErr_NormalizeException(&type, &exc, &tb);
+            if (tb != NULL) PyException_SetTraceback(exc, tb);
+            PyObject *call[3] = {u->step[i].index, exc, args[0]};
+            PyObject *done = PyObject_Vectorcall(u->failed, call, 3, NULL);
+            Py_XDECREF(type); Py_XDECREF(exc); Py_XDECREF(tb);
+            if (done == NULL) goto fail;
+            Py_DECREF(done);
+            read = Py_NewRef(u->failed_read);
+        }
+        if (reused) Py_XSETREF(PyTuple_GET_ITEM(reads, i), read);
+        else PyTuple_SET_ITEM(reads, i, read);
+    }
+    if (reused) {
+        if (!PyObject_GC_IsTracked(reads)) PyObject_GC_Track(reads);
+        return Py_NewRef(reads);
+    }
+    Py_XSETREF(u->reads, Py_NewRef(reads));
+    return reads;
+fail:
+    if (!reused) Py_DECREF(reads);
+    return NULL;
+}
+
+static PyTypeObject UpdatesType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.runtime._windows.Updates",
+    .tp_basicsize = sizeof(Updates),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Updates(steps, failed, failed_read)(event, ts, local, ...) -> what each step read",
+    .tp_new = Updates_new,
+    .tp_dealloc = (destructor)Updates_dealloc,
+    .tp_traverse = (traverseproc)Updates_traverse,
+    .tp_clear = (inquiry)Updates_clear,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Updates, call),
+};
+
 static PyMethodDef methods[] = {
     {"evict_all", (PyCFunction)(void (*)(void))evict_all, METH_FASTCALL, "evict_all(table, low)"},
     {"add_window", (PyCFunction)(void (*)(void))add_window, METH_FASTCALL, "add_window(table, key, kind, ts, value)"},
@@ -887,12 +1073,13 @@ PyMODINIT_FUNC PyInit__windows(void) {
     s_repeats = PyUnicode_InternFromString("repeats");
     s_distinct = PyUnicode_InternFromString("distinct");
     if (s_sum == NULL || s_similar == NULL || s_repeats == NULL || s_distinct == NULL) return NULL;
-    if (PyType_Ready(&WindowType) < 0 || PyType_Ready(&TimesType) < 0) return NULL;
+    if (PyType_Ready(&WindowType) < 0 || PyType_Ready(&TimesType) < 0 || PyType_Ready(&UpdatesType) < 0) return NULL;
     columns_import();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Window", (PyObject *)&WindowType) < 0
-        || PyModule_AddObjectRef(m, "Times", (PyObject *)&TimesType) < 0) {
+        || PyModule_AddObjectRef(m, "Times", (PyObject *)&TimesType) < 0
+        || PyModule_AddObjectRef(m, "Updates", (PyObject *)&UpdatesType) < 0) {
         Py_DECREF(m);
         return NULL;
     }
