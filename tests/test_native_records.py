@@ -232,6 +232,23 @@ def test_a_members_name_is_the_str_made_for_it_before_and_always_its_own_name():
     assert SCAN(lines[-3]).user is not SCAN(lines[-3]).user        # 33: made anew
 
 
+def test_channels_and_other_names_are_kept_as_members_are_and_texts_are_not():
+    fields = record_fields({"channel": "text", "target_user": "text", "community": "text", "text": "text"})
+    scan = record_decoder(fields).__self__.scan
+    line = (b'{"type":"reaction","ts":"2026-11-02T00:00:25.301Z","user":"u1","id":"e1","channel":"general",'
+            b'"target_user":"u2","community":"c1","text":"hi"}')
+    first, again = scan(line), scan(line.replace(b'"e1"', b'"e2"'))
+    assert _values(first) == _values(msgspec_record_decoder(fields)(line))
+    for name in ("channel", "target_user", "community"):
+        assert first.get(name) is again.get(name)
+    assert first.get("text") == again.get("text") == "hi" and first.get("text") is not again.get("text")
+    # One slot table for all of them: a channel named as a member is that member's str, and an
+    # empty channel name (which a member's may not be) is kept too.
+    named = scan(line.replace(b'"general"', b'"u1"'))
+    assert named.get("channel") is named.user
+    assert scan(line.replace(b'"general"', b'""')).get("channel") == ""
+
+
 def test_keys_predicted_from_the_line_before_decide_as_keys_read_afresh():
     # A fresh decoder reads lines whose keys change place, name, spacing and bytes from one line to
     # the next; each record and time must be msgspec's and event_time's, whatever the last line was.

@@ -123,9 +123,10 @@ def msgspec_record_decoder(fields: tuple[RecordField, ...]):
 SCAN_KINDS = {"name": 0, "time": 2, "id": 3, "text": 3, "number": 4, "bool": 5, "list": 6, "raw": 7}
 # Event type names the C scan gives as these str objects, not a new one a line.
 _TYPE_NAMES = tuple(sys.intern(name) for name in BUILTIN_EVENTS)
-# How the scan makes a field's strings: the event type as one of _TYPE_NAMES (1), the member as
-# the str it made for the same name before (2, events/_records.c: kept_name), others anew (0).
-_STRINGS = {"type": 1, "user": 2}
+# How the scan makes a field's strings, by JSON key: the event type as one of _TYPE_NAMES (1); a
+# member's, a channel's or a community's name — few names, each on many lines — as the str made
+# for the same name before (2, events/_records.c: kept_name); others anew (0).
+_STRINGS = {"type": 1, "user": 2, "target_user": 2, "channel": 2, "community": 2}
 
 
 @lru_cache(maxsize=16)
@@ -134,7 +135,7 @@ def _scanner(fields: tuple[RecordField, ...]):
     decode = msgspec_record_decoder(fields)
     record_type = decode.__self__.type
     order = record_type.__struct_fields__
-    spec = tuple((f.name.encode(), SCAN_KINDS[f.kind], order.index(f.attr), _STRINGS.get(f.attr, 0)) for f in fields)
+    spec = tuple((f.name.encode(), SCAN_KINDS[f.kind], order.index(f.attr), _STRINGS.get(f.name, 0)) for f in fields)
     return RecordDecoder(record_type, spec, decode, _TYPE_NAMES)
 
 
