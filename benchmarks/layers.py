@@ -30,7 +30,7 @@ from policyengine.loader import load_paths
 _TEXT_LINES = {
     "cf0 = fold_text(f1)": "cf0 = f1",
     "nf0 = normalize(f1)": "nf0 = f1",
-    "d0 = (P74(f1) if link_hint(f1) else 0) if f1.__class__ is str else None": "d0 = 0",
+    "d0 = link_count_of(f1, P74)": "d0 = 0",
 }
 
 

@@ -3,6 +3,7 @@ short cut before RE2 in `link_count` against RE2 alone."""
 import unicodedata
 from pathlib import Path
 
+import pytest
 import re2
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from policyengine.events import native
 from policyengine.events.normalize_table import header
 from policyengine.runtime import text
-from policyengine.runtime._words import link_hint as native_link_hint
+from policyengine.runtime._words import link_count_of as native_link_count_of, link_hint as native_link_hint
 from policyengine.runtime.text import _URL, _count, link_count, normalize_in_python
 
 TABLE = Path(text.__file__).parents[1] / "events" / "_normalize_table.h"
@@ -98,6 +99,22 @@ def test_link_count_skips_only_text_without_a_link(sample):
     assert native_link_hint(sample) is text.python_link_hint(sample)
     if not text.python_link_hint(sample):                   # no hint, no link: RE2 agrees
         assert _count(_URL, sample) == 0
+    # The generated code's one call, in C and in Python, is RE2's count too.
+    for count_of in (native_link_count_of, text.python_link_count_of):
+        assert count_of(sample, text.links_in) == _count(_URL, sample)
+
+
+def test_link_count_of_what_is_not_a_str_is_none_and_an_error_of_the_count_is_its_own():
+    for count_of in (native_link_count_of, text.python_link_count_of):
+        assert count_of(None, text.links_in) is None and count_of(["www.x"], text.links_in) is None
+        assert count_of("no link here", None) == 0           # no hint: the count is not called
+
+        def broken(_text):
+            raise RuntimeError("count failed")
+        with pytest.raises(RuntimeError, match="count failed"):
+            count_of("www.example", broken)
+    with pytest.raises(TypeError):
+        native_link_count_of("www.example")
 
 
 def test_the_hint_letters_fold_only_to_themselves_in_re2():

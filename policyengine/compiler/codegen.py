@@ -22,7 +22,8 @@ HELPERS = ("window_count", "add_count", "count_up", "replace_pair", "cooldown_ta
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision",
            "member_time", "first_message", "normalize", "seeded_random", "in_sample",
-           "explain_compare", "explain_test", "fold_text", "starts_with_any", "folded_starts_with_any", "link_hint")
+           "explain_compare", "explain_test", "fold_text", "starts_with_any", "folded_starts_with_any",
+           "link_count_of")
 AGGREGATE_HELPERS = ("add_window", "add_read", "add_sum", "add_distinct", "add_elapsed", "similar_key",
                      "window_sum", "window_distinct", "all_time_distinct", "window_repeats", "window_similar",
                      "elapsed", "streak_add", "streak_now", "streak_best", "active_days_now", "active_days_add_read",
@@ -165,11 +166,10 @@ def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict
         # through `call`'s name lookup and argument checks (0.4 µs a message).
         field = local.fields[path]
         if function == "link_count":
-            # link_count written out: text without a link's hint holds none (0 without a call, for
+            # link_count in one call: text without a link's hint holds none (0 without RE2, for
             # most messages), the rest is counted by RE2 (links_in: the hint is not scanned again).
             fn = pool.add(links_in, ("text function", "links_in"))
-            lines.append(f"    {name} = ({fn}({field}) if link_hint({field}) else 0) "
-                         f"if {field}.__class__ is str else None")
+            lines.append(f"    {name} = link_count_of({field}, {fn})")
         else:
             fn = pool.add(TEXT_FUNCTIONS[function], ("text function", function))
             lines.append(f"    {name} = {fn}({field})")

@@ -9,7 +9,7 @@ from policyengine.events.native import format_us
 from policyengine.events.native import rfc3339_us as routed_time  # noqa: F401 (for generated code)
 from policyengine.events.timestamps import format_ts
 from policyengine.runtime import text as _text
-from policyengine.runtime.text import link_hint  # noqa: F401 (for generated code)
+from policyengine.runtime.text import link_count_of  # noqa: F401 (for generated code)
 
 normalize = _text.normalize
 from policyengine.runtime.incentives import seeded_random  # noqa: E402,F401  (for generated code)

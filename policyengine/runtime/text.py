@@ -106,6 +106,20 @@ def link_count(text) -> int | None:
     return links_in(text) if link_hint(text) else 0
 
 
+def python_link_count_of(text, count) -> int | None:
+    """link_count with its counting function given (`links_in`): the generated code's one call."""
+    if text.__class__ is not str:
+        return None
+    return count(text) if link_hint(text) else 0
+
+
+link_count_of = python_link_count_of
+try:                                                      # in C where it was built (runtime/_words.c)
+    from policyengine.runtime._words import link_count_of  # noqa: F811
+except ImportError:                                       # pragma: no cover - no C compiler at install
+    pass
+
+
 def links_in(text: str) -> int:
     """link_count of a str whose hint was found already: generated code tests `link_hint` inline
     and calls this, so the hint is not scanned twice."""
