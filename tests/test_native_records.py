@@ -284,3 +284,36 @@ def test_a_pair_decode_timed_handed_out_never_changes_under_its_holder():
     for line, user in [(PLAIN, "u1593"), (other, "u7"), (PLAIN, "u1593")]:
         record, ts = decode_timed(line)
         assert record.user == user and ts == event_time(record.ts, line)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(lines(), st.booleans()), min_size=1, max_size=12))
+def test_a_record_decode_timed_fills_again_is_the_lines_and_one_kept_never_changes(batch):
+    """decode_timed fills the record it handed out last again when only its pair holds it (the
+    record loop lets go of `ev` before the next line). Each record must still be msgspec's for its
+    line when handed out, and one a caller keeps (True) must stay what it was, whatever follows:
+    lines the scan takes, lines msgspec decodes, lines neither takes."""
+    decode_timed = timed_record_decoder(RECORD)
+    kept = []
+    for line, keep in batch:
+        outcome = _timed_outcome(decode_timed, line)
+        assert outcome == _timed_outcome(lambda line: _timed(line), line)
+        if keep and outcome[0] == "record":
+            record, _ = decode_timed(line)          # decoded again, and this one is held
+            kept.append((record, _values(MSGSPEC(line))))
+    for record, values in kept:
+        assert _values(record) == values
+
+
+def test_a_record_let_go_is_filled_again_and_one_held_is_not():
+    decode_timed = timed_record_decoder(RECORD)
+    other = PLAIN.replace(b'"u1593"', b'"u7"').replace(b'"hi"', b'"\xe4\xbd\xa0\xe5\xa5\xbd"')
+    first, _ = decode_timed(PLAIN)
+    address = id(first)
+    del first                                        # only the decoder's pair holds it now
+    second, _ = decode_timed(other)
+    assert id(second) == address                     # the same record, filled with the next line
+    assert _values(second) == _values(MSGSPEC(other))
+    third, _ = decode_timed(PLAIN)                   # `second` is held: a new record
+    assert id(third) != id(second)
+    assert _values(second) == _values(MSGSPEC(other)) and _values(third) == _values(MSGSPEC(PLAIN))

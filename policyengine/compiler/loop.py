@@ -108,7 +108,10 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
            "                Z_evaluator.tags[id(Z_d)] = (Z_n, 1, Z_i, 0)",
            "            return Z_n - Z_n0, 2, out, None, ts"] if shared else
           ["        if Z_issues:",
-           "            return Z_n - Z_n0, 2, out, None, ts"]),
+           "            return Z_n - Z_n0, 2, out, None, ts",
+           # Let go of the record: when nothing else kept it, decode_timed fills it again with
+           # the next line instead of making a new one (events/_records.c).
+           "        ev = None"]),
         "    return Z_n - Z_n0, 0, out, None, None",
     ]
     # When the stretch ends, however it ends: the watermark and the event count go back to the

@@ -17,6 +17,7 @@
  * of those it skips (replay checks the whole line, events/_lines.c event_time).
  */
 #include "_json_scan.h" /* Cursor, the scans, Layout and field_of; rfc3339_us, text_us, utf8_valid */
+#include <structmember.h>  /* PyMemberDef: where a record type keeps each field */
 
 #define MAX_NAMES 64
 #define SMALL 256        /* an escaped string up to this long is unescaped on the stack */
@@ -48,6 +49,12 @@ typedef struct {
     PyObject *kept[KEPT_SLOTS];
     Predicted predicted[PREDICTED];
     PyObject *pair;          /* decode_timed's last result, filled again when no one else holds it */
+    /* Where a record keeps each field (by position), when the record type is a plain msgspec
+     * Struct whose fields are object slots: decode_timed then fills the record it handed out last
+     * again when only its pair still holds it (the record loop lets go of it before the next
+     * line), instead of making a new one and freeing the old (~550 instructions a line). */
+    Py_ssize_t offset[MAX_FIELDS];
+    int refillable;
 } RecordDecoder;
 
 static inline int all_ascii(const char *s, Py_ssize_t n) {
@@ -335,7 +342,8 @@ static int read_field(RecordDecoder *self, const Field *f, const unsigned char *
 }
 
 /* The record of the line, or NULL: with an exception on error, without one when msgspec decides. */
-static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssize_t n, LineFacts *facts) {
+static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssize_t n, LineFacts *facts,
+                             PyObject *into) {
     const Layout *layout = &self->layout;
     PyObject *args[MAX_FIELDS], *record = NULL;
     int nargs = self->nargs;
@@ -403,6 +411,17 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
             args[i] = Py_None;                             /* an optional field the line leaves out */
         }
     }
+    if (into != NULL) {                                    /* every field set, the old values let go after */
+        PyObject *old[MAX_FIELDS];
+        for (int i = 0; i < nargs; i++) {
+            PyObject **slot = (PyObject **)((char *)into + self->offset[i]);
+            old[i] = *slot;
+            *slot = args[i];
+            args[i] = NULL;
+        }
+        for (int i = 0; i < nargs; i++) Py_XDECREF(old[i]);
+        return Py_NewRef(into);
+    }
     record = PyObject_Vectorcall(self->record_type, args, nargs, NULL);
 done:
     for (int i = 0; i < nargs; i++) Py_XDECREF(args[i]);
@@ -412,7 +431,8 @@ done:
 static PyObject *RecordDecoder_scan(RecordDecoder *self, PyObject *line) {
     LineFacts facts = {0, 0, 0};
     if (self->nargs == 0 || !PyBytes_CheckExact(line)) Py_RETURN_NONE;
-    PyObject *record = scan_record(self, (const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &facts);
+    PyObject *record = scan_record(self, (const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &facts,
+                                   NULL);
     if (record == NULL && !PyErr_Occurred()) Py_RETURN_NONE;
     return record;
 }
@@ -421,7 +441,7 @@ static PyObject *RecordDecoder_decode(RecordDecoder *self, PyObject *line) {
     LineFacts facts = {0, 0, 0};
     if (self->nargs > 0 && PyBytes_CheckExact(line)) {
         PyObject *record = scan_record(self, (const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line),
-                                       &facts);
+                                       &facts, NULL);
         if (record != NULL || PyErr_Occurred()) return record;
     }
     return PyObject_CallOneArg(self->fallback, line);
@@ -443,12 +463,16 @@ static int record_time(PyObject *record, PyObject *line, int64_t *us) {
  * replay's per-line path, which asks Python. */
 static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *line) {
     LineFacts facts = {0, 0, 0};
-    PyObject *record = NULL;
+    PyObject *record = NULL, *pair = self->pair, *into = NULL;
     int is_line = PyBytes_CheckExact(line);          /* else None (an over-long line): msgspec's error */
+    if (self->refillable && pair != NULL && Py_REFCNT(pair) == 1) {
+        PyObject *last = PyTuple_GET_ITEM(pair, 0);
+        if (Py_REFCNT(last) == 1 && Py_IS_TYPE(last, (PyTypeObject *)self->record_type)) into = last;
+    }
     if (is_line && self->nargs > 0) {
         const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(line);
         Py_ssize_t n = PyBytes_GET_SIZE(line);
-        record = scan_record(self, s, n, &facts);
+        record = scan_record(self, s, n, &facts, into);
         if (record == NULL && PyErr_Occurred()) return NULL;
         if (record != NULL) facts.timed = facts.timed && (!facts.unchecked || utf8_valid(s, n));
     }
@@ -466,7 +490,6 @@ static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *line)
         Py_DECREF(record);
         return NULL;
     }
-    PyObject *pair = self->pair;
     if (pair != NULL && Py_REFCNT(pair) == 1) {
         /* The pair handed out last time, which only this decoder still holds (the record loop
          * unpacked it): filled again, as zip and enumerate do with their result tuples. */
@@ -546,6 +569,39 @@ static int read_names(RecordDecoder *self, PyObject *names) {
     return 0;
 }
 
+/* self->offset and self->refillable: a record type whose instances the collector does not track,
+ * with no __post_init__, whose __struct_fields__ are the scan's fields in order, each an object
+ * slot (msgspec's Structs with gc=False are); anything else is never refilled. 0, or -1. */
+static int find_offsets(RecordDecoder *self) {
+    PyObject *type = self->record_type;
+    self->refillable = 0;
+    if (!PyType_Check(type) || PyType_HasFeature((PyTypeObject *)type, Py_TPFLAGS_HAVE_GC)) return 0;
+    PyObject *post_init = PyObject_GetAttrString(type, "__post_init__");
+    if (post_init != NULL) {
+        Py_DECREF(post_init);
+        return 0;
+    }
+    PyErr_Clear();
+    PyObject *names = PyObject_GetAttrString(type, "__struct_fields__");
+    if (names == NULL || !PyTuple_Check(names) || PyTuple_GET_SIZE(names) != self->nargs) {
+        Py_XDECREF(names);
+        PyErr_Clear();
+        return 0;
+    }
+    int found = 1;
+    for (int i = 0; i < self->nargs && found; i++) {
+        PyObject *slot = PyObject_GetAttr(type, PyTuple_GET_ITEM(names, i));
+        found = slot != NULL && Py_IS_TYPE(slot, &PyMemberDescr_Type)
+                && ((PyMemberDescrObject *)slot)->d_member->type == T_OBJECT_EX;
+        if (found) self->offset[i] = ((PyMemberDescrObject *)slot)->d_member->offset;
+        Py_XDECREF(slot);
+    }
+    Py_DECREF(names);
+    PyErr_Clear();
+    self->refillable = found;
+    return 0;
+}
+
 static PyObject *RecordDecoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     PyObject *record_type, *spec, *fallback, *names;
     static char *keywords[] = {"record_type", "fields", "fallback", "names", NULL};
@@ -566,7 +622,7 @@ static PyObject *RecordDecoder_new(PyTypeObject *type, PyObject *args, PyObject 
     self->record_type = record_type;
     self->fallback = fallback;
     self->names = names;
-    if (read_spec(self, spec) < 0 || read_names(self, names) < 0) {
+    if (read_spec(self, spec) < 0 || read_names(self, names) < 0 || find_offsets(self) < 0) {
         Py_DECREF(self);
         return NULL;
     }
