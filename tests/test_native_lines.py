@@ -225,6 +225,20 @@ def test_decision_times_agree_with_datetime_and_format_ts(us):
     assert _lines.format_us(us) == oracle_text(us) == format_ts(us)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.integers(_FIRST_US, _LAST_US),
+       st.lists(st.sampled_from([0, 0, 1, 999, 1000, 1_000_000, 59_000_000, 3_600_000_000, 86_399_999_999,
+                                 86_400_000_000, -1, -86_400_000_000, 10**12]), max_size=30))
+def test_decision_times_written_in_a_row_are_each_their_own(start, steps):
+    """The C writer keeps the last time and the last day's date: times in a row — the same one
+    again, the same day, the day after, the day before, a year away — are each written as the
+    oracle writes them alone."""
+    us = start
+    for step in steps:
+        us = min(max(us + step, _FIRST_US), _LAST_US)
+        assert _lines.format_us(us) == oracle_text(us)
+
+
 @pytest.mark.parametrize("value", [_FIRST_US - 1, _LAST_US + 1, 1 << 70, -(1 << 70), 1.5, True, "0"])
 def test_decision_times_outside_the_common_years_are_left_to_python(value):
     assert _lines.format_us(value) is None
