@@ -512,6 +512,16 @@ def _steps_function(name: str, item, pool: Pool, tables: TableNames, selector: s
     return _branch_function(signature, item.policy, item.name, exact + open_ended, pool, tables, explain)
 
 
+def _local(w: CodeWriter, name: str, code: str) -> str:
+    """`code` as the rule's actions and gates read it: a local, a constant or None as it is (the
+    points rule of the community pack copied the member into `kc` and None into `reason` for every
+    award), anything else computed once into `name`."""
+    if code.isidentifier():
+        return code
+    w.line(f"{name} = {code}")
+    return name
+
+
 def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool: Pool) -> None:
     w.line(f"# rule {index}")
     w.line("try:")
@@ -532,25 +542,26 @@ def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool:
     if rule.sample is not None:
         percent, keys = rule.sample
         gates.append(f"in_sample({pool.add(f'{rule.policy}/{rule.name}')}, {emit.key(keys)}, {percent!r})")
+    once_key = cooldown_key = None
     if rule.once_keys is not None:
-        w.line(f"ko = {emit.key(rule.once_keys)}")
-        gates.append(f"ko not in ONCE{index}")
+        once_key = _local(w, "ko", emit.key(rule.once_keys))
+        gates.append(f"{once_key} not in ONCE{index}")
     if rule.cooldown_us is not None:
         # The last gate: it starts the cooldown when it lets the rule through, so only once every
         # other gate has.
-        w.line(f"kc = {emit.key(rule.cooldown_keys)}")
-        gates.append(f"cooldown_take(COOL{index}, kc, ts, {rule.cooldown_us})")
+        cooldown_key = _local(w, "kc", emit.key(rule.cooldown_keys))
+        gates.append(f"cooldown_take(COOL{index}, {cooldown_key}, ts, {rule.cooldown_us})")
     if gates:
         w.line(f"if {' and '.join(gates)}:")
         w.indent()
-        if rule.once_keys is not None:
-            w.line(f"ONCE{index}.add(ko)")
+        if once_key is not None:
+            w.line(f"ONCE{index}.add({once_key})")
     who = emit.value(rule.member if rule.member is not None else IR("field", "text", value=("user",)))
     event_id = emit.value(IR("field", "text", value=("id",)))
-    w.line(f"reason = {template(rule.reason, emit) if rule.reason is not None else 'None'}")
+    reason = _local(w, "reason", template(rule.reason, emit) if rule.reason is not None else "None")
     if emit.tables.explain:
         _explanation(w, rule, emit, pool)
-    emit_actions(w, rule.actions, emit, f"{pool.add(rule.policy)}, {pool.add(rule.name)}", who, event_id, "reason",
+    emit_actions(w, rule.actions, emit, f"{pool.add(rule.policy)}, {pool.add(rule.name)}", who, event_id, reason,
                  pool.add(rule.name), shadow=rule.shadow, why="why" if emit.tables.explain else None)
     if rule.stop:
         w.line("return None")
