@@ -22,17 +22,19 @@ from __future__ import annotations
 NO_TIME_YET = -(1 << 63)
 
 
-def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: bool, has_roles: bool) -> list[str]:
+def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: bool, has_roles: bool,
+                message: str | None = None) -> list[str]:
     """`bodies`: event type (a pool name) → a record handler's lines (prologue and body, one level
     deep, without the final return). Two functions: RUN, and RUN_SHARED for a worker of `eval
     --workers` (its items routed: _routed_line below), so one worker's loop tests no flag for it. Local names start
-    with `Z_`, which generated handlers never use."""
-    return _loop("RUN", False, bodies, has_periods, track_members, has_roles) + [""] + \
-        _loop("RUN_SHARED", True, bodies, has_periods, track_members, has_roles)
+    with `Z_`, which generated handlers never use. `message`: the pool name of the message
+    handler's type, if there is one."""
+    return _loop("RUN", False, bodies, has_periods, track_members, has_roles, message) + [""] + \
+        _loop("RUN_SHARED", True, bodies, has_periods, track_members, has_roles, message)
 
 
 def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bool, track_members: bool,
-          has_roles: bool) -> list[str]:
+          has_roles: bool, message: str | None) -> list[str]:
     lines = [
         f"def {name}(Z_lines, Z_decode, Z_decode_timed, Z_refused, Z_evaluator):",
         "    Z_store = STORE",
@@ -80,24 +82,29 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
                   "            REW.start(ts)"]
     if bodies or track_members:
         lines += ["        Z_type = ev.type"]
-    if track_members:
-        # track_member without its frame and the record's lookups by field name, but for joins
-        # and invites (rare), which also keep who invited whom: a message counts, any other
-        # event only makes a member of one not seen before.
-        lines += ["        if Z_type == 'message':",
-                  "            Z_member = Z_members.get(ev.user)",
-                  "            if Z_member is None:",
-                  "                Z_members[ev.user] = [ts, ts, 1]",
-                  "            else:",
-                  "                Z_member[2] += 1",
-                  "        elif Z_type == 'join' or Z_type == 'invite':",
-                  "            track_member(Z_store, ev, ts)",
-                  "        elif ev.user not in Z_members:",
-                  "            Z_members[ev.user] = [ts, ts, 0]"]
-    if bodies:
-        for i, (event_type, body) in enumerate(bodies.items()):
-            lines += [f"        {'if' if i == 0 else 'elif'} Z_type == {event_type}:"]
-            lines += _inlined(body)
+    # track_member without its frame and the record's lookups by field name, but for joins and
+    # invites (rare), which also keep who invited whom: a message counts, any other event only
+    # makes a member of one not seen before.
+    counted = ["        if Z_type == 'message':",
+               "            Z_member = Z_members.get(ev.user)",
+               "            if Z_member is None:",
+               "                Z_members[ev.user] = [ts, ts, 1]",
+               "            else:",
+               "                Z_member[2] += 1"]
+    others = ["        if Z_type == 'join' or Z_type == 'invite':",
+              "            track_member(Z_store, ev, ts)",
+              "        elif ev.user not in Z_members:",
+              "            Z_members[ev.user] = [ts, ts, 0]"]
+    branches = [(event_type, _inlined(body)) for event_type, body in bodies.items()]
+    if track_members and message is not None and branches and branches[0][0] == message:
+        # The message handler's branch counts the member too, and every other event type is
+        # dispatched under its `else`: one comparison of the type fewer an event.
+        lines += counted + branches[0][1] + ["        else:"]
+        lines += ["    " + line for line in others + _dispatch(branches[1:])]
+    elif track_members:
+        lines += counted + ["        el" + others[0].lstrip()] + others[1:] + _dispatch(branches)
+    else:
+        lines += _dispatch(branches)
     if has_roles:
         lines += ["        REW.check_roles(ev.user, ev, ts, out)"]
     lines += [
@@ -171,6 +178,14 @@ def _through_evaluator(call: str, depth: int) -> list[str]:
         "if Z_out or Z_evaluator.late_events != Z_late or Z_issues:",
         "    return Z_n - Z_n0, 2, Z_out, None, ts",
         "continue")]
+
+
+def _dispatch(branches: list[tuple[str, list[str]]]) -> list[str]:
+    """The inlined handlers as one chain of type tests."""
+    lines = []
+    for i, (event_type, body) in enumerate(branches):
+        lines += [f"        {'if' if i == 0 else 'elif'} Z_type == {event_type}:"] + body
+    return lines
 
 
 def _inlined(body: list[str]) -> list[str]:
