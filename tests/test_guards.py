@@ -64,3 +64,48 @@ def test_a_second_guard_on_the_same_words_reads_the_first(monkeypatch):
         for i, w in enumerate(["a1", "b2", "c3"]))
     source = compile_program(load_text([("g.policy", text)]).program).source
     assert source.count("(g0 := ") == 4 and source.count("if g0:") == 4      # dict, record, two loops
+
+
+NORMALIZED = (
+    "policy n\n"
+    'words ADS = ["加微信", "vx:", "promo.example/", "兼职日结"]\n'
+    'words RUDE = ["idiot", "白痴", "moron"]\n'
+    'rule ads { on message where normalize(text) contains any ADS do delete }\n'
+    'rule rude { on message where normalize(text) contains any RUDE do warn("be nice") }\n'
+    'rule both { on message where normalize(text) contains all ["free", "gift"] do flag("free gift") }\n'
+    'rule opener { on message where normalize(text) starts with "vx" do flag("vx first") }\n'
+    'rule closer { on message where normalize(text) ends with "!!" do flag("shouting") }\n')
+# Texts the normaliser changes before the words are looked for: full-width letters, case, spaces
+# and marks between characters; and the same words plainly.
+_SPELLED = ["ＶＸ: abc123", "加 微 信 领红包", "you IDIOT", "白-痴", "FREE gift inside", "Free GIFT!!",
+            "promo．example/x", "兼职日结，速来", "hello there", "vx:me now!!", "nothing here"]
+
+
+def _normalized_decisions(monkeypatch, at_least: int) -> list[bytes]:
+    monkeypatch.setattr(codegen, "GUARD_AT_LEAST", at_least)
+    engine = Engine.from_text(NORMALIZED, "n.policy")
+    events = list(generate(6000, seed=5))
+    events += [{"type": "message", "ts": f"2026-12-01T00:00:{i:02d}Z", "user": f"s{i}", "id": f"s{i}", "text": t}
+               for i, t in enumerate(_SPELLED)]
+    out = []
+    for event in events:
+        out += [orjson.dumps(d.model_dump(exclude_none=True)) for d in engine.process(event)]
+    assert not engine.issues
+    return out
+
+
+def test_a_run_of_tests_on_normalised_text_shares_one_guard_and_decides_as_without(monkeypatch):
+    guarded = _normalized_decisions(monkeypatch, 2)
+    plain = _normalized_decisions(monkeypatch, 10 ** 9)
+    assert guarded == plain
+    fired = {orjson.loads(d)["rule"] for d in plain}
+    assert fired == {"ads", "rude", "both", "opener", "closer"}      # each rule fired, here or in the log
+    monkeypatch.setattr(codegen, "GUARD_AT_LEAST", 2)
+    compiled = compile_program(load_text([("n.policy", NORMALIZED)]).program)
+    # One guard over the normalised text for all five: the words of each, normalised as the
+    # tests compare them (`contains all`, `starts with` and `ends with` need theirs too): 4 ads,
+    # 3 rude, free, gift, vx, !! — once in each handler and loop.
+    found = set(re.findall(r"\(g0 := nf0 is not None and P(\d+)\(nf0\)\)", compiled.source))
+    assert len(found) == 1 and compiled.source.count("(g0 := nf0 is not None and P") == 4
+    assert sorted(compiled.pool[int(found.pop())].words) == sorted(
+        ["加微信", "vx:", "promo.example/", "兼职日结", "idiot", "白痴", "moron", "free", "gift", "vx", "!!"])

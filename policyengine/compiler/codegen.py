@@ -213,7 +213,7 @@ def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
     return local, body.lines
 
 
-GUARD_AT_LEAST = 3      # consecutive steps needing words of one field before one guard serves them
+GUARD_AT_LEAST = 2      # consecutive steps needing words of one field before one guard serves them
 
 
 def _guarded(w: CodeWriter, steps: list, emit: ExprEmitter, pool: Pool) -> None:

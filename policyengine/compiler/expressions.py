@@ -39,12 +39,21 @@ _WORD_TESTS = ("contains", "starts with", "ends with", "contains any", "contains
 
 
 def _word_test(ir: IR) -> bool:
-    """A word test of a text field against constant words: `text contains any ["a", "b"]`."""
+    """A word test of a text field, or of its normalised form, against constant words: `text
+    contains any ["a", "b"]`, `normalize(text) contains any ADS`."""
     if ir.op != "pred" or ir.value not in _WORD_TESTS:
         return False
     left, right = ir.args
-    return left.op == "field" and left.type == TEXT and tuple(left.value) != ("ts",) and \
+    field = _normalized_field(left) or left
+    return field.op == "field" and field.type == TEXT and tuple(field.value) != ("ts",) and \
         (right.op == "const" or (right.op == "list" and all(a.op == "const" for a in right.args)))
+
+
+def _normalized_field(ir: IR) -> IR | None:
+    """The text field of `normalize(field)`, or None for anything else."""
+    if ir.op == "call" and ir.value == "normalize" and ir.args[0].op == "field" and ir.args[0].type == TEXT:
+        return ir.args[0]
+    return None
 
 
 def _derived_number_test(ir: IR) -> bool:
@@ -66,9 +75,13 @@ def never_raises(ir: IR) -> bool:
     return ir.op == "const" or _word_test(ir) or _derived_number_test(ir)
 
 
+NORMALIZED = object()     # required_words: the path of a field's normalised text is (NORMALIZED, path)
+
+
 def required_words(ir: IR | None) -> tuple[tuple, list[str]] | None:
-    """(field path, words) when `ir` can hold only if the case-folded text field contains one of
-    the words (a word test, or such a test among an `and`'s parts); otherwise None."""
+    """(field path, words) when `ir` can hold only if the case-folded text field — or the
+    normalised one, (NORMALIZED, path) — contains one of the words (a word test, or such a test
+    among an `and`'s parts); otherwise None."""
     if ir is None:
         return None
     if ir.op == "and":
@@ -80,6 +93,12 @@ def required_words(ir: IR | None) -> tuple[tuple, list[str]] | None:
     if not _word_test(ir):
         return None
     left, right = ir.args
+    field = _normalized_field(left)
+    if field is not None:
+        # The words as the test compares them (ExprEmitter.predicate): normalised, empty ones
+        # dropped; the path marked as the normalised text's, which no field's path can be.
+        words = [w for w in dict.fromkeys(normalize(str(x)) for x in ExprEmitter._const_items(right)) if w]
+        return ((NORMALIZED, tuple(field.value)), words) if words else None
     words = ExprEmitter._const_words_of(right)
     if not words or "" in words:
         return None                    # `contains ""` holds for any text: nothing to skip on
@@ -470,7 +489,8 @@ class ExprEmitter:
         return list(dict.fromkeys(str(w).casefold() for w in ExprEmitter._const_items(ir)))
 
     def any_word(self, path: tuple, words: list[str]) -> str:
-        """A test: the case-folded text field at `path` contains at least one of `words`. For the
+        """A test: the case-folded text field at `path` (its normalised text at (NORMALIZED, path))
+        contains at least one of `words`. For the
         top level of a handler only: a second guard on the same words reads the first one's answer
         (the counts' guard and the rules' guard are often the same), which always ran before it."""
         key = (path, tuple(words))
@@ -478,7 +498,8 @@ class ExprEmitter:
         if name is not None:
             return name
         name = self.local.guards[key] = f"g{len(self.local.guards)}"
-        return f"({name} := {self._any_of(self.local.fold(path), words)})"
+        text = self.local.normalized(path[1]) if path[0] is NORMALIZED else self.local.fold(path)
+        return f"({name} := {self._any_of(text, words)})"
 
     def _any_of(self, cf: str, words: list[str]) -> str:
         """The case-folded text in local `cf` holds one of `words`: one `in`, one pass of the C
