@@ -83,13 +83,15 @@ def test_text_with_composing_marks_normalises_as_the_definition_says(sample):
 
 _LINKISH = st.lists(st.sampled_from(["http", "https", "://", "www", ".", "com", "cn", "io", "example", "加微信",
                                      " ", "/", "a", "-", "<", "\"", "HTTP", "WWW", ":", "。", "．", "Com", "NET",
-                                     "w", "W", "ſ", "İ", "Ｃ", "top", "xyz", "Info", "me", "ly", "gg", "org", "1"]),
+                                     "w", "W", "ſ", "İ", "Ｃ", "top", "xyz", "Info", "me", "ly", "gg", "org", "1",
+                                     "é", "👍", "\U0001d41c"]),       # texts of each str kind: 1, 2 and 4 bytes
                     max_size=12).map("".join)
 
 
 @settings(max_examples=400, deadline=None)
 @given(_LINKISH)
 @example("www.example")
+@example("w.a")
 @example("Go to W.example now")
 @example("a.xyz")
 def test_link_count_skips_only_text_without_a_link(sample):
