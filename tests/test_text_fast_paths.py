@@ -34,6 +34,8 @@ def test_every_character_alone_normalises_as_the_definition_says():
     wrong = [hex(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF
              and text.normalize(chr(code)) != normalize_in_python(chr(code))]
     assert wrong == []
+    # Characters that become ASCII (full-width letters, upper case) make an ASCII str.
+    assert all(text.normalize(c).isascii() for c in "ＷｅＣＨＡＴ１Ａ")
 
 
 def test_text_that_does_not_change_comes_back_as_itself():
@@ -63,7 +65,10 @@ _CHARS = st.one_of(
 @settings(max_examples=600, deadline=None)
 @given(st.lists(_CHARS, max_size=40).map("".join))
 def test_any_text_normalises_as_the_definition_says(sample):
-    assert text.normalize(sample) == normalize_in_python(sample)
+    out = text.normalize(sample)
+    assert out == normalize_in_python(sample)
+    # A str of the narrowest kind, as Python makes it: == compares kinds, isascii reads the flag.
+    assert out.isascii() == all(ord(c) < 128 for c in out)
 
 
 # Text of characters the table keeps, with the marks that compose with them: a table that took a

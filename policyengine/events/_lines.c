@@ -242,6 +242,7 @@ static inline Py_UCS4 normal_char(Py_UCS4 c) {
             }                                                                    \
             if (m == N_DROP) { changed = 1; continue; }                          \
             changed |= m != c;                                                   \
+            bits |= m;                                                           \
             to[length++] = m;                                                    \
         }                                                                        \
     }
@@ -259,12 +260,28 @@ static PyObject *normalize(PyObject *Py_UNUSED(self), PyObject *text) {
     if (n > 256 && (to = PyMem_Malloc((size_t)n * sizeof(Py_UCS4))) == NULL) return PyErr_NoMemory();
     Py_ssize_t length = 0;
     int changed = 0;
+    Py_UCS4 bits = 0;        /* every kept character OR-ed: below 2^k exactly when each one is */
     if (kind == PyUnicode_1BYTE_KIND) NORMAL_SCAN(Py_UCS1)
     else if (kind == PyUnicode_2BYTE_KIND) NORMAL_SCAN(Py_UCS2)
     else NORMAL_SCAN(Py_UCS4)
     PyObject *out;
     if (changed) {
-        out = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, to, length);   /* narrowed to its widest */
+        /* Made at the narrowest kind its characters fit (the kinds' bounds are powers of two),
+         * then written: PyUnicode_FromKindAndData looked for the widest again (323 instructions). */
+        out = PyUnicode_New(length, bits < 0x80 ? 0x7F : bits < 0x100 ? 0xFF : bits < 0x10000 ? 0xFFFF : 0x10FFFF);
+        if (out != NULL) {
+            void *o = PyUnicode_DATA(out);
+            switch (PyUnicode_KIND(out)) {
+            case PyUnicode_1BYTE_KIND:
+                for (Py_ssize_t i = 0; i < length; i++) ((Py_UCS1 *)o)[i] = (Py_UCS1)to[i];
+                break;
+            case PyUnicode_2BYTE_KIND:
+                for (Py_ssize_t i = 0; i < length; i++) ((Py_UCS2 *)o)[i] = (Py_UCS2)to[i];
+                break;
+            default:
+                memcpy(o, to, (size_t)length * sizeof(Py_UCS4));
+            }
+        }
     } else {
         Py_INCREF(text);
         out = text;
