@@ -22,11 +22,11 @@ POLICY = "policy g\n" + "".join(
     'rule w9 { on message where text contains "nitro" do warn("no") once per user }\n')
 
 
-def _decisions(monkeypatch, at_least: int):
+def _decisions(monkeypatch, at_least: int, policy: str = POLICY, events=None):
     monkeypatch.setattr(codegen, "GUARD_AT_LEAST", at_least)
-    engine = Engine.from_text(POLICY, "g.policy")
+    engine = Engine.from_text(policy, "g.policy")
     out = []
-    for event in generate(8000, seed=3):
+    for event in events if events is not None else generate(8000, seed=3):
         out += [orjson.dumps(d.model_dump(exclude_none=True)) for d in engine.process(event)]
     assert not engine.issues
     return out, engine
@@ -81,22 +81,15 @@ _SPELLED = ["ＶＸ: abc123", "加 微 信 领红包", "you IDIOT", "白-痴", "
             "promo．example/x", "兼职日结，速来", "hello there", "vx:me now!!", "nothing here"]
 
 
-def _normalized_decisions(monkeypatch, at_least: int) -> list[bytes]:
-    monkeypatch.setattr(codegen, "GUARD_AT_LEAST", at_least)
-    engine = Engine.from_text(NORMALIZED, "n.policy")
-    events = list(generate(6000, seed=5))
-    events += [{"type": "message", "ts": f"2026-12-01T00:00:{i:02d}Z", "user": f"s{i}", "id": f"s{i}", "text": t}
-               for i, t in enumerate(_SPELLED)]
-    out = []
-    for event in events:
-        out += [orjson.dumps(d.model_dump(exclude_none=True)) for d in engine.process(event)]
-    assert not engine.issues
-    return out
+def _normalized_events() -> list[dict]:
+    return list(generate(6000, seed=5)) + [
+        {"type": "message", "ts": f"2026-12-01T00:00:{i:02d}Z", "user": f"s{i}", "id": f"s{i}", "text": t}
+        for i, t in enumerate(_SPELLED)]
 
 
 def test_a_run_of_tests_on_normalised_text_shares_one_guard_and_decides_as_without(monkeypatch):
-    guarded = _normalized_decisions(monkeypatch, 2)
-    plain = _normalized_decisions(monkeypatch, 10 ** 9)
+    guarded, _ = _decisions(monkeypatch, 2, NORMALIZED, _normalized_events())
+    plain, _ = _decisions(monkeypatch, 10 ** 9, NORMALIZED, _normalized_events())
     assert guarded == plain
     fired = {orjson.loads(d)["rule"] for d in plain}
     assert fired == {"ads", "rude", "both", "opener", "closer"}      # each rule fired, here or in the log
