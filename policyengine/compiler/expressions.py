@@ -490,9 +490,9 @@ class ExprEmitter:
 
     def any_word(self, path: tuple, words: list[str]) -> str:
         """A test: the case-folded text field at `path` (its normalised text at (NORMALIZED, path))
-        contains at least one of `words`. For the
-        top level of a handler only: a second guard on the same words reads the first one's answer
-        (the counts' guard and the rules' guard are often the same), which always ran before it."""
+        contains at least one of `words`. For the top level of a handler only: a second guard on
+        the same words reads the first one's answer (the counts' guard and the rules' guard are
+        often the same), which always ran before it."""
         key = (path, tuple(words))
         name = self.local.guards.get(key)
         if name is not None:
