@@ -72,7 +72,9 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         "        elif ts < Z_wm:",
         # Late events are rare: process_record evaluates them (at the latest time) and replay reports them.
         "            return Z_n - Z_n0 + 1, 3, out, ev, ts",
-        "        if Z_timers and Z_timers[0][0] <= ts:",
+        # A share tests the heap (its routed lines move the clock without a handler); one
+        # worker the bound the timeline keeps (store.next_due).
+        "        if Z_timers and Z_timers[0][0] <= ts:" if shared else "        if Z_store.next_due <= ts:",
         "            RT.fire_until(ts, out)",
         "        Z_n += 1",
         "        Z_store.events_seen = Z_n",
