@@ -15,7 +15,6 @@ from policyengine.compiler.plan import Handler, Plan, by_member
 from policyengine.compiler.writer import CodeWriter, Pool
 from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
-from policyengine.runtime.periods import calendar
 from policyengine.runtime.text import links_in
 
 HELPERS = ("window_count", "add_count", "count_up", "replace_pair", "cooldown_take", "has_label", "active_labels", "set_label", "remove_label",
@@ -292,9 +291,8 @@ def _batched_updates(w: CodeWriter, aggregates, emit: ExprEmitter, tables: Table
         elif op == "distinct":
             value = position(emit.value(spec.of))
         elif op == "active_days":
-            cadence, tz, width = spec.period
-            cal = emit.pool.add(calendar(tz), ("calendar", tz))
-            value = position(f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)")
+            period, width = emit.period_now(spec)
+            value = position(period)
         steps.append(f"({op!r}, {table}, {position(key)}, {value}, {width!r}, {i})")
         read = emit.local.read_at_add[(table, key, wanted)] = f"{'cnt' if op == 'count' else 'win'}{i}"
         reads.append(read)
@@ -355,9 +353,7 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
     elif fn == "elapsed":
         w.line(f"add_elapsed({table}, {key}, ts, STORE.events_seen)")
     elif fn in ("streak", "best_streak", "active_days"):
-        cadence, tz, extra = spec.period
-        cal = emit.pool.add(calendar(tz), ("calendar", tz))
-        period = f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)"
+        period, extra = emit.period_now(spec)
         if fn == "active_days":
             # One call in C where it was built: the community pack's referral rule keeps a member's
             # active days on every message.

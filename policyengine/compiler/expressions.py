@@ -137,7 +137,6 @@ class HandlerLocals:
         self.guarded = False
         self.rules_phase = False                # aggregate reads are kept only once the rules run
         self.memo: dict = {}
-        self.memo_written: set[str] = set()     # memos whose code is written: later uses test them first
         self.guards: dict = {}                  # (field path, words) → the local holding their guard's answer
         self.fields: dict[tuple, str] = {}
         self.folded: dict[tuple, str] = {}
@@ -175,9 +174,9 @@ class HandlerLocals:
         """A memo's use: the first written computes it without testing it — the handler's code
         runs in the order it is written, with no loop, so no use before it can have set it (it is
         still None: 4 bytecodes saved a memo an event); each later one reuses it when set."""
+        first = ir not in self.memo              # a repeated test is named where its first use is written
         name = self.memo_name(ir)
-        if name not in self.memo_written:
-            self.memo_written.add(name)
+        if first:
             return f"({name} := {code})"
         return f"({name} if {name} is not None else ({name} := {code}))"
 
@@ -279,15 +278,20 @@ class ExprEmitter:
         if fn == "similar":
             return f"window_similar({table}, {key}, ts, {width}, {self.value(ir.args[-1])}, {spec.threshold!r})"
         if fn in ("streak", "best_streak", "active_days"):
-            cadence, tz, extra = spec.period
-            cal = self.pool.add(calendar(tz), ("calendar", tz))
-            period = f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)"
+            period, extra = self.period_now(spec)
             if fn == "streak":
                 return f"streak_now({table}, {key}, {period}, {extra})"
             if fn == "best_streak":
                 return f"streak_best({table}, {key})"
             return f"active_days_now({table}, {key}, {period}, {extra})"
         return f"elapsed({table}, {key}, ts, STORE.events_seen)"
+
+    def period_now(self, spec) -> tuple[str, object]:
+        """A streak's or active days' aggregate: the code of the event's day (or week) number in
+        its calendar, and the aggregate's extra number (a streak's grace, active days' span)."""
+        cadence, tz, extra = spec.period
+        cal = self.pool.add(calendar(tz), ("calendar", tz))
+        return f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)", extra
 
     def member(self, ir: IR) -> str:
         who = self.value(ir.args[0])
