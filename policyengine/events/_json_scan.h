@@ -63,21 +63,34 @@ static int hex4(const unsigned char *p, unsigned *out) {
 #endif
 
 /* The first byte from p that is a quote, a backslash or a control character (or end), sixteen
- * bytes at a time while none is (a byte-at-a-time loop cost 11 instructions a byte). */
-static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end) {
+ * bytes at a time while none is (a byte-at-a-time loop cost 11 instructions a byte); *high != 0
+ * when a byte before it is past ASCII: the sixteen bytes loaded give their high bits in one
+ * instruction (the record scan makes a str of ASCII by copying it). */
+static inline const unsigned char *ascii_run(const unsigned char *p, const unsigned char *end, unsigned *high) {
 #if defined(__SSE2__)
     const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x1F);
     while (end - p >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)p);
         __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(x, below), below);      /* x <= 0x1F */
-        int hit = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, slash)),
-                                                 control));
-        if (hit) return p + __builtin_ctz(hit);
+        unsigned hit = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                                                             _mm_cmpeq_epi8(x, slash)), control));
+        unsigned highs = (unsigned)_mm_movemask_epi8(x);
+        if (hit) {
+            *high |= highs & ((1u << __builtin_ctz(hit)) - 1);
+            return p + __builtin_ctz(hit);
+        }
+        *high |= highs;
         p += 16;
     }
 #endif
-    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) p++;
+    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) *high |= *p++ & 0x80;
     return p;
+}
+
+/* ascii_run where the bytes' class does not matter (the route scan, skipped strings). */
+static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end) {
+    unsigned high = 0;
+    return ascii_run(p, end, &high);
 }
 
 /* A string at c->p (its opening quote): its raw content in *start and *len, *escaped if it has an

@@ -68,29 +68,6 @@ static inline int all_ascii(const char *s, Py_ssize_t n) {
     return (bits & 0x8080808080808080ULL) == 0;
 }
 
-/* plain_run (_json_scan.h) that also says whether the run holds a byte past ASCII (*high != 0):
- * the sixteen bytes it loads anyway give their high bits in one instruction. */
-static inline const unsigned char *ascii_run(const unsigned char *p, const unsigned char *end, unsigned *high) {
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x1F);
-    while (end - p >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)p);
-        __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(x, below), below);      /* x <= 0x1F */
-        unsigned hit = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-                                                                             _mm_cmpeq_epi8(x, slash)), control));
-        unsigned highs = (unsigned)_mm_movemask_epi8(x);
-        if (hit) {
-            *high |= highs & ((1u << __builtin_ctz(hit)) - 1);
-            return p + __builtin_ctz(hit);
-        }
-        *high |= highs;
-        p += 16;
-    }
-#endif
-    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) *high |= *p++ & 0x80;
-    return p;
-}
-
 /* Strict UTF-8 [s, s + n) that is not all ASCII → str, as PyUnicode_DecodeUTF8 has it (no
  * overlong form, no surrogate, nothing past U+10FFFF); NULL and no exception for bytes that are not
  * UTF-8. Two passes: the first checks the bytes and counts the characters and the widest class (the
