@@ -68,40 +68,29 @@ static inline int all_ascii(const char *s, Py_ssize_t n) {
     return (bits & 0x8080808080808080ULL) == 0;
 }
 
-/* Strict UTF-8 [s, s + n) that is not all ASCII → str, as PyUnicode_DecodeUTF8 has it (no
- * overlong form, no surrogate, nothing past U+10FFFF); NULL and no exception for bytes that are not
- * UTF-8. Two passes: the first checks the bytes and counts the characters and the widest class (the
- * str must be of the narrowest kind its characters fit: str equality compares kinds first), the
- * second writes them. A Chinese message of 20–30 characters took PyUnicode_DecodeUTF8 ~1 375
- * instructions (its writer over-allocates, then shrinks), half the messages of a log are one. */
-#define UTF8_CONT(b) (((b) & 0xC0) == 0x80)
-
+/* Strict UTF-8 [s, s + n) that is not all ASCII → str, as PyUnicode_DecodeUTF8 has it; NULL and
+ * no exception for bytes that are not UTF-8 (utf8_multibyte, _text.h, decides). Two passes: the
+ * first checks the characters and counts them, and finds the largest lead byte, which tells the
+ * widest character's class (leads rise with what they start); the str is made at the narrowest
+ * kind its characters fit — str equality compares kinds first — and the second pass writes them.
+ * A Chinese message of 20–30 characters took PyUnicode_DecodeUTF8 ~1 375 instructions (its writer
+ * over-allocates, then shrinks), and half the messages of a log are one. */
 static PyObject *utf8_text(const unsigned char *s, Py_ssize_t n) {
     const unsigned char *p = s, *end = s + n;
     Py_ssize_t chars = 0;
-    Py_UCS4 widest = 0x7F;
+    unsigned top = 0;
     while (p < end) {
-        unsigned b = *p;
-        if (b < 0x80) {
+        if (*p < 0x80) {
             p++;
-        } else if (b < 0xE0) {                                  /* 2 bytes: C2–DF (C0, C1 are overlong) */
-            if (b < 0xC2 || end - p < 2 || !UTF8_CONT(p[1])) return NULL;
-            if (b > 0xC3) widest = widest > 0xFFFF ? widest : 0xFFFF;
-            else if (widest < 0xFF) widest = 0xFF;
-            p += 2;
-        } else if (b < 0xF0) {                                  /* 3 bytes: E0 A0–BF, ED 80–9F (no surrogates) */
-            if (end - p < 3 || !UTF8_CONT(p[1]) || !UTF8_CONT(p[2])) return NULL;
-            if ((b == 0xE0 && p[1] < 0xA0) || (b == 0xED && p[1] > 0x9F)) return NULL;
-            if (widest < 0xFFFF) widest = 0xFFFF;
-            p += 3;
-        } else {                                                /* 4 bytes: F0 90–BF … F4 80–8F */
-            if (b > 0xF4 || end - p < 4 || !UTF8_CONT(p[1]) || !UTF8_CONT(p[2]) || !UTF8_CONT(p[3])) return NULL;
-            if ((b == 0xF0 && p[1] < 0x90) || (b == 0xF4 && p[1] > 0x8F)) return NULL;
-            widest = 0x10FFFF;
-            p += 4;
+        } else {
+            int k = utf8_multibyte(p, end);
+            if (k == 0) return NULL;
+            top = *p > top ? *p : top;
+            p += k;
         }
         chars++;
     }
+    Py_UCS4 widest = top < 0x80 ? 0x7F : top < 0xC4 ? 0xFF : top < 0xF0 ? 0xFFFF : 0x10FFFF;
     PyObject *text = PyUnicode_New(chars, widest);
     if (text == NULL) return NULL;
     /* Written for each kind apart: a switch on the kind for every character cost more than the

@@ -84,8 +84,28 @@ static __attribute__((unused)) int text_us(PyObject *text, int64_t *out) {
            && rfc3339_us((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), out);
 }
 
-/* Valid UTF-8 as Python's strict decoder sees it (Unicode Table 3-7: no overlong forms, no
- * surrogates, nothing past U+10FFFF). */
+/* The length of the character at p, a byte past ASCII, as Python's strict decoder takes UTF-8
+ * (Unicode Table 3-7: no overlong forms, no surrogates, nothing past U+10FFFF): 2, 3 or 4; 0 when
+ * the bytes there are not one. */
+static inline int utf8_multibyte(const unsigned char *p, const unsigned char *end) {
+    unsigned char c = *p;
+    if (c >= 0xE0 && c <= 0xEF) {                        /* Chinese text is 3 bytes a character */
+        if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && p[1] < 0xA0) return 0;          /* overlong */
+        if (c == 0xED && p[1] > 0x9F) return 0;          /* surrogates */
+        return 3;
+    }
+    if (c >= 0xC2 && c <= 0xDF) return end - p >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+        if (c == 0xF0 && p[1] < 0x90) return 0;          /* overlong */
+        if (c == 0xF4 && p[1] > 0x8F) return 0;          /* past U+10FFFF */
+        return 4;
+    }
+    return 0;                                            /* a continuation, C0, C1, F5 and up */
+}
+
+/* Valid UTF-8 as Python's strict decoder sees it (utf8_multibyte for each character past ASCII). */
 static __attribute__((unused)) int utf8_valid(const unsigned char *p, Py_ssize_t n) {
     const unsigned char *end = p + n;
     while (p < end) {
@@ -102,26 +122,12 @@ static __attribute__((unused)) int utf8_valid(const unsigned char *p, Py_ssize_t
             if (!(word & 0x8080808080808080ULL)) { p += 8; continue; }
         }
         if (*p < 0x80) { p++; continue; }
-        /* A run of multi-byte characters (Chinese text is 3 bytes a character) is checked without
-         * going back to the ASCII test between characters. */
+        /* A run of multi-byte characters is checked without going back to the ASCII test between
+         * characters. */
         do {
-            unsigned char c = *p;
-            if (c >= 0xE0 && c <= 0xEF) {
-                if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-                if (c == 0xE0 && p[1] < 0xA0) return 0;          /* overlong */
-                if (c == 0xED && p[1] > 0x9F) return 0;          /* surrogates */
-                p += 3;
-            } else if (c >= 0xC2 && c <= 0xDF) {
-                if (end - p < 2 || (p[1] & 0xC0) != 0x80) return 0;
-                p += 2;
-            } else if (c >= 0xF0 && c <= 0xF4) {
-                if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
-                if (c == 0xF0 && p[1] < 0x90) return 0;          /* overlong */
-                if (c == 0xF4 && p[1] > 0x8F) return 0;          /* past U+10FFFF */
-                p += 4;
-            } else {
-                return 0;
-            }
+            int k = utf8_multibyte(p, end);
+            if (k == 0) return 0;
+            p += k;
         } while (p < end && *p >= 0x80);
     }
     return 1;
