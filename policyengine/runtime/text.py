@@ -98,16 +98,11 @@ except ImportError:                                       # pragma: no cover - n
     pass
 
 
-def link_count(text) -> int | None:
-    if text.__class__ is not str:
-        return None
-    # Most chat messages hold no link, and a scan for the hint costs less than encoding the
-    # text for RE2 (a "." test before it let every sentence with a full stop through).
-    return links_in(text) if link_hint(text) else 0
-
-
 def python_link_count_of(text, count) -> int | None:
-    """link_count with its counting function given (`links_in`): the generated code's one call."""
+    """`link_count` with its counting function given (`links_in`): None for what is not a str; 0
+    without a link's hint — most chat messages hold no link, and a scan for the hint costs less
+    than encoding the text for RE2 (a "." test before it let every sentence with a full stop
+    through); else RE2's count. The generated code calls it (in C where built) for `link_count`."""
     if text.__class__ is not str:
         return None
     return count(text) if link_hint(text) else 0
@@ -120,9 +115,12 @@ except ImportError:                                       # pragma: no cover - n
     pass
 
 
+def link_count(text) -> int | None:
+    return link_count_of(text, links_in)
+
+
 def links_in(text: str) -> int:
-    """link_count of a str whose hint was found already: generated code tests `link_hint` inline
-    and calls this, so the hint is not scanned twice."""
+    """link_count of a str whose hint was found already (link_count_of calls it after the hint)."""
     return _count(_URL, text)
 
 
