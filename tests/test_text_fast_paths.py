@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from policyengine.events import native
 from policyengine.events.normalize_table import header
 from policyengine.runtime import text
-from policyengine.runtime._words import link_count_of as native_link_count_of, link_hint as native_link_hint
+from policyengine.runtime._words import LinkCounter, link_count_of as native_link_count_of, link_hint as native_link_hint
 from policyengine.runtime.text import _URL, _count, link_count, normalize_in_python
 
 TABLE = Path(text.__file__).parents[1] / "events" / "_normalize_table.h"
@@ -106,9 +106,37 @@ def test_link_count_skips_only_text_without_a_link(sample):
     assert native_link_hint(sample) is text.python_link_hint(sample)
     if not text.python_link_hint(sample):                   # no hint, no link: RE2 agrees
         assert _count(_URL, sample) == 0
-    # The generated code's one call, in C and in Python, is RE2's count too.
+    # The generated code's one call, in C and in Python, is RE2's count too, with the count in C
+    # (which stops at a remainder without a hint) and in Python.
     for count_of in (native_link_count_of, text.python_link_count_of):
-        assert count_of(sample, text.links_in) == _count(_URL, sample)
+        for links_in in (text.links_in, text.python_links_in):
+            assert count_of(sample, links_in) == _count(_URL, sample)
+    assert text.links_in(sample) == sum(1 for _ in _URL.finditer(sample))       # without the hint first
+
+
+def test_links_are_counted_in_c_to_the_last_one_by_hand():
+    assert isinstance(text.links_in, LinkCounter)                 # built here: the C count is the one used
+    for sample, links in (("http://a.io x", 1), ("a.com b.net", 2), ("http://x http://y", 2),
+                          ("go www.x.org/p then ok.cat", 1),      # a hint after the link, and no link there
+                          ("加微信 a.cn，再加 b.top 吧", 2), ("no link. ok", 0), ("", 0)):
+        assert text.links_in(sample) == links, sample
+        assert native_link_count_of(sample, text.links_in) == links, sample
+
+
+def test_the_c_count_fails_as_the_python_count_does():
+    with pytest.raises(UnicodeEncodeError):
+        text.links_in("www.a\ud800")
+    with pytest.raises(UnicodeEncodeError):
+        text.python_links_in("www.a\ud800")
+    with pytest.raises(TypeError):
+        text.links_in(b"www.a.com")
+
+    def broken(*_args):
+        raise RuntimeError("match failed")
+    with pytest.raises(RuntimeError, match="match failed"):
+        LinkCounter(broken, text._UNANCHORED)("www.a.com")
+    with pytest.raises(TypeError, match="spans"):
+        LinkCounter(lambda *_args: None, text._UNANCHORED)("www.a.com")
 
 
 def test_link_count_of_what_is_not_a_str_is_none_and_an_error_of_the_count_is_its_own():

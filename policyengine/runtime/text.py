@@ -119,9 +119,18 @@ def link_count(text) -> int | None:
     return link_count_of(text, links_in)
 
 
-def links_in(text: str) -> int:
+def python_links_in(text: str) -> int:
     """link_count of a str whose hint was found already (link_count_of calls it after the hint)."""
     return _count(_URL, text)
+
+
+links_in = python_links_in
+try:                                                      # in C where it was built (runtime/_words.c)
+    from policyengine.runtime._words import LinkCounter
+    if getattr(_URL, "_regexp", None) is not None and _UNANCHORED is not None:
+        links_in = LinkCounter(_URL._regexp.Match, _UNANCHORED)
+except ImportError:                                       # pragma: no cover - no C compiler at install
+    pass
 
 
 def mention_count(text) -> int | None:
