@@ -225,6 +225,33 @@ def test_c_dump_lines_writes_records_as_orjson_writes_their_dicts(rows):
     assert +counts == expected
 
 
+_NAME_TEXTS = st.one_of(_TEXTS.map(sys.intern), _TEXTS, st.sampled_from(["community", "no_ads", "delete"]).map(sys.intern))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(_NAME_TEXTS, _NAME_TEXTS, _NAME_TEXTS, st.lists(st.tuples(st.sampled_from(
+    ["points", "reason"]), _VALUES), max_size=2, unique_by=lambda field: field[0])), max_size=200))
+def test_c_dump_lines_writes_each_records_names_as_themselves_however_many(rows):
+    # A record's policy, rule and action are written from a cache of 64 runs kept by the three
+    # strings' addresses when all three are interned: many triples, repeated, evict and refill it,
+    # and strings that are not interned (or not encodable) are written apart.
+    records = [_decisions.record("2026-11-02T00:00:00Z", policy, rule, action, "u1", None, tuple(fields))
+               for policy, rule, action, fields in rows + rows[::-1]]
+    dicts = [r.to_dict() for r in records]
+    assert _outcome(_decisions.dump_lines, records) == _outcome(python_dump_lines, dicts)
+
+
+def test_a_records_names_by_hand():
+    names = [sys.intern(f"rule_{i}") for i in range(200)]
+    records = [_decisions.record("2026-11-02T00:00:00Z", "p", name, "delete", "u1", None, ()) for name in names * 2]
+    lines = _decisions.dump_lines(records).splitlines()
+    assert lines[0] == b'{"ts":"2026-11-02T00:00:00Z","policy":"p","rule":"rule_0","action":"delete","user":"u1"}'
+    assert lines[399] == b'{"ts":"2026-11-02T00:00:00Z","policy":"p","rule":"rule_199","action":"delete","user":"u1"}'
+    assert [orjson.loads(line)["rule"] for line in lines] == names * 2
+    fresh = _decisions.record("2026-11-02T00:00:00Z", "p", _fresh("rule_0"), "delete", "u1", None, ())
+    assert _decisions.dump_lines([fresh]) == lines[0] + b"\n"
+
+
 def test_materialize_makes_records_dicts_in_place():
     record, plain = _record(("points", 1)), {"policy": "p", "rule": "r", "action": "a"}
     decisions = [plain, record]
