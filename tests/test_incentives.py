@@ -2,6 +2,7 @@
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -161,14 +162,35 @@ def test_giver_does_what_award_its_decision_and_awarded_do(steps):
             givers[key] = (native.rewards.giver(currency, source, "p", source, named),
                            python.rewards.giver(currency, source, "p", source, named, native=False))
             assert isinstance(givers[key][0], _points.Giver) and not isinstance(givers[key][1], _points.Giver)
-        givers[key][0](member, amount, now, event["id"], reason, event, outs["native"])
-        givers[key][1](member, amount, now, event["id"], reason, event, outs["python"])
+        # the store's event count as the record loop hands it (`seen`), or read from the store
+        seen = (i + 1,) if i % 2 else ()
+        givers[key][0](member, amount, now, event["id"], reason, event, outs["native"], *seen)
+        givers[key][1](member, amount, now, event["id"], reason, event, outs["python"], *seen)
         _generic_award(slow.rewards, currency, named, source, member, amount, now, event, outs["slow"])
     assert repr(outs["native"]) == repr(outs["slow"])
     assert repr(outs["python"]) == repr(outs["slow"])
     for table in ("ledgers", "earned", "levels", "boards"):
         assert repr(getattr(native.store, table)) == repr(getattr(slow.store, table)), table
         assert repr(getattr(python.store, table)) == repr(getattr(slow.store, table)), table
+
+
+def test_a_leaderboard_keeps_the_event_count_the_giver_is_handed():
+    # Ties on a leaderboard go to who reached the score first: the pair keeps the store's event
+    # count, which the record loop hands the giver (`seen`), or the giver reads from the store.
+    from policyengine.compiler.program import compile_program
+    from policyengine.loader import load_text
+    from policyengine.runtime.evaluator import Evaluator
+    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    for native in (True, False):
+        evaluator = Evaluator(compiled)
+        evaluator.store.events_seen = 5
+        give = evaluator.rewards.giver("points", "p", "p", "p", False, native=native)
+        give("a", 2, 1_700_000_000_000_000, "e1", None, {"id": "e1"}, [])
+        give("b", 3, 1_700_000_000_000_001, "e2", None, {"id": "e2"}, [], 5)
+        assert [board["a"] for board in evaluator.store.boards.values()] == [(2, 5), (2, 5)], native
+        assert [board["b"] for board in evaluator.store.boards.values()] == [(3, 5), (3, 5)], native
+        with pytest.raises(TypeError):
+            give("a", 1, 1_700_000_000_000_002, "e3", None, {"id": "e3"}, [], 6, 7)
 
 
 def test_a_nan_balance_takes_a_member_at_the_top_level_back_to_the_first():

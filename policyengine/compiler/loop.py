@@ -193,7 +193,10 @@ def _dispatch(branches: list[tuple[str, list[str]]]) -> list[str]:
 def _inlined(body: list[str]) -> list[str]:
     """A handler body two levels deeper. A `stop` rule ends its handler with `return None`, which
     here would end the whole loop: it raises StopRules instead (a BaseException, so the rules'
-    `except Exception` lets it through), caught around the body. Only rules that fired get there."""
+    `except Exception` lets it through), caught around the body. Only rules that fired get there.
+    The store's event count is the loop's local, Z_n (set into the store before any handler runs,
+    changed by nothing a handler calls): a Giver read it by getattr on each award."""
+    body = [line.replace("STORE.events_seen", "Z_n") for line in body]
     stops = [i for i, line in enumerate(body) if line.split() and line.split()[0] == "return"]
     if any(body[i].strip() != "return None" for i in stops):
         raise AssertionError("a handler body returns a value; it cannot be inlined")

@@ -78,8 +78,8 @@ class Rewards:
 
     def giver(self, currency: str, source: str, policy: str, rule: str, named: bool = False, native: bool = True):
         """One function for an award site whose currency is a constant:
-        give(member, amount, now, event_id, reason, event, out) does `award()`, its decision and
-        `awarded()`. In C where it was built (runtime/_points.c), with what they look up per award —
+        give(member, amount, now, event_id, reason, event, out[, seen]) does `award()`, its decision
+        and `awarded()` (`seen`: the store's events_seen, which the record loop holds). In C where it was built (runtime/_points.c), with what they look up per award —
         the cap and whether this rule is exempt from it, floor, decay, leaderboards, levels —
         worked out here once: the community pack's points rule awards on most messages, and the
         calls behind it were its largest cost. Otherwise (or with `native` False) the three
@@ -98,7 +98,7 @@ class Rewards:
                                  self._relevel, format_us, format_ts, plain_number)
         extra = (("currency", currency),) if named else ()
 
-        def give(member, amount, now: int, event_id, reason, event, out: list) -> None:
+        def give(member, amount, now: int, event_id, reason, event, out: list, seen=None) -> None:
             points, balance = self.award(currency, member, amount, source, now)
             if points:
                 out.append(decision(now, policy, rule, "award_points", member, event_id,
