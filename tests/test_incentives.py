@@ -193,6 +193,32 @@ def test_a_leaderboard_keeps_the_event_count_the_giver_is_handed():
             give("a", 1, 1_700_000_000_000_002, "e3", None, {"id": "e3"}, [], 6, 7)
 
 
+def test_an_award_goes_to_the_tables_the_store_holds_now():
+    # The C giver keeps the tables it found (its ledger, its leaderboards) while the store's dicts
+    # are unchanged; a table the store replaces (a state file loaded, a period's board opened) is
+    # the one the next award reads and writes. By hand: 2 points, then the ledger and the boards
+    # start afresh, then 3 points: a balance of 3 and boards of 3, not 5.
+    from policyengine.compiler.program import compile_program
+    from policyengine.loader import load_text
+    from policyengine.runtime.evaluator import Evaluator
+    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    for native in (True, False):
+        evaluator = Evaluator(compiled)
+        store = evaluator.store
+        give = evaluator.rewards.giver("points", "p", "p", "p", False, native=native)
+        out: list = []
+        give("a", 2, 1_700_000_000_000_000, "e1", None, {"id": "e1"}, out)
+        old_ledger, old_boards = store.ledgers["points"], list(store.boards.values())
+        del store.ledgers["points"]
+        for key in list(store.boards):
+            store.boards[key] = store.as_member_table({})
+        give("a", 3, 1_700_000_000_000_001, "e2", None, {"id": "e2"}, out)
+        assert [d["balance"] for d in out if d["action"] == "award_points"] == [2, 3], native
+        assert store.ledgers["points"]["a"][0] == 3 and old_ledger["a"][0] == 2, native
+        assert [board["a"][0] for board in store.boards.values()] == [3, 3], native
+        assert [board["a"][0] for board in old_boards] == [2, 2], native
+
+
 def test_a_nan_balance_takes_a_member_at_the_top_level_back_to_the_first():
     # A balance that is not a number reaches no level (incentives.level_of): a member at `core`
     # whose balance turns NaN goes down to `new`, and loses the role `core` gave.

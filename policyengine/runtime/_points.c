@@ -16,6 +16,8 @@
 
 static DecisionsAPI *decisions_api;
 
+enum { LEDGER, EARNED, BOARD, SITES = BOARD + 6 };   /* where member_table is asked: boards past six are not kept */
+
 typedef struct {
     PyObject_HEAD
     vectorcallfunc call;               /* how the type is called: vectorcall, no argument tuple */
@@ -34,6 +36,9 @@ typedef struct {
     /* The decision's keys in helpers.decision's order, with the constant values in place: a
      * copy of one and five values set is cheaper than eight inserts into a new dict. */
     PyObject *with_id, *without_id;
+    /* The tables an award reads — its ledger, its cap's, its leaderboards' (SITES in all) — as
+     * found last, with the version of the store's dict they were found in (see member_table). */
+    struct { PyObject *table; uint64_t version; } found[SITES];
 } Giver;
 
 static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyObject *kwnames);
@@ -126,12 +131,32 @@ static PyObject *Giver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 /* tables[key] (borrowed): a ledger, a cap table, a period's leaderboard. The store makes it when
  * it is missing, and makes a column of its member index of one a state file restored as a dict
  * (Store.member_table, the one place that does either). */
-static PyObject *member_table(Giver *g, PyObject *tables, PyObject *key) {
+/* Where CPython keeps a dict's version (PEP 509, to 3.11: every change of the dict gives it a new
+ * one, unique in the process), the column found at a site is kept with the version it was found
+ * in, and while the dict has not changed it still holds that column under that key: an award
+ * looked up its currency and its boards' keys (a tuple hashed anew each time) three times, ~400
+ * instructions. The dict changes when a period opens a board or a state file is loaded. */
+#if PY_VERSION_HEX < 0x030C0000
+#define DICT_VERSION(d) (((PyDictObject *)(d))->ma_version_tag)
+#endif
+
+static PyObject *member_table(Giver *g, int site, PyObject *tables, PyObject *key) {
+#ifdef DICT_VERSION
+    if (site < SITES && g->found[site].table != NULL && g->found[site].version == DICT_VERSION(tables))
+        return g->found[site].table;
+#endif
     PyObject *table = PyDict_GetItemWithError(tables, key);
-    if (table != NULL ? is_column(table) || columns_api == NULL : PyErr_Occurred() != NULL) return table;
-    table = PyObject_CallMethod(g->store, "member_table", "OO", tables, key);
-    if (table == NULL) return NULL;
-    Py_DECREF(table);                                      /* the store's tables hold it */
+    if (table == NULL ? PyErr_Occurred() == NULL : !is_column(table) && columns_api != NULL) {
+        table = PyObject_CallMethod(g->store, "member_table", "OO", tables, key);
+        if (table == NULL) return NULL;
+        Py_DECREF(table);                                  /* the store's tables hold it */
+    }
+#ifdef DICT_VERSION
+    if (table != NULL && site < SITES && is_column(table)) {
+        g->found[site].table = table;                      /* borrowed: the dict holds it */
+        g->found[site].version = DICT_VERSION(tables);
+    }
+#endif
     return table;
 }
 
@@ -238,7 +263,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         return NULL;
     }
     PyObject *before = NULL, *actual = NULL, *after = NULL, *made = NULL, *result = NULL;
-    PyObject *ledger = member_table(g, g->ledgers, g->currency);
+    PyObject *ledger = member_table(g, LEDGER, g->ledgers, g->currency);
     if (ledger == NULL) return NULL;
     PyObject *record = table_get(ledger, member);            /* borrowed */
     if (record == NULL && PyErr_Occurred()) return NULL;
@@ -258,7 +283,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         if (positive) {
             PyObject *period = PyObject_CallOneArg(g->period_of, now);
             if (period == NULL) goto done;
-            PyObject *earned = member_table(g, g->earned_tables, g->currency);
+            PyObject *earned = member_table(g, EARNED, g->earned_tables, g->currency);
             PyObject *held = earned == NULL ? NULL : table_get(earned, member);
             PyObject *so_far = NULL;
             if (earned != NULL && !(held == NULL && PyErr_Occurred())) {
@@ -352,7 +377,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
     }
     /* Leaderboards count it (Rewards.board_add). */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->boards); i++) {
-        PyObject *board = member_table(g, g->board_tables, PyTuple_GET_ITEM(g->boards, i));  /* anew each period */
+        PyObject *board = member_table(g, BOARD + (int)Py_MIN(i, SITES - BOARD), g->board_tables, PyTuple_GET_ITEM(g->boards, i));  /* anew each period */
         if (board == NULL) goto done;
         PyObject *held = table_get(board, member);
         if (held == NULL && PyErr_Occurred()) goto done;
