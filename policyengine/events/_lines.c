@@ -230,12 +230,21 @@ static inline Py_UCS4 normal_char(Py_UCS4 c) {
     return find_range(DROP, (int)(sizeof DROP / sizeof DROP[0]), c) ? N_DROP : N_PYTHON;
 }
 
-/* One pass: each character's part goes into `to` (room for n), or the text goes to Python. */
-#define NORMAL_SCAN(TYPE)                                                        \
+/* What each Latin-1 character becomes, normal_char's answer made once (module init): most English
+ * chat is text of one byte a character, and a lookup a character is cheaper than its tests. */
+static Py_UCS4 latin1_normal[256];
+
+static inline Py_UCS4 latin1_char(Py_UCS4 c) { return latin1_normal[c]; }
+
+/* One pass: each character's part goes into `to` (room for n of the text's own width: no part of
+ * a character is wider than it — a Latin-1 character's is Latin-1 or nothing, a full-width
+ * form's is ASCII), or the text goes to Python. */
+#define NORMAL_SCAN(TYPE, NORMAL)                                                \
     {                                                                            \
         const TYPE *p = (const TYPE *)data;                                      \
+        TYPE *o = (TYPE *)to;                                                    \
         for (Py_ssize_t i = 0; i < n; i++) {                                     \
-            Py_UCS4 c = p[i], m = normal_char(c);                                \
+            Py_UCS4 c = p[i], m = NORMAL(c);                                     \
             if (m == N_PYTHON) {                                                 \
                 if (to != small) PyMem_Free(to);                                 \
                 return PyObject_CallOneArg(normalize_fallback, text);            \
@@ -243,9 +252,22 @@ static inline Py_UCS4 normal_char(Py_UCS4 c) {
             if (m == N_DROP) { changed = 1; continue; }                          \
             changed |= m != c;                                                   \
             bits |= m;                                                           \
-            to[length++] = m;                                                    \
+            o[length++] = (TYPE)m;                                               \
         }                                                                        \
     }
+
+/* `length` characters of width `from` at `src` into `dst` of width `to` (no wider), as they are. */
+static void narrow(void *dst, int to, const void *src, int from, Py_ssize_t length) {
+    if (to == from) {
+        memcpy(dst, src, (size_t)length * (size_t)from);
+        return;
+    }
+    for (Py_ssize_t i = 0; i < length; i++) {
+        Py_UCS4 c = from == PyUnicode_2BYTE_KIND ? ((const Py_UCS2 *)src)[i] : ((const Py_UCS4 *)src)[i];
+        if (to == PyUnicode_1BYTE_KIND) ((Py_UCS1 *)dst)[i] = (Py_UCS1)c;
+        else ((Py_UCS2 *)dst)[i] = (Py_UCS2)c;
+    }
+}
 
 static PyObject *normalize(PyObject *Py_UNUSED(self), PyObject *text) {
     if (!PyUnicode_CheckExact(text)) Py_RETURN_NONE;     /* as the definition: not text, no form */
@@ -256,32 +278,21 @@ static PyObject *normalize(PyObject *Py_UNUSED(self), PyObject *text) {
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    Py_UCS4 small[256], *to = small;         /* a chat message fits; a longer text borrows memory */
+    Py_UCS4 small[256];                       /* a chat message fits; a longer text borrows memory */
+    void *to = small;
     if (n > 256 && (to = PyMem_Malloc((size_t)n * sizeof(Py_UCS4))) == NULL) return PyErr_NoMemory();
     Py_ssize_t length = 0;
     int changed = 0;
     Py_UCS4 bits = 0;        /* every kept character OR-ed: below 2^k exactly when each one is */
-    if (kind == PyUnicode_1BYTE_KIND) NORMAL_SCAN(Py_UCS1)
-    else if (kind == PyUnicode_2BYTE_KIND) NORMAL_SCAN(Py_UCS2)
-    else NORMAL_SCAN(Py_UCS4)
+    if (kind == PyUnicode_1BYTE_KIND) NORMAL_SCAN(Py_UCS1, latin1_char)
+    else if (kind == PyUnicode_2BYTE_KIND) NORMAL_SCAN(Py_UCS2, normal_char)
+    else NORMAL_SCAN(Py_UCS4, normal_char)
     PyObject *out;
     if (changed) {
         /* Made at the narrowest kind its characters fit (the kinds' bounds are powers of two),
          * then written: PyUnicode_FromKindAndData looked for the widest again (323 instructions). */
         out = PyUnicode_New(length, bits < 0x80 ? 0x7F : bits < 0x100 ? 0xFF : bits < 0x10000 ? 0xFFFF : 0x10FFFF);
-        if (out != NULL) {
-            void *o = PyUnicode_DATA(out);
-            switch (PyUnicode_KIND(out)) {
-            case PyUnicode_1BYTE_KIND:
-                for (Py_ssize_t i = 0; i < length; i++) ((Py_UCS1 *)o)[i] = (Py_UCS1)to[i];
-                break;
-            case PyUnicode_2BYTE_KIND:
-                for (Py_ssize_t i = 0; i < length; i++) ((Py_UCS2 *)o)[i] = (Py_UCS2)to[i];
-                break;
-            default:
-                memcpy(o, to, (size_t)length * sizeof(Py_UCS4));
-            }
-        }
+        if (out != NULL) narrow(PyUnicode_DATA(out), PyUnicode_KIND(out), to, kind, length);
     } else {
         Py_INCREF(text);
         out = text;
@@ -313,6 +324,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lines", NULL, 0, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__lines(void) {
+    for (Py_UCS4 c = 0; c < 256; c++) latin1_normal[c] = normal_char(c);
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddStringConstant(m, "NORMALIZE_UNICODE", NORMALIZE_UNICODE) < 0) Py_CLEAR(m);
     return m;
