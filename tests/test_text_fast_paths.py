@@ -160,6 +160,21 @@ def test_the_hint_letters_fold_only_to_themselves_in_re2():
     assert found == set("cnoimlgxtwCNOIMLGXTW")
 
 
+def test_a_hint_is_found_wherever_it_stands_in_text_of_each_kind():
+    # The scan passes over whole blocks of characters (16 or 8 at a time) to the next "." or ":":
+    # a hint at each place of texts of each width, with marks that are no hint before it, is
+    # found where it is, and the text without it holds none.
+    for pad in ("a", "é", "加", "😀"):
+        for length in (1, 7, 8, 9, 15, 16, 17, 31, 40):
+            for at in range(length):
+                for hint in ("www.", "x.com", "http://"):
+                    plain = pad * at + "a: b. " + pad * (length - at)
+                    linked = pad * at + hint + pad * (length - at)
+                    assert native_link_hint(plain) is False, (pad, length, at)
+                    assert native_link_hint(linked) is text.python_link_hint(linked) is True, (pad, length, at, hint)
+                    assert native_link_count_of(plain, text.links_in) == 0
+
+
 def test_link_hint_by_hand():
     for linked in ("see http://x", "www.example", "WWW.EXAMPLE", "promo.example.com", "a.CN", "x.info",
                    "加微信 foo.top", "go to x.io/y"):
