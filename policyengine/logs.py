@@ -76,9 +76,8 @@ def line_batches(stream, limit: int, chunk: int = CHUNK):
             if cut < 0:
                 continue
             data, dropping = data[cut + 1:], False
-        elif rest:
-            data = rest + data
-        lines = split_lines(data, limit)      # over-long lines None, the unfinished last one kept
+        # over-long lines None, the unfinished last one kept (and joined to the next chunk's first)
+        lines = split_lines(data, limit, rest)
         rest = lines.pop()
         if len(rest) > limit:
             lines.append(None)

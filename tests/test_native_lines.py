@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from policyengine.events import _lines
+from policyengine.events import _lines, native
 from policyengine.events.timestamps import format_ts, parse_ts
 from policyengine.replay import ReplayStats, replay
 
@@ -187,9 +187,26 @@ def test_split_lines_with_a_limit_leaves_out_longer_lines_but_the_last(data, lim
     assert _lines.split_lines(data, limit) == expected
 
 
+_PIECES = st.lists(st.sampled_from([b"\n", b"a", b"bcd", "加".encode()]), max_size=30).map(b"".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_PIECES.map(lambda b: b.replace(b"\n", b"")), _PIECES, st.one_of(st.none(), st.integers(0, 8)))
+def test_split_lines_with_a_head_splits_the_head_and_the_data_as_one(head, data, limit):
+    # A chunk's unfinished last line (no newline in it) is handed back as the head of the next
+    # chunk's first.
+    pieces = (head + data).split(b"\n")
+    if limit is not None:
+        pieces[:-1] = [piece if len(piece) <= limit else None for piece in pieces[:-1]]
+    assert _lines.split_lines(data, limit, head) == pieces
+    assert native.split_lines_py(data, limit, head) == pieces
+
+
 def test_split_lines_refuses_what_is_not_bytes():
     with pytest.raises(TypeError):
         _lines.split_lines("text")
+    with pytest.raises(TypeError):
+        _lines.split_lines(b"text", 3, "head")
 
 
 def oracle_text(us: int) -> str:

@@ -4,9 +4,10 @@ common cases, and `bytes.split` and `str.casefold` for the others."""
 from __future__ import annotations
 
 
-def split_lines_py(data: bytes, limit: int | None = None) -> list[bytes | None]:
-    """The C module's split_lines in Python: over-long lines but the last are None."""
-    lines = data.split(b"\n")
+def split_lines_py(data: bytes, limit: int | None = None, head: bytes = b"") -> list[bytes | None]:
+    """The C module's split_lines in Python: the lines of `head + data` (`head`, the unfinished
+    last line of the chunk before, holds no newline), over-long lines but the last None."""
+    lines = (head + data).split(b"\n")
     if limit is not None:
         lines[:-1] = [line if len(line) <= limit else None for line in lines[:-1]]
     return lines
