@@ -23,7 +23,8 @@ setup(
     # Per-line checks of `eval`, log lines read into records, member-keyed columns, sliding windows, awards of points, calendar days, short word lists and the writing and counting of decisions in C (docs/performance.md). Optional: where it cannot be built,
     # the same answers come from Python, more slowly.
     ext_modules=[Extension(f"policyengine.events.{name}", [f"policyengine/events/{name}.c"],
-                           depends=["policyengine/events/_text.h", "policyengine/events/_json_scan.h", "policyengine/events/_normalize_table.h", "policyengine/events/_format.h"], extra_compile_args=["-O2"], optional=True)
+                           depends=["policyengine/events/_text.h", "policyengine/events/_json_scan.h", "policyengine/events/_normalize_table.h", "policyengine/events/_format.h",
+                                    "policyengine/events/_clock.h"], extra_compile_args=["-O2"], optional=True)
                  for name in ("_lines", "_records", "_route")] +
                 [Extension(f"policyengine.runtime.{name}", [f"policyengine/runtime/{name}.c"], extra_compile_args=["-O2"],
                            depends=["policyengine/runtime/_columns.h", "policyengine/runtime/_ints.h", "policyengine/runtime/_times.h",

@@ -1,4 +1,4 @@
-"""The record loop fires timers by the bound the timeline keeps (store.next_due) instead of looking
+"""The record loop fires timers by the bound the timeline keeps (store.clock.due) instead of looking
 at the heap on every event: timers set by a rule, by a silence and by a state file fire where
 they are due, as hand-worked here."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from policyengine.loader import load_text
 from policyengine.logs import open_log
 from policyengine.replay import ReplayStats, replay
 from policyengine.runtime.evaluator import Evaluator
-from policyengine.runtime.store import NO_TIMER, MemoryStore
+from policyengine.runtime.store import MemoryStore
 from policyengine.state.snapshot import capture, restore
 
 POLICY = ('rule flood { on message when count(message by user within 10s) >= 3 do mute(1m) then unmute '
@@ -51,7 +51,7 @@ def test_timers_fire_where_they_are_due(tmp_path):
     assert got == [("flood", "mute", "u", "00:00:02"), ("flood", "unmute", "u", "00:01:02"),
                    ("wake", "notify", "u", "01:00:02"), ("wake", "notify", "v", "01:01:30")]
     store = evaluator.store
-    assert store.next_due == min(t[0] for t in store.timers)    # w's silence, the one left
+    assert store.clock.due == min(t[0] for t in store.timers)    # w's silence, the one left
 
 
 def test_a_timer_from_a_state_file_fires_in_the_next_run(tmp_path):
@@ -59,6 +59,6 @@ def test_a_timer_from_a_state_file_fires_in_the_next_run(tmp_path):
     got, evaluator, compiled = _run(tmp_path, first)
     assert got == [("flood", "mute", "u", "00:00:02")]
     restored, dropped = restore(capture(evaluator.store, compiled), compiled)
-    assert dropped == [] and restored.next_due != NO_TIMER
+    assert dropped == [] and restored.clock.due == min(t[0] for t in restored.timers)
     got, _, _ = _run(tmp_path, [_message("00:05:00", "v")], restored)
     assert got == [("flood", "unmute", "u", "00:01:02")]

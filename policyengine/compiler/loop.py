@@ -18,6 +18,8 @@ that decided something too, with its decisions tagged for the merge.
 """
 from __future__ import annotations
 
+from policyengine.events.clock import ASK, LATE
+
 # The watermark before the first event: below every event time (year 1 is -6.2e16 µs).
 NO_TIME_YET = -(1 << 63)
 
@@ -43,39 +45,12 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         "    Z_n0 = Z_n = Z_store.events_seen",
         "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
         "    Z_members = Z_store.members",    # replaced only by loading state, never while a stretch runs
-        # The watermark in a local: only this loop moves it while it runs (_through_evaluator hands
-        # it to the evaluator and reads it back). Below every event time while there is none.
-        "    Z_wm = Z_store.watermark",
-        "    if Z_wm is None:",
-        f"        Z_wm = {NO_TIME_YET}",
+        *(_shared_clock() if shared else _clock()),
         # The decisions of the stretch, in order: one worker hands them back when it stops; a
         # share hands back each event's, tagged for the merge.
         "    out = []",
         "    for Z_line in Z_lines:",
-        *(_routed_line() if shared else ()),
-        "        try:",
-        # A routed line's UTF-8 and time were checked by the route (events/_route.c): the time is
-        # read again without checking the line. Otherwise the record and its time (or None: ask
-        # Python) come from one call (events/records.py: `timed_record_decoder`).
-        *(["            ev = Z_decode(Z_line)",
-            "            ts = routed_time(ev.ts)"] if shared else
-          ["            ev, ts = Z_decode_timed(Z_line)"]),
-        "        except Z_refused:",
-        "            ts = None",
-        "        if ts is None:",
-        # A share was told the record takes this line (events/_route.c): other shares have moved
-        # their clocks by it, so the run is no longer exact (parallel.py runs it on one worker).
-        "            raise RouteDiverged(Z_line)" if shared else "            return Z_n - Z_n0, 1, out, Z_line, None",
-        *(_own_timers() if shared else ()),
-        "        if ts > Z_wm:",
-        "            Z_wm = ts",
-        "        elif ts < Z_wm:",
-        # Late events are rare: process_record evaluates them (at the latest time) and replay reports them.
-        "            return Z_n - Z_n0 + 1, 3, out, ev, ts",
-        # A share tests the heap (its routed lines move the clock without a handler); one
-        # worker the bound the timeline keeps (store.next_due).
-        "        if Z_timers and Z_timers[0][0] <= ts:" if shared else "        if Z_store.next_due <= ts:",
-        "            RT.fire_until(ts, out)",
+        *(_routed_line() + _shared_time() if shared else _timed_line()),
         "        Z_n += 1",
         "        Z_store.events_seen = Z_n",
     ]
@@ -132,10 +107,75 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     return lines[:start] + ["    try:"] + ["    " + line for line in lines[start:]] + [
         "    finally:",
         "        Z_store.events_seen = Z_n",
-        f"        if Z_wm != {NO_TIME_YET}:",
-        "            Z_store.watermark = Z_wm",
+        *([f"        if Z_wm != {NO_TIME_YET}:",
+           "            Z_store.watermark = Z_wm"] if shared else
+          # the clock's, where it moved (the store's stays as it was, whatever number it is)
+          ["        Z_wm = Z_clock.watermark",
+           "        if Z_wm != Z_wm0:",
+           "            Z_store.watermark = Z_wm",
+           "        Z_wm = Z_store.watermark",
+           "        if Z_wm is None:",
+           f"            Z_wm = {NO_TIME_YET}"]),
         "        if Z_n >= Z_store.next_sweep:",
         "            Z_store.sweep(Z_wm, Z_evaluator.widths)"]
+
+
+def _clock() -> list[str]:
+    """One worker's loop keeps its clock in the store's Clock (events/clock.py), whose watermark
+    starts as the store's: only this loop moves it while it runs."""
+    return ["    Z_clock = Z_store.clock",
+            "    Z_clock.watermark = Z_store.watermark",
+            "    Z_wm0 = Z_clock.watermark"]
+
+
+def _timed_line() -> list[str]:
+    """The record and its time come from one call (events/records.py: `timed_record_decoder`),
+    which also compares the time with the clock: no time when Python must read the line (handed
+    back to replay's per-line path), when the event came late (process_record evaluates it at the
+    latest time and replay reports it), or when timers are due before it (fired here)."""
+    return ["        try:",
+            "            ev, ts = Z_decode_timed(Z_line, Z_clock)",
+            "        except Z_refused:",
+            "            return Z_n - Z_n0, 1, out, Z_line, None",
+            "        if ts is None:",
+            "            Z_stop = Z_clock.stop",
+            f"            if Z_stop == {ASK}:",
+            "                return Z_n - Z_n0, 1, out, Z_line, None",
+            "            ts = Z_clock.ts",
+            f"            if Z_stop == {LATE}:",
+            "                return Z_n - Z_n0 + 1, 3, out, ev, ts",
+            "            RT.fire_until(ts, out)"]
+
+
+def _shared_clock() -> list[str]:
+    """A share's loop keeps the watermark in a local: only it moves it while it runs
+    (_through_evaluator hands it to the evaluator and reads it back). Below every event time
+    while there is none."""
+    return ["    Z_wm = Z_store.watermark",
+            "    if Z_wm is None:",
+            f"        Z_wm = {NO_TIME_YET}"]
+
+
+def _shared_time() -> list[str]:
+    """A routed line's UTF-8 and time were checked by the route (events/_route.c): the time is
+    read again without checking the line. A share tests the timers' heap (its routed lines move
+    the clock without a handler)."""
+    return ["        try:",
+            "            ev = Z_decode(Z_line)",
+            "            ts = routed_time(ev.ts)",
+            "        except Z_refused:",
+            "            ts = None",
+            "        if ts is None:",
+            # The record was to take this line (events/_route.c): other shares have moved their
+            # clocks by it, so the run is no longer exact (parallel.py runs it on one worker).
+            "            raise RouteDiverged(Z_line)",
+            *_own_timers(),
+            "        if ts > Z_wm:",
+            "            Z_wm = ts",
+            "        elif ts < Z_wm:",
+            "            return Z_n - Z_n0 + 1, 3, out, ev, ts",
+            "        if Z_timers and Z_timers[0][0] <= ts:",
+            "            RT.fire_until(ts, out)"]
 
 
 def _routed_line() -> list[str]:

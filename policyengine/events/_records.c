@@ -18,6 +18,7 @@
  */
 #include "_json_scan.h" /* Cursor, the scans, Layout and field_of; rfc3339_us, text_us, utf8_valid */
 #include <structmember.h>  /* PyMemberDef: where a record type keeps each field */
+#include "_clock.h"        /* Clock: the record loop's watermark and next due time */
 
 #define MAX_NAMES 64
 #define SMALL 256        /* an escaped string up to this long is unescaped on the stack */
@@ -423,11 +424,19 @@ static int record_time(PyObject *record, PyObject *line, int64_t *us) {
     return timed;
 }
 
-/* decode_timed(line) → (record, event time in µs or None): decode(line) and event_time(record.ts,
- * line) in one call. The time is None exactly where event_time's is: a time in another form than
- * RFC 3339, a number, or a line that is not valid UTF-8; the record loop then leaves the line to
- * replay's per-line path, which asks Python. */
-static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *line) {
+/* decode_timed(line[, clock]) → (record, event time in µs or None): decode(line) and
+ * event_time(record.ts, line) in one call. The time is None exactly where event_time's is: a time
+ * in another form than RFC 3339, a number, or a line that is not valid UTF-8; the record loop then
+ * leaves the line to replay's per-line path, which asks Python. With the loop's clock (_clock.h),
+ * also None for an event that came late or has timers due before it, which the clock says
+ * (`stop`, the time in `ts`); a time given back has moved the clock's watermark to it. */
+static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || nargs > 2 || (nargs == 2 && !Py_IS_TYPE(args[1], &ClockType))) {
+        PyErr_SetString(PyExc_TypeError, "decode_timed(line[, clock: Clock])");
+        return NULL;
+    }
+    PyObject *line = args[0];
+    Clock *clock = nargs == 2 ? (Clock *)args[1] : NULL;
     LineFacts facts = {0, 0, 0};
     PyObject *record = NULL, *pair = self->pair, *into = NULL;
     int is_line = PyBytes_CheckExact(line);          /* else None (an over-long line): msgspec's error */
@@ -450,6 +459,10 @@ static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *line)
             Py_DECREF(record);
             return NULL;
         }
+    }
+    if (clock != NULL) {
+        if (!facts.timed) clock->stop = CLOCK_ASK;
+        else if (clock_take(clock, facts.us) != CLOCK_TAKEN) facts.timed = 0;
     }
     PyObject *ts = facts.timed ? PyLong_FromLongLong(facts.us) : Py_NewRef(Py_None);
     if (ts == NULL) {
@@ -608,8 +621,9 @@ static void RecordDecoder_dealloc(RecordDecoder *self) {
 static PyMethodDef RecordDecoder_methods[] = {
     {"decode", (PyCFunction)RecordDecoder_decode, METH_O,
      "decode(line) -> the record; lines the scan does not take are msgspec's (its record or its error)"},
-    {"decode_timed", (PyCFunction)RecordDecoder_decode_timed, METH_O,
-     "decode_timed(line) -> (record, its event time in microseconds or None: ask Python)"},
+    {"decode_timed", (PyCFunction)(void (*)(void))RecordDecoder_decode_timed, METH_FASTCALL,
+     "decode_timed(line[, clock]) -> (record, its event time in microseconds or None: ask Python, or "
+     "the clock says why)"},
     {"scan", (PyCFunction)RecordDecoder_scan, METH_O, "scan(line) -> the record, or None: msgspec decides"},
     {NULL, NULL, 0, NULL},
 };
@@ -628,9 +642,13 @@ static PyTypeObject RecordDecoderType = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_records", NULL, 0, NULL, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__records(void) {
-    if (PyType_Ready(&RecordDecoderType) < 0) return NULL;
+    if (PyType_Ready(&RecordDecoderType) < 0 || PyType_Ready(&ClockType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "Clock", (PyObject *)&ClockType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&RecordDecoderType);
     if (PyModule_AddObject(m, "RecordDecoder", (PyObject *)&RecordDecoderType) < 0) {
         Py_DECREF(&RecordDecoderType);

@@ -38,6 +38,7 @@ import msgspec
 import orjson
 
 from policyengine.check.schema import BUILTIN_EVENTS
+from policyengine.events.clock import ASK, TAKEN
 from policyengine.events.native import event_time
 
 try:
@@ -148,16 +149,28 @@ def record_decoder(fields: tuple[RecordField, ...]):
 
 
 def timed_record_decoder(fields: tuple[RecordField, ...]):
-    """`decode(line) → (record, time)`: the record and `event_time(record.ts, line)` (microseconds,
-    or None where Python must decide) in one call; the record loop's (compiler/loop.py)."""
+    """`decode(line[, clock]) → (record, time)`: the record and `event_time(record.ts, line)`
+    (microseconds, or None where Python must decide) in one call; the record loop's
+    (compiler/loop.py). With the loop's clock (events/clock.py) the time is also None for an event
+    that came late or has timers due first, which the clock says; a time given back has moved the
+    clock's watermark to it."""
     if RecordDecoder is not None:
         return _scanner(fields).decode_timed
-    decode = msgspec_record_decoder(fields)       # pragma: no cover - no C compiler at install
+    return python_timed_decoder(msgspec_record_decoder(fields))   # pragma: no cover - no C compiler at install
 
-    def decode_timed(line):                       # pragma: no cover
+
+def python_timed_decoder(decode):
+    """decode_timed as the C decoder's does it, around a record decoder: the definition."""
+    def decode_timed(line, clock=None):
         record = decode(line)
-        return record, event_time(record.ts, line)
-    return decode_timed                           # pragma: no cover
+        ts = event_time(record.ts, line)
+        if clock is not None:
+            if ts is None:
+                clock.stop = ASK
+            elif clock.take(ts) != TAKEN:
+                ts = None
+        return record, ts
+    return decode_timed
 
 
 RECORD_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from policyengine.events.clock import NO_TIMER, Clock  # noqa: F401 (NO_TIMER: the store's timers' bound with none set)
+
 try:
     from policyengine.runtime._columns import Column, MemberIndex
 except ImportError:                                  # pragma: no cover - no C compiler at install
@@ -19,7 +21,6 @@ except ImportError:                                  # pragma: no cover - no C c
 # missed the cache (docs/performance.md). The upper bound keeps what a large state leaves behind
 # between sweeps to 65 536 events' worth.
 SWEEP_MIN = 1 << 12
-NO_TIMER = 1 << 63                                            # store.next_due with no timer set
 SWEEP_MAX = 1 << 16
 
 
@@ -39,10 +40,11 @@ class MemoryStore:
         self.mutes: dict[str, tuple] = {}                     # member → (until µs, rule index)
         self.bans: dict[str, tuple] = {}                      # member → (until µs or None, rule index)
         self.timers: list[tuple] = []                         # heap of (due µs, setting event, sequence, kind, payload)
-        # At or before the earliest timer's due time (NO_TIMER when there is none), kept by
-        # Timeline and state restores: the record loop tests it on every event instead of the
-        # heap (5 bytecodes fewer an event). Too early only costs a call of fire_until.
-        self.next_due = NO_TIMER
+        # The record loop's clock (events/clock.py): its `due` is at or before the earliest timer's
+        # due time (NO_TIMER when there is none), kept by Timeline and state restores; the loop
+        # compares each event's time with it in C instead of testing the heap. Too early only
+        # costs a call of fire_until.
+        self.clock = Clock()
         self.timer_seq = 0
         self.absence: dict[int, dict] = {}                    # rule index → key → (due µs, setting event)
         self.offenses: dict[int, dict] = {}                   # ladder index → member → offense times

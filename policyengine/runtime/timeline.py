@@ -43,8 +43,8 @@ class Timeline:
         self.store.timer_seq += 1
         order = self.store.events_seen if order is None else order
         heapq.heappush(self.store.timers, (due, order, self.store.timer_seq, kind, payload))
-        if due < self.store.next_due:
-            self.store.next_due = due
+        if due < self.store.clock.due:
+            self.store.clock.due = due
 
     def fire_until(self, now: int, out: list, keys: list | None = None) -> None:
         """Fire every timer due at or before `now`, in due order, appending decisions to `out`;
@@ -56,7 +56,7 @@ class Timeline:
             getattr(self, "_fire_" + kind)(due, payload, out)
             if keys is not None:
                 keys.extend([(due, order)] * (len(out) - before))
-        self.store.next_due = timers[0][0] if timers else NO_TIMER
+        self.store.clock.due = timers[0][0] if timers else NO_TIMER
 
     def _fire_unmute(self, due: int, payload: tuple, out: list) -> None:
         member, policy, rule = payload

@@ -149,7 +149,7 @@ def restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, li
                     payload = (index,)
                 store.timers.append((due, order, seq, kind, payload))
             heapq.heapify(store.timers)
-            store.next_due = store.timers[0][0] if store.timers else NO_TIMER
+            store.clock.due = store.timers[0][0] if store.timers else NO_TIMER
         elif s == "clock":
             store.watermark = value["watermark"]
             store.events_seen = value["events_seen"]

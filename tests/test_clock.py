@@ -1,0 +1,85 @@
+"""The record loop's clock (events/clock.py, events/_clock.h): decode_timed compares each event's
+time with the watermark and the next due time in C. The oracle is the definition — PythonClock
+around msgspec's record and event_time (records.python_timed_decoder) — and cases worked by hand."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from policyengine.events.clock import ASK, DUE, LATE, NO_TIMER, TAKEN, Clock, PythonClock
+from policyengine.events.records import msgspec_record_decoder, python_timed_decoder, record_fields, timed_record_decoder
+
+RECORD = record_fields({"text": "text"})
+TIMED = timed_record_decoder(RECORD)
+DEFINITION = python_timed_decoder(msgspec_record_decoder(RECORD))
+assert Clock is not PythonClock, "events/_records.c was not built"
+
+BASE = 1_793_577_600_000_000           # 2026-11-02T00:00:00Z in µs
+
+
+def _line(us: int) -> bytes:
+    seconds, micro = divmod(us - BASE, 1_000_000)
+    return (b'{"type":"message","ts":"2026-11-02T%02d:%02d:%02d.%06dZ","user":"u","text":"x"}'
+            % (seconds // 3600, seconds // 60 % 60, seconds % 60, micro))
+
+
+def _step(decode_timed, clock, line):
+    record, ts = decode_timed(line, clock)
+    return ts, clock.stop if ts is None else TAKEN, clock.ts if ts is None else None, clock.watermark
+
+
+def test_an_event_is_taken_late_or_after_timers_by_hand():
+    for make, decode_timed in ((Clock, TIMED), (PythonClock, DEFINITION)):
+        clock = make()
+        assert clock.watermark is None
+        assert _step(decode_timed, clock, _line(BASE + 5)) == (BASE + 5, TAKEN, None, BASE + 5)
+        assert _step(decode_timed, clock, _line(BASE + 5)) == (BASE + 5, TAKEN, None, BASE + 5)   # the same time
+        assert _step(decode_timed, clock, _line(BASE + 4)) == (None, LATE, BASE + 4, BASE + 5)    # late: not moved
+        clock.due = BASE + 9
+        assert _step(decode_timed, clock, _line(BASE + 8)) == (BASE + 8, TAKEN, None, BASE + 8)
+        assert _step(decode_timed, clock, _line(BASE + 9)) == (None, DUE, BASE + 9, BASE + 9)     # due at it: moved
+        clock.due = NO_TIMER
+        assert _step(decode_timed, clock, _line(BASE + 10)) == (BASE + 10, TAKEN, None, BASE + 10)
+        # a time Python must read: the clock does not move
+        record, ts = decode_timed(b'{"type":"message","ts":1793577700,"user":"u","text":"x"}', clock)
+        assert ts is None and clock.stop == ASK and clock.watermark == BASE + 10
+        # a decode without the clock: as it was, the clock untouched
+        assert TIMED(_line(BASE + 1))[1] == BASE + 1 and clock.watermark == BASE + 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 60_000_000), st.lists(st.tuples(st.integers(0, 60_000_000), st.one_of(
+    st.none(), st.integers(0, 60_000_000), st.just(NO_TIMER))), max_size=40))
+def test_the_c_clock_decides_as_the_definition(start, steps):
+    c, python = Clock(), PythonClock()
+    for clock in (c, python):
+        clock.watermark = BASE + start
+    for us, due in steps:
+        for clock in (c, python):
+            if due is not None:
+                clock.due = due if due == NO_TIMER else BASE + due
+        assert _step(TIMED, c, _line(BASE + us)) == _step(DEFINITION, python, _line(BASE + us))
+
+
+def test_what_the_clock_holds_it_holds_as_the_loop_compares_it():
+    clock = Clock()
+    assert clock.due >= 2 ** 63 - 1                     # no timer: later than any event
+    clock.due = NO_TIMER                                 # past 64 bits: the nearest not later
+    assert clock.due == 2 ** 63 - 1
+    clock.due = -(2 ** 70)
+    assert clock.due == -(2 ** 63)
+    clock.due = 10.5                                     # a float: not later than it
+    assert clock.due == 10
+    clock.due = float("nan")                             # compares with nothing: always due
+    assert clock.due == -(2 ** 63)
+    clock.watermark = 10.5                               # an int time is before 10.5 exactly when before 11
+    assert clock.watermark == 11
+    clock.watermark = None
+    assert clock.watermark is None
+    for bad in ("10", [1]):
+        with pytest.raises(TypeError):
+            clock.due = bad
+        with pytest.raises(TypeError):
+            clock.watermark = bad
+    with pytest.raises(TypeError):
+        TIMED(_line(BASE), "not a clock")
