@@ -134,9 +134,15 @@ def test_the_c_count_fails_as_the_python_count_does():
     def broken(*_args):
         raise RuntimeError("match failed")
     with pytest.raises(RuntimeError, match="match failed"):
-        LinkCounter(broken, text._UNANCHORED)("www.a.com")
+        LinkCounter(broken, text._UNANCHORED, text.links_in_here)("www.a.com")
     with pytest.raises(TypeError, match="spans"):
-        LinkCounter(lambda *_args: None, text._UNANCHORED)("www.a.com")
+        LinkCounter(lambda *_args: None, text._UNANCHORED, text.links_in_here)("www.a.com")
+
+
+def test_the_c_count_is_pickled_as_the_count_of_the_process_that_loads_it():
+    # A kept compiled program (compiler/cache.py) pickles its pool, which holds the count.
+    import pickle
+    assert pickle.loads(pickle.dumps(text.links_in)) is text.links_in
 
 
 def test_link_count_of_what_is_not_a_str_is_none_and_an_error_of_the_count_is_its_own():

@@ -459,7 +459,7 @@ static int has_link_hint_bytes(const unsigned char *data, Py_ssize_t n) {
 }
 #undef HINT_SCAN
 
-/* LinkCounter(match, anchor): text.links_in in C — RE2's count of text._URL's non-overlapping
+/* LinkCounter(match, anchor, remake): text.links_in in C — RE2's count of text._URL's non-overlapping
  * matches in a str, by RE2's raw matcher (`match`: its bound Match, called with `anchor`, the
  * UTF-8 bytes, a start and an end) — that stops at the first remainder without a hint, which holds
  * no match (a match lies in the remainder, and holds its hint). A linked chat message holds one
@@ -469,6 +469,7 @@ typedef struct {
     PyObject_HEAD
     vectorcallfunc call;
     PyObject *match, *anchor;
+    PyObject *remake;            /* fn() → the counter where it is unpickled (a compiled program's pool holds it) */
 } LinkCounter;
 
 static PyTypeObject LinkCounterType;
@@ -530,26 +531,40 @@ static PyObject *LinkCounter_call(LinkCounter *lc, PyObject *const *args, size_t
 }
 
 static PyObject *LinkCounter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
-    PyObject *match, *anchor;
-    static char *names[] = {"match", "anchor", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:LinkCounter", names, &match, &anchor)) return NULL;
+    PyObject *match, *anchor, *remake;
+    static char *names[] = {"match", "anchor", "remake", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO:LinkCounter", names, &match, &anchor, &remake)) return NULL;
     LinkCounter *lc = (LinkCounter *)type->tp_alloc(type, 0);
     if (lc == NULL) return NULL;
     lc->call = (vectorcallfunc)LinkCounter_call;
     lc->match = Py_NewRef(match);
     lc->anchor = Py_NewRef(anchor);
+    lc->remake = Py_NewRef(remake);
     return (PyObject *)lc;
 }
+
+/* Pickled as a call of `remake`: RE2's matcher has no pickled form, and the counter is one a
+ * process makes for itself (text.links_in). */
+static PyObject *LinkCounter_reduce(LinkCounter *lc, PyObject *Py_UNUSED(ignored)) {
+    return Py_BuildValue("(O())", lc->remake);
+}
+
+static PyMethodDef LinkCounter_methods[] = {
+    {"__reduce__", (PyCFunction)LinkCounter_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
 
 static int LinkCounter_traverse(LinkCounter *lc, visitproc visit, void *arg) {
     Py_VISIT(lc->match);
     Py_VISIT(lc->anchor);
+    Py_VISIT(lc->remake);
     return 0;
 }
 
 static int LinkCounter_clear(LinkCounter *lc) {
     Py_CLEAR(lc->match);
     Py_CLEAR(lc->anchor);
+    Py_CLEAR(lc->remake);
     return 0;
 }
 
@@ -564,8 +579,9 @@ static PyTypeObject LinkCounterType = {
     .tp_name = "policyengine.runtime._words.LinkCounter",
     .tp_basicsize = sizeof(LinkCounter),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_doc = "LinkCounter(match, anchor)(text) -> RE2's count of non-overlapping matches in text",
+    .tp_doc = "LinkCounter(match, anchor, remake)(text) -> RE2's count of non-overlapping matches in text",
     .tp_new = LinkCounter_new,
+    .tp_methods = LinkCounter_methods,
     .tp_call = PyVectorcall_Call,
     .tp_vectorcall_offset = offsetof(LinkCounter, call),
     .tp_traverse = (traverseproc)LinkCounter_traverse,

@@ -124,11 +124,16 @@ def python_links_in(text: str) -> int:
     return _count(_URL, text)
 
 
+def links_in_here():
+    """This process's `links_in`: what a pickled one (a kept compiled program's pool) is loaded as."""
+    return links_in
+
+
 links_in = python_links_in
 try:                                                      # in C where it was built (runtime/_words.c)
     from policyengine.runtime._words import LinkCounter
     if getattr(_URL, "_regexp", None) is not None and _UNANCHORED is not None:
-        links_in = LinkCounter(_URL._regexp.Match, _UNANCHORED)
+        links_in = LinkCounter(_URL._regexp.Match, _UNANCHORED, links_in_here)
 except ImportError:                                       # pragma: no cover - no C compiler at install
     pass
 
