@@ -271,6 +271,27 @@ def test_keys_predicted_from_the_line_before_decide_as_keys_read_afresh():
     assert decode_timed(bad)[1] is None and decode_timed(bad)[1] is None
 
 
+def test_a_predicted_key_is_taken_only_with_every_byte_the_same():
+    # A key is compared with the one the last line had at its place as words (the first and last
+    # four or eight bytes): a key of the same length that differs in any one byte is another key.
+    fields = record_fields({"text": "text", "channel": "text", "community": "text", "target_user": "text"})
+    decode_timed, msgspec_decode = timed_record_decoder(fields), msgspec_record_decoder(fields)
+    base = [b'"type":"message"', b'"ts":"2026-11-02T00:00:25.301Z"', b'"user":"u1"', b'"id":"e1"',
+            b'"text":"hi"', b'"channel":"c"', b'"community":"g"', b'"target_user":"t"']
+    for k, part in enumerate(base):
+        name_end = part.index(b'":')
+        for i in range(1, name_end):
+            other = part[:i] + (b"X" if part[i:i + 1] != b"X" else b"Y") + part[i + 1:]
+            for line in (b"{" + b",".join(base) + b"}", b"{" + b",".join(base[:k] + [other] + base[k + 1:]) + b"}"):
+                try:
+                    expected = _values(msgspec_decode(line))
+                except msgspec.ValidationError:            # a required field renamed: msgspec's error
+                    with pytest.raises(msgspec.ValidationError):
+                        decode_timed(line)
+                    continue
+                assert _values(decode_timed(line)[0]) == expected, (part, i)
+
+
 def test_a_pair_decode_timed_handed_out_never_changes_under_its_holder():
     # decode_timed fills its last pair again only when no one else holds it (the record loop
     # unpacks it at once); a caller that keeps one keeps what it was given.

@@ -273,8 +273,24 @@ typedef struct {
  * takes its field and steps `predicted->len` bytes, past the colon. The bytes hold no quote but the
  * two around the key's name, so equal bytes are the same key. */
 static inline int key_as_predicted(const Predicted *predicted, const unsigned char *p, const unsigned char *end) {
-    return predicted != NULL && predicted->len != 0 && end - p >= predicted->len
-           && memcmp(p, predicted->bytes, predicted->len) == 0;
+    if (predicted == NULL || predicted->len == 0 || end - p < predicted->len) return 0;
+    /* A key of 4 to 16 bytes (`"id":` to `"community":`, most of them) as two words that overlap
+     * where it is not twice their size: a memcmp call was ~25 instructions a key, seven a line. */
+    size_t n = predicted->len;
+    const unsigned char *q = predicted->bytes;
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b, c, d;
+        memcpy(&a, p, 8); memcpy(&b, p + n - 8, 8);
+        memcpy(&c, q, 8); memcpy(&d, q + n - 8, 8);
+        return a == c && b == d;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a, b, c, d;
+        memcpy(&a, p, 4); memcpy(&b, p + n - 4, 4);
+        memcpy(&c, q, 4); memcpy(&d, q + n - 4, 4);
+        return a == c && b == d;
+    }
+    return memcmp(p, q, n) == 0;
 }
 
 /* The key from its opening quote at p to its closing one at q, of field f, predicted for the next
