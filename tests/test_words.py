@@ -112,6 +112,12 @@ def test_folded_starts_with_any_by_hand():
     assert _words.folded_starts_with_any("STRASSE", ("straß",)) is False            # prefixes come folded: "strass"
     assert _words.folded_starts_with_any("ﬃx", ("ffix",)) is True                   # one character, three folded
     assert _words.folded_starts_with_any("#ſummary", summary) is True               # the long s folds to s
+    # The first character is folded before the prefixes' first characters turn a text away.
+    assert _words.folded_starts_with_any("ſum", ("sum",)) is True
+    assert _words.folded_starts_with_any("\u212aelvin", ("kel",)) is True           # the Kelvin sign folds to k
+    assert _words.folded_starts_with_any("İx", ("i\u0307x",)) is True
+    assert _words.folded_starts_with_any("总结一下", summary) is False and _words.folded_starts_with_any("", summary) is False
+    assert _words.folded_starts_with_any("", ("",)) is True and _words.folded_starts_with_any("x", ()) is False
     assert _words.folded_starts_with_any(None, summary) is False                    # a missing text
     assert _words.folded_starts_with_any(7, summary) is False
 

@@ -294,6 +294,31 @@ static PyObject *starts_with_any(PyObject *Py_UNUSED(m), PyObject *const *args, 
  * made a string a message, ~500 instructions. */
 enum { FOLDED_PREFIX_MAX = 64 };
 
+/* The first characters of the last prefixes asked about (the generated code passes the same tuple
+ * on every message), when each is a str of one character or more and there are at most 64: a
+ * text whose first character folds to none of them starts with none of them (most chat text),
+ * found before any of the work below (~200 instructions a message). The tuple is held, so its
+ * address stays its own. */
+static struct {
+    PyObject *prefixes;
+    Py_ssize_t n;
+    Py_UCS4 first[64];
+} prefix_firsts;
+
+static int prefix_firsts_of(PyObject *prefixes) {
+    if (prefixes == prefix_firsts.prefixes) return 1;
+    Py_ssize_t n = PyTuple_GET_SIZE(prefixes);
+    if (n > 64) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *prefix = PyTuple_GET_ITEM(prefixes, i);
+        if (!PyUnicode_Check(prefix) || PyUnicode_GET_LENGTH(prefix) == 0) return 0;
+    }
+    Py_XSETREF(prefix_firsts.prefixes, Py_NewRef(prefixes));
+    prefix_firsts.n = n;
+    for (Py_ssize_t i = 0; i < n; i++) prefix_firsts.first[i] = PyUnicode_READ_CHAR(PyTuple_GET_ITEM(prefixes, i), 0);
+    return 1;
+}
+
 static PyObject *folded_starts_with_any(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyTuple_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "folded_starts_with_any(text, prefixes: tuple)");
@@ -301,6 +326,16 @@ static PyObject *folded_starts_with_any(PyObject *m, PyObject *const *args, Py_s
     }
     PyObject *text = args[0], *prefixes = args[1];
     if (!PyUnicode_CheckExact(text)) Py_RETURN_FALSE;
+#if PY_VERSION_HEX < 0x030D0000
+    if (PyUnicode_GET_LENGTH(text) > 0 && prefix_firsts_of(prefixes)) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(text, 0), folded[3];
+        if (c < 128) folded[0] = c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+        else _PyUnicode_ToFoldedFull(c, folded);
+        Py_ssize_t i = 0;
+        while (i < prefix_firsts.n && prefix_firsts.first[i] != folded[0]) i++;
+        if (i == prefix_firsts.n) Py_RETURN_FALSE;
+    }
+#endif
     /* As str.startswith takes a tuple: in order, True at the first prefix that matches, a TypeError
      * at the first that is not a str before one does. `usable`: the prefixes before that one. */
     Py_ssize_t longest = 0, usable = 0;
