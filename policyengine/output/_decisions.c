@@ -215,14 +215,20 @@ static inline int put_member(int *first, PyObject *key, PyObject *value) {
     return put_value(value);
 }
 
+/* Bytes known here (a head key with its comma and colon), as they are. */
+static inline int put_raw(const char *text, Py_ssize_t len) {
+    if (reserve(len) < 0) return -1;
+    memcpy(buf + buf_len, text, (size_t)len);
+    buf_len += len;
+    return 0;
+}
+#define PUT_RAW(literal) put_raw(literal, (Py_ssize_t)sizeof literal - 1)
+
 /* `"ts":"…"` from microseconds, the first member of a record's line. */
-static int put_time(int *first, PyObject *key, int64_t us) {
-    *first = 0;
-    int r = put_known_str(key);
-    if (r != 0) return r;
-    if (reserve(32) < 0) return -1;
-    buf[buf_len++] = ':';
-    buf[buf_len++] = '"';
+static int put_time(int64_t us) {
+    if (reserve(40) < 0) return -1;
+    memcpy(buf + buf_len, "\"ts\":\"", 6);
+    buf_len += 6;
     buf_len += format_us_chars(us, buf + buf_len);
     buf[buf_len++] = '"';
     return 0;
@@ -277,18 +283,17 @@ static int put_decision(PyObject *d) {
     if (reserve(1) < 0) return -1;
     buf[buf_len++] = '{';
     if (record) {
+        /* The head's keys are known: written as bytes (the time always comes first, so every
+         * other member after a comma), not looked up in the cache of encoded strings. */
         const Record *rec = (const Record *)d;
-        for (int i = 0; i < HEAD + rec->n && r == 0; i++) {
-            record_slot(rec, i, &key, &value);
-            if (i == 1) {
-                r = put_names(rec, &first);
-                i = 3;
-            } else if (value != NULL) {
-                r = put_member(&first, key, value);
-            } else if (i == 0) {
-                r = put_time(&first, key, rec->ts_us);     /* a time not made into a str */
-            }
-        }
+        first = 0;
+        r = rec->head[0] != NULL ? put_raw("\"ts\":", 5) < 0 ? -1 : put_value(rec->head[0])
+                                 : put_time(rec->ts_us);   /* a time not made into a str */
+        if (r == 0) r = put_names(rec, &first);
+        if (r == 0 && rec->head[4] != NULL) r = PUT_RAW(",\"user\":") < 0 ? -1 : put_value(rec->head[4]);
+        if (r == 0 && rec->head[5] != NULL) r = PUT_RAW(",\"event_id\":") < 0 ? -1 : put_value(rec->head[5]);
+        for (int i = 0; i < rec->n && r == 0; i++)
+            if (rec->values[i] != NULL) r = put_member(&first, rec->keys[i], rec->values[i]);
     } else {
         while (r == 0 && PyDict_Next(d, &pos, &key, &value))
             r = PyUnicode_CheckExact(key) ? put_member(&first, key, value) : 1;
