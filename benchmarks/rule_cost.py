@@ -64,6 +64,12 @@ def without(source: str, kind: str, index: int) -> str:
     return "\n".join(lines)
 
 
+def _position(node: ast.expr) -> int:
+    """A step's value as a position in the call's arguments: -1 for a function of ts (active days'
+    calendar), which takes none."""
+    return -1 if isinstance(node, ast.Attribute) else ast.literal_eval(node)
+
+
 def _without_batched(lines: list[str], index: int) -> int:
     """Aggregate `index` taken out of the batch of updates holding it, in place: its step out of
     the Updates, its read out of each call's unpacking and set to 0 after it, and the call's
@@ -78,7 +84,7 @@ def _without_batched(lines: list[str], index: int) -> int:
         if not at:
             continue
         del steps[at[0]]
-        nargs = max([2] + [max(ast.literal_eval(step.elts[2]), ast.literal_eval(step.elts[3])) + 1 for step in steps])
+        nargs = max([2] + [max(ast.literal_eval(step.elts[2]), _position(step.elts[3])) + 1 for step in steps])
         lines[n] = f"{m.group(1)}{m.group(2)} = Updates({ast.unparse(ast.Tuple(steps))}, aggregate_failed, FAILED)"
         for c, call in enumerate(lines):
             cm = _BATCH_CALL.match(call)

@@ -48,12 +48,20 @@ _EVENTS = st.lists(st.tuples(st.integers(0, 40_000_000), st.sampled_from(["u1", 
                              st.sampled_from(["hi", "加微信", "", None]), st.integers(0, 2)), max_size=60)
 
 
+def _by_calendar(steps: tuple) -> tuple:
+    """The steps with active days' day computed by the step from ts, as the generated code has it
+    (the calendar's `day`), where the call handed it in."""
+    return tuple((op, table, key, (lambda ts: ts // DAY) if op == "active_days" else value, width, index)
+                 for op, table, key, value, width, index in steps)
+
+
 @settings(max_examples=300, deadline=None)
-@given(_EVENTS, st.booleans())
-def test_the_updates_read_and_keep_what_their_steps_one_by_one_do(events, in_columns):
+@given(_EVENTS, st.booleans(), st.booleans())
+def test_the_updates_read_and_keep_what_their_steps_one_by_one_do(events, in_columns, by_calendar):
     oracle = _tables()
     sides = [(impl, _tables(MemberIndex() if in_columns else None)) for impl in IMPLEMENTATIONS]
-    batches = [(impl(_steps(tables), _never_fails, updates.FAILED), tables) for impl, tables in sides]
+    made = _by_calendar if by_calendar else (lambda steps: steps)
+    batches = [(impl(made(_steps(tables)), _never_fails, updates.FAILED), tables) for impl, tables in sides]
     ts = 1_767_225_600_000_000
     for gap, user, text, day_step in events:
         ts += gap + day_step * DAY
@@ -92,6 +100,20 @@ def test_a_failing_step_is_reported_reads_failed_and_the_others_still_run(impl):
     failing = impl(steps, _never_fails, updates.FAILED)
     with pytest.raises(AssertionError, match="step 6 failed"):
         failing(event, 101, "u", bad)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_a_calendar_that_fails_is_its_steps_failure(impl):
+    reported = []
+
+    def broken(ts):
+        raise OverflowError("no such day")
+    steps = (("active_days", {}, 2, broken, 14, 4), ("count", {}, 2, -1, None, 5))
+    batch = impl(steps, lambda *report: reported.append(report), updates.FAILED)
+    assert batch({"id": "e1"}, 100, "u") == (updates.FAILED, 1)          # takes (event, ts, user): no day
+    assert [(index, type(exc)) for index, exc, _ in reported] == [(4, OverflowError)]
+    with pytest.raises(TypeError):
+        impl((("count", {}, 2, broken, None, 5),), _never_fails, updates.FAILED)   # only active days takes one
 
 
 class _Interrupting:

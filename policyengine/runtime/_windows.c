@@ -856,7 +856,8 @@ fail:
 /* Updates(steps, failed, failed_read): a handler's aggregate updates made on every event of its type
  * before its rules, in one call (runtime/updates.py says why and holds the Python definition). A
  * step is (op, table, key, value, width, index): `key` and `value` are positions in the call's
- * arguments (event, ts, local, …), `value` -1 when the op takes none; `width` a count window's
+ * arguments (event, ts, local, …), `value` -1 when the op takes none, or for active days the
+ * calendar's function of ts giving the event's day or week; `width` a count window's
  * width in µs or active days' span. Called as updates(event, ts, local, …), it hands back a tuple
  * of what each step read; a step that raises an Exception is reported as failed(index, exc,
  * event) and reads failed_read, and the steps after it still run. */
@@ -867,6 +868,7 @@ typedef struct {
     int op;
     Py_ssize_t key, value;
     PyObject *table, *width, *index;
+    PyObject *period;                  /* active days: fn(ts) → the event's day (value -1), or NULL */
 } Step;
 
 typedef struct {
@@ -883,6 +885,7 @@ static PyObject *Updates_call(Updates *u, PyObject *const *args, size_t nargsf, 
 static int Updates_traverse(Updates *u, visitproc visit, void *arg) {
     for (Py_ssize_t i = 0; i < u->nsteps; i++) {
         Py_VISIT(u->step[i].table); Py_VISIT(u->step[i].width); Py_VISIT(u->step[i].index);
+        Py_VISIT(u->step[i].period);
     }
     Py_VISIT(u->failed); Py_VISIT(u->failed_read); Py_VISIT(u->reads);
     return 0;
@@ -891,6 +894,7 @@ static int Updates_traverse(Updates *u, visitproc visit, void *arg) {
 static int Updates_clear(Updates *u) {
     for (Py_ssize_t i = 0; i < u->nsteps; i++) {
         Py_CLEAR(u->step[i].table); Py_CLEAR(u->step[i].width); Py_CLEAR(u->step[i].index);
+        Py_CLEAR(u->step[i].period);
     }
     Py_CLEAR(u->failed); Py_CLEAR(u->failed_read); Py_CLEAR(u->reads);
     return 0;
@@ -904,8 +908,8 @@ static void Updates_dealloc(Updates *u) {
 }
 
 static int step_of(PyObject *item, Step *step, Py_ssize_t *nargs) {
-    PyObject *op;
-    if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "UOnnOO!:step", &op, &step->table, &step->key, &step->value,
+    PyObject *op, *value;
+    if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "UOnOOO!:step", &op, &step->table, &step->key, &value,
                                                   &step->width, &PyLong_Type, &step->index)) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a step is (op, table, key, value, width, index)");
         return -1;
@@ -918,6 +922,18 @@ static int step_of(PyObject *item, Step *step, Py_ssize_t *nargs) {
         PyErr_Format(PyExc_ValueError, "no update op %R", op);
         return -1;
     }
+    /* Active days' value: a position, or the calendar's day function, called here with ts (the
+     * generated code called it before the call, ~120 instructions a message). */
+    if (step->op == OP_ACTIVE_DAYS && !PyLong_Check(value) && PyCallable_Check(value)) {
+        step->period = Py_NewRef(value);
+        step->value = 2;                                  /* passes the check below; not read */
+    } else if (PyLong_Check(value)) {
+        step->value = PyLong_AsSsize_t(value);
+        if (step->value == -1 && PyErr_Occurred()) return -1;
+    } else {
+        PyErr_SetString(PyExc_TypeError, "a step's value is a position (or, for active days, a function of ts)");
+        return -1;
+    }
     if (!PyDict_Check(step->table) && !is_column(step->table)) {
         PyErr_SetString(PyExc_TypeError, "a step's table is a dict or a column");
         return -1;
@@ -927,6 +943,7 @@ static int step_of(PyObject *item, Step *step, Py_ssize_t *nargs) {
         return -1;
     }
     if (step->key >= *nargs) *nargs = step->key + 1;
+    if (step->period != NULL) step->value = -1;
     if (step->value >= *nargs) *nargs = step->value + 1;
     Py_INCREF(step->table); Py_INCREF(step->width); Py_INCREF(step->index);
     return 0;
@@ -973,8 +990,12 @@ static PyObject *step_read(const Step *step, PyObject *const *args) {
         return count_up(NULL, a, 2);
     }
     case OP_ACTIVE_DAYS: {
-        PyObject *a[4] = {step->table, key, args[step->value], step->width};
-        return active_days_add_read(NULL, a, 4);
+        PyObject *day = step->period != NULL ? PyObject_CallOneArg(step->period, ts) : Py_NewRef(args[step->value]);
+        if (day == NULL) return NULL;
+        PyObject *a[4] = {step->table, key, day, step->width};
+        PyObject *read = active_days_add_read(NULL, a, 4);
+        Py_DECREF(day);
+        return read;
     }
     default: {
         PyObject *a[6] = {step->table, key, step->op == OP_REPEATS ? s_repeats : s_distinct, ts,

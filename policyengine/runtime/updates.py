@@ -9,7 +9,8 @@ what each update read, in order, which the handler unpacks into the locals its r
 (compiler/codegen.py writes the call).
 
 A step is (op, table, key, value, width, index): `key` and `value` are positions in the call's
-arguments (event, ts, local, …), `value` -1 for an op that takes none; `width` is a window's width
+arguments (event, ts, local, …), `value` -1 for an op that takes none, or for `active_days` the
+calendar's function of ts that gives the event's day or week (called here, not by the handler); `width` is a window's width
 in µs, or active days' span; `index` the aggregate's, for reporting. The ops are the updates that
 hand back a read: `count_window` (helpers.add_count), `count` (helpers.count_up), `repeats` and
 `distinct` (aggregates.add_read), `active_days` (incentives.active_days_add_read).
@@ -58,6 +59,10 @@ def checked_steps(steps: tuple) -> tuple:
         op, _table, key, value, _width, _index = step
         if op not in OPS:
             raise ValueError(f"no update op {op!r}")
+        if op == "active_days" and not isinstance(value, int) and callable(value):
+            value = 2                                     # the day comes from value(ts)
+        if not isinstance(value, int):
+            raise TypeError("a step's value is a position (or, for active days, a function of ts)")
         if key < 2 or (value < 2 if op in _TAKES_VALUE else value != -1):
             raise ValueError("a step's key and value are positions past (event, ts); -1 for no value")
     return steps
@@ -71,7 +76,7 @@ class PythonUpdates:
         self.steps = checked_steps(steps)
         self.failed = failed
         self.failed_read = failed_read
-        self.nargs = max([2] + [max(s[2], s[3]) + 1 for s in steps])
+        self.nargs = max([2] + [max(s[2], s[3] if isinstance(s[3], int) else -1) + 1 for s in steps])
 
     def __call__(self, *args) -> tuple:
         if len(args) != self.nargs:
@@ -85,7 +90,8 @@ class PythonUpdates:
                 elif op == "count":
                     read = count_up(table, args[key])
                 elif op == "active_days":
-                    read = active_days_add_read(table, args[key], args[value], width)
+                    day = args[value] if isinstance(value, int) else value(ts)
+                    read = active_days_add_read(table, args[key], day, width)
                 else:
                     read = add_read(table, args[key], op, ts, args[value], width)
             except Exception as exc:        # noqa: BLE001 - reported as the aggregate's failure, as before
