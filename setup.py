@@ -21,16 +21,17 @@ class BuildWithGrammar(build_py):
 setup(
     cmdclass={"build_py": BuildWithGrammar},
     # Per-line checks of `eval`, log lines read into records, member-keyed columns, sliding windows, awards of points, calendar days, short word lists and the writing and counting of decisions in C (docs/performance.md). Optional: where it cannot be built,
-    # the same answers come from Python, more slowly.
+    # the same answers come from Python, more slowly. -O3 (Python's own flags): 2.6 % fewer instructions an event
+    # than -O2 on the community pack, ~1 % less time (seventeenth session).
     ext_modules=[Extension(f"policyengine.events.{name}", [f"policyengine/events/{name}.c"],
                            depends=["policyengine/events/_text.h", "policyengine/events/_json_scan.h", "policyengine/events/_normalize_table.h", "policyengine/events/_format.h",
-                                    "policyengine/events/_clock.h"], extra_compile_args=["-O2"], optional=True)
+                                    "policyengine/events/_clock.h"], extra_compile_args=["-O3"], optional=True)
                  for name in ("_lines", "_records", "_route")] +
-                [Extension(f"policyengine.runtime.{name}", [f"policyengine/runtime/{name}.c"], extra_compile_args=["-O2"],
+                [Extension(f"policyengine.runtime.{name}", [f"policyengine/runtime/{name}.c"], extra_compile_args=["-O3"],
                            depends=["policyengine/runtime/_columns.h", "policyengine/runtime/_ints.h", "policyengine/runtime/_times.h",
                                     "policyengine/output/_decisions.h"], optional=True)
                  for name in ("_columns", "_windows", "_points", "_periods", "_words")] +
                 [Extension("policyengine.output._decisions", ["policyengine/output/_decisions.c"],
                            depends=["policyengine/output/_decisions.h", "policyengine/output/_record.h",
-                                    "policyengine/output/_tally.h", "policyengine/events/_format.h", "policyengine/runtime/_ints.h"], extra_compile_args=["-O2"], optional=True)],
+                                    "policyengine/output/_tally.h", "policyengine/events/_format.h", "policyengine/runtime/_ints.h"], extra_compile_args=["-O3"], optional=True)],
 )

@@ -180,7 +180,7 @@ static PyObject *unescaped(const unsigned char *s, Py_ssize_t n) {
         case 'r': *o++ = '\r'; break;
         case 't': *o++ = '\t'; break;
         case 'u': {
-            unsigned u, low;
+            unsigned u = 0, low = 0;             /* hex4 succeeds: the scan checked the escape */
             hex4(p, &u);
             p += 4;
             if (u >= 0xD800 && u <= 0xDBFF) {
