@@ -242,8 +242,8 @@ static int put_time(int64_t us) {
 typedef struct { PyObject *names[3]; char *text; Py_ssize_t len; } Head;
 static Head head_cache[HEAD_SETS];
 
-/* The members of slots 1–3 after the time: 0 written, 1 not mine, -1 error. */
-static int put_names(const Record *rec, int *first) {
+/* The members of slots 1–3, after the time: 0 written, 1 not mine, -1 error. */
+static int put_names(const Record *rec) {
     PyObject *const *names = rec->head + 1;
     uint64_t mix = (uint64_t)(uintptr_t)names[0] ^ ((uint64_t)(uintptr_t)names[1] * 3) ^ ((uint64_t)(uintptr_t)names[2] * 5);
     Head *h = &head_cache[(mix * 0x9E3779B97F4A7C15ull) >> 58];
@@ -251,13 +251,13 @@ static int put_names(const Record *rec, int *first) {
         if (reserve(h->len) < 0) return -1;
         memcpy(buf + buf_len, h->text, (size_t)h->len);
         buf_len += h->len;
-        *first = 0;
         return 0;
     }
     Py_ssize_t start = buf_len;
+    int first = 0;                                 /* after the time */
     for (int i = 1; i <= 3; i++) {
         if (rec->head[i] == NULL) continue;
-        int r = put_member(first, head_keys[i], rec->head[i]);
+        int r = put_member(&first, head_keys[i], rec->head[i]);
         if (r != 0) return r;
     }
     for (int i = 0; i < 3; i++)
@@ -289,7 +289,7 @@ static int put_decision(PyObject *d) {
         first = 0;
         r = rec->head[0] != NULL ? put_raw("\"ts\":", 5) < 0 ? -1 : put_value(rec->head[0])
                                  : put_time(rec->ts_us);   /* a time not made into a str */
-        if (r == 0) r = put_names(rec, &first);
+        if (r == 0) r = put_names(rec);
         if (r == 0 && rec->head[4] != NULL) r = PUT_RAW(",\"user\":") < 0 ? -1 : put_value(rec->head[4]);
         if (r == 0 && rec->head[5] != NULL) r = PUT_RAW(",\"event_id\":") < 0 ? -1 : put_value(rec->head[5]);
         for (int i = 0; i < rec->n && r == 0; i++)

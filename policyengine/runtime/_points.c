@@ -128,9 +128,6 @@ static PyObject *Giver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)g;
 }
 
-/* tables[key] (borrowed): a ledger, a cap table, a period's leaderboard. The store makes it when
- * it is missing, and makes a column of its member index of one a state file restored as a dict
- * (Store.member_table, the one place that does either). */
 /* Where CPython keeps a dict's version (PEP 509, to 3.11: every change of the dict gives it a new
  * one, unique in the process), the column found at a site is kept with the version it was found
  * in, and while the dict has not changed it still holds that column under that key: an award
@@ -140,6 +137,9 @@ static PyObject *Giver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 #define DICT_VERSION(d) (((PyDictObject *)(d))->ma_version_tag)
 #endif
 
+/* tables[key] (borrowed) for the award's `site`: a ledger, a cap table, a period's leaderboard.
+ * The store makes it when it is missing, and makes a column of its member index of one a state
+ * file restored as a dict (Store.member_table, the one place that does either). */
 static PyObject *member_table(Giver *g, int site, PyObject *tables, PyObject *key) {
 #ifdef DICT_VERSION
     if (site < SITES && g->found[site].table != NULL && g->found[site].version == DICT_VERSION(tables))
