@@ -334,6 +334,48 @@ def test_active_days_add_read_by_hand():
     assert table["u"] == [12, 17]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["arm", "end", "hold"]), st.sampled_from(["u1", "u2", "张三"]),
+                          st.integers(0, 10)), max_size=30), st.booleans())
+def test_a_silence_by_member_is_re_armed_and_ended_as_its_definition_says(steps, in_column):
+    # replace_pair_of and pop_of (runtime/_points.c) against helpers' definitions, on a dict and on
+    # a column of 1-tuples (silences by member, read by the member without the tuple), with pairs a
+    # caller holds (never changed under it: the column then gets a new pair, by its tuple key).
+    from policyengine.runtime import _points, helpers
+    from policyengine.runtime._columns import Column, MemberIndex
+    index = MemberIndex()
+    c_table = Column(index, True) if in_column else {}
+    py_table: dict = {}
+    held = []
+    for n, (what, member, a) in enumerate(steps):
+        if what == "arm":
+            got = _points.replace_pair_of(c_table, member, a, n)
+            assert got == helpers.python_replace_pair_of(py_table, member, a, n)
+            if not got:                              # a miss: armed afresh, as RT.arm does
+                c_table[(member,)] = py_table[(member,)] = (a, n)
+        elif what == "end":
+            assert _points.pop_of(c_table, member) is None and helpers.python_pop_of(py_table, member) is None
+        elif (member,) in c_table:
+            held.append((c_table[(member,)], py_table[(member,)]))
+        assert dict(c_table.items()) == py_table
+    assert all(kept == copy for kept, copy in held)   # a held pair keeps its values
+
+
+def test_a_silence_by_member_by_hand():
+    from policyengine.runtime import _points
+    from policyengine.runtime._columns import Column, MemberIndex
+    for table in ({}, Column(MemberIndex(), True)):
+        assert _points.replace_pair_of(table, "u", 5, 1) is False and len(table) == 0
+        table[("u",)] = (5, 1)
+        assert _points.replace_pair_of(table, "u", 9, 2) is True and table[("u",)] == (9, 2)
+        assert _points.pop_of(table, "v") is None and table[("u",)] == (9, 2)
+        assert _points.pop_of(table, "u") is None and ("u",) not in table and len(table) == 0
+    with pytest.raises(TypeError):
+        _points.replace_pair_of([], "u", 1, 2)
+    with pytest.raises(TypeError):
+        _points.pop_of({}, ["unhashable"])
+
+
 def test_replace_pair_in_c_does_what_its_definition_does():
     # helpers.python_replace_pair is the definition; the C one must agree on every table and
     # must never change a pair someone else holds, nor write a container into a tuple in place

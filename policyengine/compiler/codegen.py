@@ -17,7 +17,7 @@ from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
 from policyengine.runtime.text import links_in
 
-HELPERS = ("window_count", "add_count", "count_up", "replace_pair", "cooldown_take", "has_label", "active_labels", "set_label", "remove_label",
+HELPERS = ("window_count", "add_count", "count_up", "replace_pair", "replace_pair_of", "pop_of", "cooldown_take", "has_label", "active_labels", "set_label", "remove_label",
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision",
            "member_time", "first_message", "normalize", "seeded_random", "in_sample",
@@ -455,15 +455,10 @@ def _absence_arm(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter
     arming_since = arm and spec.since_types
     keys = spec.since_keys if arming_since else spec.keys
     one = emit.value(keys[0]) if len(keys) == 1 else None
-    if one is not None and one.isidentifier():
-        # A silence by one field held in a local (`(f0,)`, by member): one tuple for every silence
-        # the event arms or ends, made before them all (it cannot fail).
-        key = emit.local.silence_keys.get(one)
-        if key is None:
-            key = emit.local.silence_keys[one] = f"ks{len(emit.local.silence_keys)}"
-            w.line(f"{key} = ({one},)")
-    else:
-        key = emit.key(keys) if one is None else f"({one},)"
+    # A silence by one field held in a local (by member, most often): its key `(f0,)` is made only
+    # where it is needed (replace_pair_of, pop_of: a column of them is read by the member).
+    by_one = one is not None and one.isidentifier()
+    key = f"({one},)" if one is not None else emit.key(keys)
     w.line("try:")
     w.depth = 2
     if spec.filter is not None and not arming_since:
@@ -471,12 +466,15 @@ def _absence_arm(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter
         w.indent()
     # Most messages re-arm and disarm a silence that is already there: that case is written out
     # here (Timeline.arm does the rest).
-    if arm:
-        if not key.isidentifier():
-            w.line(f"k = {key}")
-            key = "k"
-        w.line(f"if not replace_pair(AB{index}, {key}, ts + {spec.window_us}, STORE.events_seen):")
+    if arm and by_one:
+        w.line(f"if not replace_pair_of(AB{index}, {one}, ts + {spec.window_us}, STORE.events_seen):")
         w.line(f"    RT.arm({index}, {key}, ts + {spec.window_us})")
+    elif arm:
+        w.line(f"k = {key}")
+        w.line(f"if not replace_pair(AB{index}, k, ts + {spec.window_us}, STORE.events_seen):")
+        w.line(f"    RT.arm({index}, k, ts + {spec.window_us})")
+    elif by_one:
+        w.line(f"pop_of(AB{index}, {one})")
     else:
         w.line(f"AB{index}.pop({key}, None)")
     w.depth = 1

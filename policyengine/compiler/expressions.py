@@ -130,7 +130,6 @@ class HandlerLocals:
         # (table, key, value read or None) → the local an aggregate's update left what the rules
         # read of it in: updated with no filter before the rules, at the same time (codegen).
         self.read_at_add: dict[tuple, str] = {}
-        self.silence_keys: dict[str, str] = {}  # local → the local holding it as a silence's key, `(local,)`
         self.uses: dict = {}
         # Inside a guarded run (codegen._guarded) uses are not counted: a memo is reset on every
         # event, and a guard skips its run on most (100 one-word rules: 1.5 µs of resets a message).

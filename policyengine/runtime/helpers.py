@@ -72,6 +72,17 @@ def replace_pair(table: dict, key, a, b) -> bool:
     return False
 
 
+def replace_pair_of(table: dict, member, a, b) -> bool:
+    """replace_pair(table, (member,), a, b): a silence by one member re-armed (in C without the
+    tuple where the table is a column of them)."""
+    return replace_pair(table, (member,), a, b)
+
+
+def pop_of(table: dict, member) -> None:
+    """table.pop((member,), None): a silence by one member ended."""
+    table.pop((member,), None)
+
+
 def cooldown_take(table: dict, key, now: int, width: int) -> bool:
     """A `cooldown` rule's gate: when no cooldown of `key` runs at `now` (none kept, or it ended
     at or before now), it starts one, ending at now + width, and says True; while one runs it
@@ -106,9 +117,10 @@ except ImportError:                         # pragma: no cover - no C compiler a
 
 
 python_replace_pair = replace_pair          # kept for the tests that hold the C module to them
+python_replace_pair_of, python_pop_of = replace_pair_of, pop_of
 python_cooldown_take = cooldown_take
 try:                                        # in C where it was built: in place, one lookup (runtime/_points.c)
-    from policyengine.runtime._points import cooldown_take, replace_pair  # noqa: F811
+    from policyengine.runtime._points import cooldown_take, pop_of, replace_pair, replace_pair_of  # noqa: F811
 except ImportError:                         # pragma: no cover - no C compiler at install
     pass
 
