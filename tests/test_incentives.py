@@ -219,6 +219,33 @@ def test_an_award_goes_to_the_tables_the_store_holds_now():
         assert [board["a"][0] for board in old_boards] == [2, 2], native
 
 
+def test_an_award_reads_the_level_table_the_store_holds_now():
+    # The C giver keeps the level tables it found while the store's dict of them is unchanged. By
+    # hand: 4 points reach t1 (3), one more decides nothing; one more again decides no level when
+    # the table still says t1, and t1 again when the store holds a new, empty table (level 0).
+    from policyengine.compiler.program import compile_program
+    from policyengine.loader import load_text
+    from policyengine.runtime.evaluator import Evaluator
+    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    for native in (True, False):
+        for replaced in (False, True):
+            evaluator = Evaluator(compiled)
+            store = evaluator.store
+            give = evaluator.rewards.giver("points", "p", "p", "p", False, native=native)
+            first: list = []
+            give("a", 4, 1_700_000_000_000_000, "e1", None, {"id": "e1"}, first)
+            assert ("level_up", "t1") in [(d["action"], d.get("level")) for d in first]
+            give("a", 1, 1_700_000_000_000_000, "e1", None, {"id": "e1"}, first)   # the table found, kept
+            assert [d["action"] for d in first].count("level_up") == 1
+            if replaced:
+                for key in list(store.levels):
+                    store.levels[key] = store.as_member_table({})
+            second: list = []
+            give("a", 1, 1_700_000_000_000_001, "e2", None, {"id": "e2"}, second)
+            levels = [(d["action"], d.get("level")) for d in second if d["action"].startswith("level")]
+            assert levels == ([("level_up", "t1")] if replaced else []), (native, replaced)
+
+
 def test_a_nan_balance_takes_a_member_at_the_top_level_back_to_the_first():
     # A balance that is not a number reaches no level (incentives.level_of): a member at `core`
     # whose balance turns NaN goes down to `new`, and loses the role `core` gave.

@@ -16,7 +16,7 @@
 
 static DecisionsAPI *decisions_api;
 
-enum { LEDGER, EARNED, BOARD, SITES = BOARD + 6 };   /* where member_table is asked: boards past six are not kept */
+enum { LEDGER, EARNED, BOARD, LEVEL = BOARD + 6, SITES = LEVEL + 4 };   /* tables an award reads: boards past six, levels past four are not kept */
 
 typedef struct {
     PyObject_HEAD
@@ -137,6 +137,23 @@ static PyObject *Giver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 #define DICT_VERSION(d) (((PyDictObject *)(d))->ma_version_tag)
 #endif
 
+/* tables[key] (borrowed, or NULL: an exception set only on failure) for the award's `site`, kept
+ * with the dict's version where it has one, as member_table keeps what it finds. */
+static PyObject *found_get(Giver *g, int site, PyObject *tables, PyObject *key) {
+#ifdef DICT_VERSION
+    if (site < SITES && g->found[site].table != NULL && g->found[site].version == DICT_VERSION(tables))
+        return g->found[site].table;
+#endif
+    PyObject *table = PyDict_GetItemWithError(tables, key);
+#ifdef DICT_VERSION
+    if (table != NULL && site < SITES) {
+        g->found[site].table = table;                      /* borrowed: the dict holds it */
+        g->found[site].version = DICT_VERSION(tables);
+    }
+#endif
+    return table;
+}
+
 /* tables[key] (borrowed) for the award's `site`: a ledger, a cap table, a period's leaderboard.
  * The store makes it when it is missing, and makes a column of its member index of one a state
  * file restored as a dict (Store.member_table, the one place that does either). */
@@ -194,13 +211,21 @@ static PyObject *plain(Giver *g, PyObject *n) {
     return PyLong_CheckExact(n) ? Py_NewRef(n) : PyObject_CallOneArg(g->plain_number, n);
 }
 
+/* seq[i] (new reference), as PySequence_GetItem gives it: straight from an exact tuple or list
+ * (a ledger's record, a pair, a list of thresholds) where the index is inside it. */
+static inline PyObject *item_of(PyObject *seq, Py_ssize_t i) {
+    if (PyTuple_CheckExact(seq) && i < PyTuple_GET_SIZE(seq)) return Py_NewRef(PyTuple_GET_ITEM(seq, i));
+    if (PyList_CheckExact(seq) && i < PyList_GET_SIZE(seq)) return Py_NewRef(PyList_GET_ITEM(seq, i));
+    return PySequence_GetItem(seq, i);
+}
+
 /* The level `after` reaches by a rising list of thresholds, as max(0, bisect_right(...) - 1). */
 static Py_ssize_t level_by(PyObject *thresholds, PyObject *after) {
     Py_ssize_t lo = 0, hi = PySequence_Size(thresholds);
     if (hi < 0) return -1;
     while (lo < hi) {
         Py_ssize_t mid = (lo + hi) / 2;
-        PyObject *t = PySequence_GetItem(thresholds, mid);
+        PyObject *t = item_of(thresholds, mid);
         if (t == NULL) return -1;
         int below = less(after, t);
         Py_DECREF(t);
@@ -272,7 +297,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
     PyObject *record = table_get(ledger, member);            /* borrowed */
     if (record == NULL && PyErr_Occurred()) return NULL;
     if (record != NULL && g->plain_ledger) {
-        before = PySequence_GetItem(record, 0);
+        before = item_of(record, 0);
     } else if (record == NULL && g->plain_ledger && g->floor == NULL) {
         before = Py_NewRef(zero);                             /* a new member: _balance(spec, None, now) */
     } else {
@@ -293,11 +318,11 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
             if (earned != NULL && !(held == NULL && PyErr_Occurred())) {
                 so_far = Py_NewRef(zero);
                 if (held != NULL) {
-                    PyObject *when = PySequence_GetItem(held, 0);
+                    PyObject *when = item_of(held, 0);
                     int same = when == NULL ? -1 : compare(when, period, Py_EQ);
                     Py_XDECREF(when);
                     if (same < 0) Py_CLEAR(so_far);
-                    else if (same) Py_SETREF(so_far, PySequence_GetItem(held, 1));
+                    else if (same) Py_SETREF(so_far, item_of(held, 1));
                 }
             }
             PyObject *room = so_far == NULL ? NULL : PyNumber_Subtract(g->cap, so_far);
@@ -381,7 +406,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
     }
     /* Leaderboards count it (Rewards.board_add). */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->boards); i++) {
-        PyObject *board = member_table(g, BOARD + (int)Py_MIN(i, SITES - BOARD), g->board_tables, PyTuple_GET_ITEM(g->boards, i));  /* anew each period */
+        PyObject *board = member_table(g, i < LEVEL - BOARD ? BOARD + (int)i : SITES, g->board_tables, PyTuple_GET_ITEM(g->boards, i));  /* anew each period */
         if (board == NULL) goto done;
         PyObject *held = table_get(board, member);
         if (held == NULL && PyErr_Occurred()) goto done;
@@ -389,7 +414,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         if (held == NULL) {
             value = Py_NewRef(actual);
         } else {
-            PyObject *was = PySequence_GetItem(held, 0);
+            PyObject *was = item_of(held, 0);
             value = was == NULL ? NULL : PyNumber_Add(was, actual);
             Py_XDECREF(was);
         }
@@ -404,7 +429,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         PyObject *level = PyTuple_GET_ITEM(g->levels, i);       /* (index, spec, thresholds or None) */
         PyObject *index = PyTuple_GET_ITEM(level, 0), *thresholds = PyTuple_GET_ITEM(level, 2);
         if (thresholds != Py_None) {
-            PyObject *table = PyDict_GetItemWithError(g->level_tables, index);
+            PyObject *table = found_get(g, i < SITES - LEVEL ? LEVEL + (int)i : SITES, g->level_tables, index);
             if (table == NULL && PyErr_Occurred()) goto done;
             int number = table == NULL ? 0 : not_nan(after);
             if (number < 0) goto done;
