@@ -388,6 +388,37 @@ def test_a_silence_by_member_is_re_armed_and_ended_as_its_definition_says(steps,
     assert all(kept == copy for kept, copy in held)   # a held pair keeps its values
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["u1", "u2", "张三"]), st.integers(0, 100)), max_size=30), st.booleans(),
+       st.sampled_from([None, 2 ** 63 - 1, 2.5, 2 ** 70]))
+def test_a_messages_member_is_counted_as_the_loop_counted_it(seen, in_column, start):
+    # member_seen (runtime/_points.c) against helpers' definition, the loop's own lines: a new
+    # member's row, one more message on a row, counts past 64 bits and counts that are not ints.
+    from policyengine.runtime import _points, helpers
+    from policyengine.runtime._columns import Column, MemberIndex
+    c_table = Column(MemberIndex()) if in_column else {}
+    py_table: dict = {}
+    if start is not None:
+        c_table["u1"], py_table["u1"] = [0, 0, start], [0, 0, start]
+    for member, ts in seen:
+        assert _points.member_seen(c_table, member, ts) is None and helpers.python_member_seen(py_table, member, ts) is None
+        assert dict(c_table.items()) == py_table
+        assert all(type(a[2]) is type(b[2]) for a, b in zip(dict(c_table.items()).values(), py_table.values()))
+
+
+def test_a_messages_member_by_hand():
+    from policyengine.runtime import _points
+    members: dict = {}
+    for ts in (5, 7, 9):
+        _points.member_seen(members, "u", ts)
+    assert members == {"u": [5, 5, 3]}
+    members["t"] = (1, 1, 1)                       # not a list: as `row[2] += 1` fails, so does it
+    with pytest.raises(TypeError):
+        _points.member_seen(members, "t", 10)
+    with pytest.raises(TypeError):
+        _points.member_seen(members, ["unhashable"], 10)
+
+
 def test_a_silence_by_member_by_hand():
     from policyengine.runtime import _points
     from policyengine.runtime._columns import Column, MemberIndex

@@ -17,7 +17,7 @@ from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
 from policyengine.runtime.text import links_in
 
-HELPERS = ("window_count", "add_count", "count_up", "replace_pair", "replace_pair_of", "pop_of", "cooldown_take", "has_label", "active_labels", "set_label", "remove_label",
+HELPERS = ("window_count", "add_count", "count_up", "replace_pair", "replace_pair_of", "pop_of", "member_seen", "cooldown_take", "has_label", "active_labels", "set_label", "remove_label",
            "get_path", "contains", "starts_with", "ends_with", "contains_any", "contains_all", "is_in", "has", "has_any",
            "has_all", "compare", "arith", "call", "render", "plain_number", "decision",
            "member_time", "first_message", "normalize", "seeded_random", "in_sample",

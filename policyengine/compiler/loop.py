@@ -68,11 +68,7 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     # invites (rare), which also keep who invited whom: a message counts, any other event only
     # makes a member of one not seen before.
     counted = ["        if Z_type == 'message':",
-               "            Z_member = Z_members.get(ev.user)",
-               "            if Z_member is None:",
-               "                Z_members[ev.user] = [ts, ts, 1]",
-               "            else:",
-               "                Z_member[2] += 1"]
+               "            member_seen(Z_members, ev.user, ts)"]       # runtime/helpers.py, in C where built
     others = ["        if Z_type == 'join' or Z_type == 'invite':",
               "            track_member(Z_store, ev, ts)",
               "        elif ev.user not in Z_members:",

@@ -72,6 +72,16 @@ def replace_pair(table: dict, key, a, b) -> bool:
     return False
 
 
+def member_seen(members: dict, member, ts: int) -> None:
+    """A message's member counted, as the record loop does it: a member not seen before is
+    [first seen, joined, messages since] = [ts, ts, 1]; one seen has its count one more."""
+    row = members.get(member)
+    if row is None:
+        members[member] = [ts, ts, 1]
+    else:
+        row[2] += 1
+
+
 def replace_pair_of(table: dict, member, a, b) -> bool:
     """replace_pair(table, (member,), a, b): a silence by one member re-armed (in C without the
     tuple where the table is a column of them)."""
@@ -117,10 +127,10 @@ except ImportError:                         # pragma: no cover - no C compiler a
 
 
 python_replace_pair = replace_pair          # kept for the tests that hold the C module to them
-python_replace_pair_of, python_pop_of = replace_pair_of, pop_of
+python_replace_pair_of, python_pop_of, python_member_seen = replace_pair_of, pop_of, member_seen
 python_cooldown_take = cooldown_take
 try:                                        # in C where it was built: in place, one lookup (runtime/_points.c)
-    from policyengine.runtime._points import cooldown_take, pop_of, replace_pair, replace_pair_of  # noqa: F811
+    from policyengine.runtime._points import cooldown_take, member_seen, pop_of, replace_pair, replace_pair_of  # noqa: F811
 except ImportError:                         # pragma: no cover - no C compiler at install
     pass
 
