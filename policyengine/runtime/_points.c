@@ -211,6 +211,20 @@ static PyObject *plain(Giver *g, PyObject *n) {
     return PyLong_CheckExact(n) ? Py_NewRef(n) : PyObject_CallOneArg(g->plain_number, n);
 }
 
+/* a + b and a - b as Python computes them, in C for ints of 64 bits that do not overflow (points,
+ * balances, caps: an award added and subtracted four times through the number protocol). */
+static inline PyObject *num_add(PyObject *a, PyObject *b) {
+    long long x, y, z;
+    if (as_int64(a, &x) && as_int64(b, &y) && !__builtin_add_overflow(x, y, &z)) return PyLong_FromLongLong(z);
+    return PyNumber_Add(a, b);
+}
+
+static inline PyObject *num_sub(PyObject *a, PyObject *b) {
+    long long x, y, z;
+    if (as_int64(a, &x) && as_int64(b, &y) && !__builtin_sub_overflow(x, y, &z)) return PyLong_FromLongLong(z);
+    return PyNumber_Subtract(a, b);
+}
+
 /* seq[i] (new reference), as PySequence_GetItem gives it: straight from an exact tuple or list
  * (a ledger's record, a pair, a list of thresholds) where the index is inside it. */
 static inline PyObject *item_of(PyObject *seq, Py_ssize_t i) {
@@ -325,14 +339,14 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
                     else if (same) Py_SETREF(so_far, item_of(held, 1));
                 }
             }
-            PyObject *room = so_far == NULL ? NULL : PyNumber_Subtract(g->cap, so_far);
+            PyObject *room = so_far == NULL ? NULL : num_sub(g->cap, so_far);
             int over = room == NULL ? -1 : less(room, amount);
             if (over > 0) {                                   /* max(0, min(amount, room)) */
                 int left = greater(room, zero);
                 if (left < 0) over = -1;
                 else Py_SETREF(actual, Py_NewRef(left ? room : zero));
             }
-            PyObject *total = over < 0 ? NULL : PyNumber_Add(so_far, actual);
+            PyObject *total = over < 0 ? NULL : num_add(so_far, actual);
             int failed = total == NULL || put_pair(earned, member, period, total) < 0;
             Py_XDECREF(total);
             Py_XDECREF(room);
@@ -345,7 +359,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
         int negative = less(amount, zero);
         if (negative < 0) goto done;
         if (negative) {                                       /* max(amount, min(0, floor - before)) */
-            PyObject *room = PyNumber_Subtract(g->floor, before);
+            PyObject *room = num_sub(g->floor, before);
             if (room == NULL) goto done;
             int under = less(room, zero);
             PyObject *bound = under < 0 ? NULL : Py_NewRef(under ? room : zero);
@@ -360,7 +374,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
             if (!more) Py_DECREF(bound);
         }
     }
-    after = PyNumber_Add(before, actual);
+    after = num_add(before, actual);
     if (after == NULL || put_pair(ledger, member, after, now) < 0) goto done;
     int truth = PyObject_IsTrue(actual);
     if (truth < 0) goto done;
@@ -415,7 +429,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
             value = Py_NewRef(actual);
         } else {
             PyObject *was = item_of(held, 0);
-            value = was == NULL ? NULL : PyNumber_Add(was, actual);
+            value = was == NULL ? NULL : num_add(was, actual);
             Py_XDECREF(was);
         }
         PyObject *seen = value == NULL ? NULL : nargs == 8 ? Py_NewRef(args[7]) : PyObject_GetAttr(g->store, s_events_seen);
