@@ -1,5 +1,6 @@
 """Incentive properties beyond single cases: seeded amounts, period boundaries, time zones."""
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -119,6 +120,16 @@ _AMOUNTS = st.one_of(st.integers(-6, 8), st.sampled_from([0.5, -0.5, 2.25, -3.75
                                                           1 << 40, -(1 << 40), (1 << 30) + 3, -(1 << 30) - 3]))
 
 
+@lru_cache(maxsize=1)
+def _giver_program():
+    """_GIVER_POLICY compiled, as a policy `p` (compiled once for the tests that make givers of it)."""
+    from policyengine.compiler.program import compile_program
+    from policyengine.loader import load_text
+    loaded = load_text([("g.policy", "policy p\n" + _GIVER_POLICY)])
+    assert not [d for d in loaded.diagnostics if d.is_error]
+    return compile_program(loaded.program)
+
+
 def _generic_award(rewards, currency, named, source, member, amount, now, event, out):
     """What the generated code did before the giver, step for step."""
     from policyengine.runtime.helpers import decision, plain_number
@@ -140,13 +151,9 @@ def test_giver_does_what_award_its_decision_and_awarded_do(steps):
     # Three evaluators of one program: the giver in C (runtime/_points.c), the Python giver (which
     # calls award() and awarded() itself), and those two called here step by step, as generated
     # code called them before givers: the C against the definitions, and the Python giver's fields.
-    from policyengine.compiler.program import compile_program
-    from policyengine.loader import load_text
     from policyengine.runtime import _points
     from policyengine.runtime.evaluator import Evaluator
-    loaded = load_text([("g.policy", "policy p\n" + _GIVER_POLICY)])
-    assert not [d for d in loaded.diagnostics if d.is_error]
-    compiled = compile_program(loaded.program)
+    compiled = _giver_program()
     native, python, slow = Evaluator(compiled), Evaluator(compiled), Evaluator(compiled)
     givers: dict = {}
     now = 1_700_000_000_000_000
@@ -177,10 +184,8 @@ def test_giver_does_what_award_its_decision_and_awarded_do(steps):
 def test_a_leaderboard_keeps_the_event_count_the_giver_is_handed():
     # Ties on a leaderboard go to who reached the score first: the pair keeps the store's event
     # count, which the record loop hands the giver (`seen`), or the giver reads from the store.
-    from policyengine.compiler.program import compile_program
-    from policyengine.loader import load_text
     from policyengine.runtime.evaluator import Evaluator
-    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    compiled = _giver_program()
     for native in (True, False):
         evaluator = Evaluator(compiled)
         evaluator.store.events_seen = 5
@@ -198,10 +203,8 @@ def test_an_award_goes_to_the_tables_the_store_holds_now():
     # are unchanged; a table the store replaces (a state file loaded, a period's board opened) is
     # the one the next award reads and writes. By hand: 2 points, then the ledger and the boards
     # start afresh, then 3 points: a balance of 3 and boards of 3, not 5.
-    from policyengine.compiler.program import compile_program
-    from policyengine.loader import load_text
     from policyengine.runtime.evaluator import Evaluator
-    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    compiled = _giver_program()
     for native in (True, False):
         evaluator = Evaluator(compiled)
         store = evaluator.store
@@ -223,10 +226,8 @@ def test_an_award_reads_the_level_table_the_store_holds_now():
     # The C giver keeps the level tables it found while the store's dict of them is unchanged. By
     # hand: 4 points reach t1 (3), one more decides nothing; one more again decides no level when
     # the table still says t1, and t1 again when the store holds a new, empty table (level 0).
-    from policyengine.compiler.program import compile_program
-    from policyengine.loader import load_text
     from policyengine.runtime.evaluator import Evaluator
-    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    compiled = _giver_program()
     for native in (True, False):
         for replaced in (False, True):
             evaluator = Evaluator(compiled)
@@ -249,10 +250,8 @@ def test_an_award_reads_the_level_table_the_store_holds_now():
 def test_a_nan_balance_takes_a_member_at_the_top_level_back_to_the_first():
     # A balance that is not a number reaches no level (incentives.level_of): a member at `core`
     # whose balance turns NaN goes down to `new`, and loses the role `core` gave.
-    from policyengine.compiler.program import compile_program
-    from policyengine.loader import load_text
     from policyengine.runtime.evaluator import Evaluator
-    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    compiled = _giver_program()
     for native in (True, False):
         evaluator = Evaluator(compiled)
         give = evaluator.rewards.giver("rep", "bonus", "p", "bonus", True, native=native)    # not capped
@@ -269,10 +268,8 @@ def test_a_balance_exactly_at_a_threshold_reaches_its_level():
     # Thresholds are reached, not passed: `tier` has "t1" at 3, so 2 + 1 points give its badge
     # on the second award, and 1 more (4) gives nothing new. The C giver decides itself whether
     # the level moved (`level_by`); a threshold read as not reached would skip the level-up.
-    from policyengine.compiler.program import compile_program
-    from policyengine.loader import load_text
     from policyengine.runtime.evaluator import Evaluator
-    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    compiled = _giver_program()
     for native in (True, False):
         evaluator = Evaluator(compiled)
         give = evaluator.rewards.giver("points", "p", "p", "p", False, native=native)
@@ -289,10 +286,8 @@ def test_an_award_never_changes_a_record_someone_else_holds():
     # table holds it; a pair held elsewhere (here, by the test) must stay as it was, and the
     # table get a new one. `rep` is capped (a pair a day in `earned`); `points` is ranked weekly
     # and monthly (a pair in each board). By hand: 1 + 1 leaves balances, earned and scores of 2.
-    from policyengine.compiler.program import compile_program
-    from policyengine.loader import load_text
     from policyengine.runtime.evaluator import Evaluator
-    compiled = compile_program(load_text([("g.policy", "policy p\n" + _GIVER_POLICY)]).program)
+    compiled = _giver_program()
     evaluator = Evaluator(compiled)
     store = evaluator.store
     rep = evaluator.rewards.giver("rep", "r", "p", "r", True)

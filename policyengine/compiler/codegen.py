@@ -291,8 +291,7 @@ def _batched_updates(w: CodeWriter, aggregates, emit: ExprEmitter, tables: Table
         elif op == "distinct":
             value = position(emit.value(spec.of))
         elif op == "active_days":
-            period, width = emit.period_now(spec)
-            value = period.removesuffix("(ts)")          # the calendar's function, called by the step with ts
+            value, width = emit.period_of(spec)          # the calendar's function, called by the step with ts
         steps.append(f"({op!r}, {table}, {position(key)}, {value}, {width!r}, {i})")
         read = emit.local.read_at_add[(table, key, wanted)] = f"{'cnt' if op == 'count' else 'win'}{i}"
         reads.append(read)

@@ -285,12 +285,18 @@ class ExprEmitter:
             return f"active_days_now({table}, {key}, {period}, {extra})"
         return f"elapsed({table}, {key}, ts, STORE.events_seen)"
 
-    def period_now(self, spec) -> tuple[str, object]:
-        """A streak's or active days' aggregate: the code of the event's day (or week) number in
-        its calendar, and the aggregate's extra number (a streak's grace, active days' span)."""
+    def period_of(self, spec) -> tuple[str, object]:
+        """A streak's or active days' aggregate: the code of its calendar's function from a time
+        to a day (or week) number, and the aggregate's extra number (a streak's grace, active
+        days' span)."""
         cadence, tz, extra = spec.period
         cal = self.pool.add(calendar(tz), ("calendar", tz))
-        return f"{cal}.{'week' if cadence == 'weekly' else 'day'}(ts)", extra
+        return f"{cal}.{'week' if cadence == 'weekly' else 'day'}", extra
+
+    def period_now(self, spec) -> tuple[str, object]:
+        """period_of's function called: the code of the event's day (or week) number."""
+        fn, extra = self.period_of(spec)
+        return f"{fn}(ts)", extra
 
     def member(self, ir: IR) -> str:
         who = self.value(ir.args[0])

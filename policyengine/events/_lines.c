@@ -61,8 +61,8 @@ static PyObject *split_lines(PyObject *Py_UNUSED(self), PyObject *const *args, P
         if (limit == -1 && PyErr_Occurred()) return NULL;
     }
     /* `head`: the start of the first line, read before (a chunk's unfinished last line, which
-     * holds no newline): joined
-     * to it here, where `head + data` copied the whole chunk (~160 instructions an event). */
+     * holds no newline): joined to it here, where `head + data` copied the whole chunk (~160
+     * instructions an event). */
     const char *head = nargs == 3 ? PyBytes_AS_STRING(args[2]) : NULL;
     Py_ssize_t head_len = nargs == 3 ? PyBytes_GET_SIZE(args[2]) : 0;
     PyObject *data = args[0];

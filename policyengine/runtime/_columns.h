@@ -73,6 +73,14 @@ static inline Py_ssize_t columns_row_of(MemberIndex *ix, PyObject *key) {
     }
 }
 
+/* The value the column holds for `member`'s row (borrowed), or NULL: with an exception set only
+ * on failure. A column of 1-tuples is read this way by the member inside its key. */
+static inline PyObject *column_get_member(Column *c, PyObject *member) {
+    Py_ssize_t row = columns_row_of(c->index, member);
+    if (row < 0 || row >= c->room) return NULL;
+    return c->values[row];
+}
+
 /* The key's value in the column (borrowed), or NULL: with an exception set only on failure. A
  * column of 1-tuples holds none for any other key. */
 static inline PyObject *column_get(Column *c, PyObject *key) {
@@ -80,9 +88,7 @@ static inline PyObject *column_get(Column *c, PyObject *key) {
         if (!PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != 1) return NULL;
         key = PyTuple_GET_ITEM(key, 0);
     }
-    Py_ssize_t row = columns_row_of(c->index, key);
-    if (row < 0 || row >= c->room) return NULL;
-    return c->values[row];
+    return column_get_member(c, key);
 }
 
 /* Implemented in _columns.c and reached through these pointers, which the module using this

@@ -138,8 +138,8 @@ static PyObject *Giver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 #endif
 
 /* tables[key] (borrowed, or NULL: an exception set only on failure) for the award's `site`, kept
- * with the dict's version where it has one, as member_table keeps what it finds. */
-static PyObject *found_get(Giver *g, int site, PyObject *tables, PyObject *key) {
+ * with the dict's version where it has one. */
+static inline PyObject *found_get(Giver *g, int site, PyObject *tables, PyObject *key) {
 #ifdef DICT_VERSION
     if (site < SITES && g->found[site].table != NULL && g->found[site].version == DICT_VERSION(tables))
         return g->found[site].table;
@@ -156,24 +156,14 @@ static PyObject *found_get(Giver *g, int site, PyObject *tables, PyObject *key) 
 
 /* tables[key] (borrowed) for the award's `site`: a ledger, a cap table, a period's leaderboard.
  * The store makes it when it is missing, and makes a column of its member index of one a state
- * file restored as a dict (Store.member_table, the one place that does either). */
+ * file restored as a dict (Store.member_table, the one place that does either); either changes the
+ * dict, so what found_get kept of it is not read again. */
 static PyObject *member_table(Giver *g, int site, PyObject *tables, PyObject *key) {
-#ifdef DICT_VERSION
-    if (site < SITES && g->found[site].table != NULL && g->found[site].version == DICT_VERSION(tables))
-        return g->found[site].table;
-#endif
-    PyObject *table = PyDict_GetItemWithError(tables, key);
-    if (table == NULL ? PyErr_Occurred() == NULL : !is_column(table) && columns_api != NULL) {
-        table = PyObject_CallMethod(g->store, "member_table", "OO", tables, key);
-        if (table == NULL) return NULL;
-        Py_DECREF(table);                                  /* the store's tables hold it */
-    }
-#ifdef DICT_VERSION
-    if (table != NULL && site < SITES && is_column(table)) {
-        g->found[site].table = table;                      /* borrowed: the dict holds it */
-        g->found[site].version = DICT_VERSION(tables);
-    }
-#endif
+    PyObject *table = found_get(g, site, tables, key);
+    if (table != NULL ? is_column(table) || columns_api == NULL : PyErr_Occurred() != NULL) return table;
+    table = PyObject_CallMethod(g->store, "member_table", "OO", tables, key);
+    if (table == NULL) return NULL;
+    Py_DECREF(table);                                      /* the store's tables hold it */
     return table;
 }
 
@@ -511,11 +501,7 @@ static PyObject *replace_pair(PyObject *Py_UNUSED(self), PyObject *const *args, 
  * itself; a dict is read by the tuple, made here (`*key`, new, or NULL where none was made). */
 static PyObject *silence_get(PyObject *table, PyObject *member, PyObject **key) {
     *key = NULL;
-    if (is_column(table) && ((Column *)table)->unwrap) {
-        Column *c = (Column *)table;
-        Py_ssize_t row = columns_row_of(c->index, member);
-        return row < 0 || row >= c->room ? NULL : c->values[row];    /* -2: the exception is set */
-    }
+    if (is_column(table) && ((Column *)table)->unwrap) return column_get_member((Column *)table, member);
     *key = PyTuple_Pack(1, member);
     return *key == NULL ? NULL : table_get(table, *key);
 }

@@ -924,9 +924,10 @@ static int step_of(PyObject *item, Step *step, Py_ssize_t *nargs) {
     }
     /* Active days' value: a position, or the calendar's day function, called here with ts (the
      * generated code called it before the call, ~120 instructions a message). */
-    if (step->op == OP_ACTIVE_DAYS && !PyLong_Check(value) && PyCallable_Check(value)) {
-        step->period = Py_NewRef(value);
-        step->value = 2;                                  /* passes the check below; not read */
+    PyObject *period = step->op == OP_ACTIVE_DAYS && !PyLong_Check(value) && PyCallable_Check(value) ? value : NULL;
+    if (period != NULL) {
+        step->value = -1;                                 /* no argument: the day comes from period(ts) */
+        takes_value = 0;
     } else if (PyLong_Check(value)) {
         step->value = PyLong_AsSsize_t(value);
         if (step->value == -1 && PyErr_Occurred()) return -1;
@@ -943,9 +944,9 @@ static int step_of(PyObject *item, Step *step, Py_ssize_t *nargs) {
         return -1;
     }
     if (step->key >= *nargs) *nargs = step->key + 1;
-    if (step->period != NULL) step->value = -1;
     if (step->value >= *nargs) *nargs = step->value + 1;
     Py_INCREF(step->table); Py_INCREF(step->width); Py_INCREF(step->index);
+    step->period = Py_XNewRef(period);                    /* held only once the step is whole */
     return 0;
 }
 

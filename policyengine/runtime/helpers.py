@@ -358,15 +358,16 @@ def track_member(store, event: dict, now: int) -> None:
     """first_seen, joined_at (the last join, else first_seen), messages since joining; who invited whom."""
     members = store.members
     user = event["user"]
-    record = members.get(user)
     kind = event["type"]
+    if kind == "message":
+        member_seen(members, user, now)                   # the record loop's own step, in C where built
+        return
+    record = members.get(user)
     if record is None:
-        members[user] = [now, now, 1 if kind == "message" else 0]
+        members[user] = [now, now, 0]
     elif kind == "join":
         record[1] = now
         record[2] = 0
-    elif kind == "message":
-        record[2] += 1
     if kind == "join":
         store.joined[user] = now
         inviter = event.get("invited_by")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from policyengine.events.clock import NO_TIMER, Clock  # noqa: F401 (NO_TIMER: the store's timers' bound with none set)
+from policyengine.events.clock import NO_TIMER, Clock
 
 try:
     from policyengine.runtime._columns import Column, MemberIndex
@@ -62,6 +62,11 @@ class MemoryStore:
         self.watermark: int | None = None                     # the latest event time seen
         self.events_seen = 0
         self.next_sweep = SWEEP_MIN                           # events_seen at which a sweep is due
+
+    def settle_due(self) -> None:
+        """The clock's due time, from the timers' heap as it is now (after timers fired, or a state
+        file restored them)."""
+        self.clock.due = self.timers[0][0] if self.timers else NO_TIMER
 
     def window_table(self, fingerprint: str, by_member: bool = False):
         return self._table(self.windows, fingerprint, by_member)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from policyengine.runtime.helpers import decision
-from policyengine.runtime.store import NO_TIMER
 
 INFINITY = float("inf")
 
@@ -56,7 +55,7 @@ class Timeline:
             getattr(self, "_fire_" + kind)(due, payload, out)
             if keys is not None:
                 keys.extend([(due, order)] * (len(out) - before))
-        self.store.clock.due = timers[0][0] if timers else NO_TIMER
+        self.store.settle_due()
 
     def _fire_unmute(self, due: int, payload: tuple, out: list) -> None:
         member, policy, rule = payload

@@ -59,11 +59,12 @@ def checked_steps(steps: tuple) -> tuple:
         op, _table, key, value, _width, _index = step
         if op not in OPS:
             raise ValueError(f"no update op {op!r}")
+        takes_value = op in _TAKES_VALUE
         if op == "active_days" and not isinstance(value, int) and callable(value):
-            value = 2                                     # the day comes from value(ts)
+            value, takes_value = -1, False                # no argument: the day comes from value(ts)
         if not isinstance(value, int):
             raise TypeError("a step's value is a position (or, for active days, a function of ts)")
-        if key < 2 or (value < 2 if op in _TAKES_VALUE else value != -1):
+        if key < 2 or (value < 2 if takes_value else value != -1):
             raise ValueError("a step's key and value are positions past (event, ts); -1 for no value")
     return steps
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from policyengine.compiler import CompiledProgram
-from policyengine.runtime.store import NO_TIMER, Column, MemoryStore
+from policyengine.runtime.store import Column, MemoryStore
 
 GLOBAL_SECTIONS = ("labels", "members", "mutes", "bans", "joined", "inviters", "badges", "titles")
 
@@ -149,7 +149,7 @@ def restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, li
                     payload = (index,)
                 store.timers.append((due, order, seq, kind, payload))
             heapq.heapify(store.timers)
-            store.clock.due = store.timers[0][0] if store.timers else NO_TIMER
+            store.settle_due()
         elif s == "clock":
             store.watermark = value["watermark"]
             store.events_seen = value["events_seen"]
