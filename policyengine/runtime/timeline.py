@@ -89,7 +89,7 @@ class Timeline:
     # ---- absence timers ------------------------------------------------------
     def arm(self, rule_index: int, key, due: int) -> None:
         """(Re)start a silence: one heap entry per key, moved lazily when it comes up. Generated
-        code re-arms a running silence itself (replace_pair) and calls this for a new one."""
+        code re-arms a running silence itself (replace_pair, replace_pair_of) and calls this for a new one."""
         absence = self.store.absence
         table = absence.get(rule_index)
         if table is None:
