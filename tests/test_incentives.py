@@ -182,8 +182,9 @@ def test_giver_does_what_award_its_decision_and_awarded_do(steps):
 
 
 def test_a_leaderboard_keeps_the_event_count_the_giver_is_handed():
-    # Ties on a leaderboard go to who reached the score first: the pair keeps the store's event
-    # count, which the record loop hands the giver (`seen`), or the giver reads from the store.
+    # Ties on a leaderboard go to who reached the score first: the pair keeps the event count the
+    # giver is handed (`seen`: the record loop's, which is the store's), else the store's. Handed
+    # a count other than the store's here, so that which one is kept shows.
     from policyengine.runtime.evaluator import Evaluator
     compiled = _giver_program()
     for native in (True, False):
@@ -191,9 +192,9 @@ def test_a_leaderboard_keeps_the_event_count_the_giver_is_handed():
         evaluator.store.events_seen = 5
         give = evaluator.rewards.giver("points", "p", "p", "p", False, native=native)
         give("a", 2, 1_700_000_000_000_000, "e1", None, {"id": "e1"}, [])
-        give("b", 3, 1_700_000_000_000_001, "e2", None, {"id": "e2"}, [], 5)
+        give("b", 3, 1_700_000_000_000_001, "e2", None, {"id": "e2"}, [], 9)
         assert [board["a"] for board in evaluator.store.boards.values()] == [(2, 5), (2, 5)], native
-        assert [board["b"] for board in evaluator.store.boards.values()] == [(3, 5), (3, 5)], native
+        assert [board["b"] for board in evaluator.store.boards.values()] == [(3, 9), (3, 9)], native
         with pytest.raises(TypeError):
             give("a", 1, 1_700_000_000_000_002, "e3", None, {"id": "e3"}, [], 6, 7)
 

@@ -104,16 +104,17 @@ class Rewards:
                 out.append(decision(now, policy, rule, "award_points", member, event_id,
                                     (("points", plain_number(points)),) + extra + (("balance", plain_number(balance)),),
                                     reason))
-                self.awarded(currency, member, points, balance, event, now, out)
+                self.awarded(currency, member, points, balance, event, now, out, seen)
         return give
 
-    def awarded(self, currency: str, member, amount, balance, event: dict, now: int, out: list) -> None:
+    def awarded(self, currency: str, member, amount, balance, event: dict, now: int, out: list,
+                seen=None) -> None:
         """After an award's decision (`balance`: what award() left): leaderboards count it, levels
-        may change."""
+        may change. `seen`: the event count the boards keep (the store's when None)."""
         boards = self._boards_of.get(currency)
         if boards is not None:
             for i, j in boards:
-                self.board_add(i, j, member, amount)
+                self.board_add(i, j, member, amount, seen)
         levels = self._levels_of.get(currency)
         if levels is not None:
             for index, spec, thresholds in levels:
@@ -184,12 +185,12 @@ class Rewards:
                 self.store.period_open[i] = now
                 self._schedule_close(i, now)
 
-    def board_add(self, every: int, award: int, member, amount) -> None:
+    def board_add(self, every: int, award: int, member, amount, seen=None) -> None:
         if member is None or not amount:
             return
         board = self.store.member_table(self.store.boards, (every, award))
         value, _ = board.get(member, (0, 0))
-        board[member] = (value + amount, self.store.events_seen)     # when they reached it: ties
+        board[member] = (value + amount, self.store.events_seen if seen is None else seen)   # when they reached it: ties
 
     def close_period(self, due: int, every_index: int, out: list) -> None:
         every = self.everies[every_index]
