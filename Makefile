@@ -17,13 +17,13 @@ $(PY):
 # site-packages/policyengine, which then shadows the package as a namespace package.
 CLEAR_OLD_INSTALL := find $(VENV)/lib -maxdepth 3 -type d -name policyengine -empty -delete
 
-$(STAMP): pyproject.toml setup.py $(wildcard policyengine/events/*.c policyengine/events/*.h policyengine/runtime/*.c policyengine/runtime/*.h) | $(PY)
+$(STAMP): pyproject.toml setup.py $(wildcard policyengine/*/*.c policyengine/*/*.h) | $(PY)
 	$(CLEAR_OLD_INSTALL)
 	$(PIP) install --quiet --disable-pip-version-check -e .
 	$(PY) -m compileall -q policyengine >/dev/null
 	touch $@
 
-$(DEV_STAMP): pyproject.toml setup.py $(wildcard policyengine/events/*.c policyengine/events/*.h policyengine/runtime/*.c policyengine/runtime/*.h) | $(PY)
+$(DEV_STAMP): pyproject.toml setup.py $(wildcard policyengine/*/*.c policyengine/*/*.h) | $(PY)
 	$(CLEAR_OLD_INSTALL)
 	$(PIP) install --quiet --disable-pip-version-check -e '.[dev]'
 	$(PY) -m compileall -q policyengine >/dev/null

@@ -33,5 +33,7 @@ setup(
                  for name in ("_columns", "_windows", "_points", "_periods", "_words")] +
                 [Extension("policyengine.output._decisions", ["policyengine/output/_decisions.c"],
                            depends=["policyengine/output/_decisions.h", "policyengine/output/_record.h",
-                                    "policyengine/output/_tally.h", "policyengine/events/_format.h", "policyengine/runtime/_ints.h"], extra_compile_args=["-O3"], optional=True)],
+                                    "policyengine/output/_tally.h", "policyengine/events/_format.h", "policyengine/runtime/_ints.h"], extra_compile_args=["-O3"], optional=True),
+                 # The command line's small-object arenas on transparent huge pages (cli/allocator.py).
+                 Extension("policyengine.cli._arenas", ["policyengine/cli/_arenas.c"], extra_compile_args=["-O3"], optional=True)],
 )

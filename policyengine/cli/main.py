@@ -7,7 +7,7 @@ import sys
 
 from policyengine import __version__
 from policyengine.cli import check_cmd, diff_cmd, eval_cmd, exits, schema_cmd, state_cmd, test_cmd
-from policyengine.cli.allocator import keep_freed_memory
+from policyengine.cli.allocator import huge_page_arenas, keep_freed_memory
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     keep_freed_memory()
+    huge_page_arenas()
     code = main()
     # The process ends here: what it built needs no last walk by the cycle collector at exit
     # (26M instructions after an `eval` of the community pack, whose state is all alive).
