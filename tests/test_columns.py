@@ -227,3 +227,42 @@ def test_the_community_pack_decides_the_same_on_columns_and_on_dicts():
     assert plain_store.absence and all(type(again.store.absence[i]) is Column and again.store.absence[i] == table
                                        for i, table in plain_store.absence.items())
     assert sum(map(len, plain_store.absence.values())) > 100
+
+
+# A message asks memory for its member's row in every column of the index at once (member_seen
+# prefetches it), so the index lists its columns and each column leaves that list as it goes: a
+# dead column left in it would be read after its memory was freed. Under Python's debug allocator
+# freed memory is overwritten with 0xDD, so reading a dead column there crashes, not passes by luck.
+_PREFETCH_AFTER_DEATH = """
+import gc, sys
+from policyengine.runtime._columns import Column, MemberIndex
+from policyengine.runtime import _points
+index = MemberIndex()
+members = Column(index)
+counts = [index.columns]
+kept = [Column(index) for _ in range(40)]
+dropped = [Column(index) for _ in range(40)]
+for i, c in enumerate(kept + dropped):
+    c["u"] = i
+    c["v"] = (i, i)
+counts.append(index.columns)
+del dropped, c
+gc.collect()
+counts.append(index.columns)
+for ts in (10, 20, 30):
+    _points.member_seen(members, "u", ts)
+_points.member_seen(members, "v", 40)
+print(counts, members["u"], members["v"], [k["u"] for k in kept[::13]])
+"""
+
+
+def test_the_index_lists_its_live_columns_and_prefetching_reads_no_dead_one():
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONMALLOC="debug")
+    done = subprocess.run([sys.executable, "-c", _PREFETCH_AFTER_DEATH], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # by hand: `members` and 80 more columns; 40 dropped leave 41; the member's row is
+    # [first seen, joined, messages] = [10, 10, 3] after three messages, [40, 40, 1] for a new one
+    assert done.stdout.split("\n")[0] == "[1, 81, 41] [10, 10, 3] [40, 40, 1] [0, 13, 26, 39]"

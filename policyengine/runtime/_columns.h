@@ -29,9 +29,11 @@ typedef struct {
     Py_ssize_t keys_room;
     PyObject *last_key;           /* held, so its address cannot be reused while it is remembered */
     Py_ssize_t last_row;
+    struct Column **columns;      /* the columns of this index (not held: each leaves as it goes) */
+    Py_ssize_t ncolumns, columns_room;
 } MemberIndex;
 
-typedef struct {
+typedef struct Column {
     PyObject_HEAD
     MemberIndex *index;           /* held */
     PyObject **values;            /* by row; NULL where the column holds nothing for the row */
@@ -97,6 +99,7 @@ typedef struct {
     PyTypeObject *column_type;
     int (*set)(Column *c, PyObject *key, PyObject *value);       /* value held by the column */
     int (*del)(Column *c, PyObject *key);                        /* KeyError when missing */
+    void (*prefetch)(MemberIndex *ix, Py_ssize_t row);            /* the row's values in every column */
 } ColumnsAPI;
 
 #define COLUMNS_CAPSULE "policyengine.runtime._columns.API"

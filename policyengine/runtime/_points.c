@@ -555,6 +555,12 @@ static PyObject *member_seen(PyObject *Py_UNUSED(self), PyObject *const *args, P
         return NULL;
     }
     PyObject *members = args[0], *member = args[1], *ts = args[2];
+    if (is_column(members)) {
+        MemberIndex *ix = ((Column *)members)->index;
+        Py_ssize_t at = columns_row_of(ix, member);
+        if (at >= 0) columns_api->prefetch(ix, at);
+        else if (at == -2) return NULL;
+    }
     PyObject *row = table_get(members, member);                              /* borrowed */
     if (row == NULL) {
         if (PyErr_Occurred()) return NULL;
