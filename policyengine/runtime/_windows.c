@@ -1006,12 +1006,39 @@ static PyObject *step_read(const Step *step, PyObject *const *args) {
     }
 }
 
+/* What the steps will read of the member's state, asked of memory before the first step runs: a
+ * window's oldest entry (evicted first) and the slot it adds into, the last of a list of active
+ * days. The member's values in each column were asked for when the message's member was counted
+ * (member_seen); these are the allocations they point to, each another miss when met in turn. */
+static void steps_prefetch(const Updates *u, PyObject *const *args) {
+    for (Py_ssize_t i = 0; i < u->nsteps; i++) {
+        const Step *step = &u->step[i];
+        if (!is_column(step->table) || ((Column *)step->table)->unwrap) continue;
+        PyObject *member = args[step->key];
+        if (!PyUnicode_CheckExact(member)) continue;
+        PyObject *held = column_get_member((Column *)step->table, member);
+        if (held == NULL) {
+            PyErr_Clear();                                 /* the step meets the failure again and reports it */
+            continue;
+        }
+        if (Py_IS_TYPE(held, &WindowType)) {
+            Window *w = (Window *)held;
+            if (w->ring == NULL || w->cap == 0) continue;
+            __builtin_prefetch(&w->ring[w->head]);
+            __builtin_prefetch(&w->ring[(w->head + w->len) % w->cap]);
+        } else if (PyList_CheckExact(held) && PyList_GET_SIZE(held) > 0) {
+            __builtin_prefetch(PyList_GET_ITEM(held, PyList_GET_SIZE(held) - 1));
+        }
+    }
+}
+
 static PyObject *Updates_call(Updates *u, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (nargs != u->nargs || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
         PyErr_Format(PyExc_TypeError, "these updates take %zd arguments (event, ts, ...), not %zd", u->nargs, nargs);
         return NULL;
     }
+    steps_prefetch(u, args);
     PyObject *reads = u->reads;
     int reused = reads != NULL && Py_REFCNT(reads) == 1;   /* unpacked and let go by the handler, as zip does */
     if (!reused) {
