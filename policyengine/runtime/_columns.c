@@ -206,7 +206,7 @@ static PyObject *Column_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
 static void index_prefetch(MemberIndex *ix, Py_ssize_t row) {
     for (Py_ssize_t i = 0; i < ix->ncolumns; i++) {
         Column *c = ix->columns[i];
-        if (row < c->room) {
+        if (row < c->room && c->len > 0) {                  /* an empty column's array is not read */
             PyObject *v = c->values[row];
             if (v != NULL) __builtin_prefetch(v);
         }

@@ -1018,7 +1018,7 @@ static void steps_prefetch(const Updates *u, PyObject *const *args) {
         if (!PyUnicode_CheckExact(member)) continue;
         PyObject *held = column_get_member((Column *)step->table, member);
         if (held == NULL) {
-            PyErr_Clear();                                 /* the step meets the failure again and reports it */
+            if (PyErr_Occurred()) PyErr_Clear();           /* the step meets the failure again and reports it */
             continue;
         }
         if (Py_IS_TYPE(held, &WindowType)) {
