@@ -226,3 +226,23 @@ def test_a_chunk_routes_as_its_lines_one_by_one(chunk, shares):
     chunk = chunk + chunk[::-1]
     for share in range(shares):
         assert route(chunk, FIELDS, shares, share) == [route([line], FIELDS, shares, share)[0] for line in chunk]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["u1", "u1593", "成员", "spam-7", "x"]), min_size=1, max_size=12),
+       st.binary(min_size=1, max_size=8), st.integers(0, 3))
+def test_a_partition_routes_each_member_where_share_of_puts_it(users, raw, share):
+    # A partition's bytes name shares: a member's share is the byte at its CRC-32 modulo the
+    # partition's length — by hand here, with zlib's CRC-32 as the oracle.
+    partition = bytes(b % 4 for b in raw)
+    log = [PLAIN.replace(b'"u1593"', orjson.dumps(user)) for user in users]
+    items = route(log, FIELDS, partition, share)
+    for user, line, item in zip(users, log, items):
+        owner = partition[zlib.crc32(user.encode()) % len(partition)]
+        assert share_of(user, partition) == owner
+        assert item == (line if owner == share else PLAIN_US)
+
+
+def test_an_empty_partition_is_refused():
+    with pytest.raises(ValueError):
+        route([PLAIN], FIELDS, b"", 0)

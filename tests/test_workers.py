@@ -152,3 +152,46 @@ def test_two_workers_write_awards_as_one_worker_does(mixed_log, tmp_path):
     decisions = [orjson.loads(x) for x in runs[0].stdout.splitlines()]
     rules = {d["rule"] for d in decisions if d["action"] == "award_points"}
     assert rules == {"talk", "welcome_back"}
+
+
+def test_a_balanced_partition_spreads_the_heads_events_busiest_bucket_first(tmp_path):
+    import zlib
+
+    from policyengine.parallel import BUCKETS, balanced_partition
+    # Members in four distinct buckets with 5, 3, 2 and 2 events among the first lines; two
+    # workers. By hand, busiest first, each to the least-loaded worker (the lower on a tie):
+    # 5 → worker 0 (loads 0/0, a tie), 3 → 1 (5/0), the first 2 by bucket number → 1 (5/3), the
+    # other 2 → 0 (5/5, a tie): loads 7/5.
+    counts = {"alice": 5, "bob": 3, "carol": 2, "dave": 2}
+    buckets = {name: zlib.crc32(name.encode()) % BUCKETS for name in counts}
+    assert len(set(buckets.values())) == 4
+    ordered = sorted(counts, key=lambda n: (-counts[n], buckets[n]))
+    expected_share = {ordered[0]: 0, ordered[1]: 1, ordered[2]: 1, ordered[3]: 0}
+    lines = [orjson.dumps({"type": "message", "ts": "2026-11-02T00:00:00Z", "user": name, "id": f"e{i}"})
+             for i, name in enumerate(n for n in counts for _ in range(counts[n]))]
+    lines[3:3] = [b"not json", b"[1, 2]", b'{"type":"message","user":7}']   # counted by nobody
+    log = tmp_path / "head.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    partition = balanced_partition([str(log)], 2, 1 << 20)
+    assert len(partition) == BUCKETS
+    assert {name: partition[buckets[name]] for name in counts} == expected_share
+    # buckets the head did not meet go by their number
+    unseen = [b for b in range(BUCKETS) if b not in buckets.values()]
+    assert all(partition[b] == b % 2 for b in unseen)
+    # only the head is read: the first 8 lines hold alice's 5 events and the 3 bad lines; bob's
+    # first is line 9, so his bucket (320, even) goes by its number, where counting it would have
+    # given it to worker 1
+    head = balanced_partition([str(log)], 2, 1 << 20, sample=8)
+    assert buckets["bob"] % 2 == 0
+    assert (head[buckets["alice"]], head[buckets["bob"]]) == (0, 0)
+
+
+def test_no_partition_where_the_log_cannot_be_read_twice_or_one_worker_runs(tmp_path):
+    from policyengine.parallel import balanced_partition
+    log = tmp_path / "one.jsonl"
+    log.write_bytes(b'{"type":"message","ts":"2026-11-02T00:00:00Z","user":"u","id":"e"}\n')
+    assert balanced_partition(["-"], 2, 1 << 20) == b""            # standard input: read once only
+    assert balanced_partition([str(log)], 1, 1 << 20) == b""
+    assert balanced_partition([str(log)], 256, 1 << 20) == b""      # more shares than a byte names
+    assert balanced_partition([str(tmp_path / "missing.jsonl")], 2, 1 << 20) == b""
+    assert len(balanced_partition([str(log)], 2, 1 << 20)) == 1024

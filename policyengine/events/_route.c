@@ -164,7 +164,8 @@ static int read_layout(PyObject *spec, Layout *layout) {
     return layout->nfields;
 }
 
-/* route(lines, fields, shares, share) → a list as long as `lines`: for a sure line of a member
+/* route(lines, fields, shares, share) → a list as long as `lines` (`shares` a count or a
+ * partition, as above): for a sure line of a member
  * of `share` the line itself; of another share's member its time in microseconds (an int);
  * for a line the scan is unsure of (or None, an over-long line) a 1-tuple holding it. */
 static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
@@ -174,10 +175,20 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
     }
     Layout layout;
     if (read_layout(args[1], &layout) < 0) return NULL;
-    long shares = PyLong_AsLong(args[2]), share = PyLong_AsLong(args[3]);
+    /* shares: how many (a member's share its CRC-32 modulo that), or a partition (bytes: the
+     * member's share is the byte at its CRC-32 modulo the length), as helpers.share_of reads it */
+    const unsigned char *partition = NULL;
+    Py_ssize_t buckets = 0;
+    long shares = 0, share = PyLong_AsLong(args[3]);
+    if (PyBytes_Check(args[2])) {
+        partition = (const unsigned char *)PyBytes_AS_STRING(args[2]);
+        buckets = PyBytes_GET_SIZE(args[2]);
+    } else {
+        shares = PyLong_AsLong(args[2]);
+    }
     if (PyErr_Occurred()) return NULL;
-    if (shares < 1 || share < 0 || share >= shares) {
-        PyErr_SetString(PyExc_ValueError, "share must be in range(shares)");
+    if (partition != NULL ? buckets < 1 || share < 0 : shares < 1 || share < 0 || share >= shares) {
+        PyErr_SetString(PyExc_ValueError, "share must be in range(shares), and a partition not empty");
         return NULL;
     }
     PyObject *lines = args[0];
@@ -194,7 +205,9 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
         if (layout.nfields > 0 && PyBytes_CheckExact(line)
             && scan_line((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &layout,
                          predictions, &user, &user_len, &ts)) {
-            if ((long)(crc32_of(user, user_len) % (uint32_t)shares) == share) {
+            uint32_t crc = crc32_of(user, user_len);
+            long owner = partition != NULL ? (long)partition[crc % (uint32_t)buckets] : (long)(crc % (uint32_t)shares);
+            if (owner == share) {
                 Py_INCREF(line);
                 item = line;
             } else {
