@@ -20,6 +20,7 @@ import gzip
 import heapq
 import multiprocessing
 import os
+import stat
 import tempfile
 import zlib
 from typing import NamedTuple
@@ -138,10 +139,15 @@ def balanced_partition(logs: list[str], shares: int, max_line: int, sample: int 
     """A partition of members' buckets among `shares` workers, the events of the first `sample`
     lines of the first log spread evenly: the busiest bucket first, each to the least-loaded
     worker (the lowest-numbered of equals); buckets the sample did not meet by their number.
-    Empty (members by CRC-32 alone) where the log cannot be read twice (standard input), or for
-    one worker, or more than a byte can name."""
+    Empty (members by CRC-32 alone) where the log cannot be read twice (standard input, a pipe
+    by name), or for one worker, or more than a byte can name."""
     if shares < 2 or shares > 255 or not logs or logs[0] == "-":
         return b""
+    try:
+        if not stat.S_ISREG(os.stat(logs[0]).st_mode):
+            return b""                       # a pipe by name: what is read here the workers would not see
+    except OSError:
+        return b""                           # the workers meet it again and say so
     counts = [0] * BUCKETS
     try:
         log = open_log(logs[0])

@@ -194,4 +194,8 @@ def test_no_partition_where_the_log_cannot_be_read_twice_or_one_worker_runs(tmp_
     assert balanced_partition([str(log)], 1, 1 << 20) == b""
     assert balanced_partition([str(log)], 256, 1 << 20) == b""      # more shares than a byte names
     assert balanced_partition([str(tmp_path / "missing.jsonl")], 2, 1 << 20) == b""
+    import os
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert balanced_partition([str(fifo)], 2, 1 << 20) == b""      # opened, it would block and be consumed
     assert len(balanced_partition([str(log)], 2, 1 << 20)) == 1024
