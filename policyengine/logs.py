@@ -38,8 +38,12 @@ def check_readable(names: list[str]) -> None:
     for name in names:
         if name == "-":
             continue
-        if not os.path.isfile(name):
+        if not os.path.exists(name):
             raise LogOpenError(f"{name}: no such log file")
+        if not os.path.isfile(name):
+            # a directory, or a pipe by name (`<(zcat log.gz)`): a log named by path may be opened
+            # more than once (each worker of `--workers`; `--state` reads its head to know it again)
+            raise LogOpenError(f"{name}: not a regular file (give a pipe's lines on standard input: `-`)")
         if not os.access(name, os.R_OK):
             raise LogOpenError(f"{name}: cannot be read (permission denied)")
 

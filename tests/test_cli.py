@@ -125,6 +125,18 @@ def test_eval_missing_log_is_a_usage_error():
     assert r.returncode == 3 and "nope.jsonl: no such log file" in r.stderr.decode()
 
 
+def test_eval_of_a_directory_or_a_pipe_by_name_says_what_it_is(tmp_path):
+    import os
+    fifo = tmp_path / "log.pipe"
+    os.mkfifo(fifo)
+    for path in (tmp_path, fifo):
+        r = run_cli("eval", "--policy", ADS, str(path))
+        message = r.stderr.decode()
+        assert r.returncode == 3 and r.stdout == b""
+        assert f"{path}: not a regular file (give a pipe's lines on standard input: `-`)" in message
+        assert "no such log file" not in message and "Traceback" not in message
+
+
 def test_a_rule_that_fails_at_run_time_is_skipped_and_named(tmp_path):
     policy = tmp_path / "p.policy"
     policy.write_text('rule fragile { on message where event.meta + 1 > 2 do flag("x") }\n'
