@@ -20,7 +20,6 @@ import gzip
 import heapq
 import multiprocessing
 import os
-import stat
 import tempfile
 import zlib
 from typing import NamedTuple
@@ -31,11 +30,11 @@ import orjson
 from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
 from policyengine.events.routing import route, route_fields
-from policyengine.logs import LogOpenError, lines_bounded, open_log
+from policyengine.logs import LogOpenError, check_readable, lines_bounded, open_log
 from policyengine.output.decisions import dump_lines
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
-from policyengine.runtime.helpers import RouteDiverged, share_of
+from policyengine.runtime.helpers import RouteDiverged, member_crc, share_of
 
 END = 1 << 62                # the position of decisions made after the last event (`--until`)
 
@@ -144,15 +143,11 @@ def balanced_partition(logs: list[str], shares: int, max_line: int, sample: int 
     if shares < 2 or shares > 255 or not logs or logs[0] == "-":
         return b""
     try:
-        if not stat.S_ISREG(os.stat(logs[0]).st_mode):
-            return b""                       # a pipe by name: what is read here the workers would not see
-    except OSError:
+        check_readable(logs[:1])             # a regular file: a pipe by name read here would be lost to the workers
+        log = open_log(logs[0])
+    except LogOpenError:
         return b""                           # the workers meet it again and say so
     counts = [0] * BUCKETS
-    try:
-        log = open_log(logs[0])
-    except (OSError, LogOpenError):
-        return b""                           # the workers meet it again and say so
     try:
         for i, line in enumerate(lines_bounded(log.stream, max_line)):
             if i >= sample:
@@ -162,7 +157,7 @@ def balanced_partition(logs: list[str], shares: int, max_line: int, sample: int 
             except (orjson.JSONDecodeError, AttributeError):
                 continue                     # a bad line or not an object: counted by nobody
             if user.__class__ is str:
-                counts[zlib.crc32(user.encode("utf-8", "surrogatepass")) % BUCKETS] += 1
+                counts[member_crc(user) % BUCKETS] += 1
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile):
         pass                                 # a damaged head: balance what was read; replay reports it
     finally:

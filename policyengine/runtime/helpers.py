@@ -339,13 +339,19 @@ def first_message(members: dict, user, event: dict) -> bool:
 TRACKER_FIELDS = ("invited_by", "target_user")     # what track_member reads besides type and user
 
 
+def member_crc(user: str) -> int:
+    """The CRC-32 of a member's name that places it among workers (events/_route.c computes the
+    same over the line's bytes)."""
+    return zlib.crc32(user.encode("utf-8", "surrogatepass"))
+
+
 def share_of(user, shares: int | bytes) -> int:
     """Which worker runs the rules of `user` (`eval --workers`): of `shares` workers by the CRC-32
     of the name, or by a partition (parallel.balanced_partition), whose byte at that CRC modulo
     its length names the worker."""
     if user.__class__ is not str:
         return 0
-    crc = zlib.crc32(user.encode("utf-8", "surrogatepass"))
+    crc = member_crc(user)
     return shares[crc % len(shares)] if shares.__class__ is bytes else crc % shares
 
 
