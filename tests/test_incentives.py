@@ -130,6 +130,15 @@ def _giver_program():
     return compile_program(loaded.program)
 
 
+def _givers(currency="points", source="p", named=False):
+    """A fresh evaluator of _giver_program and a giver of it, in C and then in Python:
+    (native, evaluator, give), for the tests that hold both to the same hand-worked answer."""
+    from policyengine.runtime.evaluator import Evaluator
+    for native in (True, False):
+        evaluator = Evaluator(_giver_program())
+        yield native, evaluator, evaluator.rewards.giver(currency, source, "p", source, named, native=native)
+
+
 def _generic_award(rewards, currency, named, source, member, amount, now, event, out):
     """What the generated code did before the giver, step for step."""
     from policyengine.runtime.helpers import decision, plain_number
@@ -185,12 +194,8 @@ def test_a_leaderboard_keeps_the_event_count_the_giver_is_handed():
     # Ties on a leaderboard go to who reached the score first: the pair keeps the event count the
     # giver is handed (`seen`: the record loop's, which is the store's), else the store's. Handed
     # a count other than the store's here, so that which one is kept shows.
-    from policyengine.runtime.evaluator import Evaluator
-    compiled = _giver_program()
-    for native in (True, False):
-        evaluator = Evaluator(compiled)
+    for native, evaluator, give in _givers():
         evaluator.store.events_seen = 5
-        give = evaluator.rewards.giver("points", "p", "p", "p", False, native=native)
         give("a", 2, 1_700_000_000_000_000, "e1", None, {"id": "e1"}, [])
         give("b", 3, 1_700_000_000_000_001, "e2", None, {"id": "e2"}, [], 9)
         assert [board["a"] for board in evaluator.store.boards.values()] == [(2, 5), (2, 5)], native
@@ -204,12 +209,8 @@ def test_an_award_goes_to_the_tables_the_store_holds_now():
     # are unchanged; a table the store replaces (a state file loaded, a period's board opened) is
     # the one the next award reads and writes. By hand: 2 points, then the ledger and the boards
     # start afresh, then 3 points: a balance of 3 and boards of 3, not 5.
-    from policyengine.runtime.evaluator import Evaluator
-    compiled = _giver_program()
-    for native in (True, False):
-        evaluator = Evaluator(compiled)
+    for native, evaluator, give in _givers():
         store = evaluator.store
-        give = evaluator.rewards.giver("points", "p", "p", "p", False, native=native)
         out: list = []
         give("a", 2, 1_700_000_000_000_000, "e1", None, {"id": "e1"}, out)
         old_ledger, old_boards = store.ledgers["points"], list(store.boards.values())
@@ -227,13 +228,9 @@ def test_an_award_reads_the_level_table_the_store_holds_now():
     # The C giver keeps the level tables it found while the store's dict of them is unchanged. By
     # hand: 4 points reach t1 (3), one more decides nothing; one more again decides no level when
     # the table still says t1, and t1 again when the store holds a new, empty table (level 0).
-    from policyengine.runtime.evaluator import Evaluator
-    compiled = _giver_program()
-    for native in (True, False):
-        for replaced in (False, True):
-            evaluator = Evaluator(compiled)
+    for replaced in (False, True):
+        for native, evaluator, give in _givers():
             store = evaluator.store
-            give = evaluator.rewards.giver("points", "p", "p", "p", False, native=native)
             first: list = []
             give("a", 4, 1_700_000_000_000_000, "e1", None, {"id": "e1"}, first)
             assert ("level_up", "t1") in [(d["action"], d.get("level")) for d in first]
@@ -251,11 +248,7 @@ def test_an_award_reads_the_level_table_the_store_holds_now():
 def test_a_nan_balance_takes_a_member_at_the_top_level_back_to_the_first():
     # A balance that is not a number reaches no level (incentives.level_of): a member at `core`
     # whose balance turns NaN goes down to `new`, and loses the role `core` gave.
-    from policyengine.runtime.evaluator import Evaluator
-    compiled = _giver_program()
-    for native in (True, False):
-        evaluator = Evaluator(compiled)
-        give = evaluator.rewards.giver("rep", "bonus", "p", "bonus", True, native=native)    # not capped
+    for native, evaluator, give in _givers("rep", "bonus", True):    # not capped
         out: list = []
         give("a", 13, 1_700_000_000_000_000, "e1", None, {"id": "e1"}, out)
         assert ("level_up", "core") in [(d["action"], d.get("level")) for d in out if d["rule"] == "rank"]
@@ -269,11 +262,7 @@ def test_a_balance_exactly_at_a_threshold_reaches_its_level():
     # Thresholds are reached, not passed: `tier` has "t1" at 3, so 2 + 1 points give its badge
     # on the second award, and 1 more (4) gives nothing new. The C giver decides itself whether
     # the level moved (`level_by`); a threshold read as not reached would skip the level-up.
-    from policyengine.runtime.evaluator import Evaluator
-    compiled = _giver_program()
-    for native in (True, False):
-        evaluator = Evaluator(compiled)
-        give = evaluator.rewards.giver("points", "p", "p", "p", False, native=native)
+    for native, evaluator, give in _givers():
         steps = []
         for i, amount in enumerate((2, 1, 1)):
             out: list = []
