@@ -21,7 +21,6 @@
 static PyObjectArenaAllocator previous;
 static char *region, *region_end, *fresh;       /* [region, fresh) handed out at least once */
 static void *given_back;                        /* arenas pymalloc freed: a list through their first word */
-static Py_ssize_t held_back;
 
 static inline int in_region(void *p) { return (char *)p >= region && (char *)p < region_end; }
 
@@ -30,7 +29,6 @@ static void *arena_alloc(void *Py_UNUSED(ctx), size_t size) {
         if (given_back != NULL) {
             void *arena = given_back;
             given_back = *(void **)arena;
-            held_back--;
             return arena;
         }
         if ((size_t)(region_end - fresh) >= ARENA_BYTES) {
@@ -46,7 +44,6 @@ static void arena_free(void *Py_UNUSED(ctx), void *ptr, size_t size) {
     if (ptr != NULL && in_region(ptr)) {
         *(void **)ptr = given_back;
         given_back = ptr;
-        held_back++;
         return;
     }
     previous.free(previous.ctx, ptr, size);
@@ -85,8 +82,10 @@ static PyObject *huge_page_arenas(PyObject *Py_UNUSED(module), PyObject *arg) {
 /* held() -> (start, end, handed out, given back): the region's addresses, how many bytes of it
  * arenas have taken, and how many arenas wait for reuse; all 0 before huge_page_arenas took. */
 static PyObject *held(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored)) {
+    Py_ssize_t waiting = 0;
+    for (void *arena = given_back; arena != NULL; arena = *(void **)arena) waiting++;
     return Py_BuildValue("(KKnn)", (unsigned long long)(uintptr_t)region, (unsigned long long)(uintptr_t)region_end,
-                         (Py_ssize_t)(fresh - region), held_back);
+                         (Py_ssize_t)(fresh - region), waiting);
 }
 
 static PyMethodDef functions[] = {
