@@ -554,14 +554,17 @@ static PyObject *member_seen(PyObject *Py_UNUSED(self), PyObject *const *args, P
         PyErr_SetString(PyExc_TypeError, "member_seen(members, member, ts)");
         return NULL;
     }
-    PyObject *members = args[0], *member = args[1], *ts = args[2];
-    if (is_column(members)) {
-        MemberIndex *ix = ((Column *)members)->index;
-        Py_ssize_t at = columns_row_of(ix, member);
-        if (at >= 0) columns_api->prefetch(ix, at);
-        else if (at == -2) return NULL;
+    PyObject *members = args[0], *member = args[1], *ts = args[2], *row;     /* row borrowed */
+    if (is_column(members) && !((Column *)members)->unwrap) {
+        /* the member's row in every column asked of memory, then this column's value read by it */
+        Column *c = (Column *)members;
+        Py_ssize_t at = columns_row_of(c->index, member);
+        if (at == -2) return NULL;
+        if (at >= 0) columns_api->prefetch(c->index, at);
+        row = at >= 0 && at < c->room ? c->values[at] : NULL;
+    } else {
+        row = table_get(members, member);
     }
-    PyObject *row = table_get(members, member);                              /* borrowed */
     if (row == NULL) {
         if (PyErr_Occurred()) return NULL;
         PyObject *fresh = PyList_New(3);
