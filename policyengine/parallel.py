@@ -69,8 +69,9 @@ class ShareEvaluator(Evaluator):
 
     def route_batch(self, lines: list) -> list:
         """`lines` as the shared record loop takes them: this share's lines, other shares' times,
-        (line,) for lines every worker decodes (events/routing.py)."""
-        return route(lines, self._route_fields, self.shares, self.share)
+        (line,) for lines every worker decodes (events/routing.py), the times the clock takes
+        cleanly taken as the loop goes (events/clock.py: `taking`)."""
+        return self.store.clock.taking(route(lines, self._route_fields, self.shares, self.share))
 
     def tick(self, ts: int) -> list[dict]:
         """`process` for an event of another share's member: due timers fire (tagged), the clock

@@ -83,3 +83,52 @@ def test_what_the_clock_holds_it_holds_as_the_loop_compares_it():
             clock.watermark = bad
     with pytest.raises(TypeError):
         TIMED(_line(BASE), "not a clock")
+
+
+def test_taking_takes_other_shares_times_the_clock_takes_cleanly_by_hand():
+    # A worker's items (events/routing.py): its own lines (bytes), other shares' times (ints),
+    # lines every worker judges ((line,)). Worked by hand with the watermark at 10, due at 20.
+    for make in (Clock, PythonClock):
+        clock = make()
+        clock.watermark, clock.due = BASE + 10, BASE + 20
+        items = [BASE + 10, BASE + 12, b"own", BASE + 11, BASE + 15, (b"?",), BASE + 19, BASE + 20,
+                 BASE + 19, BASE + 19]
+        taking = clock.taking(items)
+        handed = []
+        for item in taking:
+            handed.append((item, taking.taken, clock.watermark))
+        assert handed == [
+            (b"own", 2, BASE + 12),          # 10 (not late: equal) and 12 taken
+            (BASE + 11, 0, BASE + 12),       # late: handed on, the clock not moved
+            ((b"?",), 1, BASE + 15),         # 15 taken
+            (BASE + 20, 1, BASE + 19),       # 19 taken; 20 has a timer due by it: handed on
+        ]
+        assert taking.taken == 2 and clock.watermark == BASE + 19       # the two 19s after it, taken
+        assert list(clock.taking([])) == []
+
+
+def test_taking_with_no_event_yet_and_no_timer_takes_every_time():
+    for make in (Clock, PythonClock):
+        clock = make()
+        taking = clock.taking([BASE + 3, BASE + 1])
+        assert [(item, taking.taken) for item in taking] == [(BASE + 1, 1)] and clock.watermark == BASE + 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 100), st.one_of(st.none(), st.integers(0, 100)),
+       st.lists(st.one_of(st.integers(-5, 110), st.just(b"own"), st.just((b"?",)),
+                          st.sampled_from([1 << 63, -(1 << 63) - 1, -1])), max_size=30))
+def test_the_c_taking_hands_on_and_counts_as_the_definition(watermark, due, offsets):
+    items = [item if type(item) is not int or abs(item) > 200 else BASE + item for item in offsets]
+    seen = []
+    for make in (Clock, PythonClock):
+        clock = make()
+        clock.watermark = BASE + watermark
+        if due is not None:
+            clock.due = BASE + due
+        taking = clock.taking(items)
+        seen.append(([(item, taking.taken) for item in taking], taking.taken, clock.watermark))
+    assert seen[0] == seen[1]
+    # and the count is every int not handed on
+    handed, after, _ = seen[0]
+    assert sum(taken for _, taken in handed) + after + len(handed) == len(items)

@@ -45,7 +45,7 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         "    Z_n0 = Z_n = Z_store.events_seen",
         "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
         "    Z_members = Z_store.members",    # replaced only by loading state, never while a stretch runs
-        *(_shared_clock() if shared else _clock()),
+        *_clock(),
         # The decisions of the stretch, in order: one worker hands them back when it stops; a
         # share hands back each event's, tagged for the merge.
         "    out = []",
@@ -93,10 +93,12 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
            "                Z_evaluator.tags[id(Z_d)] = (Z_n, 1, Z_i, 0)",
            "            return Z_n - Z_n0, 2, out, None, ts"] if shared else
           ["        if Z_issues:",
-           "            return Z_n - Z_n0, 2, out, None, ts",
-           # Let go of the record: when nothing else kept it, decode_timed fills it again with
-           # the next line instead of making a new one (events/_records.c).
-           "        ev = None"]),
+           "            return Z_n - Z_n0, 2, out, None, ts"]),
+        # Let go of the record: when nothing else kept it, decode_timed fills it again with the
+        # next line instead of making a new one (events/_records.c).
+        "        ev = None",
+        # a share's last other shares' times, taken by its items' iterator after the last item
+        *(["    Z_n += Z_lines.taken"] if shared else []),
         "    return Z_n - Z_n0, 0, out, None, None",
     ]
     # When the stretch ends, however it ends: the watermark and the event count go back to the
@@ -108,22 +110,20 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     return lines[:start] + ["    try:"] + ["    " + line for line in lines[start:]] + [
         "    finally:",
         "        Z_store.events_seen = Z_n",
-        *([f"        if Z_wm != {NO_TIME_YET}:",
-           "            Z_store.watermark = Z_wm"] if shared else
-          # the clock's, where it moved (the store's stays as it was, whatever number it is)
-          ["        Z_wm = Z_clock.watermark",
-           "        if Z_wm != Z_wm0:",
-           "            Z_store.watermark = Z_wm",
-           "        Z_wm = Z_store.watermark",
-           "        if Z_wm is None:",
-           f"            Z_wm = {NO_TIME_YET}"]),
+        # the clock's, where it moved (the store's stays as it was, whatever number it is)
+        "        Z_wm = Z_clock.watermark",
+        "        if Z_wm != Z_wm0:",
+        "            Z_store.watermark = Z_wm",
+        "        Z_wm = Z_store.watermark",
+        "        if Z_wm is None:",
+        f"            Z_wm = {NO_TIME_YET}",
         "        if Z_n >= Z_store.next_sweep:",
         "            Z_store.sweep(Z_wm, Z_evaluator.widths)"]
 
 
 def _clock() -> list[str]:
-    """One worker's loop keeps its clock in the store's Clock (events/clock.py), whose watermark
-    starts as the store's: only this loop moves it while it runs."""
+    """The loop keeps its clock in the store's Clock (events/clock.py), whose watermark starts as
+    the store's: only this loop moves it while it runs."""
     return ["    Z_clock = Z_store.clock",
             "    Z_clock.watermark = Z_store.watermark",
             "    Z_wm0 = Z_clock.watermark"]
@@ -148,51 +148,17 @@ def _timed_line() -> list[str]:
             "            RT.fire_until(ts, out)"]
 
 
-def _shared_clock() -> list[str]:
-    """A share's loop keeps the watermark in a local: only it moves it while it runs
-    (_through_evaluator hands it to the evaluator and reads it back). Below every event time
-    while there is none."""
-    return ["    Z_wm = Z_store.watermark",
-            "    if Z_wm is None:",
-            f"        Z_wm = {NO_TIME_YET}"]
-
-
-def _shared_time() -> list[str]:
-    """A routed line's UTF-8 and time were checked by the route (events/_route.c): the time is
-    read again without checking the line. A share tests the timers' heap (its routed lines move
-    the clock without a handler)."""
-    return ["        try:",
-            "            ev = Z_decode(Z_line)",
-            "            ts = routed_time(ev.ts)",
-            "        except Z_refused:",
-            "            ts = None",
-            "        if ts is None:",
-            # The record was to take this line (events/_route.c): other shares have moved their
-            # clocks by it, so the run is no longer exact (parallel.py runs it on one worker).
-            "            raise RouteDiverged(Z_line)",
-            *_own_timers(),
-            "        if ts > Z_wm:",
-            "            Z_wm = ts",
-            "        elif ts < Z_wm:",
-            "            return Z_n - Z_n0 + 1, 3, out, ev, ts",
-            "        if Z_timers and Z_timers[0][0] <= ts:",
-            "            RT.fire_until(ts, out)"]
-
-
 def _routed_line() -> list[str]:
-    """A worker's items come routed (events/routing.py): another share's event is its time alone,
-    and only moves the clock, as ShareEvaluator.tick does; when it comes late or a timer is due,
-    through ShareEvaluator.tick, which counts it and tags what fires for the merge. A line the route
-    was unsure of goes back to replay's per-line path, where ShareEvaluator judges it as one worker
-    would. The rest are lines of this share's members. The store's event count is brought up to
-    date only where something reads it (every own event, every call out, the end of the stretch):
-    another share's event is 5 bytecodes."""
+    """A worker's items come routed (events/routing.py) through the clock's `taking`
+    (events/clock.py), which takes other shares' event times itself where the clock takes them
+    cleanly and counts them (`taken`, added to the loop's count at each item). An other share's
+    time it hands on came late or has a timer due by it: it goes through ShareEvaluator.tick,
+    which counts it and tags what fires for the merge. A line the route was unsure of goes back to
+    replay's per-line path, where ShareEvaluator judges it as one worker would. The rest are lines
+    of this share's members."""
     return [
+        "        Z_n += Z_lines.taken",
         "        if type(Z_line) is int:",
-        "            if Z_line >= Z_wm and not (Z_timers and Z_timers[0][0] <= Z_line):",
-        "                Z_wm = Z_line",
-        "                Z_n += 1",
-        "                continue",
         "            ts = Z_line",
         *_through_evaluator("Z_evaluator.tick(ts)", 12),
         "        if type(Z_line) is tuple:",
@@ -200,11 +166,23 @@ def _routed_line() -> list[str]:
     ]
 
 
-def _own_timers() -> list[str]:
-    """An event of this share's member with a timer due goes through ShareEvaluator's own step,
-    which tags what fires for the merge. (So the loop's own `fire_until` below never runs in a
-    share, where the store's event count may be behind the loop's.)"""
-    return ["        if Z_timers and Z_timers[0][0] <= (ts if ts > Z_wm else Z_wm):",
+def _shared_time() -> list[str]:
+    """A routed line is one the record decoder takes, with the time the route read
+    (events/_route.c): anything else means other shares have moved their clocks by a line that is
+    not an event, and the run is no longer exact (parallel.py runs it again on one worker). An
+    event of this share's member with a timer due goes through ShareEvaluator's own step, which
+    tags what fires for the merge (so the loop's own `fire_until` never runs in a share)."""
+    return ["        try:",
+            "            ev, ts = Z_decode_timed(Z_line, Z_clock)",
+            "        except Z_refused:",
+            "            raise RouteDiverged(Z_line) from None",
+            "        if ts is None:",
+            "            Z_stop = Z_clock.stop",
+            f"            if Z_stop == {ASK}:",
+            "                raise RouteDiverged(Z_line)",
+            "            ts = Z_clock.ts",
+            f"            if Z_stop == {LATE}:",
+            "                return Z_n - Z_n0 + 1, 3, out, ev, ts",
             *_through_evaluator("Z_evaluator.process_record(ev, ts)", 12)]
 
 
@@ -213,11 +191,11 @@ def _through_evaluator(call: str, depth: int) -> list[str]:
     loop's locals are read back, and the loop hands back if it decided, came late or failed."""
     return [" " * depth + line for line in (
         "Z_late = Z_evaluator.late_events",
-        f"if Z_wm != {NO_TIME_YET}:",
-        "    Z_store.watermark = Z_wm",
+        "Z_store.watermark = Z_clock.watermark",
         "Z_store.events_seen = Z_n",
         f"Z_out = {call}",
-        "Z_wm, Z_n = Z_store.watermark, Z_store.events_seen",
+        "Z_clock.watermark = Z_store.watermark",
+        "Z_n = Z_store.events_seen",
         "if Z_out or Z_evaluator.late_events != Z_late or Z_issues:",
         "    return Z_n - Z_n0, 2, Z_out, None, ts",
         "continue")]
