@@ -13,8 +13,8 @@ It hands back to `replay`, with the decisions made so far, at the end of the chu
 record does not take, after each event that failed a rule, so reporting stays in one place and
 names the line, and before each late event, which `process_record` then evaluates: the loop itself
 only moves the clock forward. A worker's loop (RUN_SHARED) takes routed items (events/routing.py:
-own lines, other shares' event times, lines every worker judges) and hands back after every event
-that decided something too, with its decisions tagged for the merge.
+own lines, other shares' event times, lines every worker judges) and tags each decision for the
+merge.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: 
 
 def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bool, track_members: bool,
           has_roles: bool, message: str | None) -> list[str]:
+    done = "Z_done" if shared else "out"
     lines = [
         f"def {name}(Z_lines, Z_decode, Z_decode_timed, Z_refused, Z_evaluator):",
         "    Z_store = STORE",
@@ -46,9 +47,10 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
         "    Z_members = Z_store.members",    # replaced only by loading state, never while a stretch runs
         *_clock(),
-        # The decisions of the stretch, in order: one worker hands them back when it stops; a
-        # share hands back each event's, tagged for the merge.
+        # The decisions of the stretch, in order, handed back when it stops. A share's handlers
+        # append an event's to `out`, which is tagged for the merge and moved to Z_done after it.
         "    out = []",
+        *(["    Z_done = []"] if shared else []),
         # One worker's first event of all goes through process_record, which starts the periods,
         # so that the loop tests no count for it (4 bytecodes an event); a share's goes here.
         *(["    if Z_n == 0:",
@@ -86,20 +88,21 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     if has_roles:
         lines += ["        REW.check_roles(ev.user, ev, ts, out)"]
     lines += [
-        # Hand back after an event that failed a rule, so its report names its line; a share also
-        # after each event that decided, its decisions tagged for the merge.
-        *(["        if out or Z_issues:",
+        # A share tags each event's decisions for the merge (a dict by identity: ShareEvaluator.tags).
+        # Hand back after an event that failed a rule, so its report names its line.
+        *(["        if out:",
            "            for Z_i, Z_d in enumerate(out):",
            "                Z_evaluator.tags[id(Z_d)] = (Z_n, 1, Z_i, 0)",
-           "            return Z_n - Z_n0, 2, out, None, ts"] if shared else
-          ["        if Z_issues:",
-           "            return Z_n - Z_n0, 2, out, None, ts"]),
+           "            Z_done += out",
+           "            out = []"] if shared else []),
+        "        if Z_issues:",
+        f"            return Z_n - Z_n0, 2, {done}, None, ts",
         # Let go of the record: when nothing else kept it, decode_timed fills it again with the
         # next line instead of making a new one (events/_records.c).
         "        ev = None",
         # a share's last other shares' times, taken by its items' iterator after the last item
         *(["    Z_n += Z_lines.taken"] if shared else []),
-        "    return Z_n - Z_n0, 0, out, None, None",
+        f"    return Z_n - Z_n0, 0, {done}, None, None",
     ]
     # When the stretch ends, however it ends: the watermark and the event count go back to the
     # store (nothing the loop calls reads the watermark; 3 bytecodes an event; a share's loop
@@ -151,18 +154,18 @@ def _timed_line() -> list[str]:
 def _routed_line() -> list[str]:
     """A worker's items come routed (events/routing.py) through the clock's `taking`
     (events/clock.py), which takes other shares' event times itself where the clock takes them
-    cleanly and counts them (`taken`, added to the loop's count at each item). An other share's
-    time it hands on came late or has a timer due by it: it goes through ShareEvaluator.tick,
-    which counts it and tags what fires for the merge. A line the route was unsure of goes back to
-    replay's per-line path, where ShareEvaluator judges it as one worker would. The rest are lines
-    of this share's members."""
+    cleanly and counts them (`taken`, added to the loop's count at each item). Most items are
+    lines of this share's members (bytes: one test). An other share's time handed on came late or
+    has a timer due by it: it goes through ShareEvaluator.tick, which counts it and tags what
+    fires for the merge. A line the route was unsure of goes back to replay's per-line path, where
+    ShareEvaluator judges it as one worker would."""
     return [
         "        Z_n += Z_lines.taken",
-        "        if type(Z_line) is int:",
+        "        if type(Z_line) is not bytes:",
+        "            if type(Z_line) is tuple:",
+        "                return Z_n - Z_n0, 1, Z_done, Z_line[0], None",
         "            ts = Z_line",
         *_through_evaluator("Z_evaluator.tick(ts)", 12),
-        "        if type(Z_line) is tuple:",
-        "            return Z_n - Z_n0, 1, out, Z_line[0], None",
     ]
 
 
@@ -182,22 +185,23 @@ def _shared_time() -> list[str]:
             "                raise RouteDiverged(Z_line)",
             "            ts = Z_clock.ts",
             f"            if Z_stop == {LATE}:",
-            "                return Z_n - Z_n0 + 1, 3, out, ev, ts",
+            "                return Z_n - Z_n0 + 1, 3, Z_done, ev, ts",
             *_through_evaluator("Z_evaluator.process_record(ev, ts)", 12)]
 
 
 def _through_evaluator(call: str, depth: int) -> list[str]:
-    """The body of an `if` at `depth` spaces: `call` runs with the store's clock up to date, the
-    loop's locals are read back, and the loop hands back if it decided, came late or failed."""
+    """The body of an `if` at `depth` spaces (a share's loop): `call` runs with the store's clock
+    up to date, its decisions (tagged by ShareEvaluator) join the stretch's, the loop's locals are
+    read back, and the loop hands back if the event came late or failed."""
     return [" " * depth + line for line in (
         "Z_late = Z_evaluator.late_events",
         "Z_store.watermark = Z_clock.watermark",
         "Z_store.events_seen = Z_n",
-        f"Z_out = {call}",
+        f"Z_done += {call}",
         "Z_clock.watermark = Z_store.watermark",
         "Z_n = Z_store.events_seen",
-        "if Z_out or Z_evaluator.late_events != Z_late or Z_issues:",
-        "    return Z_n - Z_n0, 2, Z_out, None, ts",
+        "if Z_evaluator.late_events != Z_late or Z_issues:",
+        "    return Z_n - Z_n0, 2, Z_done, None, ts",
         "continue")]
 
 
