@@ -10,15 +10,20 @@ setting event) order — and the streams are merged on that tag.
 
 Each worker reads every line, but decodes only its own members' events: a scan in C
 (events/_route.c) gives it the time alone of another share's event, which is all its clock
-needs. A line the scan is not sure of, every worker decodes and judges as before. If a line the
-scan was sure of is refused by the decoder after all, the other workers' clocks are wrong: the
-run stops and eval runs again on one worker, with a note.
+needs. The scan of each line is made by one worker, blocks of lines in turn, and shared with the
+others through memory they inherit (events/routing.py: Exchange); each worker makes its scans of
+the next chunk before it runs the rules on this one (ShareEvaluator.ahead). A line the scan is
+not sure of, every worker decodes and judges as before. If a line the scan was sure of is
+refused by the decoder after all, the other workers' clocks are wrong: the run stops and eval
+runs again on one worker, with a note. So it does if a worker dies without an answer.
 """
 from __future__ import annotations
 
 import gzip
 import heapq
+import mmap
 import multiprocessing
+import multiprocessing.connection
 import os
 import tempfile
 import zlib
@@ -29,7 +34,7 @@ import orjson
 
 from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
-from policyengine.events.routing import route, route_fields
+from policyengine.events.routing import Exchange, route, route_fields, scan_ahead
 from policyengine.logs import LogOpenError, check_readable, lines_bounded, open_log
 from policyengine.output.decisions import dump_lines
 from policyengine.replay import ReplayStats, StrictStop, replay
@@ -43,9 +48,9 @@ class ShareEvaluator(Evaluator):
     """An evaluator that runs the rules only for members of one share; for the others it moves
     the clock on exactly as `process` would. `tags` maps each returned decision to its merge key."""
 
-    def __init__(self, compiled: CompiledProgram, share: int, shares: int | bytes):
+    def __init__(self, compiled: CompiledProgram, share: int, shares: int | bytes, exchange=None):
         super().__init__(compiled)
-        self.share, self.shares = share, shares
+        self.share, self.shares, self.exchange = share, shares, exchange
         self.tags: dict[int, tuple] = {}
         self._process_dict = super().process             # bound once: super() on every event cost 0.1 µs
         self._process_record = super().process_record
@@ -71,7 +76,24 @@ class ShareEvaluator(Evaluator):
         """`lines` as the shared record loop takes them: this share's lines, other shares' times,
         (line,) for lines every worker decodes (events/routing.py), the times the clock takes
         cleanly taken as the loop goes (events/clock.py: `taking`)."""
-        return self.store.clock.taking(route(lines, self._route_fields, self.shares, self.share))
+        return self.store.clock.taking(route(lines, self._route_fields, self.shares, self.share, self.exchange))
+
+    def ahead(self, batches):
+        """The chunks of lines as they come, each with the next one's scans made first (with an
+        exchange): the other workers find them there while this one runs the rules on it."""
+        if self.exchange is None or self.record_loop is None:
+            yield from batches
+            return
+        batches = iter(batches)
+        current = next(batches, None)
+        if current is None:
+            return
+        scan_ahead(current, self._route_fields, self.shares, self.share, self.exchange)
+        for following in batches:
+            scan_ahead(following, self._route_fields, self.shares, self.share, self.exchange)
+            yield current
+            current = following
+        yield current
 
     def tick(self, ts: int) -> list[dict]:
         """`process` for an event of another share's member: due timers fire (tagged), the clock
@@ -173,6 +195,7 @@ def balanced_partition(logs: list[str], shares: int, max_line: int, sample: int 
 
 
 _job: Job | None = None          # set before the workers fork; they inherit it
+_shared = None                   # the workers' scans' shared memory (events/routing.py: Exchange), inherited too
 
 
 class ShareResult(NamedTuple):
@@ -189,7 +212,8 @@ def _work(share: int):
     and the decision's JSON, so a worker holds none of them in memory; the rest comes back to the
     parent."""
     job = _job
-    evaluator = ShareEvaluator(job.compiled, share, job.partition or job.shares)
+    exchange = Exchange(_shared, job.shares, share) if _shared is not None else None
+    evaluator = ShareEvaluator(job.compiled, share, job.partition or job.shares, exchange)
     decoder = EventDecoder(job.compiled.plan.field_types)
     stats = ReplayStats()
     reports: list[tuple] = []
@@ -226,8 +250,64 @@ def _work(share: int):
     except RouteDiverged as err:
         diverged = f"{job.logs[log_index]}: {err.args[0][:80]!r}"
     finally:
+        if exchange is not None:
+            exchange.leave()             # whatever stopped it: the others scan its blocks themselves
         spool.close()
     return ShareResult(path, reports, stats, stopped, diverged)
+
+
+def _child(share: int, conn) -> None:
+    try:
+        conn.send((True, _work(share)))
+    except BaseException as err:          # handed to the parent, which raises it as Pool.map did
+        conn.send((False, err))
+    finally:
+        if _shared is not None:           # however _work ended, no other worker waits for its scans
+            Exchange(_shared, _job.shares, share).leave()
+        conn.close()
+
+
+def _run_workers(shares: int) -> list[ShareResult] | str:
+    """`_work` for each share, each in a process of its own, all at once: a worker waits for the
+    others' scans (events/_route.c), so two shares must never be queued on one process, as a
+    Pool may do. A worker that dies without an answer (killed, out of memory) is marked gone in
+    the exchange, so that no other waits for its scans, and the run is said to need one worker."""
+    context = multiprocessing.get_context("fork")
+    pipes, processes = [], []
+    try:
+        for share in range(shares):
+            ours, theirs = context.Pipe(duplex=False)
+            process = context.Process(target=_child, args=(share, theirs), daemon=True)
+            process.start()
+            theirs.close()
+            pipes.append(ours)
+            processes.append(process)
+        answers: dict[int, tuple] = {}
+        dead = []
+        waiting = dict(enumerate(pipes))
+        while waiting:
+            for pipe in multiprocessing.connection.wait(list(waiting.values())):
+                share = pipes.index(pipe)
+                del waiting[share]
+                try:
+                    answers[share] = pipe.recv()
+                except EOFError:
+                    dead.append(share)
+                    if _shared is not None:
+                        Exchange(_shared, shares, share).leave()
+        if dead:
+            return f"worker {dead[0] + 1} of {shares} stopped without an answer (exit code {processes[dead[0]].exitcode})"
+        for share in range(shares):
+            ok, answer = answers[share]
+            if not ok:
+                raise answer
+        return [answers[share][1] for share in range(shares)]
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
 
 
 _KEY_BYTES = 64
@@ -249,17 +329,25 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
     """Run `job` on `job.shares` worker processes and `emit` their decisions in the order one worker
     gives; `write_json`, if given, takes each decision's JSON line instead (as the jsonl writer would
     write it). Returns the messages in order, the combined statistics and whether `--strict` stopped;
-    or, emitting nothing, why the run must be made on one worker (a line routed wrongly)."""
-    global _job
+    or, emitting nothing, why the run must be made on one worker (a line routed wrongly, a worker
+    that died)."""
+    global _job, _shared
     if not job.partition:
         job.partition = balanced_partition(job.logs, job.shares, job.max_line)
     with tempfile.TemporaryDirectory(prefix="policyengine-workers-") as spool:
         job.spool, _job = spool, job
+        # anonymous and shared: what one worker writes the others see; pages are touched only
+        # as the ring fills
+        _shared = mmap.mmap(-1, Exchange.size(job.shares)) if Exchange is not None else None
         try:
-            with multiprocessing.get_context("fork").Pool(job.shares) as pool:
-                results = pool.map(_work, range(job.shares))
+            results = _run_workers(job.shares)
         finally:
             _job = None
+            if _shared is not None:
+                _shared.close()
+                _shared = None
+        if isinstance(results, str):
+            return results
         diverged = [result.diverged for result in results if result.diverged is not None]
         if diverged:
             return f"a line routed as an event was refused by its worker's decoder ({diverged[0]})"

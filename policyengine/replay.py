@@ -163,8 +163,12 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     # lines every worker judges (parallel.py).
     route = evaluator.route_batch if loop is not None else None
     committed = skip
+    batches = line_batches(log.stream, max_line)
+    if route is not None and skip == 0:
+        # a worker's scans of each next chunk made before the rules run on this one (parallel.py)
+        batches = getattr(evaluator, "ahead", iter)(batches)
     try:
-        for batch in line_batches(log.stream, max_line):
+        for batch in batches:
             if lineno + len(batch) <= skip:
                 lineno += len(batch)            # committed by an earlier run
                 continue

@@ -193,7 +193,7 @@ def test_workers_unsure_of_every_line_decide_as_one_worker(tmp_path, monkeypatch
     args = ["eval", "--quiet", "--policy", "policies/examples", "--until", "2026-12-31T00:00:00Z", str(log)]
     one = run_cli(*args, "--workers", "1")
     assert one.returncode == 0 and b"error[E0101]" in one.stderr and b"warning[W0102]" in one.stderr
-    monkeypatch.setattr(parallel, "route", lambda lines, fields, shares, share: [(line,) for line in lines])
+    monkeypatch.setattr(parallel, "route", lambda lines, fields, shares, share, exchange=None: [(line,) for line in lines])
     code, out, err = _eval_in_process([*args, "--workers", "2"], capfd)
     assert code == 0 and out == one.stdout and err == one.stderr.decode()
 
@@ -208,7 +208,7 @@ def test_a_line_routed_wrongly_makes_eval_run_on_one_worker(tmp_path, monkeypatc
     one = run_cli(*args, "--workers", "1")
     assert one.returncode == 0 and one.stdout
 
-    def wrong(lines, fields, shares, share):           # every line "sure", and the share's own
+    def wrong(lines, fields, shares, share, exchange=None):   # every line "sure", and the share's own
         return list(lines)
     monkeypatch.setattr(parallel, "route", wrong)      # the workers fork from this process
     code, out, err = _eval_in_process([*args, "--workers", "2"], capfd)

@@ -164,50 +164,315 @@ static int read_layout(PyObject *spec, Layout *layout) {
     return layout->nfields;
 }
 
-/* route(lines, fields, shares, share) → a list as long as `lines` (`shares` a count or a
- * partition, as above): for a sure line of a member
- * of `share` the line itself; of another share's member its time in microseconds (an int);
- * for a line the scan is unsure of (or None, an over-long line) a 1-tuple holding it. */
-static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4 || !PyList_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "route(lines: list, fields, shares, share)");
-        return NULL;
-    }
-    Layout layout;
-    if (read_layout(args[1], &layout) < 0) return NULL;
-    /* shares: how many (a member's share its CRC-32 modulo that), or a partition (bytes: the
-     * member's share is the byte at its CRC-32 modulo the length), as helpers.share_of reads it */
-    const unsigned char *partition = NULL;
-    Py_ssize_t buckets = 0;
-    long shares = 0, share = PyLong_AsLong(args[3]);
-    if (PyBytes_Check(args[2])) {
-        partition = (const unsigned char *)PyBytes_AS_STRING(args[2]);
-        buckets = PyBytes_GET_SIZE(args[2]);
+/* Workers' scans shared (eval --workers): each line is scanned by one worker, not by all.
+ *
+ * Every worker reads the same lines in the same order, so a line has one number for all of them
+ * (counted across logs). Lines go to the scans in blocks of BLOCK: block b is scanned by worker
+ * b % workers, which writes what the scan found (the member's share, or unsure, and the time) into
+ * a ring in memory shared by the workers; the others read it there. The scan of a line was a
+ * fifth of each worker's time on the reference policies, all of it repeated in every worker.
+ *
+ * A chunk of lines is routed in two passes: first this worker scans its blocks and publishes how
+ * far its scans go (`scanned`), then it builds the chunk's items, waiting where another worker's
+ * blocks are not scanned yet; then it publishes how many lines it has routed (`routed`). So two
+ * workers scan a chunk at the same time, and one waits for the other only when the other is a
+ * whole chunk behind (one line at a time, they took turns: twice one worker's time). A worker
+ * about to write a slot of the ring waits until every other has routed the line the slot held:
+ * the ring holds two million lines by default, and no worker gets more than two chunks ahead.
+ * scan_ahead makes the first pass of the next chunk before the rules run on this one, so a
+ * worker waits only for one more than a chunk behind. A worker that
+ * leaves (done, stopped, failed) says so (`gone`), and the others scan its blocks themselves. */
+#include <time.h>
+
+#define BLOCK 256
+#define RING (1 << 21)                   /* lines the ring holds by default: 32 MiB of results, touched as used */
+#define HEADER 64                        /* bytes each worker's counters take: a cache line */
+#define MAX_WORKERS 256
+#define UNSURE (-1)
+
+typedef struct {
+    int64_t ts;
+    int32_t share;                       /* UNSURE: the scan was not sure */
+    int32_t unused;
+} Found;
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer view;                      /* the shared memory (an anonymous mmap made before fork) */
+    int workers, me;
+    int64_t ring;                        /* lines the ring holds: as many as the memory given has room for */
+    int64_t line;                        /* the number of the next line this worker routes */
+    int64_t scanned;                     /* the number of the next line this worker's first pass reads */
+    int64_t room;                        /* lines below it may be written into the ring without looking */
+    int64_t seen[MAX_WORKERS];           /* how far each worker's scans went, as last read */
+} Exchange;
+
+static inline int64_t *routed_of(Exchange *x, int w) { return (int64_t *)((char *)x->view.buf + (size_t)w * HEADER); }
+static inline int64_t *scanned_of(Exchange *x, int w) { return routed_of(x, w) + 1; }
+static inline int64_t *gone_of(Exchange *x, int w) { return routed_of(x, w) + 2; }
+static inline Found *found_at(Exchange *x, int64_t line) {
+    return (Found *)((char *)x->view.buf + (size_t)x->workers * HEADER) + line % x->ring;
+}
+
+static size_t exchange_bytes(int workers, int64_t ring) { return (size_t)workers * HEADER + (size_t)ring * sizeof(Found); }
+
+/* Wait a little: spin first (the other worker is usually a moment away), then sleep 20 µs at a
+ * time (sched_yield in a loop cost 0.8 s of system time a worker on 1M lines). */
+static void pause_for(long *spins) {
+    if (++*spins < 200) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
     } else {
-        shares = PyLong_AsLong(args[2]);
+        struct timespec nap = {0, 20000};
+        nanosleep(&nap, NULL);
     }
-    if (PyErr_Occurred()) return NULL;
-    if (partition != NULL ? buckets < 1 || share < 0 : shares < 1 || share < 0 || share >= shares) {
-        PyErr_SetString(PyExc_ValueError, "share must be in range(shares), and a partition not empty");
+}
+
+/* Whether worker v's result for `line` can be read (1), or v left before scanning it (0). */
+static int wait_for(Exchange *x, int v, int64_t line) {
+    if (x->seen[v] > line) return 1;
+    long spins = 0;
+    for (;;) {
+        int64_t p = __atomic_load_n(scanned_of(x, v), __ATOMIC_ACQUIRE);
+        if (p > line) {
+            x->seen[v] = p;
+            return 1;
+        }
+        if (__atomic_load_n(gone_of(x, v), __ATOMIC_ACQUIRE)) {
+            /* how far it scanned was published before it left */
+            return __atomic_load_n(scanned_of(x, v), __ATOMIC_ACQUIRE) > line;
+        }
+        pause_for(&spins);
+    }
+}
+
+/* Wait until `line`'s slot in the ring is free: every other worker still here has routed the
+ * line the slot held. */
+static void wait_for_room(Exchange *x, int64_t line) {
+    if (line < x->room) return;
+    long spins = 0;
+    for (;;) {
+        int64_t least = INT64_MAX;
+        for (int w = 0; w < x->workers; w++) {
+            if (w == x->me || __atomic_load_n(gone_of(x, w), __ATOMIC_ACQUIRE)) continue;
+            int64_t p = __atomic_load_n(routed_of(x, w), __ATOMIC_ACQUIRE);
+            if (p < least) least = p;
+        }
+        x->room = least == INT64_MAX ? INT64_MAX : least + x->ring;
+        if (line < x->room) return;
+        pause_for(&spins);
+    }
+}
+
+static PyObject *Exchange_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *memory;
+    int workers, me;
+    if (!PyArg_ParseTuple(args, "Oii:Exchange", &memory, &workers, &me)) return NULL;
+    if (workers < 1 || workers > MAX_WORKERS || me < 0 || me >= workers) {
+        PyErr_SetString(PyExc_ValueError, "Exchange: 1 to 256 workers, and me one of them");
         return NULL;
     }
-    PyObject *lines = args[0];
+    Exchange *x = (Exchange *)type->tp_alloc(type, 0);
+    if (x == NULL) return NULL;
+    if (PyObject_GetBuffer(memory, &x->view, PyBUF_WRITABLE) < 0) {
+        x->view.obj = NULL;
+        Py_DECREF(x);
+        return NULL;
+    }
+    if ((size_t)x->view.len < exchange_bytes(workers, 4 * BLOCK)) {
+        PyErr_Format(PyExc_ValueError, "Exchange: at least %zu bytes of shared memory", exchange_bytes(workers, 4 * BLOCK));
+        Py_DECREF(x);
+        return NULL;
+    }
+    x->workers = workers;
+    x->me = me;
+    x->ring = (int64_t)(((size_t)x->view.len - (size_t)workers * HEADER) / sizeof(Found));
+    return (PyObject *)x;
+}
+
+static void Exchange_dealloc(Exchange *x) {
+    if (x->view.obj != NULL) PyBuffer_Release(&x->view);
+    Py_TYPE(x)->tp_free((PyObject *)x);
+}
+
+/* leave(): the others scan this worker's blocks from here on. */
+static PyObject *Exchange_leave(Exchange *x, PyObject *Py_UNUSED(ignored)) {
+    __atomic_store_n(gone_of(x, x->me), 1, __ATOMIC_RELEASE);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Exchange_size(PyObject *Py_UNUSED(type), PyObject *args) {
+    int workers;
+    long long ring = RING;
+    if (!PyArg_ParseTuple(args, "i|L:size", &workers, &ring)) return NULL;
+    if (workers < 1 || workers > MAX_WORKERS || ring < 4 * BLOCK) {
+        PyErr_SetString(PyExc_ValueError, "1 to 256 workers, and a ring of at least 1024 lines");
+        return NULL;
+    }
+    return PyLong_FromSize_t(exchange_bytes(workers, ring));
+}
+
+static PyObject *Exchange_get_line(Exchange *x, void *Py_UNUSED(closure)) { return PyLong_FromLongLong(x->line); }
+
+static PyMethodDef Exchange_methods[] = {
+    {"leave", (PyCFunction)Exchange_leave, METH_NOARGS, "leave(): the other workers scan this one's blocks from here on"},
+    {"size", (PyCFunction)Exchange_size, METH_VARARGS | METH_STATIC,
+     "size(workers[, ring]) -> the bytes of shared memory for a ring of `ring` lines (a million by default)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Exchange_getset[] = {
+    {"line", (getter)Exchange_get_line, NULL, "the number of the next line this worker routes", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ExchangeType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.events._route.Exchange",
+    .tp_basicsize = sizeof(Exchange),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Exchange(shared memory, workers, me): the workers' line scans, each line scanned by one",
+    .tp_new = Exchange_new,
+    .tp_dealloc = (destructor)Exchange_dealloc,
+    .tp_methods = Exchange_methods,
+    .tp_getset = Exchange_getset,
+};
+
+/* The share of the member whose event `line` is (by partition, or CRC-32 modulo shares), its
+ * time in *ts; UNSURE if the scan is not sure of the line. */
+static long scan_owner(PyObject *line, const Layout *layout, Predicted *predictions, const unsigned char *partition,
+                       Py_ssize_t buckets, long shares, int64_t *ts) {
+    const unsigned char *user = NULL;
+    Py_ssize_t user_len = 0;
+    if (layout->nfields == 0 || !PyBytes_CheckExact(line)
+        || !scan_line((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), layout, predictions,
+                      &user, &user_len, ts))
+        return UNSURE;
+    uint32_t crc = crc32_of(user, user_len);
+    return partition != NULL ? (long)partition[crc % (uint32_t)buckets] : (long)(crc % (uint32_t)shares);
+}
+
+/* What route and scan_ahead take: the lines, the layout, the shares (a count or a partition), the
+ * share, the exchange (or NULL). */
+typedef struct {
+    PyObject *lines;
+    Layout layout;
+    const unsigned char *partition;      /* the member's share is the byte at its CRC-32 modulo buckets */
+    Py_ssize_t buckets;
+    long shares, share;                  /* without a partition: the share is CRC-32 modulo shares */
+    Exchange *x;
+} Routing;
+
+static int read_routing(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t least, Routing *r, const char *usage) {
+    if (nargs < least || nargs > 5 || !PyList_Check(args[0])
+        || (nargs == 5 && args[4] != Py_None && !Py_IS_TYPE(args[4], &ExchangeType))) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return -1;
+    }
+    r->lines = args[0];
+    r->x = nargs == 5 && args[4] != Py_None ? (Exchange *)args[4] : NULL;
+    if (read_layout(args[1], &r->layout) < 0) return -1;
+    r->partition = NULL;
+    r->buckets = 0;
+    r->shares = 0;
+    r->share = PyLong_AsLong(args[3]);
+    if (PyBytes_Check(args[2])) {
+        r->partition = (const unsigned char *)PyBytes_AS_STRING(args[2]);
+        r->buckets = PyBytes_GET_SIZE(args[2]);
+    } else {
+        r->shares = PyLong_AsLong(args[2]);
+    }
+    if (PyErr_Occurred()) return -1;
+    if (r->partition != NULL ? r->buckets < 1 || r->share < 0 : r->shares < 1 || r->share < 0 || r->share >= r->shares) {
+        PyErr_SetString(PyExc_ValueError, "share must be in range(shares), and a partition not empty");
+        return -1;
+    }
+    if (r->x != NULL && r->x->me != r->share) {
+        PyErr_SetString(PyExc_ValueError, "the exchange is another worker's");
+        return -1;
+    }
+    /* A worker scanning a chunk ahead waits for room in the ring for the others, who may be
+     * waiting for its scans up to two chunks behind: four chunks must fit in it. (eval's chunks
+     * hold at most 256 Ki lines; the ring two million.) */
+    if (r->x != NULL && PyList_GET_SIZE(r->lines) > r->x->ring / 4) {
+        PyErr_SetString(PyExc_ValueError, "a chunk of more lines than a quarter of the exchange's ring");
+        return -1;
+    }
+    return 0;
+}
+
+/* The first pass: this worker's blocks of the next chunk to scan, scanned into the ring, and how
+ * far its scans go published. */
+static void scan_chunk(Routing *r, Predicted *predictions) {
+    Exchange *x = r->x;
+    Py_ssize_t n = PyList_GET_SIZE(r->lines);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t number = x->scanned + i;
+        if (number / BLOCK % x->workers != r->share) continue;
+        Found found = {0, UNSURE, 0};
+        found.share = (int32_t)scan_owner(PyList_GET_ITEM(r->lines, i), &r->layout, predictions, r->partition,
+                                          r->buckets, r->shares, &found.ts);
+        wait_for_room(x, number);
+        *found_at(x, number) = found;
+    }
+    x->scanned += n;
+    __atomic_store_n(scanned_of(x, (int)r->share), x->scanned, __ATOMIC_RELEASE);
+}
+
+/* scan_ahead(lines, fields, shares, share, exchange): the first pass of route for the chunk after
+ * the one to be routed next, so that the other workers find its scans there while this one runs
+ * the rules on the chunk before (route then makes only the second pass). */
+static PyObject *scan_ahead(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    Routing r;
+    if (read_routing(args, nargs, 5, &r, "scan_ahead(lines: list, fields, shares, share, exchange: Exchange)") < 0)
+        return NULL;
+    if (r.x == NULL) {
+        PyErr_SetString(PyExc_TypeError, "scan_ahead needs an exchange");
+        return NULL;
+    }
+    Predicted predictions[PREDICTED];
+    memset(predictions, 0, sizeof predictions);
+    scan_chunk(&r, predictions);
+    Py_RETURN_NONE;
+}
+
+/* route(lines, fields, shares, share[, exchange]) → a list as long as `lines` (`shares` a count or
+ * a partition, as above): for a sure line of a member of `share` the line itself; of another
+ * share's member its time in microseconds (an int); for a line the scan is unsure of (or None,
+ * an over-long line) a 1-tuple holding it. With an exchange, the scans are the workers' shared
+ * ones: the chunk's own blocks scanned first unless scan_ahead did it. */
+static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    Routing r;
+    if (read_routing(args, nargs, 4, &r, "route(lines: list, fields, shares, share[, exchange: Exchange])") < 0)
+        return NULL;
+    Exchange *x = r.x;
+    PyObject *lines = r.lines;
     Py_ssize_t n = PyList_GET_SIZE(lines);
     Predicted predictions[PREDICTED];                   /* keys predicted from line to line */
     memset(predictions, 0, sizeof predictions);
+    int64_t base = x != NULL ? x->line : 0;
+    if (x != NULL && x->scanned == base) scan_chunk(&r, predictions);
+    else if (x != NULL && x->scanned < base + n) {
+        PyErr_SetString(PyExc_ValueError, "route: the chunk scanned ahead was not this one");
+        return NULL;
+    }
     PyObject *out = PyList_New(n);
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *line = PyList_GET_ITEM(lines, i), *item;
-        const unsigned char *user = NULL;
-        Py_ssize_t user_len = 0;
+        long owner;
         int64_t ts = 0;
-        if (layout.nfields > 0 && PyBytes_CheckExact(line)
-            && scan_line((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &layout,
-                         predictions, &user, &user_len, &ts)) {
-            uint32_t crc = crc32_of(user, user_len);
-            long owner = partition != NULL ? (long)partition[crc % (uint32_t)buckets] : (long)(crc % (uint32_t)shares);
-            if (owner == share) {
+        int scanner = x != NULL ? (int)((base + i) / BLOCK % x->workers) : -1;
+        if (scanner == r.share || (scanner >= 0 && wait_for(x, scanner, base + i))) {
+            const Found *found = found_at(x, base + i);  /* scanned by this worker or another */
+            owner = found->share;
+            ts = found->ts;
+        } else {
+            owner = scan_owner(line, &r.layout, predictions, r.partition, r.buckets, r.shares, &ts);
+        }
+        if (owner != UNSURE) {
+            if (owner == r.share) {
                 Py_INCREF(line);
                 item = line;
             } else {
@@ -221,6 +486,10 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
             return NULL;
         }
         PyList_SET_ITEM(out, i, item);
+    }
+    if (x != NULL) {
+        x->line = base + n;
+        __atomic_store_n(routed_of(x, (int)r.share), x->line, __ATOMIC_RELEASE);
     }
     return out;
 }
@@ -236,7 +505,10 @@ static PyObject *py_crc32(PyObject *Py_UNUSED(self), PyObject *data) {
 
 static PyMethodDef methods[] = {
     {"route", (PyCFunction)(void (*)(void))route, METH_FASTCALL,
-     "route(lines, fields, shares, share) -> per line: the line (own), its time (another share's) or (line,) (unsure)"},
+     "route(lines, fields, shares, share[, exchange]) -> per line: the line (own), its time (another share's) or "
+     "(line,) (unsure)"},
+    {"scan_ahead", (PyCFunction)(void (*)(void))scan_ahead, METH_FASTCALL,
+     "scan_ahead(lines, fields, shares, share, exchange): this worker's scans of the chunk after the next to route"},
     {"crc32", py_crc32, METH_O, "crc32(data) -> zlib.crc32(data)"},
     {NULL, NULL, 0, NULL},
 };
@@ -245,5 +517,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_route", NULL, 0, me
 
 PyMODINIT_FUNC PyInit__route(void) {
     crc_init();
-    return PyModule_Create(&module);
+    if (PyType_Ready(&ExchangeType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddObjectRef(m, "Exchange", (PyObject *)&ExchangeType) < 0) Py_CLEAR(m);
+    return m;
 }

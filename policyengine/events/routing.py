@@ -5,6 +5,10 @@
 1-tuple `(line,)` for a line the scan is unsure of, which every worker then decodes and judges
 as one worker would. "Sure" is only ever said of a line the program's record decoder takes with
 the same `user` and time (tests/test_route.py).
+
+With an `Exchange` (shared memory the workers inherit), each line is scanned by one worker, in
+blocks taken in turn, and the others read what it found (events/_route.c); `scan_ahead` makes a
+worker's scans of the chunk after the one it routes next.
 """
 from __future__ import annotations
 
@@ -13,14 +17,18 @@ from policyengine.events.records import SCAN_KINDS, RecordField
 _USER = 1         # the scan's K_USER: the field it routes by
 
 try:
-    from policyengine.events._route import crc32, route
+    from policyengine.events._route import Exchange, crc32, route, scan_ahead
 except ImportError:                                  # pragma: no cover - no C compiler at install
     import zlib
 
     crc32 = zlib.crc32
+    Exchange = None                                  # each worker on its own
 
-    def route(lines, fields, shares, share):
+    def route(lines, fields, shares, share, exchange=None):
         return [(line,) for line in lines]         # unsure of all: every worker decodes every line
+
+    def scan_ahead(lines, fields, shares, share, exchange):
+        raise TypeError("scan_ahead needs an exchange")
 
 
 def route_fields(record: tuple[RecordField, ...]) -> tuple[tuple[bytes, int], ...]:
@@ -28,4 +36,4 @@ def route_fields(record: tuple[RecordField, ...]) -> tuple[tuple[bytes, int], ..
     return tuple((f.name.encode(), _USER if f.attr == "user" else SCAN_KINDS[f.kind]) for f in record)
 
 
-__all__ = ["crc32", "route", "route_fields"]
+__all__ = ["Exchange", "crc32", "route", "route_fields", "scan_ahead"]

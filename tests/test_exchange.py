@@ -1,0 +1,168 @@
+"""The workers' shared scans (events/_route.c: Exchange, scan_ahead): each line is scanned by one
+worker, and every worker must still be told of every line exactly what its own scan would say.
+
+The oracle is `route` without an exchange (itself held to the decoders in tests/test_route.py),
+run in the test's process; the workers are forked processes sharing an anonymous mmap, as in
+`eval --workers`.
+"""
+from __future__ import annotations
+
+import mmap
+import multiprocessing
+import random
+
+import orjson
+import pytest
+
+from benchmarks.loggen import generate
+from policyengine.events.routing import Exchange, route, scan_ahead
+from tests.conftest import run_cli
+from tests.test_route import FIELDS, PLAIN, _eval_in_process
+
+assert Exchange is not None, "events/_route.c was not built"
+
+SMALL_RING = 1024        # lines: the least a ring may hold, so that it wraps and writers wait for room
+
+
+def _log(n: int, seed: int) -> list:
+    """Lines as `eval` reads them: events of many members, and lines no scan is sure of (bad
+    JSON, a line cut short, an over-long line as None)."""
+    rng = random.Random(seed)
+    lines = [orjson.dumps(event) for event in generate(n, seed=seed)]
+    for i in rng.sample(range(n), n // 20):
+        lines[i] = rng.choice([b"{not json", lines[i][:-3], None, b"", b'{"type":"message"}'])
+    return lines
+
+
+def _chunks(lines: list, seed: int, most: int) -> list[list]:
+    """`lines` in chunks of 1 to `most` lines: chunk edges fall inside blocks and on them."""
+    rng, chunks, i = random.Random(seed), [], 0
+    while i < len(lines):
+        size = rng.choice([1, 7, 255, 256, 257, most])
+        chunks.append(lines[i:i + min(size, most)])
+        i += min(size, most)
+    return chunks
+
+
+def _worker(memory, workers, me, chunks, shares, ahead, leave_after, pipe):
+    exchange = Exchange(memory, workers, me)
+    out = []
+    try:
+        for k, chunk in enumerate(chunks):
+            if k == leave_after:
+                break
+            if ahead and k == 0:
+                scan_ahead(chunk, FIELDS, shares, me, exchange)
+            if ahead and k + 1 < len(chunks):
+                scan_ahead(chunks[k + 1], FIELDS, shares, me, exchange)
+            out.append(route(chunk, FIELDS, shares, me, exchange))
+    finally:
+        exchange.leave()
+    pipe.send(out)
+    pipe.close()
+
+
+def _run(workers: int, chunks: list, shares, ring: int, ahead=(), leave_after=()) -> list[list]:
+    """Each worker's routed chunks; worker w scans ahead if w in `ahead`, leaves before chunk
+    leave_after[w] if given."""
+    memory = mmap.mmap(-1, Exchange.size(workers, ring))
+    context = multiprocessing.get_context("fork")
+    pipes, processes = [], []
+    for me in range(workers):
+        ours, theirs = context.Pipe(duplex=False)
+        stop = dict(leave_after).get(me, -1)
+        process = context.Process(target=_worker, args=(memory, workers, me, chunks, shares, me in ahead, stop, theirs))
+        process.start()
+        pipes.append(ours)
+        processes.append(process)
+    got = [pipe.recv() for pipe in pipes]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    return got
+
+
+@pytest.mark.parametrize("workers, ring, ahead", [(2, SMALL_RING, ()), (2, SMALL_RING, (0, 1)), (3, SMALL_RING, (1,)),
+                                                  (2, 1 << 21, (0, 1))])
+def test_workers_sharing_their_scans_are_told_what_their_own_scans_say(workers, ring, ahead):
+    lines = _log(6000, seed=workers + ring)
+    chunks = _chunks(lines, seed=ring, most=min(ring // 4, 900))
+    got = _run(workers, chunks, workers, ring, ahead)
+    for me in range(workers):
+        assert got[me] == [route(chunk, FIELDS, workers, me) for chunk in chunks]
+    # and the scans were in fact split: some lines of each kind
+    kinds = {item.__class__ for chunk in got[0] for item in chunk}
+    assert kinds == {bytes, int, tuple}
+
+
+def test_a_partition_is_read_the_same_through_the_exchange():
+    partition = bytes(random.Random(5).randrange(2) for _ in range(1024))
+    chunks = _chunks(_log(3000, seed=8), seed=8, most=256)
+    got = _run(2, chunks, partition, SMALL_RING, ahead=(0,))
+    for me in range(2):
+        assert got[me] == [route(chunk, FIELDS, partition, me) for chunk in chunks]
+
+
+def test_a_worker_that_leaves_has_its_blocks_scanned_by_the_others():
+    chunks = _chunks(_log(5000, seed=3), seed=3, most=256)
+    # worker 1 leaves after five chunks (having scanned the sixth ahead), worker 2 at once
+    got = _run(3, chunks, 3, SMALL_RING, ahead=(1,), leave_after=((1, 5), (2, 0)))
+    assert got[0] == [route(chunk, FIELDS, 3, 0) for chunk in chunks]
+    assert got[1] == [route(chunk, FIELDS, 3, 1) for chunk in chunks[:5]] and got[2] == []
+
+
+def test_alone_with_the_others_gone_a_worker_scans_every_block():
+    memory = mmap.mmap(-1, Exchange.size(2, SMALL_RING))
+    Exchange(memory, 2, 1).leave()
+    mine = Exchange(memory, 2, 0)
+    chunks = _chunks(_log(2000, seed=4), seed=4, most=256)
+    assert [route(chunk, FIELDS, 2, 0, mine) for chunk in chunks] == [route(chunk, FIELDS, 2, 0) for chunk in chunks]
+    assert mine.line == 2000
+
+
+def test_what_an_exchange_refuses():
+    with pytest.raises(ValueError):
+        Exchange(mmap.mmap(-1, 4096), 2, 0)                          # no room for a ring
+    memory = mmap.mmap(-1, Exchange.size(2, SMALL_RING))
+    for workers, me in ((0, 0), (2, 2), (2, -1), (257, 0)):
+        with pytest.raises(ValueError):
+            Exchange(memory, workers, me)
+    with pytest.raises(ValueError):
+        Exchange.size(2, 100)                                        # a ring of fewer than 1024 lines
+    exchange = Exchange(memory, 2, 0)
+    with pytest.raises(ValueError):
+        route([PLAIN], FIELDS, 2, 1, exchange)                       # another worker's exchange
+    with pytest.raises(ValueError):
+        route([PLAIN] * (SMALL_RING // 4 + 1), FIELDS, 2, 0, exchange)   # a chunk past a quarter of the ring
+    with pytest.raises(TypeError):
+        scan_ahead([PLAIN], FIELDS, 2, 0, None)
+    scan_ahead([PLAIN] * 3, FIELDS, 2, 0, exchange)
+    with pytest.raises(ValueError):
+        route([PLAIN] * 5, FIELDS, 2, 0, exchange)                   # not the chunk scanned ahead
+    assert len(route([PLAIN] * 3, FIELDS, 2, 0, exchange)) == 3 and exchange.line == 3
+
+
+def test_a_worker_that_dies_makes_eval_run_on_one_worker(tmp_path, monkeypatch, capfd):
+    """Killed or out of memory: the others must not wait for its scans, and the run is made again
+    on one worker, deciding the same."""
+    import os
+
+    from policyengine import parallel
+    from tests.test_records import _log_bytes
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(_log_bytes(3000, seed=6))
+    args = ["eval", "--quiet", "--policy", "policies/examples", str(log)]
+    one = run_cli(*args, "--workers", "1")
+    assert one.returncode == 0 and one.stdout
+    work = parallel._work
+
+    def dies(share):
+        if share == 1:
+            os._exit(9)
+        return work(share)
+    monkeypatch.setattr(parallel, "_work", dies)
+    code, out, err = _eval_in_process([*args, "--workers", "3"], capfd)
+    assert code == 0
+    assert err.startswith("note: --workers 3: running on one worker: worker 2 of 3 stopped without an answer (exit code 9)")
+    assert out == one.stdout
+    assert err.split("\n", 1)[1] == one.stderr.decode()
