@@ -1,6 +1,7 @@
 """`eval --workers N`: the same decisions and messages as one worker, or one worker and a note saying why."""
 import orjson
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from policyengine.compiler.partition import blocker
 from policyengine.loader import load_text
@@ -199,3 +200,15 @@ def test_no_partition_where_the_log_cannot_be_read_twice_or_one_worker_runs(tmp_
     os.mkfifo(fifo)
     assert balanced_partition([str(fifo)], 2, 1 << 20) == b""      # opened, it would block and be consumed
     assert len(balanced_partition([str(log)], 2, 1 << 20)) == 1024
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(*[st.one_of(st.integers(-2, 2), st.integers(-(1 << 62), 1 << 62))] * 4),
+                min_size=2, max_size=8))
+def test_merge_keys_sort_as_their_tags_do(tags):
+    # The parent merges the workers' spooled lines by these 64 hex digits as bytes; the oracle is
+    # Python's ordering of the tags themselves (small numbers, so that tags tie on their heads).
+    from policyengine.parallel import _KEY_BYTES, _sort_key
+    keys = [_sort_key(tag) for tag in tags]
+    assert all(len(key) == _KEY_BYTES and b"\n" not in key for key in keys)
+    assert sorted(range(len(tags)), key=lambda i: keys[i]) == sorted(range(len(tags)), key=lambda i: tags[i])
