@@ -10,6 +10,7 @@ from __future__ import annotations
 import mmap
 import multiprocessing
 import random
+import signal
 
 import orjson
 import pytest
@@ -75,10 +76,16 @@ def _run(workers: int, chunks: list, shares, ring: int, ahead=(), leave_after=()
         process.start()
         pipes.append(ours)
         processes.append(process)
-    got = [pipe.recv() for pipe in pipes]
-    for process in processes:
-        process.join(timeout=30)
-        assert process.exitcode == 0
+    try:
+        # a worker waiting for ever would hang the suite: each must answer within a minute
+        assert all(pipe.poll(60) for pipe in pipes), "a worker did not answer"
+        got = [pipe.recv() for pipe in pipes]
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+    assert [process.exitcode for process in processes] == [0] * workers
     return got
 
 
@@ -161,7 +168,16 @@ def test_a_worker_that_dies_makes_eval_run_on_one_worker(tmp_path, monkeypatch, 
             os._exit(9)
         return work(share)
     monkeypatch.setattr(parallel, "_work", dies)
-    code, out, err = _eval_in_process([*args, "--workers", "3"], capfd)
+
+    def hung(signum, frame):                # were the others left waiting, the suite would hang
+        raise TimeoutError("eval --workers 3 did not finish within two minutes")
+    signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        code, out, err = _eval_in_process([*args, "--workers", "3"], capfd)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
     assert code == 0
     assert err.startswith("note: --workers 3: running on one worker: worker 2 of 3 stopped without an answer (exit code 9)")
     assert out == one.stdout
