@@ -34,8 +34,9 @@ import orjson
 
 from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
-from policyengine.events.routing import Exchange, route, route_fields, scan_ahead
-from policyengine.logs import LogOpenError, check_readable, lines_bounded, open_log
+from policyengine.events.native import split_lines
+from policyengine.events.routing import Exchange, bucket_counts, route, route_fields, scan_ahead
+from policyengine.logs import LogOpenError, check_readable, line_batches, open_log
 from policyengine.output.decisions import dump_lines
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
@@ -150,19 +151,26 @@ class Job(msgspec.Struct):
 
 
 # Members go to workers by bucket (CRC-32 of the name modulo BUCKETS), buckets to workers so that
-# the head of the log's events fall evenly: by CRC-32 alone the benchmark log's members split its
-# events 53 % / 47 % and the busier share set the wall clock. The sample only steers the balance;
-# whatever it holds, every worker gets the same partition, so the decisions do not depend on it.
+# a sample of the log's events fall evenly: by CRC-32 alone the benchmark log's members split its
+# events 53 % / 47 %, and the busier share set the wall clock. The sample is STRETCHES windows of
+# WINDOW bytes spread over the first log (its head alone gave 51.8 % / 48.2 %: members' activity
+# drifts; spread, 49.9 %), or, where the log cannot be read from the middle (compressed) or is
+# small, its first SAMPLE_LINES lines. It only steers the balance: whatever it holds, every worker
+# gets the same partition, so the decisions do not depend on it.
 BUCKETS = 1024
-SAMPLE_LINES = 4000
+SAMPLE_LINES = 16_000
+STRETCHES = 16
+WINDOW = 128 * 1024
 
 
-def balanced_partition(logs: list[str], shares: int, max_line: int, sample: int = SAMPLE_LINES) -> bytes:
-    """A partition of members' buckets among `shares` workers, the events of the first `sample`
-    lines of the first log spread evenly: the busiest bucket first, each to the least-loaded
-    worker (the lowest-numbered of equals); buckets the sample did not meet by their number.
-    Empty (members by CRC-32 alone) where the log cannot be read twice (standard input, a pipe
-    by name), or for one worker, or more than a byte can name."""
+def balanced_partition(logs: list[str], shares: int, max_line: int, fields: tuple = (),
+                       sample: int = SAMPLE_LINES) -> bytes:
+    """A partition of members' buckets among `shares` workers, the events of a sample of the first
+    log spread evenly: the busiest bucket first, each to the least-loaded worker (the
+    lowest-numbered of equals); buckets the sample did not meet by their number. `fields`: the
+    program's record layout for the scan (events/routing.py), which counts the sample in C; without
+    it, orjson reads it. Empty (members by CRC-32 alone) where the log cannot be read twice
+    (standard input, a pipe by name), or for one worker, or more than a byte can name."""
     if shares < 2 or shares > 255 or not logs or logs[0] == "-":
         return b""
     try:
@@ -170,21 +178,13 @@ def balanced_partition(logs: list[str], shares: int, max_line: int, sample: int 
         log = open_log(logs[0])
     except LogOpenError:
         return b""                           # the workers meet it again and say so
-    counts = [0] * BUCKETS
     try:
-        for i, line in enumerate(lines_bounded(log.stream, max_line)):
-            if i >= sample:
-                break
-            try:
-                user = orjson.loads(line).get("user") if line is not None else None
-            except (orjson.JSONDecodeError, AttributeError):
-                continue                     # a bad line or not an object: counted by nobody
-            if user.__class__ is str:
-                counts[member_crc(user) % BUCKETS] += 1
+        lines = _sample_lines(log, max_line, sample)
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile):
-        pass                                 # a damaged head: balance what was read; replay reports it
+        lines = []                           # a damaged log: balance by CRC-32; replay reports it
     finally:
         log.close()
+    counts = bucket_counts(lines, fields, BUCKETS) if fields and bucket_counts is not None else _counted(lines)
     loads = [0] * shares
     partition = bytearray(b % shares for b in range(BUCKETS))
     for bucket in sorted((b for b in range(BUCKETS) if counts[b]), key=lambda b: (-counts[b], b)):
@@ -192,6 +192,41 @@ def balanced_partition(logs: list[str], shares: int, max_line: int, sample: int 
         partition[bucket] = least
         loads[least] += counts[bucket]
     return bytes(partition)
+
+
+def _sample_lines(log, max_line: int, sample: int) -> list:
+    """Whole lines from STRETCHES windows spread evenly over a plain log larger than all of them
+    (a line cut by a window's edge left out); of a compressed or smaller one, its first `sample`."""
+    if log.raw is not None or log.size is None or log.size <= STRETCHES * WINDOW:
+        lines = []
+        for batch in line_batches(log.stream, max_line):
+            lines += batch[:sample - len(lines)]
+            if len(lines) >= sample:
+                break
+        return lines
+    lines = []
+    for k in range(STRETCHES):
+        start = k * log.size // STRETCHES
+        # pread: a seek and read through the log's 1 MiB buffer read 1 MiB a window
+        data = os.pread(log.stream.fileno(), WINDOW + (start > 0), max(start - 1, 0))
+        if start > 0:                        # from the first line that starts in the window
+            data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
+        cut = data.rfind(b"\n")             # to the last whole line
+        lines += [line for line in split_lines(data[:cut], max_line, b"") if line is not None] if cut >= 0 else []
+    return lines
+
+
+def _counted(lines: list) -> list[int]:
+    """bucket_counts where there is no scan: orjson reads each line's `user`."""
+    counts = [0] * BUCKETS
+    for line in lines:
+        try:
+            user = orjson.loads(line).get("user") if line is not None else None
+        except (orjson.JSONDecodeError, AttributeError):
+            continue                     # a bad line or not an object: counted by nobody
+        if user.__class__ is str:
+            counts[member_crc(user) % BUCKETS] += 1
+    return counts
 
 
 _job: Job | None = None          # set before the workers fork; they inherit it
@@ -335,7 +370,8 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
     that died)."""
     global _job, _shared
     if not job.partition:
-        job.partition = balanced_partition(job.logs, job.shares, job.max_line)
+        fields = route_fields(job.compiled.record) if job.compiled.record is not None else ()
+        job.partition = balanced_partition(job.logs, job.shares, job.max_line, fields)
     with tempfile.TemporaryDirectory(prefix="policyengine-workers-") as spool:
         job.spool, _job = spool, job
         # anonymous and shared: what one worker writes the others see; pages are touched only

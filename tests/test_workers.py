@@ -7,6 +7,7 @@ from policyengine.compiler.partition import blocker
 from policyengine.loader import load_text
 from tests.conftest import run_cli
 from tests.test_records import _log_bytes
+from benchmarks.loggen import generate
 
 # Timers of every kind the examples use: mutes that end (ladder), silence nudges (absence), and
 # `--until` firing what is still pending at the end; late events and bad lines from HOSTILE.
@@ -185,6 +186,62 @@ def test_a_balanced_partition_spreads_the_heads_events_busiest_bucket_first(tmp_
     head = balanced_partition([str(log)], 2, 1 << 20, sample=8)
     assert buckets["bob"] % 2 == 0
     assert (head[buckets["alice"]], head[buckets["bob"]]) == (0, 0)
+
+
+def test_a_large_logs_partition_is_balanced_on_windows_spread_over_it(tmp_path):
+    import gzip
+    import random
+    import zlib
+
+    from policyengine.events.records import record_fields
+    from policyengine.events.routing import route_fields
+    from policyengine.parallel import BUCKETS, STRETCHES, WINDOW, balanced_partition
+    # Four members, each the only one in a quarter of a log larger than all the windows, all four
+    # in even buckets: over the whole log each carries a quarter of the events, so the balanced
+    # split gives each of two workers two of them.
+    names = [name for name in (f"m{i}" for i in range(200)) if zlib.crc32(name.encode()) % BUCKETS % 2 == 0][:4]
+    # ~130-byte lines whose ids do not compress, so that even the gzipped log is past all the windows
+    per_quarter = STRETCHES * WINDOW // 4 // 20
+    rng = random.Random(2)
+    lines = [orjson.dumps({"type": "message", "ts": "2026-11-02T00:00:00Z", "user": name,
+                           "id": rng.randbytes(24).hex()}) for name in names for i in range(per_quarter)]
+    log = tmp_path / "drifting.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    assert log.stat().st_size > STRETCHES * WINDOW
+    buckets = [zlib.crc32(name.encode()) % BUCKETS for name in names]
+    for fields in ((), route_fields(record_fields({}))):      # read by orjson, and by the scan
+        partition = balanced_partition([str(log)], 2, 1 << 20, fields)
+        assert sorted(partition[b] for b in buckets) == [0, 0, 1, 1], fields
+    # Compressed, only the head can be read: its first lines are all the first member's and 1 000
+    # of the second's, who go to workers 0 and 1; the two unseen go by their (even) buckets'
+    # number, to worker 0.
+    packed = tmp_path / "drifting.jsonl.gz"
+    packed.write_bytes(gzip.compress(log.read_bytes()))
+    assert packed.stat().st_size > STRETCHES * WINDOW
+    head = balanced_partition([str(packed)], 2, 1 << 20, sample=per_quarter + 1000)
+    assert [head[b] for b in buckets] == [0, 1, 0, 0]
+
+
+def test_the_scan_counts_a_sample_as_orjson_does_on_lines_it_is_sure_of():
+    import zlib
+
+    from policyengine.events.records import record_fields
+    from policyengine.events.routing import bucket_counts, route_fields
+    from policyengine.parallel import BUCKETS, _counted
+    fields = route_fields(record_fields({"text": "text"}))
+    lines = [orjson.dumps(event) for event in generate(2000, seed=9)]
+    assert bucket_counts(lines, fields, BUCKETS) == _counted(lines)
+    # by hand: two of u1's, one of u2's; a bad line and a line without a time counted by neither
+    # the scan nor (the first) orjson
+    few = [b'{"type":"message","ts":"2026-11-02T00:00:00Z","user":"u1","id":"a","text":"x"}',
+           b'{"type":"message","ts":"2026-11-02T00:00:01Z","user":"u2","id":"b","text":"y"}',
+           b'{"type":"message","ts":"2026-11-02T00:00:02Z","user":"u1","id":"c","text":"z"}',
+           b"{broken", b'{"type":"message","user":"u2","id":"d"}']
+    counts = bucket_counts(few, fields, 8)
+    expected = [0] * 8
+    expected[zlib.crc32(b"u1") % 8] += 2
+    expected[zlib.crc32(b"u2") % 8] += 1
+    assert counts == expected
 
 
 def test_no_partition_where_the_log_cannot_be_read_twice_or_one_worker_runs(tmp_path):

@@ -494,6 +494,42 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
     return out;
 }
 
+/* bucket_counts(lines, fields, buckets) → how many of the lines the scan is sure of are events of
+ * members in each bucket (CRC-32 of the name modulo `buckets`): parallel.balanced_partition's
+ * sample, read at the scan's speed (orjson took 1 µs a line, in the parent, before any worker
+ * starts). */
+static PyObject *bucket_counts(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "bucket_counts(lines: list, fields, buckets: int)");
+        return NULL;
+    }
+    Layout layout;
+    if (read_layout(args[1], &layout) < 0) return NULL;
+    long buckets = PyLong_AsLong(args[2]);
+    if (buckets == -1 && PyErr_Occurred()) return NULL;
+    if (buckets < 1 || buckets > (1 << 20)) {
+        PyErr_SetString(PyExc_ValueError, "1 to 2**20 buckets");
+        return NULL;
+    }
+    Py_ssize_t *counts = PyMem_Calloc((size_t)buckets, sizeof *counts);
+    if (counts == NULL) return PyErr_NoMemory();
+    Predicted predictions[PREDICTED];
+    memset(predictions, 0, sizeof predictions);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(args[0]); i++) {
+        int64_t ts;
+        long bucket = scan_owner(PyList_GET_ITEM(args[0], i), &layout, predictions, NULL, 0, buckets, &ts);
+        if (bucket != UNSURE) counts[bucket]++;
+    }
+    PyObject *out = PyList_New(buckets);
+    for (long b = 0; out != NULL && b < buckets; b++) {
+        PyObject *count = PyLong_FromSsize_t(counts[b]);
+        if (count == NULL) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, b, count);
+    }
+    PyMem_Free(counts);
+    return out;
+}
+
 /* crc32(data) → zlib.crc32(data); for the tests, which hold it to zlib's. */
 static PyObject *py_crc32(PyObject *Py_UNUSED(self), PyObject *data) {
     if (!PyBytes_Check(data)) {
@@ -509,6 +545,8 @@ static PyMethodDef methods[] = {
      "(line,) (unsure)"},
     {"scan_ahead", (PyCFunction)(void (*)(void))scan_ahead, METH_FASTCALL,
      "scan_ahead(lines, fields, shares, share, exchange): this worker's scans of the chunk after the next to route"},
+    {"bucket_counts", (PyCFunction)(void (*)(void))bucket_counts, METH_FASTCALL,
+     "bucket_counts(lines, fields, buckets) -> per bucket, the lines the scan is sure of of its members"},
     {"crc32", py_crc32, METH_O, "crc32(data) -> zlib.crc32(data)"},
     {NULL, NULL, 0, NULL},
 };
