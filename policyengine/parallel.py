@@ -287,13 +287,13 @@ def _work(share: int):
     except RouteDiverged as err:
         diverged = f"{job.logs[log_index]}: {err.args[0][:80]!r}"
     finally:
-        if exchange is not None:
-            exchange.leave()             # whatever stopped it: the others scan its blocks themselves
         spool.close()
     return ShareResult(path, reports, stats, stopped, diverged)
 
 
 def _child(share: int, conn) -> None:
+    """A worker process: _work's answer to the parent; whatever stopped it, it leaves the
+    exchange, so that the others scan its blocks themselves from there on."""
     try:
         conn.send((True, _work(share)))
     except BaseException as err:          # handed to the parent, which raises it as Pool.map did
@@ -333,7 +333,9 @@ def _run_workers(shares: int) -> list[ShareResult] | str:
                     if _shared is not None:
                         Exchange(_shared, shares, share).leave()
         if dead:
-            return f"worker {dead[0] + 1} of {shares} stopped without an answer (exit code {processes[dead[0]].exitcode})"
+            code = processes[dead[0]].exitcode
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            return f"worker {dead[0] + 1} of {shares} stopped without an answer ({how})"
         for share in range(shares):
             ok, answer = answers[share]
             if not ok:

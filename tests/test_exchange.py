@@ -149,7 +149,8 @@ def test_what_an_exchange_refuses():
     assert len(route([PLAIN] * 3, FIELDS, 2, 0, exchange)) == 3 and exchange.line == 3
 
 
-def test_a_worker_that_dies_makes_eval_run_on_one_worker(tmp_path, monkeypatch, capfd):
+@pytest.mark.parametrize("how, said", [("exit", "exit code 9"), ("kill", "killed by signal 9")])
+def test_a_worker_that_dies_makes_eval_run_on_one_worker(tmp_path, monkeypatch, capfd, how, said):
     """Killed or out of memory: the others must not wait for its scans, and the run is made again
     on one worker, deciding the same."""
     import os
@@ -165,6 +166,8 @@ def test_a_worker_that_dies_makes_eval_run_on_one_worker(tmp_path, monkeypatch, 
 
     def dies(share):
         if share == 1:
+            if how == "kill":                   # as the kernel's out-of-memory killer does
+                os.kill(os.getpid(), signal.SIGKILL)
             os._exit(9)
         return work(share)
     monkeypatch.setattr(parallel, "_work", dies)
@@ -179,6 +182,6 @@ def test_a_worker_that_dies_makes_eval_run_on_one_worker(tmp_path, monkeypatch, 
         signal.alarm(0)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
     assert code == 0
-    assert err.startswith("note: --workers 3: running on one worker: worker 2 of 3 stopped without an answer (exit code 9)")
+    assert err.startswith(f"note: --workers 3: running on one worker: worker 2 of 3 stopped without an answer ({said})")
     assert out == one.stdout
     assert err.split("\n", 1)[1] == one.stderr.decode()

@@ -81,7 +81,6 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     w.line("track_member = _h.track_member")
     w.line("StopRules = _h.StopRules")
     w.line("RouteDiverged = _h.RouteDiverged")
-    w.line("routed_time = _h.routed_time")
     for i in range(len(pool.values)):
         w.line(f"P{i} = _pool[{i}]")
     for (currency, source, names, named), name in tables.givers.items():

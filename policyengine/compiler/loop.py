@@ -44,7 +44,6 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
         "    Z_issues = Z_evaluator.issues",  # empty but for issues replay has yet to report
         # events_seen in a local: it counts this stretch's events too (the lines taken are Z_n - Z_n0).
         "    Z_n0 = Z_n = Z_store.events_seen",
-        "    Z_timers = Z_store.timers",      # a heap kept in place, never replaced
         "    Z_members = Z_store.members",    # replaced only by loading state, never while a stretch runs
         *_clock(),
         # The decisions of the stretch, in order, handed back when it stops. A share's handlers
@@ -106,9 +105,9 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
     ]
     # When the stretch ends, however it ends: the watermark and the event count go back to the
     # store (nothing the loop calls reads the watermark; 3 bytecodes an event; a share's loop
-    # leaves the count behind for other shares' events), and expired state is swept if the stretch
-    # reached the store's next sweep (store.py: `next_sweep`; a sweep only drops what no rule can
-    # see any more, so when it runs changes no decision).
+    # counts other shares' times only where its iterator hands on an item), and expired state is
+    # swept if the stretch reached the store's next sweep (store.py: `next_sweep`; a sweep only
+    # drops what no rule can see any more, so when it runs changes no decision).
     start = lines.index("    for Z_line in Z_lines:")
     return lines[:start] + ["    try:"] + ["    " + line for line in lines[start:]] + [
         "    finally:",

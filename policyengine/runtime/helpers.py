@@ -6,7 +6,6 @@ from collections import deque
 
 from policyengine.events.native import casefold as fold_text  # noqa: F401 (for generated code)
 from policyengine.events.native import format_us
-from policyengine.events.native import rfc3339_us as routed_time  # noqa: F401 (for generated code)
 from policyengine.events.timestamps import format_ts
 from policyengine.runtime import text as _text
 from policyengine.runtime.text import link_count_of  # noqa: F401 (for generated code)
