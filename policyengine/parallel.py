@@ -38,7 +38,7 @@ from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
 from policyengine.events.native import split_lines
 from policyengine.events.routing import Exchange, bucket_counts, route, route_fields, scan_ahead
-from policyengine.logs import LogOpenError, check_readable, line_batches, open_log
+from policyengine.logs import CHUNK, LogOpenError, check_readable, line_batches, open_log
 from policyengine.output.decisions import dump_lines
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
@@ -291,6 +291,13 @@ def _work(share: int):
     return ShareResult(path, reports, stats, stopped, diverged)
 
 
+def _ring_lines(shares: int) -> int:
+    """The lines the workers' exchange holds: two million, or more than four of replay's longest
+    chunks (logs.CHUNK bytes of empty lines, and an over-long one) and a block of 256 a worker,
+    which events/_route.c needs so that no two workers can wait for each other for ever."""
+    return max(1 << 21, 4 * (CHUNK + 1) + 256 * shares + 1)
+
+
 def _child(share: int, conn) -> None:
     """A worker process: _work's answer to the parent; whatever stopped it, it leaves the
     exchange, so that the others scan its blocks themselves from there on."""
@@ -376,7 +383,7 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
         job.spool, _job = spool, job
         # anonymous and shared: what one worker writes the others see; pages are touched only
         # as the ring fills
-        _shared = mmap.mmap(-1, Exchange.size(job.shares)) if Exchange is not None else None
+        _shared = mmap.mmap(-1, Exchange.size(job.shares, _ring_lines(job.shares))) if Exchange is not None else None
         try:
             results = _run_workers(job.shares)
         finally:

@@ -22,7 +22,20 @@ from tests.test_route import FIELDS, PLAIN, _eval_in_process
 
 assert Exchange is not None, "events/_route.c was not built"
 
-SMALL_RING = 1024        # lines: the least a ring may hold, so that it wraps and writers wait for room
+@pytest.fixture(autouse=True)
+def _no_wait_for_ever():
+    """A worker here waits for the others' scans: a test that got that wrong would hang the suite,
+    so each must finish within two minutes."""
+    def hung(signum, frame):
+        raise TimeoutError("waited two minutes: a worker waits for scans no one will make")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+SMALL_RING = 2048        # lines: small, so that it wraps and writers wait for room (chunks of 256 lines, 3 workers)
 
 
 def _log(n: int, seed: int) -> list:
@@ -93,7 +106,7 @@ def _run(workers: int, chunks: list, shares, ring: int, ahead=(), leave_after=()
                                                   (2, 1 << 21, (0, 1))])
 def test_workers_sharing_their_scans_are_told_what_their_own_scans_say(workers, ring, ahead):
     lines = _log(6000, seed=workers + ring)
-    chunks = _chunks(lines, seed=ring, most=min(ring // 4, 900))
+    chunks = _chunks(lines, seed=ring, most=min((ring - 256 * workers) // 4 - 1, 900))
     got = _run(workers, chunks, workers, ring, ahead)
     for me in range(workers):
         assert got[me] == [route(chunk, FIELDS, workers, me) for chunk in chunks]
@@ -139,14 +152,18 @@ def test_what_an_exchange_refuses():
     exchange = Exchange(memory, 2, 0)
     with pytest.raises(ValueError):
         route([PLAIN], FIELDS, 2, 1, exchange)                       # another worker's exchange
+    # a chunk too long for the ring: four of them and a block (256 lines) a worker must fit
     with pytest.raises(ValueError):
-        route([PLAIN] * (SMALL_RING // 4 + 1), FIELDS, 2, 0, exchange)   # a chunk past a quarter of the ring
+        route([PLAIN] * ((SMALL_RING - 2 * 256) // 4), FIELDS, 2, 0, exchange)
+    longest = (SMALL_RING - 2 * 256) // 4 - 1
+    Exchange(memory, 2, 1).leave()             # (else this worker would wait for worker 1's block)
+    assert route([PLAIN] * longest, FIELDS, 2, 0, exchange) == route([PLAIN] * longest, FIELDS, 2, 0)
     with pytest.raises(TypeError):
         scan_ahead([PLAIN], FIELDS, 2, 0, None)
     scan_ahead([PLAIN] * 3, FIELDS, 2, 0, exchange)
     with pytest.raises(ValueError):
         route([PLAIN] * 5, FIELDS, 2, 0, exchange)                   # not the chunk scanned ahead
-    assert len(route([PLAIN] * 3, FIELDS, 2, 0, exchange)) == 3 and exchange.line == 3
+    assert len(route([PLAIN] * 3, FIELDS, 2, 0, exchange)) == 3 and exchange.line == longest + 3
 
 
 @pytest.mark.parametrize("how, said", [("exit", "exit code 9"), ("kill", "killed by signal 9")])
@@ -172,16 +189,26 @@ def test_a_worker_that_dies_makes_eval_run_on_one_worker(tmp_path, monkeypatch, 
         return work(share)
     monkeypatch.setattr(parallel, "_work", dies)
 
-    def hung(signum, frame):                # were the others left waiting, the suite would hang
-        raise TimeoutError("eval --workers 3 did not finish within two minutes")
-    signal.signal(signal.SIGALRM, hung)
-    signal.alarm(120)
-    try:
-        code, out, err = _eval_in_process([*args, "--workers", "3"], capfd)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    code, out, err = _eval_in_process([*args, "--workers", "3"], capfd)   # (within two minutes: above)
     assert code == 0
     assert err.startswith(f"note: --workers 3: running on one worker: worker 2 of 3 stopped without an answer ({said})")
     assert out == one.stdout
     assert err.split("\n", 1)[1] == one.stderr.decode()
+
+
+def test_a_wait_for_scans_no_one_will_make_stops_at_a_signal():
+    # Ctrl-C (or any signal whose handler raises) must reach a worker waiting in C for another's
+    # scans: worker 1 here never comes, and never leaves.
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupted
+    memory = mmap.mmap(-1, Exchange.size(2, SMALL_RING))
+    exchange = Exchange(memory, 2, 0)
+    signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    with pytest.raises(Interrupted):
+        route([PLAIN] * 300, FIELDS, 2, 0, exchange)      # lines 256-299 are worker 1's to scan
+    # its own block was scanned and published before it waited: worker 1, come late, reads it
+    assert route([PLAIN] * 300, FIELDS, 2, 1, Exchange(memory, 2, 1)) == route([PLAIN] * 300, FIELDS, 2, 1)

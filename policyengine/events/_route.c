@@ -217,19 +217,22 @@ static inline Found *found_at(Exchange *x, int64_t line) {
 static size_t exchange_bytes(int workers, int64_t ring) { return (size_t)workers * HEADER + (size_t)ring * sizeof(Found); }
 
 /* Wait a little: spin first (the other worker is usually a moment away), then sleep 20 µs at a
- * time (sched_yield in a loop cost 0.8 s of system time a worker on 1M lines). */
-static void pause_for(long *spins) {
+ * time (sched_yield in a loop cost 0.8 s of system time a worker on 1M lines). -1 with the
+ * exception set when a signal's handler raised (Ctrl-C, an alarm): a wait is never for ever. */
+static int pause_for(long *spins) {
     if (++*spins < 200) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
-    } else {
-        struct timespec nap = {0, 20000};
-        nanosleep(&nap, NULL);
+        return 0;
     }
+    struct timespec nap = {0, 20000};
+    nanosleep(&nap, NULL);
+    return PyErr_CheckSignals();
 }
 
-/* Whether worker v's result for `line` can be read (1), or v left before scanning it (0). */
+/* Whether worker v's result for `line` can be read (1), or v left before scanning it (0); -1 if
+ * a signal stopped the wait. */
 static int wait_for(Exchange *x, int v, int64_t line) {
     if (x->seen[v] > line) return 1;
     long spins = 0;
@@ -243,14 +246,14 @@ static int wait_for(Exchange *x, int v, int64_t line) {
             /* how far it scanned was published before it left */
             return __atomic_load_n(scanned_of(x, v), __ATOMIC_ACQUIRE) > line;
         }
-        pause_for(&spins);
+        if (pause_for(&spins) < 0) return -1;
     }
 }
 
 /* Wait until `line`'s slot in the ring is free: every other worker still here has routed the
- * line the slot held. */
-static void wait_for_room(Exchange *x, int64_t line) {
-    if (line < x->room) return;
+ * line the slot held. 0, or -1 if a signal stopped the wait. */
+static int wait_for_room(Exchange *x, int64_t line) {
+    if (line < x->room) return 0;
     long spins = 0;
     for (;;) {
         int64_t least = INT64_MAX;
@@ -260,8 +263,8 @@ static void wait_for_room(Exchange *x, int64_t line) {
             if (p < least) least = p;
         }
         x->room = least == INT64_MAX ? INT64_MAX : least + x->ring;
-        if (line < x->room) return;
-        pause_for(&spins);
+        if (line < x->room) return 0;
+        if (pause_for(&spins) < 0) return -1;
     }
 }
 
@@ -392,19 +395,22 @@ static int read_routing(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t leas
         PyErr_SetString(PyExc_ValueError, "the exchange is another worker's");
         return -1;
     }
-    /* A worker scanning a chunk ahead waits for room in the ring for the others, who may be
-     * waiting for its scans up to two chunks behind: four chunks must fit in it. (eval's chunks
-     * hold at most 256 Ki lines; the ring two million.) */
-    if (r->x != NULL && PyList_GET_SIZE(r->lines) > r->x->ring / 4) {
-        PyErr_SetString(PyExc_ValueError, "a chunk of more lines than a quarter of the exchange's ring");
+    /* A worker writing its scans waits for room in the ring; the others may be waiting for those
+     * scans. A worker scans at most two chunks past what it has routed, and routes no further
+     * than the others have scanned (less a block each), so the lines between the slot it writes
+     * and the one the furthest behind still needs stay under four chunks and a block a worker:
+     * the ring must hold more, or both could wait for ever. (eval's chunks hold at most 256 Ki
+     * lines, and run_shares sizes the ring for them: exchange_lines.) */
+    if (r->x != NULL && 4 * (int64_t)PyList_GET_SIZE(r->lines) + (int64_t)BLOCK * r->x->workers >= r->x->ring) {
+        PyErr_SetString(PyExc_ValueError, "a chunk too long for the exchange's ring: give it more lines");
         return -1;
     }
     return 0;
 }
 
 /* The first pass: this worker's blocks of the next chunk to scan, scanned into the ring, and how
- * far its scans go published. */
-static void scan_chunk(Routing *r, Predicted *predictions) {
+ * far its scans go published. -1 if a signal stopped it (the worker then leaves the exchange). */
+static int scan_chunk(Routing *r, Predicted *predictions) {
     Exchange *x = r->x;
     Py_ssize_t n = PyList_GET_SIZE(r->lines);
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -413,11 +419,12 @@ static void scan_chunk(Routing *r, Predicted *predictions) {
         Found found = {0, UNSURE, 0};
         found.share = (int32_t)scan_owner(PyList_GET_ITEM(r->lines, i), &r->layout, predictions, r->partition,
                                           r->buckets, r->shares, &found.ts);
-        wait_for_room(x, number);
+        if (wait_for_room(x, number) < 0) return -1;
         *found_at(x, number) = found;
     }
     x->scanned += n;
     __atomic_store_n(scanned_of(x, (int)r->share), x->scanned, __ATOMIC_RELEASE);
+    return 0;
 }
 
 /* scan_ahead(lines, fields, shares, share, exchange): the first pass of route for the chunk after
@@ -433,7 +440,7 @@ static PyObject *scan_ahead(PyObject *Py_UNUSED(self), PyObject *const *args, Py
     }
     Predicted predictions[PREDICTED];
     memset(predictions, 0, sizeof predictions);
-    scan_chunk(&r, predictions);
+    if (scan_chunk(&r, predictions) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -452,8 +459,9 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
     Predicted predictions[PREDICTED];                   /* keys predicted from line to line */
     memset(predictions, 0, sizeof predictions);
     int64_t base = x != NULL ? x->line : 0;
-    if (x != NULL && x->scanned == base) scan_chunk(&r, predictions);
-    else if (x != NULL && x->scanned < base + n) {
+    if (x != NULL && x->scanned == base) {
+        if (scan_chunk(&r, predictions) < 0) return NULL;
+    } else if (x != NULL && x->scanned < base + n) {
         PyErr_SetString(PyExc_ValueError, "route: the chunk scanned ahead was not this one");
         return NULL;
     }
@@ -464,7 +472,12 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
         long owner;
         int64_t ts = 0;
         int scanner = x != NULL ? (int)((base + i) / BLOCK % x->workers) : -1;
-        if (scanner == r.share || (scanner >= 0 && wait_for(x, scanner, base + i))) {
+        int scanned = scanner == r.share ? 1 : scanner >= 0 ? wait_for(x, scanner, base + i) : 0;
+        if (scanned < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (scanned) {
             const Found *found = found_at(x, base + i);  /* scanned by this worker or another */
             owner = found->share;
             ts = found->ts;
