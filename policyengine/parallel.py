@@ -37,7 +37,7 @@ import orjson
 from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
 from policyengine.events.native import split_lines
-from policyengine.events.routing import Exchange, bucket_counts, route, route_fields, scan_ahead
+from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, bucket_counts, route, route_fields, scan_ahead
 from policyengine.logs import CHUNK, LogOpenError, check_readable, line_batches, open_log
 from policyengine.output.decisions import dump_lines
 from policyengine.replay import ReplayStats, StrictStop, replay
@@ -383,7 +383,9 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
         job.spool, _job = spool, job
         # anonymous and shared: what one worker writes the others see; pages are touched only
         # as the ring fills
-        _shared = mmap.mmap(-1, Exchange.size(job.shares, _ring_lines(job.shares))) if Exchange is not None else None
+        # (past the exchange's 256 workers, each worker scans every line itself, as it once did)
+        sharing = Exchange is not None and job.shares <= EXCHANGE_WORKERS
+        _shared = mmap.mmap(-1, Exchange.size(job.shares, _ring_lines(job.shares))) if sharing else None
         try:
             results = _run_workers(job.shares)
         finally:

@@ -212,3 +212,21 @@ def test_a_wait_for_scans_no_one_will_make_stops_at_a_signal():
         route([PLAIN] * 300, FIELDS, 2, 0, exchange)      # lines 256-299 are worker 1's to scan
     # its own block was scanned and published before it waited: worker 1, come late, reads it
     assert route([PLAIN] * 300, FIELDS, 2, 1, Exchange(memory, 2, 1)) == route([PLAIN] * 300, FIELDS, 2, 1)
+
+
+def test_workers_past_the_exchanges_count_each_scan_every_line_and_decide_the_same(tmp_path, monkeypatch, capfd):
+    # Past EXCHANGE_WORKERS (256) the workers share no scans: each routes every line itself, as
+    # before the exchange. Here the bound is lowered to 2, so that 3 workers run that way.
+    from policyengine import parallel
+    from tests.test_records import _log_bytes
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(_log_bytes(3000, seed=12))
+    args = ["eval", "--quiet", "--policy", "policies/examples", str(log)]
+    one = run_cli(*args, "--workers", "1")
+    made = []
+    monkeypatch.setattr(parallel, "EXCHANGE_WORKERS", 2)
+    monkeypatch.setattr(parallel, "Exchange", type("Counted", (), {
+        "size": staticmethod(lambda *a: made.append(a) or Exchange.size(*a))}))
+    code, out, err = _eval_in_process([*args, "--workers", "3"], capfd)
+    assert code == 0 and out == one.stdout and err == one.stderr.decode()
+    assert made == []                               # no shared memory was made

@@ -570,6 +570,8 @@ PyMODINIT_FUNC PyInit__route(void) {
     crc_init();
     if (PyType_Ready(&ExchangeType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddObjectRef(m, "Exchange", (PyObject *)&ExchangeType) < 0) Py_CLEAR(m);
+    if (m != NULL && (PyModule_AddObjectRef(m, "Exchange", (PyObject *)&ExchangeType) < 0
+                      || PyModule_AddIntConstant(m, "EXCHANGE_WORKERS", MAX_WORKERS) < 0))
+        Py_CLEAR(m);
     return m;
 }

@@ -17,12 +17,13 @@ from policyengine.events.records import SCAN_KINDS, RecordField
 _USER = 1         # the scan's K_USER: the field it routes by
 
 try:
-    from policyengine.events._route import Exchange, bucket_counts, crc32, route, scan_ahead
+    from policyengine.events._route import EXCHANGE_WORKERS, Exchange, bucket_counts, crc32, route, scan_ahead
 except ImportError:                                  # pragma: no cover - no C compiler at install
     import zlib
 
     crc32 = zlib.crc32
     Exchange = None                                  # each worker on its own
+    EXCHANGE_WORKERS = 0
     bucket_counts = None                             # parallel.balanced_partition reads its sample with orjson
 
     def route(lines, fields, shares, share, exchange=None):
@@ -37,4 +38,4 @@ def route_fields(record: tuple[RecordField, ...]) -> tuple[tuple[bytes, int], ..
     return tuple((f.name.encode(), _USER if f.attr == "user" else SCAN_KINDS[f.kind]) for f in record)
 
 
-__all__ = ["Exchange", "bucket_counts", "crc32", "route", "route_fields", "scan_ahead"]
+__all__ = ["EXCHANGE_WORKERS", "Exchange", "bucket_counts", "crc32", "route", "route_fields", "scan_ahead"]
