@@ -292,10 +292,12 @@ def _work(share: int):
 
 
 def _ring_lines(shares: int) -> int:
-    """The lines the workers' exchange holds: two million, or more than four of replay's longest
-    chunks (logs.CHUNK bytes of empty lines, and an over-long one) and a block of 256 a worker,
-    which events/_route.c needs so that no two workers can wait for each other for ever."""
-    return max(1 << 21, 4 * (CHUNK + 1) + 256 * shares + 1)
+    """The lines the workers' exchange holds: more than four of replay's longest chunks
+    (logs.CHUNK bytes of empty lines, and an over-long one) and a block of 256 a worker, which
+    events/_route.c needs so that no two workers can wait for each other for ever, and which no
+    worker gets further ahead than anyway. About a million lines, 16 MiB, all of it touched on
+    logs that long (two million took 32 MiB a worker's resident memory on 10M events)."""
+    return 4 * (CHUNK + 1) + 256 * shares + 1
 
 
 def _child(share: int, conn) -> None:
