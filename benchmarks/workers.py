@@ -3,9 +3,11 @@
     python -m benchmarks.workers --events 300000
 
 Two programs whose state is all per member: the reference policies (cheap rules: every worker
-still reads and scans every line, which is a third of such an event's cost) and benchmarks/
+still reads every line, and scans its blocks of them, a good part of such an event's cost) and benchmarks/
 policies/per_member.policy (heavier rules, where the split pays). Prints seconds, events/s and
-the speed-up for each worker count; fails if any output differs from one worker's.
+the speed-up for each worker count; fails if any output differs from one worker's. With
+`--members`, the reference policies on benchmarks.scale's events over that many members, where
+each worker also holds half the state.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 
 from benchmarks.command import eval_command
+from benchmarks.scale import lines as scale_lines
 from benchmarks.throughput import REFERENCE, ROOT, write_log
 
 PROGRAMS = {"reference (ads, contributor, streak)": REFERENCE,
@@ -36,12 +39,22 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--members", type=int, default=0,
+                   help="instead of the benchmark log (~2 000 members), benchmarks.scale's events over this many "
+                        "members, every one with state (the reference policies only; e.g. --events 10000000 "
+                        "--members 1000000)")
     a = p.parse_args(argv)
     status = 0
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "log.jsonl"
-        write_log(log, a.events, a.seed)
-        for name, policies in PROGRAMS.items():
+        programs = PROGRAMS
+        if a.members:
+            with open(log, "wb") as f:
+                f.writelines(scale_lines(a.events, a.members, a.seed))
+            programs = {f"reference, {a.members:,} members": REFERENCE}
+        else:
+            write_log(log, a.events, a.seed)
+        for name, policies in programs.items():
             base = outputs = None
             for n in a.workers:
                 times = []
