@@ -84,7 +84,7 @@ class ShareEvaluator(Evaluator):
     def ahead(self, batches):
         """The chunks of lines as they come, each with the next one's scans made first (with an
         exchange): the other workers find them there while this one runs the rules on it."""
-        if self.exchange is None or self.record_loop is None:
+        if self.exchange is None:
             yield from batches
             return
         batches = iter(batches)
@@ -330,11 +330,10 @@ def _run_workers(shares: int) -> list[ShareResult] | str:
             processes.append(process)
         answers: dict[int, tuple] = {}
         dead = []
-        waiting = dict(enumerate(pipes))
+        waiting = {pipe: share for share, pipe in enumerate(pipes)}
         while waiting:
-            for pipe in multiprocessing.connection.wait(list(waiting.values())):
-                share = pipes.index(pipe)
-                del waiting[share]
+            for pipe in multiprocessing.connection.wait(list(waiting)):
+                share = waiting.pop(pipe)
                 try:
                     answers[share] = pipe.recv()
                 except EOFError:

@@ -166,7 +166,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     batches = line_batches(log.stream, max_line)
     if route is not None and skip == 0:
         # a worker's scans of each next chunk made before the rules run on this one (parallel.py)
-        batches = getattr(evaluator, "ahead", iter)(batches)
+        batches = evaluator.ahead(batches)
     try:
         for batch in batches:
             if lineno + len(batch) <= skip:

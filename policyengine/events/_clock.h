@@ -133,15 +133,13 @@ static PyObject *TimesTaken_next(TimesTaken *it) {
         PyObject *item = PyList_GET_ITEM(it->items, it->next);
         it->next++;
         if (PyLong_CheckExact(item)) {
-            int overflow;
+            int overflow;                     /* an exact int cannot fail but by overflowing */
             long long us = PyLong_AsLongLongAndOverflow(item, &overflow);
-            /* taken here only where clock_take would say CLOCK_TAKEN; -1 may be a time (1969) */
-            if (!overflow && !(us == -1 && PyErr_Occurred()) && us >= c->watermark && us < c->due) {
+            if (!overflow && us >= c->watermark && us < c->due) {   /* where clock_take says CLOCK_TAKEN */
                 c->watermark = us;
                 taken++;
                 continue;
             }
-            PyErr_Clear();
         }
         it->taken = taken;
         return Py_NewRef(item);

@@ -401,7 +401,7 @@ static int read_routing(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t leas
      * than the others have scanned (less a block each), so the lines between the slot it writes
      * and the one the furthest behind still needs stay under four chunks and a block a worker:
      * the ring must hold more, or both could wait for ever. (eval's chunks hold at most 256 Ki
-     * lines, and run_shares sizes the ring for them: exchange_lines.) */
+     * lines, and parallel._ring_lines sizes the ring for them.) */
     if (r->x != NULL && 4 * (int64_t)PyList_GET_SIZE(r->lines) + (int64_t)BLOCK * r->x->workers >= r->x->ring) {
         PyErr_SetString(PyExc_ValueError, "a chunk too long for the exchange's ring: give it more lines");
         return -1;

@@ -31,6 +31,11 @@ class Evaluator:
     # For a worker of `eval --workers` (parallel.ShareEvaluator): how replay routes a chunk of lines.
     route_batch = None
 
+    def ahead(self, batches):
+        """The chunks of lines replay routes, as they come (a worker makes its scans of each next
+        chunk first: parallel.ShareEvaluator.ahead)."""
+        return batches
+
     def __init__(self, compiled: CompiledProgram, store: MemoryStore | None = None):
         self.compiled = compiled
         self.store = store if store is not None else MemoryStore()
