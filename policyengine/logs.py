@@ -64,10 +64,12 @@ def open_log(name: str) -> OpenLog:
 CHUNK = 1 << 18
 
 
-def line_batches(stream, limit: int, chunk: int = CHUNK):
+def line_batches(stream, limit: int, chunk: int = CHUNK, split=split_lines):
     """Lists of the stream's lines, without their newlines, each of at most `limit` bytes; a longer
     line is None in its place, read through in chunks and never held whole. Reading a chunk and
-    splitting it costs 0.05 µs a line where `readline` cost 0.35 µs (docs/performance.md)."""
+    splitting it costs 0.05 µs a line where `readline` cost 0.35 µs (docs/performance.md).
+    `split`: split_lines, or events/_route.c's split_spans for a worker, whose chunks' lines become
+    bytes only when asked for (the last, an unfinished line, is a list of one)."""
     read = getattr(stream, "read1", None) or stream.read    # read1: a pipe gives what it has, no waiting for a full chunk
     rest = b""
     dropping = False                                        # inside an over-long line, up to its newline
@@ -81,7 +83,7 @@ def line_batches(stream, limit: int, chunk: int = CHUNK):
                 continue
             data, dropping = data[cut + 1:], False
         # over-long lines None, the unfinished last one kept (and joined to the next chunk's first)
-        lines = split_lines(data, limit, rest)
+        lines = split(data, limit, rest)
         rest = lines.pop()
         if len(rest) > limit:
             lines.append(None)

@@ -16,9 +16,10 @@ import orjson
 import pytest
 
 from benchmarks.loggen import generate
-from policyengine.events.routing import Exchange, route, scan_ahead
+from policyengine.events.clock import Clock
+from policyengine.events.routing import Exchange, route, routed, scan_ahead
 from tests.conftest import run_cli
-from tests.test_route import FIELDS, PLAIN, _eval_in_process
+from tests.test_route import FIELDS, PLAIN, _eval_in_process, _spans_of
 
 assert Exchange is not None, "events/_route.c was not built"
 
@@ -58,9 +59,13 @@ def _chunks(lines: list, seed: int, most: int) -> list[list]:
     return chunks
 
 
-def _worker(memory, workers, me, chunks, shares, ahead, leave_after, pipe):
+def _worker(memory, workers, me, chunks, shares, ahead, leave_after, pipe, spans=False):
     exchange = Exchange(memory, workers, me)
     out = []
+    if spans:        # as eval's workers read: chunks as spans, through routed with a clock that takes no time
+        chunks = [_spans_of(chunk) for chunk in chunks]
+        clock = Clock()
+        clock.due = -(1 << 63)
     try:
         for k, chunk in enumerate(chunks):
             if k == leave_after:
@@ -69,23 +74,25 @@ def _worker(memory, workers, me, chunks, shares, ahead, leave_after, pipe):
                 scan_ahead(chunk, FIELDS, shares, me, exchange)
             if ahead and k + 1 < len(chunks):
                 scan_ahead(chunks[k + 1], FIELDS, shares, me, exchange)
-            out.append(route(chunk, FIELDS, shares, me, exchange))
+            out.append(list(routed(chunk, FIELDS, shares, me, exchange, clock)) if spans
+                       else route(chunk, FIELDS, shares, me, exchange))
     finally:
         exchange.leave()
     pipe.send(out)
     pipe.close()
 
 
-def _run(workers: int, chunks: list, shares, ring: int, ahead=(), leave_after=()) -> list[list]:
+def _run(workers: int, chunks: list, shares, ring: int, ahead=(), leave_after=(), spans=()) -> list[list]:
     """Each worker's routed chunks; worker w scans ahead if w in `ahead`, leaves before chunk
-    leave_after[w] if given."""
+    leave_after[w] if given, reads spans through `routed` if w in `spans`."""
     memory = mmap.mmap(-1, Exchange.size(workers, ring))
     context = multiprocessing.get_context("fork")
     pipes, processes = [], []
     for me in range(workers):
         ours, theirs = context.Pipe(duplex=False)
         stop = dict(leave_after).get(me, -1)
-        process = context.Process(target=_worker, args=(memory, workers, me, chunks, shares, me in ahead, stop, theirs))
+        process = context.Process(target=_worker, args=(memory, workers, me, chunks, shares, me in ahead, stop, theirs,
+                                                                 me in spans))
         process.start()
         pipes.append(ours)
         processes.append(process)
@@ -102,12 +109,13 @@ def _run(workers: int, chunks: list, shares, ring: int, ahead=(), leave_after=()
     return got
 
 
-@pytest.mark.parametrize("workers, ring, ahead", [(2, SMALL_RING, ()), (2, SMALL_RING, (0, 1)), (3, SMALL_RING, (1,)),
-                                                  (2, 1 << 21, (0, 1))])
-def test_workers_sharing_their_scans_are_told_what_their_own_scans_say(workers, ring, ahead):
+@pytest.mark.parametrize("workers, ring, ahead, spans", [(2, SMALL_RING, (), ()), (2, SMALL_RING, (0, 1), ()),
+                                                         (3, SMALL_RING, (1,), ()), (2, 1 << 21, (0, 1), ()),
+                                                         (2, SMALL_RING, (0, 1), (0, 1)), (3, SMALL_RING, (0,), (1,))])
+def test_workers_sharing_their_scans_are_told_what_their_own_scans_say(workers, ring, ahead, spans):
     lines = _log(6000, seed=workers + ring)
     chunks = _chunks(lines, seed=ring, most=min((ring - 256 * workers) // 4 - 1, 900))
-    got = _run(workers, chunks, workers, ring, ahead)
+    got = _run(workers, chunks, workers, ring, ahead, spans=spans)
     for me in range(workers):
         assert got[me] == [route(chunk, FIELDS, workers, me) for chunk in chunks]
     # and the scans were in fact split: some lines of each kind

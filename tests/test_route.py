@@ -7,6 +7,7 @@ msgspec's record decoder, the general decoder (orjson) and zlib.
 from __future__ import annotations
 
 import json
+import random
 import zlib
 
 import orjson
@@ -14,10 +15,11 @@ import pytest
 from hypothesis import given, settings, strategies as st, target
 
 from benchmarks.loggen import generate
+from policyengine.events.clock import Clock, PythonClock
 from policyengine.events.decode import EventDecoder
 from policyengine.events.native import event_time
 from policyengine.events.records import msgspec_record_decoder, record_fields
-from policyengine.events.routing import crc32, route, route_fields
+from policyengine.events.routing import crc32, route, route_fields, routed, split_spans
 from policyengine.runtime.helpers import share_of
 from tests.conftest import run_cli
 from tests.test_records import _log_bytes
@@ -193,6 +195,8 @@ def test_workers_unsure_of_every_line_decide_as_one_worker(tmp_path, monkeypatch
     args = ["eval", "--quiet", "--policy", "policies/examples", "--until", "2026-12-31T00:00:00Z", str(log)]
     one = run_cli(*args, "--workers", "1")
     assert one.returncode == 0 and b"error[E0101]" in one.stderr and b"warning[W0102]" in one.stderr
+    monkeypatch.setattr(parallel, "routed", None)    # as where events/_route.c was not built
+    monkeypatch.setattr(parallel, "split_spans", None)
     monkeypatch.setattr(parallel, "route", lambda lines, fields, shares, share, exchange=None: [(line,) for line in lines])
     code, out, err = _eval_in_process([*args, "--workers", "2"], capfd)
     assert code == 0 and out == one.stdout and err == one.stderr.decode()
@@ -210,6 +214,7 @@ def test_a_line_routed_wrongly_makes_eval_run_on_one_worker(tmp_path, monkeypatc
 
     def wrong(lines, fields, shares, share, exchange=None):   # every line "sure", and the share's own
         return list(lines)
+    monkeypatch.setattr(parallel, "routed", None)      # the route below, taken by Clock.taking
     monkeypatch.setattr(parallel, "route", wrong)      # the workers fork from this process
     code, out, err = _eval_in_process([*args, "--workers", "2"], capfd)
     assert code == 0
@@ -246,3 +251,72 @@ def test_a_partition_routes_each_member_where_share_of_puts_it(users, raw, share
 def test_an_empty_partition_is_refused():
     with pytest.raises(ValueError):
         route([PLAIN], FIELDS, b"", 0)
+
+
+def _spans_of(chunk: list):
+    """`chunk` as a worker reads it (events/_route.c: split_spans): an over-long line (None) is one
+    past the limit, and the last piece, which split_spans never judges, popped."""
+    long = b"x" * 20_000
+    lines = split_spans(b"\n".join(long if line is None else line for line in chunk + [b""]), 19_999, b"")
+    assert lines.pop() == b""
+    return lines
+
+
+def _some_late(seed: int, n: int) -> list:
+    """The benchmark log's lines with some moved earlier (late events) and some no scan is sure of."""
+    rng = random.Random(seed)
+    chunk = [orjson.dumps(event) for event in generate(n, seed=seed)]
+    for _ in range(n // 10):
+        i, j = rng.randrange(n), rng.randrange(n)
+        chunk[i], chunk[j] = chunk[j], chunk[i]
+    for i in rng.sample(range(n), n // 20):
+        chunk[i] = rng.choice([b"{not json", chunk[i][:-3], None, b"", b'{"type":"message"}'])
+    return chunk
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 3), st.booleans(), st.integers(-3, 400), st.one_of(st.none(), st.integers(0, 400)))
+def test_routed_is_route_taken_by_the_clock(seed, shares, as_spans, watermark, due):
+    # routed (one pass in C) against its definition: route's items through PythonClock.taking,
+    # item by item with the count taken before each, and the clock where each leaves it.
+    chunk = _some_late(seed, 300)
+    times = sorted(t for share in (0, 1) for t in route(chunk, FIELDS, 2, share) if type(t) is int)
+    start = times[0] if times else PLAIN_US
+    for share in range(shares):
+        seen = []
+        for make, routing in ((PythonClock, lambda c: c.taking(route(chunk, FIELDS, shares, share))),
+                              (Clock, lambda c: routed(_spans_of(chunk) if as_spans else chunk, FIELDS, shares, share,
+                                                       None, c))):
+            clock = make()
+            clock.watermark = start + watermark * 10_000_000 if watermark >= 0 else None
+            if due is not None:
+                clock.due = start + due * 10_000_000
+            items = routing(clock)
+            seen.append(([(item, items.taken) for item in items], items.taken, clock.watermark))
+        assert seen[1] == seen[0]
+        handed, after, _ = seen[0]
+        assert sum(taken for _, taken in handed) + after + len(handed) == len(chunk)
+
+
+def test_routed_by_hand():
+    # Two members' plain events at 0 s, 5 s, 3 s, 9 s (user a in share 0, b in share 1 of a
+    # partition of one bucket each way: CRC-32 decides; here by a partition naming share 1 for all
+    # but "a"'s bucket), the watermark at 1 s, a timer due at 9 s.
+    def line(user, s):
+        return PLAIN.replace(b'"u1593"', b'"' + user + b'"').replace(b"00:00:25.301Z", b"00:00:%02d.000Z" % s)
+    partition = bytearray([1]) * 1024
+    partition[zlib.crc32(b"a") % 1024] = 0
+    chunk = [line(b"b", 0), line(b"b", 5), line(b"a", 6), line(b"b", 3), b"?", line(b"b", 7), line(b"b", 9)]
+    base = PLAIN_US - 25_301_000
+    clock = Clock()
+    clock.watermark, clock.due = base + 1_000_000, base + 9_000_000
+    items = routed(chunk, FIELDS, bytes(partition), 0, None, clock)
+    got = [(item, items.taken, clock.watermark) for item in items]
+    assert got == [(base + 0, 0, base + 1_000_000),            # b at 0 s: late, handed on
+                   (chunk[2], 1, base + 5_000_000),            # b at 5 s taken; a's own line
+                   (base + 3_000_000, 0, base + 5_000_000),    # late (the clock took 5 s; a's own is the loop's)
+                   ((b"?",), 0, base + 5_000_000),             # unsure
+                   (base + 9_000_000, 1, base + 7_000_000)]    # 7 s taken, 9 s has the timer due by it
+    assert items.taken == 0
+    with pytest.raises(TypeError):
+        routed(chunk, FIELDS, 2, 0, None, PythonClock())       # only the C clock, whose layout it reads

@@ -14,16 +14,7 @@
 #include <math.h>
 #include <stdint.h>
 
-enum { CLOCK_TAKEN = 0, CLOCK_ASK = 1, CLOCK_LATE = 2, CLOCK_DUE = 3 };
-#define CLOCK_NO_TIME INT64_MIN           /* the watermark before any event */
-
-typedef struct {
-    PyObject_HEAD
-    long long watermark;                  /* CLOCK_NO_TIME: none yet */
-    long long due;                        /* at or before the earliest timer: too early only costs a look */
-    long long ts;                         /* the time of the event last given back without one */
-    int stop;                             /* why it was given back without one (CLOCK_*) */
-} Clock;
+#include "_clock_state.h"   /* Clock: what route's iterator (events/_route.c) moves too */
 
 static PyTypeObject ClockType;
 
@@ -135,8 +126,7 @@ static PyObject *TimesTaken_next(TimesTaken *it) {
         if (PyLong_CheckExact(item)) {
             int overflow;                     /* an exact int cannot fail but by overflowing */
             long long us = PyLong_AsLongLongAndOverflow(item, &overflow);
-            if (!overflow && us >= c->watermark && us < c->due) {   /* where clock_take says CLOCK_TAKEN */
-                c->watermark = us;
+            if (!overflow && clock_took_cleanly(c, us)) {
                 taken++;
                 continue;
             }

@@ -19,6 +19,7 @@
 #include "_text.h"   /* rfc3339_us, utf8_valid */
 
 #include "_json_scan.h" /* Cursor, the scans, Layout and field_of */
+#include "_clock_state.h" /* Clock: the routed iterator takes other shares' times onto it */
 
 static uint32_t crc_table[256];
 
@@ -343,15 +344,197 @@ static PyTypeObject ExchangeType = {
     .tp_getset = Exchange_getset,
 };
 
-/* The share of the member whose event `line` is (by partition, or CRC-32 modulo shares), its
+/* A chunk's lines as spans of the bytes read (split_spans), for a worker of `eval --workers`:
+ * split_lines made a bytes object of every line, and half of them, other shares' lines, were
+ * never read again but by the scan (~50 ns a line made and freed). A line is made into bytes
+ * only when asked for (an own line, one the scan is unsure of). A sequence, with pop() and
+ * append(None) for logs.line_batches, which keeps a chunk's unfinished last line for the next. */
+typedef struct {
+    Py_ssize_t start, len;               /* len < 0: a line over the limit (None) */
+} Span;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *data;                      /* the bytes read */
+    PyObject *first;                     /* the first line when it began in the chunk before (bytes), or NULL */
+    Span *spans;
+    Py_ssize_t n, cap;
+} Lines;
+
+static PyTypeObject LinesType;
+
+/* Line i's bytes and length, or NULL for an over-long line. */
+static inline const unsigned char *lines_at(const Lines *l, Py_ssize_t i, Py_ssize_t *len) {
+    if (i == 0 && l->first != NULL) {
+        *len = PyBytes_GET_SIZE(l->first);
+        return (const unsigned char *)PyBytes_AS_STRING(l->first);
+    }
+    const Span *span = &l->spans[i];
+    *len = span->len;
+    return span->len < 0 ? NULL : (const unsigned char *)PyBytes_AS_STRING(l->data) + span->start;
+}
+
+static PyObject *lines_item_of(const Lines *l, Py_ssize_t i) {
+    if (i == 0 && l->first != NULL) return Py_NewRef(l->first);
+    Py_ssize_t len;
+    const unsigned char *p = lines_at(l, i, &len);
+    return p == NULL ? Py_NewRef(Py_None) : PyBytes_FromStringAndSize((const char *)p, len);
+}
+
+static Py_ssize_t Lines_length(Lines *l) { return l->n; }
+
+static PyObject *Lines_item(Lines *l, Py_ssize_t i) {
+    if (i < 0 || i >= l->n) {
+        PyErr_SetString(PyExc_IndexError, "line index out of range");
+        return NULL;
+    }
+    return lines_item_of(l, i);
+}
+
+static PyObject *Lines_pop(Lines *l, PyObject *Py_UNUSED(ignored)) {
+    if (l->n == 0) {
+        PyErr_SetString(PyExc_IndexError, "pop from no lines");
+        return NULL;
+    }
+    PyObject *last = lines_item_of(l, l->n - 1);
+    if (last != NULL && --l->n == 0) Py_CLEAR(l->first);
+    return last;
+}
+
+static PyObject *Lines_append(Lines *l, PyObject *line) {
+    if (line != Py_None) {
+        PyErr_SetString(PyExc_TypeError, "lines take only None (an over-long line) appended");
+        return NULL;
+    }
+    if (l->n == l->cap) {
+        Span *more = PyMem_Realloc(l->spans, (size_t)(l->cap * 2 + 1) * sizeof(Span));
+        if (more == NULL) return PyErr_NoMemory();
+        l->spans = more;
+        l->cap = l->cap * 2 + 1;
+    }
+    l->spans[l->n++] = (Span){0, -1};
+    Py_RETURN_NONE;
+}
+
+static void Lines_dealloc(Lines *l) {
+    Py_XDECREF(l->data);
+    Py_XDECREF(l->first);
+    PyMem_Free(l->spans);
+    Py_TYPE(l)->tp_free((PyObject *)l);
+}
+
+static PySequenceMethods Lines_sequence = {
+    .sq_length = (lenfunc)Lines_length,
+    .sq_item = (ssizeargfunc)Lines_item,
+};
+
+static PyMethodDef Lines_methods[] = {
+    {"pop", (PyCFunction)Lines_pop, METH_NOARGS, "pop() -> the last line, removed"},
+    {"append", (PyCFunction)Lines_append, METH_O, "append(None): an over-long line after the others"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject LinesType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.events._route.Lines",
+    .tp_basicsize = sizeof(Lines),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "a chunk's lines as spans of the bytes read (split_spans); each made into bytes when asked for",
+    .tp_dealloc = (destructor)Lines_dealloc,
+    .tp_as_sequence = &Lines_sequence,
+    .tp_methods = Lines_methods,
+};
+
+/* split_spans(data, limit, head) → Lines: split_lines(data, limit, head) (events/_lines.c) as
+ * spans: the lines of head + data, every piece but the last that is over `limit` None. */
+static PyObject *split_spans(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyBytes_CheckExact(args[0]) || !PyBytes_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "split_spans(data: bytes, limit: int, head: bytes)");
+        return NULL;
+    }
+    Py_ssize_t limit = PyLong_AsSsize_t(args[1]);
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+    PyObject *data = args[0];
+    const char *base = PyBytes_AS_STRING(data), *start = base, *end = base + PyBytes_GET_SIZE(data);
+    Py_ssize_t head_len = PyBytes_GET_SIZE(args[2]);
+    Lines *l = PyObject_New(Lines, &LinesType);
+    if (l == NULL) return NULL;
+    l->data = Py_NewRef(data);
+    l->first = NULL;
+    l->n = 0;
+    l->cap = PyBytes_GET_SIZE(data) / 64 + 16;           /* grown if the lines are shorter */
+    l->spans = PyMem_Malloc((size_t)l->cap * sizeof(Span));
+    if (l->spans == NULL) {
+        Py_DECREF(l);
+        return PyErr_NoMemory();
+    }
+    for (;;) {
+        const char *cut = memchr(start, '\n', end - start);
+        Py_ssize_t len = (cut != NULL ? cut : end) - start;
+        if (l->n == l->cap) {
+            Span *more = PyMem_Realloc(l->spans, (size_t)l->cap * 2 * sizeof(Span));
+            if (more == NULL) {
+                Py_DECREF(l);
+                return PyErr_NoMemory();
+            }
+            l->spans = more;
+            l->cap *= 2;
+        }
+        Span span = {start - base, len};
+        if (cut != NULL && len > limit - head_len) {
+            span.len = -1;
+        } else if (head_len > 0) {                         /* the line the chunk before began */
+            l->first = PyBytes_FromStringAndSize(NULL, head_len + len);
+            if (l->first == NULL) {
+                Py_DECREF(l);
+                return NULL;
+            }
+            memcpy(PyBytes_AS_STRING(l->first), PyBytes_AS_STRING(args[2]), (size_t)head_len);
+            memcpy(PyBytes_AS_STRING(l->first) + head_len, start, (size_t)len);
+        }
+        head_len = 0;
+        l->spans[l->n++] = span;
+        if (cut == NULL) return (PyObject *)l;
+        start = cut + 1;
+    }
+}
+
+/* The lines route and the scans read: a list (any item not bytes is unsure) or Lines. */
+typedef struct {
+    PyObject *list;
+    Lines *spans;
+    Py_ssize_t n;
+} Source;
+
+static int source_of(PyObject *lines, Source *src) {
+    src->list = PyList_Check(lines) ? lines : NULL;
+    src->spans = Py_IS_TYPE(lines, &LinesType) ? (Lines *)lines : NULL;
+    if (src->list == NULL && src->spans == NULL) return -1;
+    src->n = src->list != NULL ? PyList_GET_SIZE(lines) : src->spans->n;
+    return 0;
+}
+
+/* Line i's bytes and length, or NULL where it is not bytes. */
+static inline const unsigned char *source_at(const Source *src, Py_ssize_t i, Py_ssize_t *len) {
+    if (src->spans != NULL) return lines_at(src->spans, i, len);
+    PyObject *line = PyList_GET_ITEM(src->list, i);
+    if (!PyBytes_CheckExact(line)) return NULL;
+    *len = PyBytes_GET_SIZE(line);
+    return (const unsigned char *)PyBytes_AS_STRING(line);
+}
+
+static inline PyObject *source_item(const Source *src, Py_ssize_t i) {
+    return src->spans != NULL ? lines_item_of(src->spans, i) : Py_NewRef(PyList_GET_ITEM(src->list, i));
+}
+
+/* The share of the member whose event line i is (by partition, or CRC-32 modulo shares), its
  * time in *ts; UNSURE if the scan is not sure of the line. */
-static long scan_owner(PyObject *line, const Layout *layout, Predicted *predictions, const unsigned char *partition,
-                       Py_ssize_t buckets, long shares, int64_t *ts) {
-    const unsigned char *user = NULL;
-    Py_ssize_t user_len = 0;
-    if (layout->nfields == 0 || !PyBytes_CheckExact(line)
-        || !scan_line((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), layout, predictions,
-                      &user, &user_len, ts))
+static long scan_owner(const Source *src, Py_ssize_t i, const Layout *layout, Predicted *predictions,
+                       const unsigned char *partition, Py_ssize_t buckets, long shares, int64_t *ts) {
+    const unsigned char *user = NULL, *line;
+    Py_ssize_t user_len = 0, len;
+    if (layout->nfields == 0 || (line = source_at(src, i, &len)) == NULL
+        || !scan_line(line, len, layout, predictions, &user, &user_len, ts))
         return UNSURE;
     uint32_t crc = crc32_of(user, user_len);
     return partition != NULL ? (long)partition[crc % (uint32_t)buckets] : (long)(crc % (uint32_t)shares);
@@ -360,7 +543,7 @@ static long scan_owner(PyObject *line, const Layout *layout, Predicted *predicti
 /* What route and scan_ahead take: the lines, the layout, the shares (a count or a partition), the
  * share, the exchange (or NULL). */
 typedef struct {
-    PyObject *lines;
+    Source src;
     Layout layout;
     const unsigned char *partition;      /* the member's share is the byte at its CRC-32 modulo buckets */
     Py_ssize_t buckets;
@@ -368,14 +551,14 @@ typedef struct {
     Exchange *x;
 } Routing;
 
-static int read_routing(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t least, Routing *r, const char *usage) {
-    if (nargs < least || nargs > 5 || !PyList_Check(args[0])
-        || (nargs == 5 && args[4] != Py_None && !Py_IS_TYPE(args[4], &ExchangeType))) {
+static int read_routing(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t least, Py_ssize_t most, Routing *r,
+                        const char *usage) {
+    if (nargs < least || nargs > most || source_of(args[0], &r->src) < 0
+        || (nargs >= 5 && args[4] != Py_None && !Py_IS_TYPE(args[4], &ExchangeType))) {
         PyErr_SetString(PyExc_TypeError, usage);
         return -1;
     }
-    r->lines = args[0];
-    r->x = nargs == 5 && args[4] != Py_None ? (Exchange *)args[4] : NULL;
+    r->x = nargs >= 5 && args[4] != Py_None ? (Exchange *)args[4] : NULL;
     if (read_layout(args[1], &r->layout) < 0) return -1;
     r->partition = NULL;
     r->buckets = 0;
@@ -402,7 +585,7 @@ static int read_routing(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t leas
      * and the one the furthest behind still needs stay under four chunks and a block a worker:
      * the ring must hold more, or both could wait for ever. (eval's chunks hold at most 256 Ki
      * lines, and parallel._ring_lines sizes the ring for them.) */
-    if (r->x != NULL && 4 * (int64_t)PyList_GET_SIZE(r->lines) + (int64_t)BLOCK * r->x->workers >= r->x->ring) {
+    if (r->x != NULL && 4 * (int64_t)r->src.n + (int64_t)BLOCK * r->x->workers >= r->x->ring) {
         PyErr_SetString(PyExc_ValueError, "a chunk too long for the exchange's ring: give it more lines");
         return -1;
     }
@@ -413,13 +596,13 @@ static int read_routing(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t leas
  * far its scans go published. -1 if a signal stopped it (the worker then leaves the exchange). */
 static int scan_chunk(Routing *r, Predicted *predictions) {
     Exchange *x = r->x;
-    Py_ssize_t n = PyList_GET_SIZE(r->lines);
+    Py_ssize_t n = r->src.n;
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t number = x->scanned + i;
         if (number / BLOCK % x->workers != r->share) continue;
         Found found = {0, UNSURE, 0};
-        found.share = (int32_t)scan_owner(PyList_GET_ITEM(r->lines, i), &r->layout, predictions, r->partition,
-                                          r->buckets, r->shares, &found.ts);
+        found.share = (int32_t)scan_owner(&r->src, i, &r->layout, predictions, r->partition, r->buckets, r->shares,
+                                          &found.ts);
         if (wait_for_room(x, number) < 0) return -1;
         *found_at(x, number) = found;
     }
@@ -433,7 +616,7 @@ static int scan_chunk(Routing *r, Predicted *predictions) {
  * the rules on the chunk before (route then makes only the second pass). */
 static PyObject *scan_ahead(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
     Routing r;
-    if (read_routing(args, nargs, 5, &r, "scan_ahead(lines: list, fields, shares, share, exchange: Exchange)") < 0)
+    if (read_routing(args, nargs, 5, 5, &r, "scan_ahead(lines: list | Lines, fields, shares, share, exchange: Exchange)") < 0)
         return NULL;
     if (r.x == NULL) {
         PyErr_SetString(PyExc_TypeError, "scan_ahead needs an exchange");
@@ -445,75 +628,190 @@ static PyObject *scan_ahead(PyObject *Py_UNUSED(self), PyObject *const *args, Py
     Py_RETURN_NONE;
 }
 
+/* The start of routing a chunk: the number of its first line (*base), its own blocks scanned
+ * first unless scan_ahead did it. -1 with an exception set. */
+static int route_start(Routing *r, Predicted *predictions, int64_t *base) {
+    Exchange *x = r->x;
+    *base = x != NULL ? x->line : 0;
+    if (x != NULL && x->scanned == *base) return scan_chunk(r, predictions);
+    if (x != NULL && x->scanned < *base + r->src.n) {
+        PyErr_SetString(PyExc_ValueError, "route: the chunk scanned ahead was not this one");
+        return -1;
+    }
+    return 0;
+}
+
+/* Line i's share (or UNSURE) and time: from the ring, scanned by this worker or waited for from
+ * another's, or scanned here without an exchange. -1 if a signal stopped a wait. */
+static inline int owner_at(Routing *r, Predicted *predictions, int64_t base, Py_ssize_t i, long *owner, int64_t *ts) {
+    Exchange *x = r->x;
+    int scanner = x != NULL ? (int)((base + i) / BLOCK % x->workers) : -1;
+    int scanned = scanner == r->share ? 1 : scanner >= 0 ? wait_for(x, scanner, base + i) : 0;
+    if (scanned < 0) return -1;
+    if (scanned) {
+        const Found *found = found_at(x, base + i);
+        *owner = found->share;
+        *ts = found->ts;
+    } else {
+        *ts = 0;
+        *owner = scan_owner(&r->src, i, &r->layout, predictions, r->partition, r->buckets, r->shares, ts);
+    }
+    return 0;
+}
+
+/* The chunk routed to its end (`end`, the number of the line after it): published, so that the
+ * ring's slots before it may be written again. */
+static void route_done(Routing *r, int64_t end) {
+    if (r->x != NULL) {
+        r->x->line = end;
+        __atomic_store_n(routed_of(r->x, (int)r->share), end, __ATOMIC_RELEASE);
+    }
+}
+
+/* A routed line as the share's loop takes it: the line (own), its time (another share's), or
+ * (line,) (unsure). */
+static PyObject *item_of(const Routing *r, Py_ssize_t i, long owner, int64_t ts) {
+    if (owner == UNSURE) {
+        PyObject *line = source_item(&r->src, i);
+        if (line == NULL) return NULL;
+        PyObject *item = PyTuple_Pack(1, line);
+        Py_DECREF(line);
+        return item;
+    }
+    return owner == r->share ? source_item(&r->src, i) : PyLong_FromLongLong(ts);
+}
+
 /* route(lines, fields, shares, share[, exchange]) → a list as long as `lines` (`shares` a count or
  * a partition, as above): for a sure line of a member of `share` the line itself; of another
  * share's member its time in microseconds (an int); for a line the scan is unsure of (or None,
  * an over-long line) a 1-tuple holding it. With an exchange, the scans are the workers' shared
- * ones: the chunk's own blocks scanned first unless scan_ahead did it. */
+ * ones: the chunk's own blocks scanned first unless scan_ahead did it. `routed` gives the same
+ * items with the times its clock takes taken. */
 static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
     Routing r;
-    if (read_routing(args, nargs, 4, &r, "route(lines: list, fields, shares, share[, exchange: Exchange])") < 0)
+    if (read_routing(args, nargs, 4, 5, &r, "route(lines: list | Lines, fields, shares, share[, exchange: Exchange])") < 0)
         return NULL;
-    Exchange *x = r.x;
-    PyObject *lines = r.lines;
-    Py_ssize_t n = PyList_GET_SIZE(lines);
     Predicted predictions[PREDICTED];                   /* keys predicted from line to line */
     memset(predictions, 0, sizeof predictions);
-    int64_t base = x != NULL ? x->line : 0;
-    if (x != NULL && x->scanned == base) {
-        if (scan_chunk(&r, predictions) < 0) return NULL;
-    } else if (x != NULL && x->scanned < base + n) {
-        PyErr_SetString(PyExc_ValueError, "route: the chunk scanned ahead was not this one");
-        return NULL;
-    }
+    int64_t base;
+    if (route_start(&r, predictions, &base) < 0) return NULL;
+    Py_ssize_t n = r.src.n;
     PyObject *out = PyList_New(n);
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *line = PyList_GET_ITEM(lines, i), *item;
         long owner;
-        int64_t ts = 0;
-        int scanner = x != NULL ? (int)((base + i) / BLOCK % x->workers) : -1;
-        int scanned = scanner == r.share ? 1 : scanner >= 0 ? wait_for(x, scanner, base + i) : 0;
-        if (scanned < 0) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        if (scanned) {
-            const Found *found = found_at(x, base + i);  /* scanned by this worker or another */
-            owner = found->share;
-            ts = found->ts;
-        } else {
-            owner = scan_owner(line, &r.layout, predictions, r.partition, r.buckets, r.shares, &ts);
-        }
-        if (owner != UNSURE) {
-            if (owner == r.share) {
-                Py_INCREF(line);
-                item = line;
-            } else {
-                item = PyLong_FromLongLong(ts);
-            }
-        } else {
-            item = PyTuple_Pack(1, line);
-        }
+        int64_t ts;
+        PyObject *item = owner_at(&r, predictions, base, i, &owner, &ts) < 0 ? NULL : item_of(&r, i, owner, ts);
         if (item == NULL) {
             Py_DECREF(out);
             return NULL;
         }
         PyList_SET_ITEM(out, i, item);
     }
-    if (x != NULL) {
-        x->line = base + n;
-        __atomic_store_n(routed_of(x, (int)r.share), x->line, __ATOMIC_RELEASE);
-    }
+    route_done(&r, base + n);
     return out;
 }
+
+/* routed(lines, fields, shares, share, exchange, clock) → clock.taking(route(lines, fields, shares,
+ * share, exchange)) (events/_clock.h) in one pass, made as the loop asks: another share's time
+ * the clock takes cleanly is taken here and counted (`taken`), never made into an int, and a
+ * line is made into bytes only when it is handed on (with Lines, an other share's line never
+ * is). The chunk counts as routed when the iterator reaches its end. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *refs[4];                   /* what `r` points into: the lines, the shares, the exchange, the clock */
+    Routing r;
+    Clock *clock;
+    Predicted predictions[PREDICTED];
+    int64_t base;
+    Py_ssize_t next, taken;
+} Routed;
+
+static PyTypeObject RoutedType;
+static PyTypeObject *clock_type;         /* events._records.Clock, whose layout _clock_state.h gives */
+
+static PyObject *routed(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    const char *usage = "routed(lines: list | Lines, fields, shares, share, exchange: Exchange | None, clock: Clock)";
+    if (nargs != 6 || clock_type == NULL || !Py_IS_TYPE(args[5], clock_type)) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return NULL;
+    }
+    Routed *it = PyObject_New(Routed, &RoutedType);
+    if (it == NULL) return NULL;
+    for (int k = 0; k < 4; k++) it->refs[k] = NULL;
+    if (read_routing(args, 5, 5, 5, &it->r, usage) < 0) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    it->refs[0] = Py_NewRef(args[0]);
+    it->refs[1] = Py_NewRef(args[2]);
+    it->refs[2] = Py_NewRef(args[4]);
+    it->refs[3] = Py_NewRef(args[5]);
+    it->clock = (Clock *)args[5];
+    memset(it->predictions, 0, sizeof it->predictions);
+    it->next = it->taken = 0;
+    if (route_start(&it->r, it->predictions, &it->base) < 0) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    return (PyObject *)it;
+}
+
+static PyObject *Routed_next(Routed *it) {
+    Routing *r = &it->r;
+    Clock *c = it->clock;
+    Py_ssize_t taken = 0, n = r->src.n;
+    while (it->next < n) {
+        Py_ssize_t i = it->next++;
+        long owner;
+        int64_t ts;
+        if (owner_at(r, it->predictions, it->base, i, &owner, &ts) < 0) return NULL;
+        if (owner != UNSURE && owner != r->share && clock_took_cleanly(c, ts)) {
+            taken++;
+            continue;
+        }
+        it->taken = taken;
+        return item_of(r, i, owner, ts);
+    }
+    it->taken = taken;
+    if (it->next == n) {
+        route_done(r, it->base + n);
+        it->next = n + 1;                     /* published once */
+    }
+    return NULL;
+}
+
+static void Routed_dealloc(Routed *it) {
+    for (int k = 0; k < 4; k++) Py_XDECREF(it->refs[k]);
+    PyObject_Free(it);
+}
+
+static PyObject *Routed_get_taken(Routed *it, void *Py_UNUSED(closure)) { return PyLong_FromSsize_t(it->taken); }
+
+static PyGetSetDef Routed_getset[] = {
+    {"taken", (getter)Routed_get_taken, NULL, "times taken before the item handed on last (or the end)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject RoutedType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.events._route.Routed",
+    .tp_basicsize = sizeof(Routed),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "a chunk routed as the share's loop asks, the times its clock takes cleanly taken (routed)",
+    .tp_dealloc = (destructor)Routed_dealloc,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)Routed_next,
+    .tp_getset = Routed_getset,
+};
 
 /* bucket_counts(lines, fields, buckets) → how many of the lines the scan is sure of are events of
  * members in each bucket (CRC-32 of the name modulo `buckets`): parallel.balanced_partition's
  * sample, read at the scan's speed (orjson took 1 µs a line, in the parent, before any worker
  * starts). */
 static PyObject *bucket_counts(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3 || !PyList_Check(args[0])) {
+    Source src;
+    if (nargs != 3 || !PyList_Check(args[0]) || source_of(args[0], &src) < 0) {
         PyErr_SetString(PyExc_TypeError, "bucket_counts(lines: list, fields, buckets: int)");
         return NULL;
     }
@@ -529,9 +827,9 @@ static PyObject *bucket_counts(PyObject *Py_UNUSED(self), PyObject *const *args,
     if (counts == NULL) return PyErr_NoMemory();
     Predicted predictions[PREDICTED];
     memset(predictions, 0, sizeof predictions);
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(args[0]); i++) {
+    for (Py_ssize_t i = 0; i < src.n; i++) {
         int64_t ts;
-        long bucket = scan_owner(PyList_GET_ITEM(args[0], i), &layout, predictions, NULL, 0, buckets, &ts);
+        long bucket = scan_owner(&src, i, &layout, predictions, NULL, 0, buckets, &ts);
         if (bucket != UNSURE) counts[bucket]++;
     }
     PyObject *out = PyList_New(buckets);
@@ -557,6 +855,10 @@ static PyMethodDef methods[] = {
     {"route", (PyCFunction)(void (*)(void))route, METH_FASTCALL,
      "route(lines, fields, shares, share[, exchange]) -> per line: the line (own), its time (another share's) or "
      "(line,) (unsure)"},
+    {"routed", (PyCFunction)(void (*)(void))routed, METH_FASTCALL,
+     "routed(lines, fields, shares, share, exchange, clock) -> clock.taking(route(...)), made as it is asked"},
+    {"split_spans", (PyCFunction)(void (*)(void))split_spans, METH_FASTCALL,
+     "split_spans(data, limit, head) -> split_lines(data, limit, head) as Lines: each line made into bytes when asked for"},
     {"scan_ahead", (PyCFunction)(void (*)(void))scan_ahead, METH_FASTCALL,
      "scan_ahead(lines, fields, shares, share, exchange): this worker's scans of the chunk after the next to route"},
     {"bucket_counts", (PyCFunction)(void (*)(void))bucket_counts, METH_FASTCALL,
@@ -569,9 +871,20 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_route", NULL, 0, me
 
 PyMODINIT_FUNC PyInit__route(void) {
     crc_init();
-    if (PyType_Ready(&ExchangeType) < 0) return NULL;
+    if (PyType_Ready(&ExchangeType) < 0 || PyType_Ready(&LinesType) < 0 || PyType_Ready(&RoutedType) < 0) return NULL;
+    /* The clock routed moves is the record module's; without it routed refuses every clock, and
+     * parallel.py takes the times through route and Clock.taking instead. */
+    PyObject *records = PyImport_ImportModule("policyengine.events._records");
+    if (records != NULL) {
+        PyObject *type = PyObject_GetAttrString(records, "Clock");
+        clock_type = type != NULL && PyType_Check(type) ? (PyTypeObject *)type : NULL;   /* kept for good */
+        if (clock_type == NULL) Py_XDECREF(type);
+        Py_DECREF(records);
+    }
+    PyErr_Clear();
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && (PyModule_AddObjectRef(m, "Exchange", (PyObject *)&ExchangeType) < 0
+                      || PyModule_AddObjectRef(m, "Lines", (PyObject *)&LinesType) < 0
                       || PyModule_AddIntConstant(m, "EXCHANGE_WORKERS", MAX_WORKERS) < 0))
         Py_CLEAR(m);
     return m;

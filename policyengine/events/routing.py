@@ -9,6 +9,10 @@ the same `user` and time (tests/test_route.py).
 With an `Exchange` (shared memory the workers inherit), each line is scanned by one worker, in
 blocks taken in turn, and the others read what it found (events/_route.c); `scan_ahead` makes a
 worker's scans of the chunk after the one it routes next.
+
+A worker's loop takes `routed(...)`: route's items as it asks for them, other shares' times its
+clock takes cleanly taken in C (`Clock.taking`), over `split_spans` chunks whose lines become
+bytes only when handed on. Where these were not built, `routed` and `split_spans` are None.
 """
 from __future__ import annotations
 
@@ -18,12 +22,14 @@ _USER = 1         # the scan's K_USER: the field it routes by
 
 try:
     from policyengine.events._route import EXCHANGE_WORKERS, Exchange, bucket_counts, crc32, route, scan_ahead
+    from policyengine.events._route import routed, split_spans
 except ImportError:                                  # pragma: no cover - no C compiler at install
     import zlib
 
     crc32 = zlib.crc32
     Exchange = None                                  # each worker on its own
     EXCHANGE_WORKERS = 0
+    routed = split_spans = None                      # parallel.py routes a list and takes with Clock.taking
     bucket_counts = None                             # parallel.balanced_partition reads its sample with orjson
 
     def route(lines, fields, shares, share, exchange=None):
@@ -38,4 +44,5 @@ def route_fields(record: tuple[RecordField, ...]) -> tuple[tuple[bytes, int], ..
     return tuple((f.name.encode(), _USER if f.attr == "user" else SCAN_KINDS[f.kind]) for f in record)
 
 
-__all__ = ["EXCHANGE_WORKERS", "Exchange", "bucket_counts", "crc32", "route", "route_fields", "scan_ahead"]
+__all__ = ["EXCHANGE_WORKERS", "Exchange", "bucket_counts", "crc32", "route", "route_fields", "routed", "scan_ahead",
+           "split_spans"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import msgspec
 
 from policyengine.compiler import CompiledProgram
+from policyengine.logs import line_batches
 from policyengine.output.decisions import materialize
 from policyengine.runtime.helpers import track_member
 from policyengine.runtime.rewards import Rewards
@@ -31,10 +32,10 @@ class Evaluator:
     # For a worker of `eval --workers` (parallel.ShareEvaluator): how replay routes a chunk of lines.
     route_batch = None
 
-    def ahead(self, batches):
-        """The chunks of lines replay routes, as they come (a worker makes its scans of each next
-        chunk first: parallel.ShareEvaluator.ahead)."""
-        return batches
+    def batches(self, stream, limit: int):
+        """The chunks of lines replay routes (a worker splits them its way and makes its scans of
+        each next chunk first: parallel.ShareEvaluator.batches)."""
+        return line_batches(stream, limit)
 
     def __init__(self, compiled: CompiledProgram, store: MemoryStore | None = None):
         self.compiled = compiled
