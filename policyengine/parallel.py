@@ -12,7 +12,9 @@ Each worker reads every line, but decodes only its own members' events: a scan i
 (events/_route.c) gives it the time alone of another share's event, which is all its clock
 needs. The scan of each line is made by one worker, blocks of lines in turn, and shared with the
 others through memory they inherit (events/routing.py: Exchange); each worker makes its scans of
-the next chunk before it runs the rules on this one (ShareEvaluator.ahead). A line the scan is
+the next chunk before it runs the rules on this one (ShareEvaluator.batches). A worker's chunks
+are spans of the bytes read, and its loop is handed only its own lines and the times its clock
+does not take cleanly (routed): another share's line never becomes a Python object. A line the scan is
 not sure of, every worker decodes and judges as before. If a line the scan was sure of is
 refused by the decoder after all, the other workers' clocks are wrong: the run stops and eval
 runs again on one worker, with a note. So it does if a worker dies without an answer.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import heapq
+import bisect
 import mmap
 import multiprocessing
 import multiprocessing.connection
@@ -378,6 +380,37 @@ def _sort_key(tag: tuple) -> bytes:
     return b"%016x%016x%016x%016x" % (event + _OFFSET, stage + _OFFSET, first + _OFFSET, second + _OFFSET)
 
 
+def merged(files: list, block: int = 1 << 18):
+    """Lists of the spooled lines of `files` (each sorted by its key), in the order heapq.merge
+    gives them — by key, equal keys in the files' order — reading about `block` bytes at a time.
+    Each list is put in order by one stable sort in C (sorted runs: a galloping merge): ~0.2 µs a
+    decision where heapq.merge's loop in Python cost the parent 0.8. Memory stays within a few
+    blocks a file, whatever the run decides."""
+    pending: list[list[bytes]] = [[] for _ in files]
+    live = list(range(len(files)))
+    while live:
+        # read on in each file whose lines read are all out, and in the one furthest behind
+        behind = min(live, key=lambda i: _KEY(pending[i][-1]) if pending[i] else b"")
+        for i in list(live):
+            if i == behind or not pending[i]:
+                got = files[i].readlines(block)
+                if got:
+                    pending[i] += got
+                else:
+                    live.remove(i)
+        # A line unread in a live file has a key at least that file's last line read: lines with a
+        # smaller key than every such last one are final; equal ones may have equals still to come.
+        bound = min((_KEY(pending[i][-1]) for i in live), default=None)
+        ready: list[bytes] = []
+        for lines in pending:
+            cut = len(lines) if bound is None else bisect.bisect_left(lines, bound, key=_KEY)
+            ready += lines[:cut]
+            del lines[:cut]
+        if ready:
+            ready.sort(key=_KEY)
+            yield ready
+
+
 def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats, bool] | str:
     """Run `job` on `job.shares` worker processes and `emit` their decisions in the order one worker
     gives; `write_json`, if given, takes each decision's JSON line instead (as the jsonl writer would
@@ -408,14 +441,13 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
         if diverged:
             return f"a line routed as an event was refused by its worker's decoder ({diverged[0]})"
         with contextlib.ExitStack() as spools:
-            # the spooled files themselves, and a key in C: 0.9 µs a decision less than a
-            # generator over each file and a lambda
             files = [spools.enter_context(open(result.path, "rb")) for result in results]
-            for line in heapq.merge(*files, key=_KEY):
+            for lines in merged(files):
                 if write_json is not None:
-                    write_json(line[_KEY_BYTES:])
+                    write_json(b"".join([line[_KEY_BYTES:] for line in lines]))
                 else:
-                    emit(orjson.loads(line[_KEY_BYTES:]))
+                    for line in lines:
+                        emit(orjson.loads(line[_KEY_BYTES:]))
     reports = [report[4] for report in sorted(report for result in results for report in result.reports)]
     stats = results[0].stats
     for other in results[1:]:

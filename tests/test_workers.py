@@ -269,3 +269,20 @@ def test_merge_keys_sort_as_their_tags_do(tags):
     keys = [_sort_key(tag) for tag in tags]
     assert all(len(key) == _KEY_BYTES and b"\n" not in key for key in keys)
     assert sorted(range(len(tags)), key=lambda i: keys[i]) == sorted(range(len(tags)), key=lambda i: tags[i])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 6), st.binary(max_size=30).map(lambda b: b.replace(b"\n", b""))),
+                         max_size=40), min_size=1, max_size=4),
+       st.integers(1, 300))
+def test_the_spools_merge_as_heapq_merges_them(spools, block):
+    # Each worker's spool is sorted by its 64-digit key; keys from a few values, so that files tie
+    # with each other and with themselves. The oracle is heapq.merge: by key, ties in file order.
+    import heapq
+    import io
+    from policyengine.parallel import _KEY, _sort_key, merged
+    files = [[_sort_key((key, 0, 0, 0)) + payload + b"\n" for key, payload in sorted(spool, key=lambda x: x[0])]
+             for spool in spools]
+    expected = list(heapq.merge(*files, key=_KEY))
+    lists = list(merged([io.BytesIO(b"".join(lines)) for lines in files], block))
+    assert all(lists) and [line for lines in lists for line in lines] == expected
