@@ -55,3 +55,22 @@ def test_hostile_identifiers_cannot_reach_the_source():
     assert "__import__" not in engine.compiled.source and "os_system" not in engine.compiled.source
     d = engine.process({"type": "message", "ts": 0, "user": "u"})[0]
     assert (d["policy"], d["rule"]) == ("__import__", "os_system")
+
+
+def test_the_event_number_is_the_loops_count_in_the_loop_and_the_stores_in_a_handler():
+    # Awards and silences pass the event's number on. Inlined in the record loop, a handler's body
+    # reads the loop's own count (no getattr on the store an award); a handler function binds the
+    # same name from the store before its body runs. No text of the body is rewritten for it.
+    import re
+    source = compile_program(load_paths(["policies/community"]).program).source
+    functions = re.split(r"\n    def ", source)
+    loops = [f for f in functions if f.startswith(("RUN(", "RUN_SHARED("))]
+    assert len(loops) == 2 and all("Z_n)" in f and "STORE.events_seen" not in f for f in loops)
+    handlers = [f for f in functions if re.match(r"[hr]\d+\(ev, ts, out\):", f)]
+    numbered = [f for f in handlers if "Z_n" in f]
+    assert numbered, "the pack's awards read the event's number"
+    for f in numbered:
+        body = f.split("\n")[1:]
+        first = next(line for line in body if "Z_n" in line)
+        assert first.strip() == "Z_n = STORE.events_seen"
+        assert body.index(first) < min(i for i, line in enumerate(body) if "Z_n)" in line or "Z_n," in line)

@@ -35,7 +35,7 @@ def _award(w: CodeWriter, action: CheckedAction, emit: ExprEmitter, names: str, 
         # The currency is known now: one call to a giver Rewards made for this rule (runtime/rewards.py).
         giver = emit.tables.giver(emit.pool.add(given.value if given is not None else "points"), source,
                                   names, given is not None)
-        w.line(f"{giver}({who}, {amount}, ts, {event_id}, {reason}, ev, out, STORE.events_seen)")
+        w.line(f"{giver}({who}, {amount}, ts, {event_id}, {reason}, ev, out, {emit.event_number()})")
         return
     currency = argument(given, emit) if given is not None else emit.pool.add("points")
     w.line(f"v_currency = {currency}")

@@ -10,7 +10,7 @@ from policyengine.check.ir import IR
 from policyengine.compiler.actions import emit_actions, template
 from policyengine.compiler.expressions import (ExprEmitter, HandlerLocals, TableNames, memoizable, never_raises,
                                               normalized_text, required_words)
-from policyengine.compiler.loop import record_loop
+from policyengine.compiler.loop import EVENT_NUMBER, record_loop
 from policyengine.compiler.plan import Handler, Plan, by_member
 from policyengine.compiler.writer import CodeWriter, Pool
 from policyengine.events.records import RecordField, record_fields
@@ -34,7 +34,7 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     pool, tables = Pool(), TableNames(explain)
     # Bodies first: writing them fills the pool and the table names the header binds.
     handlers = [_handler_body(h, plan, pool, tables) for h in plan.handlers]
-    bodies = [[f"def h{i}(ev, ts, out):"] + _prologue(local, pool, tables) + body + ["    return None"]
+    bodies = [[f"def h{i}(ev, ts, out):"] + _prologue(local, pool, tables) + _numbered(local) + body + ["    return None"]
               for i, (local, body) in enumerate(handlers)]
     bodies += [_absence_function(i, plan, pool, tables) for i in plan.absence_rules]
     program = plan.program
@@ -54,7 +54,8 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
         attrs = {f.name: f.attr for f in tables.record if f.kind != "raw"}     # raw JSON is decoded by `get`
         texts = {f.name for f in tables.record if f.kind == "text"}
         record_bodies = [_prologue(local, pool, tables, attrs, texts) + body for local, body in handlers]
-        bodies += [[f"def r{i}(ev, ts, out):"] + lines + ["    return None"] for i, lines in enumerate(record_bodies)]
+        bodies += [[f"def r{i}(ev, ts, out):"] + _numbered(handlers[i][0]) + lines + ["    return None"]
+                   for i, lines in enumerate(record_bodies)]
         # Messages first: the branch on event type is a chain of comparisons, and in a chat most events are messages.
         order = sorted(range(len(handlers)), key=lambda i: plan.handlers[i].event_type != "message")
         messages = [h for h in plan.handlers if h.event_type == "message"]
@@ -181,6 +182,12 @@ def _prologue(local: HandlerLocals, pool: Pool, tables: TableNames, record: dict
     return lines
 
 
+def _numbered(local: HandlerLocals) -> list[str]:
+    """A handler function's binding of the event's number, where its body reads it (the record
+    loop, which inlines the body, holds the number under that name itself)."""
+    return [f"    {EVENT_NUMBER} = STORE.events_seen"] if local.reads_event_number else []
+
+
 def _handler_body(handler: Handler, plan: Plan, pool: Pool, tables: TableNames) -> tuple[HandlerLocals, list[str]]:
     """A handler's body and the fields it reads; `generate` puts a prologue reading them before it.
     Written twice: the first pass counts the pure tests used more than once, the second keeps each
@@ -193,6 +200,7 @@ def _handler_body(handler: Handler, plan: Plan, pool: Pool, tables: TableNames) 
 
 def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
                   local: HandlerLocals) -> tuple[HandlerLocals, list[str]]:
+    local.in_handler = True
     emit = ExprEmitter(pool, tables, local)
     body = CodeWriter()
     body.depth = 1
@@ -349,7 +357,7 @@ def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables
     elif fn == "similar":
         w.line(f"add_window({table}, {key}, 'similar', ts, similar_key({value}))")
     elif fn == "elapsed":
-        w.line(f"add_elapsed({table}, {key}, ts, STORE.events_seen)")
+        w.line(f"add_elapsed({table}, {key}, ts, {emit.event_number()})")
     elif fn in ("streak", "best_streak", "active_days"):
         period, extra = emit.period_now(spec)
         if fn == "active_days":
@@ -465,11 +473,11 @@ def _absence_arm(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter
     # Most messages re-arm and disarm a silence that is already there: that case is written out
     # here (Timeline.arm does the rest).
     if arm and by_one:
-        w.line(f"if not replace_pair_of(AB{index}, {one}, ts + {spec.window_us}, STORE.events_seen):")
+        w.line(f"if not replace_pair_of(AB{index}, {one}, ts + {spec.window_us}, {emit.event_number()}):")
         w.line(f"    RT.arm({index}, {key}, ts + {spec.window_us})")
     elif arm:
         w.line(f"k = {key}")
-        w.line(f"if not replace_pair(AB{index}, k, ts + {spec.window_us}, STORE.events_seen):")
+        w.line(f"if not replace_pair(AB{index}, k, ts + {spec.window_us}, {emit.event_number()}):")
         w.line(f"    RT.arm({index}, k, ts + {spec.window_us})")
     elif by_one:
         w.line(f"pop_of(AB{index}, {one})")

@@ -5,6 +5,7 @@ import keyword
 
 from policyengine.check.ir import IR
 from policyengine.check.schema import ANY, TEXT
+from policyengine.compiler.loop import EVENT_NUMBER
 from policyengine.compiler.writer import Pool
 from policyengine.runtime import matchers
 from policyengine.runtime.matchers import SafeRegex, WordMatcher
@@ -135,6 +136,10 @@ class HandlerLocals:
         # event, and a guard skips its run on most (100 one-word rules: 1.5 µs of resets a message).
         self.guarded = False
         self.rules_phase = False                # aggregate reads are kept only once the rules run
+        # A handler's body reads the event's number as loop.EVENT_NUMBER, which its function binds
+        # in the prologue where it is read (codegen) and the record loop holds itself.
+        self.in_handler = False
+        self.reads_event_number = False
         self.memo: dict = {}
         self.guards: dict = {}                  # (field path, words) → the local holding their guard's answer
         self.fields: dict[tuple, str] = {}
@@ -191,6 +196,15 @@ class HandlerLocals:
 class ExprEmitter:
     def __init__(self, pool: Pool, tables: "TableNames", local: HandlerLocals):
         self.pool, self.tables, self.local = pool, tables, local
+
+    def event_number(self) -> str:
+        """The code of the store's count of events, the event's number: in a handler's body the
+        name the record loop keeps it in (a getattr an award or a silence spared), elsewhere the
+        store's attribute."""
+        if not self.local.in_handler:
+            return "STORE.events_seen"
+        self.local.reads_event_number = True
+        return EVENT_NUMBER
 
     # ---- values ----------------------------------------------------------
     def value(self, ir: IR) -> str:
@@ -283,7 +297,7 @@ class ExprEmitter:
             if fn == "best_streak":
                 return f"streak_best({table}, {key})"
             return f"active_days_now({table}, {key}, {period}, {extra})"
-        return f"elapsed({table}, {key}, ts, STORE.events_seen)"
+        return f"elapsed({table}, {key}, ts, {self.event_number()})"
 
     def period_of(self, spec) -> tuple[str, object]:
         """A streak's or active days' aggregate: the code of its calendar's function from a time

@@ -23,6 +23,12 @@ from policyengine.events.clock import ASK, LATE
 # The watermark before the first event: below every event time (year 1 is -6.2e16 µs).
 NO_TIME_YET = -(1 << 63)
 
+# The loop's count of events, the event's number while its handler runs. Handler bodies read the
+# event's number by this name (expressions.ExprEmitter.event_number): in the loop it is the loop's
+# own local, set before any handler runs and changed by nothing a handler calls; a handler function
+# binds it from the store in its prologue.
+EVENT_NUMBER = "Z_n"
+
 
 def record_loop(bodies: dict[str, list[str]], has_periods: bool, track_members: bool, has_roles: bool,
                 message: str | None = None) -> list[str]:
@@ -216,9 +222,7 @@ def _inlined(body: list[str]) -> list[str]:
     """A handler body two levels deeper. A `stop` rule ends its handler with `return None`, which
     here would end the whole loop: it raises StopRules instead (a BaseException, so the rules'
     `except Exception` lets it through), caught around the body. Only rules that fired get there.
-    The store's event count is the loop's local, Z_n (set into the store before any handler runs,
-    changed by nothing a handler calls): a Giver read it by getattr on each award."""
-    body = [line.replace("STORE.events_seen", "Z_n") for line in body]
+    The body reads the event's number as EVENT_NUMBER, which here is the loop's count."""
     stops = [i for i, line in enumerate(body) if line.split() and line.split()[0] == "return"]
     if any(body[i].strip() != "return None" for i in stops):
         raise AssertionError("a handler body returns a value; it cannot be inlined")
