@@ -39,7 +39,7 @@ import orjson
 from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
 from policyengine.events.native import split_lines
-from policyengine.events.clock import Clock
+from policyengine.events.clock import Clock, taking
 from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, bucket_counts, route, route_fields, routed, scan_ahead
 from policyengine.events.routing import split_spans
 from policyengine.logs import CHUNK, LogOpenError, check_readable, line_batches, open_log
@@ -83,11 +83,11 @@ class ShareEvaluator(Evaluator):
         """`lines` as the shared record loop takes them: this share's lines, other shares' times,
         (line,) for lines every worker decodes (events/routing.py), the times the clock takes
         cleanly taken as the loop goes (events/clock.py: `taking`) — in one pass in C where built
-        (`routed`)."""
+        (events/_route.c: `routed`)."""
         clock = self.store.clock
         if routed is not None and type(clock) is Clock:
             return routed(lines, self._route_fields, self.shares, self.share, self.exchange, clock)
-        return clock.taking(route(lines, self._route_fields, self.shares, self.share, self.exchange))
+        return taking(clock, route(lines, self._route_fields, self.shares, self.share, self.exchange))
 
     def batches(self, stream, limit: int):
         """The log's chunks as spans (events/_route.c: split_spans; an other share's line is never

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st, target
 
 from benchmarks.loggen import generate
-from policyengine.events.clock import Clock, PythonClock
+from policyengine.events.clock import Clock, PythonClock, taking
 from policyengine.events.decode import EventDecoder
 from policyengine.events.native import event_time
 from policyengine.events.records import msgspec_record_decoder, record_fields
@@ -214,7 +214,7 @@ def test_a_line_routed_wrongly_makes_eval_run_on_one_worker(tmp_path, monkeypatc
 
     def wrong(lines, fields, shares, share, exchange=None):   # every line "sure", and the share's own
         return list(lines)
-    monkeypatch.setattr(parallel, "routed", None)      # the route below, taken by Clock.taking
+    monkeypatch.setattr(parallel, "routed", None)      # the route below, through events/clock.py's taking
     monkeypatch.setattr(parallel, "route", wrong)      # the workers fork from this process
     code, out, err = _eval_in_process([*args, "--workers", "2"], capfd)
     assert code == 0
@@ -277,14 +277,14 @@ def _some_late(seed: int, n: int) -> list:
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 3), st.booleans(), st.integers(-3, 400), st.one_of(st.none(), st.integers(0, 400)))
 def test_routed_is_route_taken_by_the_clock(seed, shares, as_spans, watermark, due):
-    # routed (one pass in C) against its definition: route's items through PythonClock.taking,
+    # routed (one pass in C) against its definition: route's items through taking with PythonClock,
     # item by item with the count taken before each, and the clock where each leaves it.
     chunk = _some_late(seed, 300)
     times = sorted(t for share in (0, 1) for t in route(chunk, FIELDS, 2, share) if type(t) is int)
     start = times[0] if times else PLAIN_US
     for share in range(shares):
         seen = []
-        for make, routing in ((PythonClock, lambda c: c.taking(route(chunk, FIELDS, shares, share))),
+        for make, routing in ((PythonClock, lambda c: taking(c, route(chunk, FIELDS, shares, share))),
                               (Clock, lambda c: routed(_spans_of(chunk) if as_spans else chunk, FIELDS, shares, share,
                                                        None, c))):
             clock = make()

@@ -157,8 +157,8 @@ def _timed_line() -> list[str]:
 
 
 def _routed_line() -> list[str]:
-    """A worker's items come routed (events/routing.py) through the clock's `taking`
-    (events/clock.py), which takes other shares' event times itself where the clock takes them
+    """A worker's items come routed (events/routing.py: `routed`; events/clock.py's `taking` is
+    its definition), which takes other shares' event times itself where the clock takes them
     cleanly and counts them (`taken`, added to the loop's count at each item). Most items are
     lines of this share's members (bytes: one test). An other share's time handed on came late or
     has a timer due by it: it goes through ShareEvaluator.tick, which counts it and tags what

@@ -86,91 +86,6 @@ static PyGetSetDef Clock_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-/* clock.taking(items) → an iterator over a worker's routed items (events/routing.py) that takes
- * other shares' event times onto the clock itself: an int the clock takes cleanly (not late, no
- * timer due by it) moves the watermark and is counted, not handed on; everything else is handed
- * on as it is. `taken`: how many it took before the item it handed on last (or before the end).
- * On the reference policies, half a worker's items are other shares' times, and the record loop
- * spent 140 ns on each (an int past 30 bits, compared unspecialised); here each is a few
- * instructions. events/clock.py's PythonClock.taking is the definition. */
-typedef struct {
-    PyObject_HEAD
-    Clock *clock;
-    PyObject *items;                      /* a list */
-    Py_ssize_t next;
-    Py_ssize_t taken;
-} TimesTaken;
-
-static PyTypeObject TimesTakenType;
-
-static PyObject *Clock_taking(Clock *c, PyObject *items) {
-    if (!PyList_Check(items)) {
-        PyErr_SetString(PyExc_TypeError, "taking(items: list)");
-        return NULL;
-    }
-    TimesTaken *it = PyObject_New(TimesTaken, &TimesTakenType);
-    if (it == NULL) return NULL;
-    it->clock = (Clock *)Py_NewRef(c);
-    it->items = Py_NewRef(items);
-    it->next = 0;
-    it->taken = 0;
-    return (PyObject *)it;
-}
-
-static PyObject *TimesTaken_next(TimesTaken *it) {
-    Clock *c = it->clock;
-    Py_ssize_t taken = 0, n = PyList_GET_SIZE(it->items);
-    while (it->next < n) {
-        PyObject *item = PyList_GET_ITEM(it->items, it->next);
-        it->next++;
-        if (PyLong_CheckExact(item)) {
-            int overflow;                     /* an exact int cannot fail but by overflowing */
-            long long us = PyLong_AsLongLongAndOverflow(item, &overflow);
-            if (!overflow && clock_took_cleanly(c, us)) {
-                taken++;
-                continue;
-            }
-        }
-        it->taken = taken;
-        return Py_NewRef(item);
-    }
-    it->taken = taken;
-    return NULL;                          /* the end: StopIteration */
-}
-
-static void TimesTaken_dealloc(TimesTaken *it) {
-    Py_DECREF(it->clock);
-    Py_DECREF(it->items);
-    PyObject_Free(it);
-}
-
-static PyObject *TimesTaken_get_taken(TimesTaken *it, void *Py_UNUSED(closure)) {
-    return PyLong_FromSsize_t(it->taken);
-}
-
-static PyGetSetDef TimesTaken_getset[] = {
-    {"taken", (getter)TimesTaken_get_taken, NULL, "times taken before the item handed on last (or the end)", NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyTypeObject TimesTakenType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "policyengine.events._records.TimesTaken",
-    .tp_basicsize = sizeof(TimesTaken),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "a worker's routed items, other shares' times the clock takes cleanly taken (Clock.taking)",
-    .tp_dealloc = (destructor)TimesTaken_dealloc,
-    .tp_iter = PyObject_SelfIter,
-    .tp_iternext = (iternextfunc)TimesTaken_next,
-    .tp_getset = TimesTaken_getset,
-};
-
-static PyMethodDef Clock_methods[] = {
-    {"taking", (PyCFunction)Clock_taking, METH_O,
-     "taking(items) -> an iterator over items that takes the times (ints) this clock takes cleanly"},
-    {NULL, NULL, 0, NULL},
-};
-
 static PyObject *Clock_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     if (!_PyArg_NoPositional("Clock", args) || !_PyArg_NoKeywords("Clock", kwargs)) return NULL;
     Clock *c = (Clock *)type->tp_alloc(type, 0);
@@ -188,7 +103,6 @@ static PyTypeObject ClockType = {
     .tp_doc = "Clock(): the record loop's watermark and next due time, as decode_timed reads them",
     .tp_new = Clock_new,
     .tp_getset = Clock_getset,
-    .tp_methods = Clock_methods,
 };
 
 #endif

@@ -712,8 +712,8 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
     return out;
 }
 
-/* routed(lines, fields, shares, share, exchange, clock) → clock.taking(route(lines, fields, shares,
- * share, exchange)) (events/_clock.h) in one pass, made as the loop asks: another share's time
+/* routed(lines, fields, shares, share, exchange, clock) → taking(clock, route(lines, fields, shares,
+ * share, exchange)) (events/clock.py, the definition) in one pass, made as the loop asks: another share's time
  * the clock takes cleanly is taken here and counted (`taken`), never made into an int, and a
  * line is made into bytes only when it is handed on (with Lines, an other share's line never
  * is). The chunk counts as routed when the iterator reaches its end. */
@@ -856,7 +856,7 @@ static PyMethodDef methods[] = {
      "route(lines, fields, shares, share[, exchange]) -> per line: the line (own), its time (another share's) or "
      "(line,) (unsure)"},
     {"routed", (PyCFunction)(void (*)(void))routed, METH_FASTCALL,
-     "routed(lines, fields, shares, share, exchange, clock) -> clock.taking(route(...)), made as it is asked"},
+     "routed(lines, fields, shares, share, exchange, clock) -> taking(clock, route(...)), made as it is asked"},
     {"split_spans", (PyCFunction)(void (*)(void))split_spans, METH_FASTCALL,
      "split_spans(data, limit, head) -> split_lines(data, limit, head) as Lines: each line made into bytes when asked for"},
     {"scan_ahead", (PyCFunction)(void (*)(void))scan_ahead, METH_FASTCALL,
@@ -873,7 +873,7 @@ PyMODINIT_FUNC PyInit__route(void) {
     crc_init();
     if (PyType_Ready(&ExchangeType) < 0 || PyType_Ready(&LinesType) < 0 || PyType_Ready(&RoutedType) < 0) return NULL;
     /* The clock routed moves is the record module's; without it routed refuses every clock, and
-     * parallel.py takes the times through route and Clock.taking instead. */
+     * parallel.py takes the times through route and events/clock.py's taking instead. */
     PyObject *records = PyImport_ImportModule("policyengine.events._records");
     if (records != NULL) {
         PyObject *type = PyObject_GetAttrString(records, "Clock");

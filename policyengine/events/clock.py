@@ -36,22 +36,20 @@ class PythonClock:
             self.stop = DUE if us >= self.due else TAKEN
         return self.stop
 
-    def taking(self, items: list) -> "TimesTaken":
-        """A worker's routed items (events/routing.py), the times this clock takes cleanly taken."""
-        return TimesTaken(self, items)
 
+class taking:
+    """taking(clock, items): an iterator over a worker's routed items (events/routing.py) that
+    takes other shares' event times onto `clock` (this module's or the C one): an int the clock
+    takes cleanly (not late, before `due`) moves the watermark and is counted in `taken`, not
+    handed on; every other item is handed on. `taken`: the times taken before the item handed on
+    last, or before the end. The record loop (compiler/loop.py) adds it to its event count at each
+    item. The definition of events/_route.c's `routed`, which does the same in one pass over a
+    chunk; a worker goes through this only where that was not built."""
 
-class TimesTaken:
-    """An iterator over a worker's routed items that takes other shares' event times onto the
-    clock itself: an int the clock takes cleanly (not late, before `due`) moves the watermark and
-    is counted in `taken`, not handed on; every other item is handed on. `taken`: the times taken
-    before the item handed on last, or before the end. The record loop (compiler/loop.py) adds it
-    to its event count at each item."""
-
-    def __init__(self, clock: PythonClock, items: list) -> None:
+    def __init__(self, clock, items: list) -> None:
         self._clock, self._items, self._next, self.taken = clock, items, 0, 0
 
-    def __iter__(self) -> "TimesTaken":
+    def __iter__(self) -> "taking":
         return self
 
     def __next__(self):
