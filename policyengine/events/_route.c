@@ -17,6 +17,7 @@
  * decoder refuses stops the parallel run, which then runs again on one worker (parallel.py).
  */
 #include "_text.h"   /* rfc3339_us, utf8_valid */
+#include <structmember.h>
 
 #include "_json_scan.h" /* Cursor, the scans, Layout and field_of */
 #include "_clock_state.h" /* Clock: the routed iterator takes other shares' times onto it */
@@ -724,7 +725,11 @@ typedef struct {
     Clock *clock;
     Predicted predictions[PREDICTED];
     int64_t base;
-    Py_ssize_t next, taken;
+    Py_ssize_t next;
+    /* The times taken before the item handed on last, as an int object in a slot: the loop reads
+     * it at every item, and the interpreter reads a slot's object without a call (a getter made
+     * an int each time). */
+    PyObject *taken;
 } Routed;
 
 static PyTypeObject RoutedType;
@@ -739,6 +744,7 @@ static PyObject *routed(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssi
     Routed *it = PyObject_New(Routed, &RoutedType);
     if (it == NULL) return NULL;
     for (int k = 0; k < 4; k++) it->refs[k] = NULL;
+    it->taken = NULL;
     if (read_routing(args, 5, 5, 5, &it->r, usage) < 0) {
         Py_DECREF(it);
         return NULL;
@@ -749,12 +755,24 @@ static PyObject *routed(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssi
     it->refs[3] = Py_NewRef(args[5]);
     it->clock = (Clock *)args[5];
     memset(it->predictions, 0, sizeof it->predictions);
-    it->next = it->taken = 0;
+    it->next = 0;
+    it->taken = PyLong_FromLong(0);
+    if (it->taken == NULL) {
+        Py_DECREF(it);
+        return NULL;
+    }
     if (route_start(&it->r, it->predictions, &it->base) < 0) {
         Py_DECREF(it);
         return NULL;
     }
     return (PyObject *)it;
+}
+
+static int Routed_set_taken(Routed *it, Py_ssize_t taken) {
+    PyObject *count = PyLong_FromSsize_t(taken);       /* one of the interpreter's own below 257 */
+    if (count == NULL) return -1;
+    Py_SETREF(it->taken, count);
+    return 0;
 }
 
 static PyObject *Routed_next(Routed *it) {
@@ -770,10 +788,10 @@ static PyObject *Routed_next(Routed *it) {
             taken++;
             continue;
         }
-        it->taken = taken;
+        if (Routed_set_taken(it, taken) < 0) return NULL;
         return item_of(r, i, owner, ts);
     }
-    it->taken = taken;
+    if (Routed_set_taken(it, taken) < 0) return NULL;
     if (it->next == n) {
         route_done(r, it->base + n);
         it->next = n + 1;                     /* published once */
@@ -783,14 +801,13 @@ static PyObject *Routed_next(Routed *it) {
 
 static void Routed_dealloc(Routed *it) {
     for (int k = 0; k < 4; k++) Py_XDECREF(it->refs[k]);
+    Py_XDECREF(it->taken);
     PyObject_Free(it);
 }
 
-static PyObject *Routed_get_taken(Routed *it, void *Py_UNUSED(closure)) { return PyLong_FromSsize_t(it->taken); }
-
-static PyGetSetDef Routed_getset[] = {
-    {"taken", (getter)Routed_get_taken, NULL, "times taken before the item handed on last (or the end)", NULL},
-    {NULL, NULL, NULL, NULL, NULL},
+static PyMemberDef Routed_members[] = {
+    {"taken", T_OBJECT_EX, offsetof(Routed, taken), READONLY, "times taken before the item handed on last (or the end)"},
+    {NULL, 0, 0, 0, NULL},
 };
 
 static PyTypeObject RoutedType = {
@@ -802,7 +819,7 @@ static PyTypeObject RoutedType = {
     .tp_dealloc = (destructor)Routed_dealloc,
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = (iternextfunc)Routed_next,
-    .tp_getset = Routed_getset,
+    .tp_members = Routed_members,
 };
 
 /* bucket_counts(lines, fields, buckets) → how many of the lines the scan is sure of are events of
