@@ -14,8 +14,8 @@ needs. The scan of each line is made by one worker, blocks of lines in turn, and
 others through memory they inherit (events/routing.py: Exchange); each worker makes its scans of
 the next chunk before it runs the rules on this one (ShareEvaluator.batches). A worker's chunks
 are spans of the bytes read, and its loop is handed only its own lines and the times its clock
-does not take cleanly (routed): another share's line never becomes a Python object. A line the scan is
-not sure of, every worker decodes and judges as before. If a line the scan was sure of is
+does not take cleanly (routed): another share's line never becomes a Python object. A line the
+scan is not sure of, every worker decodes and judges as before. If a line the scan was sure of is
 refused by the decoder after all, the other workers' clocks are wrong: the run stops and eval
 runs again on one worker, with a note. So it does if a worker dies without an answer.
 """
@@ -40,8 +40,8 @@ from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
 from policyengine.events.native import split_lines
 from policyengine.events.clock import Clock, taking
-from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, bucket_counts, route, route_fields, routed, scan_ahead
-from policyengine.events.routing import split_spans
+from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, bucket_counts, route, route_fields, routed
+from policyengine.events.routing import scan_ahead, split_spans
 from policyengine.logs import CHUNK, LogOpenError, check_readable, line_batches, open_log
 from policyengine.output.decisions import dump_lines
 from policyengine.replay import ReplayStats, StrictStop, replay
@@ -93,8 +93,8 @@ class ShareEvaluator(Evaluator):
         """The log's chunks as spans (events/_route.c: split_spans; an other share's line is never
         made into bytes), each with the next one's scans made first (with an exchange): the other
         workers find them there while this one runs the rules on it."""
-        batches = iter(line_batches(stream, limit, split=split_spans) if routed is not None and split_spans is not None
-                       else line_batches(stream, limit))
+        spans = routed is not None and split_spans is not None
+        batches = iter(line_batches(stream, limit, split=split_spans) if spans else line_batches(stream, limit))
         if self.exchange is None:
             yield from batches
             return

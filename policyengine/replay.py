@@ -163,7 +163,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     # lines every worker judges (parallel.py).
     route = evaluator.route_batch if loop is not None else None
     committed = skip
-    # a worker's chunks split its way, its scans of each next one made before the rules run on this one (parallel.py)
+    # a worker reads its chunks its own way, and scans each next one before the rules run on this one
+    # (parallel.py)
     batches = evaluator.batches(log.stream, max_line) if route is not None and skip == 0 else \
         line_batches(log.stream, max_line)
     try:

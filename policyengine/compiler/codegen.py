@@ -34,8 +34,8 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     pool, tables = Pool(), TableNames(explain)
     # Bodies first: writing them fills the pool and the table names the header binds.
     handlers = [_handler_body(h, plan, pool, tables) for h in plan.handlers]
-    bodies = [[f"def h{i}(ev, ts, out):"] + _prologue(local, pool, tables) + _numbered(local) + body + ["    return None"]
-              for i, (local, body) in enumerate(handlers)]
+    bodies = [[f"def h{i}(ev, ts, out):"] + _prologue(local, pool, tables) + _numbered(local) + body
+              + ["    return None"] for i, (local, body) in enumerate(handlers)]
     bodies += [_absence_function(i, plan, pool, tables) for i in plan.absence_rules]
     program = plan.program
     bodies += [_steps_function(f"L{i}", ladder, pool, tables, "n") for i, ladder in enumerate(program.ladders)]

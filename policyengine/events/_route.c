@@ -617,7 +617,8 @@ static int scan_chunk(Routing *r, Predicted *predictions) {
  * the rules on the chunk before (route then makes only the second pass). */
 static PyObject *scan_ahead(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
     Routing r;
-    if (read_routing(args, nargs, 5, 5, &r, "scan_ahead(lines: list | Lines, fields, shares, share, exchange: Exchange)") < 0)
+    if (read_routing(args, nargs, 5, 5, &r,
+                     "scan_ahead(lines: list | Lines, fields, shares, share, exchange: Exchange)") < 0)
         return NULL;
     if (r.x == NULL) {
         PyErr_SetString(PyExc_TypeError, "scan_ahead needs an exchange");
@@ -690,7 +691,8 @@ static PyObject *item_of(const Routing *r, Py_ssize_t i, long owner, int64_t ts)
  * items with the times its clock takes taken. */
 static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
     Routing r;
-    if (read_routing(args, nargs, 4, 5, &r, "route(lines: list | Lines, fields, shares, share[, exchange: Exchange])") < 0)
+    if (read_routing(args, nargs, 4, 5, &r,
+                     "route(lines: list | Lines, fields, shares, share[, exchange: Exchange])") < 0)
         return NULL;
     Predicted predictions[PREDICTED];                   /* keys predicted from line to line */
     memset(predictions, 0, sizeof predictions);
@@ -806,7 +808,8 @@ static void Routed_dealloc(Routed *it) {
 }
 
 static PyMemberDef Routed_members[] = {
-    {"taken", T_OBJECT_EX, offsetof(Routed, taken), READONLY, "times taken before the item handed on last (or the end)"},
+    {"taken", T_OBJECT_EX, offsetof(Routed, taken), READONLY,
+     "times taken before the item handed on last (or the end)"},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -875,7 +878,8 @@ static PyMethodDef methods[] = {
     {"routed", (PyCFunction)(void (*)(void))routed, METH_FASTCALL,
      "routed(lines, fields, shares, share, exchange, clock) -> taking(clock, route(...)), made as it is asked"},
     {"split_spans", (PyCFunction)(void (*)(void))split_spans, METH_FASTCALL,
-     "split_spans(data, limit, head) -> split_lines(data, limit, head) as Lines: each line made into bytes when asked for"},
+     "split_spans(data, limit, head) -> split_lines(data, limit, head) as Lines: each line made into bytes when "
+     "asked for"},
     {"scan_ahead", (PyCFunction)(void (*)(void))scan_ahead, METH_FASTCALL,
      "scan_ahead(lines, fields, shares, share, exchange): this worker's scans of the chunk after the next to route"},
     {"bucket_counts", (PyCFunction)(void (*)(void))bucket_counts, METH_FASTCALL,

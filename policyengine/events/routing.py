@@ -11,8 +11,9 @@ blocks taken in turn, and the others read what it found (events/_route.c); `scan
 worker's scans of the chunk after the one it routes next.
 
 A worker's loop takes `routed(...)`: route's items as it asks for them, other shares' times its
-clock takes cleanly taken in C (events/clock.py's `taking` is the definition), over `split_spans` chunks whose lines become
-bytes only when handed on. Where these were not built, `routed` and `split_spans` are None.
+clock takes cleanly taken in C (events/clock.py's `taking` is the definition), over chunks split
+by `split_spans`, whose lines become bytes only when handed on. Where these were not built,
+`routed` and `split_spans` are None.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ except ImportError:                                  # pragma: no cover - no C c
     crc32 = zlib.crc32
     Exchange = None                                  # each worker on its own
     EXCHANGE_WORKERS = 0
-    routed = split_spans = None                      # parallel.py routes a list through clock.taking
+    routed = split_spans = None                      # parallel.py routes a list through clock.py's taking
     bucket_counts = None                             # parallel.balanced_partition reads its sample with orjson
 
     def route(lines, fields, shares, share, exchange=None):

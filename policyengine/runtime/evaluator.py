@@ -4,7 +4,6 @@ from __future__ import annotations
 import msgspec
 
 from policyengine.compiler import CompiledProgram
-from policyengine.logs import line_batches
 from policyengine.output.decisions import materialize
 from policyengine.runtime.helpers import track_member
 from policyengine.runtime.rewards import Rewards
@@ -29,13 +28,11 @@ class RuntimeIssue(msgspec.Struct, frozen=True):
 
 
 class Evaluator:
-    # For a worker of `eval --workers` (parallel.ShareEvaluator): how replay routes a chunk of lines.
+    # For a worker of `eval --workers` (parallel.ShareEvaluator): how replay routes a chunk of lines,
+    # and (given with it) the chunks it reads, `batches(stream, limit)`, split its own way and each
+    # next one's scans made first.
     route_batch = None
-
-    def batches(self, stream, limit: int):
-        """The chunks of lines replay routes (a worker splits them its way and makes its scans of
-        each next chunk first: parallel.ShareEvaluator.batches)."""
-        return line_batches(stream, limit)
+    batches = None
 
     def __init__(self, compiled: CompiledProgram, store: MemoryStore | None = None):
         self.compiled = compiled
