@@ -21,9 +21,9 @@ runs again on one worker, with a note. So it does if a worker dies without an an
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gzip
-import bisect
 import mmap
 import multiprocessing
 import multiprocessing.connection
@@ -93,8 +93,7 @@ class ShareEvaluator(Evaluator):
         """The log's chunks as spans (events/_route.c: split_spans; an other share's line is never
         made into bytes), each with the next one's scans made first (with an exchange): the other
         workers find them there while this one runs the rules on it."""
-        spans = routed is not None and split_spans is not None
-        batches = iter(line_batches(stream, limit, split=split_spans) if spans else line_batches(stream, limit))
+        batches = iter(line_batches(stream, limit, split=split_spans or split_lines))
         if self.exchange is None:
             yield from batches
             return

@@ -658,8 +658,7 @@ static PyTypeObject RecordDecoderType = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_records", NULL, 0, NULL, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__records(void) {
-    if (PyType_Ready(&RecordDecoderType) < 0 || PyType_Ready(&ClockType) < 0)
-        return NULL;
+    if (PyType_Ready(&RecordDecoderType) < 0 || PyType_Ready(&ClockType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Clock", (PyObject *)&ClockType) < 0) {

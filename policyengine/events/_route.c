@@ -188,7 +188,6 @@ static int read_layout(PyObject *spec, Layout *layout) {
 #include <time.h>
 
 #define BLOCK 256
-#define RING (1 << 21)                   /* lines the ring holds by default: 32 MiB of results, touched as used */
 #define HEADER 64                        /* bytes each worker's counters take: a cache line */
 #define MAX_WORKERS 256
 #define UNSURE (-1)
@@ -310,8 +309,8 @@ static PyObject *Exchange_leave(Exchange *x, PyObject *Py_UNUSED(ignored)) {
 
 static PyObject *Exchange_size(PyObject *Py_UNUSED(type), PyObject *args) {
     int workers;
-    long long ring = RING;
-    if (!PyArg_ParseTuple(args, "i|L:size", &workers, &ring)) return NULL;
+    long long ring;
+    if (!PyArg_ParseTuple(args, "iL:size", &workers, &ring)) return NULL;
     if (workers < 1 || workers > MAX_WORKERS || ring < 4 * BLOCK) {
         PyErr_SetString(PyExc_ValueError, "1 to 256 workers, and a ring of at least 1024 lines");
         return NULL;
@@ -324,7 +323,7 @@ static PyObject *Exchange_get_line(Exchange *x, void *Py_UNUSED(closure)) { retu
 static PyMethodDef Exchange_methods[] = {
     {"leave", (PyCFunction)Exchange_leave, METH_NOARGS, "leave(): the other workers scan this one's blocks from here on"},
     {"size", (PyCFunction)Exchange_size, METH_VARARGS | METH_STATIC,
-     "size(workers[, ring]) -> the bytes of shared memory for a ring of `ring` lines (a million by default)"},
+     "size(workers, ring) -> the bytes of shared memory for a ring of `ring` lines (parallel._ring_lines)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -402,17 +401,25 @@ static PyObject *Lines_pop(Lines *l, PyObject *Py_UNUSED(ignored)) {
     return last;
 }
 
+/* Room for one more span: 0, or -1 with MemoryError set. */
+static inline int lines_room(Lines *l) {
+    if (l->n < l->cap) return 0;
+    Span *more = PyMem_Realloc(l->spans, (size_t)(l->cap * 2 + 1) * sizeof(Span));
+    if (more == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    l->spans = more;
+    l->cap = l->cap * 2 + 1;
+    return 0;
+}
+
 static PyObject *Lines_append(Lines *l, PyObject *line) {
     if (line != Py_None) {
         PyErr_SetString(PyExc_TypeError, "lines take only None (an over-long line) appended");
         return NULL;
     }
-    if (l->n == l->cap) {
-        Span *more = PyMem_Realloc(l->spans, (size_t)(l->cap * 2 + 1) * sizeof(Span));
-        if (more == NULL) return PyErr_NoMemory();
-        l->spans = more;
-        l->cap = l->cap * 2 + 1;
-    }
+    if (lines_room(l) < 0) return NULL;
     l->spans[l->n++] = (Span){0, -1};
     Py_RETURN_NONE;
 }
@@ -472,14 +479,9 @@ static PyObject *split_spans(PyObject *Py_UNUSED(self), PyObject *const *args, P
     for (;;) {
         const char *cut = memchr(start, '\n', end - start);
         Py_ssize_t len = (cut != NULL ? cut : end) - start;
-        if (l->n == l->cap) {
-            Span *more = PyMem_Realloc(l->spans, (size_t)l->cap * 2 * sizeof(Span));
-            if (more == NULL) {
-                Py_DECREF(l);
-                return PyErr_NoMemory();
-            }
-            l->spans = more;
-            l->cap *= 2;
+        if (lines_room(l) < 0) {
+            Py_DECREF(l);
+            return NULL;
         }
         Span span = {start - base, len};
         if (cut != NULL && len > limit - head_len) {
