@@ -73,6 +73,14 @@ def test_a_plain_event_is_sure_and_goes_to_its_members_share():
     PLAIN.replace(b'"hi"', b'"\\x"'),                                # not an escape
     PLAIN.replace(b'"hi"', b'"\xff"'),                               # not UTF-8
     PLAIN.replace(b'"hi"', b'"\xed\xa0\x80"'),                       # a surrogate in UTF-8
+    # Not UTF-8 wherever a string can hold it: each string is checked where it is read.
+    PLAIN.replace(b'"u1593"', b'"u\xe4\xbd"'),                        # the user, cut mid-character
+    PLAIN.replace(b'"id"', b'"i\xffd"'),                              # a key
+    PLAIN.replace(b'"hi"', b'"hi","\xe5\xbc":1'),                     # a key no rule reads
+    PLAIN.replace(b'"hi"', b'"hi","other":"a\xc0\xafb"'),              # an overlong form, unread
+    PLAIN.replace(b'"hi"', b'"a\\n\xff"'),                            # an escaped string
+    PLAIN.replace(b'"hi"', b'"hi","roles":["a","\xff"]'),             # in a list
+    PLAIN.replace(b'"hi"', b'"hi","meta":{"\xed\xa0\x80":1}'),          # a key in raw JSON
     PLAIN[:-1],                                                      # cut short
     PLAIN + b"x",                                                    # something after it
     PLAIN.replace(b'"hi"}', b'"hi",}'),                              # a trailing comma
@@ -94,6 +102,18 @@ def test_what_the_scan_takes_besides_the_plainest_line():
     assert _routed(line) is line
     assert route([line], FIELDS, 2, 1 - share_of("张", 2))[0] == PLAIN_US     # the same instant at +08:00
     assert orjson.loads(line)["user"] == "张"
+
+
+def test_a_predicted_key_is_as_valid_as_the_one_it_was_predicted_from():
+    # A key is compared with the one the line before had there before it is scanned
+    # (events/_json_scan.h); a key that is not UTF-8 must not be predicted, and one past ASCII that
+    # is must still let the line's other strings be checked.
+    bad_key = PLAIN.replace(b'"hi"', b'"hi","k\xffey":"v"')
+    assert route([bad_key, bad_key, PLAIN], FIELDS, 1, 0) == [(bad_key,), (bad_key,), PLAIN]
+    good_key = PLAIN.replace(b'"hi"', b'"hi","\xe9\x94\xae":1')                   # "键"
+    bad_text = good_key.replace(b'"hi"', b'"h\xffi"')
+    assert route([good_key, good_key, bad_text, good_key], FIELDS, 1, 0) == [good_key, good_key, (bad_text,),
+                                                                              good_key]
 
 
 def test_over_long_lines_stand_for_themselves():

@@ -87,7 +87,7 @@ static inline const unsigned char *ascii_run(const unsigned char *p, const unsig
     return p;
 }
 
-/* ascii_run where the bytes' class does not matter (the route scan, skipped strings). */
+/* ascii_run where the bytes' class does not matter (scan_string: escaped and skipped strings). */
 static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end) {
     unsigned high = 0;
     return ascii_run(p, end, &high);

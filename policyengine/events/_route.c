@@ -68,12 +68,19 @@ static int scan_field(Cursor *c, int kind) {
     }
 }
 
-/* A line the record decoder takes as an event of *user at *ts: 1; unsure: 0. */
+/* A line the record decoder takes as an event of *user at *ts: 1; unsure: 0.
+ *
+ * The line must be valid UTF-8 whole, as the decoder checks it. Outside its strings a line the
+ * scan takes is all ASCII (the JSON's punctuation, digits, words), and a quote is ASCII, so the
+ * line is valid where each string is: a plain string is checked alone when its run saw a byte
+ * past ASCII (most of a line is keys, times and ids: checking the text alone spares the rest),
+ * a key before it is predicted for the next line (key_as_predicted: the same bytes), and the whole
+ * line at the end when a string was not seen that way (an escaped one, one in a list). */
 static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout, Predicted *predictions,
                      const unsigned char **user, Py_ssize_t *user_len, int64_t *ts) {
-    if (!utf8_valid(s, n)) return 0;
     const unsigned char *p = s, *end = s + n;
     uint64_t seen = 0;
+    int whole = 0;                                      /* the line's UTF-8 left to check whole */
     SKIP_WS(p, end);
     if (p >= end || *p != '{') return 0;
     p++;
@@ -87,10 +94,12 @@ static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
         } else {
             /* The key: no escape (one could spell a field's name). */
             if (p >= end || *p != '"') return 0;
-            const unsigned char *key = p + 1, *q = plain_run(key, end);
+            unsigned high = 0;
+            const unsigned char *key = p + 1, *q = ascii_run(key, end, &high);
             if (q >= end || *q != '"') return 0;
+            if (high && !utf8_valid(key, q - key)) return 0;
             f = field_of(key, q - key, end, layout);
-            predict_key(predicted, p, q, end, f, 0);   /* the line's UTF-8 is checked whole */
+            predict_key(predicted, p, q, end, f, 0);   /* its UTF-8 checked: equal bytes are as valid */
             p = q + 1;
             SKIP_WS(p, end);
             if (p >= end || *p != ':') return 0;
@@ -103,8 +112,10 @@ static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
         }
         int kind = f >= 0 ? layout->fields[f].kind : K_RAW;
         const unsigned char *v = p + 1, *e;
-        if (p < end && *p == '"' && (e = plain_run(v, end)) < end && *e == '"') {
+        unsigned high = 0;
+        if (p < end && *p == '"' && (e = ascii_run(v, end, &high)) < end && *e == '"') {
             /* A string without escapes, the common value: checked here for its field's kind. */
+            if (high && !utf8_valid(v, e - v)) return 0;
             p = e + 1;
             if (kind == K_USER) {
                 if (e == v) return 0;
@@ -120,6 +131,7 @@ static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
         } else {
             Cursor c = {p, end};
             if (!scan_field(&c, kind)) return 0;
+            whole |= *p == '"' || *p == '[' || *p == '{';  /* strings in it (numbers, flags, null: ASCII) */
             p = c.p;
         }
         SKIP_WS(p, end);
@@ -131,7 +143,7 @@ static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
     }
     p++;
     SKIP_WS(p, end);
-    return p == end && (seen & layout->required) == layout->required;
+    return p == end && (seen & layout->required) == layout->required && (!whole || utf8_valid(s, n));
 }
 
 /* The layout from Python's ((name bytes, kind), ...); -1 with an exception set if malformed; 0
