@@ -18,7 +18,7 @@ from benchmarks.loggen import generate
 from policyengine.events.clock import Clock, PythonClock, taking
 from policyengine.events.decode import EventDecoder
 from policyengine.events.native import event_time
-from policyengine.events.records import msgspec_record_decoder, record_fields
+from policyengine.events.records import msgspec_record_decoder, python_timed_decoder, record_fields, timed_record_decoder
 from policyengine.events.routing import crc32, route, route_fields, routed, split_spans
 from policyengine.runtime.helpers import share_of
 from tests.conftest import run_cli
@@ -316,6 +316,53 @@ def test_routed_is_route_taken_by_the_clock(seed, shares, as_spans, watermark, d
         assert seen[1] == seen[0]
         handed, after, _ = seen[0]
         assert sum(taken for _, taken in handed) + after + len(handed) == len(chunk)
+
+
+def _values(record) -> list:
+    return [getattr(record, name) for name in record.__struct_fields__]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 3), st.booleans())
+def test_an_own_line_decodes_with_the_time_the_route_read(seed, shares, as_spans):
+    # decode_timed takes a routed own line's time from the route's scan, through the clock
+    # (events/_clock_state.h: scanned), instead of reading it again. The oracle: msgspec's record
+    # and event_time on a PythonClock fed by taking() over route(), in lockstep, each own line
+    # decoded by both and the clocks compared after it.
+    chunk = _some_late(seed, 300)
+    timed, definition = timed_record_decoder(RECORD), python_timed_decoder(DECODE)
+    for share in range(shares):
+        clock, definition_clock = Clock(), PythonClock()
+        items = routed(_spans_of(chunk) if as_spans else chunk, FIELDS, shares, share, None, clock)
+        expected = list(taking(PythonClock(), route(chunk, FIELDS, shares, share)))
+        expected_items = taking(definition_clock, route(chunk, FIELDS, shares, share))
+        own = 0
+        for item, want in zip(items, expected_items, strict=True):
+            assert item == want
+            if type(item) is not bytes:
+                continue
+            own += 1
+            record, ts = timed(item, clock)
+            want_record, want_ts = definition(want, definition_clock)
+            assert (_values(record), ts) == (_values(want_record), want_ts)
+            assert (clock.watermark, clock.stop, clock.ts) == (definition_clock.watermark, definition_clock.stop,
+                                                              definition_clock.ts)
+        assert own == sum(type(item) is bytes for item in expected)
+
+
+def test_only_the_routed_line_itself_takes_the_routes_time():
+    # The time is handed on for the very object routed gave (by identity): another line decoded
+    # with the same clock before it — an equal copy, or a line at another time — reads its own.
+    line = PLAIN.replace(b"00:00:25.301Z", b"00:00:30.000Z")
+    later = PLAIN.replace(b"00:00:25.301Z", b"00:00:40.000Z")
+    timed = timed_record_decoder(RECORD)
+    clock = Clock()
+    items = routed([line, line], FIELDS, 1, 0, None, clock)
+    first = next(items)
+    assert first == line
+    assert timed(later, clock)[1] == PLAIN_US + 14_699_000         # its own time, 40.000 s
+    assert timed(first, clock) == (timed(first, Clock())[0], None)  # its own again: 30 s is late now
+    assert clock.stop == 2 and clock.ts == PLAIN_US + 4_699_000
 
 
 def test_routed_by_hand():

@@ -16,6 +16,12 @@ typedef struct {
     long long due;                        /* at or before the earliest timer: too early only costs a look */
     long long ts;                         /* the time of the event last given back without one */
     int stop;                             /* why it was given back without one (CLOCK_*) */
+    /* The own line _route's routed iterator handed on last, and its time as the route's scan read
+     * it: decode_timed of that very object (compared by identity, never read through) takes the
+     * time from here, and the line's UTF-8 as checked, rather than reading them again. Cleared by
+     * every other item and by decode_timed, so it never outlives the line the loop holds. */
+    PyObject *scanned;
+    long long scanned_us;
 } Clock;
 
 /* An other share's event time taken where clock_take (events/_clock.h) would say CLOCK_TAKEN — not

@@ -222,6 +222,7 @@ typedef struct {
     int64_t us;
     int timed;
     int unchecked;
+    int scanned;            /* the route's scan read the time (in us) and checked the line's UTF-8 */
 } LineFacts;
 
 /* The ASCII name [v, v + n) as a str, the one kept in its slot when it is that name. */
@@ -248,7 +249,7 @@ static int read_string(RecordDecoder *self, const Field *f, const unsigned char 
     const unsigned char *v = *p + 1, *e = ascii_run(v, end, &high);
     if (e < end && *e == '"') {
         *p = e + 1;
-        if (f->kind == K_TIME) facts->timed = rfc3339_us((const char *)v, e - v, &facts->us);
+        if (f->kind == K_TIME && !facts->scanned) facts->timed = rfc3339_us((const char *)v, e - v, &facts->us);
         if ((f->kind == K_NAME || f->kind == K_USER) && e == v) return 0;           /* msgspec: min_length=1 */
         if (f->made_as == KEPT && high == 0 && e - v <= KEPT_LEN)
             return (*out = kept_name(self, v, e - v)) != NULL ? 1 : -1;
@@ -271,7 +272,7 @@ static int read_string(RecordDecoder *self, const Field *f, const unsigned char 
         if (e >= end || *e != '\\' || !scan_string(&c, &start, &len, &escaped)) return 0;
         *p = c.p;
         *out = unescaped(start, len);                      /* never empty: an escape stands for a character */
-        if (f->kind == K_TIME && *out != NULL) facts->timed = text_us(*out, &facts->us);
+        if (f->kind == K_TIME && *out != NULL && !facts->scanned) facts->timed = text_us(*out, &facts->us);
     }
     return *out != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
 }
@@ -453,7 +454,11 @@ static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *const
     }
     PyObject *line = args[0];
     Clock *clock = nargs == 2 ? (Clock *)args[1] : NULL;
-    LineFacts facts = {0, 0, 0};
+    LineFacts facts = {0, 0, 0, 0};
+    if (clock != NULL && clock->scanned != NULL) {
+        if (clock->scanned == line) facts = (LineFacts){clock->scanned_us, 1, 0, 1};
+        clock->scanned = NULL;
+    }
     PyObject *record = NULL, *pair = self->pair, *into = NULL;
     int is_line = PyBytes_CheckExact(line);          /* else None (an over-long line): msgspec's error */
     if (self->refillable && pair != NULL && Py_REFCNT(pair) == 1) {
@@ -465,7 +470,7 @@ static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *const
         Py_ssize_t n = PyBytes_GET_SIZE(line);
         record = scan_record(self, s, n, &facts, into);
         if (record == NULL && PyErr_Occurred()) return NULL;
-        if (record != NULL) facts.timed = facts.timed && (!facts.unchecked || utf8_valid(s, n));
+        if (record != NULL) facts.timed = facts.timed && (facts.scanned || !facts.unchecked || utf8_valid(s, n));
     }
     if (record == NULL) {
         record = PyObject_CallOneArg(self->fallback, line);

@@ -761,6 +761,7 @@ static PyObject *routed(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssi
     if (it == NULL) return NULL;
     for (int k = 0; k < 4; k++) it->refs[k] = NULL;
     it->taken = NULL;
+    it->clock = NULL;
     if (read_routing(args, 5, 5, 5, &it->r, usage) < 0) {
         Py_DECREF(it);
         return NULL;
@@ -805,8 +806,12 @@ static PyObject *Routed_next(Routed *it) {
             continue;
         }
         if (Routed_set_taken(it, taken) < 0) return NULL;
-        return item_of(r, i, owner, ts);
+        PyObject *item = item_of(r, i, owner, ts);
+        c->scanned = owner == r->share ? item : NULL;    /* decode_timed takes its time from here */
+        c->scanned_us = ts;
+        return item;
     }
+    c->scanned = NULL;
     if (Routed_set_taken(it, taken) < 0) return NULL;
     if (it->next == n) {
         route_done(r, it->base + n);
@@ -816,6 +821,7 @@ static PyObject *Routed_next(Routed *it) {
 }
 
 static void Routed_dealloc(Routed *it) {
+    if (it->clock != NULL) it->clock->scanned = NULL;
     for (int k = 0; k < 4; k++) Py_XDECREF(it->refs[k]);
     Py_XDECREF(it->taken);
     PyObject_Free(it);
