@@ -318,7 +318,7 @@ def test_routed_is_route_taken_by_the_clock(seed, shares, as_spans, watermark, d
         assert sum(taken for _, taken in handed) + after + len(handed) == len(chunk)
 
 
-def _values(record) -> list:
+def _field_values(record) -> list:
     return [getattr(record, name) for name in record.__struct_fields__]
 
 
@@ -344,7 +344,7 @@ def test_an_own_line_decodes_with_the_time_the_route_read(seed, shares, as_spans
             own += 1
             record, ts = timed(item, clock)
             want_record, want_ts = definition(want, definition_clock)
-            assert (_values(record), ts) == (_values(want_record), want_ts)
+            assert (_field_values(record), ts) == (_field_values(want_record), want_ts)
             assert (clock.watermark, clock.stop, clock.ts) == (definition_clock.watermark, definition_clock.stop,
                                                               definition_clock.ts)
         assert own == sum(type(item) is bytes for item in expected)
