@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from policyengine.events.clock import ASK, DUE, LATE, NO_TIMER, TAKEN, Clock, PythonClock, taking
-from policyengine.events.records import msgspec_record_decoder, python_timed_decoder, record_fields, timed_record_decoder
+from policyengine.events.clock import ASK, DUE, ITEM, LATE, NO_TIMER, TAKEN, Clock, PythonClock, taking
+from policyengine.events.records import (RECORD_ERRORS, msgspec_record_decoder, python_timed_decoder, record_fields,
+                                         timed_record_decoder)
 
 RECORD = record_fields({"text": "text"})
 TIMED = timed_record_decoder(RECORD)
@@ -83,6 +84,21 @@ def test_what_the_clock_holds_it_holds_as_the_loop_compares_it():
             clock.watermark = bad
     with pytest.raises(TypeError):
         TIMED(_line(BASE), "not a clock")
+
+
+def test_a_routed_item_that_is_not_a_line_is_no_record_and_no_time():
+    # A worker's loop hands every routed item to decode_timed (compiler/loop.py: RUN_SHARED): an
+    # other share's time or a (line,) every worker judges comes back as no record and no time, the
+    # clock's stop ITEM, the clock not moved; a line and an over-long one (None) are decoded as ever.
+    for make, decode_timed in ((Clock, TIMED), (PythonClock, DEFINITION)):
+        clock = make()
+        assert decode_timed(_line(BASE + 5), clock)[1] == BASE + 5
+        for item in (BASE + 9, (_line(BASE + 9),), (None,)):
+            assert decode_timed(item, clock) == (None, None)
+            assert (clock.stop, clock.watermark) == (ITEM, BASE + 5)
+        with pytest.raises((*RECORD_ERRORS, TypeError)):
+            decode_timed(None, clock)                # refused by msgspec, as before (replay words it)
+        assert _step(decode_timed, clock, _line(BASE + 6)) == (BASE + 6, TAKEN, None, BASE + 6)
 
 
 def test_taking_takes_other_shares_times_the_clock_takes_cleanly_by_hand():

@@ -18,7 +18,7 @@ merge.
 """
 from __future__ import annotations
 
-from policyengine.events.clock import ASK, LATE
+from policyengine.events.clock import ASK, ITEM, LATE
 
 # The watermark before the first event: below every event time (year 1 is -6.2e16 µs).
 NO_TIME_YET = -(1 << 63)
@@ -160,18 +160,22 @@ def _routed_line() -> list[str]:
     """A worker's items come routed (events/routing.py: `routed`; events/clock.py's `taking` is
     its definition), which takes other shares' event times itself where the clock takes them
     cleanly and counts them (`taken`, added to the loop's count at each item). Most items are
-    lines of this share's members (bytes: one test). An other share's time handed on came late or
-    has a timer due by it: it goes through ShareEvaluator.tick, which counts it and tags what
-    fires for the merge. A line the route was unsure of goes back to replay's per-line path, where
-    ShareEvaluator judges it as one worker would."""
-    return [
-        "        Z_n += Z_lines.taken",
-        "        if type(Z_line) is not bytes:",
-        "            if type(Z_line) is tuple:",
-        "                return Z_n - Z_n0, 1, Z_done, Z_line[0], None",
-        "            ts = Z_line",
-        *_through_evaluator("Z_evaluator.tick(ts)", 12),
-    ]
+    lines of this share's members, which go straight to the decoder: whatever else it is handed
+    it gives no time for, with the clock's `stop` ITEM (_routed_item), so an own line costs no
+    test of its own."""
+    return ["        Z_n += Z_lines.taken"]
+
+
+def _routed_item() -> list[str]:
+    """An item that is not a line, in the branch of no time (`stop` ITEM). An other share's time
+    handed on came late or has a timer due by it: it goes through ShareEvaluator.tick, which
+    counts it and tags what fires for the merge. A line the route was unsure of, `(line,)`, goes
+    back to replay's per-line path, where ShareEvaluator judges it as one worker would."""
+    return [f"            if Z_stop == {ITEM}:",
+            "                if type(Z_line) is tuple:",
+            "                    return Z_n - Z_n0, 1, Z_done, Z_line[0], None",
+            "                ts = Z_line",
+            *_through_evaluator("Z_evaluator.tick(ts)", 16)]
 
 
 def _shared_time() -> list[str]:
@@ -186,6 +190,7 @@ def _shared_time() -> list[str]:
             "            raise RouteDiverged(Z_line) from None",
             "        if ts is None:",
             "            Z_stop = Z_clock.stop",
+            *_routed_item(),
             f"            if Z_stop == {ASK}:",
             "                raise RouteDiverged(Z_line)",
             "            ts = Z_clock.ts",

@@ -7,7 +7,7 @@
 #include <Python.h>
 #include <stdint.h>
 
-enum { CLOCK_TAKEN = 0, CLOCK_ASK = 1, CLOCK_LATE = 2, CLOCK_DUE = 3 };
+enum { CLOCK_TAKEN = 0, CLOCK_ASK = 1, CLOCK_LATE = 2, CLOCK_DUE = 3, CLOCK_ITEM = 4 };
 #define CLOCK_NO_TIME INT64_MIN           /* the watermark before any event */
 
 typedef struct {

@@ -446,7 +446,9 @@ static int record_time(PyObject *record, PyObject *line, int64_t *us) {
  * in another form than RFC 3339, a number, or a line that is not valid UTF-8; the record loop then
  * leaves the line to replay's per-line path, which asks Python. With the loop's clock (_clock.h),
  * also None for an event that came late or has timers due before it, which the clock says
- * (`stop`, the time in `ts`); a time given back has moved the clock's watermark to it. */
+ * (`stop`, the time in `ts`); a time given back has moved the clock's watermark to it. With the
+ * clock, anything but a line or None (an over-long one) is a worker's routed item, no record and
+ * no time, `stop` CLOCK_ITEM (events/records.py: python_timed_decoder, the definition). */
 static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs < 1 || nargs > 2 || (nargs == 2 && !Py_IS_TYPE(args[1], &ClockType))) {
         PyErr_SetString(PyExc_TypeError, "decode_timed(line[, clock: Clock])");
@@ -458,6 +460,10 @@ static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *const
     if (clock != NULL && clock->scanned != NULL) {
         if (clock->scanned == line) facts = (LineFacts){clock->scanned_us, 1, 0, 1};
         clock->scanned = NULL;
+    }
+    if (clock != NULL && !PyBytes_CheckExact(line) && line != Py_None) {
+        clock->stop = CLOCK_ITEM;                    /* a worker's routed item, not a line */
+        return PyTuple_Pack(2, Py_None, Py_None);
     }
     PyObject *record = NULL, *pair = self->pair, *into = NULL;
     int is_line = PyBytes_CheckExact(line);          /* else None (an over-long line): msgspec's error */

@@ -11,6 +11,7 @@ ends. The C clock holds both as 64-bit ints: a due time past them as the nearest
 from __future__ import annotations
 
 TAKEN, ASK, LATE, DUE = 0, 1, 2, 3       # `stop`: taken, ask Python (no time), late, timers due first
+ITEM = 4                                 # `stop`: not a line: a worker's routed item its loop handles itself
 NO_TIMER = 1 << 63                       # `due` with no timer set
 
 

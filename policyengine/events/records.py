@@ -38,7 +38,7 @@ import msgspec
 import orjson
 
 from policyengine.check.schema import BUILTIN_EVENTS
-from policyengine.events.clock import ASK, TAKEN
+from policyengine.events.clock import ASK, ITEM, TAKEN
 from policyengine.events.native import event_time
 
 try:
@@ -160,8 +160,15 @@ def timed_record_decoder(fields: tuple[RecordField, ...]):
 
 
 def python_timed_decoder(decode):
-    """decode_timed as the C decoder's does it, around a record decoder: the definition."""
+    """decode_timed as the C decoder's does it, around a record decoder: the definition. With a
+    clock, an item that is neither a line (bytes) nor an over-long one (None) — a worker's routed
+    item: another share's time, or `(line,)` for every worker to judge (events/routing.py) — is
+    no record and no time, the clock's `stop` ITEM: the share's loop tests it only where it tests
+    for no time already (compiler/loop.py), not at every own line."""
     def decode_timed(line, clock=None):
+        if clock is not None and line is not None and type(line) is not bytes:
+            clock.stop = ITEM
+            return None, None
         record = decode(line)
         ts = event_time(record.ts, line)
         if clock is not None:
