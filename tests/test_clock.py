@@ -114,7 +114,7 @@ def test_taking_takes_other_shares_times_the_clock_takes_cleanly_by_hand():
         for item in took:
             handed.append((item, took.taken, clock.watermark))
         assert handed == [
-            (b"own", 2, BASE + 12),          # 10 (not late: equal) and 12 taken
+            (b"own", 3, BASE + 12),          # 10 (not late: equal) and 12 taken, and the own line itself
             (BASE + 11, 0, BASE + 12),       # late: handed on, the clock not moved
             ((b"?",), 1, BASE + 15),         # 15 taken
             (BASE + 20, 1, BASE + 19),       # 19 taken; 20 has a timer due by it: handed on
@@ -145,6 +145,6 @@ def test_taking_with_the_c_clock_hands_on_and_counts_as_with_the_definition(wate
         took = taking(clock, items)
         seen.append(([(item, took.taken) for item in took], took.taken, clock.watermark))
     assert seen[0] == seen[1]
-    # and the count is every int not handed on
+    # and the count is every int not handed on, and every own line (bytes) with it
     handed, after, _ = seen[0]
-    assert sum(taken for _, taken in handed) + after + len(handed) == len(items)
+    assert sum(taken for _, taken in handed) + after + sum(type(item) is not bytes for item, _ in handed) == len(items)

@@ -62,8 +62,7 @@ def _loop(name: str, shared: bool, bodies: dict[str, list[str]], has_periods: bo
            "        for Z_line in Z_lines:",
            "            return 0, 1, out, Z_line, None"] if has_periods and not shared else []),
         "    for Z_line in Z_lines:",
-        *(_routed_line() + _shared_time() if shared else _timed_line()),
-        "        Z_n += 1",
+        *(_routed_line() + _shared_time() if shared else _timed_line() + ["        Z_n += 1"]),
         "        Z_store.events_seen = Z_n",
     ]
     if has_periods and shared:
@@ -159,8 +158,9 @@ def _timed_line() -> list[str]:
 def _routed_line() -> list[str]:
     """A worker's items come routed (events/routing.py: `routed`; events/clock.py's `taking` is
     its definition), which takes other shares' event times itself where the clock takes them
-    cleanly and counts them (`taken`, added to the loop's count at each item). Most items are
-    lines of this share's members, which go straight to the decoder: whatever else it is handed
+    cleanly and counts them (`taken`, added to the loop's count at each item, which counts an own
+    line too: the loop adds no 1 of its own). Most items are lines of this share's members, which
+    go straight to the decoder: whatever else it is handed
     it gives no time for, with the clock's `stop` ITEM (_routed_item), so an own line costs no
     test of its own."""
     return ["        Z_n += Z_lines.taken"]
@@ -194,6 +194,8 @@ def _shared_time() -> list[str]:
             f"            if Z_stop == {ASK}:",
             "                raise RouteDiverged(Z_line)",
             "            ts = Z_clock.ts",
+            # the line counted in `taken` is counted again where it is evaluated (process_record)
+            "            Z_n -= 1",
             f"            if Z_stop == {LATE}:",
             "                return Z_n - Z_n0 + 1, 3, Z_done, ev, ts",
             *_through_evaluator("Z_evaluator.process_record(ev, ts)", 12)]

@@ -742,9 +742,10 @@ typedef struct {
     Predicted predictions[PREDICTED];
     int64_t base;
     Py_ssize_t next;
-    /* The times taken before the item handed on last, as an int object in a slot: the loop reads
-     * it at every item, and the interpreter reads a slot's object without a call (a getter made
-     * an int each time). */
+    /* The events the loop passes with the item handed on last (the times taken before it, and the
+     * item itself when it is an own line), as an int object in a slot: the loop reads it at every
+     * item, and the interpreter reads a slot's object without a call (a getter made an int each
+     * time). */
     PyObject *taken;
 } Routed;
 
@@ -805,7 +806,7 @@ static PyObject *Routed_next(Routed *it) {
             taken++;
             continue;
         }
-        if (Routed_set_taken(it, taken) < 0) return NULL;
+        if (Routed_set_taken(it, taken + (owner == r->share)) < 0) return NULL;
         PyObject *item = item_of(r, i, owner, ts);
         c->scanned = owner == r->share ? item : NULL;    /* decode_timed takes its time from here */
         c->scanned_us = ts;
@@ -829,7 +830,7 @@ static void Routed_dealloc(Routed *it) {
 
 static PyMemberDef Routed_members[] = {
     {"taken", T_OBJECT_EX, offsetof(Routed, taken), READONLY,
-     "times taken before the item handed on last (or the end)"},
+     "events passed with the item handed on last: times taken before it, and itself when an own line (or times before the end)"},
     {NULL, 0, 0, 0, NULL},
 };
 

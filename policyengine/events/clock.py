@@ -42,10 +42,12 @@ class taking:
     """taking(clock, items): an iterator over a worker's routed items (events/routing.py) that
     takes other shares' event times onto `clock` (this module's or the C one): an int the clock
     takes cleanly (not late, before `due`) moves the watermark and is counted in `taken`, not
-    handed on; every other item is handed on. `taken`: the times taken before the item handed on
-    last, or before the end. The record loop (compiler/loop.py) adds it to its event count at each
-    item. The definition of events/_route.c's `routed`, which does the same in one pass over a
-    chunk; a worker goes through this only where that was not built."""
+    handed on; every other item is handed on. `taken`: the events the loop passes with the item
+    handed on last — the times taken before it, and the item itself when it is a line of the
+    share's own (bytes), which the loop then counts no more — or the times taken before the end.
+    The record loop (compiler/loop.py) adds it to its event count at each item. The definition of
+    events/_route.c's `routed`, which does the same in one pass over a chunk; a worker goes
+    through this only where that was not built."""
 
     def __init__(self, clock, items: list) -> None:
         self._clock, self._items, self._next, self.taken = clock, items, 0, 0
@@ -63,7 +65,7 @@ class taking:
                 clock.watermark = item
                 taken += 1
                 continue
-            self.taken = taken
+            self.taken = taken + (type(item) is bytes)
             return item
         self.taken = taken
         raise StopIteration
