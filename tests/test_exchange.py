@@ -19,7 +19,7 @@ from benchmarks.loggen import generate
 from policyengine.events.clock import Clock
 from policyengine.events.routing import Exchange, route, routed, scan_ahead
 from tests.conftest import run_cli
-from tests.test_route import FIELDS, PLAIN, _eval_in_process, _spans_of
+from tests.test_route import FIELDS, PLAIN, PLAIN_US, _eval_in_process, _spans_of
 
 assert Exchange is not None, "events/_route.c was not built"
 
@@ -154,7 +154,7 @@ def test_what_an_exchange_refuses():
     with pytest.raises(ValueError):
         Exchange(mmap.mmap(-1, 4096), 2, 0)                          # no room for a ring
     memory = mmap.mmap(-1, Exchange.size(2, SMALL_RING))
-    for workers, me in ((0, 0), (2, 2), (2, -1), (257, 0)):
+    for workers, me in ((0, 0), (2, 2), (2, -1), (256, 0)):        # 255 at most: a share + 1 in a byte
         with pytest.raises(ValueError):
             Exchange(memory, workers, me)
     with pytest.raises(ValueError):
@@ -174,6 +174,37 @@ def test_what_an_exchange_refuses():
     with pytest.raises(ValueError):
         route([PLAIN] * 5, FIELDS, 2, 0, exchange)                   # not the chunk scanned ahead
     assert len(route([PLAIN] * 3, FIELDS, 2, 0, exchange)) == 3 and exchange.line == longest + 3
+
+
+def test_a_time_the_ring_cannot_hold_makes_its_line_unsure_through_the_exchange():
+    # The ring keeps a line's time in 56 bits (events/_route.c: Found): from -2**55 µs
+    # (0828-04-17T00:49:41.036032Z) to just before 2**55 µs (3111-09-16T23:10:18.963968Z). A line
+    # past them is one the scan reads surely alone but every worker decodes through the exchange.
+    def at(day):
+        return PLAIN.replace(b"2026-11-02T00:00:25.301Z", day.encode() + b"T00:00:00Z")
+    inside, outside = [at("0828-06-01"), at("3111-06-01"), PLAIN], [at("0828-01-01"), at("3111-12-01")]
+    chunk = inside + outside
+    alone = route(chunk, FIELDS, 2, 0)
+    assert all(item.__class__ is not tuple for item in alone)            # each sure, scanned alone
+    memory = mmap.mmap(-1, Exchange.size(2, SMALL_RING))
+    Exchange(memory, 2, 1).leave()                 # worker 0 alone: it scans every block
+    shared = route(chunk, FIELDS, 2, 0, Exchange(memory, 2, 0))
+    assert shared[:3] == alone[:3] and shared[3:] == [(line,) for line in outside]
+
+
+def test_the_ring_keeps_a_share_in_a_byte():
+    # A share and one more in the entry's low byte: share 128 (its top bit) comes back as itself,
+    # not as worker 0's; a share past 254 (a partition may name one) is unsure through the ring.
+    memory = mmap.mmap(-1, Exchange.size(2, SMALL_RING))
+    Exchange(memory, 2, 1).leave()
+    exchange = Exchange(memory, 2, 0)
+    assert route([PLAIN], FIELDS, bytes([128]) * 1024, 0, exchange) == [PLAIN_US]
+    assert route([PLAIN], FIELDS, bytes([254]) * 1024, 0, exchange) == [PLAIN_US]
+    assert route([PLAIN], FIELDS, bytes([255]) * 1024, 0, exchange) == [(PLAIN,)]
+    assert route([PLAIN], FIELDS, bytes([255]) * 1024, 0) == [PLAIN_US]               # sure alone
+    assert Exchange.size(255, SMALL_RING) > 0
+    with pytest.raises(ValueError):
+        Exchange.size(256, SMALL_RING)
 
 
 @pytest.mark.parametrize("how, said", [("exit", "exit code 9"), ("kill", "killed by signal 9")])
