@@ -62,19 +62,29 @@ static int hex4(const unsigned char *p, unsigned *out) {
 #include <emmintrin.h>
 #endif
 
+#if defined(__SSE2__)
+/* The bytes of sixteen where a run stops: a quote, a backslash, a control character. */
+static inline unsigned run_stops(__m128i x) {
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x1F);
+    __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(x, below), below);      /* x <= 0x1F */
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, slash)),
+                                                    control));
+}
+#endif
+
 /* The first byte from p that is a quote, a backslash or a control character (or end), sixteen
  * bytes at a time while none is (a byte-at-a-time loop cost 11 instructions a byte); *high != 0
  * when a byte before it is past ASCII: the sixteen bytes loaded give their high bits in one
- * instruction (the record scan makes a str of ASCII by copying it). */
-static inline const unsigned char *ascii_run(const unsigned char *p, const unsigned char *end, unsigned *high) {
+ * instruction (the record scan makes a str of ASCII by copying it). The last fewer than sixteen
+ * (a line's last value) are the line's last sixteen, loaded from end - 16 with the bytes before p
+ * shifted out, where [floor, end) is readable and that long (floor: the line's first byte); one
+ * at a time where it is shorter (the tail cost ~200 instructions a line, a byte at a time). */
+static inline const unsigned char *ascii_run_in(const unsigned char *p, const unsigned char *end,
+                                                const unsigned char *floor, unsigned *high) {
 #if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x1F);
     while (end - p >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)p);
-        __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(x, below), below);      /* x <= 0x1F */
-        unsigned hit = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-                                                                             _mm_cmpeq_epi8(x, slash)), control));
-        unsigned highs = (unsigned)_mm_movemask_epi8(x);
+        unsigned hit = run_stops(x), highs = (unsigned)_mm_movemask_epi8(x);
         if (hit) {
             *high |= highs & ((1u << __builtin_ctz(hit)) - 1);
             return p + __builtin_ctz(hit);
@@ -82,9 +92,25 @@ static inline const unsigned char *ascii_run(const unsigned char *p, const unsig
         *high |= highs;
         p += 16;
     }
+    if (p < end && end - floor >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(end - 16));
+        unsigned before = (unsigned)(p - (end - 16));                    /* 1 to 15 */
+        unsigned hit = run_stops(x) >> before, highs = (unsigned)_mm_movemask_epi8(x) >> before;
+        if (hit) {
+            *high |= highs & ((1u << __builtin_ctz(hit)) - 1);
+            return p + __builtin_ctz(hit);
+        }
+        *high |= highs;
+        return end;
+    }
 #endif
     while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) *high |= *p++ & 0x80;
     return p;
+}
+
+/* ascii_run_in where nothing before p is known to be readable. */
+static inline const unsigned char *ascii_run(const unsigned char *p, const unsigned char *end, unsigned *high) {
+    return ascii_run_in(p, end, p, high);
 }
 
 /* ascii_run where the bytes' class does not matter (scan_string: escaped and skipped strings). */
