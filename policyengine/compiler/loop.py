@@ -160,9 +160,8 @@ def _routed_line() -> list[str]:
     its definition), which takes other shares' event times itself where the clock takes them
     cleanly and counts them (`taken`, added to the loop's count at each item, which counts an own
     line too: the loop adds no 1 of its own). Most items are lines of this share's members, which
-    go straight to the decoder: whatever else it is handed
-    it gives no time for, with the clock's `stop` ITEM (_routed_item), so an own line costs no
-    test of its own."""
+    go straight to the decoder: whatever else it is handed it gives no time for, with the clock's
+    `stop` ITEM (_routed_item), so an own line costs no test of its own."""
     return ["        Z_n += Z_lines.taken"]
 
 
