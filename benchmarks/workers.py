@@ -8,6 +8,12 @@ policies/per_member.policy (heavier rules, where the split pays). Prints seconds
 the speed-up for each worker count; fails if any output differs from one worker's. With
 `--members`, the reference policies on benchmarks.scale's events over that many members, where
 each worker also holds half the state.
+
+With `--ceiling`, also the most two workers could give on that log: the log split into the lines
+of each share's members as `eval --workers 2` splits it (the same partition and scan), and one
+worker timed on each part alone. Two workers can at best take as long as the larger part alone
+(its start-up, its events, none of the other's lines), so one worker's time over that is the
+ceiling; what two workers give is measured against it (docs/performance.md, twenty-first session).
 """
 from __future__ import annotations
 
@@ -33,6 +39,33 @@ def run(log: Path, policies: list[str], workers: int) -> tuple[float, bytes]:
     return time.perf_counter() - t, done.stdout
 
 
+def share_logs(log: Path, policies: list[str], folder: Path) -> list[Path]:
+    """`log`'s lines of each of two shares' members, as `eval --workers 2` partitions them (the
+    sample's balance, the route's scan), each in a file; lines the scan is unsure of, which every
+    worker decodes, in both."""
+    from policyengine.compiler.cache import load_compiled
+    from policyengine.events.routing import route, route_fields
+    from policyengine.parallel import balanced_partition
+    from policyengine.replay import MAX_LINE_BYTES
+    compiled = load_compiled(policies)[1]
+    fields = route_fields(compiled.record) if compiled.record is not None else ()
+    partition = balanced_partition([str(log)], 2, MAX_LINE_BYTES, fields)
+    lines = log.read_bytes().splitlines()
+    paths = []
+    for share in (0, 1):
+        path = folder / f"share{share}.jsonl"
+        routed = route(lines, fields, partition or 2, share)
+        with open(path, "wb") as f:
+            f.writelines(line + b"\n" for line, item in zip(lines, routed)
+                         if item is line or item.__class__ is tuple)
+        paths.append(path)
+    return paths
+
+
+def timed(log: Path, policies: list[str], workers: int, repeat: int) -> float:
+    return statistics.median(run(log, policies, workers)[0] for _ in range(repeat))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=300_000)
@@ -43,6 +76,8 @@ def main(argv=None) -> int:
                    help="instead of the benchmark log (~2 000 members), benchmarks.scale's events over this many "
                         "members, every one with state (the reference policies only; e.g. --events 10000000 "
                         "--members 1000000)")
+    p.add_argument("--ceiling", action="store_true",
+                   help="also time one worker on each share's lines alone: the most two workers could give")
     a = p.parse_args(argv)
     status = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,6 +104,10 @@ def main(argv=None) -> int:
                 base = base or took
                 print(f"{name:<40} --workers {n}: {took:7.2f} s  {a.events / took:>9,.0f} events/s  "
                       f"{base / took:4.2f}× one worker")
+            if a.ceiling and a.workers[0] == 1:
+                alone = [timed(part, policies, 1, a.repeat) for part in share_logs(log, policies, Path(tmp))]
+                print(f"{name:<40} one worker on each share's lines alone: {alone[0]:.2f} s and {alone[1]:.2f} s: "
+                      f"two workers give at most {base / max(alone):4.2f}× one worker")
     return status
 
 

@@ -424,7 +424,7 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
         job.spool, _job = spool, job
         # anonymous and shared: what one worker writes the others see; pages are touched only
         # as the ring fills
-        # (past the exchange's 256 workers, each worker scans every line itself, as it once did)
+        # (past the exchange's 255 workers, each worker scans every line itself, as it once did)
         sharing = Exchange is not None and job.shares <= EXCHANGE_WORKERS
         _shared = mmap.mmap(-1, Exchange.size(job.shares, _ring_lines(job.shares))) if sharing else None
         try:

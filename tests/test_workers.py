@@ -286,3 +286,28 @@ def test_the_spools_merge_as_heapq_merges_them(spools, block):
     expected = list(heapq.merge(*files, key=_KEY))
     lists = list(merged([io.BytesIO(b"".join(lines)) for lines in files], block))
     assert all(lists) and [line for lines in lists for line in lines] == expected
+
+
+def test_the_ceilings_share_logs_split_the_log_by_member_as_two_workers_do(tmp_path):
+    # benchmarks.workers --ceiling times one worker on each share's lines alone: each sure line
+    # goes to the share its member's bucket names in eval's partition (CRC-32 of `user`, zlib's),
+    # a line the scan is unsure of to both.
+    import zlib
+    from benchmarks.throughput import REFERENCE
+    from benchmarks.workers import share_logs
+    from policyengine.compiler.cache import load_compiled
+    from policyengine.events.routing import route_fields
+    from policyengine.parallel import BUCKETS, balanced_partition
+    from policyengine.replay import MAX_LINE_BYTES
+    log = tmp_path / "log.jsonl"
+    bad = b'{"type":"message","user":"u1","text":"no time"}'
+    lines = [orjson.dumps(event) for event in generate(3000, seed=3)] + [bad]
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    parts = [path.read_bytes().splitlines() for path in share_logs(log, REFERENCE, tmp_path)]
+    partition = balanced_partition([str(log)], 2, MAX_LINE_BYTES, route_fields(load_compiled(REFERENCE)[1].record))
+    assert len(partition) == BUCKETS
+    for line in lines[:-1]:
+        share = partition[zlib.crc32(orjson.loads(line)["user"].encode()) % BUCKETS]
+        assert line in parts[share] and line not in parts[1 - share]
+    assert bad in parts[0] and bad in parts[1]
+    assert len(parts[0]) + len(parts[1]) == len(lines) + 1
