@@ -12,6 +12,7 @@
  */
 #include "_text.h"   /* rfc3339_us, text_us, utf8_valid */
 #include "_format.h" /* format_us_chars */
+#include "_split.h"  /* Cutter: where a chunk's lines are cut */
 
 
 /* event_time(ts, line) → microseconds, or None: "ask Python" (another form of time, a number, a
@@ -65,25 +66,22 @@ static PyObject *split_lines(PyObject *Py_UNUSED(self), PyObject *const *args, P
      * instructions an event). */
     const char *head = nargs == 3 ? PyBytes_AS_STRING(args[2]) : NULL;
     Py_ssize_t head_len = nargs == 3 ? PyBytes_GET_SIZE(args[2]) : 0;
-    PyObject *data = args[0];
-    const char *start = PyBytes_AS_STRING(data), *end = start + PyBytes_GET_SIZE(data);
+    Cutter cuts = cutter_of(PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), limit, head_len);
     PyObject *lines = PyList_New(0);
     if (lines == NULL) return NULL;
     for (;;) {
-        const char *cut = memchr(start, '\n', end - start);
-        Py_ssize_t len = (cut != NULL ? cut : end) - start;
+        Piece piece = next_piece(&cuts);
         PyObject *line;
-        if (cut != NULL && len > limit - head_len) {
-            line = Py_None;
-            Py_INCREF(line);
+        if (piece.over) {
+            line = Py_NewRef(Py_None);
         } else if (head_len > 0) {
-            line = PyBytes_FromStringAndSize(NULL, head_len + len);
+            line = PyBytes_FromStringAndSize(NULL, head_len + piece.len);
             if (line != NULL) {
                 memcpy(PyBytes_AS_STRING(line), head, (size_t)head_len);
-                memcpy(PyBytes_AS_STRING(line) + head_len, start, (size_t)len);
+                memcpy(PyBytes_AS_STRING(line) + head_len, piece.start, (size_t)piece.len);
             }
         } else {
-            line = PyBytes_FromStringAndSize(start, len);
+            line = PyBytes_FromStringAndSize(piece.start, piece.len);
         }
         head_len = 0;
         if (line == NULL || PyList_Append(lines, line) < 0) {
@@ -92,8 +90,7 @@ static PyObject *split_lines(PyObject *Py_UNUSED(self), PyObject *const *args, P
             return NULL;
         }
         Py_DECREF(line);
-        if (cut == NULL) return lines;
-        start = cut + 1;
+        if (piece.last) return lines;
     }
 }
 

@@ -21,6 +21,7 @@
 
 #include "_json_scan.h" /* Cursor, the scans, Layout and field_of */
 #include "_clock_state.h" /* Clock: the routed iterator takes other shares' times onto it */
+#include "_split.h"       /* Cutter: where a chunk's lines are cut, as split_lines cuts them */
 
 static uint32_t crc_table[256];
 
@@ -485,8 +486,9 @@ static PyObject *split_spans(PyObject *Py_UNUSED(self), PyObject *const *args, P
     Py_ssize_t limit = PyLong_AsSsize_t(args[1]);
     if (limit == -1 && PyErr_Occurred()) return NULL;
     PyObject *data = args[0];
-    const char *base = PyBytes_AS_STRING(data), *start = base, *end = base + PyBytes_GET_SIZE(data);
+    const char *base = PyBytes_AS_STRING(data);
     Py_ssize_t head_len = PyBytes_GET_SIZE(args[2]);
+    Cutter cuts = cutter_of(base, PyBytes_GET_SIZE(data), limit, head_len);
     Lines *l = PyObject_New(Lines, &LinesType);
     if (l == NULL) return NULL;
     l->data = Py_NewRef(data);
@@ -499,28 +501,24 @@ static PyObject *split_spans(PyObject *Py_UNUSED(self), PyObject *const *args, P
         return PyErr_NoMemory();
     }
     for (;;) {
-        const char *cut = memchr(start, '\n', end - start);
-        Py_ssize_t len = (cut != NULL ? cut : end) - start;
+        Piece piece = next_piece(&cuts);
         if (lines_room(l) < 0) {
             Py_DECREF(l);
             return NULL;
         }
-        Span span = {start - base, len};
-        if (cut != NULL && len > limit - head_len) {
-            span.len = -1;
-        } else if (head_len > 0) {                         /* the line the chunk before began */
-            l->first = PyBytes_FromStringAndSize(NULL, head_len + len);
+        Span span = {piece.start - base, piece.over ? -1 : piece.len};
+        if (!piece.over && head_len > 0) {                 /* the line the chunk before began */
+            l->first = PyBytes_FromStringAndSize(NULL, head_len + piece.len);
             if (l->first == NULL) {
                 Py_DECREF(l);
                 return NULL;
             }
             memcpy(PyBytes_AS_STRING(l->first), PyBytes_AS_STRING(args[2]), (size_t)head_len);
-            memcpy(PyBytes_AS_STRING(l->first) + head_len, start, (size_t)len);
+            memcpy(PyBytes_AS_STRING(l->first) + head_len, piece.start, (size_t)piece.len);
         }
         head_len = 0;
         l->spans[l->n++] = span;
-        if (cut == NULL) return (PyObject *)l;
-        start = cut + 1;
+        if (piece.last) return (PyObject *)l;
     }
 }
 

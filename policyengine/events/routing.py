@@ -31,13 +31,11 @@ except ImportError:                                  # pragma: no cover - no C c
     Exchange = None                                  # each worker on its own
     EXCHANGE_WORKERS = 0
     routed = split_spans = None                      # parallel.py routes a list through clock.py's taking
+    scan_ahead = None                                # only with an Exchange, which is None here
     bucket_counts = None                             # parallel.balanced_partition reads its sample with orjson
 
     def route(lines, fields, shares, share, exchange=None):
         return [(line,) for line in lines]         # unsure of all: every worker decodes every line
-
-    def scan_ahead(lines, fields, shares, share, exchange):
-        raise TypeError("scan_ahead needs an exchange")
 
 
 def route_fields(record: tuple[RecordField, ...]) -> tuple[tuple[bytes, int], ...]:
