@@ -79,8 +79,8 @@ static inline unsigned run_stops(__m128i x) {
  * (a line's last value) are the line's last sixteen, loaded from end - 16 with the bytes before p
  * shifted out, where [floor, end) is readable and that long (floor: the line's first byte); one
  * at a time where it is shorter (the tail cost ~200 instructions a line, a byte at a time). */
-static inline const unsigned char *ascii_run_in(const unsigned char *p, const unsigned char *end,
-                                                const unsigned char *floor, unsigned *high) {
+static inline const unsigned char *ascii_run(const unsigned char *p, const unsigned char *end,
+                                             const unsigned char *floor, unsigned *high) {
 #if defined(__SSE2__)
     while (end - p >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)p);
@@ -108,15 +108,10 @@ static inline const unsigned char *ascii_run_in(const unsigned char *p, const un
     return p;
 }
 
-/* ascii_run_in where nothing before p is known to be readable. */
-static inline const unsigned char *ascii_run(const unsigned char *p, const unsigned char *end, unsigned *high) {
-    return ascii_run_in(p, end, p, high);
-}
-
 /* ascii_run where the bytes' class does not matter (scan_string: escaped and skipped strings). */
 static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end) {
     unsigned high = 0;
-    return ascii_run(p, end, &high);
+    return ascii_run(p, end, p, &high);               /* nothing before p known to be readable */
 }
 
 /* A string at c->p (its opening quote): its raw content in *start and *len, *escaped if it has an

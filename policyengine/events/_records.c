@@ -223,7 +223,7 @@ typedef struct {
     int timed;
     int unchecked;
     int scanned;            /* the route's scan read the time (in us) and checked the line's UTF-8 */
-    const unsigned char *start;                  /* the line's first byte (ascii_run_in's floor) */
+    const unsigned char *start;                  /* the line's first byte (ascii_run's floor) */
 } LineFacts;
 
 /* The ASCII name [v, v + n) as a str, the one kept in its slot when it is that name. */
@@ -247,7 +247,7 @@ static PyObject *kept_name(RecordDecoder *self, const unsigned char *v, Py_ssize
 static int read_string(RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
                        PyObject **out, LineFacts *facts) {
     unsigned high = 0;
-    const unsigned char *v = *p + 1, *e = ascii_run_in(v, end, facts->start, &high);
+    const unsigned char *v = *p + 1, *e = ascii_run(v, end, facts->start, &high);
     if (e < end && *e == '"') {
         *p = e + 1;
         if (f->kind == K_TIME && !facts->scanned) facts->timed = rfc3339_us((const char *)v, e - v, &facts->us);
@@ -351,7 +351,7 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
         } else {
             /* The key: no escape (one could spell a field's name). */
             if (p >= end || *p != '"') goto done;
-            const unsigned char *key = p + 1, *q = ascii_run_in(key, end, s, &high);
+            const unsigned char *key = p + 1, *q = ascii_run(key, end, s, &high);
             if (q >= end || *q != '"') goto done;
             f = field_of(key, q - key, end, layout);
             if (f < 0 && high) facts->unchecked = 1;
@@ -370,7 +370,7 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
             if (r <= 0) goto done;
         } else {
             const unsigned char *e;
-            if (p < end && *p == '"' && (e = ascii_run_in(p + 1, end, s, &high)) < end && *e == '"') {
+            if (p < end && *p == '"' && (e = ascii_run(p + 1, end, s, &high)) < end && *e == '"') {
                 p = e + 1;                                 /* the common value: a plain string */
                 if (high) facts->unchecked = 1;
             } else {

@@ -96,7 +96,7 @@ static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
             /* The key: no escape (one could spell a field's name). */
             if (p >= end || *p != '"') return 0;
             unsigned high = 0;
-            const unsigned char *key = p + 1, *q = ascii_run_in(key, end, s, &high);
+            const unsigned char *key = p + 1, *q = ascii_run(key, end, s, &high);
             if (q >= end || *q != '"') return 0;
             if (high && !utf8_valid(key, q - key)) return 0;
             f = field_of(key, q - key, end, layout);
@@ -114,7 +114,7 @@ static int scan_line(const unsigned char *s, Py_ssize_t n, const Layout *layout,
         int kind = f >= 0 ? layout->fields[f].kind : K_RAW;
         const unsigned char *v = p + 1, *e;
         unsigned high = 0;
-        if (p < end && *p == '"' && (e = ascii_run_in(v, end, s, &high)) < end && *e == '"') {
+        if (p < end && *p == '"' && (e = ascii_run(v, end, s, &high)) < end && *e == '"') {
             /* A string without escapes, the common value: checked here for its field's kind. */
             if (high && !utf8_valid(v, e - v)) return 0;
             p = e + 1;
