@@ -50,7 +50,9 @@ def share_logs(log: Path, policies: list[str], folder: Path) -> list[Path]:
     compiled = load_compiled(policies)[1]
     fields = route_fields(compiled.record) if compiled.record is not None else ()
     partition = balanced_partition([str(log)], 2, MAX_LINE_BYTES, fields)
-    lines = log.read_bytes().splitlines()
+    lines = log.read_bytes().split(b"\n")                 # at newlines only, as eval reads it
+    if lines and lines[-1] == b"":
+        lines.pop()
     paths = []
     for share in (0, 1):
         path = folder / f"share{share}.jsonl"
