@@ -1,5 +1,6 @@
 """Decisions out in C (output/_decisions.c) against their definitions: dump_lines writes what
-orjson writes, byte for byte, and raises what orjson raises; Tally counts what a Counter of
+orjson writes, byte for byte, and raises what orjson raises (dump_tagged too, each line after its
+merge key); Tally counts what a Counter of
 (policy, rule, action) counts."""
 import sys
 from collections import Counter
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from policyengine.model import Decision
 from policyengine.output import _decisions
-from policyengine.output.decisions import PythonTally, python_dump_lines
+from policyengine.output.decisions import PythonTally, merge_key, python_dump_lines, python_dump_tagged
 
 # Every escape orjson writes (controls, quote, backslash), each UTF-8 length, DEL and U+2028
 # (written raw) and lone surrogates (refused).
@@ -61,6 +62,41 @@ def test_c_dump_lines_writes_interned_strings_right_however_many(texts):
     texts = [sys.intern(t) for t in texts if not any("\ud800" <= c <= "\udfff" for c in t)]
     decisions = [{t: t} for t in texts] + [{t: t} for t in reversed(texts)]
     assert _decisions.dump_lines(decisions) == python_dump_lines(decisions)
+
+
+_TAGS = st.tuples(*[st.one_of(st.integers(-2, 2), st.integers(-(2 ** 63), 2 ** 63 - 1))] * 4)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.tuples(st.dictionaries(_KEYS, _VALUES, max_size=6), _TAGS), max_size=6))
+def test_c_dump_tagged_writes_each_line_after_its_merge_key(tagged):
+    # a worker's spool: each line as dump_lines writes it alone, after its tag as merge_key writes
+    # it (the definition; its ordering is tested in test_workers); orjson's refusals as orjson's
+    decisions, tags = [d for d, _ in tagged], [t for _, t in tagged]
+    expected = _outcome(lambda ds: b"".join(merge_key(t) + orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE)
+                                            for d, t in zip(ds, tags)), decisions)
+    assert _outcome(lambda ds: _decisions.dump_tagged(ds, tags), decisions) == expected
+    assert _outcome(lambda ds: python_dump_tagged(ds, tags), decisions) == expected
+
+
+def test_merge_keys_by_hand():
+    # x + 2**63 in 16 hex digits, four times; a number past 64 bits, a tag of another length, or
+    # tags fewer than the decisions, refused by both forms
+    assert merge_key((0, -1, 2 ** 63 - 1, -(2 ** 63))) == (
+        b"8000000000000000" b"7fffffffffffffff" b"ffffffffffffffff" b"0000000000000000")
+    d = {"a": 1}
+    assert _decisions.dump_tagged([d], [(1, 0, 10, 2)]) == (
+        b"8000000000000001" b"8000000000000000" b"800000000000000a" b"8000000000000002" b'{"a":1}\n')
+    for dump in (_decisions.dump_tagged, python_dump_tagged):
+        with pytest.raises(OverflowError):
+            dump([d], [(2 ** 63, 0, 0, 0)])
+        with pytest.raises(OverflowError):
+            dump([d], [(0, 0, 0, -(2 ** 63) - 1)])
+        with pytest.raises(ValueError):
+            dump([d, d], [(0, 0, 0, 0)])
+    with pytest.raises(TypeError):
+        _decisions.dump_tagged([d], [(0, 0, 0)])
+    assert _decisions.dump_tagged([], []) == b""
 
 
 def test_dump_lines_by_hand():

@@ -265,8 +265,9 @@ def test_no_partition_where_the_log_cannot_be_read_twice_or_one_worker_runs(tmp_
 def test_merge_keys_sort_as_their_tags_do(tags):
     # The parent merges the workers' spooled lines by these 64 hex digits as bytes; the oracle is
     # Python's ordering of the tags themselves (small numbers, so that tags tie on their heads).
-    from policyengine.parallel import _KEY_BYTES, _sort_key
-    keys = [_sort_key(tag) for tag in tags]
+    from policyengine.output.decisions import merge_key
+    from policyengine.parallel import _KEY_BYTES
+    keys = [merge_key(tag) for tag in tags]
     assert all(len(key) == _KEY_BYTES and b"\n" not in key for key in keys)
     assert sorted(range(len(tags)), key=lambda i: keys[i]) == sorted(range(len(tags)), key=lambda i: tags[i])
 
@@ -280,8 +281,9 @@ def test_the_spools_merge_as_heapq_merges_them(spools, block):
     # with each other and with themselves. The oracle is heapq.merge: by key, ties in file order.
     import heapq
     import io
-    from policyengine.parallel import _KEY, _sort_key, merged
-    files = [[_sort_key((key, 0, 0, 0)) + payload + b"\n" for key, payload in sorted(spool, key=lambda x: x[0])]
+    from policyengine.output.decisions import merge_key
+    from policyengine.parallel import _KEY, merged
+    files = [[merge_key((key, 0, 0, 0)) + payload + b"\n" for key, payload in sorted(spool, key=lambda x: x[0])]
              for spool in spools]
     expected = list(heapq.merge(*files, key=_KEY))
     lists = list(merged([io.BytesIO(b"".join(lines)) for lines in files], block))

@@ -22,6 +22,26 @@ def python_dump_lines(decisions: list) -> bytes:
     return b"".join([dumps(d, option=newline) for d in decisions])
 
 
+MERGE_KEY_BYTES = 64
+_OFFSET = 1 << 63
+
+
+def merge_key(tag: tuple) -> bytes:
+    """A merge tag of `eval --workers` (four ints within 64 bits, any sign) as 64 hex digits that
+    sort as the tag does: the parent merges the workers' spooled lines by them as bytes."""
+    event, stage, first, second = tag
+    if not all(-_OFFSET <= x < _OFFSET for x in tag):
+        raise OverflowError("a merge tag's numbers are ints within 64 bits")
+    return b"%016x%016x%016x%016x" % (event + _OFFSET, stage + _OFFSET, first + _OFFSET, second + _OFFSET)
+
+
+def python_dump_tagged(decisions: list, tags: list) -> bytes:
+    """Each decision's line after its tag's merge key: a worker's spool."""
+    if len(tags) != len(decisions):
+        raise ValueError("dump_tagged takes a tag for each decision")
+    return b"".join([merge_key(tag) + python_dump_lines((d,)) for d, tag in zip(decisions, tags)])
+
+
 class PythonTally:
     """Decisions counted by (policy, rule, action) until drained into a Counter."""
 
@@ -43,6 +63,6 @@ def python_materialize(decisions: list) -> None:
 
 
 try:
-    from policyengine.output._decisions import Tally, dump_lines, materialize
+    from policyengine.output._decisions import Tally, dump_lines, dump_tagged, materialize
 except ImportError:          # the C module is optional (setup.py); the same answers, more slowly
-    Tally, dump_lines, materialize = PythonTally, python_dump_lines, python_materialize
+    Tally, dump_lines, dump_tagged, materialize = PythonTally, python_dump_lines, python_dump_tagged, python_materialize
