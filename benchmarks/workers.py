@@ -14,7 +14,8 @@ of each share's members as `eval --workers 2` splits it (the same partition and 
 worker timed on each part alone. Two workers can at best take as long as the larger part alone
 (its start-up, its events, none of the other's lines), so one worker's time over that is the
 ceiling; what two workers give is measured against it (docs/performance.md, twenty-first session).
-"""
+The two parts are also run at once, a process each: what this machine gives two runs that share
+nothing but its cores, cache and memory (twenty-second session)."""
 from __future__ import annotations
 
 import argparse
@@ -68,6 +69,21 @@ def timed(log: Path, policies: list[str], workers: int, repeat: int) -> float:
     return statistics.median(run(log, policies, workers)[0] for _ in range(repeat))
 
 
+def together(logs: list[Path], policies: list[str], repeat: int) -> float:
+    """The median wall time of one worker on each of `logs` started at once, a process each: what
+    the machine gives two independent runs (both cores busy: a lower clock, a shared cache and
+    memory), none of the work of splitting a log between them."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        running = [subprocess.Popen(eval_command(policies, "--workers", "1", str(log)), stdout=subprocess.DEVNULL)
+                   for log in logs]
+        if any(process.wait() != 0 for process in running):
+            raise SystemExit("a share's run failed")
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=300_000)
@@ -107,9 +123,12 @@ def main(argv=None) -> int:
                 print(f"{name:<40} --workers {n}: {took:7.2f} s  {a.events / took:>9,.0f} events/s  "
                       f"{base / took:4.2f}× one worker")
             if a.ceiling and a.workers[0] == 1:
-                alone = [timed(part, policies, 1, a.repeat) for part in share_logs(log, policies, Path(tmp))]
+                parts = share_logs(log, policies, Path(tmp))
+                alone = [timed(part, policies, 1, a.repeat) for part in parts]
+                both = together(parts, policies, a.repeat)
                 print(f"{name:<40} one worker on each share's lines alone: {alone[0]:.2f} s and {alone[1]:.2f} s: "
-                      f"two workers give at most {base / max(alone):4.2f}× one worker")
+                      f"two workers give at most {base / max(alone):4.2f}× one worker; "
+                      f"the two at once: {both:.2f} s, {base / both:4.2f}×")
     return status
 
 
