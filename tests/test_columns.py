@@ -172,6 +172,34 @@ def test_an_index_that_grows_keeps_every_row():
     assert list(first) == [f"m{i}" for i in range(10_000)]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["set", "set", "del", "pop", "clear"]), st.integers(0, 1),
+                          st.integers(0, 299)), max_size=400))
+def test_a_column_lists_what_it_holds_however_many_rows_lie_between(ops):
+    # Members over 300 rows (a column's `present` bits: words of 64, grown as rows come), set, deleted
+    # and popped anywhere; the oracle is a dict of each column, listed in the order the index first
+    # met each key (a row is never given back).
+    index = MemberIndex()
+    columns, dicts, met = [Column(index), Column(index)], [{}, {}], {}
+    for op, which, member in ops:
+        key = f"m{member}"
+        column, table = columns[which], dicts[which]
+        if op == "set":
+            met.setdefault(key, len(met))
+            column[key] = table[key] = member
+        elif op == "clear":
+            column.clear()
+            table.clear()
+        elif key in table:
+            assert (column.pop(key) if op == "pop" else column.__delitem__(key)) == (
+                table.pop(key) if op == "pop" else table.__delitem__(key))
+        for column, table in zip(columns, dicts):
+            in_rows = sorted(table, key=met.__getitem__)
+            assert list(column) == in_rows and len(column) == len(table)
+            assert column.items() == [(k, table[k]) for k in in_rows]
+            assert column.values() == [table[k] for k in in_rows]
+
+
 def _log(events: int) -> bytes:
     return b"\n".join(orjson.dumps(e) for e in generate(events, seed=5)) + b"\n"
 

@@ -135,6 +135,8 @@ static PyTypeObject MemberIndexType = {
 
 /* ---- columns ------------------------------------------------------------------------------ */
 
+#define PRESENT_WORDS(room) (((room) + 63) / 64)      /* the words of a column's `present` bits */
+
 static int column_set(Column *c, PyObject *key, PyObject *value) {
     if (c->unwrap) {
         if (!PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != 1) {
@@ -154,13 +156,32 @@ static int column_set(Column *c, PyObject *key, PyObject *value) {
         }
         memset(values + c->room, 0, (room - c->room) * sizeof(PyObject *));
         c->values = values;
+        uint64_t *present = PyMem_Realloc(c->present, PRESENT_WORDS(room) * sizeof(uint64_t));
+        if (present == NULL) {
+            PyErr_NoMemory();                             /* values grew, harmlessly: room did not */
+            return -1;
+        }
+        memset(present + PRESENT_WORDS(c->room), 0,
+               (PRESENT_WORDS(room) - PRESENT_WORDS(c->room)) * sizeof(uint64_t));
+        c->present = present;
         c->room = room;
     }
     PyObject *old = c->values[row];
     c->values[row] = Py_NewRef(value);
-    if (old == NULL) c->len++;
-    else Py_DECREF(old);                                  /* last: its finaliser may run code */
+    if (old == NULL) {
+        c->len++;
+        c->present[row >> 6] |= UINT64_C(1) << (row & 63);
+    } else {
+        Py_DECREF(old);                                   /* last: its finaliser may run code */
+    }
     return 0;
+}
+
+/* Row `row` holds nothing any more (its value taken out by the caller). */
+static inline void column_vacate(Column *c, Py_ssize_t row) {
+    c->values[row] = NULL;
+    c->present[row >> 6] &= ~(UINT64_C(1) << (row & 63));
+    c->len--;
 }
 
 static int column_del(Column *c, PyObject *key) {
@@ -169,8 +190,7 @@ static int column_del(Column *c, PyObject *key) {
         if (!PyErr_Occurred()) key_error(key);
         return -1;
     }
-    c->values[c->index->last_row] = NULL;                /* column_get left the key's row there */
-    c->len--;
+    column_vacate(c, c->index->last_row);                /* column_get left the key's row there */
     Py_DECREF(old);
     return 0;
 }
@@ -220,6 +240,7 @@ static int Column_traverse(Column *c, visitproc visit, void *arg) {
 
 static int Column_clear_refs(Column *c) {
     for (Py_ssize_t r = 0; r < c->room; r++) Py_CLEAR(c->values[r]);
+    if (c->present != NULL) memset(c->present, 0, PRESENT_WORDS(c->room) * sizeof(uint64_t));
     c->len = 0;
     return 0;
 }
@@ -234,6 +255,7 @@ static void Column_dealloc(Column *c) {
         }
     Column_clear_refs(c);
     PyMem_Free(c->values);
+    PyMem_Free(c->present);
     Py_XDECREF(c->index);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
@@ -269,17 +291,19 @@ static PyObject *column_list(Column *c, int what) {
     PyObject *out = PyList_New(c->len);
     if (out == NULL) return NULL;
     Py_ssize_t n = 0;
-    for (Py_ssize_t r = 0; r < c->room && n < c->len; r++) {
-        PyObject *value = c->values[r];
-        if (value == NULL) continue;
-        PyObject *key = what == 1 ? NULL : shown_key(c, r);
-        PyObject *item = what == 0 ? key : what == 1 ? Py_NewRef(value) : key == NULL ? NULL : PyTuple_Pack(2, key, value);
-        if (what == 2) Py_XDECREF(key);
-        if (item == NULL) {
-            Py_DECREF(out);
-            return NULL;
+    for (Py_ssize_t w = 0; w < PRESENT_WORDS(c->room) && n < c->len; w++) {
+        for (uint64_t bits = c->present[w]; bits != 0; bits &= bits - 1) {
+            Py_ssize_t r = w * 64 + __builtin_ctzll(bits);
+            PyObject *value = c->values[r];
+            PyObject *key = what == 1 ? NULL : shown_key(c, r);
+            PyObject *item = what == 0 ? key : what == 1 ? Py_NewRef(value) : key == NULL ? NULL : PyTuple_Pack(2, key, value);
+            if (what == 2) Py_XDECREF(key);
+            if (item == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            PyList_SET_ITEM(out, n++, item);
         }
-        PyList_SET_ITEM(out, n++, item);
     }
     return out;
 }
@@ -337,8 +361,7 @@ static PyObject *Column_pop(Column *c, PyObject *const *args, Py_ssize_t nargs) 
         key_error(args[0]);
         return NULL;
     }
-    c->values[c->index->last_row] = NULL;                /* handed over: the reference goes to the caller */
-    c->len--;
+    column_vacate(c, c->index->last_row);                /* handed over: the reference goes to the caller */
     return value;
 }
 

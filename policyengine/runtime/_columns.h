@@ -40,6 +40,10 @@ typedef struct Column {
     Py_ssize_t room;
     Py_ssize_t len;
     int unwrap;                   /* keys are 1-tuples `(member,)` (silences), held by the member */
+    /* A bit a row, set where the column holds a value: the sweep lists a column's few live values
+     * each time, and walking `values` for them visited every member ever seen (1M members: 1.3 s
+     * of an 11 s run, 1 941 sweeps), 64 rows a word here. */
+    uint64_t *present;
 } Column;
 
 /* Equal keys as a dict finds them: the same object, or equal hashes and ==. Strings compared
