@@ -254,9 +254,9 @@ class ShareResult(NamedTuple):
 
 
 def _work(share: int):
-    """One share's run. Decisions go to a file as they come, a line each: the merge key (output/decisions.py: merge_key)
-    and the decision's JSON, so a worker holds none of them in memory; the rest comes back to the
-    parent."""
+    """One share's run. Decisions go to a file as they come, a line each: the merge key
+    (output/decisions.py: merge_key) and the decision's JSON, so a worker holds none of them in
+    memory; the rest comes back to the parent."""
     job = _job
     exchange = Exchange(_shared, job.shares, share) if _shared is not None else None
     evaluator = ShareEvaluator(job.compiled, share, job.partition or job.shares, exchange)

@@ -94,8 +94,9 @@ def test_merge_keys_by_hand():
             dump([d], [(0, 0, 0, -(2 ** 63) - 1)])
         with pytest.raises(ValueError):
             dump([d, d], [(0, 0, 0, 0)])
-    with pytest.raises(TypeError):
-        _decisions.dump_tagged([d], [(0, 0, 0)])
+    for tag in [(0, 0, 0), [0, 0, 0, 0], (0, 0, "0", 0)]:
+        with pytest.raises(TypeError):
+            _decisions.dump_tagged([d], [tag])
     assert _decisions.dump_tagged([], []) == b""
 
 

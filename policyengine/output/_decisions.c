@@ -357,8 +357,8 @@ static int put_key(PyObject *tag) {
     for (int k = 0; k < 4; k++) {
         PyObject *v = PyTuple_GET_ITEM(tag, k);
         int overflow = 0;
-        long long x = PyLong_Check(v) ? PyLong_AsLongLongAndOverflow(v, &overflow) : -1;
-        if (!PyLong_Check(v) || overflow) {
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);      /* TypeError for a non-int */
+        if (overflow) {
             PyErr_SetString(PyExc_OverflowError, "a merge tag's numbers are ints within 64 bits");
             return -1;
         }

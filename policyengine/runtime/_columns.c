@@ -239,9 +239,10 @@ static int Column_traverse(Column *c, visitproc visit, void *arg) {
 }
 
 static int Column_clear_refs(Column *c) {
-    for (Py_ssize_t r = 0; r < c->room; r++) Py_CLEAR(c->values[r]);
+    /* empty as the values go: a finaliser that lists the column meanwhile finds nothing */
     if (c->present != NULL) memset(c->present, 0, PRESENT_WORDS(c->room) * sizeof(uint64_t));
     c->len = 0;
+    for (Py_ssize_t r = 0; r < c->room; r++) Py_CLEAR(c->values[r]);
     return 0;
 }
 
@@ -292,9 +293,10 @@ static PyObject *column_list(Column *c, int what) {
     if (out == NULL) return NULL;
     Py_ssize_t n = 0;
     for (Py_ssize_t w = 0; w < PRESENT_WORDS(c->room) && n < c->len; w++) {
-        for (uint64_t bits = c->present[w]; bits != 0; bits &= bits - 1) {
+        for (uint64_t bits = c->present[w]; bits != 0 && n < c->len; bits &= bits - 1) {
             Py_ssize_t r = w * 64 + __builtin_ctzll(bits);
             PyObject *value = c->values[r];
+            if (value == NULL) continue;                  /* never, while bits and values agree */
             PyObject *key = what == 1 ? NULL : shown_key(c, r);
             PyObject *item = what == 0 ? key : what == 1 ? Py_NewRef(value) : key == NULL ? NULL : PyTuple_Pack(2, key, value);
             if (what == 2) Py_XDECREF(key);
