@@ -102,3 +102,40 @@ def test_a_run_of_tests_on_normalised_text_shares_one_guard_and_decides_as_witho
     assert len(found) == 1 and compiled.source.count("(g0 := nf0 is not None and P") == 4
     assert sorted(compiled.pool[int(found.pop())].words) == sorted(
         ["加微信", "vx:", "promo.example/", "兼职日结", "idiot", "白痴", "moron", "free", "gift", "vx", "!!"])
+
+
+# A long list (past the C WordSet's 64 words without a fallback) and a long run of rules: both are
+# one WordSet pass with the list's Aho–Corasick matcher behind it (compiler/expressions._any_of).
+_LONG = [f"词{i}x" for i in range(80)] + ["加微信", "优惠"]
+LONG = ("policy long\n"
+        "words SPAM = [" + ", ".join(f'"{w}"' for w in _LONG) + "]\n"
+        "rule listed { on message where text contains any SPAM do delete }\n"
+        + "".join(f'rule r{i} {{ on message where text contains "{w}" do flag("{w}") }}\n'
+                  for i, w in enumerate(_LONG)))
+
+
+def test_a_long_list_and_a_long_run_of_rules_decide_as_the_words_say(monkeypatch):
+    # The oracle is the words themselves: `listed` deletes each message whose case-folded text
+    # holds one of them, and each r<i> flags each message holding its word, in rule order. The
+    # texts put words at either end, split them, repeat their first character (which spends the
+    # scan's budget) and use other storage widths.
+    texts = ["说 词7x 吧", "词79x", "词8", "词 7x", "词" * 300 + "词12x", "词" * 300, "快加微信", "hello 😀 优惠",
+             "nothing", "词1x词2x", "ＡＢＣ 词3X"]
+    events = [{"type": "message", "ts": f"2026-12-01T00:00:{i:02d}Z", "user": f"m{i}", "id": f"e{i}", "text": t}
+              for i, t in enumerate(texts)] + list(generate(3000, seed=9))
+    got, _ = _decisions(monkeypatch, 3, LONG, events)
+    expected = []
+    for event in events:
+        text = event.get("text")
+        if event["type"] != "message" or not isinstance(text, str):
+            continue
+        folded = text.casefold()
+        if any(w in folded for w in _LONG):
+            expected.append(("listed", "delete", event["id"]))
+        expected += [(f"r{i}", "flag", event["id"]) for i, w in enumerate(_LONG) if w in folded]
+    decided = [orjson.loads(d) for d in got]
+    assert [(d["rule"], d["action"], d["event_id"]) for d in decided] == expected
+    assert sum(1 for r, _, _ in expected if r == "listed") >= 7     # seven of the hand-made texts
+    compiled = compile_program(load_text([("l.policy", LONG)]).program)
+    long_sets = [v for v in compiled.pool if isinstance(v, WordSet) and len(v.words) == len(_LONG)]
+    assert long_sets and all(ws.__reduce__()[1][1] is not None for ws in long_sets)

@@ -39,6 +39,61 @@ def test_a_text_that_exhausts_the_comparison_budget_still_gets_the_right_answer(
     assert _words.WordSet(words)(text + "😀") is found_at_end       # the same in the widest storage
 
 
+@settings(max_examples=1500, deadline=None)
+@given(_WORDS, _TEXTS)
+def test_a_long_lists_word_set_answers_as_the_definition_does_falling_back_or_not(words, text):
+    # With a fallback (a long list's Aho–Corasick matcher) the budget is small, so texts of these
+    # few characters often spend it; the answer is the definition's either way, and the matcher
+    # is asked exactly when the scan gave up.
+    expected = _oracle(words, text)
+    asked = []
+
+    def matcher(t):
+        asked.append(t)
+        return matchers.WordMatcher(words).any(t)
+    with_fallback = _words.WordSet(words, matcher)
+    assert with_fallback(text) is expected
+    assert asked in ([], [text])
+    assert matchers.PythonWordSet(words, matcher)(text) is expected
+
+
+def _counting(answer):
+    calls = []
+
+    def fallback(text):
+        calls.append(text)
+        return answer
+    return fallback, calls
+
+
+def test_a_long_lists_word_set_asks_its_matcher_where_the_scan_would_cost_more():
+    # "a…ab": every place of the text starts the word and almost matches it, which spends a budget
+    # of two comparisons a character; a text without the first character costs a bit test a
+    # character and never asks. (The fallback here answers True whatever it is asked, to show
+    # whose answer came back; the engine's is the same words' matcher.)
+    words = ["a" * 20 + "b"] + [f"词{i}x" for i in range(100)]
+    fallback, calls = _counting(True)
+    ws = _words.WordSet(words, fallback)
+    assert ws("hello world, 你好") is False and calls == []
+    assert ws("我们的词9x") is True and calls == []                  # found by the scan itself
+    hostile = "a" * 200
+    assert ws(hostile) is True and calls == [hostile]                 # the matcher's word
+    assert _words.WordSet(words)(hostile) is False                    # without one: a search a word
+
+
+def test_a_long_lists_word_set_goes_to_its_matcher_once_a_quarter_of_its_texts_have():
+    # 64 texts seen, 17 of them spending the budget (more than a quarter): from then on every text
+    # goes to the matcher first, the easy ones too. With 16 (a quarter) it does not.
+    for hostile_first, straight_away in ((17, True), (16, False)):
+        fallback, calls = _counting(False)
+        ws = _words.WordSet(["a" * 20 + "b"] + [f"词{i}x" for i in range(100)], fallback)
+        for i in range(64):
+            ws("a" * 200 if i < hostile_first else "hello")
+        assert len(calls) == hostile_first
+        ws("hello")
+        assert len(calls) == hostile_first + straight_away
+
+
 def test_hand_written_cases():
     ads = _words.WordSet(["加微信", "vx:", "promo.example/"])
     assert ads("欢迎加微信聊") is True
@@ -60,6 +115,12 @@ def test_round_trips_and_errors():
             ws(5)
     with pytest.raises(TypeError):
         _words.WordSet(["ok", 3])
+    with pytest.raises(TypeError):
+        _words.WordSet(["ok"], "not callable")
+    # a long list's word set keeps its matcher through the cache's pickle
+    words = [f"w{i}" for i in range(100)]
+    ws = pickle.loads(pickle.dumps(_words.WordSet(words, matchers.WordMatcher(words).any)))
+    assert ws("say w42 now") is True and ws("w") is False and ws.__reduce__()[1][1].__self__.words == tuple(words)
 
 
 _PREFIXES = st.lists(st.text(_CHARS, max_size=4), max_size=5).map(tuple)

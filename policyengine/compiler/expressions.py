@@ -526,9 +526,13 @@ class ExprEmitter:
 
     def _any_of(self, cf: str, words: list[str]) -> str:
         """The case-folded text in local `cf` holds one of `words`: one `in`, one pass of the C
-        WordSet (a short list), a few `in`s (without it), or one Aho–Corasick pass (a long list)."""
+        WordSet (a short list; a long one with its Aho–Corasick matcher for the texts the pass
+        would cost more), a few `in`s (without it), or one Aho–Corasick pass (a long list)."""
         if 2 <= len(words) <= WORD_SET_WORDS and matchers.WordSet is not matchers.PythonWordSet:
             return f"{cf} is not None and {self.pool.add(matchers.WordSet(words), ('word set',) + tuple(words))}({cf})"
+        if len(words) > WORD_SET_WORDS and matchers.WordSet is not matchers.PythonWordSet:
+            words_set = matchers.WordSet(words, WordMatcher(words).any)
+            return f"{cf} is not None and {self.pool.add(words_set, ('word set', 'matcher') + tuple(words))}({cf})"
         if len(words) <= INLINE_WORDS:
             return f"{cf} is not None and (" + " or ".join(f"{self.pool.add(w)} in {cf}" for w in words) + ")"
         matcher = self.pool.add(WordMatcher(words), ("words",) + tuple(words))

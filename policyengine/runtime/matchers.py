@@ -82,13 +82,15 @@ class WordMatcher:
 
 
 class PythonWordSet:
-    """A short word list's `contains any`: WordSet(text) is True when one of the words is in the
-    text. The definition runtime/_words.c is held to (tests/test_words.py); in C it is one pass
-    over the text, a bit test a character, where the Python form is one search a word."""
+    """A word list's `contains any`: WordSet(text) is True when one of the words is in the text.
+    The definition runtime/_words.c is held to (tests/test_words.py); in C it is one pass over the
+    text, a bit test a character, where the Python form is one search a word. `fallback`, a long
+    list's matcher of the same words (WordMatcher.any), is what the C form asks for a text that
+    would cost it more than that matcher's pass; it never changes an answer."""
 
     __slots__ = ("words",)
 
-    def __init__(self, words) -> None:
+    def __init__(self, words, fallback=None) -> None:
         self.words = tuple(words)
 
     def __call__(self, text: str) -> bool:
