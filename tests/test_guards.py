@@ -139,3 +139,20 @@ def test_a_long_list_and_a_long_run_of_rules_decide_as_the_words_say(monkeypatch
     compiled = compile_program(load_text([("l.policy", LONG)]).program)
     long_sets = [v for v in compiled.pool if isinstance(v, WordSet) and len(v.words) == len(_LONG)]
     assert long_sets and all(ws.__reduce__()[1][1] is not None for ws in long_sets)
+
+
+def test_a_long_guarded_run_is_guarded_again_eight_steps_at_a_time(monkeypatch):
+    # 83 rules needing words of the text: one guard for the run, then one for each eight (the last
+    # three too), so that a text holding one word tests eight rules' words, not 83. In the dict
+    # handler, the record handler and both record loops.
+    # The first eight hold `listed`, which needs every word: the run's guard has found one, so
+    # they go without one of their own; the ten groups after it each have theirs.
+    monkeypatch.setattr(codegen, "GUARD_AT_LEAST", 3)
+    compiled = compile_program(load_text([("l.policy", LONG)]).program)
+    tested = [compiled.pool[int(n)] for n in re.findall(r"^ +if cf0 is not None and P(\d+)\(cf0\):$",
+                                                         compiled.source, re.M)]
+    groups = [ws for ws in tested if isinstance(ws, WordSet) and len(ws.words) < len(_LONG)]
+    assert len(groups) == 4 * 10
+    assert len(tested) - len(groups) == 4                          # `listed`'s own test, no group's
+    assert sorted({w for ws in groups[:10] for w in ws.words}) == sorted(_LONG[7:])     # ranks 8 to 82
+    assert all(len(ws.words) == 8 for ws in groups[:9]) and len(groups[9].words) == 3

@@ -248,12 +248,44 @@ def _guarded(w: CodeWriter, steps: list, emit: ExprEmitter, pool: Pool) -> None:
         inner = CodeWriter()
         inner.depth = 1
         emit.local.guarded = True
-        for _, write in steps[i:j]:
-            write(inner)
+        _grouped(inner, steps[i:j], need[0], set(words), emit)
         emit.local.guarded = False
         w.line(f"if {emit.any_word(need[0], sorted(set(words)))}:")
         w.lines += ["    " + line if line else line for line in inner.lines]
         i = j
+
+
+GROUP_AT_LEAST = 24     # a guarded run this long is guarded again, GROUP steps at a time, inside
+GROUP = 8
+
+
+def _grouped(w: CodeWriter, steps: list, field: tuple, run_words: set, emit: ExprEmitter) -> None:
+    """A guarded run's steps, each GROUP of a long run under its own words' test (but where they
+    are all the run's words, which its guard has just found): a text that holds one of the run's
+    words (an ad's, where one of 100 rules is about ads) would otherwise test every step's word —
+    100 `in`s and their rules — where a group's pass skips eight. On the rule_scaling log a text
+    that passes a run's guard cost 4.0 µs with 100 rules, 2.0 µs grouped."""
+    if len(steps) < GROUP_AT_LEAST:
+        for _, write in steps:
+            write(w)
+        return
+    for k in range(0, len(steps), GROUP):
+        group = steps[k:k + GROUP]
+        if len(group) < GUARD_AT_LEAST:
+            for _, write in group:
+                write(w)
+            continue
+        words = sorted({word for condition, _ in group for word in required_words(condition)[1]})
+        if set(words) == run_words:
+            for _, write in group:
+                write(w)
+            continue
+        inner = CodeWriter()
+        inner.depth = w.depth
+        for _, write in group:
+            write(inner)
+        w.line(f"if {emit.word_test(field, words)}:")
+        w.lines += ["    " + line if line else line for line in inner.lines]
 
 
 _ALWAYS_PRESENT = (("type",), ("user",))

@@ -524,6 +524,12 @@ class ExprEmitter:
         text = self.local.normalized(path[1]) if path[0] is NORMALIZED else self.local.fold(path)
         return f"({name} := {self._any_of(text, words)})"
 
+    def word_test(self, path: tuple, words: list[str]) -> str:
+        """The test of `any_word`, unnamed: for a guard inside a guarded run, which does not always
+        run, so that no later guard may read its answer."""
+        text = self.local.normalized(path[1]) if path[0] is NORMALIZED else self.local.fold(path)
+        return self._any_of(text, words)
+
     def _any_of(self, cf: str, words: list[str]) -> str:
         """The case-folded text in local `cf` holds one of `words`: one `in`, one pass of the C
         WordSet (a short list; a long one with its Aho–Corasick matcher for the texts the pass
