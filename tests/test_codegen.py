@@ -74,3 +74,40 @@ def test_the_event_number_is_the_loops_count_in_the_loop_and_the_stores_in_a_han
         first = next(line for line in body if "Z_n" in line)
         assert first.strip() == "Z_n = STORE.events_seen"
         assert body.index(first) < min(i for i, line in enumerate(body) if "Z_n)" in line or "Z_n," in line)
+
+
+def _pack_decisions(monkeypatch, at_most: int, events: list, engines: int = 1):
+    from policyengine.compiler import codegen
+    monkeypatch.setattr(codegen, "FREE_VARIABLES_AT_MOST", at_most)
+    compiled = compile_program(load_paths([str(ROOT / "policies/community")]).program)
+    from policyengine.runtime.evaluator import Evaluator
+    evaluators = [Evaluator(compiled) for _ in range(engines)]     # all bound before any runs
+    runs = [[] for _ in evaluators]
+    for event in events:                                             # in turn, event by event
+        for evaluator, run in zip(evaluators, runs):
+            run += evaluator.process(event, _us(event["ts"]))
+    return compiled.source, runs
+
+
+def _us(ts: str) -> int:
+    from policyengine.events.timestamps import parse_ts
+    return parse_ts(ts)
+
+
+def test_a_program_whose_handlers_close_over_many_names_binds_them_as_globals(monkeypatch):
+    # Past FREE_VARIABLES_AT_MOST a handler's names are globals of its own namespace, one for each
+    # store: the community pack (its message handler reads 79) decides the same either way, two
+    # evaluators of one program keep apart (each its own namespace), and the switch is where the
+    # count says.
+    from benchmarks.loggen import generate
+    events = list(generate(4000, seed=11))
+    cells, (plain,) = _pack_decisions(monkeypatch, 128, events)
+    globs, (first, second) = _pack_decisions(monkeypatch, 0, events, engines=2)
+    assert "    global " not in cells and "    global " in globs
+    assert first == plain and len(plain) > 1000
+    assert second == first                  # bound after the first, run beside it: neither reads the other's state
+    # 100 rules, one word each: 219 names in the message handler, past the line as it stands
+    from benchmarks.rule_scaling import policies
+    text = policies()["100 `contains` rules, one word each"][0]
+    monkeypatch.setattr(__import__("policyengine.compiler.codegen", fromlist=["x"]), "FREE_VARIABLES_AT_MOST", 128)
+    assert "    global " in compile_program(load_text([("r.policy", text)]).program).source
