@@ -111,3 +111,19 @@ def test_a_program_whose_handlers_close_over_many_names_binds_them_as_globals(mo
     text = policies()["100 `contains` rules, one word each"][0]
     monkeypatch.setattr(__import__("policyengine.compiler.codegen", fromlist=["x"]), "FREE_VARIABLES_AT_MOST", 128)
     assert "    global " in compile_program(load_text([("r.policy", text)]).program).source
+
+
+def test_the_free_variables_read_from_the_source_are_what_compiling_it_finds(monkeypatch):
+    # The count that decides the switch is read from the generated text; the oracle is CPython's own
+    # compile of it: the most co_freevars of any function build defines but the record loops.
+    from benchmarks.rule_scaling import policies
+    from policyengine.compiler import codegen
+    monkeypatch.setattr(codegen, "FREE_VARIABLES_AT_MOST", 10 ** 9)       # cells throughout, as counted
+    programs = [load_paths([str(ROOT / "policies/community")]).program, load_paths([str(ROOT / "policies/examples")]).program]
+    programs += [load_text([("b.policy", text)]).program for text, _ in policies().values()]
+    for program in programs:
+        source = compile_program(program).source
+        build = next(c for c in compile(source, "x", "exec").co_consts if hasattr(c, "co_freevars"))
+        true = max(len(c.co_freevars) for c in build.co_consts
+                   if hasattr(c, "co_freevars") and not c.co_name.startswith("RUN"))
+        assert codegen.most_free_variables(source) == true

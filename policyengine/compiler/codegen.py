@@ -120,28 +120,48 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
                                        for j in range(len(every.awards))) + "},")
     w.line("    'roles': {" + ", ".join(f"{i}: RO{i}" for i in range(len(program.roles))) + "},")
     w.line("}")
-    source = w.source()
-    if _most_free_variables(source) > FREE_VARIABLES_AT_MOST:
-        # Every name build binds becomes a global of the namespace bind() runs it in (a fresh one
-        # for each store), not a cell its functions close over: a call copies a function's free
-        # variables into its frame and clears them as it returns, one by one, and a handler of 100
-        # rules reads 200-340 of them (0.3 µs a call: evaluation alone 1.9-2.2× one rule's, 1.1×
-        # this way). Not below: a global costs the record loop a few instructions more a read than
-        # a cell (+0.7 % an event on the community pack, whose largest handler reads 79).
-        bound = sorted({m.group(1) for line in w.lines
-                        if (m := re.match(r"    (?:def )?([A-Za-z_]\w*)(?: = |\()", line))})
-        w.lines.insert(2, "    global " + ", ".join(bound))
-        source = w.source()
-    return source, pool, tables
+    return w.source(), pool, tables
 
 
+# Past this many free variables in any function build defines, every name build binds becomes a
+# global of the namespace bind() runs it in (a fresh one for each store), not a cell its
+# functions close over: a call copies a function's free variables into its frame and clears them
+# as it returns, one by one, and a handler of 100 rules reads 200-340 of them (0.3 µs a call:
+# evaluation alone 1.9-2.2× one rule's, 1.1× this way). Not below: a global costs the record loop
+# a few instructions more a read than a cell (+0.7 % an event on the community pack, whose
+# largest handler reads 79).
 FREE_VARIABLES_AT_MOST = 128
 
 
-def _most_free_variables(source: str) -> int:
-    """The most free variables any function build defines closes over."""
-    build = next(c for c in compile(source, "<policy>", "exec").co_consts if hasattr(c, "co_freevars"))
-    return max((len(c.co_freevars) for c in build.co_consts if hasattr(c, "co_freevars")), default=0)
+_BINDS = re.compile(r"    (?:def )?([A-Za-z_]\w*)(?: = |\()")      # a name build binds, at its top level
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def most_free_variables(source: str) -> int:
+    """About the most free variables a function build defines closes over, of those called an
+    event or a timer at a time (not the record loops, called once a stretch of lines): the names
+    build binds that the function's lines mention (read from the source, not compiled, which for
+    100 rules cost a second 68 ms compile; a name only in a string or shadowed by a local counts
+    too, which can only move a program over the line that is near it)."""
+    lines = source.split("\n")
+    bound = {m.group(1) for line in lines if (m := _BINDS.match(line))}
+    most, used = 0, None
+    for line in lines:
+        if line.startswith("    def "):
+            most = max(most, len(used)) if used is not None else most
+            used = None if line.startswith("    def RUN") else set()
+        elif used is not None and line.startswith("        "):
+            used.update(name for name in _NAME.findall(line) if name in bound)
+    return max(most, len(used)) if used is not None else most
+
+
+def names_as_globals(source: str) -> str:
+    """`source` with every name its build binds (assigned or defined at its top level) declared
+    global there."""
+    lines = source.split("\n")
+    bound = sorted({m.group(1) for line in lines if (m := _BINDS.match(line))})
+    start = next(i for i, line in enumerate(lines) if line.startswith("def build("))
+    return "\n".join(lines[:start + 1] + ["    global " + ", ".join(bound)] + lines[start + 1:])
 
 
 def _record_layout(plan: Plan, read: set[str]) -> tuple[RecordField, ...] | None:
