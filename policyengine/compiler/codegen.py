@@ -123,13 +123,13 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     return w.source(), pool, tables
 
 
-# Past this many free variables in any function build defines, every name build binds becomes a
-# global of the namespace bind() runs it in (a fresh one for each store), not a cell its
-# functions close over: a call copies a function's free variables into its frame and clears them
-# as it returns, one by one, and a handler of 100 rules reads 200-340 of them (0.3 µs a call:
-# evaluation alone 1.9-2.2× one rule's, 1.1× this way). Not below: a global costs the record loop
-# a few instructions more a read than a cell (+0.7 % an event on the community pack, whose
-# largest handler reads 79).
+# Past this many free variables in a function build defines that runs an event or a timer at a
+# time, every name build binds becomes a global of the namespace bind() runs it in (a fresh one
+# for each store), not a cell its functions close over: a call copies a function's free variables
+# into its frame and clears them as it returns, one by one, and a handler of 100 rules reads
+# 200-340 of them (0.3 µs a call: evaluation alone 1.9-2.2× one rule's, 1.1× this way). Not
+# below: a global costs the record loop a few instructions more a read than a cell (+0.7 % an
+# event on the community pack, whose such functions read at most 84).
 FREE_VARIABLES_AT_MOST = 128
 
 
