@@ -328,24 +328,6 @@ static int put_line(PyObject *d) {
     return 0;
 }
 
-/* dump_lines(decisions: a sequence) -> bytes */
-static PyObject *dump_lines(PyObject *Py_UNUSED(self), PyObject *decisions) {
-    PyObject *seq = PySequence_Fast(decisions, "dump_lines takes a sequence of decisions");
-    if (seq == NULL) return NULL;
-    buf_len = 0;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-        PyObject *d = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
-        int r = put_line(d);
-        Py_DECREF(d);
-        if (r < 0) {
-            Py_DECREF(seq);
-            return NULL;
-        }
-    }
-    Py_DECREF(seq);
-    return PyBytes_FromStringAndSize(buf, buf_len);
-}
-
 /* One merge key onto the buffer: the tag's four ints (each within 64 bits) plus 2**63 as 16 hex
  * digits each, which sort as bytes as the tags do. 0, or -1 with an exception. */
 static int put_key(PyObject *tag) {
@@ -370,30 +352,21 @@ static int put_key(PyObject *tag) {
     return 0;
 }
 
-/* dump_tagged(decisions, tags) -> bytes: each decision's line (as dump_lines writes it) after its
- * merge key (put_key) — a worker's spool for `eval --workers`, where a decision's key in Python
- * and its line written alone cost ~1.2 us a decision, most of a cheap program's writing. */
-static PyObject *dump_tagged(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "dump_tagged(decisions, tags)");
-        return NULL;
-    }
-    PyObject *seq = PySequence_Fast(args[0], "dump_tagged takes a sequence of decisions");
+/* The decisions' lines, each after its tag's merge key where `tags` is given (else NULL), as one
+ * bytes object. */
+static PyObject *dump(PyObject *decisions, PyObject *tags) {
+    PyObject *seq = PySequence_Fast(decisions, "dump_lines and dump_tagged take a sequence of decisions");
     if (seq == NULL) return NULL;
-    PyObject *tags = PySequence_Fast(args[1], "dump_tagged takes a sequence of tags");
-    if (tags == NULL) {
-        Py_DECREF(seq);
-        return NULL;
-    }
+    PyObject *keys = tags == NULL ? NULL : PySequence_Fast(tags, "dump_tagged takes a sequence of tags");
     PyObject *out = NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (PySequence_Fast_GET_SIZE(tags) != n) {
-        PyErr_SetString(PyExc_ValueError, "dump_tagged takes a tag for each decision");
+    if (tags != NULL && (keys == NULL || PySequence_Fast_GET_SIZE(keys) != n)) {
+        if (keys != NULL) PyErr_SetString(PyExc_ValueError, "dump_tagged takes a tag for each decision");
         goto done;
     }
     buf_len = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (put_key(PySequence_Fast_GET_ITEM(tags, i)) < 0) goto done;
+        if (keys != NULL && put_key(PySequence_Fast_GET_ITEM(keys, i)) < 0) goto done;
         PyObject *d = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
         int r = put_line(d);
         Py_DECREF(d);
@@ -402,8 +375,22 @@ static PyObject *dump_tagged(PyObject *Py_UNUSED(self), PyObject *const *args, P
     out = PyBytes_FromStringAndSize(buf, buf_len);
 done:
     Py_DECREF(seq);
-    Py_DECREF(tags);
+    Py_XDECREF(keys);
     return out;
+}
+
+/* dump_lines(decisions: a sequence) -> bytes */
+static PyObject *dump_lines(PyObject *Py_UNUSED(self), PyObject *decisions) { return dump(decisions, NULL); }
+
+/* dump_tagged(decisions, tags) -> bytes: each decision's line (as dump_lines writes it) after its
+ * merge key (put_key) — a worker's spool for `eval --workers`, where a decision's key in Python
+ * and its line written alone cost ~1.2 us a decision, most of a cheap program's writing. */
+static PyObject *dump_tagged(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "dump_tagged(decisions, tags)");
+        return NULL;
+    }
+    return dump(args[0], args[1]);
 }
 
 #include "_tally.h"      /* Tally */
