@@ -120,7 +120,10 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
                                        for j in range(len(every.awards))) + "},")
     w.line("    'roles': {" + ", ".join(f"{i}: RO{i}" for i in range(len(program.roles))) + "},")
     w.line("}")
-    return w.source(), pool, tables
+    source = w.source()
+    if most_free_variables(source) > FREE_VARIABLES_AT_MOST:
+        source = names_as_globals(source)
+    return source, pool, tables
 
 
 # Past this many free variables in a function build defines that runs an event or a timer at a
@@ -308,18 +311,10 @@ def _grouped(w: CodeWriter, steps: list, field: tuple, run_words: set, emit: Exp
     words (an ad's, where one of 100 rules is about ads) would otherwise test every step's word —
     100 `in`s and their rules — where a group's pass skips eight. On the rule_scaling log a text
     that passes a run's guard cost 4.0 µs with 100 rules, 2.0 µs grouped."""
-    if len(steps) < GROUP_AT_LEAST:
-        for _, write in steps:
-            write(w)
-        return
-    for k in range(0, len(steps), GROUP):
-        group = steps[k:k + GROUP]
-        if len(group) < GUARD_AT_LEAST:
-            for _, write in group:
-                write(w)
-            continue
+    groups = [steps[k:k + GROUP] for k in range(0, len(steps), GROUP)] if len(steps) >= GROUP_AT_LEAST else [steps]
+    for group in groups:
         words = sorted({word for condition, _ in group for word in required_words(condition)[1]})
-        if set(words) == run_words:
+        if len(group) < GUARD_AT_LEAST or set(words) == run_words:     # nothing a test of its own would skip
             for _, write in group:
                 write(w)
             continue

@@ -521,8 +521,7 @@ class ExprEmitter:
         if name is not None:
             return name
         name = self.local.guards[key] = f"g{len(self.local.guards)}"
-        text = self.local.normalized(path[1]) if path[0] is NORMALIZED else self.local.fold(path)
-        return f"({name} := {self._any_of(text, words)})"
+        return f"({name} := {self.word_test(path, words)})"
 
     def word_test(self, path: tuple, words: list[str]) -> str:
         """The test of `any_word`, unnamed: for a guard inside a guarded run, which does not always

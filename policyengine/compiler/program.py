@@ -7,7 +7,6 @@ from typing import Callable
 import msgspec
 
 from policyengine.check import CheckedProgram, CheckedRule
-from policyengine.compiler import codegen
 from policyengine.compiler.codegen import generate
 from policyengine.compiler.plan import Plan, by_member, lower
 from policyengine.runtime import aggregates, helpers, incentives, updates
@@ -71,8 +70,6 @@ def compile_program(program: CheckedProgram, explain: bool = False) -> CompiledP
         raise TypeError("compile_program takes the CheckedProgram that check_program returns")
     plan = lower(program)
     source, pool, tables = generate(plan, explain)
-    if codegen.most_free_variables(source) > codegen.FREE_VARIABLES_AT_MOST:
-        source = codegen.names_as_globals(source)
     code = compile(source, GENERATED_FILENAME, "exec")
     return CompiledProgram(source, code, tuple(pool.values), plan, tables.record)
 
