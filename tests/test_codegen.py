@@ -3,9 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from policyengine.compiler import compile_program
+from policyengine.compiler import codegen, compile_program
 from policyengine.engine import Engine
+from policyengine.events.timestamps import parse_ts
 from policyengine.loader import load_paths, load_text
+from policyengine.runtime.evaluator import Evaluator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,21 +79,14 @@ def test_the_event_number_is_the_loops_count_in_the_loop_and_the_stores_in_a_han
 
 
 def _pack_decisions(monkeypatch, at_most: int, events: list, engines: int = 1):
-    from policyengine.compiler import codegen
     monkeypatch.setattr(codegen, "FREE_VARIABLES_AT_MOST", at_most)
     compiled = compile_program(load_paths([str(ROOT / "policies/community")]).program)
-    from policyengine.runtime.evaluator import Evaluator
     evaluators = [Evaluator(compiled) for _ in range(engines)]     # all bound before any runs
     runs = [[] for _ in evaluators]
     for event in events:                                             # in turn, event by event
         for evaluator, run in zip(evaluators, runs):
-            run += evaluator.process(event, _us(event["ts"]))
+            run += evaluator.process(event, parse_ts(event["ts"]))
     return compiled.source, runs
-
-
-def _us(ts: str) -> int:
-    from policyengine.events.timestamps import parse_ts
-    return parse_ts(ts)
 
 
 def test_a_program_whose_handlers_close_over_many_names_binds_them_as_globals(monkeypatch):
@@ -109,7 +104,7 @@ def test_a_program_whose_handlers_close_over_many_names_binds_them_as_globals(mo
     # 100 rules, one word each: 219 names in the message handler, past the line as it stands
     from benchmarks.rule_scaling import policies
     text = policies()["100 `contains` rules, one word each"][0]
-    monkeypatch.setattr(__import__("policyengine.compiler.codegen", fromlist=["x"]), "FREE_VARIABLES_AT_MOST", 128)
+    monkeypatch.setattr(codegen, "FREE_VARIABLES_AT_MOST", 128)
     assert "    global " in compile_program(load_text([("r.policy", text)]).program).source
 
 
@@ -117,7 +112,6 @@ def test_the_free_variables_read_from_the_source_are_what_compiling_it_finds(mon
     # The count that decides the switch is read from the generated text; the oracle is CPython's own
     # compile of it: the most co_freevars of any function build defines but the record loops.
     from benchmarks.rule_scaling import policies
-    from policyengine.compiler import codegen
     monkeypatch.setattr(codegen, "FREE_VARIABLES_AT_MOST", 10 ** 9)       # cells throughout, as counted
     programs = [load_paths([str(ROOT / "policies/community")]).program, load_paths([str(ROOT / "policies/examples")]).program]
     programs += [load_text([("b.policy", text)]).program for text, _ in policies().values()]

@@ -93,7 +93,7 @@ static int ask_fallback(const WordSet *w, PyObject *text) {
 
 /* Every word against the whole text: the budget ran out. By the fallback where there is one,
  * else with CPython's own search, a word at a time. */
-static int find_each(WordSet *w, PyObject *text) {
+static int past_budget(WordSet *w, PyObject *text) {
     if (w->fallback != NULL) {
         w->fell++;
         return ask_fallback(w, text);
@@ -124,7 +124,7 @@ static int find_each(WordSet *w, PyObject *text) {
                 if (k == m) return 1;                                                         \
                 budget -= k;                                                                  \
             }                                                                                 \
-            if (budget < 0) return find_each(w, text);                                        \
+            if (budget < 0) return past_budget(w, text);                                        \
         }                                                                                     \
         return 0;                                                                             \
     }
