@@ -121,3 +121,18 @@ def test_the_free_variables_read_from_the_source_are_what_compiling_it_finds(mon
         true = max(len(c.co_freevars) for c in build.co_consts
                    if hasattr(c, "co_freevars") and not c.co_name.startswith("RUN"))
         assert codegen.most_free_variables(source) == true
+
+
+def test_the_pool_makes_an_object_once_however_often_its_key_is_asked_for():
+    # A word list's matchers are built through Pool.made, once a compile, though every handler and
+    # both record loops test the list (a 10 000-word list's automaton is ~4 ms to build).
+    from policyengine.compiler.writer import Pool
+    pool, made = Pool(), []
+
+    def make():
+        made.append(1)
+        return object()
+    names = [pool.made(("words", "a", "b"), make) for _ in range(4)]
+    assert names == ["P0"] * 4 and len(made) == 1 and len(pool.values) == 1
+    assert pool.made(("words", "c"), make) == "P1" and len(made) == 2
+    assert pool.add("x") == "P2" and pool.made(("str", "'x'"), make) == "P2" and len(made) == 2

@@ -445,7 +445,7 @@ class ExprEmitter:
             if not words:
                 return "False" if sym == "contains any" else f"{cf} is not None"
             if sym == "contains all" and len(words) > INLINE_WORDS:
-                matcher = self.pool.add(WordMatcher(words), ("words",) + tuple(words))
+                matcher = self.pool.made(("words",) + tuple(words), lambda: WordMatcher(words))
                 return f"{cf} is not None and {matcher}.all({cf})"
             if sym == "contains all":
                 return f"{cf} is not None and " + " and ".join(f"{self.pool.add(w)} in {cf}" for w in words)
@@ -534,13 +534,15 @@ class ExprEmitter:
         WordSet (a short list; a long one with its Aho–Corasick matcher for the texts the pass
         would cost more), a few `in`s (without it), or one Aho–Corasick pass (a long list)."""
         if 2 <= len(words) <= WORD_SET_WORDS and matchers.WordSet is not matchers.PythonWordSet:
-            return f"{cf} is not None and {self.pool.add(matchers.WordSet(words), ('word set',) + tuple(words))}({cf})"
+            word_set = self.pool.made(("word set",) + tuple(words), lambda: matchers.WordSet(words))
+            return f"{cf} is not None and {word_set}({cf})"
         if len(words) > WORD_SET_WORDS and matchers.WordSet is not matchers.PythonWordSet:
-            words_set = matchers.WordSet(words, WordMatcher(words).any)
-            return f"{cf} is not None and {self.pool.add(words_set, ('word set', 'matcher') + tuple(words))}({cf})"
+            word_set = self.pool.made(("word set", "matcher") + tuple(words),
+                                      lambda: matchers.WordSet(words, WordMatcher(words).any))
+            return f"{cf} is not None and {word_set}({cf})"
         if len(words) <= INLINE_WORDS:
             return f"{cf} is not None and (" + " or ".join(f"{self.pool.add(w)} in {cf}" for w in words) + ")"
-        matcher = self.pool.add(WordMatcher(words), ("words",) + tuple(words))
+        matcher = self.pool.made(("words",) + tuple(words), lambda: WordMatcher(words))
         return f"{cf} is not None and next({matcher}.scan({cf}), None) is not None"
 
 

@@ -40,3 +40,9 @@ class Pool:
             self._index[key] = name
             self.values.append(value)
         return name
+
+    def made(self, key: tuple, make) -> str:
+        """The name of the object `key` stands for, `make()` called only the first time: a word
+        list's matchers are built once however many handlers test it."""
+        name = self._index.get(key)
+        return name if name is not None else self.add(make(), key)
