@@ -47,6 +47,11 @@ def test_hand_computed_times():
     "2026-11-02T00:00:19",           # no zone
     "2026-11-02T00:00:19.1234567890Z",
     "２０２６-11-02T00:00:19Z",
+    # a byte next to the digits in ASCII where a digit goes ('/' and ':' around '0'-'9'), in the
+    # time read as one word and in the milliseconds read as another
+    "2026-11-02T0/:00:19Z", "2026-11-02T00:0::19Z", "2026-11-02T00:00:1:Z", "2026-11-02T00:00:19.1:3Z",
+    "2026-11-02T00:00:19.12/Z", "2026-11-02T00:00:19./12Z", "2026-11-02T00-00:19Z", "2026-11-02T00:00-19.123Z",
+    "2026-11-02T00:00:19.123+", "2026-11-02T00:00:19.123z",
 ])
 def test_refused_forms_are_left_to_python(text):
     assert _lines.rfc3339_us(text) is None

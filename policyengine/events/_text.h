@@ -33,14 +33,25 @@ static int days_in_month(int y, int m) {
  * the fraction are dropped, as fromisoformat drops them. */
 /* The last date read and its day count: a log is in time order, so nearly every line repeats the
  * date of the one before (the same ten bytes, checked before, give the same day). */
-static char last_date[10];
+static uint64_t last_date8;            /* its first eight bytes, */
+static uint16_t last_date2;            /* and the last two */
 static int64_t last_days = INT64_MIN;
 
+/* Each of the bytes `digits` selects of w is an ASCII digit ('0' to '9'): the high nibble 3, and
+ * the low one at most 9 (adding 6 leaves the high nibble 3; no byte here can carry into the next). */
+static inline int swar_digits(uint64_t w, uint64_t digits) {
+    const uint64_t high = 0xF0F0F0F0F0F0F0F0ull & digits, three = 0x3030303030303030ull & digits;
+    return (w & high) == three && ((w + (0x0606060606060606ull & digits)) & high) == three;
+}
+
 static __attribute__((unused)) int rfc3339_us(const char *s, Py_ssize_t n, int64_t *out) {
-    if (n < 20 || n > 35) return 0;
-    if (s[10] != 'T' || s[13] != ':' || s[16] != ':') return 0;
+    if (n < 20 || n > 35 || s[10] != 'T') return 0;
+    uint64_t date8;
+    uint16_t date2;
+    memcpy(&date8, s, 8);
+    memcpy(&date2, s + 8, 2);
     int64_t days;
-    if (last_days != INT64_MIN && memcmp(s, last_date, 10) == 0) {
+    if (last_days != INT64_MIN && date8 == last_date8 && date2 == last_date2) {
         days = last_days;
     } else {
         if (s[4] != '-' || s[7] != '-') return 0;
@@ -49,11 +60,34 @@ static __attribute__((unused)) int rfc3339_us(const char *s, Py_ssize_t n, int64
         int y = y_hi * 100 + y_lo;
         if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return 0;
         days = days_from_civil(y, mo, d);
-        memcpy(last_date, s, 10);
+        last_date8 = date8;
+        last_date2 = date2;
         last_days = days;
     }
+    /* HH:MM:SS as one word (bytes 0 1 : 3 4 : 6 7, little-endian): a third of the instructions of
+     * reading it a pair at a time, the most of a line's time scan after its strings. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;
+    memcpy(&w, s + 11, 8);
+    const uint64_t colons = 0x0000FF0000FF0000ull;
+    if ((w & colons) != 0x00003A00003A0000ull || !swar_digits(w, ~colons)) return 0;
+    uint64_t v = w & 0x0F0F000F0F000F0Full;
+    uint64_t pairs = v * 10 + (v >> 8);         /* byte 0: 10 H + H, byte 3: minutes, byte 6: seconds */
+    int h = (int)(pairs & 0xFF), mi = (int)(pairs >> 24 & 0xFF), sec = (int)(pairs >> 48 & 0xFF);
+    if (h > 23 || mi > 59 || sec > 59) return 0;
+    if (n == 24 && s[19] == '.' && s[23] == 'Z') {  /* .mmmZ, what most loggers write */
+        uint64_t m = 0;
+        memcpy(&m, s + 19, 4);
+        if (!swar_digits(m, 0xFFFFFF00ull)) return 0;
+        int64_t ms = (s[20] - '0') * 100 + (s[21] - '0') * 10 + (s[22] - '0');
+        *out = (days * 86400 + h * 3600 + mi * 60 + sec) * 1000000 + ms * 1000;
+        return 1;
+    }
+#else
+    if (s[13] != ':' || s[16] != ':') return 0;
     int h = two(s + 11), mi = two(s + 14), sec = two(s + 17);
     if ((h | mi | sec) < 0 || h > 23 || mi > 59 || sec > 59) return 0;
+#endif
     Py_ssize_t i = 19;
     int64_t frac = 0;
     if (s[i] == '.') {
