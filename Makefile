@@ -53,6 +53,7 @@ test: $(DEV_STAMP) chromium
 bench: $(DEV_STAMP)
 	$(PIP) install --quiet --disable-pip-version-check -e '.[dev,peers]' || echo "warning: peer engines not installed; benchmarks.peers will skip them"
 	$(PY) -m pytest benchmarks --benchmark-enable -q -p no:cacheprovider
+	$(PY) -m benchmarks.targets
 	$(PY) -m benchmarks.throughput --events 1000000
 	$(PY) -m benchmarks.rule_scaling --events 60000
 	$(PY) -m benchmarks.workers --events 300000

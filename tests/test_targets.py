@@ -1,0 +1,38 @@
+"""benchmarks/targets.py's judgement and benchmarks/scale.py's memory figure (no times asserted)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+
+from benchmarks import scale
+from benchmarks.targets import decided, judge, paired
+
+
+def test_a_floor_is_met_at_the_floor_and_a_ceiling_only_below_it():
+    assert judge(1.0, 1.0, at_least=True) == "met"
+    assert judge(0.99, 1.0, at_least=True) == "NOT MET"
+    assert judge(1.99, 2.0, at_least=False) == "met"
+    assert judge(2.0, 2.0, at_least=False) == "NOT MET"        # "< 2×": 2× itself is not under it
+
+
+def test_ratios_are_the_median_of_each_rounds_own():
+    # rounds' ratios 2, 4, 3 → 3; the ratio of the medians would be 4 / 1 = 4
+    assert paired([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == 3.0
+
+
+def test_decisions_are_read_as_the_hand_written_evaluator_gives_them():
+    output = orjson.dumps({"action": "delete", "user": "u1", "event_id": "e7", "policy": "ads"}) + b"\n" \
+        + orjson.dumps({"action": "promote", "user": "u2"}) + b"\n"
+    assert decided(output) == [("delete", "u1", "e7"), ("promote", "u2", None)]
+
+
+def test_the_peak_memory_is_the_eval_process_own():
+    # A child that held 300 MB ran first: the most of every child this process waited for would
+    # say 300 MB; the eval's own peak over 2 000 small events is a few tens.
+    subprocess.run([sys.executable, "-c", "b = bytearray(300 << 20); b[::4096] = b'x' * len(b[::4096])"], check=True)
+    took, peak_mb, code = scale.measure(2_000, 500, 7)
+    assert code == 0
+    assert 10 < peak_mb < 200
+    assert took > 0
