@@ -99,8 +99,12 @@ def engine(path: Path, *policies: str, workers: int = 1) -> tuple[float, list]:
         subprocess.run(eval_command(policies, "--workers", str(workers), "--out", out.name, str(path)), check=True)
         elapsed = time.perf_counter() - t
         with open(out.name, "rb") as f:
-            decisions = [orjson.loads(line) for line in f]
-        return elapsed, [(d["action"], d["user"], d.get("event_id")) for d in decisions]
+            return elapsed, decided(f.read())
+
+
+def decided(output: bytes) -> list[tuple]:
+    """`eval`'s decisions (its JSON lines) as the hand-written evaluator gives them: (action, user, event id)."""
+    return [(d["action"], d["user"], d.get("event_id")) for d in map(orjson.loads, output.splitlines())]
 
 
 def main(argv=None) -> int:

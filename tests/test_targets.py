@@ -7,7 +7,8 @@ import sys
 import orjson
 
 from benchmarks import scale
-from benchmarks.targets import decided, judge, paired
+from benchmarks.targets import judge, paired
+from benchmarks.throughput import decided
 
 
 def test_a_floor_is_met_at_the_floor_and_a_ceiling_only_below_it():

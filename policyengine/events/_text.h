@@ -65,7 +65,7 @@ static __attribute__((unused)) int rfc3339_us(const char *s, Py_ssize_t n, int64
         last_days = days;
     }
     /* HH:MM:SS as one word (bytes 0 1 : 3 4 : 6 7, little-endian): a third of the instructions of
-     * reading it a pair at a time, the most of a line's time scan after its strings. */
+     * reading it a pair at a time (the time was, after the strings, the largest part of a scan). */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     uint64_t w;
     memcpy(&w, s + 11, 8);
