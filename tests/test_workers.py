@@ -1,8 +1,11 @@
 """`eval --workers N`: the same decisions and messages as one worker, or one worker and a note saying why."""
+import os
+
 import orjson
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from policyengine.cli.eval_cmd import AUTO_MIN_BYTES, auto_workers
 from policyengine.compiler.partition import blocker
 from policyengine.loader import load_text
 from tests.conftest import run_cli
@@ -74,6 +77,57 @@ def test_which_programs_split_by_member(source, expected):
 def test_workers_must_be_positive(mixed_log):
     r = run_cli("eval", "--workers", "0", "--policy", "policies/examples/ads.policy", str(mixed_log))
     assert r.returncode == 3 and "--workers" in r.stderr.decode()
+    r = run_cli("eval", "--workers", "many", "--policy", "policies/examples/ads.policy", str(mixed_log))
+    assert r.returncode == 3 and "--workers: give 1 or more, or auto" in r.stderr.decode()
+
+
+def test_auto_takes_every_core_only_for_a_run_that_splits_and_logs_long_enough():
+    big = AUTO_MIN_BYTES
+    assert auto_workers(4, big, True) == 4
+    assert auto_workers(4, big - 1, True) == 1            # too short for forking and merging to pay
+    assert auto_workers(4, None, True) == 1               # a size unknown beforehand: standard input
+    assert auto_workers(4, 10 * big, False) == 1          # a leaderboard, --state, --report
+    assert auto_workers(1, 10 * big, True) == 1
+
+
+@pytest.fixture(scope="module")
+def long_log(tmp_path_factory):
+    """A generated log just past --workers auto's least size."""
+    path = tmp_path_factory.mktemp("auto") / "long.jsonl"
+    with open(path, "wb") as f:
+        for event in generate(60_000, seed=3):
+            f.write(orjson.dumps(event) + b"\n")
+    assert path.stat().st_size >= AUTO_MIN_BYTES
+    return path
+
+
+def _summary_workers(stderr: bytes) -> int:
+    """The workers the summary says ran: its `workers` line, which one worker's run has not."""
+    for line in stderr.decode().splitlines():
+        if line.startswith("workers "):
+            return int(line.split()[1])
+    return 1
+
+
+def test_auto_splits_a_long_log_among_the_cores_with_one_workers_decisions(long_log, mixed_log):
+    cores = len(os.sched_getaffinity(0))
+    policy = ("--policy", "policies/examples/ads.policy", "--policy", "policies/examples/streak.policy")
+    one = run_cli("eval", *policy, str(long_log))
+    auto = run_cli("eval", "--workers", "auto", *policy, str(long_log))
+    assert auto.returncode == one.returncode == 0
+    assert auto.stdout == one.stdout and one.stdout.count(b"\n") > 100
+    assert _summary_workers(one.stderr) == 1 and _summary_workers(auto.stderr) == cores
+    # a short log: one worker, and no note (auto chose; nothing was refused)
+    short = run_cli("eval", "--workers", "auto", *policy, str(mixed_log))
+    assert short.returncode == 0 and _summary_workers(short.stderr) == 1 and "note:" not in short.stderr.decode()
+    assert short.stdout == run_cli("eval", *policy, str(mixed_log)).stdout
+
+
+def test_auto_runs_a_program_that_cannot_split_on_one_worker_without_a_note(long_log):
+    # the community pack ranks all members together every month: --workers 2 says so; auto does not
+    auto = run_cli("eval", "--workers", "auto", "--policy", "policies/community", str(long_log))
+    assert auto.returncode == 0 and _summary_workers(auto.stderr) == 1 and "note:" not in auto.stderr.decode()
+    assert auto.stdout == run_cli("eval", "--policy", "policies/community", str(long_log)).stdout
 
 
 def test_two_logs_one_gzipped_explained_as_text(mixed_log, tmp_path):

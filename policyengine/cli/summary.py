@@ -6,7 +6,7 @@ import time
 from policyengine.replay import ReplayStats
 
 
-def summary_text(stats: ReplayStats, strict_stop: bool = False) -> str:
+def summary_text(stats: ReplayStats, strict_stop: bool = False, workers: int = 1) -> str:
     rate = stats.events / stats.elapsed if stats.elapsed > 0 else 0.0
     total = sum(stats.decisions.values())
     lines = ["", "── summary " + "─" * 49,
@@ -19,6 +19,8 @@ def summary_text(stats: ReplayStats, strict_stop: bool = False) -> str:
         lines.append(f"rule errors     {stats.runtime_errors:>12,}   (rules skipped on those events)")
     lines.append(f"elapsed         {stats.elapsed:>11.2f}s")
     lines.append(f"throughput      {rate:>12,.0f} events/s")
+    if workers > 1:
+        lines.append(f"workers         {workers:>12,}")
     if stats.decisions:
         lines.append("")
         lines.append(f"{'policy/rule':<44} {'action':<14} {'count':>8}")
