@@ -123,6 +123,18 @@ def test_auto_splits_a_long_log_among_the_cores_with_one_workers_decisions(long_
     assert short.stdout == run_cli("eval", *policy, str(mixed_log)).stdout
 
 
+def test_auto_reads_a_gzipped_logs_size_from_its_trailer(long_log, tmp_path):
+    # 60 000 generated events compress to well under 8 MiB; their lines are past it
+    import gzip
+    packed = tmp_path / "long.jsonl.gz"
+    packed.write_bytes(gzip.compress(long_log.read_bytes()))
+    assert packed.stat().st_size < AUTO_MIN_BYTES <= long_log.stat().st_size
+    policy = ("--policy", "policies/examples/ads.policy")
+    auto = run_cli("eval", "--workers", "auto", *policy, str(packed))
+    assert auto.returncode == 0 and _summary_workers(auto.stderr) == len(os.sched_getaffinity(0))
+    assert auto.stdout == run_cli("eval", *policy, str(long_log)).stdout
+
+
 def test_auto_runs_a_program_that_cannot_split_on_one_worker_without_a_note(long_log):
     # the community pack ranks all members together every month: --workers 2 says so; auto does not
     auto = run_cli("eval", "--workers", "auto", "--policy", "policies/community", str(long_log))

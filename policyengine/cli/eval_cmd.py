@@ -232,10 +232,23 @@ def _cores() -> int:
 
 
 def _logs_bytes(logs: list[str]) -> int | None:
+    """The bytes of lines the logs hold, or None where that cannot be known beforehand (`-`)."""
     try:
-        return sum(os.path.getsize(name) for name in logs)
+        return sum(_log_bytes(name) for name in logs)
     except (OSError, ValueError):                    # `-`, or a log gone since check_readable
         return None
+
+
+def _log_bytes(name: str) -> int:
+    """A log file's size; a .gz log's as its gzip trailer gives it (the uncompressed size modulo
+    4 GiB, of its last member: a log of several members, or past 4 GiB, reads as less, never as
+    more than its lines), or the compressed size where that is larger."""
+    size = os.path.getsize(name)
+    if name.endswith(".gz") and size >= 18:          # the smallest gzip file: header and trailer
+        with open(name, "rb") as f:
+            f.seek(-4, os.SEEK_END)
+            size = max(size, int.from_bytes(f.read(4), "little"))
+    return size
 
 
 def _why_one_worker(args, program) -> str | None:
