@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from benchmarks.command import eval_command
 from benchmarks.throughput import REFERENCE
@@ -53,20 +54,23 @@ print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))
 """
 
 
-def measure(events: int, members: int, seed: int) -> tuple[float, float, int]:
-    """`eval` of the reference policies over `lines(...)` piped to it: seconds (generation
-    included), the eval process's own peak resident memory in MB, and its exit code."""
+def measure(events: int, members: int, seed: int, log: Path | None = None) -> tuple[float, float, int]:
+    """`eval` of the reference policies over `lines(...)`, piped to it, or over `log` when given (a
+    file of those lines): seconds (generation included when piped), the eval process's own peak
+    resident memory in MB, and its exit code."""
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, *eval_command(REFERENCE, "--out", "/dev/null", "-")],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    batch = []
-    for line in lines(events, members, seed):
-        batch.append(line)
-        if len(batch) == 10_000:
-            proc.stdin.write(b"".join(batch))
-            batch.clear()
-    proc.stdin.write(b"".join(batch))
-    proc.stdin.close()
+    source = str(log) if log is not None else "-"
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, *eval_command(REFERENCE, "--out", "/dev/null", source)],
+                            stdin=subprocess.PIPE if log is None else subprocess.DEVNULL, stdout=subprocess.PIPE)
+    if log is None:
+        batch = []
+        for line in lines(events, members, seed):
+            batch.append(line)
+            if len(batch) == 10_000:
+                proc.stdin.write(b"".join(batch))
+                batch.clear()
+        proc.stdin.write(b"".join(batch))
+        proc.stdin.close()
     report = proc.stdout.read().split()
     proc.wait()
     took = time.perf_counter() - t
