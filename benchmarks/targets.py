@@ -101,7 +101,7 @@ def main(argv=None) -> int:
             wrong.append(f"{WORKERS_DIFFER} (reference policies, {scale_events:,} events)")
         rows.append((f"`--workers 2` against one worker, reference policies, {scale_events:,} events over "
                      f"{members:,} members (one round)", f"≥ {NEAR_LINEAR}×",
-                     f"{took_one / took_two:.2f}× ({took_two:.2f} s against {took_one:.2f} s)",
+                     f"{took_one / took_two:.3f}× ({took_two:.2f} s against {took_one:.2f} s)",
                      judge(took_one / took_two, NEAR_LINEAR, True)))
         big.unlink()
 
@@ -112,13 +112,13 @@ def main(argv=None) -> int:
         hand = times["hand"]
         reference, pack = paired(hand, times["reference"]), paired(hand, times["pack"])
         rows.append(("`eval`, reference policies, against the hand-written evaluator", "≥ 1.0×",
-                     f"{reference:.2f}× ({statistics.median(times['reference']):.2f} s against "
+                     f"{reference:.3f}× ({statistics.median(times['reference']):.2f} s against "
                      f"{statistics.median(hand):.2f} s)", judge(reference, 1.0, True)))
         rows.append(("`eval`, community pack, against the hand-written evaluator", "≥ 0.5×",
-                     f"{pack:.2f}× ({statistics.median(times['pack']):.2f} s)", judge(pack, 0.5, True)))
+                     f"{pack:.3f}× ({statistics.median(times['pack']):.2f} s)", judge(pack, 0.5, True)))
         two = paired(times["reference"], times["workers"])
         rows.append((f"`--workers 2` against one worker, reference policies, {events:,} events", f"≥ {NEAR_LINEAR}×",
-                     f"{two:.2f}× ({statistics.median(times['workers']):.2f} s)", judge(two, NEAR_LINEAR, True)))
+                     f"{two:.3f}× ({statistics.median(times['workers']):.2f} s)", judge(two, NEAR_LINEAR, True)))
 
         heavy_log = Path(tmp) / "heavy.jsonl"
         write_log(heavy_log, heavy, 7)
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
                 wrong.append(f"{WORKERS_DIFFER} (per-member spam rules)")
         heavy_two = paired(one_times, two_times)
         rows.append((f"`--workers 2` against one worker, per-member spam rules, {heavy:,} events", f"≥ {NEAR_LINEAR}×",
-                     f"{heavy_two:.2f}× ({statistics.median(two_times):.2f} s against {statistics.median(one_times):.2f} s)",
+                     f"{heavy_two:.3f}× ({statistics.median(two_times):.2f} s against {statistics.median(one_times):.2f} s)",
                      judge(heavy_two, NEAR_LINEAR, True)))
     workers_differed = any(w.startswith(WORKERS_DIFFER) for w in wrong)
     rows.append(("`--workers 2` decides as one worker", "byte for byte",
