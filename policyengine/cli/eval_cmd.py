@@ -56,9 +56,9 @@ def add_parser(sub) -> None:
                         "affected members and channels, messages, active and new members, retention per day")
     p.add_argument("--workers", type=_worker_count, default=1, metavar="N|auto",
                    help="split members across N processes when every rule's state belongs to the event's member "
-                        "(otherwise says why and uses one); decisions are the same, in the same order. auto: "
-                        f"as many as this process may use cores, when the program can be split and the logs are "
-                        f"files of {AUTO_MIN_BYTES >> 20} MiB or more; one otherwise, without a note")
+                        "(otherwise says why and uses one); decisions are the same, in the same order. auto: one "
+                        f"per core this process may use when the run can be split and its logs hold "
+                        f"{AUTO_MIN_BYTES >> 20} MiB or more, otherwise one, without a note")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress line on stderr (auto: only on a terminal)")
