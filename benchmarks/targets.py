@@ -14,8 +14,10 @@ Targets (issue: Performance, items 4 and 5), on the issue's log (1M generated ev
 `--workers 2` the same decisions as one worker, and near-linear on two cores (measured on the
 reference policies, whose rules are cheap, and on per-member spam rules, whose rules are not).
 
-Ratios are medians of the rounds' own ratios: this machine's speed moves between rounds minutes
-apart, and a round's runs are seconds apart. Exit status 1 if any run decided differently from
+Ratios are judged as the issue states them, medians against medians; beside each, the median of
+the rounds' own ratios, which this machine's noise moves less (its speed changes between rounds
+minutes apart; a round's runs are seconds apart), and a status that says so where the two
+disagree. Exit status 1 if any run decided differently from
 its reference (the engine from the hand-written evaluator, two workers from one); with
 `--strict`, 2 if a target was not met. Times are never asserted anywhere else.
 """
@@ -70,6 +72,21 @@ def paired(numerators: list[float], denominators: list[float]) -> float:
     return statistics.median(a / b for a, b in zip(numerators, denominators))
 
 
+def of_medians(numerators: list[float], denominators: list[float]) -> float:
+    """The ratio of the medians: the issue's measure ("same run, medians")."""
+    return statistics.median(numerators) / statistics.median(denominators)
+
+
+def ratio_row(target: str, threshold: float, numerators: list[float], denominators: list[float],
+              seconds: str) -> tuple[str, str, str, str]:
+    """A throughput or workers target's row: judged by medians, the rounds' ratios beside them."""
+    medians, rounds_ = of_medians(numerators, denominators), paired(numerators, denominators)
+    status = judge(medians, threshold, True)
+    if judge(rounds_, threshold, True) != status:
+        status += " (by medians; not by the rounds' ratios)" if status == "met" else " (by medians; met by the rounds' ratios)"
+    return (target, f"≥ {threshold}×", f"{medians:.3f}× by medians, {rounds_:.3f}× the rounds' ratios ({seconds})", status)
+
+
 def judge(measured: float, threshold: float, at_least: bool) -> str:
     return "met" if (measured >= threshold if at_least else measured < threshold) else "NOT MET"
 
@@ -110,15 +127,13 @@ def main(argv=None) -> int:
         times, differed = rounds(log, a.repeat)
         wrong += differed
         hand = times["hand"]
-        reference, pack = paired(hand, times["reference"]), paired(hand, times["pack"])
-        rows.append(("`eval`, reference policies, against the hand-written evaluator", "≥ 1.0×",
-                     f"{reference:.3f}× ({statistics.median(times['reference']):.2f} s against "
-                     f"{statistics.median(hand):.2f} s)", judge(reference, 1.0, True)))
-        rows.append(("`eval`, community pack, against the hand-written evaluator", "≥ 0.5×",
-                     f"{pack:.3f}× ({statistics.median(times['pack']):.2f} s)", judge(pack, 0.5, True)))
-        two = paired(times["reference"], times["workers"])
-        rows.append((f"`--workers 2` against one worker, reference policies, {events:,} events", f"≥ {NEAR_LINEAR}×",
-                     f"{two:.3f}× ({statistics.median(times['workers']):.2f} s)", judge(two, NEAR_LINEAR, True)))
+        median = {name: statistics.median(runs) for name, runs in times.items()}
+        rows.append(ratio_row("`eval`, reference policies, against the hand-written evaluator", 1.0, hand,
+                              times["reference"], f"{median['reference']:.2f} s against {median['hand']:.2f} s"))
+        rows.append(ratio_row("`eval`, community pack, against the hand-written evaluator", 0.5, hand, times["pack"],
+                              f"{median['pack']:.2f} s"))
+        rows.append(ratio_row(f"`--workers 2` against one worker, reference policies, {events:,} events", NEAR_LINEAR,
+                              times["reference"], times["workers"], f"{median['workers']:.2f} s"))
 
         heavy_log = Path(tmp) / "heavy.jsonl"
         write_log(heavy_log, heavy, 7)
@@ -130,10 +145,9 @@ def main(argv=None) -> int:
             two_times.append(took_two)
             if out != one:
                 wrong.append(f"{WORKERS_DIFFER} (per-member spam rules)")
-        heavy_two = paired(one_times, two_times)
-        rows.append((f"`--workers 2` against one worker, per-member spam rules, {heavy:,} events", f"≥ {NEAR_LINEAR}×",
-                     f"{heavy_two:.3f}× ({statistics.median(two_times):.2f} s against {statistics.median(one_times):.2f} s)",
-                     judge(heavy_two, NEAR_LINEAR, True)))
+        rows.append(ratio_row(f"`--workers 2` against one worker, per-member spam rules, {heavy:,} events",
+                              NEAR_LINEAR, one_times, two_times,
+                              f"{statistics.median(two_times):.2f} s against {statistics.median(one_times):.2f} s"))
     workers_differed = any(w.startswith(WORKERS_DIFFER) for w in wrong)
     rows.append(("`--workers 2` decides as one worker", "byte for byte",
                  "differed" if workers_differed else "same, every run", "NOT MET" if workers_differed else "met"))
@@ -160,7 +174,7 @@ def main(argv=None) -> int:
         print(f"\nDECIDED DIFFERENTLY: {message}")
     if wrong:
         return 1
-    return 2 if a.strict and any(row[3] != "met" for row in rows) else 0
+    return 2 if a.strict and any(not row[3].startswith("met") for row in rows) else 0
 
 
 if __name__ == "__main__":

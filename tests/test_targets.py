@@ -8,7 +8,7 @@ import orjson
 
 from benchmarks import scale
 from benchmarks.throughput import ROOT
-from benchmarks.targets import judge, paired
+from benchmarks.targets import judge, paired, ratio_row
 from benchmarks.throughput import decided
 
 
@@ -22,6 +22,15 @@ def test_a_floor_is_met_at_the_floor_and_a_ceiling_only_below_it():
 def test_ratios_are_the_median_of_each_rounds_own():
     # rounds' ratios 2, 4, 3 → 3; the ratio of the medians would be 4 / 1 = 4
     assert paired([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == 3.0
+
+
+def test_a_ratio_target_is_judged_by_medians_and_says_where_the_rounds_disagree():
+    # medians 4 / 1 = 4 (met at 3.5); the rounds' ratios 2, 4, 3 → 3 (not)
+    target, threshold, measured, status = ratio_row("t", 3.5, [2.0, 4.0, 9.0], [1.0, 1.0, 3.0], "")
+    assert threshold == "≥ 3.5×" and measured.startswith("4.000× by medians, 3.000× the rounds' ratios")
+    assert status == "met (by medians; not by the rounds' ratios)"
+    assert ratio_row("t", 5.0, [2.0, 4.0, 9.0], [1.0, 1.0, 3.0], "")[3] == "NOT MET"
+    assert ratio_row("t", 3.0, [2.0, 4.0, 9.0], [1.0, 1.0, 3.0], "")[3] == "met"
 
 
 def test_decisions_are_read_as_the_hand_written_evaluator_gives_them():
