@@ -163,7 +163,7 @@ def main(argv=None) -> int:
                      judge(worst, 2.0, False)))
 
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"orjson {orjson.__version__}; throughput over {events:,} generated events, {a.repeat} rounds"
+          f"orjson {orjson.__version__}; throughput over {events:,} generated events, {a.repeat} round{'s' if a.repeat != 1 else ''}"
           f"{' (--quick: a tenth of the sizes)' if a.quick else ''}\n")
     if a.quick:
         print("(--quick: start-up, ~0.1 s a run, weighs on every ratio over so few events; the issue's sizes decide)\n")
