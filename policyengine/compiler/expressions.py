@@ -533,12 +533,10 @@ class ExprEmitter:
         """The case-folded text in local `cf` holds one of `words`: one `in`, one pass of the C
         WordSet (a short list; a long one with its Aho–Corasick matcher for the texts the pass
         would cost more), a few `in`s (without it), or one Aho–Corasick pass (a long list)."""
-        if 2 <= len(words) <= WORD_SET_WORDS and matchers.WordSet is not matchers.PythonWordSet:
-            word_set = self.pool.made(("word set",) + tuple(words), lambda: matchers.WordSet(words))
-            return f"{cf} is not None and {word_set}({cf})"
-        if len(words) > WORD_SET_WORDS and matchers.WordSet is not matchers.PythonWordSet:
-            word_set = self.pool.made(("word set", "matcher") + tuple(words),
-                                      lambda: matchers.WordSet(words, WordMatcher(words).any))
+        if len(words) >= 2 and matchers.WordSet is not matchers.PythonWordSet:
+            long = len(words) > WORD_SET_WORDS
+            word_set = self.pool.made(("word set",) + (("matcher",) if long else ()) + tuple(words),
+                                      lambda: matchers.WordSet(words, WordMatcher(words).any if long else None))
             return f"{cf} is not None and {word_set}({cf})"
         if len(words) <= INLINE_WORDS:
             return f"{cf} is not None and (" + " or ".join(f"{self.pool.add(w)} in {cf}" for w in words) + ")"
