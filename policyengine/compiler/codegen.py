@@ -140,6 +140,11 @@ _BINDS = re.compile(r"    (?:def )?([A-Za-z_]\w*)(?: = |\()")      # a name buil
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
+def _bound(lines: list[str]) -> set[str]:
+    """The names build binds at its top level (assigned or defined)."""
+    return {m.group(1) for line in lines if (m := _BINDS.match(line))}
+
+
 def most_free_variables(source: str) -> int:
     """About the most free variables a function build defines closes over, of those called an
     event or a timer at a time (not the record loops, called once a stretch of lines): the names
@@ -147,7 +152,7 @@ def most_free_variables(source: str) -> int:
     100 rules cost a second 68 ms compile; a name only in a string or shadowed by a local counts
     too, which can only move a program over the line that is near it)."""
     lines = source.split("\n")
-    bound = {m.group(1) for line in lines if (m := _BINDS.match(line))}
+    bound = _bound(lines)
     most, used = 0, None
     for line in lines:
         if line.startswith("    def "):
@@ -162,7 +167,7 @@ def names_as_globals(source: str) -> str:
     """`source` with every name its build binds (assigned or defined at its top level) declared
     global there."""
     lines = source.split("\n")
-    bound = sorted({m.group(1) for line in lines if (m := _BINDS.match(line))})
+    bound = sorted(_bound(lines))
     start = next(i for i, line in enumerate(lines) if line.startswith("def build("))
     return "\n".join(lines[:start + 1] + ["    global " + ", ".join(bound)] + lines[start + 1:])
 
