@@ -373,8 +373,7 @@ def _run_workers(shares: int) -> list[ShareResult] | str:
                 process.join()
 
 
-_KEY_BYTES = MERGE_KEY_BYTES
-_KEY = operator.itemgetter(slice(_KEY_BYTES))           # a spooled line's merge key
+_KEY = operator.itemgetter(slice(MERGE_KEY_BYTES))           # a spooled line's merge key
 
 
 def merged(files: list, block: int = 1 << 18):
@@ -441,10 +440,10 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
             files = [spools.enter_context(open(result.path, "rb")) for result in results]
             for lines in merged(files):
                 if write_json is not None:
-                    write_json(b"".join([line[_KEY_BYTES:] for line in lines]))
+                    write_json(b"".join([line[MERGE_KEY_BYTES:] for line in lines]))
                 else:
                     for line in lines:
-                        emit(orjson.loads(line[_KEY_BYTES:]))
+                        emit(orjson.loads(line[MERGE_KEY_BYTES:]))
     reports = [report[4] for report in sorted(report for result in results for report in result.reports)]
     stats = results[0].stats
     for other in results[1:]:

@@ -331,10 +331,9 @@ def test_no_partition_where_the_log_cannot_be_read_twice_or_one_worker_runs(tmp_
 def test_merge_keys_sort_as_their_tags_do(tags):
     # The parent merges the workers' spooled lines by these 64 hex digits as bytes; the oracle is
     # Python's ordering of the tags themselves (small numbers, so that tags tie on their heads).
-    from policyengine.output.decisions import merge_key
-    from policyengine.parallel import _KEY_BYTES
+    from policyengine.output.decisions import MERGE_KEY_BYTES, merge_key
     keys = [merge_key(tag) for tag in tags]
-    assert all(len(key) == _KEY_BYTES and b"\n" not in key for key in keys)
+    assert all(len(key) == MERGE_KEY_BYTES and b"\n" not in key for key in keys)     # what the parent cuts off
     assert sorted(range(len(tags)), key=lambda i: keys[i]) == sorted(range(len(tags)), key=lambda i: tags[i])
 
 
