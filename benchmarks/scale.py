@@ -17,6 +17,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterable
 
 from benchmarks.command import eval_command
 from benchmarks.throughput import REFERENCE
@@ -54,17 +55,18 @@ print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))
 """
 
 
-def measure(events: int, members: int, seed: int, log: Path | None = None) -> tuple[float, float, int]:
-    """`eval` of the reference policies over `lines(...)`, piped to it, or over `log` when given (a
-    file of those lines): seconds (generation included when piped), the eval process's own peak
-    resident memory in MB, and its exit code."""
+def measure(log: Path | Iterable[bytes]) -> tuple[float, float, int]:
+    """`eval` of the reference policies over `log`, a file, or lines piped to it as they come
+    (`lines(...)`): seconds (generating them included), the eval process's own peak resident
+    memory in MB, and its exit code."""
+    piped = not isinstance(log, Path)
     t = time.perf_counter()
-    source = str(log) if log is not None else "-"
-    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, *eval_command(REFERENCE, "--out", "/dev/null", source)],
-                            stdin=subprocess.PIPE if log is None else subprocess.DEVNULL, stdout=subprocess.PIPE)
-    if log is None:
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH,
+                             *eval_command(REFERENCE, "--out", "/dev/null", "-" if piped else str(log))],
+                            stdin=subprocess.PIPE if piped else subprocess.DEVNULL, stdout=subprocess.PIPE)
+    if piped:
         batch = []
-        for line in lines(events, members, seed):
+        for line in log:
             batch.append(line)
             if len(batch) == 10_000:
                 proc.stdin.write(b"".join(batch))
@@ -85,7 +87,7 @@ def main(argv=None) -> int:
     p.add_argument("--members", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=7)
     a = p.parse_args(argv)
-    took, peak_mb, code = measure(a.events, a.members, a.seed)
+    took, peak_mb, code = measure(lines(a.events, a.members, a.seed))
     print(f"{a.events:,} events over {a.members:,} members: {took:.1f} s ({a.events / took:,.0f} events/s, "
           f"generation included), eval peak RSS {peak_mb:.0f} MB, exit {code}")
     return code
