@@ -124,7 +124,7 @@ static int past_budget(WordSet *w, PyObject *text) {
                 if (k == m) return 1;                                                         \
                 budget -= k;                                                                  \
             }                                                                                 \
-            if (budget < 0) return past_budget(w, text);                                        \
+            if (budget < 0) return past_budget(w, text);                                      \
         }                                                                                     \
         return 0;                                                                             \
     }
