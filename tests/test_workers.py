@@ -1,11 +1,15 @@
 """`eval --workers N`: the same decisions and messages as one worker, or one worker and a note saying why."""
 import os
+import subprocess
+import sys
 
 import orjson
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from policyengine.cli import eval_cmd
 from policyengine.cli.eval_cmd import AUTO_MIN_BYTES, auto_workers
+from policyengine.cli.main import main
 from policyengine.compiler.partition import blocker
 from policyengine.loader import load_text
 from tests.conftest import run_cli
@@ -109,30 +113,52 @@ def _summary_workers(stderr: bytes) -> int:
     return 1
 
 
-def test_auto_splits_a_long_log_among_the_cores_with_one_workers_decisions(long_log, mixed_log):
-    cores = len(os.sched_getaffinity(0))
+def _eval_in_process(capsys, *args: str) -> tuple[int, int]:
+    """`policyengine eval` run here (so that `_cores` can be set): its exit code and the workers its
+    summary says ran."""
+    capsys.readouterr()
+    code = main(["eval", "--progress", "never", *args])
+    return code, _summary_workers(capsys.readouterr().err.encode())
+
+
+def test_auto_splits_a_long_log_among_the_cores_with_one_workers_decisions(long_log, mixed_log, tmp_path,
+                                                                           monkeypatch, capsys):
+    # Two cores whatever this machine has: on one core, auto's one worker would look like no split.
+    monkeypatch.setattr(eval_cmd, "_cores", lambda: 2)
     policy = ("--policy", "policies/examples/ads.policy", "--policy", "policies/examples/streak.policy")
     one = run_cli("eval", *policy, str(long_log))
-    auto = run_cli("eval", "--workers", "auto", *policy, str(long_log))
-    assert auto.returncode == one.returncode == 0
-    assert auto.stdout == one.stdout and one.stdout.count(b"\n") > 100
-    assert _summary_workers(one.stderr) == 1 and _summary_workers(auto.stderr) == cores
+    assert one.returncode == 0 and one.stdout.count(b"\n") > 100 and _summary_workers(one.stderr) == 1
+    out = tmp_path / "auto.jsonl"
+    assert _eval_in_process(capsys, "--workers", "auto", *policy, "--out", str(out), str(long_log)) == (0, 2)
+    assert out.read_bytes() == one.stdout
     # a short log: one worker, and no note (auto chose; nothing was refused)
     short = run_cli("eval", "--workers", "auto", *policy, str(mixed_log))
     assert short.returncode == 0 and _summary_workers(short.stderr) == 1 and "note:" not in short.stderr.decode()
     assert short.stdout == run_cli("eval", *policy, str(mixed_log)).stdout
 
 
-def test_auto_reads_a_gzipped_logs_size_from_its_trailer(long_log, tmp_path):
+def test_auto_counts_the_cores_this_process_may_run_on(long_log):
+    # One core allowed (as `taskset -c N` or a container gives it): one worker, on any machine.
+    first = min(os.sched_getaffinity(0))
+    policy = ("--policy", "policies/examples/ads.policy")
+    pinned = subprocess.run([sys.executable, "-m", "policyengine", "eval", "--workers", "auto", *policy,
+                             str(long_log)], capture_output=True, timeout=120,
+                            preexec_fn=lambda: os.sched_setaffinity(0, {first}))
+    assert pinned.returncode == 0 and _summary_workers(pinned.stderr) == 1
+    assert eval_cmd._cores() == len(os.sched_getaffinity(0))
+
+
+def test_auto_reads_a_gzipped_logs_size_from_its_trailer(long_log, tmp_path, monkeypatch, capsys):
     # 60 000 generated events compress to well under 8 MiB; their lines are past it
     import gzip
+    monkeypatch.setattr(eval_cmd, "_cores", lambda: 2)
     packed = tmp_path / "long.jsonl.gz"
     packed.write_bytes(gzip.compress(long_log.read_bytes()))
     assert packed.stat().st_size < AUTO_MIN_BYTES <= long_log.stat().st_size
     policy = ("--policy", "policies/examples/ads.policy")
-    auto = run_cli("eval", "--workers", "auto", *policy, str(packed))
-    assert auto.returncode == 0 and _summary_workers(auto.stderr) == len(os.sched_getaffinity(0))
-    assert auto.stdout == run_cli("eval", *policy, str(long_log)).stdout
+    out = tmp_path / "auto.jsonl"
+    assert _eval_in_process(capsys, "--workers", "auto", *policy, "--out", str(out), str(packed)) == (0, 2)
+    assert out.read_bytes() == run_cli("eval", *policy, str(long_log)).stdout
 
 
 def test_auto_runs_a_program_that_cannot_split_on_one_worker_without_a_note(long_log):
