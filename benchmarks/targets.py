@@ -80,6 +80,13 @@ def one_and_two(log: Path, policies: list[str], repeat: int) -> tuple[list[float
     return ones, twos, same
 
 
+def same_decisions_row(wrong: list[str]) -> tuple[str, str, str, str]:
+    """The row of the workers' exactness: not met if any run of two workers decided differently."""
+    differed = any(w.startswith(WORKERS_DIFFER) for w in wrong)
+    return ("`--workers 2` decides as one worker", "byte for byte", "differed" if differed else "same, every run",
+            "NOT MET" if differed else "met")
+
+
 def paired(numerators: list[float], denominators: list[float]) -> float:
     """The median of the rounds' ratios."""
     return statistics.median(a / b for a, b in zip(numerators, denominators))
@@ -154,9 +161,7 @@ def main(argv=None) -> int:
         rows.append(ratio_row(f"`--workers 2` against one worker, per-member spam rules, {heavy:,} events",
                               NEAR_LINEAR, one_times, two_times,
                               f"{statistics.median(two_times):.2f} s against {statistics.median(one_times):.2f} s"))
-    workers_differed = any(w.startswith(WORKERS_DIFFER) for w in wrong)
-    rows.append(("`--workers 2` decides as one worker", "byte for byte",
-                 "differed" if workers_differed else "same, every run", "NOT MET" if workers_differed else "met"))
+    rows.append(same_decisions_row(wrong))
 
     lines = [orjson.dumps(e) for e in generate(60_000 // share, seed=7)]
     measured = {name: rule_scaling.measure(text, lines, 3) for name, (text, _) in rule_scaling.policies().items()}

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 
-from benchmarks import scale
-from benchmarks.targets import judge, paired, ratio_row
+from benchmarks import scale, targets
+from benchmarks.targets import judge, paired, ratio_row, same_decisions_row
 from benchmarks.throughput import ROOT, decided
 
 
@@ -54,3 +55,35 @@ def test_the_peak_memory_is_not_the_measuring_process():
     done = subprocess.run([sys.executable, "-c", script, str(ROOT)], check=True, capture_output=True, cwd=ROOT)
     peak, code = done.stdout.split()
     assert int(code) == 0 and 10 < float(peak) < 200
+
+
+def _fake_runs(monkeypatch, outputs: dict):
+    """eval runs that take 1 s and print `outputs[workers]`; the hand-written evaluator decides one
+    delete of u1's e1."""
+    monkeypatch.setattr(targets, "eval_run", lambda log, policies, workers: (1.0, outputs[workers]))
+    monkeypatch.setattr(targets, "hand_written", lambda log: (2.0, [("delete", "u1", "e1")]))
+
+
+DELETE = orjson.dumps({"action": "delete", "user": "u1", "event_id": "e1"}) + b"\n"
+WARN = orjson.dumps({"action": "warn", "user": "u1", "event_id": "e1"}) + b"\n"
+
+
+def test_two_workers_that_decide_differently_are_caught(monkeypatch):
+    _fake_runs(monkeypatch, {1: DELETE, 2: DELETE})
+    assert targets.one_and_two(Path("log"), [], 2) == ([1.0, 1.0], [1.0, 1.0], True)
+    times, wrong = targets.rounds(Path("log"), 2)
+    assert wrong == [] and times["hand"] == [2.0, 2.0]
+    assert same_decisions_row(wrong)[2:] == ("same, every run", "met")
+
+    _fake_runs(monkeypatch, {1: DELETE, 2: WARN})
+    assert targets.one_and_two(Path("log"), [], 2)[2] is False
+    _, wrong = targets.rounds(Path("log"), 1)
+    assert wrong == [f"{targets.WORKERS_DIFFER} (reference policies)"]
+    assert same_decisions_row(wrong)[2:] == ("differed", "NOT MET")
+
+
+def test_the_reference_policies_deciding_unlike_the_hand_written_evaluator_are_caught(monkeypatch):
+    _fake_runs(monkeypatch, {1: WARN, 2: WARN})
+    _, wrong = targets.rounds(Path("log"), 1)
+    assert wrong == ["the reference policies decided differently from the hand-written evaluator"]
+    assert same_decisions_row(wrong)[3] == "met"          # the workers agreed with one worker
