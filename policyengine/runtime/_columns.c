@@ -137,6 +137,14 @@ static PyTypeObject MemberIndexType = {
 
 #define PRESENT_WORDS(room) (((room) + 63) / 64)      /* the words of a column's `present` bits */
 
+/* Each row `row` that column `c` holds a value in, in row order, by its `present` bits: a column
+ * of a million members' rows may hold a few hundred values. The body must not end the walk with
+ * `break` (it would leave only the word's loop). */
+#define FOR_EACH_PRESENT(c, row)                                                                   \
+    for (Py_ssize_t word_ = 0; word_ < PRESENT_WORDS((c)->room); word_++)                         \
+        for (uint64_t bits_ = (c)->present[word_];                                                 \
+             bits_ != 0 && ((row) = word_ * 64 + __builtin_ctzll(bits_), 1); bits_ &= bits_ - 1)
+
 static int column_set(Column *c, PyObject *key, PyObject *value) {
     if (c->unwrap) {
         if (!PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != 1) {
@@ -234,7 +242,8 @@ static void index_prefetch(MemberIndex *ix, Py_ssize_t row) {
 }
 
 static int Column_traverse(Column *c, visitproc visit, void *arg) {
-    for (Py_ssize_t r = 0; r < c->room; r++) Py_VISIT(c->values[r]);
+    Py_ssize_t r;
+    FOR_EACH_PRESENT(c, r) Py_VISIT(c->values[r]);
     return 0;
 }
 
@@ -291,22 +300,24 @@ static PyObject *shown_key(Column *c, Py_ssize_t row) {
 static PyObject *column_list(Column *c, int what) {
     PyObject *out = PyList_New(c->len);
     if (out == NULL) return NULL;
-    Py_ssize_t n = 0;
-    for (Py_ssize_t w = 0; w < PRESENT_WORDS(c->room) && n < c->len; w++) {
-        for (uint64_t bits = c->present[w]; bits != 0 && n < c->len; bits &= bits - 1) {
-            Py_ssize_t r = w * 64 + __builtin_ctzll(bits);
-            PyObject *value = c->values[r];
-            if (value == NULL) continue;                  /* never, while bits and values agree */
-            PyObject *key = what == 1 ? NULL : shown_key(c, r);
-            PyObject *item = what == 0 ? key : what == 1 ? Py_NewRef(value) : key == NULL ? NULL : PyTuple_Pack(2, key, value);
-            if (what == 2) Py_XDECREF(key);
-            if (item == NULL) {
-                Py_DECREF(out);
-                return NULL;
-            }
-            PyList_SET_ITEM(out, n++, item);
+    Py_ssize_t n = 0, r;
+    FOR_EACH_PRESENT(c, r) {
+        /* A tuple made here may run the collector, and a finaliser empty rows: a row's bit read
+         * before may be stale, and the list may end short. */
+        PyObject *value = c->values[r];
+        if (value == NULL || n == PyList_GET_SIZE(out)) continue;
+        Py_INCREF(value);
+        PyObject *key = what == 1 ? NULL : shown_key(c, r);
+        PyObject *item = what == 0 ? key : what == 1 ? Py_NewRef(value) : key == NULL ? NULL : PyTuple_Pack(2, key, value);
+        if (what == 2) Py_XDECREF(key);
+        Py_DECREF(value);
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
         }
+        PyList_SET_ITEM(out, n++, item);
     }
+    Py_SET_SIZE(out, n);                                  /* its slots past n are NULL */
     return out;
 }
 
@@ -327,10 +338,11 @@ static PyObject *Column_iter(Column *c) {
 static PyObject *Column_to_dict(Column *c, PyObject *Py_UNUSED(ignored)) {
     PyObject *out = PyDict_New();
     if (out == NULL) return NULL;
-    for (Py_ssize_t r = 0; r < c->room; r++) {
-        if (c->values[r] == NULL) continue;
+    Py_ssize_t r;
+    FOR_EACH_PRESENT(c, r) {
         PyObject *key = shown_key(c, r);
-        int failed = key == NULL || PyDict_SetItem(out, key, c->values[r]) < 0;
+        PyObject *value = c->values[r];                   /* read after: see column_list */
+        int failed = key == NULL || (value != NULL && PyDict_SetItem(out, key, value) < 0);
         Py_XDECREF(key);
         if (failed) {
             Py_DECREF(out);
