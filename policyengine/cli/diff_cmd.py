@@ -18,11 +18,8 @@ rules' failures).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
-import shutil
 import sys
-import tempfile
 from collections import Counter, defaultdict, deque
 from typing import NamedTuple
 
@@ -69,6 +66,7 @@ def _readable_twice(logs: list[str], folder: str) -> list[tuple[str, str]]:
         path = os.path.join(folder, f"stdin-{len(out)}")
         with open(path, "wb") as copy:
             if not spooled:
+                import shutil
                 shutil.copyfileobj(sys.stdin.buffer, copy, 1 << 20)
         spooled = True
         out.append(("<stdin>", path))
@@ -131,6 +129,11 @@ def run(args) -> int:
         print_diagnostics(loaded.diagnostics, loaded.sources, "text")
     if old.program is None or new.program is None:
         return exits.POLICY_ERRORS
+    # imported here: every command's start-up paid ~15 ms for them (multiprocessing brings socket
+    # and pickle, tempfile shutil and random), and only diff uses them
+    import multiprocessing
+    import shutil
+    import tempfile
     comparison = Comparison()
     collector = quiet_collector()
     try:
