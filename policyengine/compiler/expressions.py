@@ -111,6 +111,15 @@ def normalized_text(text: IR) -> IR:
     return IR("call", "text", args=(text,), value="normalize")
 
 
+def numbered(names: dict, key, prefix: str) -> str:
+    """The local or binding named for `key` in `names`: `prefix` and the number of keys met before
+    it, given the first time it is asked for."""
+    name = names.get(key)
+    if name is None:
+        name = names[key] = f"{prefix}{len(names)}"
+    return name
+
+
 class HandlerLocals:
     """Event fields (and their case-folded forms) read once at the top of a handler.
 
@@ -153,26 +162,18 @@ class HandlerLocals:
         return f"t{self.temps}"
 
     def field(self, path: tuple) -> str:
-        if path not in self.fields:
-            self.fields[path] = f"f{len(self.fields)}"
-        return self.fields[path]
+        return numbered(self.fields, path, "f")
 
     def fold(self, path: tuple) -> str:
         self.field(path)
-        if path not in self.folded:
-            self.folded[path] = f"cf{len(self.folded)}"
-        return self.folded[path]
+        return numbered(self.folded, path, "cf")
 
     def normalized(self, path: tuple) -> str:
         self.field(path)
-        if path not in self.normal:
-            self.normal[path] = f"nf{len(self.normal)}"
-        return self.normal[path]
+        return numbered(self.normal, path, "nf")
 
     def memo_name(self, ir: IR) -> str:
-        if ir not in self.memo:
-            self.memo[ir] = f"m{len(self.memo)}"
-        return self.memo[ir]
+        return numbered(self.memo, ir, "m")
 
     def memo_use(self, ir: IR, code: str) -> str:
         """A memo's use: the first written computes it without testing it — the handler's code
@@ -187,10 +188,7 @@ class HandlerLocals:
     def derived(self, function: str, path: tuple) -> str:
         """A text function of a field (`link_count(text)`), computed once per event however often used."""
         self.field(path)
-        key = (function, path)
-        if key not in self.calls:
-            self.calls[key] = f"d{len(self.calls)}"
-        return self.calls[key]
+        return numbered(self.calls, (function, path), "d")
 
 
 class ExprEmitter:
@@ -557,18 +555,11 @@ class TableNames:
 
     def batch(self, steps: str) -> str:
         """The name of the runtime/updates.Updates holding these steps, bound by build()."""
-        if steps not in self.updates:
-            self.updates[steps] = f"U{len(self.updates)}"
-        return self.updates[steps]
+        return numbered(self.updates, steps, "U")
 
     def giver(self, currency: str, source: str, names: str, named: bool) -> str:
         """The name of the function awarding `currency` for one rule (Rewards.giver), bound by build()."""
-        key = (currency, source, names, named)
-        if key not in self.givers:
-            self.givers[key] = f"GIVE{len(self.givers)}"
-        return self.givers[key]
+        return numbered(self.givers, (currency, source, names, named), "GIVE")
 
     def aggregate(self, fingerprint: str) -> str:
-        if fingerprint not in self.aggregates:
-            self.aggregates[fingerprint] = f"A{len(self.aggregates)}"
-        return self.aggregates[fingerprint]
+        return numbered(self.aggregates, fingerprint, "A")
