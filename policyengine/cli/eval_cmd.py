@@ -59,6 +59,9 @@ def add_parser(sub) -> None:
                         "(otherwise says why and uses one); decisions are the same, in the same order. auto: one "
                         f"per core this process may use when the run can be split and its logs hold "
                         f"{AUTO_MIN_BYTES >> 20} MiB or more, otherwise one, without a note")
+    p.add_argument("--profile", action="store_true",
+                   help="after the run, print where its time went: each rule, each event type's handler before its "
+                        "rules, timers, reading the log (one worker; the decisions are the same)")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress line on stderr (auto: only on a terminal)")
@@ -95,7 +98,14 @@ def run(args) -> int:
             return exits.USAGE
         for what in session.dropped:
             sys.stderr.write(f"warning[W0301]: state of {what} dropped: its definition changed or was removed\n")
-    evaluator = Evaluator(compiled, session.store if session else None)
+    profile = None
+    if args.profile:
+        from policyengine.compiler import compile_program
+        from policyengine.runtime.profile import profiled_evaluator
+        compiled = compile_program(loaded.program, args.explain, profile=True)
+        evaluator, profile = profiled_evaluator(compiled, session.store if session else None)
+    else:
+        evaluator = Evaluator(compiled, session.store if session else None)
     decoder = EventDecoder(compiled.plan.field_types)
     try:
         if args.out and session is not None:
@@ -127,6 +137,8 @@ def run(args) -> int:
         sys.stderr.write(message + "\n")
 
     collector = quiet_collector()
+    if profile is not None:
+        profile.start()
     try:
         if workers > 1:
             from policyengine.parallel import Job, run_shares
@@ -192,6 +204,10 @@ def run(args) -> int:
             return exits.USAGE
     if not args.quiet:
         sys.stderr.write(summary_text(stats, strict_stop=status == exits.USAGE, workers=workers))
+    if profile is not None:
+        from policyengine.runtime.profile import profile_text
+        profile.close()
+        sys.stderr.write(profile_text(profile))
     return status
 
 
@@ -259,6 +275,8 @@ def _why_one_worker(args, program) -> str | None:
         return "--state keeps one state file"
     if args.report:
         return "--report observes every event in one place"
+    if args.profile:
+        return "--profile times each rule in one process"
     found = blocker(program)
     if found is not None:
         return found.what + (f" ({found.where})" if found.where else "")

@@ -31,9 +31,10 @@ AGGREGATE_HELPERS = ("add_window", "add_read", "add_sum", "add_distinct", "add_e
                      "Updates", "FAILED")
 
 
-def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
-    """With `explain`, each rule's decisions also carry the values its conditions tested."""
-    pool, tables = Pool(), TableNames(explain)
+def generate(plan: Plan, explain: bool = False, profile: bool = False) -> tuple[str, Pool, TableNames]:
+    """With `explain`, each rule's decisions also carry the values its conditions tested; with
+    `profile`, each rule first tells the profiler it starts (`eval --profile`)."""
+    pool, tables = Pool(), TableNames(explain, profile)
     # Bodies first: writing them fills the pool and the table names the header binds.
     handlers = [_handler_body(h, plan, pool, tables) for h in plan.handlers]
     bodies = [[f"def h{i}(ev, ts, out):"] + _prologue(local, pool, tables) + _numbered(local) + body
@@ -81,6 +82,8 @@ def generate(plan: Plan, explain: bool = False) -> tuple[str, Pool, TableNames]:
     w.line("REW = _rt.rewards")
     w.line("rule_failed = _rt.rule_failed")
     w.line("aggregate_failed = _rt.aggregate_failed")
+    if tables.profile:
+        w.line("LAP = _rt.lap")
     w.line("track_member = _h.track_member")
     w.line("StopRules = _h.StopRules")
     w.line("RouteDiverged = _h.RouteDiverged")
@@ -601,6 +604,8 @@ def _local(w: CodeWriter, name: str, code: str) -> str:
 
 def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool: Pool) -> None:
     w.line(f"# rule {index}")
+    if emit.tables.profile:
+        w.line(f"LAP({index})")             # the time from here to the next lap is this rule's
     w.line("try:")
     w.indent()
     # A rule about another member (e.g. `for target_user`) does not fire when that member is

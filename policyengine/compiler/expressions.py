@@ -545,9 +545,10 @@ class ExprEmitter:
 class TableNames:
     """Names of the state tables a generated module binds, and how the module is generated."""
 
-    def __init__(self, explain: bool = False) -> None:
+    def __init__(self, explain: bool = False, profile: bool = False) -> None:
         self.aggregates: dict[str, str] = {}
         self.explain = explain               # decisions carry `explain` (see codegen._explanation)
+        self.profile = profile               # each rule starts with LAP(its index) (runtime/profile.py)
         self.event_fields: set[str] = set()  # top-level event fields any generated function reads
         self.record = None                   # the decoded-record layout handlers also take (codegen.generate)
         self.givers: dict[tuple, str] = {}   # (currency, source, policy and rule names, named) → GIVEn

@@ -26,8 +26,10 @@ class CompiledProgram(msgspec.Struct, frozen=True):
     def rules(self) -> tuple[CheckedRule, ...]:
         return self.plan.rules
 
-    def bind(self, store: MemoryStore, timeline, rewards, on_rule_error: Callable, on_aggregate_error: Callable) -> dict:
-        """The generated functions, closed over the store's tables: {'handlers': {event type: fn}, …}."""
+    def bind(self, store: MemoryStore, timeline, rewards, on_rule_error: Callable, on_aggregate_error: Callable,
+             lap: Callable | None = None) -> dict:
+        """The generated functions, closed over the store's tables: {'handlers': {event type: fn}, …}.
+        `lap`: what a program compiled with `profile` calls as each rule starts (runtime/profile.py)."""
         tables = {
             "store": store,
             "members": store.members,
@@ -39,7 +41,7 @@ class CompiledProgram(msgspec.Struct, frozen=True):
         }
         namespace: dict = {}
         exec(self.code, namespace)
-        runtime = _Callbacks(timeline, rewards, on_rule_error, on_aggregate_error)
+        runtime = _Callbacks(timeline, rewards, on_rule_error, on_aggregate_error, lap)
         # Interned, the program's strings are written from their encoded form (output/_decisions.c).
         pool = tuple(sys.intern(v) if v.__class__ is str else v for v in self.pool)
         built = namespace["build"](pool, tables, helpers, _AggregateHelpers, runtime)
@@ -61,15 +63,17 @@ class _Callbacks(msgspec.Struct, frozen=True):
     rewards: object
     rule_failed: Callable
     aggregate_failed: Callable
+    lap: Callable | None = None
 
 
-def compile_program(program: CheckedProgram, explain: bool = False) -> CompiledProgram:
+def compile_program(program: CheckedProgram, explain: bool = False, profile: bool = False) -> CompiledProgram:
     """Only a CheckedProgram compiles: holding one proves checking passed. `explain` compiles a
-    variant whose decisions say why; the default variant carries no trace of it."""
+    variant whose decisions say why, `profile` one whose rules each tell a profiler they start
+    (bound with `lap`); the default variant carries no trace of either."""
     if not isinstance(program, CheckedProgram):
         raise TypeError("compile_program takes the CheckedProgram that check_program returns")
     plan = lower(program)
-    source, pool, tables = generate(plan, explain)
+    source, pool, tables = generate(plan, explain, profile)
     code = compile(source, GENERATED_FILENAME, "exec")
     return CompiledProgram(source, code, tuple(pool.values), plan, tables.record)
 

@@ -34,7 +34,9 @@ class Evaluator:
     route_batch = None
     batches = None
 
-    def __init__(self, compiled: CompiledProgram, store: MemoryStore | None = None):
+    def __init__(self, compiled: CompiledProgram, store: MemoryStore | None = None, lap=None):
+        """`lap`: for a program compiled with `profile`, what its rules call as each starts
+        (runtime/profile.py)."""
         self.compiled = compiled
         self.store = store if store is not None else MemoryStore()
         self.issues: list[RuntimeIssue] = []
@@ -43,7 +45,7 @@ class Evaluator:
         self.timeline = Timeline(self.store, program.ladders, program.scores)
         self.rewards = Rewards(self.store, program, self.timeline)
         self.timeline.rewards = self.rewards
-        built = compiled.bind(self.store, self.timeline, self.rewards, self._rule_failed, self._aggregate_failed)
+        built = compiled.bind(self.store, self.timeline, self.rewards, self._rule_failed, self._aggregate_failed, lap)
         self.has_periods = bool(program.everies)
         self.has_roles = bool(program.roles)
         if self.has_periods and self.store.events_seen and self.store.watermark is not None:

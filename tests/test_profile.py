@@ -1,0 +1,142 @@
+"""`eval --profile` (runtime/profile.py): every rule's runs counted exactly, time charged lap by lap,
+and the decisions the same as without it."""
+from __future__ import annotations
+
+import re
+
+import orjson
+
+from policyengine.compiler import compile_program
+from policyengine.loader import load_text
+from policyengine.runtime import profile as profile_module
+from policyengine.runtime.profile import Profile, profile_text, profiled_evaluator
+from tests.conftest import run_cli
+from tests.test_records import _log_bytes
+
+# `busy` stops the event from the third message of a member within an hour; `hello` runs on the
+# messages it did not stop; `liked` on every reaction. No word list: no guard skips a rule.
+POLICY = """policy p
+rule busy priority 10 {
+  on message
+  when count(message by user within 1h) >= 3
+  do delete, stop
+}
+rule hello {
+  on message
+  do warn("hi")
+}
+rule liked {
+  on reaction
+  when count(reaction by user) >= 2
+  do warn("again")
+}
+rule quiet {
+  on join
+  do warn("welcome")
+}
+"""
+
+
+def _event(kind: str, second: int, user: str, n: int) -> dict:
+    return {"type": kind, "ts": f"2026-11-02T10:00:{second:02d}Z", "user": user, "id": f"e{n}",
+            **({"text": "hello"} if kind == "message" else {})}
+
+
+# u1 sends five messages within the minute (busy stops the 3rd, 4th and 5th), u2 two; u3 reacts
+# three times. By hand: busy runs 7 times, hello 7 - 3 = 4, liked 3, quiet never.
+EVENTS = [_event("message", 1, "u1", 1), _event("message", 2, "u2", 2), _event("message", 3, "u1", 3),
+          _event("reaction", 4, "u3", 4), _event("message", 5, "u1", 6), _event("reaction", 6, "u3", 7),
+          _event("message", 7, "u1", 8), _event("message", 8, "u2", 9), _event("message", 9, "u1", 10),
+          _event("reaction", 10, "u3", 11)]
+
+
+def test_every_rule_is_counted_each_time_its_code_is_reached(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in EVENTS))
+    policy = tmp_path / "p.policy"
+    policy.write_text(POLICY, encoding="utf-8")
+    r = run_cli("eval", "--profile", "--quiet", "--policy", str(policy), str(log))
+    assert r.returncode == 0
+    decisions = [orjson.loads(line) for line in r.stdout.splitlines()]
+    assert [d["action"] for d in decisions].count("delete") == 3
+    runs = _runs(r.stderr.decode())
+    assert runs == {"p/busy": 7, "p/hello": 4, "p/liked": 3, "p/quiet": 0,
+                    "`on message` before its rules": 7, "`on reaction` before its rules": 3}
+
+
+_ROW = re.compile(r"^(?P<name>.+?) +(?P<runs>[\d,]+|-) +(?P<total>\S+ \S+) +(?P<per_run>\S+ \S+|-) +[\d.]+%$")
+
+
+def _runs(stderr: str) -> dict[str, int]:
+    """The runs column of the profile table, by row, for rules and handlers."""
+    rows = [_ROW.match(line) for line in stderr[stderr.index("── profile"):].splitlines()[2:-1]]
+    assert all(rows), stderr
+    return {row["name"]: int(row["runs"].replace(",", "")) for row in rows if row["name"].startswith(("p/", "`on"))}
+
+
+def test_the_profile_changes_no_decision_and_runs_on_one_worker(tmp_path):
+    log = tmp_path / "mixed.jsonl"
+    log.write_bytes(_log_bytes(6_000, seed=11))        # bad lines and late events among them
+    args = ("--policy", "policies/community", "--until", "2026-12-31T00:00:00Z", str(log))
+    plain = run_cli("eval", *args)
+    profiled = run_cli("eval", "--profile", "--workers", "2", *args)
+    assert plain.returncode == profiled.returncode == 0
+    assert profiled.stdout == plain.stdout and plain.stdout.count(b"\n") > 100
+    err = profiled.stderr.decode()
+    assert "note: --workers 2: running on one worker: --profile times each rule in one process" in err
+    assert "── profile" in err and "timers (ladders, silences, periods)" in err
+    # every rule of the pack has its row, run or not
+    for rule in ("community/no_ads", "community/wake_silent", "community/points_for_messages"):
+        assert f"\n{rule} " in err
+
+
+class _Clock:
+    """perf_counter_ns from a script of readings."""
+
+    def __init__(self, readings):
+        self.readings = iter(readings)
+
+    def __call__(self):
+        return next(self.readings)
+
+
+def test_each_lap_charges_the_time_since_the_last_to_the_section_that_was_running(monkeypatch):
+    monkeypatch.setattr(profile_module.time, "perf_counter_ns", _Clock([0, 100, 130, 200, 260, 400, 1000]))
+    profile = Profile(["p/a", "p/b"])                    # reads 0: the start
+    handler = profile.section("`on message` before its rules", "handler")
+    outer = profile.enter(handler)                       # 100: 100 ns between events
+    profile.lap(0)                                       # 130: 30 ns of the handler's own
+    profile.lap(1)                                       # 200: 70 ns of rule a
+    profile.lap(0)                                       # 260: 60 ns of rule b
+    profile.leave(outer)                                 # 400: 140 ns of rule a
+    profile.close()                                      # 1000: 600 ns between events
+    assert profile.ns[0] == 70 + 140 and profile.ns[1] == 60 and profile.ns[handler] == 30
+    assert profile.ns[profile.between] == 700 and profile.runs[0] == 2 and profile.runs[1] == 1
+    profile.lap_ns = 20                                  # the profiler's own cost, taken off each run
+    rows = {row.name: (row.runs, row.ns) for row in profile.sections()}
+    assert rows["p/a"] == (2, 210 - 40) and rows["p/b"] == (1, 40) and rows["`on message` before its rules"] == (1, 10)
+    assert [row.name for row in profile.sections()][:2] == [profile.names[profile.between], "p/a"]
+
+
+def test_a_rule_that_never_ran_is_listed_and_a_cheap_one_is_not_shown_below_zero():
+    profile = Profile(["p/cheap", "p/never"])
+    profile.ns[0], profile.runs[0], profile.lap_ns = 50, 10, 20.0
+    rows = {row.name: row for row in profile.sections()}
+    assert rows["p/cheap"].ns == 0 and rows["p/never"].runs == 0
+    text = profile_text(profile)
+    assert "\np/never " in text and "\np/cheap " in text and "20 ns a run, the profiler's own, taken off" in text
+
+
+def test_a_program_compiled_for_the_profile_decides_as_the_plain_one():
+    loaded = load_text([("p.policy", POLICY)])
+    plain = compile_program(loaded.program)
+    profiled = compile_program(loaded.program, profile=True)
+    assert "LAP(" not in plain.source and plain.source.count("LAP(") == 0
+    assert profiled.source.count("    LAP(0)") >= 1 and "LAP = _rt.lap" in profiled.source
+    evaluator, profile = profiled_evaluator(profiled)
+    profile.start()
+    out = []
+    for n, event in enumerate(EVENTS):
+        out += evaluator.process(event, 1_000_000 * (n + 1))
+    profile.close()
+    assert [d["rule"] for d in out].count("busy") == 3 and profile.runs[:4] == [7, 4, 3, 0]
