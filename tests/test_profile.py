@@ -140,3 +140,18 @@ def test_a_program_compiled_for_the_profile_decides_as_the_plain_one():
         out += evaluator.process(event, 1_000_000 * (n + 1))
     profile.close()
     assert [d["rule"] for d in out].count("busy") == 3 and profile.runs[:4] == [7, 4, 3, 0]
+
+
+def test_state_checkpoints_have_their_own_row(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in EVENTS))
+    policy = tmp_path / "p.policy"
+    policy.write_text(POLICY, encoding="utf-8")
+    r = run_cli("eval", "--profile", "--quiet", "--state", str(tmp_path / "state.db"), "--checkpoint-every", "4",
+                "--policy", str(policy), str(log))
+    assert r.returncode == 0
+    rows = [_ROW.match(line) for line in r.stderr.decode().splitlines()]
+    saves = [row for row in rows if row and row["name"] == "saving state (--state checkpoints)"]
+    # checkpoints come between chunks of lines (replay.py), and ten lines are one chunk: the one at
+    # the log's end
+    assert len(saves) == 1 and saves[0]["runs"] == "1"

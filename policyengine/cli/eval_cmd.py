@@ -104,6 +104,10 @@ def run(args) -> int:
         from policyengine.runtime.profile import profiled_evaluator
         compiled = compile_program(loaded.program, args.explain, profile=True)
         evaluator, profile = profiled_evaluator(compiled, session.store if session else None)
+        if session is not None:
+            from policyengine.runtime.profile import timed
+            session.checkpoint = timed(profile, profile.section("saving state (--state checkpoints)", "engine"),
+                                       session.checkpoint)
     else:
         evaluator = Evaluator(compiled, session.store if session else None)
     decoder = EventDecoder(compiled.plan.field_types)
