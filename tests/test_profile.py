@@ -55,13 +55,30 @@ def test_every_rule_is_counted_each_time_its_code_is_reached(tmp_path):
     log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in EVENTS))
     policy = tmp_path / "p.policy"
     policy.write_text(POLICY, encoding="utf-8")
-    r = run_cli("eval", "--profile", "--quiet", "--policy", str(policy), str(log))
+    r = run_cli("eval", "--profile-out", str(tmp_path / "profile.json"), "--quiet", "--policy", str(policy), str(log))
     assert r.returncode == 0
     decisions = [orjson.loads(line) for line in r.stdout.splitlines()]
     assert [d["action"] for d in decisions].count("delete") == 3
     runs = _runs(r.stderr.decode())
-    assert runs == {"p/busy": 7, "p/hello": 4, "p/liked": 3, "p/quiet": 0,
-                    "`on message` before its rules": 7, "`on reaction` before its rules": 3}
+    expected = {"p/busy": 7, "p/hello": 4, "p/liked": 3, "p/quiet": 0,
+                "`on message` before its rules": 7, "`on reaction` before its rules": 3}
+    assert runs == expected
+    # the JSON form (--profile-out, which implies --profile): the same rows
+    written = orjson.loads((tmp_path / "profile.json").read_bytes())
+    rows = {row["name"]: row for row in written["sections"]}
+    assert {name: rows[name]["runs"] for name in expected} == expected
+    assert rows["p/busy"]["kind"] == "rule" and rows["`on message` before its rules"]["kind"] == "handler"
+    assert written["total_ns"] == sum(row["ns"] for row in written["sections"]) and written["lap_ns"] > 0
+
+
+def test_a_profile_file_that_cannot_be_written_stops_the_run_before_it_starts(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in EVENTS))
+    policy = tmp_path / "p.policy"
+    policy.write_text(POLICY, encoding="utf-8")
+    r = run_cli("eval", "--profile-out", str(tmp_path / "missing" / "profile.json"), "--policy", str(policy), str(log))
+    assert r.returncode == 3 and r.stdout == b"" and "profile.json: cannot write" in r.stderr.decode()
+    assert "── profile" not in r.stderr.decode() and "Traceback" not in r.stderr.decode()
 
 
 _ROW = re.compile(r"^(?P<name>.+?) +(?P<runs>[\d,]+|-) +(?P<total>\S+ \S+) +(?P<per_run>\S+ \S+|-) +[\d.]+%$")

@@ -62,6 +62,8 @@ def add_parser(sub) -> None:
     p.add_argument("--profile", action="store_true",
                    help="after the run, print where its time went: each rule, each event type's handler before its "
                         "rules, timers, reading the log (one worker; the decisions are the same)")
+    p.add_argument("--profile-out", metavar="FILE.json",
+                   help="with --profile (which it implies): also write the profile as JSON to FILE.json")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress line on stderr (auto: only on a terminal)")
@@ -99,6 +101,7 @@ def run(args) -> int:
         for what in session.dropped:
             sys.stderr.write(f"warning[W0301]: state of {what} dropped: its definition changed or was removed\n")
     profile = None
+    args.profile = args.profile or args.profile_out is not None
     if args.profile:
         from policyengine.compiler import compile_program
         from policyengine.runtime.profile import profiled_evaluator
@@ -118,6 +121,11 @@ def run(args) -> int:
             out = open(args.out, "wb") if args.out else sys.stdout.buffer
     except OSError as err:
         usage_error(f"{args.out}: cannot write: {err.strerror}")
+        return exits.USAGE
+    try:                         # opened before the run, so that a path it cannot write stops nothing later
+        profile_out = open(args.profile_out, "wb") if args.profile_out is not None else None
+    except OSError as err:
+        usage_error(f"{args.profile_out}: cannot write: {err.strerror}")
         return exits.USAGE
     emit = jsonl_writer(out) if args.format == "jsonl" else _text_writer(out)
     if args.report:
@@ -209,9 +217,12 @@ def run(args) -> int:
     if not args.quiet:
         sys.stderr.write(summary_text(stats, strict_stop=status == exits.USAGE, workers=workers))
     if profile is not None:
-        from policyengine.runtime.profile import profile_text
+        from policyengine.runtime.profile import profile_json, profile_text
         profile.close()
         sys.stderr.write(profile_text(profile))
+        if profile_out is not None:
+            with profile_out:
+                profile_out.write(profile_json(profile))
     return status
 
 

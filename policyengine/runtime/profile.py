@@ -19,6 +19,8 @@ from __future__ import annotations
 import time
 from typing import Callable, NamedTuple
 
+import orjson
+
 from policyengine.compiler import CompiledProgram
 
 _CALIBRATION_LAPS = 20_000
@@ -160,6 +162,14 @@ def profile_text(profile: Profile, width: int = 100) -> str:
     lines.append(f"(a rule's time: its conditions, gates and actions; a test rules share counts in the first "
                  f"that works it out; {profile.lap_ns:.0f} ns a run, the profiler's own, taken off)")
     return "\n".join(lines) + "\n"
+
+
+def profile_json(profile: Profile) -> bytes:
+    """The profile for a program to read: every row as the table has it (nanoseconds, the
+    profiler's cost taken off), and that cost a run."""
+    rows = profile.sections()
+    return orjson.dumps({"lap_ns": round(profile.lap_ns, 1), "total_ns": sum(row.ns for row in rows),
+                         "sections": [row._asdict() for row in rows]}, option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def _duration(ns: float) -> str:
