@@ -21,6 +21,17 @@ from policyengine.logs import OpenLog, line_batches
 from policyengine.output.decisions import Tally, materialize
 from policyengine.runtime.evaluator import Evaluator
 
+try:
+    from policyengine.runtime._columns import ahead
+except ImportError:                 # pragma: no cover - the C module not built
+    ahead = None
+
+# From this many members in the store's index, a chunk's lines go to the loop through `ahead`
+# (runtime/_columns.c), which asks memory for the next lines' members' rows before the rules
+# reach them. The reference policies over 1M events, one worker: 2 000 members +10 % (nothing to
+# gain, the scan paid), 20 000 +3 %, 60 000 -8 %, 200 000 -12 %; 1M members over 3M events -17 %.
+AHEAD_MEMBERS = 1 << 15
+
 LATE_REPORTED = 20
 # A line the record path refuses (then the general decoder takes it or says why): malformed or
 # mistyped JSON, a time parse_ts refuses or bad UTF-8 (both ValueError); an over-long line is
@@ -163,6 +174,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     # lines every worker judges (parallel.py).
     route = evaluator.route_batch if loop is not None else None
     committed = skip
+    index = evaluator.store.member_index
     # a worker reads its chunks its own way, and scans each next one before the rules run on this one
     # (parallel.py)
     batches = evaluator.batches(log.stream, max_line) if route is not None and skip == 0 else \
@@ -178,7 +190,12 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                 checkpoint.checkpoint(identity, lineno)
                 committed = lineno
             if loop is not None:
-                lines = iter(batch if route is None else route(batch))
+                if route is not None:
+                    lines = iter(route(batch))
+                elif ahead is not None and index is not None and len(index) >= AHEAD_MEMBERS:
+                    lines = ahead(index, batch)
+                else:
+                    lines = iter(batch)
                 while True:
                     events, stop, decided, held, ts = loop(lines, decode_record, decode_timed, _NOT_A_RECORD,
                                                            evaluator)

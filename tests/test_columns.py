@@ -334,3 +334,53 @@ def test_the_index_lists_its_live_columns_and_prefetching_reads_no_dead_one():
     # by hand: `members` and 80 more columns; 40 dropped leave 41; the member's row is
     # [first seen, joined, messages] = [10, 10, 3] after three messages, [40, 40, 1] for a new one
     assert done.stdout.split("\n")[0] == "[1, 81, 41] [10, 10, 3] [40, 40, 1] [0, 13, 26, 39]"
+
+
+# `ahead` (the rows of the next lines' members asked of memory) hands on exactly the lines it is
+# given, whatever they hold: it only reads them.
+_LINES = st.lists(st.one_of(
+    st.none(),
+    st.binary(max_size=80),
+    st.sampled_from([b'{"type":"message","user":"m1","ts":1}', b'{"user": "m2"}', b'{"user":"m\\u0031"}',
+                     b'{"user":"\xe6\x88\x90\xe5\x91\x98"}', b'{"user":', b'{"user":"unclosed', b'"user"',
+                     b'{"user":17}', b'{"user":"m' + b"9" * 300 + b'"}']),
+    st.builds(lambda n: b'{"type":"message","user":"m%d","text":"hi"}' % n, st.integers(0, 299))), max_size=300)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_LINES)
+def test_ahead_hands_on_every_line_as_it_is(lines):
+    from policyengine.runtime._columns import ahead
+    index = MemberIndex()
+    column, other = Column(index), Column(index)
+    for n in range(0, 300, 3):                  # members in the index, some with values in both columns
+        column[f"m{n}"] = n
+        if n % 2:
+            other[f"m{n}"] = [n]
+    assert list(ahead(index, lines)) == lines
+    assert list(ahead(MemberIndex(), lines)) == lines          # an empty index: nothing found
+
+
+def test_ahead_takes_only_a_member_index_and_a_list():
+    from policyengine.runtime._columns import ahead
+    for bad in ((MemberIndex(), (b"x",)), ({}, [b"x"]), (MemberIndex(),)):
+        try:
+            ahead(*bad)
+        except TypeError as err:
+            assert "ahead(index: MemberIndex, lines: list)" in str(err)
+        else:
+            raise AssertionError(f"ahead{bad!r} took its arguments")
+
+
+def test_a_run_decides_the_same_with_its_lines_asked_for_ahead(monkeypatch):
+    # AHEAD_MEMBERS 0: every chunk through `ahead`, from the first member on; the oracle is the
+    # same run with it never used
+    from policyengine import replay as replay_module
+    from tests.test_records import _log_bytes
+    data = _log_bytes(6_000, seed=13)
+    runs = []
+    for least in (0, 1 << 62):
+        monkeypatch.setattr(replay_module, "AHEAD_MEMBERS", least)
+        out, reports, _ = _decisions(MemoryStore(), data)
+        runs.append(([dict(d) for d in out], reports))
+    assert runs[0] == runs[1] and len(runs[0][0]) > 100 and runs[0][1]
