@@ -44,7 +44,7 @@ from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, bucket_count
 from policyengine.events.routing import scan_ahead, split_spans
 from policyengine.logs import CHUNK, LogOpenError, check_readable, line_batches, open_log
 from policyengine.output.decisions import MERGE_KEY_BYTES, dump_tagged
-from policyengine.replay import ReplayStats, StrictStop, replay
+from policyengine.replay import AHEAD_MEMBERS, ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.helpers import RouteDiverged, member_crc, share_of
 
@@ -86,7 +86,10 @@ class ShareEvaluator(Evaluator):
         (events/_route.c: `routed`)."""
         clock = self.store.clock
         if routed is not None and type(clock) is Clock:
-            return routed(lines, self._route_fields, self.shares, self.share, self.exchange, clock)
+            # the share's rows of the lines ahead asked of memory where its members are many (replay.py)
+            index = self.store.member_index
+            index = index if index is not None and len(index) >= AHEAD_MEMBERS else None
+            return routed(lines, self._route_fields, self.shares, self.share, self.exchange, clock, index)
         return taking(clock, route(lines, self._route_fields, self.shares, self.share, self.exchange))
 
     def batches(self, stream, limit: int):

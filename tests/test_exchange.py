@@ -19,7 +19,7 @@ from benchmarks.loggen import generate
 from policyengine.events.clock import Clock
 from policyengine.events.routing import Exchange, route, routed, scan_ahead
 from tests.conftest import run_cli
-from tests.test_route import FIELDS, PLAIN, PLAIN_US, _eval_in_process, _spans_of
+from tests.test_route import FIELDS, PLAIN, PLAIN_US, _eval_in_process, _index_of, _spans_of
 
 assert Exchange is not None, "events/_route.c was not built"
 
@@ -63,6 +63,7 @@ def _worker(memory, workers, me, chunks, shares, ahead, leave_after, pipe, spans
     exchange = Exchange(memory, workers, me)
     out = []
     if spans:        # as eval's workers read: chunks as spans, through routed with a clock that takes no time
+        index = _index_of([line for chunk in chunks for line in chunk])
         chunks = [_spans_of(chunk) for chunk in chunks]
         clock = Clock()
         clock.due = -(1 << 63)
@@ -74,7 +75,8 @@ def _worker(memory, workers, me, chunks, shares, ahead, leave_after, pipe, spans
                 scan_ahead(chunk, FIELDS, shares, me, exchange)
             if ahead and k + 1 < len(chunks):
                 scan_ahead(chunks[k + 1], FIELDS, shares, me, exchange)
-            out.append(list(routed(chunk, FIELDS, shares, me, exchange, clock)) if spans
+            # a worker reading spans asks for its members' rows ahead (its index: every member)
+            out.append(list(routed(chunk, FIELDS, shares, me, exchange, clock, index)) if spans
                        else route(chunk, FIELDS, shares, me, exchange))
     finally:
         exchange.leave()

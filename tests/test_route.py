@@ -307,17 +307,44 @@ def test_routed_is_route_taken_by_the_clock(seed, shares, as_spans, watermark, d
         seen = []
         for make, routing in ((PythonClock, lambda c: taking(c, route(chunk, FIELDS, shares, share))),
                               (Clock, lambda c: routed(_spans_of(chunk) if as_spans else chunk, FIELDS, shares, share,
-                                                       None, c))):
+                                                       None, c)),
+                              # with the share's member index, whose rows of the lines ahead it asks for
+                              (Clock, lambda c: routed(_spans_of(chunk) if as_spans else chunk, FIELDS, shares, share,
+                                                       None, c, _index_of(chunk)))):
             clock = make()
             clock.watermark = start + watermark * 10_000_000 if watermark >= 0 else None
             if due is not None:
                 clock.due = start + due * 10_000_000
             items = routing(clock)
             seen.append(([(item, items.taken) for item in items], items.taken, clock.watermark))
-        assert seen[1] == seen[0]
+        assert seen[1] == seen[0] and seen[2] == seen[0]
         handed, after, _ = seen[0]
         not_own = sum(type(item) is not bytes for item, _ in handed)
         assert sum(taken for _, taken in handed) + after + not_own == len(chunk)
+
+
+def _index_of(chunk: list):
+    """A member index holding the chunk's members (every other one), with a column or two of
+    values: what routed's look-ahead reads."""
+    from policyengine.runtime._columns import Column, MemberIndex
+    index = MemberIndex()
+    counts, lists = Column(index), Column(index)
+    for n, line in enumerate(chunk):
+        try:
+            user = orjson.loads(line).get("user") if line else None
+        except (orjson.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(user, str) and n % 2:
+            counts[user] = n
+            lists[user] = [n]
+    return index
+
+
+def test_routed_takes_a_member_index_or_none_and_nothing_else():
+    chunk = [orjson.dumps(e) for e in generate(20, seed=1)]
+    assert list(routed(chunk, FIELDS, 1, 0, None, Clock(), None)) == list(routed(chunk, FIELDS, 1, 0, None, Clock()))
+    with pytest.raises(TypeError, match="index: MemberIndex"):
+        routed(chunk, FIELDS, 1, 0, None, Clock(), {})
 
 
 def _field_values(record) -> list:

@@ -405,3 +405,21 @@ def test_the_ceilings_share_logs_split_the_log_by_member_as_two_workers_do(tmp_p
         share = partition[zlib.crc32(orjson.loads(line)["user"].encode()) % BUCKETS]
         assert line in parts[share] and line not in parts[1 - share]
     assert bad in parts[0] and bad in parts[1]
+
+
+def test_workers_that_ask_for_their_members_rows_ahead_decide_as_one_worker(mixed_log, tmp_path, monkeypatch, capsys):
+    # From the first member on (the threshold 0), each worker's routed lines go with its member
+    # index (events/_route.c: routed_warm) and one worker's through _columns.ahead: the same bytes.
+    from policyengine import parallel, replay
+    monkeypatch.setattr(parallel, "AHEAD_MEMBERS", 0)
+    monkeypatch.setattr(replay, "AHEAD_MEMBERS", 0)
+    args = ("--policy", "policies/examples", "--until", UNTIL)
+    outputs = []
+    for workers in ("1", "2", "3"):
+        out = tmp_path / f"w{workers}.jsonl"
+        capsys.readouterr()
+        assert main(["eval", "--quiet", "--progress", "never", "--workers", workers, *args, "--out", str(out),
+                     str(mixed_log)]) == 0
+        outputs.append((out.read_bytes(), capsys.readouterr().err))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0][0] == _eval(mixed_log, 1).stdout and outputs[0][0].count(b"\n") > 100

@@ -22,6 +22,7 @@
 #include "_json_scan.h" /* Cursor, the scans, Layout and field_of */
 #include "_clock_state.h" /* Clock: the routed iterator takes other shares' times onto it */
 #include "_split.h"       /* Cutter: where a chunk's lines are cut, as split_lines cuts them */
+#include "../runtime/_columns.h"   /* MemberIndex and its `warm`: the rows of the lines ahead (routed) */
 
 static uint32_t crc_table[256];
 
@@ -743,9 +744,12 @@ static PyObject *route(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
  * is). The chunk counts as routed when the iterator reaches its end. */
 typedef struct {
     PyObject_HEAD
-    PyObject *refs[4];                   /* what `r` points into: the lines, the shares, the exchange, the clock */
+    PyObject *refs[5];                   /* what `r` points into: the lines, the shares, the exchange, the clock; the index */
     Routing r;
     Clock *clock;
+    MemberIndex *index;                  /* or NULL: the share's member index, whose rows of the lines ahead are
+                                            asked of memory a window ahead (runtime/_columns.c: ahead) */
+    Py_ssize_t warmed;                   /* lines before it were */
     Predicted predictions[PREDICTED];
     int64_t base;
     Py_ssize_t next;
@@ -760,14 +764,20 @@ static PyTypeObject RoutedType;
 static PyTypeObject *clock_type;         /* events._records.Clock, whose layout _clock_state.h gives */
 
 static PyObject *routed(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
-    const char *usage = "routed(lines: list | Lines, fields, shares, share, exchange: Exchange | None, clock: Clock)";
-    if (nargs != 6 || clock_type == NULL || !Py_IS_TYPE(args[5], clock_type)) {
+    const char *usage = "routed(lines: list | Lines, fields, shares, share, exchange: Exchange | None, clock: Clock"
+                        "[, index: MemberIndex | None])";
+    int indexed = nargs == 7 && args[6] != Py_None;
+    if (nargs < 6 || nargs > 7 || clock_type == NULL || !Py_IS_TYPE(args[5], clock_type)
+        || (indexed && (columns_api == NULL || !Py_IS_TYPE(args[6], columns_api->index_type)))) {
         PyErr_SetString(PyExc_TypeError, usage);
         return NULL;
     }
     Routed *it = PyObject_New(Routed, &RoutedType);
     if (it == NULL) return NULL;
-    for (int k = 0; k < 4; k++) it->refs[k] = NULL;
+    for (int k = 0; k < 5; k++) it->refs[k] = NULL;
+    it->index = indexed ? (MemberIndex *)args[6] : NULL;
+    it->refs[4] = indexed ? Py_NewRef(args[6]) : NULL;
+    it->warmed = 0;
     it->taken = NULL;
     it->clock = NULL;
     if (read_routing(args, 5, 5, 5, &it->r, usage) < 0) {
@@ -800,12 +810,43 @@ static int Routed_set_taken(Routed *it, Py_ssize_t taken) {
     return 0;
 }
 
+/* Whether line i is known, without waiting, to be another share's event (its scan already in the
+ * exchange). */
+static inline int known_other(const Routing *r, int64_t base, Py_ssize_t i) {
+    Exchange *x = r->x;
+    if (x == NULL) return 0;
+    int scanner = (int)((base + i) / BLOCK % x->workers);
+    if (scanner != r->share && !(x->seen[scanner] > base + i
+                                 || __atomic_load_n(scanned_of(x, scanner), __ATOMIC_ACQUIRE) > base + i))
+        return 0;
+    long owner = found_share(*found_at(x, base + i));
+    return owner != UNSURE && owner != r->share;
+}
+
+/* The rows of the members of the next window of lines asked of memory, one window ahead of the
+ * line handed on: those not known to be another share's (whose members this share's index does
+ * not hold). */
+static void routed_warm(Routed *it, Py_ssize_t i) {
+    Py_ssize_t n = it->r.src.n;
+    if (i + COLUMNS_AHEAD < it->warmed || it->warmed >= n) return;
+    Py_ssize_t from = it->warmed > i ? it->warmed : i, to = from + COLUMNS_AHEAD < n ? from + COLUMNS_AHEAD : n;
+    const char *starts[COLUMNS_AHEAD];
+    Py_ssize_t lens[COLUMNS_AHEAD];
+    int k = 0;
+    for (Py_ssize_t j = from; j < to; j++)
+        if (!known_other(&it->r, it->base, j) && (starts[k] = (const char *)source_at(&it->r.src, j, &lens[k])) != NULL)
+            k++;
+    columns_api->warm(it->index, starts, lens, k);
+    it->warmed = to;
+}
+
 static PyObject *Routed_next(Routed *it) {
     Routing *r = &it->r;
     Clock *c = it->clock;
     Py_ssize_t taken = 0, n = r->src.n;
     while (it->next < n) {
         Py_ssize_t i = it->next++;
+        if (it->index != NULL) routed_warm(it, i);
         long owner;
         int64_t ts;
         if (owner_at(r, it->predictions, it->base, i, &owner, &ts) < 0) return NULL;
@@ -830,7 +871,7 @@ static PyObject *Routed_next(Routed *it) {
 
 static void Routed_dealloc(Routed *it) {
     if (it->clock != NULL) it->clock->scanned = NULL;
-    for (int k = 0; k < 4; k++) Py_XDECREF(it->refs[k]);
+    for (int k = 0; k < 5; k++) Py_XDECREF(it->refs[k]);
     Py_XDECREF(it->taken);
     PyObject_Free(it);
 }
@@ -904,7 +945,8 @@ static PyMethodDef methods[] = {
      "route(lines, fields, shares, share[, exchange]) -> per line: the line (own), its time (another share's) or "
      "(line,) (unsure)"},
     {"routed", (PyCFunction)(void (*)(void))routed, METH_FASTCALL,
-     "routed(lines, fields, shares, share, exchange, clock) -> taking(clock, route(...)), made as it is asked"},
+     "routed(lines, fields, shares, share, exchange, clock[, index]) -> taking(clock, route(...)), made as it is "
+     "asked; with a member index, the rows of the lines ahead asked of memory"},
     {"split_spans", (PyCFunction)(void (*)(void))split_spans, METH_FASTCALL,
      "split_spans(data, limit, head) -> split_lines(data, limit, head) as Lines: each line made into bytes when "
      "asked for"},
@@ -920,6 +962,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_route", NULL, 0, me
 
 PyMODINIT_FUNC PyInit__route(void) {
     crc_init();
+    columns_import();                   /* without the columns module, routed takes no index */
     if (PyType_Ready(&ExchangeType) < 0 || PyType_Ready(&LinesType) < 0 || PyType_Ready(&RoutedType) < 0) return NULL;
     /* The clock routed moves is the record module's; without it routed refuses every clock, and
      * parallel.py takes the times through route and events/clock.py's taking instead. */

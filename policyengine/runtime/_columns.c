@@ -470,7 +470,7 @@ static PyTypeObject ColumnType = {
  * passes of independent loads, those misses overlap. Only ever a guess: a line whose member is not
  * found, is not plain ASCII or is not an event at all is passed over, and nothing read here
  * decides anything. */
-#define AHEAD 64                        /* lines a window: their rows' memory fits the core's own cache */
+#define AHEAD COLUMNS_AHEAD             /* lines a window: their rows' memory fits the core's own cache */
 #define AHEAD_PROBES 8
 
 typedef struct {
@@ -497,19 +497,18 @@ static const char *user_of(const char *s, Py_ssize_t n, Py_ssize_t *len) {
     return v;
 }
 
-static void ahead_warm(Ahead *a, Py_ssize_t from, Py_ssize_t to) {
-    MemberIndex *ix = a->ix;
+/* The rows of the members of `n` (at most AHEAD) lines asked of memory: the lines' bytes at
+ * starts[i], lens[i] (a NULL start for none). */
+static void index_warm(MemberIndex *ix, const char *const *starts, const Py_ssize_t *lens, int n) {
     Py_hash_t hashes[AHEAD];
     Py_ssize_t rows[AHEAD];
-    int k = 0;
-    for (Py_ssize_t i = from; i < to; i++, k++) {          /* the slots */
-        PyObject *line = PyList_GET_ITEM(a->lines, i);
+    for (int j = 0; j < n; j++) {                           /* the slots */
         Py_ssize_t len;
-        const char *user = PyBytes_Check(line) ? user_of(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &len) : NULL;
-        hashes[k] = user != NULL ? _Py_HashBytes(user, len) : -1;
-        if (hashes[k] != -1) __builtin_prefetch(&ix->slots[(size_t)(uint32_t)hashes[k] & ix->mask]);
+        const char *user = starts[j] != NULL ? user_of(starts[j], lens[j], &len) : NULL;
+        hashes[j] = user != NULL ? _Py_HashBytes(user, len) : -1;
+        if (hashes[j] != -1) __builtin_prefetch(&ix->slots[(size_t)(uint32_t)hashes[j] & ix->mask]);
     }
-    for (int j = 0; j < k; j++) {                           /* the keys they hold, the columns' entries */
+    for (int j = 0; j < n; j++) {                           /* the keys they hold, the columns' entries */
         rows[j] = -1;
         if (hashes[j] == -1) continue;
         size_t i = (size_t)(uint32_t)hashes[j] & ix->mask;
@@ -523,13 +522,25 @@ static void ahead_warm(Ahead *a, Py_ssize_t from, Py_ssize_t to) {
             }
         }
     }
-    for (int j = 0; j < k; j++) {                           /* the values */
+    for (int j = 0; j < n; j++) {                           /* the values */
         if (rows[j] < 0) continue;
         for (Py_ssize_t c = 0; c < ix->ncolumns; c++) {
             Column *col = ix->columns[c];
             if (rows[j] < col->room && col->values[rows[j]] != NULL) __builtin_prefetch(col->values[rows[j]]);
         }
     }
+}
+
+static void ahead_warm(Ahead *a, Py_ssize_t from, Py_ssize_t to) {
+    const char *starts[AHEAD];
+    Py_ssize_t lens[AHEAD];
+    int n = 0;
+    for (Py_ssize_t i = from; i < to; i++, n++) {
+        PyObject *line = PyList_GET_ITEM(a->lines, i);
+        starts[n] = PyBytes_Check(line) ? PyBytes_AS_STRING(line) : NULL;
+        lens[n] = starts[n] != NULL ? PyBytes_GET_SIZE(line) : 0;
+    }
+    index_warm(a->ix, starts, lens, n);
 }
 
 /* ahead(index, lines) → an iterator over `lines`, a list, that asks memory for the rows of the
@@ -582,7 +593,7 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static ColumnsAPI api = {&ColumnType, column_set, column_del, index_prefetch};
+static ColumnsAPI api = {&ColumnType, column_set, column_del, index_prefetch, index_warm, &MemberIndexType};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_columns", NULL, 0, module_methods, NULL, NULL, NULL, NULL};
 

@@ -104,7 +104,12 @@ typedef struct {
     int (*set)(Column *c, PyObject *key, PyObject *value);       /* value held by the column */
     int (*del)(Column *c, PyObject *key);                        /* KeyError when missing */
     void (*prefetch)(MemberIndex *ix, Py_ssize_t row);            /* the row's values in every column */
+    /* the rows of the members of n <= COLUMNS_AHEAD lines (bytes at starts[i], lens[i]; NULL: none) */
+    void (*warm)(MemberIndex *ix, const char *const *starts, const Py_ssize_t *lens, int n);
+    PyTypeObject *index_type;
 } ColumnsAPI;
+
+#define COLUMNS_AHEAD 64                /* lines a window of `warm` (see _columns.c: ahead) */
 
 #define COLUMNS_CAPSULE "policyengine.runtime._columns.API"
 
