@@ -106,7 +106,8 @@ class Profile:
         self.leave(self.current)
 
     def sections(self) -> list[Section]:
-        """Every section that ran, the costliest first; the profiler's cost taken off each run."""
+        """Every rule, run or not, and every other section that ran, the costliest first; the
+        profiler's cost taken off each run."""
         rows = [Section(name, kind, runs, max(0, round(ns - runs * self.lap_ns)))
                 for name, kind, runs, ns in zip(self.names, self.kinds, self.runs, self.ns)
                 if kind == "rule" or runs or ns]
