@@ -239,3 +239,18 @@ def test_the_record_loop_sweeps_expired_window_entries(monkeypatch):
     assert calls
     [table] = evaluator.store.windows.values()
     assert sorted(t // 1_000_000 for entries in table.values() for t in entries) == [9945, 9955, 9965, 9975, 9985, 9995]
+
+
+def test_members_names_read_right_whether_few_or_many_and_the_few_come_kept():
+    # A member's name is kept as the str it came as (events/_records.c: kept_name); over many
+    # members almost none is found kept, and a name not kept then takes its slot rarely. The names
+    # must read right throughout, and once the members are few again they come kept again.
+    decode = record_decoder(record_fields({}))
+    line = b'{"type":"message","user":"%s","ts":1}'
+    many = [f"m{n}" for n in range(40_000)]
+    assert [decode(line % name.encode()).user for name in many] == many
+    few = [f"f{n}" for n in range(10)]
+    for _ in range(2_000):
+        assert [decode(line % name.encode()).user for name in few] == few
+    again = [decode(line % name.encode()).user for name in few]
+    assert all(a is b for a, b in zip(again, [decode(line % name.encode()).user for name in few]))

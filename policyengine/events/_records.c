@@ -24,6 +24,8 @@
 #define SMALL 256        /* an escaped string up to this long is unescaped on the stack */
 #define KEPT_SLOTS 4096  /* members' names kept as str objects, by a hash of their bytes */
 #define KEPT_LEN 32      /* longer names are made anew each time */
+#define KEPT_JUDGED 4096 /* names between two judgements of how often the kept ones are found */
+#define KEPT_HITS 8
 
 /* How a field's strings are made (the spec's fourth item). */
 enum { MADE = 0, TYPE_NAME = 1, KEPT = 2 };
@@ -48,6 +50,13 @@ typedef struct {
      * line, its hash computed once for every table keyed by members, and those tables find it by
      * identity. Slots are taken by the last name hashed to them. */
     PyObject *kept[KEPT_SLOTS];
+    /* Each slot's name's hash, so that a name not kept costs no read of the str in its slot (over
+     * a million members nearly every name: a cache miss a line). And while fewer than one name in
+     * KEPT_HITS is found kept (judged every KEPT_JUDGED names), a name not kept takes its slot only
+     * one time in 16: giving the slot to the new name cost freeing the old one, another miss. */
+    uint32_t kept_hash[KEPT_SLOTS];
+    unsigned kept_tries, kept_hits;
+    int kept_rarely;
     Predicted predicted[PREDICTED];
     PyObject *pair;          /* decode_timed's last result, filled again when no one else holds it */
     /* Where a record keeps each field (by position), when the record type is a plain msgspec
@@ -230,16 +239,25 @@ typedef struct {
 static PyObject *kept_name(RecordDecoder *self, const unsigned char *v, Py_ssize_t n) {
     uint32_t h = 2166136261u;                              /* FNV-1a */
     for (Py_ssize_t i = 0; i < n; i++) h = (h ^ v[i]) * 16777619u;
-    PyObject **slot = &self->kept[(h ^ h >> 16) & (KEPT_SLOTS - 1)];
-    PyObject *kept = *slot;
-    if (kept != NULL && PyUnicode_GET_LENGTH(kept) == n && memcmp(PyUnicode_1BYTE_DATA(kept), v, n) == 0) {
+    size_t at = (h ^ h >> 16) & (KEPT_SLOTS - 1);
+    PyObject *kept = self->kept[at];
+    if (++self->kept_tries == KEPT_JUDGED) {
+        self->kept_rarely = self->kept_hits * KEPT_HITS < KEPT_JUDGED;
+        self->kept_tries = self->kept_hits = 0;
+    }
+    if (kept != NULL && self->kept_hash[at] == h && PyUnicode_GET_LENGTH(kept) == n
+        && memcmp(PyUnicode_1BYTE_DATA(kept), v, n) == 0) {
+        self->kept_hits++;
         Py_INCREF(kept);
         return kept;
     }
     PyObject *text = text_of((const char *)v, n, 1);
     if (text == NULL) return NULL;
-    Py_INCREF(text);
-    Py_XSETREF(*slot, text);
+    if (!self->kept_rarely || (self->kept_tries & 15) == 0) {
+        self->kept_hash[at] = h;
+        Py_INCREF(text);
+        Py_XSETREF(self->kept[at], text);
+    }
     return text;
 }
 

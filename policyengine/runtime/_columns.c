@@ -516,6 +516,7 @@ static void index_warm(MemberIndex *ix, const char *const *starts, const Py_ssiz
             if (ix->slots[i].hash == (uint32_t)hashes[j]) {
                 rows[j] = ix->slots[i].row;
                 __builtin_prefetch(ix->slots[i].key);
+                __builtin_prefetch((const char *)ix->slots[i].key + 63);  /* its text, past a line's end */
                 for (Py_ssize_t c = 0; c < ix->ncolumns; c++)
                     if (rows[j] < ix->columns[c]->room) __builtin_prefetch(&ix->columns[c]->values[rows[j]]);
                 break;
