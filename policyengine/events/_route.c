@@ -816,9 +816,11 @@ static inline int known_other(const Routing *r, int64_t base, Py_ssize_t i) {
     Exchange *x = r->x;
     if (x == NULL) return 0;
     int scanner = (int)((base + i) / BLOCK % x->workers);
-    if (scanner != r->share && !(x->seen[scanner] > base + i
-                                 || __atomic_load_n(scanned_of(x, scanner), __ATOMIC_ACQUIRE) > base + i))
-        return 0;
+    if (scanner != r->share && x->seen[scanner] <= base + i) {
+        int64_t p = __atomic_load_n(scanned_of(x, scanner), __ATOMIC_ACQUIRE);   /* as wait_for reads it */
+        if (p <= base + i) return 0;
+        x->seen[scanner] = p;
+    }
     long owner = found_share(*found_at(x, base + i));
     return owner != UNSURE && owner != r->share;
 }
