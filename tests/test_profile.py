@@ -71,6 +71,19 @@ def test_every_rule_is_counted_each_time_its_code_is_reached(tmp_path):
     assert written["total_ns"] == sum(row["ns"] for row in written["sections"]) and written["lap_ns"] > 0
 
 
+def test_a_profile_file_alone_also_runs_on_one_worker(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in EVENTS))
+    policy = tmp_path / "p.policy"
+    policy.write_text(POLICY, encoding="utf-8")
+    plain = run_cli("eval", "--quiet", "--policy", str(policy), str(log))
+    r = run_cli("eval", "--quiet", "--workers", "2", "--profile-out", str(tmp_path / "p.json"), "--policy", str(policy),
+                str(log))
+    assert r.returncode == plain.returncode == 0 and r.stdout == plain.stdout
+    assert "running on one worker: --profile times each rule in one process" in r.stderr.decode()
+    assert "error" not in r.stderr.decode() and _runs(r.stderr.decode())["p/busy"] == 7
+
+
 def test_a_profile_file_that_cannot_be_written_stops_the_run_before_it_starts(tmp_path):
     log = tmp_path / "log.jsonl"
     log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in EVENTS))
@@ -172,3 +185,17 @@ def test_state_checkpoints_have_their_own_row(tmp_path):
     # checkpoints come between chunks of lines (replay.py), and ten lines are one chunk: the one at
     # the log's end
     assert len(saves) == 1 and saves[0]["runs"] == "1"
+
+
+def test_a_program_compiled_for_the_profile_decides_the_same_without_a_profiler():
+    from policyengine.runtime.evaluator import Evaluator
+    loaded = load_text([("p.policy", POLICY)])
+    decided = []
+    for compiled in (compile_program(loaded.program), compile_program(loaded.program, profile=True)):
+        evaluator = Evaluator(compiled)                      # no lap given
+        out = []
+        for n, event in enumerate(EVENTS):
+            out += evaluator.process(event, 1_000_000 * (n + 1))
+        assert not evaluator.issues
+        decided.append(out)
+    assert decided[0] == decided[1] and len(decided[0]) == 3 + 4 + 2

@@ -71,6 +71,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    args.profile = args.profile or args.profile_out is not None      # before the workers are decided
     try:
         loaded, compiled = load_compiled(args.policy, args.explain)
         check_readable(args.logs)
@@ -101,7 +102,6 @@ def run(args) -> int:
         for what in session.dropped:
             sys.stderr.write(f"warning[W0301]: state of {what} dropped: its definition changed or was removed\n")
     profile = None
-    args.profile = args.profile or args.profile_out is not None
     if args.profile:
         from policyengine.compiler import compile_program
         from policyengine.runtime.profile import profiled_evaluator

@@ -41,7 +41,7 @@ class CompiledProgram(msgspec.Struct, frozen=True):
         }
         namespace: dict = {}
         exec(self.code, namespace)
-        runtime = _Callbacks(timeline, rewards, on_rule_error, on_aggregate_error, lap)
+        runtime = _Callbacks(timeline, rewards, on_rule_error, on_aggregate_error, lap or _no_lap)
         # Interned, the program's strings are written from their encoded form (output/_decisions.c).
         pool = tuple(sys.intern(v) if v.__class__ is str else v for v in self.pool)
         built = namespace["build"](pool, tables, helpers, _AggregateHelpers, runtime)
@@ -58,12 +58,16 @@ def _rule_id(rule: CheckedRule) -> str:
     return f"{rule.policy}/{rule.name}"
 
 
+def _no_lap(section: int) -> None:
+    """A profiled program's laps where no profiler was given: its rules still run as they are."""
+
+
 class _Callbacks(msgspec.Struct, frozen=True):
     timeline: object
     rewards: object
     rule_failed: Callable
     aggregate_failed: Callable
-    lap: Callable | None = None
+    lap: Callable = _no_lap
 
 
 def compile_program(program: CheckedProgram, explain: bool = False, profile: bool = False) -> CompiledProgram:
