@@ -87,3 +87,15 @@ def test_the_reference_policies_deciding_unlike_the_hand_written_evaluator_are_c
     _, wrong = targets.rounds(Path("log"), 1)
     assert wrong == ["the reference policies decided differently from the hand-written evaluator"]
     assert same_decisions_row(wrong)[3] == "met"          # the workers agreed with one worker
+
+
+def test_a_timed_eval_gives_the_decisions_eval_prints(tmp_path):
+    # benchmarks.workers.run writes them to a file, as users do, and reads them back after timing
+    from benchmarks import workers
+    from benchmarks.throughput import REFERENCE, write_log
+    from tests.conftest import run_cli
+    log = tmp_path / "log.jsonl"
+    write_log(log, 3_000, 7)
+    took, output = workers.run(log, REFERENCE, 2)
+    printed = run_cli("eval", "--quiet", *(f for p in REFERENCE for f in ("--policy", p)), str(log)).stdout
+    assert output == printed and output.count(b"\n") > 10
