@@ -16,6 +16,7 @@ they get the lock. For throughput, shard members across engines (each with its o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import defaultdict
 from typing import Callable, Iterable
@@ -42,8 +43,10 @@ class PolicyError(Exception):
 
 class Engine:
     def __init__(self, loaded: LoadResult, store: MemoryStore | None = None, state: str | None = None,
-                 source: tuple = (), explain: bool = False):
+                 source: tuple = (), explain: bool = False, profile: bool = False):
         self._explain = explain
+        self._profile = profile
+        self._profiler = None
         self._lock = threading.RLock()
         self._handlers: dict[str, list[Callable]] = defaultdict(list)
         self._source = source
@@ -58,25 +61,33 @@ class Engine:
         if loaded.program is None:
             raise PolicyError(loaded.diagnostics, loaded.sources)
         self.warnings = [d for d in loaded.diagnostics if not d.is_error]
-        self.compiled = compile_program(loaded.program, explain=self._explain)
+        self.compiled = compile_program(loaded.program, explain=self._explain, profile=self._profile)
         if store is None and self._state_file is not None:
             rows = self._state_file.load()
             store, self.dropped = restore(rows, self.compiled) if rows else (MemoryStore(), [])
-        self.evaluator = Evaluator(self.compiled, store)
+        if self._profile:
+            from policyengine.runtime.profile import profiled_evaluator
+            self.evaluator, self._profiler = profiled_evaluator(self.compiled, store,
+                                                                "validating events, the engine's own steps")
+            self._profiler.start()
+            self._profiler.close()              # the time between calls is no section's
+        else:
+            self.evaluator = Evaluator(self.compiled, store)
         self.decoder = EventDecoder(self.compiled.plan.field_types)
 
     # ---- construction ------------------------------------------------------------------
     @classmethod
     def load(cls, *paths: str, store: MemoryStore | None = None, state: str | None = None,
-             explain: bool = False) -> "Engine":
+             explain: bool = False, profile: bool = False) -> "Engine":
         """Policies from files or folders of *.policy; `state` keeps member state in a SQLite file;
-        `explain` makes each decision carry why (`decision.explain`)."""
-        return cls(load_paths(list(paths)), store, state, ("paths", paths), explain)
+        `explain` makes each decision carry why (`decision.explain`); `profile` times each rule
+        (`profile()`)."""
+        return cls(load_paths(list(paths)), store, state, ("paths", paths), explain, profile)
 
     @classmethod
     def from_text(cls, text: str, name: str = "inline.policy", store: MemoryStore | None = None,
-                  state: str | None = None, explain: bool = False) -> "Engine":
-        return cls(load_text([(name, text)]), store, state, ("text", text, name), explain)
+                  state: str | None = None, explain: bool = False, profile: bool = False) -> "Engine":
+        return cls(load_text([(name, text)]), store, state, ("text", text, name), explain, profile)
 
     # ---- evaluation ----------------------------------------------------------------------
     def process(self, event: dict | Event) -> list[Decision]:
@@ -90,9 +101,23 @@ class Engine:
 
     def _evaluate(self, event: dict | Event) -> list[Decision]:
         data = event.model_dump(exclude_none=True) if isinstance(event, Event) else event
-        with self._lock:
+        with self._lock, self._timed():
             ts = self.decoder.validate(data)
             return [Decision(**d) for d in self.evaluator.process(data, ts)]
+
+    @contextlib.contextmanager
+    def _timed(self):
+        """With `profile`: the profile's clock runs for the block only (the bot's time between
+        events is no section's)."""
+        profiler = self._profiler
+        if profiler is None:
+            yield
+            return
+        profiler.resume()
+        try:
+            yield
+        finally:
+            profiler.close()
 
     def _handlers_for(self, decision: Decision) -> list[Callable]:
         return self._handlers.get(decision.action, []) + self._handlers.get("*", [])
@@ -117,7 +142,7 @@ class Engine:
     def advance(self, until: str | int | float) -> list[Decision]:
         """Event time has reached `until` (RFC 3339 or epoch seconds) with no event: fire due timers."""
         from policyengine.events.timestamps import parse_ts
-        with self._lock:
+        with self._lock, self._timed():
             decisions = [Decision(**d) for d in self.evaluator.advance(parse_ts(until))]
         for decision in decisions:
             for handler in self._handlers_for(decision):
@@ -159,6 +184,16 @@ class Engine:
             raise RuntimeError("this engine was loaded without a state file")
         with self._lock:
             self._state_file.save(capture(self.evaluator.store, self.compiled), {})
+
+    def profile(self) -> dict:
+        """Where evaluation's time went since the policies were loaded (or reloaded), for an engine
+        loaded with `profile=True`: {"lap_ns", "total_ns", "sections": [{"name", "kind", "runs",
+        "ns"}, …]}, the costliest first, as `eval --profile-out` writes it (docs/language.md)."""
+        if self._profiler is None:
+            raise RuntimeError("this engine was loaded without profile=True")
+        from policyengine.runtime.profile import profile_dict
+        with self._lock:
+            return profile_dict(self._profiler)
 
     @property
     def issues(self):

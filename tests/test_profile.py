@@ -199,3 +199,29 @@ def test_a_program_compiled_for_the_profile_decides_the_same_without_a_profiler(
         assert not evaluator.issues
         decided.append(out)
     assert decided[0] == decided[1] and len(decided[0]) == 3 + 4 + 2
+
+
+def test_an_embedded_engine_profiles_its_calls_and_not_the_time_between(monkeypatch):
+    import time as real_time
+    from policyengine import Engine
+    plain, profiled = Engine.from_text(POLICY), Engine.from_text(POLICY, profile=True)
+    decided = [[], []]
+    for n, event in enumerate(EVENTS):
+        event = dict(event, ts=n + 1)
+        decided[0] += plain.process(event)
+        decided[1] += profiled.process(event)
+        if n == 4:
+            real_time.sleep(0.2)                          # the bot's own time: no section's
+    assert decided[0] == decided[1] and len(decided[0]) == 9
+    profile = profiled.profile()
+    rows = {row["name"]: row for row in profile["sections"]}
+    assert {name: rows[name]["runs"] for name in ("p/busy", "p/hello", "p/liked", "p/quiet")} == \
+        {"p/busy": 7, "p/hello": 4, "p/liked": 3, "p/quiet": 0}
+    assert "validating events, the engine's own steps" in rows
+    assert profile["total_ns"] < 100_000_000             # ten events, not the 200 ms between two of them
+    try:
+        plain.profile()
+    except RuntimeError as err:
+        assert "profile=True" in str(err)
+    else:
+        raise AssertionError("an engine loaded without profile=True gave a profile")

@@ -24,6 +24,7 @@ import orjson
 from policyengine.compiler import CompiledProgram
 
 _CALIBRATION_LAPS = 20_000
+LOG_AND_STEPS = "reading and decoding the log, the evaluator's steps"      # eval's time between sections
 
 
 class Section(NamedTuple):
@@ -39,13 +40,13 @@ class Profile:
     the rest are named by `section()`. One section is current at a time: a lap charges the time
     since the last one to it and makes another current."""
 
-    def __init__(self, rule_names: list[str]) -> None:
+    def __init__(self, rule_names: list[str], between: str = LOG_AND_STEPS) -> None:
         self.names = list(rule_names)
         self.kinds = ["rule"] * len(self.names)
         self.ns = [0] * len(self.names)
         self.runs = [0] * len(self.names)
         self._index: dict[str, int] = {}
-        self.between = self.section("reading and decoding the log, the evaluator's steps", "engine")
+        self.between = self.section(between, "engine")
         self.current = self.between
         self.mark = time.perf_counter_ns()
         self.lap_ns = 0.0
@@ -102,8 +103,13 @@ class Profile:
         self.mark = time.perf_counter_ns()
 
     def close(self) -> None:
-        """The time since the last lap charged to the current section (the end of the run)."""
+        """The time since the last lap charged to the current section (the end of the run, or a
+        pause: an embedded engine's profile counts no time between its calls)."""
         self.leave(self.current)
+
+    def resume(self) -> None:
+        """After `close`: the clock runs again from now, the time since charged to no section."""
+        self.mark = time.perf_counter_ns()
 
     def sections(self) -> list[Section]:
         """Every rule, run or not, and every other section that ran, the costliest first; the
@@ -127,12 +133,13 @@ def timed(profile: Profile, section: int, function: Callable) -> Callable:
     return run
 
 
-def profiled_evaluator(compiled: CompiledProgram, store=None):
+def profiled_evaluator(compiled: CompiledProgram, store=None, between: str = LOG_AND_STEPS):
     """An evaluator of `compiled` (compiled with `profile`) that charges its time to a Profile:
-    (evaluator, profile). It takes events one at a time (process, process_record)."""
+    (evaluator, profile). It takes events one at a time (process, process_record). `between`
+    names the time outside every other section."""
     from policyengine.runtime.evaluator import Evaluator
 
-    profile = Profile([f"{rule.policy}/{rule.name}" for rule in compiled.rules])
+    profile = Profile([f"{rule.policy}/{rule.name}" for rule in compiled.rules], between)
     evaluator = Evaluator(compiled, store, lap=profile.lap)
     evaluator.record_loop = evaluator.share_loop = None        # one event at a time, through the handlers
     for handlers in (evaluator.handlers, evaluator.record_handlers):
@@ -165,12 +172,16 @@ def profile_text(profile: Profile, width: int = 100) -> str:
     return "\n".join(lines) + "\n"
 
 
-def profile_json(profile: Profile) -> bytes:
+def profile_dict(profile: Profile) -> dict:
     """The profile for a program to read: every row as the table has it (nanoseconds, the
     profiler's cost taken off), and that cost a run."""
     rows = profile.sections()
-    return orjson.dumps({"lap_ns": round(profile.lap_ns, 1), "total_ns": sum(row.ns for row in rows),
-                         "sections": [row._asdict() for row in rows]}, option=orjson.OPT_INDENT_2) + b"\n"
+    return {"lap_ns": round(profile.lap_ns, 1), "total_ns": sum(row.ns for row in rows),
+            "sections": [row._asdict() for row in rows]}
+
+
+def profile_json(profile: Profile) -> bytes:
+    return orjson.dumps(profile_dict(profile), option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def _duration(ns: float) -> str:
