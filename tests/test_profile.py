@@ -61,13 +61,14 @@ def test_every_rule_is_counted_each_time_its_code_is_reached(tmp_path):
     assert [d["action"] for d in decisions].count("delete") == 3
     runs = _runs(r.stderr.decode())
     expected = {"p/busy": 7, "p/hello": 4, "p/liked": 3, "p/quiet": 0,
-                "`on message` before its rules": 7, "`on reaction` before its rules": 3}
+                "`on message` reading the event": 7, "`on reaction` reading the event": 3,
+                "`on message` counts, windows and silences": 7, "`on reaction` counts, windows and silences": 3}
     assert runs == expected
     # the JSON form (--profile-out, which implies --profile): the same rows
     written = orjson.loads((tmp_path / "profile.json").read_bytes())
     rows = {row["name"]: row for row in written["sections"]}
     assert {name: rows[name]["runs"] for name in expected} == expected
-    assert rows["p/busy"]["kind"] == "rule" and rows["`on message` before its rules"]["kind"] == "handler"
+    assert rows["p/busy"]["kind"] == "rule" and rows["`on message` reading the event"]["kind"] == "handler"
     assert written["total_ns"] == sum(row["ns"] for row in written["sections"]) and written["lap_ns"] > 0
 
 
@@ -133,7 +134,7 @@ class _Clock:
 def test_each_lap_charges_the_time_since_the_last_to_the_section_that_was_running(monkeypatch):
     monkeypatch.setattr(profile_module.time, "perf_counter_ns", _Clock([0, 100, 130, 200, 260, 400, 1000]))
     profile = Profile(["p/a", "p/b"])                    # reads 0: the start
-    handler = profile.section("`on message` before its rules", "handler")
+    handler = profile.section("`on message` reading the event", "handler")
     outer = profile.enter(handler)                       # 100: 100 ns between events
     profile.lap(0)                                       # 130: 30 ns of the handler's own
     profile.lap(1)                                       # 200: 70 ns of rule a
@@ -144,7 +145,7 @@ def test_each_lap_charges_the_time_since_the_last_to_the_section_that_was_runnin
     assert profile.ns[profile.between] == 700 and profile.runs[0] == 2 and profile.runs[1] == 1
     profile.lap_ns = 20                                  # the profiler's own cost, taken off each run
     rows = {row.name: (row.runs, row.ns) for row in profile.sections()}
-    assert rows["p/a"] == (2, 210 - 40) and rows["p/b"] == (1, 40) and rows["`on message` before its rules"] == (1, 10)
+    assert rows["p/a"] == (2, 210 - 40) and rows["p/b"] == (1, 40) and rows["`on message` reading the event"] == (1, 10)
     assert [row.name for row in profile.sections()][:2] == [profile.names[profile.between], "p/a"]
 
 

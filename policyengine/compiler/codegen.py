@@ -258,6 +258,10 @@ def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
     emit = ExprEmitter(pool, tables, local)
     body = CodeWriter()
     body.depth = 1
+    if tables.profile and (handler.aggregates or handler.boards or handler.arm or handler.disarm):
+        # the handler's counts, windows, boards and silences: a section of their own, numbered
+        # after the rules (runtime/profile.py: profiled_evaluator names them in this order)
+        body.line(f"LAP({len(plan.rules) + plan.handlers.index(handler)})")
     batched = _batched_updates(body, handler.aggregates, emit, tables)
     _guarded(body, [(spec.filter, lambda w, i=i, spec=spec: _aggregate_update(w, i, spec, emit, tables))
                     for i, spec in handler.aggregates if i not in batched], emit, pool)

@@ -40,12 +40,13 @@ class Profile:
     the rest are named by `section()`. One section is current at a time: a lap charges the time
     since the last one to it and makes another current."""
 
-    def __init__(self, rule_names: list[str], between: str = LOG_AND_STEPS) -> None:
-        self.names = list(rule_names)
-        self.kinds = ["rule"] * len(self.names)
+    def __init__(self, rule_names: list[str], between: str = LOG_AND_STEPS, numbered: tuple = ()) -> None:
+        """`numbered`: (name, kind) of the sections the program laps by number after its rules'."""
+        self.names = list(rule_names) + [name for name, _ in numbered]
+        self.kinds = ["rule"] * len(rule_names) + [kind for _, kind in numbered]
         self.ns = [0] * len(self.names)
         self.runs = [0] * len(self.names)
-        self._index: dict[str, int] = {}
+        self._index: dict[str, int] = {name: len(rule_names) + i for i, (name, _) in enumerate(numbered)}
         self.between = self.section(between, "engine")
         self.current = self.between
         self.mark = time.perf_counter_ns()
@@ -139,12 +140,14 @@ def profiled_evaluator(compiled: CompiledProgram, store=None, between: str = LOG
     names the time outside every other section."""
     from policyengine.runtime.evaluator import Evaluator
 
-    profile = Profile([f"{rule.policy}/{rule.name}" for rule in compiled.rules], between)
+    handlers = compiled.plan.handlers
+    profile = Profile([f"{rule.policy}/{rule.name}" for rule in compiled.rules], between,
+                      tuple((f"`on {h.event_type}` counts, windows and silences", "handler") for h in handlers))
     evaluator = Evaluator(compiled, store, lap=profile.lap)
     evaluator.record_loop = evaluator.share_loop = None        # one event at a time, through the handlers
     for handlers in (evaluator.handlers, evaluator.record_handlers):
         for event_type, handler in (handlers or {}).items():
-            handlers[event_type] = timed(profile, profile.section(f"`on {event_type}` before its rules", "handler"),
+            handlers[event_type] = timed(profile, profile.section(f"`on {event_type}` reading the event", "handler"),
                                          handler)
     timeline, store, rewards = evaluator.timeline, evaluator.store, evaluator.rewards
     timeline.fire_until = timed(profile, profile.section("timers (ladders, silences, periods)", "engine"),
