@@ -192,7 +192,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
             if loop is not None:
                 if route is not None:
                     lines = iter(route(batch))
-                elif ahead is not None and index is not None and len(index) >= AHEAD_MEMBERS:
+                elif ahead is not None and index is not None and len(index) >= AHEAD_MEMBERS and type(batch) is list:
                     lines = ahead(index, batch)
                 else:
                     lines = iter(batch)
