@@ -101,23 +101,19 @@ class Engine:
 
     def _evaluate(self, event: dict | Event) -> list[Decision]:
         data = event.model_dump(exclude_none=True) if isinstance(event, Event) else event
-        with self._lock, self._timed():
-            ts = self.decoder.validate(data)
-            return [Decision(**d) for d in self.evaluator.process(data, ts)]
-
-    @contextlib.contextmanager
-    def _timed(self):
-        """With `profile`: the profile's clock runs for the block only (the bot's time between
-        events is no section's)."""
-        profiler = self._profiler
-        if profiler is None:
-            yield
-            return
-        profiler.resume()
-        try:
-            yield
-        finally:
-            profiler.close()
+        with self._lock:
+            # With profile=True its clock runs inside the engine's calls only (the bot's time
+            # between events is no section's). Written out here: a context manager for it cost
+            # every event 0.7 us of Engine.process's 4.6 (0.2 us even for contextlib's null one).
+            profiler = self._profiler
+            if profiler is not None:
+                profiler.resume()
+            try:
+                ts = self.decoder.validate(data)
+                return [Decision(**d) for d in self.evaluator.process(data, ts)]
+            finally:
+                if profiler is not None:
+                    profiler.close()
 
     def _handlers_for(self, decision: Decision) -> list[Callable]:
         return self._handlers.get(decision.action, []) + self._handlers.get("*", [])
@@ -142,7 +138,7 @@ class Engine:
     def advance(self, until: str | int | float) -> list[Decision]:
         """Event time has reached `until` (RFC 3339 or epoch seconds) with no event: fire due timers."""
         from policyengine.events.timestamps import parse_ts
-        with self._lock, self._timed():
+        with self._lock, self._profiler or contextlib.nullcontext():
             decisions = [Decision(**d) for d in self.evaluator.advance(parse_ts(until))]
         for decision in decisions:
             for handler in self._handlers_for(decision):
