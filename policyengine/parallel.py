@@ -44,7 +44,7 @@ from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, bucket_count
 from policyengine.events.routing import scan_ahead, split_spans
 from policyengine.logs import CHUNK, LogOpenError, check_readable, line_batches, open_log
 from policyengine.output.decisions import MERGE_KEY_BYTES, dump_tagged
-from policyengine.replay import AHEAD_MEMBERS, ReplayStats, StrictStop, replay
+from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.helpers import RouteDiverged, member_crc, share_of
 
@@ -86,10 +86,9 @@ class ShareEvaluator(Evaluator):
         (events/_route.c: `routed`)."""
         clock = self.store.clock
         if routed is not None and type(clock) is Clock:
-            # the share's rows of the lines ahead asked of memory where its members are many (replay.py)
-            index = self.store.member_index
-            index = index if index is not None and len(index) >= AHEAD_MEMBERS else None
-            return routed(lines, self._route_fields, self.shares, self.share, self.exchange, clock, index)
+            # with many members, their rows of the lines ahead asked of memory (runtime/store.py)
+            return routed(lines, self._route_fields, self.shares, self.share, self.exchange, clock,
+                          self.store.crowded_index())
         return taking(clock, route(lines, self._route_fields, self.shares, self.share, self.exchange))
 
     def batches(self, stream, limit: int):

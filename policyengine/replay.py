@@ -26,11 +26,6 @@ try:
 except ImportError:                 # pragma: no cover - the C module not built
     ahead = None
 
-# From this many members in the store's index, a chunk's lines go to the loop through `ahead`
-# (runtime/_columns.c), which asks memory for the next lines' members' rows before the rules
-# reach them. The reference policies over 1M events, one worker: 2 000 members +10 % (nothing to
-# gain, the scan paid), 20 000 +3 %, 60 000 -8 %, 200 000 -12 %; 1M members over 3M events -17 %.
-AHEAD_MEMBERS = 1 << 15
 
 LATE_REPORTED = 20
 # A line the record path refuses (then the general decoder takes it or says why): malformed or
@@ -174,7 +169,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     # lines every worker judges (parallel.py).
     route = evaluator.route_batch if loop is not None else None
     committed = skip
-    index = evaluator.store.member_index
+    store = evaluator.store
     # a worker reads its chunks its own way, and scans each next one before the rules run on this one
     # (parallel.py)
     batches = evaluator.batches(log.stream, max_line) if route is not None and skip == 0 else \
@@ -192,7 +187,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
             if loop is not None:
                 if route is not None:
                     lines = iter(route(batch))
-                elif ahead is not None and index is not None and len(index) >= AHEAD_MEMBERS and type(batch) is list:
+                elif ahead is not None and type(batch) is list and (index := store.crowded_index()) is not None:
                     lines = ahead(index, batch)
                 else:
                     lines = iter(batch)

@@ -17,7 +17,7 @@ from policyengine.events.decode import EventDecoder
 from policyengine.loader import load_paths
 from policyengine.logs import OpenLog
 from policyengine.replay import ReplayStats, replay
-from policyengine.runtime._columns import Column, MemberIndex
+from policyengine.runtime._columns import Column, MemberIndex, ahead
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.store import MemoryStore
 from policyengine.state import snapshot
@@ -350,7 +350,6 @@ _LINES = st.lists(st.one_of(
 @settings(max_examples=150, deadline=None)
 @given(_LINES)
 def test_ahead_hands_on_every_line_as_it_is(lines):
-    from policyengine.runtime._columns import ahead
     index = MemberIndex()
     column, other = Column(index), Column(index)
     for n in range(0, 300, 3):                  # members in the index, some with values in both columns
@@ -362,7 +361,6 @@ def test_ahead_hands_on_every_line_as_it_is(lines):
 
 
 def test_ahead_takes_only_a_member_index_and_a_list():
-    from policyengine.runtime._columns import ahead
     for bad in ((MemberIndex(), (b"x",)), ({}, [b"x"]), (MemberIndex(),)):
         try:
             ahead(*bad)
@@ -376,11 +374,28 @@ def test_a_run_decides_the_same_with_its_lines_asked_for_ahead(monkeypatch):
     # AHEAD_MEMBERS 0: every chunk through `ahead`, from the first member on; the oracle is the
     # same run with it never used
     from policyengine import replay as replay_module
+    from policyengine.runtime import store as store_module
     from tests.test_records import _log_bytes
+    looked = []                                  # the chunks that went through `ahead`
+    monkeypatch.setattr(replay_module, "ahead", lambda index, lines: looked.append(len(lines)) or ahead(index, lines))
     data = _log_bytes(6_000, seed=13)
     runs = []
     for least in (0, 1 << 62):
-        monkeypatch.setattr(replay_module, "AHEAD_MEMBERS", least)
+        monkeypatch.setattr(store_module, "AHEAD_MEMBERS", least)
+        looked.clear()
         out, reports, _ = _decisions(MemoryStore(), data)
-        runs.append(([dict(d) for d in out], reports))
-    assert runs[0] == runs[1] and len(runs[0][0]) > 100 and runs[0][1]
+        runs.append(([dict(d) for d in out], reports, bool(looked)))
+    assert runs[0][:2] == runs[1][:2] and len(runs[0][0]) > 100 and runs[0][1]
+    assert runs[0][2] and not runs[1][2]
+
+
+def test_an_index_is_crowded_from_ahead_members_on(monkeypatch):
+    from policyengine.runtime import store as store_module
+    monkeypatch.setattr(store_module, "AHEAD_MEMBERS", 3)
+    store = MemoryStore()
+    members = Column(store.member_index)
+    for n in range(3):
+        assert store.crowded_index() is None
+        members[f"m{n}"] = n
+    assert store.crowded_index() is store.member_index
+    assert MemoryStore(columns=False).crowded_index() is None

@@ -410,9 +410,8 @@ def test_the_ceilings_share_logs_split_the_log_by_member_as_two_workers_do(tmp_p
 def test_workers_that_ask_for_their_members_rows_ahead_decide_as_one_worker(mixed_log, tmp_path, monkeypatch, capsys):
     # From the first member on (the threshold 0), each worker's routed lines go with its member
     # index (events/_route.c: routed_warm) and one worker's through _columns.ahead: the same bytes.
-    from policyengine import parallel, replay
-    monkeypatch.setattr(parallel, "AHEAD_MEMBERS", 0)
-    monkeypatch.setattr(replay, "AHEAD_MEMBERS", 0)
+    from policyengine.runtime import store
+    monkeypatch.setattr(store, "AHEAD_MEMBERS", 0)
     args = ("--policy", "policies/examples", "--until", UNTIL)
     outputs = []
     for workers in ("1", "2", "3"):
