@@ -162,7 +162,7 @@ def test_a_program_compiled_for_the_profile_decides_as_the_plain_one():
     loaded = load_text([("p.policy", POLICY)])
     plain = compile_program(loaded.program)
     profiled = compile_program(loaded.program, profile=True)
-    assert "LAP(" not in plain.source and plain.source.count("LAP(") == 0
+    assert "LAP" not in plain.source
     assert profiled.source.count("    LAP(0)") >= 1 and "LAP = _rt.lap" in profiled.source
     evaluator, profile = profiled_evaluator(profiled)
     profile.start()

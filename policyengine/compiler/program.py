@@ -67,7 +67,7 @@ class _Callbacks(msgspec.Struct, frozen=True):
     rewards: object
     rule_failed: Callable
     aggregate_failed: Callable
-    lap: Callable = _no_lap
+    lap: Callable
 
 
 def compile_program(program: CheckedProgram, explain: bool = False, profile: bool = False) -> CompiledProgram:
