@@ -259,15 +259,20 @@ static int pause_for(long *spins) {
 
 /* Whether worker v's result for `line` can be read (1), or v left before scanning it (0); -1 if
  * a signal stopped the wait. */
-static int wait_for(Exchange *x, int v, int64_t line) {
+/* Whether worker v's result for `line` can be read now (without waiting): what it published
+ * last is remembered in `seen`, so a block's lines read the shared counter once. */
+static inline int scanned_past(Exchange *x, int v, int64_t line) {
     if (x->seen[v] > line) return 1;
+    int64_t p = __atomic_load_n(scanned_of(x, v), __ATOMIC_ACQUIRE);
+    if (p <= line) return 0;
+    x->seen[v] = p;
+    return 1;
+}
+
+static int wait_for(Exchange *x, int v, int64_t line) {
     long spins = 0;
     for (;;) {
-        int64_t p = __atomic_load_n(scanned_of(x, v), __ATOMIC_ACQUIRE);
-        if (p > line) {
-            x->seen[v] = p;
-            return 1;
-        }
+        if (scanned_past(x, v, line)) return 1;
         if (__atomic_load_n(gone_of(x, v), __ATOMIC_ACQUIRE)) {
             /* how far it scanned was published before it left */
             return __atomic_load_n(scanned_of(x, v), __ATOMIC_ACQUIRE) > line;
@@ -816,11 +821,7 @@ static inline int known_other(const Routing *r, int64_t base, Py_ssize_t i) {
     Exchange *x = r->x;
     if (x == NULL) return 0;
     int scanner = (int)((base + i) / BLOCK % x->workers);
-    if (scanner != r->share && x->seen[scanner] <= base + i) {
-        int64_t p = __atomic_load_n(scanned_of(x, scanner), __ATOMIC_ACQUIRE);   /* as wait_for reads it */
-        if (p <= base + i) return 0;
-        x->seen[scanner] = p;
-    }
+    if (scanner != r->share && !scanned_past(x, scanner, base + i)) return 0;
     long owner = found_share(*found_at(x, base + i));
     return owner != UNSURE && owner != r->share;
 }
