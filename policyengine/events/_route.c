@@ -830,9 +830,8 @@ static inline int known_other(const Routing *r, int64_t base, Py_ssize_t i) {
  * line handed on: those not known to be another share's (whose members this share's index does
  * not hold). */
 static void routed_warm(Routed *it, Py_ssize_t i) {
-    Py_ssize_t n = it->r.src.n;
-    if (i + COLUMNS_AHEAD < it->warmed || it->warmed >= n) return;
-    Py_ssize_t from = it->warmed > i ? it->warmed : i, to = from + COLUMNS_AHEAD < n ? from + COLUMNS_AHEAD : n;
+    Py_ssize_t from, to;
+    if (!columns_window(i, it->r.src.n, &it->warmed, &from, &to)) return;
     const char *starts[COLUMNS_AHEAD];
     Py_ssize_t lens[COLUMNS_AHEAD];
     int k = 0;
@@ -840,7 +839,6 @@ static void routed_warm(Routed *it, Py_ssize_t i) {
         if (!known_other(&it->r, it->base, j) && (starts[k] = (const char *)source_at(&it->r.src, j, &lens[k])) != NULL)
             k++;
     columns_api->warm(it->index, starts, lens, k);
-    it->warmed = to;
 }
 
 static PyObject *Routed_next(Routed *it) {

@@ -562,12 +562,8 @@ static PyObject *ahead(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
 static PyObject *Ahead_next(Ahead *a) {
     Py_ssize_t n = PyList_GET_SIZE(a->lines);
     if (a->next >= n) return NULL;
-    if (a->next + AHEAD >= a->warmed && a->warmed < n) {  /* one window ahead of the loop */
-        Py_ssize_t from = a->warmed > a->next ? a->warmed : a->next;
-        Py_ssize_t to = from + AHEAD < n ? from + AHEAD : n;
-        ahead_warm(a, from, to);
-        a->warmed = to;
-    }
+    Py_ssize_t from, to;
+    if (columns_window(a->next, n, &a->warmed, &from, &to)) ahead_warm(a, from, to);
     return Py_NewRef(PyList_GET_ITEM(a->lines, a->next++));
 }
 

@@ -111,6 +111,18 @@ typedef struct {
 
 #define COLUMNS_AHEAD 64                /* lines a window of `warm` (see _columns.c: ahead) */
 
+/* The window of lines to `warm` as line `next` of `n` is handed on, those before *warmed being
+ * warmed already: 1 with [*from, *to) (*warmed moved to *to), or 0. One window ahead of the
+ * loop: the next window is asked for while the loop is still in the one before. */
+static inline int columns_window(Py_ssize_t next, Py_ssize_t n, Py_ssize_t *warmed, Py_ssize_t *from,
+                                 Py_ssize_t *to) {
+    if (next + COLUMNS_AHEAD < *warmed || *warmed >= n) return 0;
+    *from = *warmed > next ? *warmed : next;
+    *to = *from + COLUMNS_AHEAD < n ? *from + COLUMNS_AHEAD : n;
+    *warmed = *to;
+    return 1;
+}
+
 #define COLUMNS_CAPSULE "policyengine.runtime._columns.API"
 
 #ifndef COLUMNS_MODULE
