@@ -453,31 +453,44 @@ def test_replace_pair_in_c_does_what_its_definition_does():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["u", "v"]),
+@given(st.lists(st.tuples(st.sampled_from(["u", "v", "w", "sweep"]),
                           st.one_of(st.integers(-5, 60), st.sampled_from([1 << 64, (1 << 63) - 2, -(1 << 63), 2.5])),
                           st.sampled_from([0, 1, 10, (1 << 63) - 1, 1 << 70, 0.5])),
                 max_size=40),
        st.sampled_from([None, "none", 30, 1 << 65, "text"]))
-def test_cooldown_take_in_c_does_what_its_definition_does(steps, start):
+def test_cooldown_take_and_its_sweep_in_c_do_what_their_definitions_do(steps, start):
     # Times mostly small ints, some past 64 bits or whose sum with the width is (C adds and
     # compares those as Python does), floats; a key may start with a cooldown kept as None, as a
-    # huge end, or as something no time compares with (both must then fail alike).
+    # huge end, or as something no time compares with (both must then fail alike). "sweep": the
+    # store's sweep of the table at that time (drop_ended), in the same states.
     from policyengine.runtime import _columns, _points, helpers
-    assert helpers.cooldown_take is _points.cooldown_take
+    assert helpers.cooldown_take is _points.cooldown_take and helpers.drop_ended is _points.drop_ended
     tables = {"c": {}, "col": _columns.Column(_columns.MemberIndex()), "py": {}}
     if start is not None:
         for side in tables:
             tables[side]["u"] = None if start == "none" else start
     for member, now, width in steps:
         got = {}
-        for side, fn in (("c", _points.cooldown_take), ("col", _points.cooldown_take),
-                         ("py", helpers.python_cooldown_take)):
+        for side, take, drop in (("c", _points.cooldown_take, _points.drop_ended),
+                                 ("col", _points.cooldown_take, _points.drop_ended),
+                                 ("py", helpers.python_cooldown_take, helpers.python_drop_ended)):
             try:
-                got[side] = fn(tables[side], member, now, width)
+                got[side] = drop(tables[side], now) if member == "sweep" else take(tables[side], member, now, width)
             except Exception as exc:
                 got[side] = type(exc).__name__
         assert got["c"] == got["col"] == got["py"], (member, now, width)
         assert tables["c"] == tables["py"] == dict(tables["col"].items())
+
+
+def test_the_sweep_of_cooldowns_by_hand():
+    # At 20: the cooldowns that ended at 15 and at 20 are over (a cooldown runs until, not
+    # including, its end), the one ending at 21 runs on; in a dict and in a member-keyed column.
+    from policyengine.runtime import _columns, _points
+    for table in ({}, _columns.Column(_columns.MemberIndex())):
+        for member, until in (("a", 15), ("b", 21), ("c", 20), ("d", 1 << 70)):
+            table[member] = until
+        _points.drop_ended(table, 20)
+        assert dict(table.items()) == {"b": 21, "d": 1 << 70} and len(table) == 2
 
 
 def test_cooldown_take_by_hand():

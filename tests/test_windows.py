@@ -297,3 +297,37 @@ def test_a_read_survives_a_value_that_changes_the_window_it_is_compared_in():
         assert type(got) is int and got >= 1 and "k" not in table
         _windows.add_window(table, "k", "repeats", 5, "x")
         assert _windows.window_repeats(table, "k", 5, 100, "x") == 1
+
+
+class _Saboteur:
+    """A Python window whose evict takes other keys out of the table it is swept in, as a
+    finaliser run by the sweep could."""
+
+    def __init__(self, table, victims):
+        self.table, self.victims = table, victims
+
+    def evict(self, low):
+        for key in self.victims:
+            self.table.pop(key, None)
+
+    def __len__(self):
+        return 0
+
+
+def test_the_sweep_survives_a_window_that_changes_its_table_and_leaves_what_python_leaves():
+    # Keys a..e in a dict and in a column, swept at 10: a's times (5) are over, b's (12) not;
+    # c's window empties itself and takes a (judged already, to go), d and e (not yet judged)
+    # with it. Python's evict_all walks a list of the keys and skips those gone; the C walk reads
+    # the table in place: both leave b alone.
+    for make in (dict, lambda: Column(MemberIndex())):
+        states = []
+        for evict_all in (PY["evict_all"], _windows.evict_all):
+            table = make()
+            _windows.add_count(table, "a", 5, 100)
+            _windows.add_count(table, "b", 12, 100)
+            table["c"] = _Saboteur(table, ["a", "d", "e"])
+            _windows.add_count(table, "d", 5, 100)
+            _windows.add_count(table, "e", 12, 100)
+            evict_all(table, 10)
+            states.append({key: list(value) for key, value in table.items()})
+        assert states[0] == states[1] == {"b": [12]}

@@ -135,16 +135,6 @@ static PyTypeObject MemberIndexType = {
 
 /* ---- columns ------------------------------------------------------------------------------ */
 
-#define PRESENT_WORDS(room) (((room) + 63) / 64)      /* the words of a column's `present` bits */
-
-/* Each row `row` that column `c` holds a value in, in row order, by its `present` bits: a column
- * of a million members' rows may hold a few hundred values. The body must not end the walk with
- * `break` (it would leave only the word's loop). */
-#define FOR_EACH_PRESENT(c, row)                                                                   \
-    for (Py_ssize_t word_ = 0; word_ < PRESENT_WORDS((c)->room); word_++)                         \
-        for (uint64_t bits_ = (c)->present[word_];                                                 \
-             bits_ != 0 && ((row) = word_ * 64 + __builtin_ctzll(bits_), 1); bits_ &= bits_ - 1)
-
 static int column_set(Column *c, PyObject *key, PyObject *value) {
     if (c->unwrap) {
         if (!PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != 1) {
@@ -183,13 +173,6 @@ static int column_set(Column *c, PyObject *key, PyObject *value) {
         Py_DECREF(old);                                   /* last: its finaliser may run code */
     }
     return 0;
-}
-
-/* Row `row` holds nothing any more (its value taken out by the caller). */
-static inline void column_vacate(Column *c, Py_ssize_t row) {
-    c->values[row] = NULL;
-    c->present[row >> 6] &= ~(UINT64_C(1) << (row & 63));
-    c->len--;
 }
 
 static int column_del(Column *c, PyObject *key) {

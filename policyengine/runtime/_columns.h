@@ -46,6 +46,23 @@ typedef struct Column {
     uint64_t *present;
 } Column;
 
+#define PRESENT_WORDS(room) (((room) + 63) / 64)      /* the words of a column's `present` bits */
+
+/* Each row `row` that column `c` holds a value in, in row order, by its `present` bits: a column
+ * of a million members' rows may hold a few hundred values. The body must not end the walk with
+ * `break` (it would leave only the word's loop). */
+#define FOR_EACH_PRESENT(c, row)                                                                   \
+    for (Py_ssize_t word_ = 0; word_ < PRESENT_WORDS((c)->room); word_++)                         \
+        for (uint64_t bits_ = (c)->present[word_];                                                 \
+             bits_ != 0 && ((row) = word_ * 64 + __builtin_ctzll(bits_), 1); bits_ &= bits_ - 1)
+
+/* Row `row` holds nothing any more (its value taken out by the caller). */
+static inline void column_vacate(Column *c, Py_ssize_t row) {
+    c->values[row] = NULL;
+    c->present[row >> 6] &= ~(UINT64_C(1) << (row & 63));
+    c->len--;
+}
+
 /* Equal keys as a dict finds them: the same object, or equal hashes and ==. Strings compared
  * here; anything else by Python. 1, 0, or -1 with an exception. */
 static inline int columns_same_key(PyObject *held, PyObject *key, uint32_t hash, uint32_t held_hash) {
@@ -158,6 +175,71 @@ static inline int table_set(PyObject *table, PyObject *key, PyObject *value) {
 
 static inline int table_del(PyObject *table, PyObject *key) {
     return is_column(table) ? columns_api->del((Column *)table, key) : PyDict_DelItem(table, key);
+}
+
+/* judge(value, arg): 1 when the value's key is to go, 0 when it stays, -1 with an exception. It
+ * gets a reference of its own to the value and may change it (a window evicting). */
+typedef int (*table_judge)(PyObject *value, void *arg);
+
+/* Every key of a dict or column whose value the judge says goes, gone (the store's sweep). The
+ * walk reads each value in place: listing the keys and looking each up again touched every key
+ * object and probed the table twice, where most keys swept are cold (a text seen once). A
+ * column's row is vacated as it is judged; a dict's keys are deleted after the walk, since a dict
+ * must not lose keys while PyDict_Next walks it. 0, or -1 with an exception. */
+static inline int table_drop_where(PyObject *table, table_judge judge, void *arg) {
+    if (is_column(table)) {
+        Column *c = (Column *)table;
+        Py_ssize_t r;
+        int failed = 0;
+        FOR_EACH_PRESENT(c, r) {
+            /* A judge's decref may run a finaliser that changes the column: the bit read before
+             * may be stale, and the row is vacated only if it still holds the value judged. */
+            PyObject *value = r < c->room ? c->values[r] : NULL;
+            if (value == NULL || failed) continue;
+            Py_INCREF(value);
+            int goes = judge(value, arg);
+            if (goes < 0) failed = 1;
+            if (goes > 0 && r < c->room && c->values[r] == value) {
+                column_vacate(c, r);
+                Py_DECREF(value);                          /* the column's reference */
+            }
+            Py_DECREF(value);
+        }
+        return failed ? -1 : 0;
+    }
+    if (!PyDict_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "a state table is a dict or a column");
+        return -1;
+    }
+    PyObject *gone = PyList_New(0), *key, *value;
+    if (gone == NULL) return -1;
+    Py_ssize_t pos = 0;
+    int failed = 0;
+    while (!failed && PyDict_Next(table, &pos, &key, &value)) {
+        Py_INCREF(key);                                    /* a judge's finaliser may take it */
+        Py_INCREF(value);
+        int goes = judge(value, arg);
+        failed = goes < 0 || (goes > 0 && PyList_Append(gone, key) < 0);
+        Py_DECREF(value);
+        Py_DECREF(key);
+    }
+    /* After a failed judgement too: the keys judged before it go, as they would have gone one by
+     * one (the walk stops where the judge failed, as a loop over the keys deleting would). */
+    PyObject *type = NULL, *error = NULL, *trace = NULL;
+    if (failed) PyErr_Fetch(&type, &error, &trace);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(gone); i++) {
+        /* a judge's finaliser may have taken the key already */
+        if (PyDict_DelItem(table, PyList_GET_ITEM(gone, i)) < 0) {
+            if (type != NULL || PyErr_ExceptionMatches(PyExc_KeyError)) PyErr_Clear();
+            else {
+                failed = 1;
+                break;
+            }
+        }
+    }
+    if (type != NULL) PyErr_Restore(type, error, trace);
+    Py_DECREF(gone);
+    return failed ? -1 : 0;
 }
 #endif
 

@@ -628,6 +628,24 @@ static PyObject *cooldown_take(PyObject *Py_UNUSED(self), PyObject *const *args,
     Py_RETURN_TRUE;
 }
 
+/* Whether a cooldown's end `until` is at or before `arg` (the sweep's now): 1, 0, or -1. */
+static int ended_by(PyObject *until, void *arg) {
+    PyObject *now = arg;
+    long long u, t;
+    if (as_int64(until, &u) && as_int64(now, &t)) return u <= t;
+    return PyObject_RichCompareBool(until, now, Py_LE);
+}
+
+/* drop_ended(table, now): helpers.python_drop_ended, each value read in place. The sweep's walk of
+ * the cooldowns: the pack's points rule keeps one a member who spoke within a minute. */
+static PyObject *drop_ended(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "drop_ended(table, now)");
+        return NULL;
+    }
+    return table_drop_where(args[0], ended_by, args[1]) < 0 ? NULL : Py_NewRef(Py_None);
+}
+
 static PyMethodDef functions[] = {
     {"replace_pair", (PyCFunction)(void (*)(void))replace_pair, METH_FASTCALL,
      "replace_pair(table, key, a, b) -> bool: table[key] = (a, b) where the key is already held"},
@@ -636,6 +654,8 @@ static PyMethodDef functions[] = {
     {"replace_pair_of", (PyCFunction)(void (*)(void))replace_pair_of, METH_FASTCALL,
      "replace_pair_of(table, member, a, b) -> bool: replace_pair(table, (member,), a, b)"},
     {"pop_of", (PyCFunction)(void (*)(void))pop_of, METH_FASTCALL, "pop_of(table, member): table.pop((member,), None)"},
+    {"drop_ended", (PyCFunction)(void (*)(void))drop_ended, METH_FASTCALL,
+     "drop_ended(table, now): every key whose value (a cooldown's end) is at or before now, gone"},
     {"cooldown_take", (PyCFunction)(void (*)(void))cooldown_take, METH_FASTCALL,
      "cooldown_take(table, key, now, width) -> bool: when no cooldown runs at now, table[key] = now + width and True"},
     {NULL, NULL, 0, NULL},

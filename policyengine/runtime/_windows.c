@@ -810,6 +810,25 @@ static PyObject *active_days_add_read(PyObject *Py_UNUSED(m), PyObject *const *a
     return count;
 }
 
+/* A state's entries at or before the edge `arg` dropped: 1 when none is left (its key goes). */
+static int evicted_empty(PyObject *state, void *arg) {
+    const Edge *edge = arg;
+    Py_ssize_t left;
+    if (PyObject_TypeCheck(state, &WindowType)) {
+        left = evict((Window *)state, edge) < 0 ? -1 : ((Window *)state)->len;
+    } else if (Py_IS_TYPE(state, &TimesType)) {
+        left = times_evict((Times *)state, edge);
+    } else if (Py_IS_TYPE(state, (PyTypeObject *)deque_type)) {
+        left = PyObject_Length(state);
+        if (left > 0) left = evict_times(state, left, edge);
+    } else {                                          /* a Python window: its own evict */
+        PyObject *done = PyObject_CallMethod(state, "evict", "O", edge->obj);
+        Py_XDECREF(done);
+        left = done == NULL ? -1 : PyObject_Length(state);
+    }
+    return left < 0 ? -1 : left == 0;
+}
+
 /* evict_all(table, low): every key's entries at or before `low` dropped, keys left empty with them
  * (aggregates.evict for each key; the store's sweep). Windows, Times and deques of times alike. */
 static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
@@ -817,40 +836,8 @@ static PyObject *evict_all(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssi
         PyErr_SetString(PyExc_TypeError, "evict_all(table: dict or column, low)");
         return NULL;
     }
-    PyObject *table = args[0], *low = args[1];
-    Edge edge = edge_of(low);
-    PyObject *keys = PySequence_List(table);                /* a dict's keys or a column's */
-    if (keys == NULL) return NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
-        PyObject *key = PyList_GET_ITEM(keys, i);
-        PyObject *state = table_get(table, key);
-        if (state == NULL) {
-            if (PyErr_Occurred()) goto fail;
-            continue;
-        }
-        Py_INCREF(state);
-        Py_ssize_t left;
-        if (PyObject_TypeCheck(state, &WindowType)) {
-            left = evict((Window *)state, &edge) < 0 ? -1 : ((Window *)state)->len;
-        } else if (Py_IS_TYPE(state, &TimesType)) {
-            left = times_evict((Times *)state, &edge);
-        } else if (Py_IS_TYPE(state, (PyTypeObject *)deque_type)) {
-            left = PyObject_Length(state);
-            if (left > 0) left = evict_times(state, left, &edge);
-        } else {                                          /* a Python window: its own evict */
-            PyObject *done = PyObject_CallMethod(state, "evict", "O", low);
-            Py_XDECREF(done);
-            left = done == NULL ? -1 : PyObject_Length(state);
-        }
-        Py_DECREF(state);
-        if (left < 0) goto fail;
-        if (left == 0 && table_del(table, key) < 0) goto fail;
-    }
-    Py_DECREF(keys);
-    Py_RETURN_NONE;
-fail:
-    Py_DECREF(keys);
-    return NULL;
+    Edge edge = edge_of(args[1]);
+    return table_drop_where(args[0], evicted_empty, &edge) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* Updates(steps, failed, failed_read): a handler's aggregate updates made on every event of its type

@@ -103,6 +103,14 @@ def cooldown_take(table: dict, key, now: int, width: int) -> bool:
     return False
 
 
+def drop_ended(table: dict, now: int) -> None:
+    """The store's sweep of a cooldown table: every key whose cooldown ended at or before `now`
+    goes."""
+    for key, until in list(table.items()):
+        if until <= now:
+            del table[key]
+
+
 def starts_with_any(text, prefixes: tuple) -> bool:
     """`text starts with "a" or text starts with "b"` on a case-folded field: whether the text
     starts with one of the prefixes; False for what is not a str (a missing text folds to None)."""
@@ -127,9 +135,10 @@ except ImportError:                         # pragma: no cover - no C compiler a
 
 python_replace_pair = replace_pair          # kept for the tests that hold the C module to them
 python_replace_pair_of, python_pop_of, python_member_seen = replace_pair_of, pop_of, member_seen
-python_cooldown_take = cooldown_take
+python_cooldown_take, python_drop_ended = cooldown_take, drop_ended
 try:                                        # in C where it was built: in place, one lookup (runtime/_points.c)
-    from policyengine.runtime._points import cooldown_take, member_seen, pop_of, replace_pair, replace_pair_of  # noqa: F811
+    from policyengine.runtime._points import (cooldown_take, drop_ended, member_seen, pop_of,  # noqa: F811
+                                              replace_pair, replace_pair_of)
 except ImportError:                         # pragma: no cover - no C compiler at install
     pass
 

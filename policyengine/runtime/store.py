@@ -134,14 +134,14 @@ class MemoryStore:
         """Drop state that can no longer matter at `now`: expired window entries, ended cooldowns,
         expired labels. Keeps memory proportional to what is live, not to events seen."""
         from policyengine.runtime.aggregates import evict_all
+        from policyengine.runtime.helpers import drop_ended
         for fingerprint, table in list(self.windows.items()):
             width = widths.get(fingerprint)
             if width is None:
                 continue
             evict_all(table, now - width)
         for table in self.cooldowns.values():
-            for key in [k for k, until in table.items() if until <= now]:
-                del table[key]
+            drop_ended(table, now)
         # Sweeps run after the event, when every timer due by `now` has fired already.
         for table in (self.mutes, self.bans):
             for member in [m for m, state in table.items() if state[0] is not None and state[0] <= now]:
