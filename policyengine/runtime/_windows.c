@@ -68,6 +68,8 @@ typedef struct {
     Py_hash_t hash;
 } Slot;
 
+enum { INLINE_SLOTS = 2 };     /* a ring this small lives in the window itself */
+
 typedef struct {
     PyObject_HEAD
     PyObject *kind;
@@ -75,6 +77,10 @@ typedef struct {
     int code;
     Slot *ring;                  /* cap slots; the oldest entry at head, len of them in use */
     Py_ssize_t head, len, cap;
+    /* The first ring: most windows hold one or two entries (a text seen once, a member's last
+     * minute), and a ring of its own was an allocation, a free and a cache line more a window —
+     * the copypasta window alone is one new window a message. */
+    Slot inline_ring[INLINE_SLOTS];
 } Window;
 
 static PyTypeObject WindowType;
@@ -174,14 +180,16 @@ static inline Slot *slot_at(const Window *w, Py_ssize_t i) { return &w->ring[(w-
 /* One more entry at the young end; the ring doubles when full. */
 static int push(Window *w, PyObject *ts, PyObject *value, Py_hash_t hash) {
     if (w->len == w->cap) {
-        Py_ssize_t cap = w->cap ? 2 * w->cap : 2;
-        Slot *ring = PyMem_Malloc((size_t)cap * sizeof(Slot));
+        Py_ssize_t cap = w->cap ? 2 * w->cap : INLINE_SLOTS;
+        Slot *ring = cap == INLINE_SLOTS ? w->inline_ring : PyMem_Malloc((size_t)cap * sizeof(Slot));
         if (ring == NULL) {
             PyErr_NoMemory();
             return -1;
         }
-        for (Py_ssize_t i = 0; i < w->len; i++) ring[i] = *slot_at(w, i);
-        PyMem_Free(w->ring);
+        if (ring != w->ring) {
+            for (Py_ssize_t i = 0; i < w->len; i++) ring[i] = *slot_at(w, i);
+            if (w->ring != w->inline_ring) PyMem_Free(w->ring);
+        }
         w->ring = ring;
         w->head = 0;
         w->cap = cap;
@@ -253,7 +261,7 @@ static int Window_clear(Window *w) {
         Py_XDECREF(ts);
         Py_DECREF(value);
     }
-    PyMem_Free(w->ring);
+    if (w->ring != w->inline_ring) PyMem_Free(w->ring);
     w->ring = NULL;
     w->cap = 0;
     return 0;
