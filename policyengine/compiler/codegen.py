@@ -13,7 +13,7 @@ from policyengine.compiler.actions import emit_actions, template
 from policyengine.compiler.expressions import (ExprEmitter, HandlerLocals, TableNames, memoizable, never_raises,
                                               normalized_text, required_words)
 from policyengine.compiler.loop import EVENT_NUMBER, record_loop
-from policyengine.compiler.plan import Handler, Plan, by_member
+from policyengine.compiler.plan import Handler, Plan, by_member, lapped_sections, updates_section
 from policyengine.compiler.writer import CodeWriter, Pool
 from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
@@ -259,9 +259,8 @@ def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
     body = CodeWriter()
     body.depth = 1
     if tables.profile and (handler.aggregates or handler.boards or handler.arm or handler.disarm):
-        # the handler's counts, windows, boards and silences: a section of their own, numbered
-        # after the rules (runtime/profile.py: profiled_evaluator names them in this order)
-        body.line(f"LAP({len(plan.rules) + plan.handlers.index(handler)})")
+        # the handler's counts, windows, boards and silences: a row of the profile of their own
+        body.line(f"LAP({lapped_sections(plan).index(updates_section(handler))})")
     batched = _batched_updates(body, handler.aggregates, emit, tables)
     _guarded(body, [(spec.filter, lambda w, i=i, spec=spec: _aggregate_update(w, i, spec, emit, tables))
                     for i, spec in handler.aggregates if i not in batched], emit, pool)

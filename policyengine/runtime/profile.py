@@ -22,6 +22,7 @@ from typing import Callable, NamedTuple
 import orjson
 
 from policyengine.compiler import CompiledProgram
+from policyengine.compiler.plan import lapped_sections
 
 _CALIBRATION_LAPS = 20_000
 LOG_AND_STEPS = "reading and decoding the log, the evaluator's steps"      # eval's time between sections
@@ -41,7 +42,8 @@ class Profile:
     since the last one to it and makes another current."""
 
     def __init__(self, rule_names: list[str], between: str = LOG_AND_STEPS, numbered: tuple = ()) -> None:
-        """`numbered`: (name, kind) of the sections the program laps by number after its rules'."""
+        """`numbered`: (name, kind) of the sections the program laps by number after `rule_names`
+        (compiler/plan.py: lapped_sections)."""
         self.names = list(rule_names) + [name for name, _ in numbered]
         self.kinds = ["rule"] * len(rule_names) + [kind for _, kind in numbered]
         self.ns = [0] * len(self.names)
@@ -147,9 +149,7 @@ def profiled_evaluator(compiled: CompiledProgram, store=None, between: str = LOG
     names the time outside every other section."""
     from policyengine.runtime.evaluator import Evaluator
 
-    handlers = compiled.plan.handlers
-    profile = Profile([f"{rule.policy}/{rule.name}" for rule in compiled.rules], between,
-                      tuple((f"`on {h.event_type}` counts, windows and silences", "handler") for h in handlers))
+    profile = Profile([], between, lapped_sections(compiled.plan))
     evaluator = Evaluator(compiled, store, lap=profile.lap)
     evaluator.record_loop = evaluator.share_loop = None        # one event at a time, through the handlers
     for handlers in (evaluator.handlers, evaluator.record_handlers):
