@@ -88,7 +88,7 @@ def test_a_changed_word_list_file_is_compiled_again(tmp_path):
     assert [d["event_id"] for d in map(orjson.loads, after.stdout.splitlines())] == ["m1"]
 
 
-def test_a_changed_policy_or_explain_flag_is_a_new_entry(tmp_path):
+def test_a_changed_policy_or_explain_or_profile_flag_is_a_new_entry(tmp_path):
     policy = tmp_path / "p.policy"
     policy.write_text('rule r { on message where text contains "a" do warn("a") }\n', encoding="utf-8")
     log = _messages(tmp_path / "log.jsonl", "a", "b")
@@ -101,6 +101,11 @@ def test_a_changed_policy_or_explain_flag_is_a_new_entry(tmp_path):
     explained = _eval(folder, "--quiet", "--explain", "--policy", str(policy), log)
     assert ["explain" in d for d in map(orjson.loads, explained.stdout.splitlines())] == [True]
     assert len(_entries(folder)) == 3
+    # --profile runs the program compiled to lap its rules, kept as an entry of its own: the rule's
+    # row counts both messages (a plain program, taken from the cache, would lap nothing).
+    profiled = _eval(folder, "--quiet", "--profile", "--policy", str(policy), log)
+    rows = {line.split()[0]: line.split()[1] for line in profiled.stderr.decode().splitlines() if line.startswith("p/")}
+    assert rows == {"p/r": "2"} and len(_entries(folder)) == 4
 
 
 def test_a_damaged_entry_is_a_miss_and_is_written_again(tmp_path):
@@ -152,7 +157,8 @@ def test_an_edit_to_the_engine_changes_the_key(tmp_path, monkeypatch):
     module.write_text("x = 1\n")
     monkeypatch.setattr(cache, "_PACKAGE", str(tmp_path))
     named = [("p.policy", 'rule r { on message do warn("a") }\n')]
-    before = cache._key(named, False)
-    assert cache._key(named, False) == before and cache._key(named, True) != before
+    before = cache._key(named, False, False)
+    assert cache._key(named, False, False) == before and cache._key(named, True, False) != before
+    assert cache._key(named, False, True) not in (before, cache._key(named, True, False))
     os.utime(module, ns=(1, 1))                     # same size, another modification time
-    assert cache._key(named, False) != before
+    assert cache._key(named, False, False) != before

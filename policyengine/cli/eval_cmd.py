@@ -73,7 +73,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     args.profile = args.profile or args.profile_out is not None      # before the workers are decided
     try:
-        loaded, compiled = load_compiled(args.policy, args.explain)
+        loaded, compiled = load_compiled(args.policy, args.explain, args.profile)
         check_readable(args.logs)
         until = parse_ts(args.until) if args.until else None
     except (PolicyPathError, LogOpenError) as err:
@@ -103,9 +103,7 @@ def run(args) -> int:
             sys.stderr.write(f"warning[W0301]: state of {what} dropped: its definition changed or was removed\n")
     profile = None
     if args.profile:
-        from policyengine.compiler import compile_program
         from policyengine.runtime.profile import profiled_evaluator
-        compiled = compile_program(loaded.program, args.explain, profile=True)
         evaluator, profile = profiled_evaluator(compiled, session.store if session else None)
         if session is not None:
             from policyengine.runtime.profile import timed

@@ -4,7 +4,7 @@ Parsing and checking the policies and generating and compiling their code was mo
 `eval`'s start: importing Lark alone is 108M instructions, and the whole start 690M, against
 ~300M with the compiled program read from here. On a 1M-event replay that is 5 % of the run.
 
-The key is a digest of: each policy file's path and text; the `explain` flag; the engine's own
+The key is a digest of: each policy file's path and text; the `explain` and `profile` flags; the engine's own
 code (the size and modification time of every file in the package, as Python checks its .pyc
 files; the version is one of them); the Python and msgspec versions (the entry holds marshalled code and
 pickled Structs). Word lists read from files are not known before checking, so the entry lists
@@ -39,13 +39,14 @@ KEEP = 64                  # entries kept; the oldest go first
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def load_compiled(paths: list[str], explain: bool = False) -> tuple[LoadResult, CompiledProgram | None]:
+def load_compiled(paths: list[str], explain: bool = False,
+                  profile: bool = False) -> tuple[LoadResult, CompiledProgram | None]:
     """The policies the paths name, checked, and their compiled program (None when they have
-    errors): from the cache when an entry matches, else compiled and kept. Raises the loader's
-    PolicyPathError as `load_paths` does."""
+    errors; with `profile`, the program `eval --profile` runs): from the cache when an entry
+    matches, else compiled and kept. Raises the loader's PolicyPathError as `load_paths` does."""
     named = read_policies(paths)
     folder = cache_folder()
-    path = os.path.join(folder, f"compiled-{_key(named, explain)}.pickle") if folder is not None else None
+    path = os.path.join(folder, f"compiled-{_key(named, explain, profile)}.pickle") if folder is not None else None
     if path is not None:
         kept = _read(path, named)
         if kept is not None:
@@ -53,15 +54,15 @@ def load_compiled(paths: list[str], explain: bool = False) -> tuple[LoadResult, 
     loaded = load_text(named)
     if loaded.program is None:
         return loaded, None
-    compiled = compile_program(loaded.program, explain)
+    compiled = compile_program(loaded.program, explain, profile)
     if path is not None:
         _write(path, loaded, compiled)
     return loaded, compiled
 
 
-def _key(named: list[tuple[str, str]], explain: bool) -> str:
+def _key(named: list[tuple[str, str]], explain: bool, profile: bool) -> str:
     digest = hashlib.sha256()
-    for part in (str(FORMAT), sys.version, msgspec.__version__, str(explain), _code_stamp()):
+    for part in (str(FORMAT), sys.version, msgspec.__version__, str(explain), str(profile), _code_stamp()):
         digest.update(part.encode() + b"\0")
     for path, text in named:
         digest.update(path.encode("utf-8", "surrogatepass") + b"\0" + text.encode("utf-8", "surrogatepass") + b"\0")
