@@ -34,7 +34,6 @@ class Plan(msgspec.Struct):
     program: CheckedProgram
 
 
-
 def updates_section(handler: Handler) -> tuple[str, str]:
     """The profile's row (name, kind) for a handler's own work: its counts, windows and silences."""
     return f"`on {handler.event_type}` counts, windows and silences", "handler"
@@ -44,7 +43,9 @@ def lapped_sections(plan: Plan) -> list[tuple[str, str]]:
     """The rows (name, kind) a program compiled with `profile` laps by number, `LAP(n)` lapping
     row n: each rule, then each handler's updates. The code generator numbers its laps and the
     profiler names its rows from this one list."""
-    return [(f"{rule.policy}/{rule.name}", "rule") for rule in plan.rules] + [updates_section(h) for h in plan.handlers]
+    rules = [(f"{rule.policy}/{rule.name}", "rule") for rule in plan.rules]
+    return rules + [updates_section(handler) for handler in plan.handlers]
+
 
 def lower(program: CheckedProgram) -> Plan:
     aggregates = [program.aggregates[fp] for fp in sorted(program.aggregates)]
