@@ -226,3 +226,59 @@ def test_an_embedded_engine_profiles_its_calls_and_not_the_time_between(monkeypa
         assert "profile=True" in str(err)
     else:
         raise AssertionError("an engine loaded without profile=True gave a profile")
+
+
+# Two rules needing words of the text in a row share one word test (codegen: _guarded); `hello`
+# needs none. Of the four messages, by hand: two hold a word ("buy", "spam"), so the test runs four
+# times and each guarded rule twice; `buy` fires on one message and stops nothing.
+GUARDED = """policy p
+rule buy {
+  on message
+  when text contains "buy"
+  do warn("no ads")
+}
+rule spam {
+  on message
+  when text contains "spam"
+  do warn("no spam")
+}
+rule hello {
+  on message
+  do warn("hi")
+}
+"""
+
+
+def test_a_word_test_before_rules_is_a_row_of_its_own(tmp_path):
+    texts = ["buy now", "hello", "spam spam", "good morning"]
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps({"type": "message", "ts": f"2026-11-02T10:00:0{n}Z", "user": "u1",
+                                           "id": f"e{n}", "text": text}) + b"\n" for n, text in enumerate(texts)))
+    policy = tmp_path / "p.policy"
+    policy.write_text(GUARDED, encoding="utf-8")
+    r = run_cli("eval", "--profile", "--quiet", "--policy", str(policy), str(log))
+    assert r.returncode == 0 and r.stdout.count(b"\n") == 2 + 4
+    runs = _runs(r.stderr.decode())
+    assert runs["`on message` word tests before its rules"] == 4
+    assert (runs["p/buy"], runs["p/spam"], runs["p/hello"]) == (2, 2, 4)
+    # a lap before the test only where the program is compiled for the profile
+    program = load_text([("p.policy", GUARDED)]).program
+    assert "LAP" not in compile_program(program).source
+
+
+def test_the_group_tests_inside_a_long_guarded_run_are_word_tests_too(tmp_path):
+    # 24 rules, each its own word: one test for the run, then (for a text that passes it) one for
+    # each group of 8 (codegen: _grouped). By hand, texts "w0 here" and "hello": the run's test
+    # twice, the groups' three times for the first text: 5; rule w0 runs once, w8 never (its
+    # group's test fails).
+    policy = tmp_path / "p.policy"
+    policy.write_text("policy p\n" + "".join(f'rule w{i} {{\n  on message\n  when text contains "w{i}"\n'
+                                            f'  do warn("w{i}")\n}}\n' for i in range(24)), encoding="utf-8")
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps({"type": "message", "ts": f"2026-11-02T10:00:0{n}Z", "user": "u1",
+                                           "id": f"e{n}", "text": text}) + b"\n"
+                             for n, text in enumerate(["w0 here", "hello"])))
+    r = run_cli("eval", "--profile", "--quiet", "--policy", str(policy), str(log))
+    assert r.returncode == 0 and r.stdout.count(b"\n") == 1
+    runs = _runs(r.stderr.decode())
+    assert runs["`on message` word tests before its rules"] == 5 and (runs["p/w0"], runs["p/w8"]) == (1, 0)

@@ -13,7 +13,7 @@ from policyengine.compiler.actions import emit_actions, template
 from policyengine.compiler.expressions import (ExprEmitter, HandlerLocals, TableNames, memoizable, never_raises,
                                               normalized_text, required_words)
 from policyengine.compiler.loop import EVENT_NUMBER, record_loop
-from policyengine.compiler.plan import Handler, Plan, by_member, lapped_sections, updates_section
+from policyengine.compiler.plan import Handler, Plan, by_member, guards_section, lapped_sections, updates_section
 from policyengine.compiler.writer import CodeWriter, Pool
 from policyengine.events.records import RecordField, record_fields
 from policyengine.runtime.helpers import TEXT_FUNCTIONS, TRACKER_FIELDS
@@ -271,20 +271,23 @@ def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
     for rule_index in handler.disarm:
         _absence_arm(body, plan.rules[rule_index], rule_index, emit, handler.event_type, arm=False)
     local.rules_phase = True
+    # with the profile, a guard's word test is a row of its own (else the rule before it pays)
+    lap = f"LAP({lapped_sections(plan).index(guards_section(handler))})" if tables.profile else None
     _guarded(body, [(plan.rules[i].condition, lambda w, i=i: _rule(w, plan.rules[i], i, emit, pool))
-                    for i in handler.rules], emit, pool)
+                    for i in handler.rules], emit, pool, lap)
     return local, body.lines
 
 
 GUARD_AT_LEAST = 2      # consecutive steps needing words of one field before one guard serves them
 
 
-def _guarded(w: CodeWriter, steps: list, emit: ExprEmitter, pool: Pool) -> None:
+def _guarded(w: CodeWriter, steps: list, emit: ExprEmitter, pool: Pool, lap: str | None = None) -> None:
     """Write `steps` — (condition, writer) in order — putting each run of GUARD_AT_LEAST or more
     consecutive steps whose conditions each need a word in the same text field under one test:
     does the field hold any of their words at all? One Aho–Corasick pass (or a few `in`s) then
     skips the whole run on most events, where 100 rules would each test their own word. Exact:
-    a step whose condition cannot hold does nothing, and the run keeps its order."""
+    a step whose condition cannot hold does nothing, and the run keeps its order. `lap`: a line
+    written before each test (the profile's)."""
     i = 0
     while i < len(steps):
         need = required_words(steps[i][0])
@@ -305,8 +308,10 @@ def _guarded(w: CodeWriter, steps: list, emit: ExprEmitter, pool: Pool) -> None:
         inner = CodeWriter()
         inner.depth = 1
         emit.local.guarded = True
-        _grouped(inner, steps[i:j], need[0], set(words), emit)
+        _grouped(inner, steps[i:j], need[0], set(words), emit, lap)
         emit.local.guarded = False
+        if lap:
+            w.line(lap)
         w.line(f"if {emit.any_word(need[0], sorted(set(words)))}:")
         w.lines += ["    " + line if line else line for line in inner.lines]
         i = j
@@ -316,7 +321,8 @@ GROUP_AT_LEAST = 24     # a guarded run this long is guarded again, GROUP steps 
 GROUP = 8
 
 
-def _grouped(w: CodeWriter, steps: list, field: tuple, run_words: set, emit: ExprEmitter) -> None:
+def _grouped(w: CodeWriter, steps: list, field: tuple, run_words: set, emit: ExprEmitter,
+             lap: str | None = None) -> None:
     """A guarded run's steps, each GROUP of a long run under its own words' test (but where they
     are all the run's words, which its guard has just found): a text that holds one of the run's
     words (an ad's, where one of 100 rules is about ads) would otherwise test every step's word —
@@ -333,6 +339,8 @@ def _grouped(w: CodeWriter, steps: list, field: tuple, run_words: set, emit: Exp
         inner.depth = w.depth
         for _, write in group:
             write(inner)
+        if lap:
+            w.line(lap)
         w.line(f"if {emit.word_test(field, words)}:")
         w.lines += ["    " + line if line else line for line in inner.lines]
 

@@ -39,12 +39,20 @@ def updates_section(handler: Handler) -> tuple[str, str]:
     return f"`on {handler.event_type}` counts, windows and silences", "handler"
 
 
+def guards_section(handler: Handler) -> tuple[str, str]:
+    """The profile's row for the word tests that skip runs of a handler's rules (codegen: _guarded):
+    one test a run of rules needing words of one field, timed on its own rather than in the rule
+    before it."""
+    return f"`on {handler.event_type}` word tests before its rules", "handler"
+
+
 def lapped_sections(plan: Plan) -> list[tuple[str, str]]:
     """The rows (name, kind) a program compiled with `profile` laps by number, `LAP(n)` lapping
-    row n: each rule, then each handler's updates. The code generator numbers its laps and the
-    profiler names its rows from this one list."""
+    row n: each rule, then each handler's updates, then each handler's word tests. The code
+    generator numbers its laps and the profiler names its rows from this one list."""
     rules = [(f"{rule.policy}/{rule.name}", "rule") for rule in plan.rules]
-    return rules + [updates_section(handler) for handler in plan.handlers]
+    return (rules + [updates_section(handler) for handler in plan.handlers]
+            + [guards_section(handler) for handler in plan.handlers])
 
 
 def lower(program: CheckedProgram) -> Plan:

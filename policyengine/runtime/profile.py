@@ -2,9 +2,9 @@
 
 The program is compiled with `profile` (compiler/codegen.py): each rule's code starts with
 `LAP(its index)`, so the time from one lap to the next is the rule's that lapped — its conditions,
-its gates and its actions. The evaluator times the sections around the rules the same way: an
-event type's handler up to its first rule (the aggregates it updates, the fields and texts it
-reads), the timers, the sweep of expired state and the roles; whatever is left between events
+its gates and its actions; the handler's updates and the word tests that skip runs of rules lap
+rows of their own too (compiler/plan.py: lapped_sections). The evaluator times the sections
+around the rules: an event type's handler reading the event, the timers, the sweep of expired state and the roles; whatever is left between events
 is reading and decoding the log and the evaluator's own steps.
 
 A profiled run goes through the evaluator's per-event path, not eval's fused loop
