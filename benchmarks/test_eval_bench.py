@@ -89,3 +89,22 @@ def test_count_decisions(benchmark, tally):
         t.add(decisions)
         t.drain({})
     benchmark(count)
+
+
+def test_sweep_pack_state(benchmark):
+    """The store's sweep of expired state (runtime/store.py: sweep) over the community pack's
+    tables as the log leaves them: the copypasta windows by text (a dict), the repeats and count
+    windows and the points cooldowns by member (columns). Each round sweeps a store the log was
+    run into afresh, an hour past its last event, when every short window and cooldown has ended."""
+    compiled = compile_program(load_paths([str(ROOT / "policies" / "community")]).program)
+    decode = record_decoder(compiled.record)
+
+    def fresh():
+        ev, last = Evaluator(compiled), 0
+        for line in LINES:
+            record = decode(line)
+            last = parse_ts(record.ts)
+            ev.process_record(record, last)
+        return (ev, last + 3_600_000_000), {}
+
+    benchmark.pedantic(lambda ev, now: ev.store.sweep(now, ev.widths), setup=fresh, rounds=10)
