@@ -282,3 +282,51 @@ def test_the_group_tests_inside_a_long_guarded_run_are_word_tests_too(tmp_path):
     assert r.returncode == 0 and r.stdout.count(b"\n") == 1
     runs = _runs(r.stderr.decode())
     assert runs["`on message` word tests before its rules"] == 5 and (runs["p/w0"], runs["p/w8"]) == (1, 0)
+
+
+def test_the_timers_time_after_a_silence_rule_they_ran_is_the_timers(monkeypatch):
+    # A timer fires at 100, runs silence rule 0 (its lap at 130; done at 200), then goes on with
+    # its own bookkeeping until 260: 70 ns are the rule's, 30 + 60 the timers'. Without handing the
+    # time back, the 60 after the rule were charged to the rule.
+    from policyengine.runtime.profile import returning
+    monkeypatch.setattr(profile_module.time, "perf_counter_ns", _Clock([0, 100, 130, 200, 260]))
+    profile = Profile(["p/silent"])                      # reads 0: the start
+    timers = profile.section("timers (ladders, silences, periods)", "engine")
+    rule = returning(profile, lambda: profile.lap(0))
+    outer = profile.enter(timers)                        # 100
+    rule()                                               # 130: the rule's lap; 200: back to the timers
+    profile.leave(outer)                                 # 260
+    assert profile.ns[0] == 70 and profile.ns[timers] == 30 + 60 and profile.current == outer
+    assert profile.runs[0] == 1 and profile.runs[timers] == 1
+
+
+def test_a_profiled_evaluator_hands_the_time_after_a_silence_rule_back_to_the_timers(monkeypatch):
+    # The clock moves 1 ns a reading, and a million when the timers settle after firing (the end of
+    # fire_until): that million is the timers' own, never the silence rule's, which the timers ran
+    # just before (u1 silent for a minute, found silent by the event of u2 two minutes on).
+    ticks = [0]
+
+    def clock():
+        ticks[0] += 1
+        return ticks[0]
+    monkeypatch.setattr(profile_module.time, "perf_counter_ns", clock)
+    loaded = load_text([("p.policy", "policy p\nrule silent {\n  on absence(message by user for 1m)\n"
+                                     '  do warn("quiet")\n}\n')])
+    evaluator, profile = profiled_evaluator(compile_program(loaded.program, profile=True))
+    timeline = evaluator.timeline
+    settle = timeline.store.settle_due
+
+    def slow_settle():
+        ticks[0] += 1_000_000
+        settle()
+    monkeypatch.setattr(timeline.store, "settle_due", slow_settle)
+    profile.start()
+    out = evaluator.process({"type": "message", "ts": "2026-11-02T10:00:00Z", "user": "u1", "id": "e1"},
+                            1_000_000_000)
+    out += evaluator.process({"type": "message", "ts": "2026-11-02T10:02:00Z", "user": "u2", "id": "e2"},
+                             1_120_000_000)
+    profile.close()
+    assert [d["rule"] for d in out] == ["silent"]
+    rows = {row.name: row for row in profile.sections()}
+    assert rows["p/silent"].runs == 1 and rows["p/silent"].ns < 1_000
+    assert rows["timers (ladders, silences, periods)"].ns > 1_000_000
