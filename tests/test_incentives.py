@@ -493,6 +493,23 @@ def test_the_sweep_of_cooldowns_by_hand():
         assert dict(table.items()) == {"b": 21, "d": 1 << 70} and len(table) == 2
 
 
+def test_a_sweep_of_cooldowns_that_meets_what_no_time_compares_with_stops_there():
+    # As the definition's loop over the keys does: "a" (ended) goes before the walk reaches "b",
+    # which no time compares with; "c" (ended too) is not reached. In a dict, a column, and Python.
+    from policyengine.runtime import _columns, _points, helpers
+    for table, drop in (({}, _points.drop_ended), (_columns.Column(_columns.MemberIndex()), _points.drop_ended),
+                        ({}, helpers.python_drop_ended)):
+        for member, until in (("a", 5), ("b", "text"), ("c", 5)):
+            table[member] = until
+        try:
+            drop(table, 10)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError("a str compared with a time")
+        assert dict(table.items()) == {"b": "text", "c": 5}
+
+
 def test_cooldown_take_by_hand():
     # A 10-unit cooldown taken at 5 runs until 15: refused at 14, taken again at 15 (until 25).
     from policyengine.runtime import _points
