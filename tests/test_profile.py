@@ -9,7 +9,7 @@ import orjson
 from policyengine.compiler import compile_program
 from policyengine.loader import load_text
 from policyengine.runtime import profile as profile_module
-from policyengine.runtime.profile import Profile, profile_text, profiled_evaluator
+from policyengine.runtime.profile import Profile, profile_text, profiled_evaluator, timed
 from tests.conftest import run_cli
 from tests.test_records import _log_bytes
 
@@ -133,7 +133,7 @@ class _Clock:
 
 def test_each_lap_charges_the_time_since_the_last_to_the_section_that_was_running(monkeypatch):
     monkeypatch.setattr(profile_module.time, "perf_counter_ns", _Clock([0, 100, 130, 200, 260, 400, 1000]))
-    profile = Profile(["p/a", "p/b"])                    # reads 0: the start
+    profile = Profile([("p/a", "rule"), ("p/b", "rule")])                    # reads 0: the start
     handler = profile.section("`on message` reading the event", "handler")
     outer = profile.enter(handler)                       # 100: 100 ns between events
     profile.lap(0)                                       # 130: 30 ns of the handler's own
@@ -150,7 +150,7 @@ def test_each_lap_charges_the_time_since_the_last_to_the_section_that_was_runnin
 
 
 def test_a_rule_that_never_ran_is_listed_and_a_cheap_one_is_not_shown_below_zero():
-    profile = Profile(["p/cheap", "p/never"])
+    profile = Profile([("p/cheap", "rule"), ("p/never", "rule")])
     profile.ns[0], profile.runs[0], profile.lap_ns = 50, 10, 20.0
     rows = {row.name: row for row in profile.sections()}
     assert rows["p/cheap"].ns == 0 and rows["p/never"].runs == 0
@@ -288,11 +288,10 @@ def test_the_timers_time_after_a_silence_rule_they_ran_is_the_timers(monkeypatch
     # A timer fires at 100, runs silence rule 0 (its lap at 130; done at 200), then goes on with
     # its own bookkeeping until 260: 70 ns are the rule's, 30 + 60 the timers'. Without handing the
     # time back, the 60 after the rule were charged to the rule.
-    from policyengine.runtime.profile import returning
     monkeypatch.setattr(profile_module.time, "perf_counter_ns", _Clock([0, 100, 130, 200, 260]))
-    profile = Profile(["p/silent"])                      # reads 0: the start
+    profile = Profile([("p/silent", "rule")])                      # reads 0: the start
     timers = profile.section("timers (ladders, silences, periods)", "engine")
-    rule = returning(profile, lambda: profile.lap(0))
+    rule = timed(profile, None, lambda: profile.lap(0))
     outer = profile.enter(timers)                        # 100
     rule()                                               # 130: the rule's lap; 200: back to the timers
     profile.leave(outer)                                 # 260

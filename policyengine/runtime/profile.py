@@ -4,8 +4,9 @@ The program is compiled with `profile` (compiler/codegen.py): each rule's code s
 `LAP(its index)`, so the time from one lap to the next is the rule's that lapped — its conditions,
 its gates and its actions; the handler's updates and the word tests that skip runs of rules lap
 rows of their own too (compiler/plan.py: lapped_sections). The evaluator times the sections
-around the rules: an event type's handler reading the event, the timers, the sweep of expired state and the roles; whatever is left between events
-is reading and decoding the log and the evaluator's own steps.
+around the rules: an event type's handler reading the event, the timers, the sweep of expired
+state and the roles; whatever is left between events is reading and decoding the log and the
+evaluator's own steps.
 
 A profiled run goes through the evaluator's per-event path, not eval's fused loop
 (compiler/loop.py), so its total is longer than the same run's without `--profile`; the rules'
@@ -37,18 +38,18 @@ class Section(NamedTuple):
 
 
 class Profile:
-    """Nanoseconds and runs by section. Sections 0 … rules − 1 are the program's rules in order;
-    the rest are named by `section()`. One section is current at a time: a lap charges the time
-    since the last one to it and makes another current."""
+    """Nanoseconds and runs by section. The first sections are those the program laps by number,
+    in order; the rest are named by `section()`. One section is current at a time: a lap charges
+    the time since the last one to it and makes another current."""
 
-    def __init__(self, rule_names: list[str], between: str = LOG_AND_STEPS, numbered: tuple = ()) -> None:
-        """`numbered`: (name, kind) of the sections the program laps by number after `rule_names`
-        (compiler/plan.py: lapped_sections)."""
-        self.names = list(rule_names) + [name for name, _ in numbered]
-        self.kinds = ["rule"] * len(rule_names) + [kind for _, kind in numbered]
+    def __init__(self, numbered: list[tuple[str, str]] = (), between: str = LOG_AND_STEPS) -> None:
+        """`numbered`: (name, kind) of the sections the program laps by number (compiler/plan.py:
+        lapped_sections)."""
+        self.names = [name for name, _ in numbered]
+        self.kinds = [kind for _, kind in numbered]
         self.ns = [0] * len(self.names)
         self.runs = [0] * len(self.names)
-        self._index: dict[str, int] = {name: len(rule_names) + i for i, (name, _) in enumerate(numbered)}
+        self._index: dict[str, int] = {name: i for i, name in enumerate(self.names)}
         self.between = self.section(between, "engine")
         self.current = self.between
         self.mark = time.perf_counter_ns()
@@ -87,7 +88,7 @@ class Profile:
 
     def calibrate(self, laps: int = _CALIBRATION_LAPS) -> float:
         """The time one lap adds to the run, the least of a few tries (ns), kept as `lap_ns`."""
-        trial = Profile([])
+        trial = Profile()
         a, b = trial.section("a", "engine"), trial.section("b", "engine")
         lap = trial.lap
         best = float("inf")
@@ -130,26 +131,14 @@ class Profile:
         return sorted(rows, key=lambda row: (-row.ns, row.name))
 
 
-def timed(profile: Profile, section: int, function: Callable) -> Callable:
-    """`function`, its calls charged to `section` (and what runs inside to the sections it laps)."""
+def timed(profile: Profile, section: int | None, function: Callable) -> Callable:
+    """`function`, its calls charged to `section` (and what runs inside to the sections it laps).
+    With no section, `function` laps one of its own (a silence rule a timer runs), and the time
+    after it goes back to the section that called it (the timers'), not to the rule it ran last."""
     enter, leave = profile.enter, profile.leave
 
     def run(*args):
-        outer = enter(section)
-        try:
-            return function(*args)
-        finally:
-            leave(outer)
-    return run
-
-
-def returning(profile: Profile, function: Callable) -> Callable:
-    """`function`, which laps a section of its own (a silence rule a timer runs), handing the time
-    after it back to the section that called it (the timers'), not to the rule it ran last."""
-    leave = profile.leave
-
-    def run(*args):
-        outer = profile.current
+        outer = enter(section) if section is not None else profile.current
         try:
             return function(*args)
         finally:
@@ -163,7 +152,7 @@ def profiled_evaluator(compiled: CompiledProgram, store=None, between: str = LOG
     names the time outside every other section."""
     from policyengine.runtime.evaluator import Evaluator
 
-    profile = Profile([], between, lapped_sections(compiled.plan))
+    profile = Profile(lapped_sections(compiled.plan), between)
     evaluator = Evaluator(compiled, store, lap=profile.lap)
     evaluator.record_loop = evaluator.share_loop = None        # one event at a time, through the handlers
     for handlers in (evaluator.handlers, evaluator.record_handlers):
@@ -174,7 +163,7 @@ def profiled_evaluator(compiled: CompiledProgram, store=None, between: str = LOG
     timeline.fire_until = timed(profile, profile.section("timers (ladders, silences, periods)", "engine"),
                                 timeline.fire_until)
     for rule_index, handler in list(timeline.absence_handlers.items()):
-        timeline.absence_handlers[rule_index] = returning(profile, handler)
+        timeline.absence_handlers[rule_index] = timed(profile, None, handler)
     store.sweep = timed(profile, profile.section("sweeping expired state", "engine"), store.sweep)
     rewards.check_roles = timed(profile, profile.section("roles", "engine"), rewards.check_roles)
     return evaluator, profile
