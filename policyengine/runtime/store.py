@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import deque
 
 from policyengine.events.clock import NO_TIMER, Clock
+from policyengine.runtime.aggregates import evict_all
+from policyengine.runtime.helpers import drop_ended
 
 try:
     from policyengine.runtime._columns import Column, MemberIndex
@@ -133,8 +135,6 @@ class MemoryStore:
     def sweep(self, now: int, widths: dict[str, int]) -> None:
         """Drop state that can no longer matter at `now`: expired window entries, ended cooldowns,
         expired labels. Keeps memory proportional to what is live, not to events seen."""
-        from policyengine.runtime.aggregates import evict_all
-        from policyengine.runtime.helpers import drop_ended
         for fingerprint, table in list(self.windows.items()):
             width = widths.get(fingerprint)
             if width is None:
