@@ -3,6 +3,7 @@
     python -m benchmarks.ab --base HEAD --policy policies/community --log data/sample/community-chat.jsonl.gz
     python -m benchmarks.ab --instructions --base HEAD --policy policies/examples --log small.jsonl
     python -m benchmarks.ab --together --base HEAD --policy policies/community --log log.jsonl
+    python -m benchmarks.ab --workers 2 --policy policies/examples/ads.policy --log log.jsonl
 
 The development machine's speed moves by up to 2× within minutes, so one run against another
 means little. This checks the base revision out into a temporary worktree, byte-compiles both
@@ -13,7 +14,9 @@ take start-up away: the same count on every run, about 50× slower, so give it a
 With `--together` each round runs both trees at the same time, one on each of two cores (swapped
 every round), and compares the median of the rounds' ratios: on the days the machine's speed moves
 run to run by ±25 %, a neighbour slows both runs of a round alike more often than it slows two
-runs minutes apart. Both outputs must be identical, or it says so and fails.
+runs minutes apart. With `--workers N` each run is `eval --workers N` and its wall time is
+compared, not its user CPU: the workers' waits for each other are part of what is measured.
+Both outputs must be identical, or it says so and fails.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks.command import eval_command
@@ -32,15 +36,21 @@ from benchmarks.command import eval_command
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _command(policies: list[str], log: str) -> list[str]:
+def _command(policies: list[str], log: str, workers: int = 1) -> list[str]:
     # Absolute paths: each tree runs with its own folder as the working directory.
-    return eval_command([(ROOT / p).resolve() for p in policies], str(Path(log).resolve()))
+    return eval_command([(ROOT / p).resolve() for p in policies], "--workers", str(workers), str(Path(log).resolve()))
 
 
 def _user_cpu(tree: Path, policies: list[str], log: str) -> tuple[float, bytes]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
     done = subprocess.run(_command(policies, log), cwd=tree, capture_output=True, check=True)
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before, done.stdout
+
+
+def _wall(tree: Path, policies: list[str], log: str, workers: int) -> tuple[float, bytes]:
+    t = time.perf_counter()
+    done = subprocess.run(_command(policies, log, workers), cwd=tree, capture_output=True, check=True)
+    return time.perf_counter() - t, done.stdout
 
 
 def _together(base: Path, policies: list[str], log: str, swap: bool) -> tuple[dict, dict]:
@@ -104,6 +114,7 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead of timing")
     p.add_argument("--together", action="store_true", help="run base and change at the same time, a core each")
+    p.add_argument("--workers", type=int, default=0, help="time `eval --workers N`'s wall clock instead of user CPU")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
@@ -129,13 +140,13 @@ def main(argv=None) -> int:
                     ratios.append(took["base"] / took["change"])
                     continue
                 for name, tree in (("base", base), ("change", ROOT)):
-                    took, out = _user_cpu(tree, a.policy, a.log)
+                    took, out = _wall(tree, a.policy, a.log, a.workers) if a.workers else _user_cpu(tree, a.policy, a.log)
                     times[name].append(took)
                     outputs[name] = out
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
     for name, runs in times.items():
-        print(f"{name:<7} median {statistics.median(runs):6.2f} s user CPU   runs: "
+        print(f"{name:<7} median {statistics.median(runs):6.2f} s {'wall clock' if a.workers else 'user CPU'}   runs: "
               + " ".join(f"{t:.2f}" for t in sorted(runs)))
     ratio = statistics.median(times["base"]) / statistics.median(times["change"])
     print(f"change is {ratio:.2f}× the base's speed ({a.base} against the working tree)")

@@ -35,6 +35,8 @@ def generate(plan: Plan, explain: bool = False, profile: bool = False) -> tuple[
     """With `explain`, each rule's decisions also carry the values its conditions tested; with
     `profile`, each rule first tells the profiler it starts (`eval --profile`)."""
     pool, tables = Pool(), TableNames(explain, profile)
+    if profile:                          # LAP(n) laps row n of this list (runtime/profile.py names them)
+        tables.laps = {section: n for n, section in enumerate(lapped_sections(plan))}
     # Bodies first: writing them fills the pool and the table names the header binds.
     handlers = [_handler_body(h, plan, pool, tables) for h in plan.handlers]
     bodies = [[f"def h{i}(ev, ts, out):"] + _prologue(local, pool, tables) + _numbered(local) + body
@@ -260,7 +262,7 @@ def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
     body.depth = 1
     if tables.profile and (handler.aggregates or handler.boards or handler.arm or handler.disarm):
         # the handler's counts, windows, boards and silences: a row of the profile of their own
-        body.line(f"LAP({lapped_sections(plan).index(updates_section(handler))})")
+        body.line(f"LAP({tables.laps[updates_section(handler)]})")
     batched = _batched_updates(body, handler.aggregates, emit, tables)
     _guarded(body, [(spec.filter, lambda w, i=i, spec=spec: _aggregate_update(w, i, spec, emit, tables))
                     for i, spec in handler.aggregates if i not in batched], emit, pool)
@@ -272,7 +274,7 @@ def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
         _absence_arm(body, plan.rules[rule_index], rule_index, emit, handler.event_type, arm=False)
     local.rules_phase = True
     # with the profile, a guard's word test is a row of its own (else the rule before it pays)
-    lap = f"LAP({lapped_sections(plan).index(guards_section(handler))})" if tables.profile else None
+    lap = f"LAP({tables.laps[guards_section(handler)]})" if tables.profile else None
     _guarded(body, [(plan.rules[i].condition, lambda w, i=i: _rule(w, plan.rules[i], i, emit, pool))
                     for i in handler.rules], emit, pool, lap)
     return local, body.lines

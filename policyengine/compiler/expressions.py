@@ -549,6 +549,7 @@ class TableNames:
         self.aggregates: dict[str, str] = {}
         self.explain = explain               # decisions carry `explain` (see codegen._explanation)
         self.profile = profile               # each rule starts with LAP(its index) (runtime/profile.py)
+        self.laps: dict[tuple[str, str], int] = {}   # with `profile`: each lapped row's number (plan.lapped_sections)
         self.event_fields: set[str] = set()  # top-level event fields any generated function reads
         self.record = None                   # the decoded-record layout handlers also take (codegen.generate)
         self.givers: dict[tuple, str] = {}   # (currency, source, policy and rule names, named) → GIVEn
