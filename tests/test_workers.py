@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from policyengine.cli import eval_cmd
 from policyengine.cli.eval_cmd import AUTO_MIN_BYTES, auto_workers
 from policyengine.cli.main import main
-from policyengine.compiler.partition import blocker
+from policyengine.compiler.partition import blocker, blockers
 from policyengine.loader import load_text
 from tests.conftest import run_cli
 from tests.test_records import _log_bytes
@@ -76,6 +77,63 @@ def test_which_programs_split_by_member(source, expected):
         assert found is None
     else:
         assert found is not None and expected in found.what
+
+
+# Two of these three rules keep state across members (a count by channel, a `once` for everyone);
+# the third counts by user. Lines: the policy header is line 1.
+ACROSS = ("policy p\n"
+          'rule by_channel { on message when count(message by channel within 1m) > 3 do warn("x") }\n'
+          'rule once_for_all { on message do warn("x") once }\n'
+          'rule by_member { on message when count(message by user within 1m) > 3 do warn("x") }\n')
+
+
+def test_every_construct_across_members_is_listed_with_its_line():
+    loaded = load_text([("p.policy", ACROSS)])
+    assert loaded.program is not None, [d.message for d in loaded.diagnostics]
+    found = blockers(loaded.program)
+    assert [(b.line, b.where) for b in found] == [(2, "p.policy:2"), (3, "p.policy:3")]
+    assert "`count(message by channel within 1m)` is kept across members" in found[0].what
+    assert "fires `once` across members" in found[1].what
+    assert blocker(loaded.program) == found[0]
+
+
+def test_a_leaderboard_is_placed_at_its_every_block():
+    found = blockers(load_text([("c.policy", Path("policies/community/incentives.policy").read_text())]).program)
+    lines = Path("policies/community/incentives.policy").read_text().splitlines()
+    every = [b for b in found if b.what.startswith("`every month`")]
+    assert len(every) == 1 and every[0].file == "c.policy"
+    assert lines[every[0].line - 1].startswith("every month")
+
+
+def test_check_workers_notes_each_construct_and_says_whether_the_program_splits(tmp_path):
+    policy = tmp_path / "p.policy"
+    policy.write_text(ACROSS)
+    r = run_cli("check", "--workers", str(policy))
+    err = r.stderr.decode()
+    assert r.returncode == 0, err
+    assert err.count("note[N0701]") == 2
+    assert f"--> {policy}:2:1" in err and f"--> {policy}:3:1" in err
+    assert "2 notes" in err and "workers: runs on one worker: 2 constructs above keep state across members" in err
+    r = run_cli("check", "--workers", "--format", "json", str(policy))
+    notes = orjson.loads(r.stdout)
+    assert [(n["code"], n["severity"], n["span"]["line"]) for n in notes] == [("N0701", "note", 2), ("N0701", "note", 3)]
+    # without --workers, check says nothing of workers
+    r = run_cli("check", str(policy))
+    assert r.returncode == 0 and "N0701" not in r.stderr.decode() and "workers" not in r.stderr.decode()
+    # a program that splits
+    r = run_cli("check", "--workers", "policies/examples/ads.policy")
+    assert r.returncode == 0 and "N0701" not in r.stderr.decode()
+    assert "workers: splits by member" in r.stderr.decode()
+
+
+def test_the_one_worker_note_counts_what_else_keeps_the_program_there(tmp_path, mixed_log):
+    policy = tmp_path / "p.policy"
+    policy.write_text(ACROSS)
+    r = run_cli("eval", "--quiet", "--workers", "2", "--policy", str(policy), str(mixed_log))
+    assert r.returncode == 0
+    note = [line for line in r.stderr.decode().splitlines() if line.startswith("note: --workers 2")]
+    assert len(note) == 1 and f"({policy}:2)" in note[0]
+    assert "; 1 more construct keeps state across members: `policyengine check --workers` lists them all" in note[0]
 
 
 def test_workers_must_be_positive(mixed_log):

@@ -59,6 +59,8 @@ class CheckedEvery(msgspec.Struct, frozen=True):
     period: str
     tz: str
     awards: tuple[CheckedAward, ...]
+    file: str = ""                             # where the `every` block is (compiler/partition.py names it)
+    line: int = 0
 
 
 class CheckedRole(msgspec.Struct, frozen=True):
@@ -185,7 +187,7 @@ def check_every(unit, item: ast.EveryDef, check_steps) -> CheckedEvery | None:
         among = award.among[0] if award.among else None
         actions = check_steps(award.actions, "a period award")
         awards.append(CheckedAward(award.top, metric, among, actions))
-    return CheckedEvery(unit.policy, item.period, tz, tuple(awards))
+    return CheckedEvery(unit.policy, item.period, tz, tuple(awards), unit.module.path, item.span.line)
 
 
 def check_role(unit, item: ast.RoleDef) -> CheckedRole | None:

@@ -12,7 +12,7 @@ from policyengine.cli import exits
 from policyengine.cli.reporting import print_diagnostics, usage_error
 from policyengine.cli.summary import Progress, summary_text
 from policyengine.compiler.cache import load_compiled
-from policyengine.compiler.partition import blocker
+from policyengine.compiler.partition import blockers
 from policyengine.events.decode import EventDecoder
 from policyengine.events.timestamps import TimestampError, parse_ts
 from policyengine.loader import PolicyPathError
@@ -290,9 +290,12 @@ def _why_one_worker(args, program) -> str | None:
         return "--report observes every event in one place"
     if args.profile:
         return "--profile times each rule in one process"
-    found = blocker(program)
-    if found is not None:
-        return found.what + (f" ({found.where})" if found.where else "")
+    found = blockers(program)
+    if found:
+        first = found[0].what + (f" ({found[0].where})" if found[0].where else "")
+        more = len(found) - 1
+        return first + (f"; {more} more construct{'s' if more != 1 else ''} keep{'' if more != 1 else 's'} state "
+                        "across members: `policyengine check --workers` lists them all" if more else "")
     return None
 
 

@@ -20,6 +20,8 @@ from policyengine.compiler.plan import rule_nodes, spec_nodes
 class Blocker(msgspec.Struct, frozen=True):
     what: str            # the construct, in the words of the language
     where: str           # file:line, or the policy
+    file: str = ""       # the construct's file and line, where the program knows them
+    line: int = 0
 
 
 def _is_user(ir: IR) -> bool:
@@ -32,31 +34,49 @@ def _member_keyed(keys) -> bool:
 
 def blocker(program: CheckedProgram) -> Blocker | None:
     """The first construct that keeps state across members, or None when the program splits by member."""
+    return next(_blockers(program), None)
+
+
+def blockers(program: CheckedProgram) -> list[Blocker]:
+    """Every construct that keeps state across members, each once, in the order `blocker` meets
+    them: all that must go for the program to split (`check --workers` lists them)."""
+    return list(dict.fromkeys(_blockers(program)))
+
+
+def _blockers(program: CheckedProgram):
     for every in program.everies:
-        return Blocker(f"`every {every.period}` ranks all members together", f"policy {every.policy}")
+        where = f"{every.file}:{every.line}" if every.file else f"policy {every.policy}"
+        yield Blocker(f"`every {every.period}` ranks all members together", where, every.file, every.line)
+    seen_specs = set()           # aggregates a rule's blocker already named, where it is used
     for rule in program.rules:
         where = f"{rule.file}:{rule.line}"
+
+        def at(what: str) -> Blocker:
+            return Blocker(f"rule `{rule.name}` {what}", where, rule.file, rule.line)
         if rule.member is not None and not _is_user(rule.member):
-            return Blocker(f"rule `{rule.name}` acts on a member other than the event's user", where)
+            yield at("acts on a member other than the event's user")
         if rule.once_keys is not None and not _member_keyed(rule.once_keys):
-            return Blocker(f"rule `{rule.name}` fires `once` across members", where)
+            yield at("fires `once` across members")
         if rule.cooldown_us is not None and not _member_keyed(rule.cooldown_keys):
-            return Blocker(f"rule `{rule.name}` has a cooldown across members", where)
+            yield at("has a cooldown across members")
         if rule.absence is not None and not (_member_keyed(rule.absence.keys)
                                              and (not rule.absence.since_types or _member_keyed(rule.absence.since_keys))):
-            return Blocker(f"rule `{rule.name}` watches silence across members", where)
+            yield at("watches silence across members")
         for node in rule_nodes(rule):
             found = _node_blocker(node)
             if found:
-                return Blocker(f"rule `{rule.name}`: {found}", where)
+                if node.op == "agg":
+                    seen_specs.add(node.value.source)
+                yield Blocker(f"rule `{rule.name}`: {found}", where, rule.file, rule.line)
     for spec in program.aggregates.values():
         if not _member_keyed(spec.keys):
-            return Blocker(f"`{spec.source}` is kept across members (not `by user`)", "")
+            if spec.source not in seen_specs:
+                yield Blocker(f"`{spec.source}` is kept across members (not `by user`)", "")
+            continue
         for node in spec_nodes(spec):
             found = _node_blocker(node)
             if found:
-                return Blocker(f"`{spec.source}`: {found}", "")
-    return None
+                yield Blocker(f"`{spec.source}`: {found}", "")
 
 
 def _node_blocker(node: IR) -> str | None:

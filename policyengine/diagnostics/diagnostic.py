@@ -7,7 +7,7 @@ from policyengine.diagnostics.span import Span
 
 
 class Diagnostic(msgspec.Struct, frozen=True):
-    code: str              # P… parse, C… check, W… warning, R… runtime, E… input/usage
+    code: str              # P… parse, C… check, W… warning, N… note, R… runtime, E… input/usage
     message: str           # lowercase fragment, names in backticks
     span: Span | None
     label: str = ""        # text under the caret
@@ -16,7 +16,7 @@ class Diagnostic(msgspec.Struct, frozen=True):
 
     @property
     def severity(self) -> str:
-        return "warning" if self.code.startswith("W") else "error"
+        return "warning" if self.code.startswith("W") else "note" if self.code.startswith("N") else "error"
 
     @property
     def is_error(self) -> bool:

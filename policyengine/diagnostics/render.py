@@ -28,7 +28,7 @@ def render_one(d: Diagnostic, sources: dict[str, str], colour: bool = False) -> 
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if colour else text
 
-    sev_colour = _YELLOW if d.severity == "warning" else _RED
+    sev_colour = {"warning": _YELLOW, "note": _BLUE}.get(d.severity, _RED)
     lines = [paint(_BOLD + sev_colour, f"{d.severity}[{d.code}]") + paint(_BOLD, f": {d.message}")]
     span = d.span
     source = sources.get(span.file) if span else None
@@ -69,13 +69,11 @@ def render_text(diagnostics: list[Diagnostic], sources: dict[str, str], colour: 
         parts.append(block)
     if len(diagnostics) > cap:
         parts.append(f"… and {len(diagnostics) - cap} more")
-    errors = sum(1 for d in diagnostics if d.is_error)
-    warnings = len(diagnostics) - errors
     summary = []
-    if errors:
-        summary.append(f"{errors} error{'s' if errors != 1 else ''}")
-    if warnings:
-        summary.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    for severity in ("error", "warning", "note"):
+        n = sum(1 for d in diagnostics if d.severity == severity)
+        if n:
+            summary.append(f"{n} {severity}{'s' if n != 1 else ''}")
     if summary:
         parts.append(", ".join(summary))
     return "\n\n".join(parts) + "\n"
