@@ -49,25 +49,25 @@ def _blockers(program: CheckedProgram):
         yield Blocker(f"`every {every.period}` ranks all members together", where, every.file, every.line)
     seen_specs = set()           # aggregates a rule's blocker already named, where it is used
     for rule in program.rules:
-        where = f"{rule.file}:{rule.line}"
+        name, where = f"rule `{rule.name}`", f"{rule.file}:{rule.line}"
 
         def at(what: str) -> Blocker:
-            return Blocker(f"rule `{rule.name}` {what}", where, rule.file, rule.line)
+            return Blocker(what, where, rule.file, rule.line)
         if rule.member is not None and not _is_user(rule.member):
-            yield at("acts on a member other than the event's user")
+            yield at(f"{name} acts on a member other than the event's user")
         if rule.once_keys is not None and not _member_keyed(rule.once_keys):
-            yield at("fires `once` across members")
+            yield at(f"{name} fires `once` across members")
         if rule.cooldown_us is not None and not _member_keyed(rule.cooldown_keys):
-            yield at("has a cooldown across members")
+            yield at(f"{name} has a cooldown across members")
         if rule.absence is not None and not (_member_keyed(rule.absence.keys)
                                              and (not rule.absence.since_types or _member_keyed(rule.absence.since_keys))):
-            yield at("watches silence across members")
+            yield at(f"{name} watches silence across members")
         for node in rule_nodes(rule):
             found = _node_blocker(node)
             if found:
                 if node.op == "agg":
                     seen_specs.add(node.value.source)
-                yield Blocker(f"rule `{rule.name}`: {found}", where, rule.file, rule.line)
+                yield at(f"{name}: {found}")
     for spec in program.aggregates.values():
         if not _member_keyed(spec.keys):
             if spec.source not in seen_specs:
