@@ -4,9 +4,11 @@ Each worker keeps the one event clock — watermark, late events, timers due —
 exactly as on one worker; it runs the rules only for its share of members (a stable hash of
 `user` into 1 024 buckets, the buckets shared out so the head of the log's events fall evenly:
 balanced_partition). That is exact only for programs whose state all belongs to the event's member
-(compiler/partition.py says which). Every decision is tagged with where one worker would have
-made it — the number of the event, timers before the event's own rules, due timers in (due,
-setting event) order — and the streams are merged on that tag.
+(compiler/partition.py says which); a leaderboard of members' own scores is ranked whole at each
+close, every worker writing its members' part to the spool and reading the others'
+(ShareEvaluator._combine_board). Every decision is tagged with where one worker would have made
+it — the number of the event, timers before the event's own rules, due timers in (due, setting
+event, place among the timer's decisions) order — and the streams are merged on that tag.
 
 Each worker reads every line, but decodes only its own members' events: a scan in C
 (events/_route.c) gives it the time alone of another share's event, which is all its clock
@@ -30,6 +32,7 @@ import multiprocessing.connection
 import operator
 import os
 import tempfile
+import time
 import zlib
 from typing import NamedTuple
 
@@ -49,15 +52,41 @@ from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.helpers import RouteDiverged, member_crc, share_of
 
 END = 1 << 62                # the position of decisions made after the last event (`--until`)
+PLACE_SHIFT = 24             # a timer's decisions' merge key: setting event × 2**24 + place (incentives.award_place)
+FIRST_EVENT = -(1 << 63)     # a clock's `due` that no event's time passes cleanly: the first event reaches Python
+
+
+class PeerGone(Exception):
+    """Another worker left before it wrote its part of a leaderboard: the run cannot go on exact."""
+
+
+def timer_key(order: int, place: int) -> int:
+    """A timer's decision's last merge-key number: the timers due at one instant fire in the order
+    of the events that set them, and a timer's decisions in their places (Timeline.fire_until)."""
+    if place >= 1 << PLACE_SHIFT or order >= 1 << (62 - PLACE_SHIFT):
+        raise OverflowError("a timer's decisions are too many to place for the merge")
+    return order << PLACE_SHIFT | place
 
 
 class ShareEvaluator(Evaluator):
     """An evaluator that runs the rules only for members of one share; for the others it moves
     the clock on exactly as `process` would. `tags` maps each returned decision to its merge key."""
 
-    def __init__(self, compiled: CompiledProgram, share: int, shares: int | bytes, exchange=None):
+    def __init__(self, compiled: CompiledProgram, share: int, shares: int | bytes, exchange=None,
+                 workers: int = 0, spool: str = ""):
         super().__init__(compiled)
         self.share, self.shares, self.exchange = share, shares, exchange
+        self.workers, self.spool = workers, spool
+        # Leaderboards (compiler/partition.py lets through those whose members each belong to one
+        # worker): each worker's board is written to the spool at a close and read by the others,
+        # and each awards its own winners. Periods start at the log's first event, whichever
+        # worker's it is: until then no event's time is taken past Python (FIRST_EVENT).
+        self._starting = self.has_periods and self.store.events_seen == 0
+        if self.has_periods:
+            self.rewards.combine_board = self._combine_board
+            self.rewards.awards_member = lambda member: share_of(member, shares) == share
+            if self._starting:
+                self.store.clock.due = FIRST_EVENT
         self.tags: dict[int, tuple] = {}
         self._process_dict = super().process             # bound once: super() on every event cost 0.1 µs
         self._process_record = super().process_record
@@ -75,8 +104,8 @@ class ShareEvaluator(Evaluator):
     def advance(self, until: int, keys: list | None = None) -> list[dict]:
         keys = []
         out = super().advance(until, keys)
-        for decision, (due, order) in zip(out, keys):
-            self.tags[id(decision)] = (END, 0, due, order)
+        for decision, (due, order, place) in zip(out, keys):
+            self.tags[id(decision)] = (END, 0, due, timer_key(order, place))
         return out
 
     def route_batch(self, lines):
@@ -119,6 +148,8 @@ class ShareEvaluator(Evaluator):
         elif ts < store.watermark:
             self.late_events += 1
         store.events_seen += 1
+        if self._starting:
+            self._started(ts)
         if store.events_seen >= store.next_sweep:
             store.sweep(store.watermark, self.widths)
         return fired
@@ -130,6 +161,8 @@ class ShareEvaluator(Evaluator):
             return self.tick(ts) or _NONE
         fired = self._fire_due(ts)
         own = process(event, ts)                            # no timer is due any more
+        if self._starting:
+            self._started(ts)
         store = self.store
         for i, decision in enumerate(own):
             self.tags[id(decision)] = (store.events_seen, 1, i, 0)
@@ -143,12 +176,55 @@ class ShareEvaluator(Evaluator):
         if store.timers and store.timers[0][0] <= now:
             keys: list = []
             self.timeline.fire_until(now, fired, keys)
-            for decision, (due, order) in zip(fired, keys):
-                self.tags[id(decision)] = (store.events_seen + 1, 0, due, order)
+            for decision, (due, order, place) in zip(fired, keys):
+                self.tags[id(decision)] = (store.events_seen + 1, 0, due, timer_key(order, place))
         return fired
+
+    def _started(self, ts: int) -> None:
+        """After the log's first event: its periods started (by process_record if it was this
+        share's), and the clock's due time the timers' again."""
+        self._starting = False
+        self.rewards.start(ts)
+        self.store.settle_due()
+
+    def _combine_board(self, every: int, award: int, due: int, board, allowed) -> dict:
+        """The whole leaderboard at a close, of members who may win (`allowed`, asked by each
+        worker of its own: their joins and labels are its): this worker's part written to the
+        spool, the others' read from it as they come (every worker reaches the close at the same
+        event). A member's entry is one worker's (compiler/partition.py), so the parts are joined,
+        not summed: one worker's sums, in its order. PeerGone if a worker left before writing."""
+        name = f"board-{every}-{award}-{due}-%d"
+        mine = os.path.join(self.spool, name % self.share)
+        entries = {member: tuple(entry) for member, entry in board.items() if allowed is None or allowed(member)}
+        with open(mine + ".part", "wb") as f:
+            f.write(msgspec.msgpack.encode(entries))
+        os.replace(mine + ".part", mine)                   # whole or not there
+        for other in range(self.workers):
+            if other == self.share:
+                continue
+            path = os.path.join(self.spool, name % other)
+            _wait_for(path, os.path.join(self.spool, GONE % other))
+            with open(path, "rb") as f:
+                theirs = msgspec.msgpack.decode(f.read())
+            if not entries.keys().isdisjoint(theirs):
+                raise RouteDiverged(f"a leaderboard's member counted by two workers at {due}")
+            entries.update((member, tuple(entry)) for member, entry in theirs.items())
+        return entries
 
 
 _NONE: tuple = ()
+GONE = "gone-%d"                 # in the spool: this worker has left (done, stopped or dead)
+PEER_GONE = "another worker left before a leaderboard closed"
+
+
+def _wait_for(path: str, gone: str) -> None:
+    """Until `path` exists; PeerGone if `gone` does first (a leaderboard's close, once a period)."""
+    pause = 0.0001
+    while not os.path.exists(path):
+        if os.path.exists(gone) and not os.path.exists(path):
+            raise PeerGone(path)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.005)
 
 
 class Job(msgspec.Struct):
@@ -261,7 +337,7 @@ def _work(share: int):
     memory; the rest comes back to the parent."""
     job = _job
     exchange = Exchange(_shared, job.shares, share) if _shared is not None else None
-    evaluator = ShareEvaluator(job.compiled, share, job.partition or job.shares, exchange)
+    evaluator = ShareEvaluator(job.compiled, share, job.partition or job.shares, exchange, job.shares, job.spool)
     decoder = EventDecoder(job.compiled.plan.field_types)
     stats = ReplayStats()
     reports: list[tuple] = []
@@ -304,6 +380,8 @@ def _work(share: int):
         stopped = True
     except RouteDiverged as err:
         diverged = f"{job.logs[log_index]}: {err.args[0][:80]!r}"
+    except PeerGone:
+        diverged = PEER_GONE
     finally:
         spool.close()
     return ShareResult(path, reports, stats, stopped, diverged)
@@ -328,7 +406,14 @@ def _child(share: int, conn) -> None:
     finally:
         if _shared is not None:           # however _work ended, no other worker waits for its scans
             Exchange(_shared, _job.shares, share).leave()
+        _leave_spool(share)               # … nor for its part of a leaderboard
         conn.close()
+
+
+def _leave_spool(share: int) -> None:
+    """Say in the spool that worker `share` has left (ShareEvaluator._combine_board waits on it)."""
+    with contextlib.suppress(OSError):
+        open(os.path.join(_job.spool, GONE % share), "wb").close()
 
 
 def _run_workers(shares: int) -> list[ShareResult] | str:
@@ -358,6 +443,7 @@ def _run_workers(shares: int) -> list[ShareResult] | str:
                     dead.append(share)
                     if _shared is not None:
                         Exchange(_shared, shares, share).leave()
+                    _leave_spool(share)
         if dead:
             code = processes[dead[0]].exitcode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
@@ -435,9 +521,11 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
                 _shared = None
         if isinstance(results, str):
             return results
-        diverged = [result.diverged for result in results if result.diverged is not None]
+        diverged = [result.diverged for result in results if result.diverged not in (None, PEER_GONE)]
         if diverged:
             return f"a line routed as an event was refused by its worker's decoder ({diverged[0]})"
+        if any(result.diverged == PEER_GONE for result in results):
+            return PEER_GONE
         with contextlib.ExitStack() as spools:
             files = [spools.enter_context(open(result.path, "rb")) for result in results]
             for lines in merged(files):

@@ -58,7 +58,112 @@ def test_strict_stops_every_worker_at_the_first_bad_line(mixed_log):
 def test_a_program_with_state_across_members_runs_on_one_worker_and_says_why(mixed_log):
     r = run_cli("eval", "--quiet", "--workers", "2", "--policy", "policies/community", str(mixed_log))
     assert r.returncode == 0
-    assert "note: --workers 2: running on one worker: `every month` ranks all members together" in r.stderr.decode()
+    note = [line for line in r.stderr.decode().splitlines() if line.startswith("note: --workers 2")]
+    # the pack's leaderboard splits now; its copypasta rule, a count by text, does not
+    assert len(note) == 1 and "running on one worker: rule `copypasta`: `distinct(user of message by normalize(text)" in note[0]
+    line = int(note[0].split("(policies/community/rules.policy:")[1].split(")")[0])
+    assert Path("policies/community/rules.policy").read_text().splitlines()[line - 1].startswith("rule copypasta")
+
+
+# Leaderboards whose scores are each member's own — points, counts by user, `among newcomers` —
+# split: each worker writes its part of the board at a close, ranks the whole and awards its own.
+# Daily closes (two in the log, five more from --until), ties at the points cap (30 a day),
+# level-ups inside a winner's awards (their decisions vary in number), and a block in UTC.
+BOARDS = """policy board
+points points {
+  cap 30 per day
+  tz "Asia/Shanghai"
+}
+levels member_level by points {
+  0 "new"
+  20 "active" => promote("active")
+}
+rule chatty {
+  on message where len(text) >= 5
+  do award_points(1)
+  cooldown 30s per user
+}
+rule checkin {
+  on checkin
+  do award_points(3)
+  once per user, date(ts, "Asia/Shanghai")
+}
+every day tz "Asia/Shanghai" {
+  top 3 by points => award_badge("star"), award_points(5), notify(user, "{count} today")
+  top 2 by count(message) => award_badge("chatty")
+  top 2 by count(message where len(text) >= 20) among newcomers => award_badge("newcomer")
+}
+every day tz "UTC" {
+  top 4 by count(checkin) => award_badge("early")
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def clean_log(tmp_path_factory):
+    path = tmp_path_factory.mktemp("boards") / "clean.jsonl"
+    with open(path, "wb") as f:
+        for event in generate(40_000, seed=11):
+            f.write(orjson.dumps(event) + b"\n")
+    return path
+
+
+def test_leaderboards_split_and_give_one_workers_decisions(tmp_path, clean_log):
+    policy = tmp_path / "board.policy"
+    policy.write_text(BOARDS)
+    runs = {n: run_cli("eval", "--workers", str(n), "--until", "2026-11-09T00:00:00Z", "--policy", str(policy),
+                       str(clean_log)) for n in (1, 2, 3)}
+    assert all(r.returncode == 0 for r in runs.values())
+    assert _summary_workers(runs[2].stderr) == 2 and _summary_workers(runs[3].stderr) == 3
+    assert runs[2].stdout == runs[1].stdout and runs[3].stdout == runs[1].stdout
+    decisions = [orjson.loads(line) for line in runs[1].stdout.splitlines()]
+    awards = [d for d in decisions if d["rule"].startswith("every_day")]
+    # a block's n-th award is rule every_day_n: the Shanghai block closes at 16:00Z, the UTC one
+    # at midnight; after the log, the points awarded at a close are the next day's points board
+    closes = {(d["rule"], d["action"], d["ts"]) for d in awards}
+    assert ("every_day_1", "award_badge", "2026-11-02T16:00:00Z") in closes
+    assert ("every_day_1", "award_badge", "2026-11-03T00:00:00Z") in closes          # the UTC block's
+    assert ("every_day_1", "award_badge", "2026-11-08T16:00:00Z") in closes
+    stars = [d["user"] for d in awards if d["rule"] == "every_day_1" and d["action"] == "award_badge"
+             and d["ts"] == "2026-11-02T16:00:00Z"]
+    assert len(stars) == 3 and len(set(stars)) == 3
+    assert {"award_badge", "award_points", "notify"} <= {d["action"] for d in awards}
+
+
+def test_a_worker_that_left_before_a_close_stops_the_others_there(tmp_path):
+    """A worker waiting for another's part of a board while that one has left: PeerGone (the run
+    is then made again on one worker), not a wait for ever."""
+    from policyengine.compiler.cache import load_compiled
+    from policyengine.parallel import GONE, PeerGone, ShareEvaluator
+    policy = tmp_path / "board.policy"
+    policy.write_text(BOARDS)
+    compiled = load_compiled([str(policy)])[1]
+    evaluator = ShareEvaluator(compiled, 0, 2, None, 2, str(tmp_path))
+    (tmp_path / (GONE % 1)).touch()
+    with pytest.raises(PeerGone):
+        evaluator._combine_board(0, 0, 123, {"u1": (5, 7)}, None)
+    assert (tmp_path / "board-0-0-123-0").exists()           # its own part was written first
+    # the other's part there (it wrote it, then left): joined, the members disallowed left out
+    import msgspec
+    (tmp_path / "board-0-1-123-1").write_bytes(msgspec.msgpack.encode({"u2": (9, 3)}))
+    board = evaluator._combine_board(0, 1, 123, {"u1": (5, 7), "u3": (1, 1)}, lambda m: m != "u3")
+    assert board == {"u1": (5, 7), "u2": (9, 3)}
+
+
+@pytest.mark.parametrize("board,splits", [
+    ("top 3 by points => award_badge(\"x\")", True),
+    ("top 3 by count(message) among newcomers => award_badge(\"x\")", True),
+    ("top 3 by count(reaction by target_user) => award_badge(\"x\")", False),     # counted where the reactions are
+    ("top 300 by points => award_badge(\"x\")", False),                           # past what the merge can place
+])
+def test_which_leaderboards_split(board, splits):
+    source = f"policy p\nrule r {{ on message do award_points(1) }}\nevery week {{\n  {board}\n}}\n"
+    loaded = load_text([("p.policy", source)])
+    assert loaded.program is not None, [d.message for d in loaded.diagnostics]
+    found = blockers(loaded.program)
+    assert (found == []) == splits, found
+    if not splits:
+        assert found[0].what.startswith("`every week`") and found[0].line == 3
 
 
 @pytest.mark.parametrize("source,expected", [
@@ -95,14 +200,6 @@ def test_every_construct_across_members_is_listed_with_its_line():
     assert "`count(message by channel within 1m)` is kept across members" in found[0].what
     assert "fires `once` across members" in found[1].what
     assert blocker(loaded.program) == found[0]
-
-
-def test_a_leaderboard_is_placed_at_its_every_block():
-    found = blockers(load_text([("c.policy", Path("policies/community/incentives.policy").read_text())]).program)
-    lines = Path("policies/community/incentives.policy").read_text().splitlines()
-    every = [b for b in found if b.what.startswith("`every month`")]
-    assert len(every) == 1 and every[0].file == "c.policy"
-    assert lines[every[0].line - 1].startswith("every month")
 
 
 def test_check_workers_notes_each_construct_and_says_whether_the_program_splits(tmp_path):

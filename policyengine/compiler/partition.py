@@ -15,6 +15,7 @@ from policyengine.check import CheckedProgram
 from policyengine.check.ir import IR
 from policyengine.check.schema import TRACKED_ATTRIBUTES
 from policyengine.compiler.plan import rule_nodes, spec_nodes
+from policyengine.runtime.incentives import PLACE_BITS
 
 
 class Blocker(msgspec.Struct, frozen=True):
@@ -45,8 +46,10 @@ def blockers(program: CheckedProgram) -> list[Blocker]:
 
 def _blockers(program: CheckedProgram):
     for every in program.everies:
-        where = f"{every.file}:{every.line}" if every.file else f"policy {every.policy}"
-        yield Blocker(f"`every {every.period}` ranks all members together", where, every.file, every.line)
+        why = _every_blocker(every)
+        if why:
+            where = f"{every.file}:{every.line}" if every.file else f"policy {every.policy}"
+            yield Blocker(f"`every {every.period}` {why}", where, every.file, every.line)
     seen_specs = set()           # aggregates a rule's blocker already named, where it is used
     for rule in program.rules:
         name, where = f"rule `{rule.name}`", f"{rule.file}:{rule.line}"
@@ -68,15 +71,43 @@ def _blockers(program: CheckedProgram):
                 if node.op == "agg":
                     seen_specs.add(node.value.source)
                 yield at(f"{name}: {found}")
+    # a leaderboard's metric is also checked as written (without `by`, no key): the board's own
+    # spec, keyed by the member, is what counts it (_every_blocker judges it)
+    boards = {award.metric.spec.source for every in program.everies for award in every.awards if award.metric.spec}
     for spec in program.aggregates.values():
         if not _member_keyed(spec.keys):
-            if spec.source not in seen_specs:
+            if spec.source not in seen_specs and spec.source not in boards:
                 yield Blocker(f"`{spec.source}` is kept across members (not `by user`)", "")
             continue
         for node in spec_nodes(spec):
             found = _node_blocker(node)
             if found:
                 yield Blocker(f"`{spec.source}`: {found}", "")
+
+
+def _every_blocker(every) -> str | None:
+    """Why a leaderboard keeps the program on one worker, or None. Workers rank one board made of
+    their parts at each close (parallel.ShareEvaluator), which is exact when each member's score
+    is kept by the member's own worker — points they earned, counts and sums `by user` — and
+    the merge can place every award's decisions (incentives.award_place)."""
+    if len(every.awards) > 1 << PLACE_BITS:
+        return f"has more than {1 << PLACE_BITS} awards"
+    for award in every.awards:
+        spec = award.metric.spec
+        if award.top > 1 << PLACE_BITS:
+            return f"ranks a top {award.top}: over {1 << PLACE_BITS}, its decisions cannot be merged in order"
+        if spec is not None and not (len(spec.keys) == 1 and _is_user(spec.keys[0])):
+            return f"ranks `{spec.source}`, a score counted where its events are, not by the member's worker"
+        roots = list(spec_nodes(spec)) if spec is not None else []
+        for action in award.actions:
+            for value in action.args.values():
+                parts = value if isinstance(value, tuple) else (value,)
+                roots += [node for part in parts if isinstance(part, IR) for node in part.walk()]
+        for node in roots:
+            found = _node_blocker(node)
+            if found:
+                return f"ranks all members together: {found}"
+    return None
 
 
 def _node_blocker(node: IR) -> str | None:

@@ -110,6 +110,19 @@ def level_name(spec, index: int) -> str:
 
 
 # ---- leaderboards ---------------------------------------------------------------------------
+PLACE_BITS = 8        # award_place: awards, ranks and a winner's decisions under 256 each
+
+
+def award_place(award: int, rank: int, nth: int) -> int:
+    """A period award's decision's place among its close's decisions, as an int that sorts as
+    (award, rank, nth) does; ValueError past what PLACE_BITS holds (compiler/partition.py keeps
+    programs whose awards could pass it on one worker; a winner's decisions are checked here)."""
+    limit = 1 << PLACE_BITS
+    if not (award < limit and rank < limit and nth < limit):
+        raise ValueError("a period award's decisions are too many to place for the merge")
+    return (award << 2 * PLACE_BITS) | (rank << PLACE_BITS) | nth
+
+
 def ranking(board: dict, top: int, allowed=None) -> list[tuple]:
     """Highest value first; equal values: who reached it first; then member id. Values ≤ 0 never win."""
     entries = [(-value, seq, member, value) for member, (value, seq) in board.items()

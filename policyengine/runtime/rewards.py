@@ -6,7 +6,7 @@ from bisect import bisect_right
 from policyengine.events.native import format_us
 from policyengine.events.timestamps import format_ts
 from policyengine.runtime.helpers import decision, plain_number
-from policyengine.runtime.incentives import level_name, level_of, ranking
+from policyengine.runtime.incentives import award_place, level_name, level_of, ranking
 from policyengine.runtime.periods import calendar
 
 try:                                          # the giver in C where it was built (runtime/_points.c)
@@ -28,6 +28,10 @@ class Rewards:
         self.level_steps: dict = {}       # levels index → fn(ev, ts, out, member, n)
         self.award_steps: dict = {}       # (every index, award index) → fn(ev, ts, out, member, n)
         self.role_values: dict = {}       # role index → fn(member, ev, ts) → tuple of values
+        # A worker of `eval --workers` (parallel.ShareEvaluator) sets these: its board joined with
+        # the other workers' at a close, and whether a winner is one of its own members to award.
+        self.combine_board = None         # fn(every index, award index, due, board, allowed) → the whole board
+        self.awards_member = None         # fn(member) → bool
         # What an award of each currency touches, worked out once: the points rule of the
         # community pack awards on most messages, and finding these per award was ~8 % of its run.
         self._cap_period = {name: _period_of(spec) for name, spec in self.currencies.items()}
@@ -192,15 +196,25 @@ class Rewards:
         value, _ = board.get(member, (0, 0))
         board[member] = (value + amount, self.store.events_seen if seen is None else seen)   # when they reached it: ties
 
-    def close_period(self, due: int, every_index: int, out: list) -> None:
+    def close_period(self, due: int, every_index: int, out: list, places: list | None = None) -> None:
+        """The period's awards. `places`, if given, takes each decision's place among all the
+        close's decisions as one worker makes them (incentives.award_place): a worker of `eval
+        --workers` makes only its own winners' decisions, and the merge puts them in that order."""
         every = self.everies[every_index]
         opened = self.store.period_open.get(every_index, due)
         for j, award in enumerate(every.awards):
             board = self.store.boards.pop((every_index, j), {})
             allowed = self._among(award.among, opened, due)
-            for member, value in ranking(board, award.top, allowed):
+            if self.combine_board is not None:        # each worker keeps only its own who may win
+                board, allowed = self.combine_board(every_index, j, due, board, allowed), None
+            for rank, (member, value) in enumerate(ranking(board, award.top, allowed)):
+                if self.awards_member is not None and not self.awards_member(member):
+                    continue                    # another worker's member: it awards them
+                before = len(out)
                 self.award_steps[(every_index, j)]({"type": "period", "user": member}, due, out, member,
                                                    plain_number(value))
+                if places is not None:
+                    places += [award_place(j, rank, nth) for nth in range(len(out) - before)]
         self.store.period_open[every_index] = due
         self._schedule_close(every_index, due)
 

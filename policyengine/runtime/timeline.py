@@ -47,14 +47,21 @@ class Timeline:
 
     def fire_until(self, now: int, out: list, keys: list | None = None) -> None:
         """Fire every timer due at or before `now`, in due order, appending decisions to `out`;
-        and to `keys`, if given, the (due, setting event) of the timer behind each decision."""
+        and to `keys`, if given, (due, setting event, place) for each decision: the timer behind
+        it and its place among that timer's decisions as one worker makes them (a period close's
+        from Rewards.close_period, whose winners a worker of `eval --workers` awards only in part)."""
         timers = self.store.timers
         while timers and timers[0][0] <= now:
             due, order, _, kind, payload = heapq.heappop(timers)
             before = len(out)
+            if kind == "period" and keys is not None:
+                places: list = []
+                self.rewards.close_period(due, payload[0], out, places)
+                keys.extend([(due, order, place) for place in places])
+                continue
             getattr(self, "_fire_" + kind)(due, payload, out)
             if keys is not None:
-                keys.extend([(due, order)] * (len(out) - before))
+                keys.extend([(due, order, place) for place in range(len(out) - before)])
         self.store.settle_due()
 
     def _fire_unmute(self, due: int, payload: tuple, out: list) -> None:
