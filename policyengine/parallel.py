@@ -217,14 +217,23 @@ GONE = "gone-%d"                 # in the spool: this worker has left (done, sto
 PEER_GONE = "another worker left before a leaderboard closed"
 
 
-def _wait_for(path: str, gone: str) -> None:
-    """Until `path` exists; PeerGone if `gone` does first (a leaderboard's close, once a period)."""
-    pause = 0.0001
+PEER_WAIT_S = 30.0               # the longest a worker waits at a close for another's part
+
+
+def _wait_for(path: str, gone: str, limit: float = PEER_WAIT_S) -> None:
+    """Until `path` exists; PeerGone if `gone` does first (a leaderboard's close, once a period),
+    or after `limit` seconds. Every worker reaches each close at the same event, within a chunk or
+    two of each other; one that never did would wait, scanning nothing, while the other waits
+    for its scans (events/_route.c) — a bug, but not a hang: the run goes to one worker."""
+    pause, waited = 0.0001, 0.0
     while not os.path.exists(path):
         if os.path.exists(gone) and not os.path.exists(path):
             raise PeerGone(path)
+        if waited >= limit:
+            raise PeerGone(f"{path}: not written within {limit:.0f} s")
         time.sleep(pause)
-        pause = min(pause * 2, 0.005)
+        waited += pause
+        pause = min(pause * 2, 0.002)
 
 
 class Job(msgspec.Struct):

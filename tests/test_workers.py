@@ -143,6 +143,10 @@ def test_a_worker_that_left_before_a_close_stops_the_others_there(tmp_path):
     with pytest.raises(PeerGone):
         evaluator._combine_board(0, 0, 123, {"u1": (5, 7)}, None)
     assert (tmp_path / "board-0-0-123-0").exists()           # its own part was written first
+    # nor does it wait for ever on one that never comes (a worker that missed the close)
+    from policyengine.parallel import _wait_for
+    with pytest.raises(PeerGone):
+        _wait_for(str(tmp_path / "never"), str(tmp_path / "nor-gone"), limit=0.05)
     # the other's part there (it wrote it, then left): joined, the members disallowed left out
     import msgspec
     (tmp_path / "board-0-1-123-1").write_bytes(msgspec.msgpack.encode({"u2": (9, 3)}))
