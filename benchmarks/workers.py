@@ -2,9 +2,10 @@
 
     python -m benchmarks.workers --events 300000
 
-Two programs whose state is all per member: the reference policies (cheap rules: every worker
-still reads every line, and scans its blocks of them, a good part of such an event's cost) and benchmarks/
-policies/per_member.policy (heavier rules, where the split pays). Prints seconds, events/s and
+Three programs whose state is all per member: the reference policies (cheap rules: every worker
+still reads every line, and scans its blocks of them, a good part of such an event's cost), benchmarks/
+policies/per_member.policy (heavier rules, where the split pays) and the same with a weekly
+leaderboard (weekly_board.policy: the workers rank one board at each close). Prints seconds, events/s and
 the speed-up for each worker count; fails if any output differs from one worker's. With
 `--members`, the reference policies on benchmarks.scale's events over that many members, where
 each worker also holds half the state.
@@ -31,7 +32,9 @@ from benchmarks.scale import lines as scale_lines
 from benchmarks.throughput import REFERENCE, ROOT, write_log
 
 PROGRAMS = {"reference (ads, contributor, streak)": REFERENCE,
-            "per-member spam rules": [str(ROOT / "benchmarks/policies/per_member.policy")]}
+            "per-member spam rules": [str(ROOT / "benchmarks/policies/per_member.policy")],
+            "per-member spam rules and a weekly board": [str(ROOT / "benchmarks/policies/per_member.policy"),
+                                                         str(ROOT / "benchmarks/policies/weekly_board.policy")]}
 
 
 def run(log: Path, policies: list[str], workers: int) -> tuple[float, bytes]:
