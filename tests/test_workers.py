@@ -99,13 +99,18 @@ every day tz "UTC" {
 """
 
 
-@pytest.fixture(scope="module")
-def clean_log(tmp_path_factory):
-    path = tmp_path_factory.mktemp("boards") / "clean.jsonl"
+def _generated_log(tmp_path_factory, folder: str, events: int, seed: int):
+    """benchmarks.loggen's events as a log file: no bad lines, no late events."""
+    path = tmp_path_factory.mktemp(folder) / f"{folder}.jsonl"
     with open(path, "wb") as f:
-        for event in generate(40_000, seed=11):
+        for event in generate(events, seed=seed):
             f.write(orjson.dumps(event) + b"\n")
     return path
+
+
+@pytest.fixture(scope="module")
+def clean_log(tmp_path_factory):
+    return _generated_log(tmp_path_factory, "boards", 40_000, seed=11)
 
 
 def test_leaderboards_split_and_give_one_workers_decisions(tmp_path, clean_log):
@@ -249,17 +254,14 @@ def test_auto_takes_every_core_only_for_a_run_that_splits_and_logs_long_enough()
     assert auto_workers(4, big, True) == 4
     assert auto_workers(4, big - 1, True) == 1            # too short for forking and merging to pay
     assert auto_workers(4, None, True) == 1               # a size unknown beforehand: standard input
-    assert auto_workers(4, 10 * big, False) == 1          # a leaderboard, --state, --report
+    assert auto_workers(4, 10 * big, False) == 1          # a count by text, --state, --report
     assert auto_workers(1, 10 * big, True) == 1
 
 
 @pytest.fixture(scope="module")
 def long_log(tmp_path_factory):
     """A generated log just past --workers auto's least size."""
-    path = tmp_path_factory.mktemp("auto") / "long.jsonl"
-    with open(path, "wb") as f:
-        for event in generate(60_000, seed=3):
-            f.write(orjson.dumps(event) + b"\n")
+    path = _generated_log(tmp_path_factory, "auto", 60_000, seed=3)
     assert path.stat().st_size >= AUTO_MIN_BYTES
     return path
 
