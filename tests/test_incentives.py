@@ -592,3 +592,20 @@ rule p { on message do award_points(1) }
     assert store.ledgers["points"].__class__ is Column and store.earned["points"].__class__ is Column
     assert all(board.__class__ is Column for board in store.boards.values())
     assert dict(store.ledgers["points"].items())["u"][0] == 4
+
+
+@pytest.mark.parametrize("rule_before, rule_after", [(False, False), (True, False), (False, True)])
+def test_a_leaderboard_metric_is_not_also_kept_as_an_all_time_count(rule_before, rule_after):
+    """`top 3 by count(message)` is counted per period, by member; checking it once kept
+    `count(message)` as written too, an all-time count updated on every message that nobody read.
+    A rule that reads that count, before the block or after it, still has it kept."""
+    from policyengine.compiler import compile_program
+    from policyengine.loader import load_text
+    rule = 'rule r { on message when count(message) > 5 do warn("x") }\n'
+    source = ("policy p\n" + (rule if rule_before else "")
+              + 'every week {\n  top 3 by count(message) => award_badge("b")\n}\n' + (rule if rule_after else ""))
+    program = load_text([("p.policy", source)]).program
+    keys = sorted(tuple(field.value for field in spec.keys) for spec in program.aggregates.values())
+    read = rule_before or rule_after
+    assert keys == ([(), (("user",),)] if read else [(("user",),)])
+    assert ("count_up(" in compile_program(program).source) == read

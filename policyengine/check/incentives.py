@@ -172,10 +172,15 @@ def check_every(unit, item: ast.EveryDef, check_steps) -> CheckedEvery | None:
                             agg.span, "not a period metric",
                             "write e.g. `top 3 by count(message)` or `top 3 by count(reaction by target_user)`")
                 continue
+            kept = set(scope.aggregates)
             ir = checker.check(agg, Context(None, "a leaderboard"))
             if ir is ERROR:
                 continue
             spec = ir.value
+            # Checking the metric kept it as written, an all-time count (or sum) nobody reads: the
+            # board counts it per period under its own spec, keyed by member (program.py adds it).
+            if spec.fingerprint not in kept:
+                scope.aggregates.pop(spec.fingerprint, None)
             if len(spec.keys) > 1:
                 scope.error("C0221", "a leaderboard ranks members: at most one `by` key", agg.span,
                             "several keys", "write `by user` (the default) or `by target_user`")
