@@ -54,6 +54,9 @@ from policyengine.runtime.helpers import RouteDiverged, member_crc, share_of
 END = 1 << 62                # the position of decisions made after the last event (`--until`)
 PLACE_SHIFT = 24             # a timer's decisions' merge key: setting event × 2**24 + place (incentives.award_place)
 FIRST_EVENT = -(1 << 63)     # a clock's `due` that no event's time passes cleanly: the first event reaches Python
+GONE = "gone-%d"             # in the spool: this worker has left (done, stopped or dead)
+PEER_GONE = "another worker left before a leaderboard closed"
+PEER_WAIT_S = 30.0           # the longest a worker waits at a close for another's part
 
 
 class PeerGone(Exception):
@@ -213,11 +216,6 @@ class ShareEvaluator(Evaluator):
 
 
 _NONE: tuple = ()
-GONE = "gone-%d"                 # in the spool: this worker has left (done, stopped or dead)
-PEER_GONE = "another worker left before a leaderboard closed"
-
-
-PEER_WAIT_S = 30.0               # the longest a worker waits at a close for another's part
 
 
 def _wait_for(path: str, gone: str, limit: float = PEER_WAIT_S) -> None:
@@ -227,7 +225,7 @@ def _wait_for(path: str, gone: str, limit: float = PEER_WAIT_S) -> None:
     for its scans (events/_route.c) — a bug, but not a hang: the run goes to one worker."""
     pause, waited = 0.0001, 0.0
     while not os.path.exists(path):
-        if os.path.exists(gone) and not os.path.exists(path):
+        if os.path.exists(gone) and not os.path.exists(path):   # it may have written, then left
             raise PeerGone(path)
         if waited >= limit:
             raise PeerGone(f"{path}: not written within {limit:.0f} s")
