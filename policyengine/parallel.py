@@ -46,7 +46,7 @@ from policyengine.events.clock import Clock, taking
 from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, bucket_counts, route, route_fields, routed
 from policyengine.events.routing import scan_ahead, split_spans
 from policyengine.logs import CHUNK, LogOpenError, check_readable, line_batches, open_log
-from policyengine.output.decisions import MERGE_KEY_BYTES, dump_tagged
+from policyengine.output.decisions import MERGE_KEY_BYTES, dump_tagged, merge_spooled
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.helpers import RouteDiverged, member_crc, share_of
@@ -502,6 +502,19 @@ def merged(files: list, block: int = 1 << 18):
             yield ready
 
 
+def _write_merged(files: list, spools: contextlib.ExitStack, write_json, block: int = 1 << 20) -> None:
+    """The spools' JSON lines to `write_json` in merged's order, a block at a time, merged in C
+    (output/_decisions.c: merge_spooled) from the files mapped into memory."""
+    views = [spools.enter_context(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+             if os.fstat(f.fileno()).st_size else b"" for f in files]          # an empty file cannot be mapped
+    at = [0] * len(views)
+    while True:
+        chunk, at = merge_spooled(views, at, block)
+        if not chunk:
+            return
+        write_json(chunk)
+
+
 def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats, bool] | str:
     """Run `job` on `job.shares` worker processes and `emit` their decisions in the order one worker
     gives; `write_json`, if given, takes each decision's JSON line instead (as the jsonl writer would
@@ -535,12 +548,15 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
             return PEER_GONE
         with contextlib.ExitStack() as spools:
             files = [spools.enter_context(open(result.path, "rb")) for result in results]
-            for lines in merged(files):
-                if write_json is not None:
-                    write_json(b"".join([line[MERGE_KEY_BYTES:] for line in lines]))
-                else:
-                    for line in lines:
-                        emit(orjson.loads(line[MERGE_KEY_BYTES:]))
+            if write_json is not None and merge_spooled is not None:
+                _write_merged(files, spools, write_json)
+            else:
+                for lines in merged(files):
+                    if write_json is not None:
+                        write_json(b"".join([line[MERGE_KEY_BYTES:] for line in lines]))
+                    else:
+                        for line in lines:
+                            emit(orjson.loads(line[MERGE_KEY_BYTES:]))
     reports = [report[4] for report in sorted(report for result in results for report in result.reports)]
     stats = results[0].stats
     for other in results[1:]:

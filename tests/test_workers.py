@@ -541,6 +541,55 @@ def test_the_spools_merge_as_heapq_merges_them(spools, block):
     assert all(lists) and [line for lines in lists for line in lines] == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 6), st.binary(max_size=30).map(lambda b: b.replace(b"\n", b""))),
+                         max_size=40), min_size=1, max_size=4),
+       st.integers(1, 300))
+def test_the_spools_merge_in_c_as_heapq_merges_them(spools, limit):
+    # The same oracle for output/_decisions.c: merge_spooled, called again from where it stopped
+    # until it gives nothing, as parallel._write_merged calls it; each call stops once it holds
+    # `limit` bytes (after a whole line), so small limits cut the merge everywhere.
+    import heapq
+    from policyengine.output.decisions import merge_key, merge_spooled
+    from policyengine.parallel import _KEY
+    files = [[merge_key((key, 0, 0, 0)) + payload + b"\n" for key, payload in sorted(spool, key=lambda x: x[0])]
+             for spool in spools]
+    expected = b"".join(line[64:] for line in heapq.merge(*files, key=_KEY))
+    views, at, got = [b"".join(lines) for lines in files], [0] * len(files), []
+    while True:
+        chunk, at = merge_spooled(views, at, limit)
+        if not chunk:
+            break
+        assert len(chunk) < limit + 100                   # one line past the limit at most
+        got.append(chunk)
+    assert b"".join(got) == expected and at == [len(v) for v in views]
+
+
+def test_the_c_merge_takes_lines_longer_than_its_block():
+    from policyengine.output.decisions import merge_key, merge_spooled
+    # the first line (15 kB) outgrows the buffer a 10-byte block starts with (4 kB past the block)
+    lines = [merge_key((i, 0, 0, 0)) + bytes([65 + i]) * (3000 * (6 - i)) + b"\n" for i in range(1, 6)]
+    spools = [b"".join(lines[::2]), b"".join(lines[1::2])]
+    chunk, at = merge_spooled(spools, [0, 0], 10)
+    assert chunk == lines[0][64:] and at == [len(lines[0]), 0]    # one line, past the block: whole
+    chunk, at = merge_spooled(spools, at, 13000)
+    assert chunk == lines[1][64:] + lines[2][64:]                 # 12 kB then 9 kB: the buffer grows again
+    chunk, at = merge_spooled(spools, at, 1 << 20)
+    assert chunk == lines[3][64:] + lines[4][64:] and at == [len(spools[0]), len(spools[1])]
+
+
+def test_what_the_c_merge_refuses():
+    from policyengine.output.decisions import merge_spooled
+    with pytest.raises(ValueError):
+        merge_spooled([b"x" * 10 + b"\n"], [0], 100)          # a line shorter than a key: not a spool
+    with pytest.raises(ValueError):
+        merge_spooled([b""], [0], 0)                           # a limit of nothing would never end
+    with pytest.raises(ValueError):
+        merge_spooled([b"ab"], [3], 10)                        # an offset past the spool
+    with pytest.raises(TypeError):
+        merge_spooled([b""], [0, 0], 10)                       # an offset for each spool
+
+
 def test_the_ceilings_share_logs_split_the_log_by_member_as_two_workers_do(tmp_path):
     # benchmarks.workers --ceiling times one worker on each share's lines alone: each sure line
     # goes to the share its member's bucket names in eval's partition (CRC-32 of `user`, zlib's),

@@ -393,10 +393,107 @@ static PyObject *dump_tagged(PyObject *Py_UNUSED(self), PyObject *const *args, P
     return dump(args[0], args[1]);
 }
 
+/* merge_spooled(spools, at, limit) -> (bytes, at): the workers' spooled lines (each a MERGE_KEY
+ * of 64 bytes, then a decision's JSON line; each spool sorted by key) merged from the offsets `at`
+ * as heapq.merge merges them — by key, equal keys in the spools' order — with their keys cut off,
+ * until the output holds `limit` bytes or every spool is read; and the offsets reached. The
+ * parent's merge in Python (parallel.merged: lines, keys and joins as objects) took ~0.37 us a
+ * decision, serial after the workers: 0.23 s of a points-per-message program's 0.8 s. */
+#define SPOOL_KEY 64
+#define MOST_SPOOLS 256
+
+static PyObject *merge_spooled(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyList_Check(args[1])
+        || PyList_GET_SIZE(args[0]) != PyList_GET_SIZE(args[1]) || PyList_GET_SIZE(args[0]) > MOST_SPOOLS) {
+        PyErr_SetString(PyExc_TypeError, "merge_spooled(spools: list, at: list of offsets, limit: int)");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(args[0]), limit = PyLong_AsSsize_t(args[2]);
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+    if (limit < 1) {
+        PyErr_SetString(PyExc_ValueError, "merge_spooled: a limit of a byte or more");   /* or no call would end */
+        return NULL;
+    }
+    Py_buffer views[MOST_SPOOLS];
+    Py_ssize_t at[MOST_SPOOLS];
+    Py_ssize_t held = 0;
+    PyObject *result = NULL, *out = NULL, *offsets = NULL;
+    for (; held < n; held++) {
+        if (PyObject_GetBuffer(PyList_GET_ITEM(args[0], held), &views[held], PyBUF_SIMPLE) < 0) goto done;
+        at[held] = PyLong_AsSsize_t(PyList_GET_ITEM(args[1], held));
+        if (at[held] == -1 && PyErr_Occurred()) {
+            PyBuffer_Release(&views[held]);
+            goto done;
+        }
+        if (at[held] < 0 || at[held] > views[held].len) {
+            PyBuffer_Release(&views[held]);
+            PyErr_SetString(PyExc_ValueError, "merge_spooled: an offset outside its spool");
+            goto done;
+        }
+    }
+    Py_ssize_t room = limit + 4096, used = 0;
+    char *buf = PyMem_Malloc((size_t)room);
+    if (buf == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    while (used < limit) {
+        int best = -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (at[i] >= views[i].len) continue;
+            if (views[i].len - at[i] < SPOOL_KEY) {
+                PyMem_Free(buf);
+                PyErr_SetString(PyExc_ValueError, "merge_spooled: a spooled line shorter than its key");
+                goto done;
+            }
+            if (best < 0 || memcmp((const char *)views[i].buf + at[i], (const char *)views[best].buf + at[best],
+                                   SPOOL_KEY) < 0)
+                best = (int)i;
+        }
+        if (best < 0) break;
+        const char *line = (const char *)views[best].buf + at[best] + SPOOL_KEY;
+        Py_ssize_t left = views[best].len - at[best] - SPOOL_KEY;
+        const char *end = memchr(line, '\n', (size_t)left);
+        Py_ssize_t len = end != NULL ? end - line + 1 : left;     /* the newline kept: a line as written */
+        if (used + len > room) {
+            Py_ssize_t more = (used + len) * 2;
+            char *grown = PyMem_Realloc(buf, (size_t)more);
+            if (grown == NULL) {
+                PyMem_Free(buf);
+                PyErr_NoMemory();
+                goto done;
+            }
+            buf = grown;
+            room = more;
+        }
+        memcpy(buf + used, line, (size_t)len);
+        used += len;
+        at[best] += SPOOL_KEY + len;
+    }
+    out = PyBytes_FromStringAndSize(buf, used);
+    PyMem_Free(buf);
+    if (out == NULL) goto done;
+    offsets = PyList_New(n);
+    if (offsets == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PyLong_FromSsize_t(at[i]);
+        if (o == NULL) goto done;
+        PyList_SET_ITEM(offsets, i, o);
+    }
+    result = PyTuple_Pack(2, out, offsets);
+done:
+    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    Py_XDECREF(out);
+    Py_XDECREF(offsets);
+    return result;
+}
+
 #include "_tally.h"      /* Tally */
 
 static PyMethodDef methods[] = {
     {"dump_lines", dump_lines, METH_O, "dump_lines(decisions) -> bytes: JSON lines as orjson writes them"},
+    {"merge_spooled", (PyCFunction)(void (*)(void))merge_spooled, METH_FASTCALL,
+     "merge_spooled(spools, at, limit) -> (bytes, at): the workers' spools merged by key from `at`, keys cut off"},
     {"dump_tagged", (PyCFunction)(void (*)(void))dump_tagged, METH_FASTCALL,
      "dump_tagged(decisions, tags) -> bytes: each JSON line after its tag's 64-digit merge key"},
     {"materialize", materialize, METH_O, "materialize(decisions: list): records replaced by their dicts, in place"},

@@ -63,6 +63,7 @@ def python_materialize(decisions: list) -> None:
 
 
 try:
-    from policyengine.output._decisions import Tally, dump_lines, dump_tagged, materialize
+    from policyengine.output._decisions import Tally, dump_lines, dump_tagged, materialize, merge_spooled
 except ImportError:          # the C module is optional (setup.py); the same answers, more slowly
     Tally, dump_lines, dump_tagged, materialize = PythonTally, python_dump_lines, python_dump_tagged, python_materialize
+    merge_spooled = None     # parallel.merged merges the workers' spools in Python
