@@ -523,37 +523,40 @@ def test_merge_keys_sort_as_their_tags_do(tags):
     assert sorted(range(len(tags)), key=lambda i: keys[i]) == sorted(range(len(tags)), key=lambda i: tags[i])
 
 
+# Workers' spools: each sorted by its 64-digit key; keys from a few values, so that files tie with
+# each other and with themselves. The oracle is heapq.merge: by key, ties in file order.
+SPOOLS = st.lists(st.lists(st.tuples(st.integers(0, 6), st.binary(max_size=30).map(lambda b: b.replace(b"\n", b""))),
+                           max_size=40), min_size=1, max_size=4)
+
+
+def _spool_lines(spools) -> list[list[bytes]]:
+    from policyengine.output.decisions import merge_key
+    return [[merge_key((key, 0, 0, 0)) + payload + b"\n" for key, payload in sorted(spool, key=lambda x: x[0])]
+            for spool in spools]
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(st.tuples(st.integers(0, 6), st.binary(max_size=30).map(lambda b: b.replace(b"\n", b""))),
-                         max_size=40), min_size=1, max_size=4),
-       st.integers(1, 300))
+@given(SPOOLS, st.integers(1, 300))
 def test_the_spools_merge_as_heapq_merges_them(spools, block):
-    # Each worker's spool is sorted by its 64-digit key; keys from a few values, so that files tie
-    # with each other and with themselves. The oracle is heapq.merge: by key, ties in file order.
     import heapq
     import io
-    from policyengine.output.decisions import merge_key
     from policyengine.parallel import _KEY, merged
-    files = [[merge_key((key, 0, 0, 0)) + payload + b"\n" for key, payload in sorted(spool, key=lambda x: x[0])]
-             for spool in spools]
+    files = _spool_lines(spools)
     expected = list(heapq.merge(*files, key=_KEY))
     lists = list(merged([io.BytesIO(b"".join(lines)) for lines in files], block))
     assert all(lists) and [line for lines in lists for line in lines] == expected
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(st.tuples(st.integers(0, 6), st.binary(max_size=30).map(lambda b: b.replace(b"\n", b""))),
-                         max_size=40), min_size=1, max_size=4),
-       st.integers(1, 300))
+@given(SPOOLS, st.integers(1, 300))
 def test_the_spools_merge_in_c_as_heapq_merges_them(spools, limit):
     # The same oracle for output/_decisions.c: merge_spooled, called again from where it stopped
     # until it gives nothing, as parallel._write_merged calls it; each call stops once it holds
     # `limit` bytes (after a whole line), so small limits cut the merge everywhere.
     import heapq
-    from policyengine.output.decisions import merge_key, merge_spooled
+    from policyengine.output.decisions import merge_spooled
     from policyengine.parallel import _KEY
-    files = [[merge_key((key, 0, 0, 0)) + payload + b"\n" for key, payload in sorted(spool, key=lambda x: x[0])]
-             for spool in spools]
+    files = _spool_lines(spools)
     expected = b"".join(line[64:] for line in heapq.merge(*files, key=_KEY))
     views, at, got = [b"".join(lines) for lines in files], [0] * len(files), []
     while True:
