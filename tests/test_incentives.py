@@ -609,3 +609,41 @@ def test_a_leaderboard_metric_is_not_also_kept_as_an_all_time_count(rule_before,
     read = rule_before or rule_after
     assert keys == ([(), (("user",),)] if read else [(("user",),)])
     assert ("count_up(" in compile_program(program).source) == read
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["u", "v", None]), st.sampled_from([(0, 0), (0, 1), (1, 0)]),
+                          st.sampled_from([1, 0, 2.5, -3, 0.0, 1 << 64])),
+                max_size=40),
+       st.booleans())
+def test_board_add_in_c_does_what_its_definition_does(steps, restored):
+    # A count's or a sum's leaderboard: amounts ints, floats, zero (nothing counted), past 64 bits;
+    # a member None (nothing counted); boards made as they are first counted, or restored from a
+    # state file as a dict (made a column by the store's member_table, as the definition does).
+    from policyengine.runtime import _points, helpers
+    from policyengine.runtime.store import MemoryStore
+    assert helpers.board_add is _points.board_add
+    stores = {"c": MemoryStore(), "py": MemoryStore()}
+    for store in stores.values():
+        if restored:
+            store.boards[(0, 0)] = {"u": (4, 2)}              # as snapshot.restore leaves it
+    for n, (member, key, amount) in enumerate(steps):
+        for side, add in (("c", _points.board_add), ("py", helpers.python_board_add)):
+            store = stores[side]
+            store.events_seen = n + 1
+            add(store, store.boards, key, member, amount)
+        boards = [{k: dict(v.items()) for k, v in stores[side].boards.items()} for side in ("c", "py")]
+        assert boards[0] == boards[1], (member, key, amount)
+        assert all(type(v[0]) is type(w[0])                  # 0 + 1 stays an int, 1 + 2.5 a float
+                   for k in boards[0] for v, w in zip(boards[0][k].values(), boards[1][k].values()))
+
+
+def test_board_add_by_hand():
+    # u counted twice (1 at event 3, 2.5 at event 7), v once; 0 counts nothing, None is nobody.
+    from policyengine.runtime.helpers import board_add
+    from policyengine.runtime.store import MemoryStore
+    store = MemoryStore()
+    for seen, member, amount in ((3, "u", 1), (5, "v", 1), (6, "u", 0), (7, "u", 2.5), (8, None, 1)):
+        store.events_seen = seen
+        board_add(store, store.boards, (0, 1), member, amount)
+    assert dict(store.boards[(0, 1)].items()) == {"u": (3.5, 7), "v": (1, 5)}

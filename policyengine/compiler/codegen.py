@@ -87,6 +87,9 @@ def generate(plan: Plan, explain: bool = False, profile: bool = False) -> tuple[
     if tables.profile:
         w.line("LAP = _rt.lap")
     w.line("track_member = _h.track_member")
+    if any(handler.boards for handler in plan.handlers):
+        w.line("BOARD_ADD = _h.board_add")       # a count's or a sum's leaderboard, in C where built
+        w.line("BOARDS = STORE.boards")          # the store never replaces it (state files fill it)
     w.line("StopRules = _h.StopRules")
     w.line("RouteDiverged = _h.RouteDiverged")
     for i in range(len(pool.values)):
@@ -488,7 +491,7 @@ def _board_update(w: CodeWriter, every: int, award: int, spec, emit: ExprEmitter
         w.line(f"if {emit.test(spec.filter)}:")
         w.indent()
     amount = "1" if spec.function == "count" else f"v if (v := {emit.value(spec.of)}).__class__ in (int, float) else 0"
-    w.line(f"REW.board_add({every}, {award}, {emit.value(spec.keys[0])}, {amount})")
+    w.line(f"BOARD_ADD(STORE, BOARDS, ({every}, {award}), {emit.value(spec.keys[0])}, {amount})")
     w.depth = 1
     w.line("except Exception as exc:")
     w.line("    rule_failed(None, exc, ev)")

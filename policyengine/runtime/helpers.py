@@ -133,11 +133,22 @@ except ImportError:                         # pragma: no cover - no C compiler a
     pass
 
 
+def board_add(store, boards: dict, key: tuple, member, amount) -> None:
+    """A count's or a sum's leaderboard (Rewards.board_add for the generated handlers, which call
+    it on every event they count): the member's entry (value, the event count) with `amount` added."""
+    if member is None or not amount:
+        return
+    board = store.member_table(boards, key)
+    value, _ = board.get(member, (0, 0))
+    board[member] = (value + amount, store.events_seen)
+
+
+python_board_add = board_add
 python_replace_pair = replace_pair          # kept for the tests that hold the C module to them
 python_replace_pair_of, python_pop_of, python_member_seen = replace_pair_of, pop_of, member_seen
 python_cooldown_take, python_drop_ended = cooldown_take, drop_ended
 try:                                        # in C where it was built: in place, one lookup (runtime/_points.c)
-    from policyengine.runtime._points import (cooldown_take, drop_ended, member_seen, pop_of,  # noqa: F811
+    from policyengine.runtime._points import (board_add, cooldown_take, drop_ended, member_seen, pop_of,  # noqa: F811
                                               replace_pair, replace_pair_of)
 except ImportError:                         # pragma: no cover - no C compiler at install
     pass
