@@ -634,3 +634,13 @@ def test_workers_that_ask_for_their_members_rows_ahead_decide_as_one_worker(mixe
         outputs.append((out.read_bytes(), capsys.readouterr().err))
     assert outputs[0] == outputs[1] == outputs[2]
     assert outputs[0][0] == _eval(mixed_log, 1).stdout and outputs[0][0].count(b"\n") > 100
+
+
+def test_a_count_a_role_keeps_across_members_blocks_even_when_a_board_ranks_it_too():
+    # `count(message)` with no key, read by a role, is one count for everybody: it keeps the
+    # program on one worker although a board ranks `count(message)` per member as well.
+    source = ('policy p\nrole "r" {\n  requires count(message) >= 10\n}\n'
+              'every week {\n  top 3 by count(message) => award_badge("b")\n}\n')
+    loaded = load_text([("p.policy", source)])
+    assert loaded.program is not None, [d.message for d in loaded.diagnostics]
+    assert [b.what for b in blockers(loaded.program)] == ["`count(message)` is kept across members (not `by user`)"]

@@ -14,15 +14,18 @@ import msgspec
 from policyengine.check import CheckedProgram
 from policyengine.check.ir import IR
 from policyengine.check.schema import TRACKED_ATTRIBUTES
-from policyengine.compiler.plan import rule_nodes, spec_nodes
+from policyengine.compiler.plan import action_roots, nodes_of, rule_nodes, spec_nodes
 from policyengine.runtime.incentives import PLACE_BITS
 
 
 class Blocker(msgspec.Struct, frozen=True):
     what: str            # the construct, in the words of the language
-    where: str           # file:line, or the policy
     file: str = ""       # the construct's file and line, where the program knows them
     line: int = 0
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.file else ""
 
 
 def _is_user(ir: IR) -> bool:
@@ -48,14 +51,13 @@ def _blockers(program: CheckedProgram):
     for every in program.everies:
         why = _every_blocker(every)
         if why:
-            where = f"{every.file}:{every.line}" if every.file else f"policy {every.policy}"
-            yield Blocker(f"`every {every.period}` {why}", where, every.file, every.line)
+            yield Blocker(f"`every {every.period}` {why}", every.file, every.line)
     seen_specs = set()           # aggregates a rule's blocker already named, where it is used
     for rule in program.rules:
-        name, where = f"rule `{rule.name}`", f"{rule.file}:{rule.line}"
+        name = f"rule `{rule.name}`"
 
         def at(what: str) -> Blocker:
-            return Blocker(what, where, rule.file, rule.line)
+            return Blocker(what, rule.file, rule.line)
         if rule.member is not None and not _is_user(rule.member):
             yield at(f"{name} acts on a member other than the event's user")
         if rule.once_keys is not None and not _member_keyed(rule.once_keys):
@@ -71,18 +73,15 @@ def _blockers(program: CheckedProgram):
                 if node.op == "agg":
                     seen_specs.add(node.value.source)
                 yield at(f"{name}: {found}")
-    # a leaderboard's metric is also checked as written (without `by`, no key): the board's own
-    # spec, keyed by the member, is what counts it (_every_blocker judges it)
-    boards = {award.metric.spec.source for every in program.everies for award in every.awards if award.metric.spec}
     for spec in program.aggregates.values():
         if not _member_keyed(spec.keys):
-            if spec.source not in seen_specs and spec.source not in boards:
-                yield Blocker(f"`{spec.source}` is kept across members (not `by user`)", "")
+            if spec.source not in seen_specs:
+                yield Blocker(f"`{spec.source}` is kept across members (not `by user`)")
             continue
         for node in spec_nodes(spec):
             found = _node_blocker(node)
             if found:
-                yield Blocker(f"`{spec.source}`: {found}", "")
+                yield Blocker(f"`{spec.source}`: {found}")
 
 
 def _every_blocker(every) -> str | None:
@@ -98,12 +97,8 @@ def _every_blocker(every) -> str | None:
             return f"ranks a top {award.top}: over {1 << PLACE_BITS}, its decisions cannot be merged in order"
         if spec is not None and not (len(spec.keys) == 1 and _is_user(spec.keys[0])):
             return f"ranks `{spec.source}`, a score counted where its events are, not by the member's worker"
-        roots = list(spec_nodes(spec)) if spec is not None else []
-        for action in award.actions:
-            for value in action.args.values():
-                parts = value if isinstance(value, tuple) else (value,)
-                roots += [node for part in parts if isinstance(part, IR) for node in part.walk()]
-        for node in roots:
+        nodes = list(spec_nodes(spec)) if spec is not None else []
+        for node in nodes + list(nodes_of(action_roots(award.actions))):
             found = _node_blocker(node)
             if found:
                 return f"ranks all members together: {found}"

@@ -115,17 +115,28 @@ def by_member(keys) -> bool:
 
 def rule_nodes(rule: CheckedRule):
     roots: list[IR] = [] if rule.condition is None else [rule.condition]
-    roots += list(rule.once_keys or ()) + list(rule.cooldown_keys)
-    for action in rule.actions:
+    roots += list(rule.once_keys or ()) + list(rule.cooldown_keys) + action_roots(rule.actions)
+    if rule.reason:
+        roots += [p for p in rule.reason if isinstance(p, IR)]
+    if rule.member is not None:
+        roots.append(rule.member)
+    yield from nodes_of(roots)
+
+
+def action_roots(actions) -> list[IR]:
+    """The expressions in actions' arguments: values, and the parts of templates."""
+    roots: list[IR] = []
+    for action in actions:
         for value in action.args.values():
             if isinstance(value, IR):
                 roots.append(value)
             elif isinstance(value, tuple):
                 roots += [p for p in value if isinstance(p, IR)]
-    if rule.reason:
-        roots += [p for p in rule.reason if isinstance(p, IR)]
-    if rule.member is not None:
-        roots.append(rule.member)
+    return roots
+
+
+def nodes_of(roots):
+    """Every node of the expressions, and of the aggregates they read."""
     for root in roots:
         for node in root.walk():
             yield node
