@@ -613,13 +613,14 @@ def test_a_leaderboard_metric_is_not_also_kept_as_an_all_time_count(rule_before,
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["u", "v", None]), st.sampled_from([(0, 0), (0, 1), (1, 0)]),
-                          st.sampled_from([1, 0, 2.5, -3, 0.0, 1 << 64])),
+                          st.sampled_from([1, 0, 2.5, -3, 0.0, 1 << 64]), st.sampled_from([None, 7])),
                 max_size=40),
        st.booleans())
 def test_board_add_in_c_does_what_its_definition_does(steps, restored):
-    # A count's or a sum's leaderboard: amounts ints, floats, zero (nothing counted), past 64 bits;
-    # a member None (nothing counted); boards made as they are first counted, or restored from a
-    # state file as a dict (made a column by the store's member_table, as the definition does).
+    # A leaderboard counting: amounts ints, floats, zero (nothing counted), past 64 bits; a member
+    # None (nothing counted); the event count the store's or given (`seen`, as the giver gives
+    # it); boards made as they are first counted, or restored from a state file as a dict (made a
+    # column by the store's member_table, as the definition does).
     from policyengine.runtime import _points, helpers
     from policyengine.runtime.store import MemoryStore
     assert helpers.board_add is _points.board_add
@@ -627,11 +628,11 @@ def test_board_add_in_c_does_what_its_definition_does(steps, restored):
     for store in stores.values():
         if restored:
             store.boards[(0, 0)] = {"u": (4, 2)}              # as snapshot.restore leaves it
-    for n, (member, key, amount) in enumerate(steps):
+    for n, (member, key, amount, seen) in enumerate(steps):
         for side, add in (("c", _points.board_add), ("py", helpers.python_board_add)):
             store = stores[side]
             store.events_seen = n + 1
-            add(store, store.boards, key, member, amount)
+            add(store, store.boards, key, member, amount, seen)
         boards = [{k: dict(v.items()) for k, v in stores[side].boards.items()} for side in ("c", "py")]
         assert boards[0] == boards[1], (member, key, amount)
         assert all(type(v[0]) is type(w[0])                  # 0 + 1 stays an int, 1 + 2.5 a float

@@ -280,6 +280,21 @@ static int put_pair(PyObject *table, PyObject *member, PyObject *a, PyObject *b)
     return put_pair_over(table, member, held, a, b);
 }
 
+/* A leaderboard counting (helpers.python_board_add): board[member] = (its value + amount, `seen`,
+ * the store's events_seen where NULL: who reached a value first wins a tie). 0, or -1. */
+static inline int board_count(PyObject *board, PyObject *member, PyObject *amount, PyObject *store, PyObject *seen) {
+    PyObject *held = table_get(board, member);
+    if (held == NULL && PyErr_Occurred()) return -1;
+    PyObject *was = held == NULL ? Py_NewRef(zero) : item_of(held, 0);
+    PyObject *value = was == NULL ? NULL : num_add(was, amount);
+    Py_XDECREF(was);
+    PyObject *at = value == NULL ? NULL : seen != NULL ? Py_NewRef(seen) : PyObject_GetAttr(store, s_events_seen);
+    int failed = at == NULL || put_pair(board, member, value, at) < 0;
+    Py_XDECREF(value);
+    Py_XDECREF(at);
+    return failed ? -1 : 0;
+}
+
 /* give(member, amount, now, event_id, reason, event, out[, seen]): `seen`, the store's events_seen,
  * which the record loop holds in a local (its getattr here was ~220 instructions an award). */
 static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
@@ -412,21 +427,7 @@ static PyObject *Giver_call(Giver *g, PyObject *const *args, size_t nargsf, PyOb
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->boards); i++) {
         PyObject *board = member_table(g, i < LEVEL - BOARD ? BOARD + (int)i : SITES, g->board_tables, PyTuple_GET_ITEM(g->boards, i));  /* anew each period */
         if (board == NULL) goto done;
-        PyObject *held = table_get(board, member);
-        if (held == NULL && PyErr_Occurred()) goto done;
-        PyObject *value;
-        if (held == NULL) {
-            value = Py_NewRef(actual);
-        } else {
-            PyObject *was = item_of(held, 0);
-            value = was == NULL ? NULL : num_add(was, actual);
-            Py_XDECREF(was);
-        }
-        PyObject *seen = value == NULL ? NULL : nargs == 8 ? Py_NewRef(args[7]) : PyObject_GetAttr(g->store, s_events_seen);
-        int failed = seen == NULL || put_pair(board, member, value, seen) < 0;
-        Py_XDECREF(value);
-        Py_XDECREF(seen);
-        if (failed) goto done;
+        if (board_count(board, member, actual, g->store, nargs == 8 ? args[7] : NULL) < 0) goto done;
     }
     /* Levels may change: the rare case is Rewards._relevel's. */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(g->levels); i++) {
@@ -596,13 +597,13 @@ static PyObject *member_seen(PyObject *Py_UNUSED(self), PyObject *const *args, P
     Py_RETURN_NONE;
 }
 
-/* board_add(store, boards, key, member, amount): helpers.python_board_add — a count's or a sum's
- * leaderboard, on every event its handler counts (points boards are the Giver's, above): the
- * member's entry (value, the event count: who reached it first) with `amount` added. As a Python
- * call through Rewards it was ~300 ns an event a board. */
+/* board_add(store, boards, key, member, amount[, seen]): helpers.python_board_add — a count's or
+ * a sum's leaderboard, on every event its handler counts (a points board is the Giver's, which
+ * shares board_count): the member's entry with `amount` added. As a Python call through Rewards
+ * it was ~300 ns an event a board. */
 static PyObject *board_add(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5 || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "board_add(store, boards: dict, key, member, amount)");
+    if (nargs < 5 || nargs > 6 || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "board_add(store, boards: dict, key, member, amount[, seen])");
         return NULL;
     }
     PyObject *store = args[0], *tables = args[1], *key = args[2], *member = args[3], *amount = args[4];
@@ -620,17 +621,8 @@ static PyObject *board_add(PyObject *Py_UNUSED(self), PyObject *const *args, Py_
         if (board == NULL) return NULL;
         Py_DECREF(board);                                  /* the store's tables hold it */
     }
-    PyObject *held = table_get(board, member);
-    if (held == NULL && PyErr_Occurred()) return NULL;
-    PyObject *was = held == NULL ? Py_NewRef(zero) : item_of(held, 0);
-    PyObject *value = was == NULL ? NULL : num_add(was, amount);
-    Py_XDECREF(was);
-    PyObject *seen = value == NULL ? NULL : PyObject_GetAttr(store, s_events_seen);
-    int failed = seen == NULL || put_pair(board, member, value, seen) < 0;
-    Py_XDECREF(value);
-    Py_XDECREF(seen);
-    if (failed) return NULL;
-    Py_RETURN_NONE;
+    PyObject *seen = nargs == 6 && args[5] != Py_None ? args[5] : NULL;
+    return board_count(board, member, amount, store, seen) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* cooldown_take(table, key, now, width): helpers.python_cooldown_take, in one lookup of the key and
@@ -694,7 +686,7 @@ static PyMethodDef functions[] = {
     {"drop_ended", (PyCFunction)(void (*)(void))drop_ended, METH_FASTCALL,
      "drop_ended(table, now): every key whose value (a cooldown's end) is at or before now, gone"},
     {"board_add", (PyCFunction)(void (*)(void))board_add, METH_FASTCALL,
-     "board_add(store, boards, key, member, amount): a count's or a sum's leaderboard entry for member, amount added"},
+     "board_add(store, boards, key, member, amount[, seen]): a leaderboard's entry for member, amount added"},
     {"cooldown_take", (PyCFunction)(void (*)(void))cooldown_take, METH_FASTCALL,
      "cooldown_take(table, key, now, width) -> bool: when no cooldown runs at now, table[key] = now + width and True"},
     {NULL, NULL, 0, NULL},

@@ -133,14 +133,16 @@ except ImportError:                         # pragma: no cover - no C compiler a
     pass
 
 
-def board_add(store, boards: dict, key: tuple, member, amount) -> None:
-    """A count's or a sum's leaderboard (Rewards.board_add for the generated handlers, which call
-    it on every event they count): the member's entry (value, the event count) with `amount` added."""
+def board_add(store, boards: dict, key: tuple, member, amount, seen=None) -> None:
+    """A leaderboard counting: the member's entry in `boards[key]` (value, when they reached it:
+    the tie-break) with `amount` added, at event count `seen` (the store's when None). The
+    generated handlers call it for count and sum boards on every event they count, Rewards for
+    points awarded where the giver is Python."""
     if member is None or not amount:
         return
     board = store.member_table(boards, key)
     value, _ = board.get(member, (0, 0))
-    board[member] = (value + amount, store.events_seen)
+    board[member] = (value + amount, store.events_seen if seen is None else seen)
 
 
 python_board_add = board_add

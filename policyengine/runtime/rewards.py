@@ -5,7 +5,7 @@ from bisect import bisect_right
 
 from policyengine.events.native import format_us
 from policyengine.events.timestamps import format_ts
-from policyengine.runtime.helpers import decision, plain_number
+from policyengine.runtime.helpers import board_add, decision, plain_number
 from policyengine.runtime.incentives import award_place, level_name, level_of, ranking
 from policyengine.runtime.periods import calendar
 
@@ -118,7 +118,7 @@ class Rewards:
         boards = self._boards_of.get(currency)
         if boards is not None:
             for i, j in boards:
-                self.board_add(i, j, member, amount, seen)
+                board_add(self.store, self.store.boards, (i, j), member, amount, seen)
         levels = self._levels_of.get(currency)
         if levels is not None:
             for index, spec, thresholds in levels:
@@ -188,13 +188,6 @@ class Rewards:
             if i not in self.store.period_open:
                 self.store.period_open[i] = now
                 self._schedule_close(i, now)
-
-    def board_add(self, every: int, award: int, member, amount, seen=None) -> None:
-        if member is None or not amount:
-            return
-        board = self.store.member_table(self.store.boards, (every, award))
-        value, _ = board.get(member, (0, 0))
-        board[member] = (value + amount, self.store.events_seen if seen is None else seen)   # when they reached it: ties
 
     def close_period(self, due: int, every_index: int, out: list, places: list | None = None) -> None:
         """The period's awards. `places`, if given, takes each decision's place among all the
