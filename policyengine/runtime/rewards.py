@@ -189,10 +189,11 @@ class Rewards:
                 self.store.period_open[i] = now
                 self._schedule_close(i, now)
 
-    def close_period(self, due: int, every_index: int, out: list, places: list | None = None) -> None:
-        """The period's awards. `places`, if given, takes each decision's place among all the
-        close's decisions as one worker makes them (incentives.award_place): a worker of `eval
-        --workers` makes only its own winners' decisions, and the merge puts them in that order."""
+    def close_period(self, due: int, every_index: int, out: list) -> list[int]:
+        """The period's awards, and each decision's place among all the close's decisions as one
+        worker makes them (incentives.award_place): a worker of `eval --workers` makes only its own
+        winners' decisions, and the merge puts them in that order."""
+        places: list[int] = []
         every = self.everies[every_index]
         opened = self.store.period_open.get(every_index, due)
         for j, award in enumerate(every.awards):
@@ -206,10 +207,10 @@ class Rewards:
                 before = len(out)
                 self.award_steps[(every_index, j)]({"type": "period", "user": member}, due, out, member,
                                                    plain_number(value))
-                if places is not None:
-                    places += [award_place(j, rank, nth) for nth in range(len(out) - before)]
+                places += [award_place(j, rank, nth) for nth in range(len(out) - before)]
         self.store.period_open[every_index] = due
         self._schedule_close(every_index, due)
+        return places
 
     def _schedule_close(self, every_index: int, now: int) -> None:
         every = self.everies[every_index]

@@ -48,20 +48,17 @@ class Timeline:
     def fire_until(self, now: int, out: list, keys: list | None = None) -> None:
         """Fire every timer due at or before `now`, in due order, appending decisions to `out`;
         and to `keys`, if given, (due, setting event, place) for each decision: the timer behind
-        it and its place among that timer's decisions as one worker makes them (a period close's
-        from Rewards.close_period, whose winners a worker of `eval --workers` awards only in part)."""
+        it and its place among that timer's decisions as one worker makes them — in the order made,
+        unless the timer's firing says otherwise (a period close: a worker of `eval --workers`
+        awards only its own winners, Rewards.close_period)."""
         timers = self.store.timers
         while timers and timers[0][0] <= now:
             due, order, _, kind, payload = heapq.heappop(timers)
             before = len(out)
-            if kind == "period" and keys is not None:
-                places: list = []
-                self.rewards.close_period(due, payload[0], out, places)
-                keys.extend([(due, order, place) for place in places])
-                continue
-            getattr(self, "_fire_" + kind)(due, payload, out)
+            places = getattr(self, "_fire_" + kind)(due, payload, out)
             if keys is not None:
-                keys.extend([(due, order, place) for place in range(len(out) - before)])
+                keys.extend([(due, order, place)
+                             for place in (places if places is not None else range(len(out) - before))])
         self.store.settle_due()
 
     def _fire_unmute(self, due: int, payload: tuple, out: list) -> None:
@@ -78,8 +75,8 @@ class Timeline:
             del self.store.bans[member]
             out.append(decision(due, policy, rule, "unban", member, None, (), "ban ended"))
 
-    def _fire_period(self, due: int, payload: tuple, out: list) -> None:
-        self.rewards.close_period(due, payload[0], out)
+    def _fire_period(self, due: int, payload: tuple, out: list) -> list[int]:
+        return self.rewards.close_period(due, payload[0], out)
 
     def _fire_absence(self, due: int, payload: tuple, out: list) -> None:
         rule_index, key = payload
