@@ -16,7 +16,6 @@ they get the lock. For throughput, shard members across engines (each with its o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections import defaultdict
 from typing import Callable, Iterable
@@ -138,8 +137,15 @@ class Engine:
     def advance(self, until: str | int | float) -> list[Decision]:
         """Event time has reached `until` (RFC 3339 or epoch seconds) with no event: fire due timers."""
         from policyengine.events.timestamps import parse_ts
-        with self._lock, self._profiler or contextlib.nullcontext():
-            decisions = [Decision(**d) for d in self.evaluator.advance(parse_ts(until))]
+        with self._lock:
+            profiler = self._profiler                  # its clock runs inside the call, as in _evaluate
+            if profiler is not None:
+                profiler.resume()
+            try:
+                decisions = [Decision(**d) for d in self.evaluator.advance(parse_ts(until))]
+            finally:
+                if profiler is not None:
+                    profiler.close()
         for decision in decisions:
             for handler in self._handlers_for(decision):
                 handler(decision)

@@ -214,12 +214,15 @@ def test_an_embedded_engine_profiles_its_calls_and_not_the_time_between(monkeypa
         if n == 4:
             real_time.sleep(0.2)                          # the bot's own time: no section's
     assert decided[0] == decided[1] and len(decided[0]) == 9
+    real_time.sleep(0.2)                                  # and again before advance: no section's
+    assert profiled.advance(100) == plain.advance(100) == []     # no timer in POLICY
     profile = profiled.profile()
     rows = {row["name"]: row for row in profile["sections"]}
     assert {name: rows[name]["runs"] for name in ("p/busy", "p/hello", "p/liked", "p/quiet")} == \
         {"p/busy": 7, "p/hello": 4, "p/liked": 3, "p/quiet": 0}
     assert "validating events, the engine's own steps" in rows
-    assert profile["total_ns"] < 100_000_000             # ten events, not the 200 ms between two of them
+    assert rows["timers (ladders, silences, periods)"]["runs"] == 1      # advance's, profiled too
+    assert profile["total_ns"] < 100_000_000             # ten events and advance, not the 2 × 200 ms between
     try:
         plain.profile()
     except RuntimeError as err:

@@ -115,13 +115,6 @@ class Profile:
         """After `close`: the clock runs again from now, the time since charged to no section."""
         self.mark = time.perf_counter_ns()
 
-    def __enter__(self) -> "Profile":               # the clock runs for the block only (Engine)
-        self.resume()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def sections(self) -> list[Section]:
         """Every rule, run or not, and every other section that ran, the costliest first; the
         profiler's cost taken off each run."""
