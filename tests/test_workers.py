@@ -322,7 +322,7 @@ def test_auto_reads_a_gzipped_logs_size_from_its_trailer(long_log, tmp_path, mon
 
 
 def test_auto_runs_a_program_that_cannot_split_on_one_worker_without_a_note(long_log):
-    # the community pack ranks all members together every month: --workers 2 says so; auto does not
+    # the community pack keeps state across members (copies by text, raids): --workers 2 says so; auto does not
     auto = run_cli("eval", "--workers", "auto", "--policy", "policies/community", str(long_log))
     assert auto.returncode == 0 and _summary_workers(auto.stderr) == 1 and "note:" not in auto.stderr.decode()
     assert auto.stdout == run_cli("eval", "--policy", "policies/community", str(long_log)).stdout
