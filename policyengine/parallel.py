@@ -50,9 +50,12 @@ from policyengine.output.decisions import MERGE_KEY_BYTES, dump_tagged, merge_sp
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.helpers import RouteDiverged, member_crc, share_of
+from policyengine.runtime.incentives import PLACE_BITS
 
 END = 1 << 62                # the position of decisions made after the last event (`--until`)
-PLACE_SHIFT = 24             # a timer's decisions' merge key: setting event × 2**24 + place (incentives.award_place)
+# a timer's decision's merge key: setting event × 2**PLACE_SHIFT + its place, which holds
+# incentives.award_place's three fields (award, rank, nth)
+PLACE_SHIFT = 3 * PLACE_BITS
 FIRST_EVENT = -(1 << 63)     # a clock's `due` that no event's time passes cleanly: the first event reaches Python
 GONE = "gone-%d"             # in the spool: this worker has left (done, stopped or dead)
 PEER_GONE = "another worker left before a leaderboard closed"
