@@ -45,6 +45,7 @@ from policyengine.events.native import split_lines
 from policyengine.events.clock import Clock, taking
 from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, bucket_counts, route, route_fields, routed
 from policyengine.events.routing import scan_ahead, split_spans
+from policyengine.events.timestamps import format_ts
 from policyengine.logs import CHUNK, LogOpenError, check_readable, line_batches, open_log
 from policyengine.output.decisions import MERGE_KEY_BYTES, dump_tagged, merge_spooled
 from policyengine.replay import ReplayStats, StrictStop, replay
@@ -64,6 +65,12 @@ PEER_WAIT_S = 30.0           # the longest a worker waits at a close for another
 
 class PeerGone(Exception):
     """Another worker left before it wrote its part of a leaderboard: the run cannot go on exact."""
+
+
+class BoardOverlap(RouteDiverged):
+    """Two workers' parts of a leaderboard held the same member (compiler/partition.py lets a board
+    through only where each member's entry is one worker's): the run goes to one worker, and its
+    note says this, not that a line was refused."""
 
 
 def timer_key(order: int, place: int) -> int:
@@ -213,7 +220,7 @@ class ShareEvaluator(Evaluator):
             with open(path, "rb") as f:
                 theirs = msgspec.msgpack.decode(f.read())
             if not entries.keys().isdisjoint(theirs):
-                raise RouteDiverged(f"a leaderboard's member counted by two workers at {due}")
+                raise BoardOverlap(f"a leaderboard's member was counted by two workers (the close at {format_ts(due)})")
             entries.update((member, tuple(entry)) for member, entry in theirs.items())
         return entries
 
@@ -388,8 +395,10 @@ def _work(share: int):
             many(fired)
     except StrictStop:
         stopped = True
+    except BoardOverlap as err:
+        diverged = err.args[0]
     except RouteDiverged as err:
-        diverged = f"{job.logs[log_index]}: {err.args[0][:80]!r}"
+        diverged = f"a line routed as an event was refused by its worker's decoder ({job.logs[log_index]}: {err.args[0][:80]!r})"
     except PeerGone:
         diverged = PEER_GONE
     finally:
@@ -551,7 +560,7 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
             return results
         diverged = [result.diverged for result in results if result.diverged not in (None, PEER_GONE)]
         if diverged:
-            return f"a line routed as an event was refused by its worker's decoder ({diverged[0]})"
+            return diverged[0]
         if any(result.diverged == PEER_GONE for result in results):
             return PEER_GONE
         with contextlib.ExitStack() as spools:

@@ -159,6 +159,35 @@ def test_a_worker_that_left_before_a_close_stops_the_others_there(tmp_path):
     assert board == {"u1": (5, 7), "u2": (9, 3)}
 
 
+def test_a_member_on_two_workers_boards_sends_the_run_to_one_worker_saying_so(tmp_path, clean_log, monkeypatch, capfd):
+    """Were a member's events ever counted by two workers, their parts of a board would overlap at
+    the close: the run goes to one worker, and the note says the board's close, not a refused line."""
+    from policyengine import parallel
+    policy = tmp_path / "board.policy"
+    policy.write_text(BOARDS)
+    args = ["eval", "--until", "2026-11-09T00:00:00Z", "--policy", str(policy), str(clean_log)]
+    one = run_cli(*args, "--workers", "1")
+    assert one.returncode == 0
+    monkeypatch.setattr(parallel, "routed", None)          # the route below, through events/clock.py's taking
+    monkeypatch.setattr(parallel, "route", lambda lines, fields, shares, share, exchange=None: list(lines))  # all "mine"
+    capfd.readouterr()
+    code = main([*args, "--workers", "2"])
+    got = capfd.readouterr()
+    assert code == 0
+    # the first close of the Shanghai block: midnight there, 16:00 UTC (the log starts 2026-11-02)
+    assert got.err.startswith("note: --workers 2: running on one worker: a leaderboard's member was counted "
+                              "by two workers (the close at 2026-11-02T16:00:00Z)\n"), got.err[:300]
+    assert got.out.encode() == one.stdout
+    # and a worker meeting another's part with one of its own members raises it
+    from policyengine.compiler.cache import load_compiled
+    from policyengine.parallel import BoardOverlap, ShareEvaluator
+    evaluator = ShareEvaluator(load_compiled([str(policy)])[1], 0, 2, None, 2, str(tmp_path))
+    import msgspec
+    (tmp_path / "board-0-0-123-1").write_bytes(msgspec.msgpack.encode({"u1": (9, 3)}))
+    with pytest.raises(BoardOverlap):
+        evaluator._combine_board(0, 0, 123, {"u1": (5, 7)}, None)
+
+
 @pytest.mark.parametrize("board,splits", [
     ("top 3 by points => award_badge(\"x\")", True),
     ("top 3 by count(message) among newcomers => award_badge(\"x\")", True),
