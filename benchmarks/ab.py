@@ -4,6 +4,7 @@
     python -m benchmarks.ab --instructions --base HEAD --policy policies/examples --log small.jsonl
     python -m benchmarks.ab --together --base HEAD --policy policies/community --log log.jsonl
     python -m benchmarks.ab --workers 2 --policy policies/examples/ads.policy --log log.jsonl
+    python -m benchmarks.ab --neighbour --base HEAD --policy policies/community --log log.jsonl
 
 The development machine's speed moves by up to 2× within minutes, so one run against another
 means little. This checks the base revision out into a temporary worktree, byte-compiles both
@@ -16,12 +17,16 @@ every round), and compares the median of the rounds' ratios: on the days the mac
 run to run by ±25 %, a neighbour slows both runs of a round alike more often than it slows two
 runs minutes apart. With `--workers N` each run is `eval --workers N` and its wall time is
 compared, not its user CPU: the workers' waits for each other are part of what is measured.
+With `--neighbour` every run is pinned to one core while a memory-hungry neighbour runs on another
+(benchmarks/neighbour.py): the hour in which another tenant fills the shared cache, on demand — a
+change to how much state an event touches shows there first.
 Both outputs must be identical, or it says so and fails.
 """
 from __future__ import annotations
 
 import argparse
 import compileall
+import contextlib
 import os
 import resource
 import statistics
@@ -32,6 +37,7 @@ import time
 from pathlib import Path
 
 from benchmarks.command import eval_command
+from benchmarks.neighbour import NoNeighbour, neighbour, pinned
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,16 +47,15 @@ def _command(policies: list[str], log: str, workers: int = 1) -> list[str]:
     return eval_command([(ROOT / p).resolve() for p in policies], "--workers", str(workers), str(Path(log).resolve()))
 
 
-def _user_cpu(tree: Path, policies: list[str], log: str) -> tuple[float, bytes]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-    done = subprocess.run(_command(policies, log), cwd=tree, capture_output=True, check=True)
+def _timed(tree: Path, policies: list[str], log: str, workers: int = 0, core: int | None = None) -> tuple[float, bytes]:
+    """One run of the tree: its user CPU seconds, or with `workers` `eval --workers N`'s wall clock
+    (the workers' waits for each other are part of it); and its output. `core`: pinned there."""
+    argv = pinned(core, _command(policies, log, workers or 1))
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime, time.perf_counter()
+    done = subprocess.run(argv, cwd=tree, capture_output=True, check=True)
+    if workers:
+        return time.perf_counter() - start, done.stdout
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before, done.stdout
-
-
-def _wall(tree: Path, policies: list[str], log: str, workers: int) -> tuple[float, bytes]:
-    t = time.perf_counter()
-    done = subprocess.run(_command(policies, log, workers), cwd=tree, capture_output=True, check=True)
-    return time.perf_counter() - t, done.stdout
 
 
 def _together(base: Path, policies: list[str], log: str, swap: bool) -> tuple[dict, dict]:
@@ -115,7 +120,11 @@ def main(argv=None) -> int:
     p.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead of timing")
     p.add_argument("--together", action="store_true", help="run base and change at the same time, a core each")
     p.add_argument("--workers", type=int, default=0, help="time `eval --workers N`'s wall clock instead of user CPU")
+    p.add_argument("--neighbour", action="store_true",
+                   help="each run on one core beside a memory-hungry neighbour on another (benchmarks/neighbour.py)")
     a = p.parse_args(argv)
+    if a.neighbour and (a.together or a.instructions or a.workers > 1):
+        p.error("--neighbour takes a core of two: not with --together, --instructions or --workers above 1")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base), a.base], cwd=ROOT, check=True)
@@ -132,17 +141,19 @@ def main(argv=None) -> int:
             times: dict[str, list[float]] = {"base": [], "change": []}
             outputs: dict[str, bytes] = {}
             ratios: list[float] = []
-            for i in range(a.runs):
-                if a.together:
-                    took, outputs = _together(base, a.policy, a.log, swap=i % 2 == 1)
-                    for name in times:
-                        times[name].append(took[name])
-                    ratios.append(took["base"] / took["change"])
-                    continue
-                for name, tree in (("base", base), ("change", ROOT)):
-                    took, out = _wall(tree, a.policy, a.log, a.workers) if a.workers else _user_cpu(tree, a.policy, a.log)
-                    times[name].append(took)
-                    outputs[name] = out
+            beside = neighbour() if a.neighbour else contextlib.nullcontext(None)
+            with beside as core:
+                for i in range(a.runs):
+                    if a.together:
+                        took, outputs = _together(base, a.policy, a.log, swap=i % 2 == 1)
+                        for name in times:
+                            times[name].append(took[name])
+                        ratios.append(took["base"] / took["change"])
+                        continue
+                    for name, tree in (("base", base), ("change", ROOT)):
+                        took, out = _timed(tree, a.policy, a.log, a.workers, core)
+                        times[name].append(took)
+                        outputs[name] = out
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
     for name, runs in times.items():
@@ -161,4 +172,7 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     os.environ.pop("POLICYENGINE_DEBUG", None)
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except NoNeighbour as err:
+        sys.exit(f"benchmarks.ab: {err}")

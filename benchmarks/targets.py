@@ -13,6 +13,9 @@ Targets (issue: Performance, items 4 and 5), on the issue's log (1M generated ev
 100 rules and a 10 000-word list < 2× one rule; 10M events over 1M members under 1 GB peak;
 `--workers 2` the same decisions as one worker, and near-linear on two cores (measured on the
 reference policies, whose rules are cheap, and on per-member spam rules, whose rules are not).
+Beside them, not a target: the pack against the hand-written evaluator with a memory-hungry
+neighbour on the other core (benchmarks/neighbour.py), the margin an hour in which another tenant
+fills the host's shared cache leaves.
 
 Ratios are judged as the issue states them, medians against medians; beside each, the median of
 the rounds' own ratios, which this machine's noise moves less (its speed changes between rounds
@@ -35,6 +38,7 @@ import orjson
 
 from benchmarks import rule_scaling, scale
 from benchmarks.loggen import generate
+from benchmarks.neighbour import NoNeighbour, neighbour
 from benchmarks.throughput import REFERENCE, ROOT, decided, hand_written, write_log
 from benchmarks.workers import run as eval_run
 
@@ -65,6 +69,26 @@ def rounds(log: Path, repeat: int) -> tuple[dict[str, list[float]], list[str]]:
         if two != one:
             wrong.append(f"{WORKERS_DIFFER} (reference policies)")
     return times, wrong
+
+
+def beside_a_neighbour(log: Path, repeat: int) -> tuple[list[float], list[float], str | None]:
+    """The pack and the hand-written evaluator with a memory-hungry neighbour on the other core
+    (benchmarks/neighbour.py: the slow hour), this process and its runs on one core: their times,
+    or why the neighbour could not run."""
+    hand: list[float] = []
+    pack: list[float] = []
+    allowed = os.sched_getaffinity(0)
+    try:
+        with neighbour() as core:
+            os.sched_setaffinity(0, {core})          # the runs this process starts inherit it
+            for _ in range(repeat):
+                hand.append(hand_written(log)[0])
+                pack.append(eval_run(log, PACK, 1)[0])
+    except NoNeighbour as err:
+        return hand, pack, str(err)
+    finally:
+        os.sched_setaffinity(0, allowed)
+    return hand, pack, None
 
 
 def one_and_two(log: Path, policies: list[str], repeat: int) -> tuple[list[float], list[float], bool]:
@@ -104,7 +128,12 @@ def ratio_row(target: str, threshold: float, numerators: list[float], denominato
     status = judge(medians, threshold, True)
     if judge(rounds_, threshold, True) != status:
         status += " (by medians; not by the rounds' ratios)" if status == "met" else " (by medians; met by the rounds' ratios)"
-    return (target, f"≥ {threshold}×", f"{medians:.3f}× by medians, {rounds_:.3f}× the rounds' ratios ({seconds})", status)
+    return (target, f"≥ {threshold}×", f"{ratios(numerators, denominators)} ({seconds})", status)
+
+
+def ratios(numerators: list[float], denominators: list[float]) -> str:
+    """A ratio as the table gives it: of the medians, and the rounds' own."""
+    return f"{of_medians(numerators, denominators):.3f}× by medians, {paired(numerators, denominators):.3f}× the rounds' ratios"
 
 
 def judge(measured: float, threshold: float, at_least: bool) -> str:
@@ -150,6 +179,14 @@ def main(argv=None) -> int:
                               times["reference"], f"{median['reference']:.2f} s against {median['hand']:.2f} s"))
         rows.append(ratio_row("`eval`, community pack, against the hand-written evaluator", 0.5, hand, times["pack"],
                               f"{median['pack']:.2f} s"))
+        slow_hand, slow_pack, why = beside_a_neighbour(log, a.repeat)
+        if why is None:
+            rows.append(("`eval`, community pack, against the hand-written evaluator, both beside a memory-hungry "
+                         "neighbour (the slow hour)", "(≥ 0.5× alone)",
+                         f"{ratios(slow_hand, slow_pack)} ({statistics.median(slow_pack):.2f} s against "
+                         f"{statistics.median(slow_hand):.2f} s)", "not a target: the margin a slow hour leaves"))
+        else:
+            rows.append(("the community pack beside a memory-hungry neighbour", "-", f"not measured: {why}", "-"))
         rows.append(ratio_row(f"`--workers 2` against one worker, reference policies, {events:,} events", NEAR_LINEAR,
                               times["reference"], times["workers"], f"{median['workers']:.2f} s"))
 
@@ -185,7 +222,7 @@ def main(argv=None) -> int:
         print(f"\nDECIDED DIFFERENTLY: {message}")
     if wrong:
         return 1
-    return 2 if a.strict and any(not row[3].startswith("met") for row in rows) else 0
+    return 2 if a.strict and any(row[3].startswith("NOT MET") for row in rows) else 0      # rows not judged aside
 
 
 if __name__ == "__main__":
