@@ -79,7 +79,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     earlier, reported = issues[:], []
     del issues[:]
     # Decisions are counted as they come (by their strings' addresses, in C) and added to
-    # stats.decisions after each batch of lines and at the end (output/decisions.py).
+    # stats.decisions at the end (output/decisions.py): nothing reads them before, and a batch's
+    # drain walked every slot of the tally.
     tally = Tally()
     late_seen = evaluator.late_events
     lineno = 0
@@ -210,7 +211,6 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                 for line in batch:
                     lineno += 1
                     one_line(line, lineno)
-            tally.drain(stats.decisions)
             if progress is not None:
                 progress(log, stats)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
