@@ -6,11 +6,13 @@
 This machine's speed moved by up to 40 % hour to hour on the community pack (3.07 s against
 2.19 s over the same 1M events, twenty-sixth session) while the hand-written evaluator did not
 move (1.39 s against 1.34 s). The twenty-seventh session reproduced it: a program that reads and
-writes random words of a 256 MiB buffer (benchmarks/neighbour.c), on the other core, makes the
-pack 47 % slower and the hand-written evaluator 2 % — another tenant of the host filling the
+writes random words of a 256 MiB buffer (benchmarks/neighbour.c), on the other core, made the
+pack 1.47× slower and the hand-written evaluator 1.02× — another tenant of the host filling the
 shared last-level cache (32 MiB here; each core has 1 MiB of its own) does the same. What it
 measures is how much of a program's state lives past its core's own cache: the pack misses it ~59
-times an event (cachegrind with a 1 MiB last level), the hand-written evaluator ~0.75.
+times an event (cachegrind with a 1 MiB last level), the hand-written evaluator ~0.75. How much the
+neighbour takes depends on where the host puts this machine's two cores (later rounds: 1.17–1.31×,
+and once nothing), so the slowdown it got is printed: judge a change beside it more than once.
 
 The neighbour is C, built on first use with the compiler Python's extensions are built with and
 kept under .benchmarks/ (pure Python reached 10 M accesses a second and slowed the pack 5 %). It
