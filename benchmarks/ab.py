@@ -142,7 +142,10 @@ def main(argv=None) -> int:
             outputs: dict[str, bytes] = {}
             ratios: list[float] = []
             beside = neighbour() if a.neighbour else contextlib.nullcontext(None)
-            with beside as core:
+            with beside as there:
+                core = there.core if there is not None else None
+                if there is not None:
+                    print(there, flush=True)
                 for i in range(a.runs):
                     if a.together:
                         took, outputs = _together(base, a.policy, a.log, swap=i % 2 == 1)

@@ -12,7 +12,9 @@ shared last-level cache (32 MiB here; each core has 1 MiB of its own) does the s
 measures is how much of a program's state lives past its core's own cache: the pack misses it ~59
 times an event (cachegrind with a 1 MiB last level), the hand-written evaluator ~0.75. How much the
 neighbour takes depends on where the host puts this machine's two cores (later rounds: 1.17–1.31×,
-and once nothing), so the slowdown it got is printed: judge a change beside it more than once.
+and once nothing), so before each use a probe (a chain of loads through 16 MiB, on the measured
+core) is timed alone and beside it, and what it found is printed: 15–30 ns a load alone, 120–130 ns
+beside a neighbour that took hold.
 
 The neighbour is C, built on first use with the compiler Python's extensions are built with and
 kept under .benchmarks/ (pure Python reached 10 M accesses a second and slowed the pack 5 %). It
@@ -32,10 +34,12 @@ import sys
 import sysconfig
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = Path(__file__).with_suffix(".c")
 MIB = 256                   # the neighbour's buffer: eight times the host's shared cache
+TOOK_HOLD = 2.0             # the probe's loads this much slower beside the neighbour: it reached the core's cache
 
 
 class NoNeighbour(Exception):
@@ -70,18 +74,46 @@ def cores() -> tuple[int, int]:
     return allowed[0], allowed[-1]
 
 
+class Beside(NamedTuple):
+    """What `neighbour` yields: the core left for the measured run, and the probe's nanoseconds a
+    load through 16 MiB on that core before the neighbour started and once it ran."""
+    core: int
+    alone_ns: float
+    beside_ns: float
+
+    @property
+    def took_hold(self) -> bool:
+        """Whether the neighbour reached the measured core's cache: loads past the core's own cache
+        at least twice as slow beside it (5–8× where it did here, ~1× where the host put the cores
+        apart)."""
+        return self.beside_ns >= TOOK_HOLD * self.alone_ns
+
+    def __str__(self) -> str:
+        said = "took hold" if self.took_hold else "did NOT take hold (the host keeps the cores apart): this measures nothing of the slow hour"
+        return (f"neighbour: a load through 16 MiB {self.alone_ns:.0f} ns alone, {self.beside_ns:.0f} ns beside it "
+                f"({self.beside_ns / self.alone_ns:.1f}×): it {said}")
+
+
+def probe(program: Path, core: int) -> float:
+    """The neighbour program's probe on `core`: nanoseconds a load in a chain through 16 MiB."""
+    done = subprocess.run(pinned(core, [str(program), "probe"]), capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[0])
+
+
 @contextlib.contextmanager
 def neighbour(mib: int = MIB):
-    """The neighbour running on a core of its own while the block runs; yields the core left for
-    the measured run (pin it there: `taskset -c CORE`, or `pinned`)."""
+    """The neighbour running on a core of its own while the block runs; yields a Beside: the core
+    left for the measured run (pin it there: `taskset -c CORE`, or `pinned`) and whether the
+    neighbour reached its cache."""
     program = built()
     mine, theirs = cores()
+    alone = probe(program, mine)
     process = subprocess.Popen([str(program), str(mib)], preexec_fn=lambda: os.sched_setaffinity(0, {theirs}))
     try:
         time.sleep(0.5)                                # its buffer touched: resident before anything is measured
         if process.poll() is not None:
             raise NoNeighbour(f"the neighbour stopped at once (exit status {process.returncode})")
-        yield mine
+        yield Beside(mine, alone, probe(program, mine))
     finally:
         process.kill()
         process.wait()
@@ -116,8 +148,9 @@ def main(argv=None) -> int:
         alone, beside = [], []
         for _ in range(a.rounds):
             alone.append(timed(pinned(mine, command)))
-            with neighbour(a.mib) as core:
-                beside.append(timed(pinned(core, command)))
+            with neighbour(a.mib) as there:
+                print(there, flush=True)
+                beside.append(timed(pinned(there.core, command)))
     except NoNeighbour as err:
         print(f"benchmarks.neighbour: {err}", file=sys.stderr)
         return 2
