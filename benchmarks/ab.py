@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 from benchmarks.command import eval_command
-from benchmarks.neighbour import NoNeighbour, neighbour, pinned
+from benchmarks.neighbour import NoNeighbour, neighbour, pinned, two_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,9 +61,7 @@ def _timed(tree: Path, policies: list[str], log: str, workers: int = 0, core: in
 def _together(base: Path, policies: list[str], log: str, swap: bool) -> tuple[dict, dict]:
     """One round of --together: both trees at once, each pinned to a core; user CPU of each."""
     took, outputs, running = {}, {}, {}
-    cores = sorted(os.sched_getaffinity(0))[:2]
-    if len(cores) < 2:
-        raise SystemExit("--together needs two cores")
+    cores = two_cores()                              # NoNeighbour where there is one
     with tempfile.TemporaryDirectory() as tmp:
         for core, (name, tree) in zip(cores, (("base", base), ("change", ROOT)) if not swap else
                                             (("change", ROOT), ("base", base))):

@@ -66,11 +66,12 @@ def built() -> Path:
     return target
 
 
-def cores() -> tuple[int, int]:
-    """(the measured run's core, the neighbour's): the first and the last this process may use."""
+def two_cores() -> tuple[int, int]:
+    """The first and the last core this process may use: a measured run's and the neighbour's (or
+    ab --together's two). NoNeighbour where it may use one."""
     allowed = sorted(os.sched_getaffinity(0))
     if len(allowed) < 2:
-        raise NoNeighbour("the neighbour needs a core of its own: this process may use one core only")
+        raise NoNeighbour("two cores are needed: this process may use one only")
     return allowed[0], allowed[-1]
 
 
@@ -106,7 +107,7 @@ def neighbour(mib: int = MIB):
     left for the measured run (pin it there: `taskset -c CORE`, or `pinned`) and whether the
     neighbour reached its cache."""
     program = built()
-    mine, theirs = cores()
+    mine, theirs = two_cores()
     alone = probe(program, mine)
     process = subprocess.Popen([str(program), str(mib)], preexec_fn=lambda: os.sched_setaffinity(0, {theirs}))
     try:
@@ -144,7 +145,7 @@ def main(argv=None) -> int:
     if not command:
         p.error("give the command to time after --")
     try:
-        mine, _ = cores()
+        mine, _ = two_cores()
         alone, beside = [], []
         for _ in range(a.rounds):
             alone.append(timed(pinned(mine, command)))

@@ -21,7 +21,7 @@ def _state(pid: int) -> str | None:
 
 def test_the_neighbour_runs_on_the_last_core_and_is_gone_after_the_block(monkeypatch):
     if len(os.sched_getaffinity(0)) < 2:
-        with pytest.raises(nb.NoNeighbour, match="core of its own"):
+        with pytest.raises(nb.NoNeighbour, match="two cores are needed"):
             with nb.neighbour(mib=8):
                 pass
         return
