@@ -1,7 +1,7 @@
 /* A memory-hungry neighbour for benchmarks/neighbour.py: random reads and writes over a buffer far
  * larger than any cache, for ever, so that the core it runs on keeps the shared last-level cache
  * full of its lines and the memory bus busy — what another tenant of this virtual machine's host
- * does in the hours the community pack runs 40 % slower (docs/performance.md, twenty-seventh
+ * does in the hours the community pack runs 40 % slower (docs/performance-history.md, twenty-seventh
  * session). It ends with its parent (PR_SET_PDEATHSIG) or on any signal that ends a process.
  *
  *     neighbour [MiB]      (default 256)

@@ -3,7 +3,7 @@
     python -m benchmarks.rule_cost --policy policies/community --log log.jsonl --rounds 9
 
 Instruction counts (valgrind) miss what the community pack's time is mostly made of: memory
-stalls on a dozen member-keyed tables (docs/performance.md, ninth session). This times the
+stalls on a dozen member-keyed tables (docs/performance-history.md, ninth session). This times the
 record loop in process on the whole log, once as compiled and once without each rule's block
 (`# rule N` … `rule_failed(N, …)`) or each aggregate's update (`aggregate_failed(N, …)`), in
 alternating rounds, and prints what leaving each out saves: medians and fastest runs, since the

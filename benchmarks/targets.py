@@ -4,7 +4,7 @@
     python -m benchmarks.targets --quick          # a tenth of them: ~1 minute, a rough check
 
 The figures behind the targets drifted once without anyone noticing (the rule-count ratios read
-2.3–2.5× for a session while the docs still said 2.0×, see docs/performance.md); this prints them
+2.3–2.5× for a session while the docs still said 2.0×, see docs/performance-history.md); this prints them
 all at once, from the same scripts `make bench` runs, with each target's threshold and whether
 this run met it. "Near-linear" is read as at least NEAR_LINEAR times one worker.
 

@@ -14,7 +14,7 @@ With `--ceiling`, also the most two workers could give on that log: the log spli
 of each share's members as `eval --workers 2` splits it (the same partition and scan), and one
 worker timed on each part alone. Two workers can at best take as long as the larger part alone
 (its start-up, its events, none of the other's lines), so one worker's time over that is the
-ceiling; what two workers give is measured against it (docs/performance.md, twenty-first session).
+ceiling; what two workers give is measured against it (docs/performance-history.md, twenty-first session).
 The two parts are also run at once, a process each: what this machine gives two runs that share
 nothing but its cores, cache and memory (twenty-second session)."""
 from __future__ import annotations

@@ -4,7 +4,7 @@
  * every event; over tens of megabytes of 4 kB pages much of that is missed in the TLB as well as
  * in the cache. Here the command line hands pymalloc arenas cut from one reserved region that is
  * 2 MiB aligned and marked MADV_HUGEPAGE (the kernel's "madvise" mode, Debian's default): the
- * community pack over 1M events ran ~2 % faster (docs/performance.md, eighteenth session).
+ * community pack over 1M events ran ~2 % faster (docs/performance-history.md, eighteenth session).
  *
  * Arenas pymalloc gives back are kept for the next request rather than unmapped, as the command
  * line's heap keeps freed memory (cli/allocator.py). Past the region, and for arenas made before,

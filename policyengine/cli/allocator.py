@@ -5,7 +5,7 @@ free, and serves large requests with fresh `mmap`s; both thresholds move with wh
 did last. A run of `eval` allocates and frees the same sizes over and over (orjson's output
 buffer for every decision, a stretch's joined output, a batch of lines), so the heap's top was
 given back and faulted in again all run long: on the community pack over 300 000 events, 184 650
-page faults, one for every decision or so, and a fifth of the process's time (docs/performance.md,
+page faults, one for every decision or so, and a fifth of the process's time (docs/performance-history.md,
 tenth session). With both thresholds fixed high the freed memory stays in the heap for the next
 request: 8 618 page faults, the same decisions.
 

@@ -59,7 +59,7 @@ def _across_members(found: Blocker, sources: dict[str, str]) -> Diagnostic:
         span = Span(found.file, found.line, start, found.line, len(line.rstrip()) + 1)
     return Diagnostic(ACROSS_MEMBERS, found.what, span, "keeps state across members",
                       "`eval --workers N` splits members among processes only when all state is kept `by user`; "
-                      "this runs on one worker (docs/performance.md, \"Several workers\")")
+                      "this runs on one worker (docs/language.md, \"Several workers\")")
 
 
 def _raw():

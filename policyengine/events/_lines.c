@@ -8,7 +8,7 @@
  * bytes.decode and timestamps.format_ts.
  *
  * Why C: on the reference policies, parsing `ts` with fromisoformat and turning it into
- * microseconds took a quarter of the engine's instructions an event (docs/performance.md).
+ * microseconds took a quarter of the engine's instructions an event (docs/performance-history.md).
  */
 #include "_text.h"   /* rfc3339_us, text_us, utf8_valid */
 #include "_format.h" /* format_us_chars */

@@ -1,7 +1,7 @@
 /* A log line straight into the program's record (events/records.py), without msgspec's decoder.
  *
  * msgspec's decode was a sixth of the instructions an event of `eval` ran on the community pack
- * (4 500 of 26 000, docs/performance.md): a general decoder looks every key up in a
+ * (4 500 of 26 000, docs/performance-history.md): a general decoder looks every key up in a
  * table, checks every value against a union of types, and builds the record through its own
  * machinery. The lines of a log are almost all of one shape — a flat object of short strings —
  * so this scan takes that shape (with the JSON scans _route.c uses) and builds the record with

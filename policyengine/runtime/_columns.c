@@ -3,7 +3,7 @@
  * setdefault, len, iteration, items, == — so the store, the sweep, state files and the Python
  * paths of the runtime take it where they took a dict. It iterates in the index's row order (the
  * order members were first seen by any column), not in its own insertion order; nothing that
- * decides depends on the order of a member-keyed table (docs/performance.md, tenth session). A
+ * decides depends on the order of a member-keyed table (docs/performance-history.md, tenth session). A
  * row is listed under the key the index met first: for strings, the only keys such tables have,
  * an equal string; keys equal across types (1, 1.0, True) would be listed as the first one's type. */
 #define PY_SSIZE_T_CLEAN

@@ -20,7 +20,7 @@ except ImportError:                                  # pragma: no cover - no C c
 # O(1) an event however large the state, within bounds. Short-lived keys (a window by text, say)
 # then leave the tables soon after they expire: on the community pack, sweeping every 65 536
 # events let the copypasta table hold three days of texts for a ten-minute window, and its lookups
-# missed the cache (docs/performance.md). The upper bound keeps what a large state leaves behind
+# missed the cache (docs/performance-history.md). The upper bound keeps what a large state leaves behind
 # between sweeps to 65 536 events' worth.
 SWEEP_MIN = 1 << 12
 SWEEP_MAX = 1 << 16
@@ -100,7 +100,7 @@ class MemoryStore:
 
     def _table(self, tables: dict, name, by_member: bool, empty=dict, unwrap: bool = False):
         """`tables[name]`, made if missing. A table keyed by the event's member is a column of the
-        member index (a dict, or a set, to everything that reads it; docs/performance.md, tenth
+        member index (a dict, or a set, to everything that reads it; docs/performance-history.md, tenth
         session); one restored from a state file as a dict or a set becomes one here."""
         table = tables.get(name)
         if table is None:
