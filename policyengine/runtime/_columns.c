@@ -135,6 +135,42 @@ static PyTypeObject MemberIndexType = {
 
 /* ---- columns ------------------------------------------------------------------------------ */
 
+/* A list or tuple of atoms — values of types the cycle collector does not know (ints, strs,
+ * floats, None) — can be in no reference cycle, so the collector need not walk it. Member-keyed
+ * state is mostly such values: lists (a member's [first seen, joined, messages], active days, a
+ * streak's [period, current, best]) and pairs (a ledger's (balance, time), a board's (score,
+ * seq)). With 100 000 members that is ~200 000 lists, each walked by every full collection — up
+ * to 0.2 s an `Engine.process` call in a bot (docs/performance.md, "The embedded engine") — and
+ * ~250 000 values the columns showed the collector, a cache miss each. Taken out of its sight when
+ * stored: a tuple cannot change (CPython untracks such tuples itself, but only once a collection
+ * has walked them), and the engine only ever puts atoms into such a list after (a count's += 1, a
+ * day appended). A list with anything else, or nothing yet, stays tracked. */
+static void untrack_if_atoms(PyObject *value) {
+    PyObject **items;
+    Py_ssize_t n;
+    if (PyList_CheckExact(value)) {
+        items = ((PyListObject *)value)->ob_item;
+        n = PyList_GET_SIZE(value);
+    } else if (PyTuple_CheckExact(value)) {
+        items = ((PyTupleObject *)value)->ob_item;
+        n = PyTuple_GET_SIZE(value);
+    } else {
+        return;
+    }
+    if (n == 0 || !PyObject_GC_IsTracked(value)) return;   /* an empty list could be filled with anything */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyObject_IS_GC(items[i])) return;
+    }
+    PyObject_GC_UnTrack(value);
+}
+
+/* Whether the collector must be shown a value: of a collected type, but not a list or tuple
+ * `untrack_if_atoms` took out of its sight (CPython never tracks either again). */
+static int traced_value(PyObject *value) {
+    if (!PyObject_IS_GC(value)) return 0;
+    return !((PyList_CheckExact(value) || PyTuple_CheckExact(value)) && !PyObject_GC_IsTracked(value));
+}
+
 static int column_set(Column *c, PyObject *key, PyObject *value) {
     if (c->unwrap) {
         if (!PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != 1) {
@@ -162,13 +198,27 @@ static int column_set(Column *c, PyObject *key, PyObject *value) {
         memset(present + PRESENT_WORDS(c->room), 0,
                (PRESENT_WORDS(room) - PRESENT_WORDS(c->room)) * sizeof(uint64_t));
         c->present = present;
+        uint64_t *traced = PyMem_Realloc(c->traced, PRESENT_WORDS(room) * sizeof(uint64_t));
+        if (traced == NULL) {
+            PyErr_NoMemory();                             /* as above: room did not grow */
+            return -1;
+        }
+        memset(traced + PRESENT_WORDS(c->room), 0,
+               (PRESENT_WORDS(room) - PRESENT_WORDS(c->room)) * sizeof(uint64_t));
+        c->traced = traced;
         c->room = room;
     }
+    untrack_if_atoms(value);
+    uint64_t bit = UINT64_C(1) << (row & 63);
+    if (traced_value(value))
+        c->traced[row >> 6] |= bit;
+    else if (c->traced[row >> 6] & bit)                   /* most sets put an int over an int: no write */
+        c->traced[row >> 6] &= ~bit;
     PyObject *old = c->values[row];
     c->values[row] = Py_NewRef(value);
     if (old == NULL) {
         c->len++;
-        c->present[row >> 6] |= UINT64_C(1) << (row & 63);
+        c->present[row >> 6] |= bit;
     } else {
         Py_DECREF(old);                                   /* last: its finaliser may run code */
     }
@@ -225,14 +275,16 @@ static void index_prefetch(MemberIndex *ix, Py_ssize_t row) {
 }
 
 static int Column_traverse(Column *c, visitproc visit, void *arg) {
-    Py_ssize_t r;
-    FOR_EACH_PRESENT(c, r) Py_VISIT(c->values[r]);
+    for (Py_ssize_t word = 0; word < PRESENT_WORDS(c->room); word++)
+        for (uint64_t bits = c->traced[word]; bits != 0; bits &= bits - 1)
+            Py_VISIT(c->values[word * 64 + __builtin_ctzll(bits)]);
     return 0;
 }
 
 static int Column_clear_refs(Column *c) {
     /* empty as the values go: a finaliser that lists the column meanwhile finds nothing */
     if (c->present != NULL) memset(c->present, 0, PRESENT_WORDS(c->room) * sizeof(uint64_t));
+    if (c->traced != NULL) memset(c->traced, 0, PRESENT_WORDS(c->room) * sizeof(uint64_t));
     c->len = 0;
     for (Py_ssize_t r = 0; r < c->room; r++) Py_CLEAR(c->values[r]);
     return 0;
@@ -249,6 +301,7 @@ static void Column_dealloc(Column *c) {
     Column_clear_refs(c);
     PyMem_Free(c->values);
     PyMem_Free(c->present);
+    PyMem_Free(c->traced);
     Py_XDECREF(c->index);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }

@@ -44,6 +44,11 @@ typedef struct Column {
      * each time, and walking `values` for them visited every member ever seen (1M members: 1.3 s
      * of an 11 s run, 1 941 sweeps), 64 rows a word here. */
     uint64_t *present;
+    /* A bit a row, set where the value is one the cycle collector may have to walk: of a collected
+     * type, and not a list or tuple of atoms taken out of its sight (`untrack_if_atoms`). The
+     * collector's walk of a column visits these rows alone: visiting every row read every
+     * member's value, a cache miss each, with nothing in them to find. */
+    uint64_t *traced;
 } Column;
 
 #define PRESENT_WORDS(room) (((room) + 63) / 64)      /* the words of a column's `present` bits */
@@ -60,6 +65,7 @@ typedef struct Column {
 static inline void column_vacate(Column *c, Py_ssize_t row) {
     c->values[row] = NULL;
     c->present[row >> 6] &= ~(UINT64_C(1) << (row & 63));
+    c->traced[row >> 6] &= ~(UINT64_C(1) << (row & 63));
     c->len--;
 }
 
