@@ -59,6 +59,7 @@ bench: $(DEV_STAMP)
 	$(PY) -m benchmarks.workers --events 300000
 	$(PY) -m benchmarks.workers --events 10000000 --members 1000000 --repeat 1
 	$(PY) -m benchmarks.scale --events 10000000 --members 1000000
+	$(PY) -m benchmarks.latency --policy policies/community --events 300000
 	$(PY) -m benchmarks.peers --events 100000
 
 clean:

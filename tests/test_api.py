@@ -1,5 +1,7 @@
 """The public API: the examples in docs/api.md run as they are, plus behaviour they do not show."""
 import re
+import subprocess
+import sys
 import threading
 
 import orjson
@@ -85,3 +87,20 @@ def test_explain_carries_the_tested_values_and_costs_nothing_when_off():
                                                    "text": "加微信"}]) if d.action == "mute"][0]
     assert mute.explain["rule"] == "policies/examples/ads.policy:14" or mute.explain["rule"].endswith("ads.policy:14")
     assert "count(message where AD by user within 10m) >= 3 → 3 ≥ 3" in mute.explain["tested"]
+
+
+FROZEN_BLOCKS = re.findall(r"```py\n(.*?)```", (ROOT / "docs" / "api.md").read_text(encoding="utf-8"), re.S)
+
+
+def test_the_collector_recipe_runs_and_the_engine_decides_after_it():
+    # The recipe freezes the interpreter's objects, so it runs in a process of its own; after it
+    # (a reload between an unfreeze and a freeze) the engine still decides, and start-up is frozen.
+    assert len(FROZEN_BLOCKS) == 1
+    check = FROZEN_BLOCKS[0] + (
+        "\nout = engine.process({'type': 'message', 'ts': '2026-11-01T08:00:00Z', 'user': 'u1',"
+        " 'text': '加微信 领红包'})\n"
+        "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
+        "print(sorted({d.action for d in out}))\n")
+    done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "delete" in done.stdout

@@ -10,6 +10,7 @@ import pytest
 
 from benchmarks import latency
 from policyengine.runtime.store import SWEEP_MIN
+from tests.conftest import ROOT
 
 POLICY = """
 policy spam
@@ -79,3 +80,14 @@ def test_the_report_has_a_row_a_way_and_the_slowest_events():
     assert row.split(" | ")[1:9] == ["3", "2.0", "1.0", "2.0", "3.0", "4.0", "5.0", "9.0"]
     assert "1 (8.5)" in row
     assert "a full collection of 8.5 µs, a sweep of expired state" in text
+
+
+def test_the_command_runs_each_way_in_a_process_of_its_own_on_a_generated_log(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(latency.tempfile, "tempdir", str(tmp_path))
+    assert latency.main(["--policy", "policies/examples/ads.policy", "--events", "3000", "--slowest", "2"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| default") or line.startswith("| frozen")]
+    assert [row.split(" | ")[0] for row in rows] == ["| default", "| frozen"]
+    assert all(row.split(" | ")[1] == "3,000" for row in rows)
+    assert list(tmp_path.iterdir()) == []                   # the generated log is gone
