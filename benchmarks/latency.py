@@ -17,7 +17,8 @@ The ways (each in a process of its own, since the collector's settings are the p
   are then never walked again, and a full collection walks only what was made since.
 
 Events are read from the log as a bot receives them (a dict each, not kept after its call).
-Invalid events raise `BadEvent` and are timed like the rest. Nothing here is asserted.
+Invalid events raise `BadEvent` and are timed like the rest; lines that are not JSON are skipped.
+Nothing here is asserted.
 """
 from __future__ import annotations
 
@@ -85,7 +86,10 @@ def measure(policies: list[str], log: str, events: int, way: str, slowest: int) 
         for index, line in enumerate(lines):
             if index >= events:
                 break
-            event = orjson.loads(line)
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:                 # not something a bot is handed
+                continue
             start = clock()
             try:
                 process(event)
@@ -93,6 +97,8 @@ def measure(policies: list[str], log: str, events: int, way: str, slowest: int) 
                 pass
             took.append(clock() - start)
     gc.callbacks.remove(on_collect)
+    if not took:
+        raise ValueError(f"no events in {log}")
 
     ordered = sorted(took)
     took = took.tolist()
@@ -147,8 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--one", choices=WAYS, help=argparse.SUPPRESS)    # a child's run
     a = p.parse_args(argv)
     if a.one:
-        print(json.dumps(measure(a.policy, a.log, a.events, a.one, a.slowest)))
+        from policyengine import PolicyError
+        from policyengine.loader import PolicyPathError
+        try:
+            print(json.dumps(measure(a.policy, a.log, a.events, a.one, a.slowest)))
+        except (OSError, ValueError, PolicyError, PolicyPathError) as e:              # said in a line, as eval says it
+            print(f"latency: {e}", file=sys.stderr)
+            return 2
         return 0
+    if a.log is not None and not os.access(a.log, os.R_OK):
+        p.error(f"cannot read the log {a.log}")
     if a.log is None:
         with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as f:
             f.writelines(orjson.dumps(e) + b"\n" for e in generate(a.events, members=a.members))
@@ -168,8 +182,8 @@ def _compare(a) -> int:
                       *(flag for path in a.policy for flag in ("--policy", path))]
         done = subprocess.run(argv_child, capture_output=True, text=True)
         if done.returncode != 0:
-            print(f"the {way} run failed:\n{done.stderr}", file=sys.stderr)
-            return 1
+            print(f"the {way} run failed: {done.stderr.strip()}", file=sys.stderr)
+            return done.returncode
         results.append(json.loads(done.stdout))
     print(f"Engine.process, one event at a time; {', '.join(a.policy)}; {a.log}")
     print(report(results))
