@@ -9,6 +9,7 @@ from typing import BinaryIO
 import msgspec
 
 from policyengine.events.native import split_lines  # bytes.split(b"\n") with memchr: 3× faster a line
+from policyengine.readahead import InflateAhead
 
 
 class LogOpenError(Exception):
@@ -48,14 +49,18 @@ def check_readable(names: list[str]) -> None:
             raise LogOpenError(f"{name}: cannot be read (permission denied)")
 
 
-def open_log(name: str) -> OpenLog:
+def open_log(name: str, inflate_ahead: bool = False) -> OpenLog:
+    """`inflate_ahead`: a gzip log inflated on a thread of its own (readahead.py), for a process
+    that has a core to spare; `eval --workers` and `diff` keep both cores busy with processes of
+    their own, where the thread only got in the way (0.71-0.79 s -> 0.85 s over 1M events)."""
     if name == "-":
         return OpenLog("<stdin>", sys.stdin.buffer, None, None)
     try:
         raw = open(name, "rb", buffering=1 << 20)
         size = os.fstat(raw.fileno()).st_size
         if name.endswith(".gz"):
-            return OpenLog(name, gzip.GzipFile(fileobj=raw, mode="rb"), size, raw)
+            stream = InflateAhead(raw) if inflate_ahead else gzip.GzipFile(fileobj=raw, mode="rb")
+            return OpenLog(name, stream, size, raw)
         return OpenLog(name, raw, size, None)
     except OSError as err:
         raise LogOpenError(f"{name}: {err.strerror or err}") from None

@@ -171,7 +171,7 @@ def run(args) -> int:
         for name in (args.logs if workers == 1 else ()):
             identity = log_identity(name) if session is not None else None
             skip = session.lines_done(identity) if session is not None else 0
-            log = open_log(name)
+            log = open_log(name, inflate_ahead=True)       # one process: the other core inflates
             try:
                 replay(log, evaluator, decoder, emit, report, stats, args.strict, progress,
                        skip=skip, checkpoint=session, identity=identity, max_line=args.max_line_bytes,

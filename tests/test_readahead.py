@@ -1,0 +1,128 @@
+"""A gzip log inflated ahead on a thread (policyengine/readahead.py), held to gzip.GzipFile: the
+same lines from any whole file, and from a damaged or cut-short one the same error kind, raised
+after at least the lines GzipFile gave before it."""
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+import threading
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policyengine import readahead
+from policyengine.readahead import InflateAhead
+
+DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def gzipfile_reads(blob: bytes) -> tuple[bytes, type | None]:
+    """What GzipFile gives a reader going a chunk at a time: the bytes, and the error's kind (None
+    if the file read through)."""
+    got = bytearray()
+    f = gzip.GzipFile(fileobj=io.BytesIO(blob), mode="rb")
+    try:
+        while chunk := f.read1(1 << 16):
+            got += chunk
+    except DAMAGED as err:
+        return bytes(got), EOFError if isinstance(err, EOFError) else zlib.error
+    return bytes(got), None
+
+
+def ahead_reads(blob: bytes, block: int, size: int = 1 << 16) -> tuple[bytes, type | None]:
+    got = bytearray()
+    f = InflateAhead(io.BytesIO(blob), block=block)
+    try:
+        while chunk := f.read1(size):
+            got += chunk
+    except DAMAGED as err:
+        return bytes(got), EOFError if isinstance(err, EOFError) else zlib.error
+    finally:
+        f.close()
+    return bytes(got), None
+
+
+def members(parts: list[bytes], pads: list[int], level: int) -> bytes:
+    """Each part a gzip member of its own, with `pads[i]` zero bytes after the i-th."""
+    return b"".join(gzip.compress(part, compresslevel=level) + b"\0" * pad for part, pad in zip(parts, pads))
+
+
+_LINES = st.lists(st.text(alphabet=st.sampled_from("ab 广告加微信\n{}\":,0123456789"), max_size=300)
+                  .map(lambda s: s.encode()), min_size=1, max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_LINES, st.lists(st.integers(0, 5), min_size=4, max_size=4), st.integers(1, 9),
+       st.sampled_from([1, 3, 64, 4096, 1 << 20]), st.sampled_from([1, 7, 1 << 16]))
+def test_whole_files_read_as_gzipfile_reads_them(parts, pads, level, block, size):
+    blob = members(parts, pads, level)
+    assert ahead_reads(blob, block, size) == gzipfile_reads(blob) == (b"".join(parts), None)
+
+
+def test_an_empty_file_has_no_lines_and_a_big_one_comes_in_order():
+    assert ahead_reads(b"", 1 << 20) == (b"", None)
+    lines = b"".join(b'{"type":"message","user":"u%d","text":"%s"}\n' % (i, b"x" * (i % 97)) for i in range(60_000))
+    blob = gzip.compress(lines, compresslevel=6)
+    assert len(lines) > 4 * len(blob) > 4 * (1 << 16)
+    f = InflateAhead(io.BytesIO(blob), block=1 << 16, depth=2)
+    assert f.read(10) == lines[:10] and f.read(-1) == lines[10:] and f.read1(5) == b"" and f.read() == b""
+    f.close()
+
+
+@pytest.mark.parametrize("level", [1, 9])
+def test_a_file_cut_short_anywhere_is_damaged_after_what_gzipfile_gave(level):
+    parts = [b'{"type":"message","user":"u1","text":"hello"}\n' * 40, b'{"type":"join","user":"u2"}\n' * 30]
+    blob = members(parts, [0, 0], level)
+    whole = b"".join(parts)
+    boundary = len(gzip.compress(parts[0], compresslevel=level))
+    for cut in range(1, len(blob)):
+        theirs, their_error = gzipfile_reads(blob[:cut])
+        ours, our_error = ahead_reads(blob[:cut], block=5)
+        assert whole.startswith(ours) and len(ours) >= len(theirs), cut
+        if cut == boundary:                     # a whole first member: nothing is missing
+            assert our_error is their_error is None and ours == parts[0]
+        else:
+            assert our_error is not None and their_error is not None, cut
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(10, 10_000), st.integers(1, 255), st.sampled_from([3, 256, 1 << 20]))
+def test_a_damaged_byte_after_the_header_is_found_after_what_gzipfile_gave(at, flip, block):
+    lines = b"".join(b'{"type":"message","user":"u%d","text":"hi %d"}\n' % (i, i * i) for i in range(400))
+    blob = bytearray(gzip.compress(lines, compresslevel=6))
+    at = at % (len(blob) - 10) + 10                                # past the 10-byte header
+    blob[at] ^= flip
+    theirs, their_error = gzipfile_reads(bytes(blob))
+    ours, our_error = ahead_reads(bytes(blob), block)
+    # a flip may inflate to other bytes before the CRC finds it: both readers give the same ones
+    assert (our_error is None) == (their_error is None)
+    if our_error is None:
+        assert ours == theirs                                      # a flip no check sees (the header's time)
+    else:
+        assert ours.startswith(theirs)
+
+
+def test_close_stops_the_thread_and_puts_the_switch_interval_back():
+    before = sys.getswitchinterval()
+    lines = b"x" * 10_000_000 + b"\n"
+    f = InflateAhead(io.BytesIO(gzip.compress(lines, compresslevel=1)), block=1 << 12, depth=1)
+    assert sys.getswitchinterval() == pytest.approx(readahead.SWITCH_S)
+    assert f.read(3) == b"xxx"                  # the thread is blocked on a full queue by now
+    f.close()
+    assert not any(t.name == "policyengine-inflate" for t in threading.enumerate())
+    assert sys.getswitchinterval() == before and f.closed
+    f.close()                                   # a second close changes nothing
+    assert sys.getswitchinterval() == before
+
+
+def test_an_error_is_raised_again_by_every_later_read():
+    f = InflateAhead(io.BytesIO(gzip.compress(b"abc\n")[:-3]), block=1 << 20)
+    assert f.read1(2) == b"ab" and f.read1(10) == b"c\n"
+    with pytest.raises(EOFError, match="end-of-stream"):
+        f.read1(10)
+    with pytest.raises(EOFError):
+        f.read(1)
+    f.close()
