@@ -126,3 +126,21 @@ def test_an_error_is_raised_again_by_every_later_read():
     with pytest.raises(EOFError):
         f.read(1)
     f.close()
+
+
+def test_eval_decides_the_same_on_a_gzipped_log_as_on_the_plain_one(tmp_path):
+    # End to end, through `eval` on one worker (the path that inflates ahead): a log of two
+    # members, past one block of the compressed file, decided byte for byte as the plain log.
+    import orjson
+
+    from benchmarks.loggen import generate
+    from tests.conftest import run_cli
+    lines = b"".join(orjson.dumps(e) + b"\n" for e in generate(60_000, seed=3))
+    plain, packed = tmp_path / "log.jsonl", tmp_path / "log.jsonl.gz"
+    plain.write_bytes(lines)
+    packed.write_bytes(gzip.compress(lines[:len(lines) // 2], 6) + gzip.compress(lines[len(lines) // 2:], 1))
+    assert packed.stat().st_size > readahead.BLOCK
+    runs = [run_cli("eval", "--workers", "1", "--progress", "never", "--policy", "policies/community", str(log))
+            for log in (plain, packed)]
+    assert [r.returncode for r in runs] == [0, 0]
+    assert runs[0].stdout == runs[1].stdout and len(runs[0].stdout.splitlines()) > 10_000
