@@ -31,6 +31,11 @@ from policyengine.state.snapshot import capture, restore
 
 __all__ = ["Engine", "PolicyError", "BadEvent", "Decision", "Event"]
 
+# A decision dict made a Decision by the model's own validator, called directly: what
+# `Decision(**d)` does, without its keyword arguments and __init__ (2.0 -> 1.3 us a decision; the
+# community pack decides on six events in ten, and this was a third of Engine.process).
+_decision = Decision.__pydantic_validator__.validate_python
+
 
 class PolicyError(Exception):
     """Policies did not check; `diagnostics` holds every error, `str()` renders them."""
@@ -109,7 +114,7 @@ class Engine:
                 profiler.resume()
             try:
                 ts = self.decoder.validate(data)
-                return [Decision(**d) for d in self.evaluator.process(data, ts)]
+                return [_decision(d) for d in self.evaluator.process(data, ts)]
             finally:
                 if profiler is not None:
                     profiler.close()
@@ -144,7 +149,7 @@ class Engine:
             if profiler is not None:
                 profiler.resume()
             try:
-                decisions = [Decision(**d) for d in self.evaluator.advance(parse_ts(until))]
+                decisions = [_decision(d) for d in self.evaluator.advance(parse_ts(until))]
             finally:
                 if profiler is not None:
                     profiler.close()

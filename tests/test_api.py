@@ -104,3 +104,24 @@ def test_the_collector_recipe_runs_and_the_engine_decides_after_it():
     done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "delete" in done.stdout
+
+
+def test_the_engines_decisions_are_the_models_own():
+    # Engine.process makes each Decision with the model's validator called directly; held here to
+    # the documented constructor, Decision(**d), over the pack's decisions with explanations.
+    from benchmarks.loggen import generate
+    from policyengine.engine import _decision
+    engine = Engine.load(str(ROOT / "policies/community"), explain=True)
+    twin = Engine.load(str(ROOT / "policies/community"), explain=True)
+    made = 0
+    for event in generate(4000, seed=9):
+        ts = twin.decoder.validate(event)
+        expected = [Decision(**d) for d in twin.evaluator.process(event, ts)]
+        got = engine.process(event)
+        assert got == expected and [d.model_fields_set for d in got] == [d.model_fields_set for d in expected]
+        made += len(got)
+    assert made > 1000
+    extra = {"ts": "2026-11-01T00:00:00Z", "policy": "p", "rule": "r", "action": "notify", "custom": [1]}
+    assert _decision(extra) == Decision(**extra) and _decision(extra).custom == [1]
+    with pytest.raises(Exception):
+        _decision({"policy": "p"})                  # validated, as Decision(**d) is
