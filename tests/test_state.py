@@ -133,3 +133,19 @@ def test_state_show_export_and_stats(tmp_path):
     stats = run_cli("state", "stats", "--state", str(state)).stdout.decode()
     assert "ledger" in stats and "events seen 3;" in stats
     assert run_cli("state", "stats", "--state", str(tmp_path / "none.db")).returncode == 3
+
+
+def test_state_with_an_output_that_is_not_a_regular_file(tmp_path):
+    # `--out /dev/null` with `--state` was an internal error (fsync of a device); it is written as
+    # standard output is: not cut back, not synced. The state is still kept, and a second run on
+    # the same log skips what the first committed — its output to a file holds no decisions.
+    log, state = tmp_path / "log.jsonl", tmp_path / "state.db"
+    _write_log(log, EVENTS[:2000])
+    first = run_cli("eval", "--quiet", *POLICIES, "--out", "/dev/null", "--state", str(state), str(log))
+    assert first.returncode == 0 and b"internal error" not in first.stderr
+    again = tmp_path / "again.jsonl"
+    second = run_cli("eval", "--quiet", *POLICIES, "--out", str(again), "--state", str(state), str(log))
+    assert second.returncode == 0 and again.read_bytes() == b""
+    plain = tmp_path / "plain.jsonl"
+    assert run_cli("eval", "--quiet", *POLICIES, "--out", str(plain), str(log)).returncode == 0
+    assert plain.read_bytes().count(b"\n") > 100            # the log decides something

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 
 from policyengine.compiler import CompiledProgram
@@ -46,8 +47,12 @@ class StateSession:
 
     # ---- output ------------------------------------------------------------------------
     def open_output(self, path: str):
-        """Reopen the output the last run wrote, cut back to what the last checkpoint committed."""
+        """Reopen the output the last run wrote, cut back to what the last checkpoint committed.
+        An output that is not a regular file (`/dev/null`, a pipe by name, a terminal) can be
+        neither cut back nor synced: it is written as standard output is, at-least-once."""
         real = os.path.realpath(path)
+        if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+            return open(path, "wb")
         meta = self.output_meta
         if meta and meta.get("path") == real and os.path.exists(path):
             out = open(path, "r+b")
