@@ -12,7 +12,9 @@ from collections import Counter
 from typing import Callable
 
 import msgspec
+import orjson
 
+from policyengine.events.clock import ASK
 from policyengine.events.decode import BadEvent, EventDecoder
 from policyengine.events.native import event_time
 from policyengine.events.records import RECORD_ERRORS, record_decoder, timed_record_decoder
@@ -68,11 +70,15 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     process, decode = evaluator.process, decoder.decode
     # The fast path: lines decoded into records of only the fields the program reads (events/
     # records.py). Any line a record does not take goes through `decode` as before. `observe`
-    # (the HTML report) reads fields no rule does, so it keeps to dicts.
+    # (the HTML report) reads fields no rule may read: it is given each event's line as the dict
+    # the general decoder would have made (orjson's, which the decoder hands on unchanged), once
+    # for every event evaluated, wherever it is evaluated (`observed_timed` below).
     decode_record = None
-    if records and evaluator.record_handlers is not None and observe is None:
+    if records and evaluator.record_handlers is not None:
         decode_record, process_record = record_decoder(evaluator.compiled.record), evaluator.process_record
         decode_timed = timed_record_decoder(evaluator.compiled.record)
+        if observe is not None:
+            decode_timed = observed_timed(decode_timed, observe)
     # The list holds only issues not yet reported while this runs, so the record loop tests it for
     # emptiness (compiler/loop.py); those from before and those reported go back at the end.
     issues = evaluator.issues
@@ -104,6 +110,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                 record = None
         if record is not None:
             stats.events += 1
+            if observe is not None:
+                observe(orjson.loads(line), ts)
             decisions = process_record(record, ts)
         else:
             try:
@@ -226,3 +234,21 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
         issues[:] = earlier + reported + issues
     if checkpoint is not None:
         checkpoint.checkpoint(identity, max(lineno, skip))
+
+
+def observed_timed(decode_timed, observe):
+    """decode_timed that also observes each line the record loop evaluates, or hands back to be
+    evaluated as a record (late: replay's `stop == 3`), with the event's own time; a line handed
+    back to the per-line path (the clock asks Python, or the record refused it) is observed
+    there, as one_line evaluates it. So every event evaluated is observed once, before its
+    decisions, as on the dict path."""
+    loads = orjson.loads
+
+    def decode(line, clock):
+        record, ts = decode_timed(line, clock)
+        if ts is not None:
+            observe(loads(line), ts)
+        elif clock.stop != ASK:                 # late, or timers due first: the event's own time
+            observe(loads(line), clock.ts)
+        return record, ts
+    return decode

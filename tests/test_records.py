@@ -254,3 +254,40 @@ def test_members_names_read_right_whether_few_or_many_and_the_few_come_kept():
         assert [decode(line % name.encode()).user for name in few] == few
     again = [decode(line % name.encode()).user for name in few]
     assert all(a is b for a, b in zip(again, [decode(line % name.encode()).user for name in few]))
+
+
+@pytest.mark.parametrize("policy", ["policies/examples", "policies/community"])
+def test_the_report_observes_on_the_record_path_what_it_observes_on_dicts(policy):
+    # `eval --report` now keeps the record loop; the report's counts are held to the dict path's,
+    # over hostile lines (bad ones, times Python reads, late events, timers due).
+    from policyengine.report.collect import ReportData
+    data = _log_bytes(12_000, seed=11)
+    seen = {}
+    for records in (True, False):
+        compiled = compile_program(load_paths([str(ROOT / policy)]).program)
+        evaluator, report_data, observed, taken = Evaluator(compiled), ReportData(), [], []
+        loop = evaluator.record_loop
+
+        def counted(lines, *args, loop=loop, taken=taken):
+            stretch = loop(lines, *args)
+            taken.append(stretch[0])
+            return stretch
+        evaluator.record_loop = counted
+
+        def observe(event, ts, report_data=report_data, observed=observed):
+            observed.append((orjson.dumps(event), ts))
+            report_data.observe_event(event, ts)
+
+        def emit(d, report_data=report_data):
+            report_data.observe_decision(d)
+        stats = ReplayStats()
+        log = OpenLog("log.jsonl", io.BytesIO(data), len(data), None)
+        replay(log, evaluator, EventDecoder(compiled.plan.field_types), emit, lambda message: None, stats,
+               observe=observe, records=records)
+        assert (sum(taken) > 10_000) == records         # the record loop ran, or did not
+        seen[records] = (observed, stats.events, report_data.events, report_data.messages,
+                         report_data.active, report_data.joins, report_data.decisions, report_data.by_member,
+                         report_data.by_channel, report_data.totals)
+    assert seen[True] == seen[False]
+    observed, events = seen[True][0], seen[True][1]
+    assert len(observed) == events > 11_000 and len({line for line, _ in observed}) == len(observed)

@@ -19,7 +19,12 @@ class ReportData:
         self.by_channel = Counter()                # channel → decisions (from the triggering event)
         self.totals = Counter()                    # (policy/rule, action) → n
         self.events = 0
-        self._channel_of: dict[str, str] = {}      # event id → channel, for decisions
+        # event id → channel, for decisions: the last 100 000-200 000 events' (two generations,
+        # the older dropped whole), so memory stays bounded and a decision made a stretch of
+        # lines after its event (eval's record loop hands on a stretch's decisions together)
+        # still finds its event's channel
+        self._channel_of: dict[str, str] = {}
+        self._channel_before: dict[str, str] = {}
 
     MODERATION = {"delete", "warn", "mute", "kick", "ban", "flag", "purge", "lock", "slowmode", "label"}
 
@@ -34,8 +39,8 @@ class ReportData:
             self.joins[day] += 1
         channel = event.get("channel")
         if isinstance(channel, str) and isinstance(event.get("id"), str):
-            if len(self._channel_of) > 200_000:
-                self._channel_of.clear()
+            if len(self._channel_of) >= 100_000:
+                self._channel_before, self._channel_of = self._channel_of, {}
             self._channel_of[event["id"]] = channel
 
     def observe_decision(self, d: dict) -> None:
@@ -45,7 +50,8 @@ class ReportData:
         self.totals[key] += 1
         if d["action"] in self.MODERATION and d.get("user"):
             self.by_member[d["user"]] += 1
-        channel = d.get("channel") or self._channel_of.get(d.get("event_id") or "")
+        event_id = d.get("event_id") or ""
+        channel = d.get("channel") or self._channel_of.get(event_id) or self._channel_before.get(event_id)
         if channel:
             self.by_channel[channel] += 1
 
