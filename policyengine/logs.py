@@ -24,6 +24,8 @@ class OpenLog(msgspec.Struct):
 
     def position(self) -> int | None:
         try:
+            if isinstance(self.stream, InflateAhead):    # its thread reads the file ahead of us
+                return self.stream.position()
             return (self.raw or self.stream).tell()
         except (OSError, ValueError):
             return None

@@ -55,6 +55,10 @@ class InflateAhead:
         self._queue: queue.Queue = queue.Queue(depth)
         self._stop = threading.Event()
         self._held = memoryview(b"")            # what a read smaller than a block left
+        # bytes of the file read by the thread, and for progress, where in the file the block in
+        # hand began and ended (the thread reads a few MiB ahead of what the reader has had)
+        self._read_to = 0
+        self._block_from = self._block_to = self._block_len = 0
         self._failed: BaseException | None = None
         self._ended = False
         self.closed = False
@@ -71,7 +75,10 @@ class InflateAhead:
             self._put(err)
 
     def _inflate(self) -> None:
-        read = self._raw.read
+        def read(size: int) -> bytes:
+            data = self._raw.read(size)
+            self._read_to += len(data)
+            return data
         data = read(self._block)
         inflater = None                         # None: between members
         first = True
@@ -115,7 +122,7 @@ class InflateAhead:
 
     def _put_some(self, out: bytes) -> None:
         if out:
-            self._put(out)
+            self._put((out, self._read_to))
 
     def _put(self, item) -> None:
         while not self._stop.is_set():
@@ -139,8 +146,17 @@ class InflateAhead:
         if not item:
             self._ended = True
             return False
-        self._held = memoryview(item)
+        data, self._block_from, self._block_to = item[0], self._block_to, item[1]
+        self._held, self._block_len = memoryview(data), len(data)
         return True
+
+    def position(self) -> int:
+        """Where in the file the reader is, for progress: within the block in hand, in proportion
+        to what it has had of it (the file's own position runs a few MiB ahead)."""
+        if self._block_len == 0:
+            return self._block_to
+        had = self._block_len - len(self._held)
+        return self._block_from + (self._block_to - self._block_from) * had // self._block_len
 
     def read1(self, size: int = -1) -> bytes:
         """At most `size` bytes (a block's, with -1), at least one unless the lines have ended."""

@@ -7,6 +7,7 @@ import gzip
 import io
 import sys
 import threading
+import time
 import zlib
 
 import pytest
@@ -144,3 +145,45 @@ def test_eval_decides_the_same_on_a_gzipped_log_as_on_the_plain_one(tmp_path):
             for log in (plain, packed)]
     assert [r.returncode for r in runs] == [0, 0]
     assert runs[0].stdout == runs[1].stdout and len(runs[0].stdout.splitlines()) > 10_000
+
+
+def test_the_position_for_progress_follows_what_was_read_not_the_thread():
+    import random
+    rng = random.Random(4)
+    lines = b"".join(b'{"user":"u%d","text":"%s"}\n' % (rng.randrange(10**6), bytes(rng.choices(b"abcdefgh", k=60)))
+                     for _ in range(40_000))
+    blob = gzip.compress(lines, 6)
+    raw = io.BytesIO(blob)
+    f = InflateAhead(raw, block=1 << 16, depth=2)
+    deadline = time.monotonic() + 30
+    while not f._queue.full() and time.monotonic() < deadline:   # the thread is ahead before we read
+        time.sleep(0.001)
+    had, worst_ours, worst_file, last = 0, 0.0, 0.0, 0
+    while chunk := f.read1(1 << 15):
+        had += len(chunk)
+        ours = f.position()
+        assert last <= ours <= len(blob)
+        last = ours
+        worst_ours = max(worst_ours, abs(ours / len(blob) - had / len(lines)))
+        worst_file = max(worst_file, raw.tell() / len(blob) - had / len(lines))
+    assert f.position() == len(blob) and had == len(lines)
+    assert worst_ours < 0.03 < 0.06 < worst_file, (worst_ours, worst_file)   # the file ran ahead
+    f.close()
+
+
+def test_an_open_logs_position_is_the_readers(tmp_path):
+    from policyengine.logs import line_batches, open_log
+    packed = tmp_path / "log.jsonl.gz"
+    packed.write_bytes(gzip.compress(b"".join(b'{"n":%d}\n' % i for i in range(200_000))))
+    log = open_log(str(packed), inflate_ahead=True)
+    try:
+        assert isinstance(log.stream, InflateAhead) and log.position() == 0
+        first = next(line_batches(log.stream, 1 << 20))
+        assert first[0] == b'{"n":0}' and 0 < log.position() < log.size
+        assert sum(len(batch) for batch in line_batches(log.stream, 1 << 20)) + len(first) == 200_000
+        assert log.position() == log.size
+    finally:
+        log.close()
+    plain = open_log(str(packed))                                    # without it: GzipFile, as before
+    assert isinstance(plain.stream, gzip.GzipFile)
+    plain.close()
