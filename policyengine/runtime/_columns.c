@@ -144,8 +144,10 @@ static PyTypeObject MemberIndexType = {
  * ~250 000 values the columns showed the collector, a cache miss each. Taken out of its sight when
  * stored: a tuple cannot change (CPython untracks such tuples itself, but only once a collection
  * has walked them), and the engine only ever puts atoms into such a list after (a count's += 1, a
- * day appended). A list with anything else, or nothing yet, stays tracked. */
-static void untrack_if_atoms(PyObject *value) {
+ * day appended). A list with anything else, or nothing yet, stays tracked. 1 if the value is
+ * still one the collector must walk (the row's `traced` bit), 0 for atoms and such lists and tuples. */
+static int left_in_sight(PyObject *value) {
+    if (!PyObject_IS_GC(value)) return 0;
     PyObject **items;
     Py_ssize_t n;
     if (PyList_CheckExact(value)) {
@@ -155,20 +157,17 @@ static void untrack_if_atoms(PyObject *value) {
         items = ((PyTupleObject *)value)->ob_item;
         n = PyTuple_GET_SIZE(value);
     } else {
-        return;
+        return 1;
     }
-    if (n == 0 || !PyObject_GC_IsTracked(value)) return;   /* an empty list could be filled with anything */
+    /* untracked already (by an earlier store, or CPython's own for a tuple): neither is tracked
+     * again, so nothing here needs walking */
+    if (!PyObject_GC_IsTracked(value)) return 0;
+    if (n == 0) return 1;                                /* an empty list could be filled with anything */
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (PyObject_IS_GC(items[i])) return;
+        if (PyObject_IS_GC(items[i])) return 1;
     }
     PyObject_GC_UnTrack(value);
-}
-
-/* Whether the collector must be shown a value: of a collected type, but not a list or tuple
- * `untrack_if_atoms` took out of its sight (CPython never tracks either again). */
-static int traced_value(PyObject *value) {
-    if (!PyObject_IS_GC(value)) return 0;
-    return !((PyList_CheckExact(value) || PyTuple_CheckExact(value)) && !PyObject_GC_IsTracked(value));
+    return 0;
 }
 
 static int column_set(Column *c, PyObject *key, PyObject *value) {
@@ -208,9 +207,8 @@ static int column_set(Column *c, PyObject *key, PyObject *value) {
         c->traced = traced;
         c->room = room;
     }
-    untrack_if_atoms(value);
     uint64_t bit = UINT64_C(1) << (row & 63);
-    if (traced_value(value))
+    if (left_in_sight(value))
         c->traced[row >> 6] |= bit;
     else if (c->traced[row >> 6] & bit)                   /* most sets put an int over an int: no write */
         c->traced[row >> 6] &= ~bit;

@@ -45,7 +45,8 @@ typedef struct Column {
      * of an 11 s run, 1 941 sweeps), 64 rows a word here. */
     uint64_t *present;
     /* A bit a row, set where the value is one the cycle collector may have to walk: of a collected
-     * type, and not a list or tuple of atoms taken out of its sight (`untrack_if_atoms`). The
+     * type, and not a list or tuple of atoms taken out of its sight (`left_in_sight`, which says
+     * which). The
      * collector's walk of a column visits these rows alone: visiting every row read every
      * member's value, a cache miss each, with nothing in them to find. */
     uint64_t *traced;
