@@ -33,10 +33,11 @@ import tempfile
 import time
 from array import array
 from fractions import Fraction
+from pathlib import Path
 
 import orjson
 
-from benchmarks.loggen import generate
+from benchmarks.throughput import write_log
 
 WAYS = ("default", "frozen")
 PERCENTILES = (50, 90, 99, 99.9, 99.99)
@@ -59,29 +60,29 @@ def measure(policies: list[str], log: str, events: int, way: str, slowest: int) 
     engine = Engine.load(*policies)
     if way == "frozen":
         gc.freeze()
+    # Sweeps and collections are named by the event being timed: the number timed so far.
+    took = array("q")                                       # not a list: the collector would walk 1M ints
     store = engine.evaluator.store
     sweep = store.sweep
-    sweeps: list[int] = []                                  # the event index of each sweep
+    sweeps: list[int] = []
 
     def timed_sweep(*args, **kwargs):
-        sweeps.append(index)
+        sweeps.append(len(took))
         return sweep(*args, **kwargs)
     store.sweep = timed_sweep
 
-    collections: list[tuple[int, int, int]] = []            # (event index, generation, pause ns)
+    collections: dict[int, int] = {}                        # event → a full collection's pause, ns
     started = [0]
 
     def on_collect(phase: str, info: dict) -> None:
         if phase == "start":
             started[0] = time.perf_counter_ns()
         elif info["generation"] == 2:
-            collections.append((index, 2, time.perf_counter_ns() - started[0]))
+            collections[len(took)] = collections.get(len(took), 0) + time.perf_counter_ns() - started[0]
     gc.callbacks.append(on_collect)
 
-    took = array("q")                                       # not a list: the collector would walk 1M ints
     clock = time.perf_counter_ns
     process = engine.process
-    index = 0
     with open(log, "rb") as lines:
         for index, line in enumerate(lines):
             if index >= events:
@@ -101,20 +102,18 @@ def measure(policies: list[str], log: str, events: int, way: str, slowest: int) 
         raise ValueError(f"no events in {log}")
 
     ordered = sorted(took)
-    took = took.tolist()
     worst = sorted(range(len(took)), key=took.__getitem__, reverse=True)[:slowest]
-    swept = set(sweeps)
-    collected = {i: pause for i, _, pause in collections}
     return {
         "way": way,
         "events": len(took),
-        "mean_ns": sum(took) // max(len(took), 1),
+        "mean_ns": sum(took) // len(took),
         "percentiles_ns": {str(p): percentile(ordered, p) for p in PERCENTILES},
         "max_ns": ordered[-1],
         "full_collections": len(collections),
-        "longest_collection_ns": max((pause for _, _, pause in collections), default=0),
+        "longest_collection_ns": max(collections.values(), default=0),
         "sweeps": len(sweeps),
-        "slowest": [{"event": i, "ns": took[i], "sweep": i in swept, "collection_ns": collected.get(i, 0)}
+        "sweep_events": sweeps,
+        "slowest": [{"event": i, "ns": took[i], "sweep": i in sweeps, "collection_ns": collections.get(i, 0)}
                     for i in worst],
     }
 
@@ -164,13 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.log is not None and not os.access(a.log, os.R_OK):
         p.error(f"cannot read the log {a.log}")
     if a.log is None:
-        with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as f:
-            f.writelines(orjson.dumps(e) + b"\n" for e in generate(a.events, members=a.members))
-        a.log = f.name
-        try:
+        with tempfile.TemporaryDirectory() as folder:
+            a.log = os.path.join(folder, "log.jsonl")
+            write_log(Path(a.log), a.events, seed=7, members=a.members)
             return _compare(a)
-        finally:
-            os.unlink(a.log)
     return _compare(a)
 
 

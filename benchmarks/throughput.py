@@ -27,9 +27,9 @@ from benchmarks.loggen import generate
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_log(path: Path, events: int, seed: int) -> None:
+def write_log(path: Path, events: int, seed: int, members: int = 2000) -> None:
     with open(path, "wb") as f:
-        for e in generate(events, seed=seed):
+        for e in generate(events, seed=seed, members=members):
             f.write(orjson.dumps(e) + b"\n")
 
 

@@ -54,20 +54,23 @@ def test_a_run_counts_every_event_and_names_the_sweeps(tmp_path):
     log = tmp_path / "log.jsonl"
     lines = [json.dumps({"type": "message", "ts": f"2026-11-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
                          "user": f"u{i % 7}", "text": "hi"}) for i in range(6000)]
+    lines[5] = "not json"                                    # skipped: not an event a bot is handed
     lines[10] = '{"type": "message", "user": "u1"}'          # no ts: BadEvent, timed like the rest
     log.write_text("\n".join(lines) + "\n")
     gc_settings = gc.get_threshold(), gc.get_freeze_count()
     result = latency.measure([str(policy)], str(log), 5000, "default", slowest=3)
     assert (gc.get_threshold(), gc.get_freeze_count()) == gc_settings       # `default` changes nothing
-    assert result["events"] == 5000
+    assert result["events"] == 4999
     values = [result["percentiles_ns"][str(p)] for p in latency.PERCENTILES]
     assert values == sorted(values) and values[-1] <= result["max_ns"]
     assert [s["ns"] for s in result["slowest"]] == sorted((s["ns"] for s in result["slowest"]), reverse=True)
     assert result["slowest"][0]["ns"] == result["max_ns"]
     # the store first sweeps at its 4 096th event (SWEEP_MIN) and next at least 4 096 events
-    # later: one sweep in 4 999 valid events
-    assert SWEEP_MIN == 4096 and result["sweeps"] == 1
-    assert all(0 <= s["event"] < 5000 for s in result["slowest"])
+    # later: one sweep in 4 998 valid events. Named by the event timed: with line 5 skipped and
+    # line 10 timed but no event of the store's, the 4 096th valid event is the 4 097th timed
+    # (index 4 096); by line it would be 4 097
+    assert SWEEP_MIN == 4096 and result["sweeps"] == 1 and result["sweep_events"] == [4096]
+    assert all(0 <= s["event"] < 4999 for s in result["slowest"])
 
 
 def test_the_report_has_a_row_a_way_and_the_slowest_events():
