@@ -14,7 +14,7 @@ from typing import Callable
 import msgspec
 import orjson
 
-from policyengine.events.clock import ASK
+from policyengine.events.clock import DUE, LATE
 from policyengine.events.decode import BadEvent, EventDecoder
 from policyengine.events.native import event_time
 from policyengine.events.records import RECORD_ERRORS, record_decoder, timed_record_decoder
@@ -240,7 +240,8 @@ def observed_timed(decode_timed, observe):
     """decode_timed that also observes each line the record loop evaluates, or hands back to be
     evaluated as a record (late: replay's `stop == 3`), with the event's own time; a line handed
     back to the per-line path (the clock asks Python, or the record refused it) is observed
-    there, as one_line evaluates it. So every event evaluated is observed once, before its
+    there, as one_line evaluates it; a worker's routed items never come here (a report runs on
+    one worker). So every event evaluated is observed once, before its
     decisions, as on the dict path."""
     loads = orjson.loads
 
@@ -248,7 +249,7 @@ def observed_timed(decode_timed, observe):
         record, ts = decode_timed(line, clock)
         if ts is not None:
             observe(loads(line), ts)
-        elif clock.stop != ASK:                 # late, or timers due first: the event's own time
+        elif clock.stop in (LATE, DUE):         # evaluated all the same, at the event's own time
             observe(loads(line), clock.ts)
         return record, ts
     return decode
