@@ -12,7 +12,6 @@ from collections import Counter
 from typing import Callable
 
 import msgspec
-import orjson
 
 from policyengine.events.clock import DUE, LATE
 from policyengine.events.decode import BadEvent, EventDecoder
@@ -61,24 +60,26 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
            report: Callable[[str], None], stats: ReplayStats, strict: bool = False,
            progress: Callable[[OpenLog, ReplayStats], None] | None = None,
            skip: int = 0, checkpoint=None, identity: str | None = None, max_line: int = MAX_LINE_BYTES,
-           observe=None, allowed_lateness_us: int = 0, records: bool = True, about_input: bool = True) -> None:
+           observer=None, allowed_lateness_us: int = 0, records: bool = True, about_input: bool = True) -> None:
     """`skip`: lines a previous run already committed. `checkpoint`: a StateSession, asked between
     chunks of lines whether `every_events` lines or its time have come, and told at the end of the log. `records`:
     take the record fast path where the program allows it (off only to test it against dicts).
     `about_input`: report bad lines, late events and damaged logs (they are still counted without
-    it; workers that read the same lines leave them to one of them)."""
+    it; workers that read the same lines leave them to one of them). `observer` (the HTML report's
+    ReportData) is told each event evaluated: `observe_event(event, ts)` of a dict the general
+    decoder made, `observe_line(line, ts)` of a line a record decoder took."""
     process, decode = evaluator.process, decoder.decode
     # The fast path: lines decoded into records of only the fields the program reads (events/
-    # records.py). Any line a record does not take goes through `decode` as before. `observe`
-    # (the HTML report) reads fields no rule may read: it is given each event's line as the dict
-    # the general decoder would have made (orjson's, which the decoder hands on unchanged), once
-    # for every event evaluated, wherever it is evaluated (`observed_timed` below).
+    # records.py). Any line a record does not take goes through `decode` as before. The observer
+    # (the HTML report) reads fields no rule may read: it is given each evaluated event's line, or
+    # its dict where the general decoder made one, once, wherever the event is evaluated
+    # (`observed_timed` below).
     decode_record = None
     if records and evaluator.record_handlers is not None:
         decode_record, process_record = record_decoder(evaluator.compiled.record), evaluator.process_record
         decode_timed = timed_record_decoder(evaluator.compiled.record)
-        if observe is not None:
-            decode_timed = observed_timed(decode_timed, observe)
+        if observer is not None:
+            decode_timed = observed_timed(decode_timed, observer.observe_line)
     # The list holds only issues not yet reported while this runs, so the record loop tests it for
     # emptiness (compiler/loop.py); those from before and those reported go back at the end.
     issues = evaluator.issues
@@ -110,8 +111,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                 record = None
         if record is not None:
             stats.events += 1
-            if observe is not None:
-                observe(orjson.loads(line), ts)
+            if observer is not None:
+                observer.observe_line(line, ts)
             decisions = process_record(record, ts)
         else:
             try:
@@ -128,8 +129,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                     raise StrictStop() from None
                 return
             stats.events += 1
-            if observe is not None:
-                observe(event, ts)
+            if observer is not None:
+                observer.observe_event(event, ts)
             decisions = process(event, ts)
         after(decisions, ts, lineno)
 
@@ -236,20 +237,18 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
         checkpoint.checkpoint(identity, max(lineno, skip))
 
 
-def observed_timed(decode_timed, observe):
+def observed_timed(decode_timed, observe_line):
     """decode_timed that also observes each line the record loop evaluates, or hands back to be
     evaluated as a record (late: replay's `stop == 3`), with the event's own time; a line handed
     back to the per-line path (the clock asks Python, or the record refused it) is observed
     there, as one_line evaluates it; a worker's routed items never come here (a report runs on
     one worker). So every event evaluated is observed once, before its
     decisions, as on the dict path."""
-    loads = orjson.loads
-
     def decode(line, clock):
         record, ts = decode_timed(line, clock)
         if ts is not None:
-            observe(loads(line), ts)
+            observe_line(line, ts)
         elif clock.stop in (LATE, DUE):         # evaluated all the same, at the event's own time
-            observe(loads(line), clock.ts)
+            observe_line(line, clock.ts)
         return record, ts
     return decode

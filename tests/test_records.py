@@ -274,16 +274,21 @@ def test_the_report_observes_on_the_record_path_what_it_observes_on_dicts(policy
             return stretch
         evaluator.record_loop = counted
 
-        def observe(event, ts, report_data=report_data, observed=observed):
-            observed.append((orjson.dumps(event), ts))
-            report_data.observe_event(event, ts)
+        class Observer:         # the report's, and what it was told: an event as orjson reads it
+            def observe_event(self, event, ts, report_data=report_data, observed=observed):
+                observed.append((orjson.dumps(event), ts))
+                report_data.observe_event(event, ts)
+
+            def observe_line(self, line, ts, report_data=report_data, observed=observed):
+                observed.append((orjson.dumps(orjson.loads(line)), ts))
+                report_data.observe_line(line, ts)
 
         def emit(d, report_data=report_data):
             report_data.observe_decision(d)
         stats = ReplayStats()
         log = OpenLog("log.jsonl", io.BytesIO(data), len(data), None)
         replay(log, evaluator, EventDecoder(compiled.plan.field_types), emit, lambda message: None, stats,
-               observe=observe, records=records)
+               observer=Observer(), records=records)
         assert (sum(taken) > 10_000) == records         # the record loop ran, or did not
         seen[records] = (observed, stats.events, report_data.events, report_data.messages,
                          report_data.active, report_data.joins, report_data.decisions, report_data.by_member,

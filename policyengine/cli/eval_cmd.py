@@ -131,11 +131,17 @@ def run(args) -> int:
         from policyengine.report.html import render as render_report
     report_data = ReportData() if args.report else None
     if report_data is not None:
-        write_decision = emit
+        write_decision, write_many = emit, getattr(emit, "many", None)
 
         def emit(decision: dict) -> None:
             report_data.observe_decision(decision)
             write_decision(decision)
+        if write_many is not None:       # a stretch at a time, records as the writer takes them
+            def many(decisions: list) -> None:
+                report_data.observe_decisions(decisions)
+                write_many(decisions)
+            many.takes_records = getattr(write_many, "takes_records", False)
+            emit.many = many
     stats = ReplayStats()
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     progress = Progress(sys.stderr) if show else None
@@ -175,7 +181,7 @@ def run(args) -> int:
             try:
                 replay(log, evaluator, decoder, emit, report, stats, args.strict, progress,
                        skip=skip, checkpoint=session, identity=identity, max_line=args.max_line_bytes,
-                       observe=report_data.observe_event if report_data is not None else None,
+                       observer=report_data,
                        allowed_lateness_us=int(args.allowed_lateness * 1_000_000))
             finally:
                 log.close()

@@ -247,7 +247,7 @@ static inline unsigned slot_of(const unsigned char *key, Py_ssize_t len) {
 
 /* Field i of the layout named by the bytes object `name` (its kind is the caller's): the name,
  * its head and its slot. The name is borrowed: the caller keeps the bytes alive. */
-static void layout_name(Layout *layout, Py_ssize_t i, PyObject *name) {
+static inline void layout_name(Layout *layout, Py_ssize_t i, PyObject *name) {
     Field *f = &layout->fields[i];
     f->name = PyBytes_AS_STRING(name);
     f->len = PyBytes_GET_SIZE(name);
