@@ -14,16 +14,153 @@
 #define HOUR_US 3600000000LL
 #define CHANNELS_KEPT 100000          /* counts.py: CHANNELS_KEPT */
 
+/* ---- which channel each recent event came from --------------------------------------------- */
+/* The memo was a dict of str ids, two generations of CHANNELS_KEPT: each event's id made into a
+ * str, and an insert into a dict of 100 000 — 0.24 s of the reference policies' report over 1M
+ * events, and most of the pack's decisions' cost, a cold lookup each. Here an id is its UTF-8
+ * bytes in a generation's arena, found by a hash table of entry numbers: the same answers as the
+ * dicts (counts.py), without an object an event. */
+#define MEMO_SLOTS (1 << 18)          /* a power of two, over twice CHANNELS_KEPT */
+#define CACHED_CHANNELS 8             /* channels by their bytes, so that an event makes no str for one */
+#define CACHED_CHANNEL 32
+
+typedef struct Generation Generation;
+
+typedef struct {
+    Py_hash_t hash;
+    Py_ssize_t id_at, id_len;                   /* the id's bytes in the generation's arena */
+    PyObject *channel;                          /* held */
+} Remembered;
+
+struct Generation {
+    Remembered *entries;                        /* CHANNELS_KEPT of them; n used */
+    Py_ssize_t n;
+    uint32_t *slots;                            /* MEMO_SLOTS: an entry's number + 1, or 0 */
+    char *ids;
+    Py_ssize_t ids_len, ids_room;
+};
+
+static Generation *generation_new(void) {
+    Generation *g = PyMem_Calloc(1, sizeof(Generation));
+    if (g == NULL) return (Generation *)PyErr_NoMemory();
+    g->entries = PyMem_Malloc(CHANNELS_KEPT * sizeof(Remembered));
+    g->slots = PyMem_Calloc(MEMO_SLOTS, sizeof(uint32_t));
+    if (g->entries == NULL || g->slots == NULL) {
+        PyMem_Free(g->entries);
+        PyMem_Free(g->slots);
+        PyMem_Free(g);
+        return (Generation *)PyErr_NoMemory();
+    }
+    return g;
+}
+
+static void generation_empty(Generation *g) {
+    for (Py_ssize_t i = 0; i < g->n; i++) Py_DECREF(g->entries[i].channel);
+    if (g->n) memset(g->slots, 0, MEMO_SLOTS * sizeof(uint32_t));
+    g->n = g->ids_len = 0;
+}
+
+static void generation_free(Generation *g) {
+    if (g == NULL) return;
+    generation_empty(g);
+    PyMem_Free(g->entries);
+    PyMem_Free(g->slots);
+    PyMem_Free(g->ids);
+    PyMem_Free(g);
+}
+
+/* The slot of the id's entry, or of the empty slot where it would go. */
+static uint32_t *generation_slot(Generation *g, Py_hash_t hash, const char *id, Py_ssize_t len) {
+    for (size_t i = (size_t)hash & (MEMO_SLOTS - 1);; i = (i + 1) & (MEMO_SLOTS - 1)) {
+        uint32_t e = g->slots[i];
+        if (e == 0) return &g->slots[i];
+        const Remembered *r = &g->entries[e - 1];
+        if (r->hash == hash && r->id_len == len && memcmp(g->ids + r->id_at, id, len) == 0) return &g->slots[i];
+    }
+}
+
+/* A str's bytes as the memo keeps ids: UTF-8, with lone surrogates (which only a str made in
+ * Python can hold) passed through, so that distinct strs stay distinct. *owner, new or NULL,
+ * holds them. NULL with an exception on failure. */
+static const char *id_bytes(PyObject *id, Py_ssize_t *len, PyObject **owner) {
+    *owner = NULL;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(id, len);
+    if (utf8 != NULL || !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return utf8;
+    PyErr_Clear();
+    *owner = PyUnicode_AsEncodedString(id, "utf-8", "surrogatepass");
+    if (*owner == NULL) return NULL;
+    *len = PyBytes_GET_SIZE(*owner);
+    return PyBytes_AS_STRING(*owner);
+}
+
 static PyObject *orjson_loads, *one, *s_type, *s_user, *s_channel, *s_id, *s_get, *hour_us;
 
 typedef struct {
     PyObject_HEAD
     long long events;
     PyObject *messages, *joins, *active;        /* hour → count, count, set of members */
-    PyObject *channel_of, *channel_before;      /* event id → channel, two generations */
+    Generation *channel_of, *channel_before;    /* event id → channel, two generations */
+    struct { PyObject *text; Py_ssize_t len; char bytes[CACHED_CHANNEL]; } cached[CACHED_CHANNELS];
+    int next_cached;                            /* the cache's entry to replace next */
     long long hour;                             /* the last hour made into `hour_obj` */
     PyObject *hour_obj;
 } EventCounts;
+
+/* of[id] = channel, as a dict would take it (a new id when of holds CHANNELS_KEPT: of becomes
+ * before, and a fresh of takes it). */
+static int remember_channel(EventCounts *s, const char *id, Py_ssize_t len, PyObject *channel) {
+    if (s->channel_of->n >= CHANNELS_KEPT) {    /* as counts.py: before the id is looked for */
+        Generation *old = s->channel_before;
+        generation_empty(old);
+        s->channel_before = s->channel_of;
+        s->channel_of = old;
+    }
+    Generation *g = s->channel_of;
+    Py_hash_t hash = _Py_HashBytes(id, len);
+    uint32_t *slot = generation_slot(g, hash, id, len);
+    if (*slot != 0) {
+        Py_SETREF(g->entries[*slot - 1].channel, Py_NewRef(channel));
+        return 0;
+    }
+    if (g->ids_len + len > g->ids_room) {
+        Py_ssize_t room = (g->ids_len + len) * 2 + 4096;
+        char *grown = PyMem_Realloc(g->ids, room);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        g->ids = grown;
+        g->ids_room = room;
+    }
+    memcpy(g->ids + g->ids_len, id, len);
+    g->entries[g->n] = (Remembered){hash, g->ids_len, len, Py_NewRef(channel)};
+    g->ids_len += len;
+    *slot = (uint32_t)++g->n;
+    return 0;
+}
+
+/* The channel of the id in g (borrowed), or NULL. */
+static PyObject *generation_get(Generation *g, const char *id, Py_ssize_t len) {
+    uint32_t *slot = generation_slot(g, _Py_HashBytes(id, len), id, len);
+    return *slot != 0 ? g->entries[*slot - 1].channel : NULL;
+}
+
+/* The channel named by these bytes (valid UTF-8), new: one of the last few made, or a str made now. */
+static PyObject *channel_named(EventCounts *s, const unsigned char *bytes, Py_ssize_t len) {
+    if (len > CACHED_CHANNEL) return PyUnicode_DecodeUTF8((const char *)bytes, len, NULL);
+    for (int i = 0; i < CACHED_CHANNELS; i++)
+        if (s->cached[i].text != NULL && s->cached[i].len == len && memcmp(s->cached[i].bytes, bytes, len) == 0)
+            return Py_NewRef(s->cached[i].text);
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)bytes, len, NULL);
+    if (text == NULL) return NULL;
+    int i = s->next_cached;
+    s->next_cached = (i + 1) % CACHED_CHANNELS;
+    Py_XSETREF(s->cached[i].text, Py_NewRef(text));
+    s->cached[i].len = len;
+    memcpy(s->cached[i].bytes, bytes, len);
+    return text;
+}
+
 
 /* The hour of `ts` (µs, floored as Python's // floors) as an int, new. */
 static PyObject *hour_of(EventCounts *s, PyObject *ts) {
@@ -68,19 +205,10 @@ static int add_active(EventCounts *s, PyObject *hour, PyObject *user) {
     return PySet_Add(members, user);
 }
 
-static int remember_channel(EventCounts *s, PyObject *event_id, PyObject *channel) {
-    if (PyDict_GET_SIZE(s->channel_of) >= CHANNELS_KEPT) {
-        PyObject *fresh = PyDict_New();
-        if (fresh == NULL) return -1;
-        Py_SETREF(s->channel_before, s->channel_of);
-        s->channel_of = fresh;
-    }
-    return PyDict_SetItem(s->channel_of, event_id, channel);
-}
-
 /* What the counts take of one event: its kind (1 message, 2 join, 0 other), its member (for a
- * message), its id and channel (NULL: not both strings). */
-static int count(EventCounts *s, PyObject *ts, int kind, PyObject *user, PyObject *event_id, PyObject *channel) {
+ * message), its id's bytes and its channel (NULL: not both strings). */
+static int count(EventCounts *s, PyObject *ts, int kind, PyObject *user, const char *id, Py_ssize_t id_len,
+                 PyObject *channel) {
     PyObject *hour = hour_of(s, ts);
     if (hour == NULL) return -1;
     s->events++;
@@ -88,7 +216,7 @@ static int count(EventCounts *s, PyObject *ts, int kind, PyObject *user, PyObjec
                  : kind == 2 ? bump(s->joins, hour) < 0 : 0;
     Py_DECREF(hour);
     if (failed) return -1;
-    return event_id != NULL && channel != NULL ? remember_channel(s, event_id, channel) : 0;
+    return channel != NULL ? remember_channel(s, id, id_len, channel) : 0;
 }
 
 /* event.get(key), new. */
@@ -115,8 +243,13 @@ static PyObject *observe_dict(EventCounts *s, PyObject *event, PyObject *ts) {
     if (k == 1 && (user = get(event, s_user)) == NULL) return NULL;
     PyObject *result = NULL;
     if ((channel = get(event, s_channel)) == NULL || (event_id = get(event, s_id)) == NULL) goto done;
+    PyObject *owner = NULL;
+    const char *id = NULL;
+    Py_ssize_t id_len = 0;
     int both = PyUnicode_Check(channel) && PyUnicode_Check(event_id);
-    if (count(s, ts, k, user, both ? event_id : NULL, both ? channel : NULL) == 0) result = Py_NewRef(Py_None);
+    if (both && (id = id_bytes(event_id, &id_len, &owner)) == NULL) goto done;
+    if (count(s, ts, k, user, id, id_len, both ? channel : NULL) == 0) result = Py_NewRef(Py_None);
+    Py_XDECREF(owner);
 done:
     Py_XDECREF(user);
     Py_XDECREF(channel);
@@ -214,14 +347,17 @@ static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args,
         if (kind != 1 || found[F_USER].is != OTHER) {
             /* Every string made before anything is counted, so that a failure leaves the dict path
              * a line not counted at all. */
-            PyObject *user = NULL, *event_id = NULL, *channel = NULL;
+            PyObject *user = NULL, *channel = NULL;
             int made = 1;
             if (kind == 1) made = (user = found[F_USER].is == TEXT ? text_of(&found[F_USER]) : Py_NewRef(Py_None)) != NULL;
             int both = found[F_CHANNEL].is == TEXT && found[F_ID].is == TEXT;
-            if (made && both) made = (event_id = text_of(&found[F_ID])) != NULL && (channel = text_of(&found[F_CHANNEL])) != NULL;
-            int counted = made ? count(s, args[1], kind, user, event_id, channel) : -1;
+            if (made && both && !utf8_valid(found[F_ID].start, found[F_ID].len)) {
+                PyErr_SetString(PyExc_UnicodeDecodeError, "an id that is not UTF-8");    /* to orjson, below */
+                made = 0;
+            }
+            if (made && both) made = (channel = channel_named(s, found[F_CHANNEL].start, found[F_CHANNEL].len)) != NULL;
+            int counted = made ? count(s, args[1], kind, user, (const char *)found[F_ID].start, found[F_ID].len, channel) : -1;
             Py_XDECREF(user);
-            Py_XDECREF(event_id);
             Py_XDECREF(channel);
             if (counted == 0) return Py_NewRef(Py_None);
             if (made) return NULL;              /* the counting failed, not the scan */
@@ -237,13 +373,16 @@ static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args,
 }
 
 static PyObject *EventCounts_channel(EventCounts *s, PyObject *event_id) {
-    PyObject *channel = PyDict_GetItemWithError(s->channel_of, event_id);
-    if (channel == NULL && PyErr_Occurred()) return NULL;
-    int truthy = channel != NULL ? PyObject_IsTrue(channel) : 0;
+    if (!PyUnicode_Check(event_id)) return Py_NewRef(Py_None);      /* the memo holds str ids alone */
+    PyObject *owner;
+    Py_ssize_t len;
+    const char *id = id_bytes(event_id, &len, &owner);
+    if (id == NULL) return NULL;
+    PyObject *channel = generation_get(s->channel_of, id, len);
+    int truthy = channel != NULL ? PyObject_IsTrue(channel) : 0;    /* `of.get(id) or before.get(id)` */
+    if (truthy == 0) channel = generation_get(s->channel_before, id, len);
+    Py_XDECREF(owner);
     if (truthy < 0) return NULL;
-    if (truthy) return Py_NewRef(channel);
-    channel = PyDict_GetItemWithError(s->channel_before, event_id);
-    if (channel == NULL && PyErr_Occurred()) return NULL;
     return Py_NewRef(channel != NULL ? channel : Py_None);
 }
 
@@ -257,8 +396,8 @@ static PyObject *EventCounts_new(PyTypeObject *type, PyObject *args, PyObject *k
     s->messages = PyDict_New();
     s->joins = PyDict_New();
     s->active = PyDict_New();
-    s->channel_of = PyDict_New();
-    s->channel_before = PyDict_New();
+    s->channel_of = generation_new();
+    s->channel_before = generation_new();
     if (s->messages == NULL || s->joins == NULL || s->active == NULL || s->channel_of == NULL || s->channel_before == NULL) {
         Py_DECREF(s);
         return NULL;
@@ -270,8 +409,6 @@ static int EventCounts_traverse(EventCounts *s, visitproc visit, void *arg) {
     Py_VISIT(s->messages);
     Py_VISIT(s->joins);
     Py_VISIT(s->active);
-    Py_VISIT(s->channel_of);
-    Py_VISIT(s->channel_before);
     return 0;
 }
 
@@ -279,8 +416,6 @@ static int EventCounts_clear(EventCounts *s) {
     Py_CLEAR(s->messages);
     Py_CLEAR(s->joins);
     Py_CLEAR(s->active);
-    Py_CLEAR(s->channel_of);
-    Py_CLEAR(s->channel_before);
     Py_CLEAR(s->hour_obj);
     return 0;
 }
@@ -288,6 +423,10 @@ static int EventCounts_clear(EventCounts *s) {
 static void EventCounts_dealloc(EventCounts *s) {
     PyObject_GC_UnTrack(s);
     EventCounts_clear(s);
+    /* the memo and the cache hold strs alone, which lead nowhere: freed here, not cleared above */
+    generation_free(s->channel_of);
+    generation_free(s->channel_before);
+    for (int i = 0; i < CACHED_CHANNELS; i++) Py_XDECREF(s->cached[i].text);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 
