@@ -120,16 +120,19 @@ def test_dicts_are_counted_alike(make):
 
 def test_the_channel_memo_keeps_two_generations_as_the_definition_does():
     # CHANNELS_KEPT ids a generation: after 2.5 of them the first is gone, the second half-kept.
+    # Members by the thousand (the C form keeps each name once, in a table that grows), channels
+    # by the dozen (it keeps the last eight made).
     c, python = EventCounts(), PythonEventCounts()
     n = CHANNELS_KEPT * 5 // 2
     for i in range(n):
-        line = b'{"type":"message","user":"u%d","id":"e%d","channel":"c%d"}' % (i % 7, i, i % 3)
-        c.observe_line(line, i)
-        python.observe_line(line, i)
+        line = b'{"type":"message","user":"u%d\xe5\xbc\xa0","id":"e%d","channel":"c%d"}' % (i % 5003, i, i % 13)
+        c.observe_line(line, i * 2_000_000)
+        python.observe_line(line, i * 2_000_000)
+    assert _counts(c) == _counts(python) and len(c.active) == 139     # 2 s apart: 500 000 s
     ids = [f"e{i}" for i in range(0, n, 997)] + ["e0", f"e{CHANNELS_KEPT}", f"e{2 * CHANNELS_KEPT - 1}", f"e{n - 1}"]
     assert [c.channel(i) for i in ids] == [python.channel(i) for i in ids]
-    assert c.channel("e0") is None and c.channel(f"e{CHANNELS_KEPT}") == f"c{CHANNELS_KEPT % 3}"
-    assert c.channel(f"e{CHANNELS_KEPT - 1}") is None and c.channel(f"e{n - 1}") == f"c{(n - 1) % 3}"
+    assert c.channel("e0") is None and c.channel(f"e{CHANNELS_KEPT}") == f"c{CHANNELS_KEPT % 13}"
+    assert c.channel(f"e{CHANNELS_KEPT - 1}") is None and c.channel(f"e{n - 1}") == f"c{(n - 1) % 13}"
 
 
 def _by_hand(decisions: list[dict], channels: dict) -> tuple:

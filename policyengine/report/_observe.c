@@ -28,6 +28,11 @@ typedef struct Generation Generation;
 
 typedef struct {
     Py_hash_t hash;
+    PyObject *name;                             /* held; NULL: an empty slot */
+} Named;
+
+typedef struct {
+    Py_hash_t hash;
     Py_ssize_t id_at, id_len;                   /* the id's bytes in the generation's arena */
     PyObject *channel;                          /* held */
 } Remembered;
@@ -101,6 +106,9 @@ typedef struct {
     PyObject *messages, *joins, *active;        /* hour → count, count, set of members */
     Generation *channel_of, *channel_before;    /* event id → channel, two generations */
     struct { PyObject *text; Py_ssize_t len; char bytes[CACHED_CHANNEL]; } cached[CACHED_CHANNELS];
+    Named *members;                             /* each member's name made once (member_named) */
+    size_t members_mask;
+    Py_ssize_t members_n;
     int next_cached;                            /* the cache's entry to replace next */
     long long hour;                             /* the last hour made into `hour_obj` */
     PyObject *hour_obj;
@@ -331,9 +339,44 @@ static int text_is(const Found *f, const char *word, Py_ssize_t len) {
     return f->is == TEXT && f->len == len && memcmp(f->start, word, len) == 0;
 }
 
-/* The field's string, new; NULL with an exception when its bytes are not UTF-8. */
-static PyObject *text_of(const Found *f) {
-    return PyUnicode_DecodeUTF8((const char *)f->start, f->len, NULL);
+/* The member named by the field's bytes, new: the str made the first time the name came, so that
+ * each hour's set of members who posted holds one object a member (a str a message was 80 MB of
+ * the reference policies' report over 1M events, and a malloc and a free each). NULL with an
+ * exception when the bytes are not UTF-8. */
+static PyObject *member_named(EventCounts *s, const Found *f) {
+    const char *bytes = (const char *)f->start;
+    Py_hash_t hash = _Py_HashBytes(bytes, f->len);
+    size_t i = (size_t)hash & s->members_mask;
+    for (; s->members[i].name != NULL; i = (i + 1) & s->members_mask) {
+        if (s->members[i].hash != hash) continue;
+        Py_ssize_t len;
+        const char *held = PyUnicode_AsUTF8AndSize(s->members[i].name, &len);    /* kept by the str */
+        if (held != NULL && len == f->len && memcmp(held, bytes, len) == 0) return Py_NewRef(s->members[i].name);
+    }
+    PyObject *name = PyUnicode_DecodeUTF8(bytes, f->len, NULL);
+    if (name == NULL) return NULL;
+    if ((size_t)(s->members_n + 1) * 2 > s->members_mask + 1) {       /* at most half full */
+        size_t room = (s->members_mask + 1) * 2;
+        Named *grown = PyMem_Calloc(room, sizeof(Named));
+        if (grown == NULL) {
+            Py_DECREF(name);
+            PyErr_NoMemory();
+            return NULL;
+        }
+        for (size_t j = 0; j <= s->members_mask; j++) {
+            if (s->members[j].name == NULL) continue;
+            size_t k = (size_t)s->members[j].hash & (room - 1);
+            while (grown[k].name != NULL) k = (k + 1) & (room - 1);
+            grown[k] = s->members[j];
+        }
+        PyMem_Free(s->members);
+        s->members = grown;
+        s->members_mask = room - 1;
+        for (i = (size_t)hash & s->members_mask; s->members[i].name != NULL; i = (i + 1) & s->members_mask) {}
+    }
+    s->members[i] = (Named){hash, Py_NewRef(name)};
+    s->members_n++;
+    return name;
 }
 
 static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args, Py_ssize_t nargs) {
@@ -349,7 +392,7 @@ static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args,
              * a line not counted at all. */
             PyObject *user = NULL, *channel = NULL;
             int made = 1;
-            if (kind == 1) made = (user = found[F_USER].is == TEXT ? text_of(&found[F_USER]) : Py_NewRef(Py_None)) != NULL;
+            if (kind == 1) made = (user = found[F_USER].is == TEXT ? member_named(s, &found[F_USER]) : Py_NewRef(Py_None)) != NULL;
             int both = found[F_CHANNEL].is == TEXT && found[F_ID].is == TEXT;
             if (made && both && !utf8_valid(found[F_ID].start, found[F_ID].len)) {
                 PyErr_SetString(PyExc_UnicodeDecodeError, "an id that is not UTF-8");    /* to orjson, below */
@@ -398,7 +441,10 @@ static PyObject *EventCounts_new(PyTypeObject *type, PyObject *args, PyObject *k
     s->active = PyDict_New();
     s->channel_of = generation_new();
     s->channel_before = generation_new();
-    if (s->messages == NULL || s->joins == NULL || s->active == NULL || s->channel_of == NULL || s->channel_before == NULL) {
+    s->members_mask = 1023;
+    if ((s->members = PyMem_Calloc(s->members_mask + 1, sizeof(Named))) == NULL) PyErr_NoMemory();
+    if (s->messages == NULL || s->joins == NULL || s->active == NULL || s->channel_of == NULL || s->channel_before == NULL
+        || s->members == NULL) {
         Py_DECREF(s);
         return NULL;
     }
@@ -423,10 +469,14 @@ static int EventCounts_clear(EventCounts *s) {
 static void EventCounts_dealloc(EventCounts *s) {
     PyObject_GC_UnTrack(s);
     EventCounts_clear(s);
-    /* the memo and the cache hold strs alone, which lead nowhere: freed here, not cleared above */
+    /* the memo, the cache and the members hold strs alone, which lead nowhere: freed here, not
+     * cleared above */
     generation_free(s->channel_of);
     generation_free(s->channel_before);
     for (int i = 0; i < CACHED_CHANNELS; i++) Py_XDECREF(s->cached[i].text);
+    if (s->members != NULL)
+        for (size_t i = 0; i <= s->members_mask; i++) Py_XDECREF(s->members[i].name);
+    PyMem_Free(s->members);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 
