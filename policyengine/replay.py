@@ -79,7 +79,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
         decode_record, process_record = record_decoder(evaluator.compiled.record), evaluator.process_record
         decode_timed = timed_record_decoder(evaluator.compiled.record)
         if observer is not None:
-            decode_timed = observed_timed(decode_timed, observer.observe_line)
+            decode_timed = observed_timed(decode_timed, observer)
     # The list holds only issues not yet reported while this runs, so the record loop tests it for
     # emptiness (compiler/loop.py); those from before and those reported go back at the end.
     issues = evaluator.issues
@@ -237,13 +237,19 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
         checkpoint.checkpoint(identity, max(lineno, skip))
 
 
-def observed_timed(decode_timed, observe_line):
+def observed_timed(decode_timed, observer):
     """decode_timed that also observes each line the record loop evaluates, or hands back to be
     evaluated as a record (late: replay's `stop == 3`), with the event's own time; a line handed
     back to the per-line path (the clock asks Python, or the record refused it) is observed
     there, as one_line evaluates it; a worker's routed items never come here (a report runs on
     one worker). So every event evaluated is observed once, before its
-    decisions, as on the dict path."""
+    decisions, as on the dict path. The same in C where the observer has it (`observing`:
+    report/_observe.c)."""
+    observing = getattr(observer, "observing", None)
+    if observing is not None:
+        return observing(decode_timed, (LATE, DUE))
+    observe_line = observer.observe_line
+
     def decode(line, clock):
         record, ts = decode_timed(line, clock)
         if ts is not None:

@@ -296,3 +296,23 @@ def test_the_report_observes_on_the_record_path_what_it_observes_on_dicts(policy
     assert seen[True] == seen[False]
     observed, events = seen[True][0], seen[True][1]
     assert len(observed) == events > 11_000 and len({line for line, _ in observed}) == len(observed)
+
+
+@pytest.mark.parametrize("policy", ["policies/examples", "policies/community"])
+def test_the_reports_own_observer_counts_on_the_record_path_what_it_counts_on_dicts(policy):
+    # ReportData as `eval --report` hands it to replay: on the record path its C decoder wrapper
+    # (`observing`, report/_observe.c) observes, not replay.observed_timed's Python one.
+    from policyengine.report.collect import ReportData
+    data = _log_bytes(12_000, seed=12)
+    seen = {}
+    for records in (True, False):
+        compiled = compile_program(load_paths([str(ROOT / policy)]).program)
+        report_data, stats = ReportData(), ReplayStats()
+        assert report_data.observing is not None
+        log = OpenLog("log.jsonl", io.BytesIO(data), len(data), None)
+        replay(log, Evaluator(compiled), EventDecoder(compiled.plan.field_types), report_data.observe_decision,
+               lambda message: None, stats, observer=report_data, records=records)
+        seen[records] = (stats.events, stats.late_events, report_data.events, report_data.messages, report_data.active,
+                         report_data.joins, report_data.decisions, report_data.by_member, report_data.by_channel)
+    assert seen[True] == seen[False]
+    assert seen[True][0] == seen[True][2] > 11_000 and seen[True][1] > 0     # every event observed, late ones too

@@ -379,13 +379,13 @@ static PyObject *member_named(EventCounts *s, const Found *f) {
     return name;
 }
 
-static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2 || !PyBytes_Check(args[0])) {
+static PyObject *observe_line(EventCounts *s, PyObject *line, PyObject *ts) {
+    if (!PyBytes_Check(line)) {
         PyErr_SetString(PyExc_TypeError, "observe_line(line: bytes, ts)");
         return NULL;
     }
     Found found[FOUR];
-    if (scan_four((const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), found)) {
+    if (scan_four((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), found)) {
         int kind = text_is(&found[F_TYPE], "message", 7) ? 1 : text_is(&found[F_TYPE], "join", 4) ? 2 : 0;
         if (kind != 1 || found[F_USER].is != OTHER) {
             /* Every string made before anything is counted, so that a failure leaves the dict path
@@ -399,7 +399,7 @@ static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args,
                 made = 0;
             }
             if (made && both) made = (channel = channel_named(s, found[F_CHANNEL].start, found[F_CHANNEL].len)) != NULL;
-            int counted = made ? count(s, args[1], kind, user, (const char *)found[F_ID].start, found[F_ID].len, channel) : -1;
+            int counted = made ? count(s, ts, kind, user, (const char *)found[F_ID].start, found[F_ID].len, channel) : -1;
             Py_XDECREF(user);
             Py_XDECREF(channel);
             if (counted == 0) return Py_NewRef(Py_None);
@@ -408,11 +408,105 @@ static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args,
             PyErr_Clear();
         }
     }
-    PyObject *event = PyObject_CallOneArg(orjson_loads, args[0]);
+    PyObject *event = PyObject_CallOneArg(orjson_loads, line);
     if (event == NULL) return NULL;
-    PyObject *result = observe_dict(s, event, args[1]);
+    PyObject *result = observe_dict(s, event, ts);
     Py_DECREF(event);
     return result;
+}
+
+static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "observe_line(line: bytes, ts)");
+        return NULL;
+    }
+    return observe_line(s, args[0], args[1]);
+}
+
+/* ---- the record loop's decoder, observing ------------------------------------------------- */
+/* replay.observed_timed in C: decode_timed(line, clock), and the line observed when it gave a time,
+ * or when the clock stopped at one of `stops` (late, timers due: evaluated all the same, at the
+ * clock's `ts`). The Python wrapper's frame was ~0.1 µs of each event. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *decode_timed, *stops;
+    EventCounts *counts;
+} Observing;
+
+static PyObject *Observing_call(Observing *o, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    PyObject *pair = PyObject_Vectorcall(o->decode_timed, args, nargsf, kwnames);
+    if (pair == NULL) return NULL;
+    if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 || PyVectorcall_NARGS(nargsf) != 2) {
+        Py_DECREF(pair);
+        PyErr_SetString(PyExc_TypeError, "observing: decode_timed(line, clock) gives (record, ts)");
+        return NULL;
+    }
+    PyObject *ts = PyTuple_GET_ITEM(pair, 1), *observed = NULL;
+    if (ts != Py_None) observed = observe_line(o->counts, args[0], ts);
+    else {
+        PyObject *stop = PyObject_GetAttrString(args[1], "stop");
+        int stopped = stop != NULL ? PySequence_Contains(o->stops, stop) : -1;
+        Py_XDECREF(stop);
+        if (stopped == 0) return pair;
+        PyObject *at = stopped > 0 ? PyObject_GetAttrString(args[1], "ts") : NULL;
+        if (at != NULL) observed = observe_line(o->counts, args[0], at);
+        Py_XDECREF(at);
+    }
+    if (observed == NULL) {
+        Py_DECREF(pair);
+        return NULL;
+    }
+    Py_DECREF(observed);
+    return pair;
+}
+
+static int Observing_traverse(Observing *o, visitproc visit, void *arg) {
+    Py_VISIT(o->decode_timed);
+    Py_VISIT(o->stops);
+    Py_VISIT(o->counts);
+    return 0;
+}
+
+static int Observing_clear(Observing *o) {
+    Py_CLEAR(o->decode_timed);
+    Py_CLEAR(o->stops);
+    Py_CLEAR(o->counts);
+    return 0;
+}
+
+static void Observing_dealloc(Observing *o) {
+    PyObject_GC_UnTrack(o);
+    Observing_clear(o);
+    PyObject_GC_Del(o);
+}
+
+static PyTypeObject ObservingType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.report._observe.Observing",
+    .tp_basicsize = sizeof(Observing),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "decode_timed(line, clock), observing what the record loop evaluates (EventCounts.observing)",
+    .tp_vectorcall_offset = offsetof(Observing, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = (destructor)Observing_dealloc,
+    .tp_traverse = (traverseproc)Observing_traverse,
+    .tp_clear = (inquiry)Observing_clear,
+};
+
+static PyObject *EventCounts_observing(EventCounts *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyCallable_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "observing(decode_timed, stops)");
+        return NULL;
+    }
+    Observing *o = PyObject_GC_New(Observing, &ObservingType);
+    if (o == NULL) return NULL;
+    o->vectorcall = (vectorcallfunc)Observing_call;
+    o->decode_timed = Py_NewRef(args[0]);
+    o->stops = Py_NewRef(args[1]);
+    o->counts = (EventCounts *)Py_NewRef(s);
+    PyObject_GC_Track(o);
+    return (PyObject *)o;
 }
 
 static PyObject *EventCounts_channel(EventCounts *s, PyObject *event_id) {
@@ -485,6 +579,9 @@ static PyMethodDef EventCounts_methods[] = {
      "observe(event, ts): one event, as the general decoder made it, at its time in µs"},
     {"observe_line", (PyCFunction)(void (*)(void))EventCounts_observe_line, METH_FASTCALL,
      "observe_line(line, ts): one event by its line, which a decoder has taken"},
+    {"observing", (PyCFunction)(void (*)(void))EventCounts_observing, METH_FASTCALL,
+     "observing(decode_timed, stops): decode_timed(line, clock) that also observes each line it times, "
+     "or whose clock stops at one of stops (replay.observed_timed)"},
     {"channel", (PyCFunction)EventCounts_channel, METH_O,
      "channel(event_id): the channel the event came from, if it is still kept (falsy otherwise)"},
     {NULL, NULL, 0, NULL},
@@ -527,7 +624,8 @@ PyMODINIT_FUNC PyInit__observe(void) {
     s_id = PyUnicode_InternFromString("id");
     s_get = PyUnicode_InternFromString("get");
     if (orjson_loads == NULL || one == NULL || hour_us == NULL || s_type == NULL || s_user == NULL
-        || s_channel == NULL || s_id == NULL || s_get == NULL || PyType_Ready(&EventCountsType) < 0)
+        || s_channel == NULL || s_id == NULL || s_get == NULL || PyType_Ready(&EventCountsType) < 0
+        || PyType_Ready(&ObservingType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

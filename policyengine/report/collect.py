@@ -14,6 +14,7 @@ class ReportData:
         self.seen = EventCounts()
         self.observe_event = self.seen.observe            # (event dict, ts): the general decoder's events
         self.observe_line = self.seen.observe_line        # (line, ts): an event a record decoder took
+        self.observing = getattr(self.seen, "observing", None)    # replay.observed_timed in C, where built
         self.decisions = defaultdict(Counter)      # hour → (rule, action) → n
         self.by_member = Counter()                 # member → moderation decisions about them
         self.by_channel = Counter()                # channel → decisions (from the triggering event)
