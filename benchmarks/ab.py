@@ -5,6 +5,7 @@
     python -m benchmarks.ab --together --base HEAD --policy policies/community --log log.jsonl
     python -m benchmarks.ab --workers 2 --policy policies/examples/ads.policy --log log.jsonl
     python -m benchmarks.ab --neighbour --base HEAD --policy policies/community --log log.jsonl
+    python -m benchmarks.ab --report --base HEAD --policy policies/community --log log.jsonl
 
 The development machine's speed moves by up to 2× within minutes, so one run against another
 means little. This checks the base revision out into a temporary worktree, byte-compiles both
@@ -19,8 +20,9 @@ runs minutes apart. With `--workers N` each run is `eval --workers N` and its wa
 compared, not its user CPU: the workers' waits for each other are part of what is measured.
 With `--neighbour` every run is pinned to one core while a memory-hungry neighbour runs on another
 (benchmarks/neighbour.py): the hour in which another tenant fills the shared cache, on demand — a
-change to how much state an event touches shows there first.
-Both outputs must be identical, or it says so and fails.
+change to how much state an event touches shows there first. With `--report` every run also
+writes `eval --report`'s HTML page.
+Both outputs (and both pages) must be identical, or it says so and fails.
 """
 from __future__ import annotations
 
@@ -42,15 +44,18 @@ from benchmarks.neighbour import NoNeighbour, neighbour, pinned, two_cores
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _command(policies: list[str], log: str, workers: int = 1) -> list[str]:
+def _command(policies: list[str], log: str, workers: int = 1, extra: tuple[str, ...] = ()) -> list[str]:
     # Absolute paths: each tree runs with its own folder as the working directory.
-    return eval_command([(ROOT / p).resolve() for p in policies], "--workers", str(workers), str(Path(log).resolve()))
+    return eval_command([(ROOT / p).resolve() for p in policies], "--workers", str(workers), *extra,
+                        str(Path(log).resolve()))
 
 
-def _timed(tree: Path, policies: list[str], log: str, workers: int = 0, core: int | None = None) -> tuple[float, bytes]:
+def _timed(tree: Path, policies: list[str], log: str, workers: int = 0, core: int | None = None,
+           extra: tuple[str, ...] = ()) -> tuple[float, bytes]:
     """One run of the tree: its user CPU seconds, or with `workers` `eval --workers N`'s wall clock
-    (the workers' waits for each other are part of it); and its output. `core`: pinned there."""
-    argv = pinned(core, _command(policies, log, workers or 1))
+    (the workers' waits for each other are part of it); and its output. `core`: pinned there.
+    `extra`: more arguments for `eval`."""
+    argv = pinned(core, _command(policies, log, workers or 1, extra))
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime, time.perf_counter()
     done = subprocess.run(argv, cwd=tree, capture_output=True, check=True)
     if workers:
@@ -118,9 +123,13 @@ def main(argv=None) -> int:
     p.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead of timing")
     p.add_argument("--together", action="store_true", help="run base and change at the same time, a core each")
     p.add_argument("--workers", type=int, default=0, help="time `eval --workers N`'s wall clock instead of user CPU")
+    p.add_argument("--report", action="store_true", help="each run also writes `eval --report`'s HTML (the two "
+                   "trees' pages compared too)")
     p.add_argument("--neighbour", action="store_true",
                    help="each run on one core beside a memory-hungry neighbour on another (benchmarks/neighbour.py)")
     a = p.parse_args(argv)
+    if a.report and (a.together or a.instructions or a.workers > 1):
+        p.error("--report times one worker's runs one after another: not with --together, --instructions or --workers")
     if a.neighbour and (a.together or a.instructions or a.workers > 1):
         p.error("--neighbour takes a core of two: not with --together, --instructions or --workers above 1")
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,9 +161,10 @@ def main(argv=None) -> int:
                         ratios.append(took["base"] / took["change"])
                         continue
                     for name, tree in (("base", base), ("change", ROOT)):
-                        took, out = _timed(tree, a.policy, a.log, a.workers, core)
+                        extra = ("--report", str(Path(tmp) / f"{name}.html")) if a.report else ()
+                        took, out = _timed(tree, a.policy, a.log, a.workers, core, extra)
                         times[name].append(took)
-                        outputs[name] = out
+                        outputs[name] = out + (Path(extra[1]).read_bytes() if extra else b"")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
     for name, runs in times.items():
