@@ -63,3 +63,48 @@ def test_a_decision_only_renamed_policy_is_the_same():
     report = comparison.report()
     assert (report["added"], report["removed"], report["changed"], report["members_affected"]) == (0, 0, 1, 1)
     assert report["groups"][0]["examples"][0]["after"]["message"] == "y"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([b'{"a":1}', b'{"b":"\\u5f20"}', b"{}", b'{"c":"-"}']), max_size=5), max_size=6),
+       st.lists(st.integers(0, 200), max_size=8))
+def test_a_spool_read_as_it_grows_gives_the_batches_written(batches, cuts):
+    # The worker's writes reach the file in pieces cut anywhere (a buffer's flush mid-line); read
+    # after each piece, the spool's batches are the ones written, in order, each line whole.
+    import tempfile
+    from pathlib import Path
+
+    from policyengine.cli.diff_cmd import _BATCH_END, _Tail
+    data = b"".join(b"".join(line + b"\n" for line in batch) + _BATCH_END for batch in batches)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "version0.jsonl"
+        tail = _Tail(str(path))
+        got = []
+        with open(path, "ab") as spool:
+            for start, end in zip([0, *sorted(cuts)], [*sorted(cuts), len(data)]):
+                spool.write(data[start:end])
+                spool.flush()
+                tail.read()
+                got.extend(tail.batches)
+                tail.batches.clear()
+        tail.close()
+    assert got == batches and tail.partial == b"" and tail.lines == []
+
+
+def test_the_versions_batches_are_matched_as_they_come_and_the_rest_at_the_end(tmp_path):
+    # By hand: one version ends with a batch more than the other; the worker "ends" after the
+    # second read. Both of e1's warnings match (one changed), e2's is removed, e3's added.
+    from policyengine.cli.diff_cmd import _Tail, _match_as_they_come
+    old = b'{"ts":"t","rule":"r","action":"warn","user":"u","event_id":"e1","n":1}\n-\n' \
+          b'{"ts":"t","rule":"r","action":"warn","user":"u","event_id":"e2","n":1}\n-\n'
+    new = b'{"ts":"t","rule":"r","action":"warn","user":"u","event_id":"e1","n":2}\n-\n-\n' \
+          b'{"ts":"t","rule":"r","action":"warn","user":"u","event_id":"e3","n":1}\n-\n'
+    tails = [_Tail(str(tmp_path / "a")), _Tail(str(tmp_path / "b"))]
+    (tmp_path / "a").write_bytes(old)
+    (tmp_path / "b").write_bytes(new)
+    asked = []
+    comparison = Comparison()
+    _match_as_they_come(tails, comparison, lambda: asked.append(1) or len(asked) > 1)
+    report = comparison.report()
+    assert (report["changed"], report["removed"], report["added"]) == (1, 1, 1)
+    assert [e["kind"] for e in report["groups"][0]["examples"]] == ["changed", "removed", "added"]
