@@ -139,12 +139,12 @@ def _by_hand(decisions: list[dict], channels: dict) -> tuple:
     """The decisions' counts from each as a dict, its time parsed whole: the oracle."""
     per_hour, totals, by_member, by_channel = defaultdict(Counter), Counter(), Counter(), Counter()
     for d in decisions:
-        key = (d["policy"] + "/" + d["rule"], d["action"])
+        key = (f"{d['policy']}/{d['rule']}", d["action"])
         per_hour[parse_ts(d["ts"]) // HOUR_US][key] += 1
         totals[key] += 1
         if d["action"] in ReportData.MODERATION and d.get("user"):
             by_member[d["user"]] += 1
-        channel = d.get("channel") or channels.get(d.get("event_id"))
+        channel = d.get("channel") or channels.get(d.get("event_id") or "")
         if channel:
             by_channel[channel] += 1
     return per_hour, totals, by_member, by_channel
@@ -192,3 +192,32 @@ def test_the_packs_decision_records_are_counted_as_their_dicts():
     assert "Record" in kinds and len(decisions) > 2_000
     assert (data.decisions, data.totals, data.by_member, data.by_channel) == _by_hand(decisions, channels)
     assert sum(data.by_channel.values()) > len(decisions) // 2      # most decisions found their event's channel
+
+
+_decision_dicts = st.fixed_dictionaries(
+    {"ts": st.sampled_from(["2026-11-02T00:59:59.999Z", "2026-11-02T01:00:00Z", "2026-11-02T08:30:00+08:00",
+                            "2026-11-02 01:30:00Z", "1969-12-31T23:59:59.5Z", "2026-11-02T01:00:00.000001-00:01"]),
+     "policy": st.sampled_from(["p", "社群", 7]), "rule": st.sampled_from(["r", "s"]),
+     "action": st.sampled_from(["warn", "ban", "award_points", "label"])},
+    optional={"user": st.sampled_from([None, "", "u1", "张三"]), "event_id": st.sampled_from([None, "", "e1", "e2", 5]),
+              "channel": st.sampled_from([None, "", "own"])})
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_decision_dicts, max_size=12), st.integers(1, 5))
+def test_decisions_are_counted_in_c_as_the_definition_counts_them(decisions, cut):
+    # The C form (DecisionCounts, report/_observe.c) against ReportData.python_observe_decisions
+    # and the oracle: times in every form, names that are not strs, members and channels empty or
+    # missing, an event id "" that the memo holds.
+    events = [b'{"type":"message","user":"u1","id":"e1","channel":"general"}', b'{"type":"join","id":"","channel":"lobby"}']
+    c, python = ReportData(), ReportData()
+    for data in (c, python):
+        for line in events:
+            data.observe_line(line, 0)
+    c.observe_decisions(decisions[:cut])
+    for d in decisions[cut:]:
+        c.observe_decision(d)
+    python.python_observe_decisions(decisions)
+    counted = [(data.decisions, data.totals, data.by_member, data.by_channel) for data in (c, python)]
+    assert counted[0] == counted[1] == _by_hand(decisions, {"e1": "general", "": "lobby"})
+    assert c.observe_decisions.__self__.__class__.__name__ == "DecisionCounts"

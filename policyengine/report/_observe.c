@@ -609,6 +609,219 @@ static PyTypeObject EventCountsType = {
     .tp_members = EventCounts_members,
 };
 
+/* ---- decisions ----------------------------------------------------------------------------- */
+/* ReportData.python_observe_decisions in C (report/collect.py, the definition): each decision
+ * counted by its hour and (policy/rule, action), a moderation decision by its member, and any by
+ * its channel or its event's. In Python that was ~0.9 µs a decision, half the pack's report
+ * (six decisions in ten events). A decision is a dict or a record of output/_decisions.c, read
+ * through the mapping protocol: a record's time is a str it writes when read. */
+#define KEYS_KEPT 64                  /* (policy, rule, action) by the strs' addresses: the pool's */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *per_hour, *totals, *by_member, *by_channel;   /* ReportData's (dict subclasses) */
+    PyObject *moderation, *counter, *hour_of;               /* a set of actions, Counter, ts -> hour */
+    EventCounts *seen;                                      /* the event id -> channel memo */
+    struct { PyObject *policy, *rule, *action, *key; int moderation; } keys[KEYS_KEPT];
+    int nkeys;
+} DecisionCounts;
+
+static PyObject *s_ts, *s_policy, *s_rule, *s_action, *s_event_id;
+
+/* (policy/rule, action) for these three strs, borrowed, and whether the action is a moderation
+ * one; remembered by the strs' addresses (held). NULL with an exception. */
+static PyObject *key_of(DecisionCounts *dc, PyObject *policy, PyObject *rule, PyObject *action, int *moderation) {
+    for (int i = 0; i < dc->nkeys; i++)
+        if (dc->keys[i].policy == policy && dc->keys[i].rule == rule && dc->keys[i].action == action) {
+            *moderation = dc->keys[i].moderation;
+            return dc->keys[i].key;
+        }
+    /* f"{policy}/{rule}": each formatted as an f-string formats it */
+    PyObject *name = NULL, *key, *p = PyObject_Format(policy, NULL), *r = p != NULL ? PyObject_Format(rule, NULL) : NULL;
+    if (r != NULL) name = PyUnicode_FromFormat("%U/%U", p, r);
+    Py_XDECREF(p);
+    Py_XDECREF(r);
+    if (name == NULL) return NULL;
+    key = PyTuple_Pack(2, name, action);
+    Py_DECREF(name);
+    if (key == NULL) return NULL;
+    int is = PySequence_Contains(dc->moderation, action);
+    if (is < 0) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    if (dc->nkeys == KEYS_KEPT) {               /* full: the first kept goes */
+        Py_DECREF(dc->keys[0].policy);
+        Py_DECREF(dc->keys[0].rule);
+        Py_DECREF(dc->keys[0].action);
+        Py_DECREF(dc->keys[0].key);
+        memmove(&dc->keys[0], &dc->keys[1], (KEYS_KEPT - 1) * sizeof dc->keys[0]);
+        dc->nkeys--;
+    }
+    int i = dc->nkeys++;
+    dc->keys[i].policy = Py_NewRef(policy);
+    dc->keys[i].rule = Py_NewRef(rule);
+    dc->keys[i].action = Py_NewRef(action);
+    dc->keys[i].key = key;
+    dc->keys[i].moderation = is;
+    *moderation = is;
+    return key;
+}
+
+/* The hour of a decision's time, new: in C for the forms rfc3339_us reads, else hour_of(ts). */
+static PyObject *decision_hour(DecisionCounts *dc, PyObject *ts) {
+    int64_t us;
+    if (text_us(ts, &us)) return PyLong_FromLongLong(us / HOUR_US - (us % HOUR_US < 0));
+    return PyObject_CallOneArg(dc->hour_of, ts);
+}
+
+static int count_decision(DecisionCounts *dc, PyObject *d) {
+    PyObject *ts = NULL, *policy = NULL, *rule = NULL, *action = NULL, *hour = NULL, *user = NULL;
+    PyObject *channel = NULL, *event_id = NULL;
+    int failed = -1, moderation;
+    if ((ts = PyObject_GetItem(d, s_ts)) == NULL || (hour = decision_hour(dc, ts)) == NULL
+        || (policy = PyObject_GetItem(d, s_policy)) == NULL || (rule = PyObject_GetItem(d, s_rule)) == NULL
+        || (action = PyObject_GetItem(d, s_action)) == NULL)
+        goto done;
+    PyObject *key = key_of(dc, policy, rule, action, &moderation);          /* borrowed */
+    if (key == NULL) goto done;
+    PyObject *counts = PyDict_GetItemWithError(dc->per_hour, hour);         /* borrowed */
+    if (counts == NULL) {
+        if (PyErr_Occurred()) goto done;
+        PyObject *made = PyObject_CallNoArgs(dc->counter);
+        if (made == NULL || PyDict_SetItem(dc->per_hour, hour, made) < 0) {
+            Py_XDECREF(made);
+            goto done;
+        }
+        Py_DECREF(made);
+        counts = made;
+    }
+    if (bump(counts, key) < 0 || bump(dc->totals, key) < 0) goto done;
+    if (moderation) {
+        if ((user = get(d, s_user)) == NULL) goto done;
+        int truthy = PyObject_IsTrue(user);
+        if (truthy < 0 || (truthy && bump(dc->by_member, user) < 0)) goto done;
+    }
+    if ((channel = get(d, s_channel)) == NULL) goto done;
+    int truthy = PyObject_IsTrue(channel);
+    if (truthy < 0) goto done;
+    if (!truthy) {                              /* d.get("channel") or seen.channel(d.get("event_id") or "") */
+        if ((event_id = get(d, s_event_id)) == NULL || (truthy = PyObject_IsTrue(event_id)) < 0) goto done;
+        if (!truthy) Py_SETREF(event_id, PyUnicode_New(0, 0));                 /* `or ""` */
+        if (event_id == NULL) goto done;
+        Py_SETREF(channel, EventCounts_channel(dc->seen, event_id));
+        if (channel == NULL || (truthy = PyObject_IsTrue(channel)) < 0) goto done;
+    }
+    if (truthy && bump(dc->by_channel, channel) < 0) goto done;
+    failed = 0;
+done:
+    Py_XDECREF(ts);
+    Py_XDECREF(hour);
+    Py_XDECREF(policy);
+    Py_XDECREF(rule);
+    Py_XDECREF(action);
+    Py_XDECREF(user);
+    Py_XDECREF(channel);
+    Py_XDECREF(event_id);
+    return failed;
+}
+
+static PyObject *DecisionCounts_observe(DecisionCounts *dc, PyObject *decisions) {
+    PyObject *seq = PySequence_Fast(decisions, "observe_decisions(decisions: a sequence)");
+    if (seq == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++)
+        if (count_decision(dc, PySequence_Fast_GET_ITEM(seq, i)) < 0) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+    Py_DECREF(seq);
+    return Py_NewRef(Py_None);
+}
+
+static PyObject *DecisionCounts_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"per_hour", "totals", "by_member", "by_channel", "moderation", "counter", "hour_of",
+                            "seen", NULL};
+    PyObject *o[7];
+    EventCounts *seen;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O!O!OOOO!:DecisionCounts", names, &PyDict_Type, &o[0],
+                                     &PyDict_Type, &o[1], &PyDict_Type, &o[2], &PyDict_Type, &o[3], &o[4], &o[5],
+                                     &o[6], &EventCountsType, &seen))
+        return NULL;
+    DecisionCounts *dc = (DecisionCounts *)type->tp_alloc(type, 0);
+    if (dc == NULL) return NULL;
+    dc->per_hour = Py_NewRef(o[0]);
+    dc->totals = Py_NewRef(o[1]);
+    dc->by_member = Py_NewRef(o[2]);
+    dc->by_channel = Py_NewRef(o[3]);
+    dc->moderation = Py_NewRef(o[4]);
+    dc->counter = Py_NewRef(o[5]);
+    dc->hour_of = Py_NewRef(o[6]);
+    dc->seen = (EventCounts *)Py_NewRef(seen);
+    return (PyObject *)dc;
+}
+
+static int DecisionCounts_traverse(DecisionCounts *dc, visitproc visit, void *arg) {
+    Py_VISIT(dc->per_hour);
+    Py_VISIT(dc->totals);
+    Py_VISIT(dc->by_member);
+    Py_VISIT(dc->by_channel);
+    Py_VISIT(dc->moderation);
+    Py_VISIT(dc->counter);
+    Py_VISIT(dc->hour_of);
+    Py_VISIT(dc->seen);
+    for (int i = 0; i < dc->nkeys; i++) {
+        Py_VISIT(dc->keys[i].policy);
+        Py_VISIT(dc->keys[i].rule);
+        Py_VISIT(dc->keys[i].action);
+        Py_VISIT(dc->keys[i].key);
+    }
+    return 0;
+}
+
+static int DecisionCounts_clear(DecisionCounts *dc) {
+    Py_CLEAR(dc->per_hour);
+    Py_CLEAR(dc->totals);
+    Py_CLEAR(dc->by_member);
+    Py_CLEAR(dc->by_channel);
+    Py_CLEAR(dc->moderation);
+    Py_CLEAR(dc->counter);
+    Py_CLEAR(dc->hour_of);
+    Py_CLEAR(dc->seen);
+    for (int i = 0; i < dc->nkeys; i++) {
+        Py_CLEAR(dc->keys[i].policy);
+        Py_CLEAR(dc->keys[i].rule);
+        Py_CLEAR(dc->keys[i].action);
+        Py_CLEAR(dc->keys[i].key);
+    }
+    dc->nkeys = 0;
+    return 0;
+}
+
+static void DecisionCounts_dealloc(DecisionCounts *dc) {
+    PyObject_GC_UnTrack(dc);
+    DecisionCounts_clear(dc);
+    Py_TYPE(dc)->tp_free((PyObject *)dc);
+}
+
+static PyMethodDef DecisionCounts_methods[] = {
+    {"observe", (PyCFunction)DecisionCounts_observe, METH_O,
+     "observe(decisions): each counted, in order (ReportData.python_observe_decisions)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject DecisionCountsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "policyengine.report._observe.DecisionCounts",
+    .tp_basicsize = sizeof(DecisionCounts),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "the report's counts of decisions (report/collect.py: ReportData.python_observe_decisions)",
+    .tp_new = DecisionCounts_new,
+    .tp_dealloc = (destructor)DecisionCounts_dealloc,
+    .tp_traverse = (traverseproc)DecisionCounts_traverse,
+    .tp_clear = (inquiry)DecisionCounts_clear,
+    .tp_methods = DecisionCounts_methods,
+};
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_observe", NULL, 0, NULL, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__observe(void) {
@@ -625,11 +838,15 @@ PyMODINIT_FUNC PyInit__observe(void) {
     s_get = PyUnicode_InternFromString("get");
     if (orjson_loads == NULL || one == NULL || hour_us == NULL || s_type == NULL || s_user == NULL
         || s_channel == NULL || s_id == NULL || s_get == NULL || PyType_Ready(&EventCountsType) < 0
-        || PyType_Ready(&ObservingType) < 0)
+        || PyType_Ready(&ObservingType) < 0 || PyType_Ready(&DecisionCountsType) < 0
+        || (s_ts = PyUnicode_InternFromString("ts")) == NULL || (s_policy = PyUnicode_InternFromString("policy")) == NULL
+        || (s_rule = PyUnicode_InternFromString("rule")) == NULL || (s_action = PyUnicode_InternFromString("action")) == NULL
+        || (s_event_id = PyUnicode_InternFromString("event_id")) == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
-    if (PyModule_AddObjectRef(m, "EventCounts", (PyObject *)&EventCountsType) < 0) {
+    if (PyModule_AddObjectRef(m, "EventCounts", (PyObject *)&EventCountsType) < 0
+        || PyModule_AddObjectRef(m, "DecisionCounts", (PyObject *)&DecisionCountsType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

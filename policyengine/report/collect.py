@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from policyengine.events.timestamps import format_ts, parse_ts
-from policyengine.report.counts import HOUR_US, EventCounts
+from policyengine.report.counts import HOUR_US, DecisionCounts, EventCounts
 
 
 
@@ -21,6 +21,10 @@ class ReportData:
         self.totals = Counter()                    # (policy/rule, action) → n
         self._hours: dict[str, int] = {}           # "YYYY-MM-DDTHH" of a UTC time → its hour
         self._keys: dict[tuple, tuple] = {}        # (policy, rule, action) → (policy/rule, action)
+        self.observe_decisions = self.python_observe_decisions
+        if DecisionCounts is not None:                  # in C where built (report/_observe.c)
+            self.observe_decisions = DecisionCounts(self.decisions, self.totals, self.by_member, self.by_channel,
+                                                    self.MODERATION, Counter, _hour_of, self.seen).observe
 
     MODERATION = {"delete", "warn", "mute", "kick", "ban", "flag", "purge", "lock", "slowmode", "label"}
 
@@ -46,10 +50,11 @@ class ReportData:
     def observe_decision(self, d: dict) -> None:
         self.observe_decisions((d,))
 
-    def observe_decisions(self, decisions) -> None:
+    def python_observe_decisions(self, decisions) -> None:
         """Decisions in the order made: dicts, or the records eval's writer takes (they read as
-        the dicts they stand for). The pack decides on six events in ten, so the hour of a time
-        and the (policy/rule, action) key are remembered rather than worked out each time."""
+        the dicts they stand for). The definition of `observe_decisions`, which is this in C
+        where report/_observe.c was built. The pack decides on six events in ten, so the hour of
+        a time and the (policy/rule, action) key are remembered rather than worked out each time."""
         hours, keys = self._hours, self._keys
         per_hour, totals, by_member, by_channel = self.decisions, self.totals, self.by_member, self.by_channel
         moderation, channel_of = self.MODERATION, self.seen.channel

@@ -56,6 +56,6 @@ class PythonEventCounts:
 
 
 try:
-    from policyengine.report._observe import EventCounts
+    from policyengine.report._observe import DecisionCounts, EventCounts
 except ImportError:        # the C module is optional (setup.py): the same counts, more slowly
-    EventCounts = PythonEventCounts
+    EventCounts, DecisionCounts = PythonEventCounts, None
