@@ -47,3 +47,19 @@ def test_report_renders_in_headless_chromium_without_console_errors(tmp_path):
     dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", page.as_uri()],
                          capture_output=True, timeout=120).stdout.decode()
     assert dom.count("<rect") >= 3 and "Most affected members" in dom
+
+
+def test_a_number_past_a_double_is_a_bad_line_with_a_report_too(tmp_path):
+    # msgspec skips `1e999` in a field no rule reads; orjson, the general decoder, refuses the line.
+    # The record path used to evaluate it, and --report (which parsed the line with orjson) then
+    # stopped with an internal error. It is a bad line on every path, reported, the rest evaluated.
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"type":"message","ts":"2026-11-01T08:00:05Z","user":"n1","id":"m1","text":"加微信","x":1e999}\n'
+                   '{"type":"message","ts":"2026-11-01T08:00:06Z","user":"n2","id":"m2","text":"加微信","x":1e300}\n')
+    for report in ([], ["--report", str(tmp_path / "r.html")]):
+        r = run_cli("eval", "--policy", "policies/examples/ads.policy", "--out", str(tmp_path / "d.jsonl"), *report,
+                    str(log))
+        stderr = r.stderr.decode()
+        assert r.returncode == 0 and "log.jsonl:1: error[E0101]: invalid JSON: number is infinity" in stderr
+        assert "internal error" not in stderr and "log.jsonl:2" not in stderr
+        assert [line.count('"user":"n2"') for line in (tmp_path / "d.jsonl").read_text().splitlines()] == [1]

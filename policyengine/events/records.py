@@ -20,7 +20,9 @@ stricter than the contract (a `text` that is a number on an event type no rule r
 refused here and accepted there), never looser:
 - JSON a record would accept and orjson would not: invalid UTF-8 in a skipped field
   (msgspec does not check skipped strings), so replay checks every line it takes as a record
-  (`event_time` in events/_lines.c, else `bytes.decode`).
+  (`event_time` in events/_lines.c, else `bytes.decode`); a number past a double's range in a
+  skipped field (msgspec skips it, orjson refuses it), so a line msgspec decodes that may hold
+  one is parsed by orjson too (`orjson_checked`; the C scan takes no such number).
 - Values read as raw JSON (nested objects, fields of no declared type) are decoded by orjson
   when read, so they are exactly the values the general decoder gives.
 - Integers outside int64 (orjson reads those past 64 bits as floats): refused where a field is a
@@ -30,6 +32,7 @@ refused here and accepted there), never looser:
 """
 from __future__ import annotations
 
+import re
 import sys
 from functools import lru_cache
 from typing import Annotated, Union
@@ -130,6 +133,33 @@ _TYPE_NAMES = tuple(sys.intern(name) for name in BUILTIN_EVENTS)
 _STRINGS = {"type": 1, "user": 2, "target_user": 2, "channel": 2, "community": 2}
 
 
+# A number orjson may read past a double's range: an exponent, or 309 digits before any point.
+_MAY_OVERFLOW = re.compile(rb"[0-9][eE]|[0-9]{309}")
+
+
+def orjson_checked(decode):
+    """msgspec's decode, refusing also a line with a number past a double's range (`1e999`, an
+    integer of 400 digits) in a field no rule reads: msgspec skips it unread, and orjson, the
+    general decoder, refuses the line (`number is infinity when parsed as double`), so the record
+    path evaluated an event the dict path called a bad line (and `eval --report`, which parsed
+    the line with orjson, stopped with an internal error). Only that refusal is taken from
+    orjson: any other stays msgspec's to make, as before. Only lines the C scan is not sure of
+    come here (it takes no exponent and no number over 40 characters), and only those that may
+    hold such a number are parsed twice."""
+    loads, may_overflow = orjson.loads, _MAY_OVERFLOW.search
+
+    def checked(line):
+        record = decode(line)
+        if may_overflow(line):
+            try:
+                loads(line)
+            except orjson.JSONDecodeError as err:
+                if str(err).startswith("number is infinity"):
+                    raise msgspec.DecodeError(str(err)) from None
+        return record
+    return checked
+
+
 @lru_cache(maxsize=16)
 def _scanner(fields: tuple[RecordField, ...]):
     """The C scan (events/_records.c) for the record type of `fields`, msgspec's decoder behind it."""
@@ -137,14 +167,14 @@ def _scanner(fields: tuple[RecordField, ...]):
     record_type = decode.__self__.type
     order = record_type.__struct_fields__
     spec = tuple((f.name.encode(), SCAN_KINDS[f.kind], order.index(f.attr), _STRINGS.get(f.name, 0)) for f in fields)
-    return RecordDecoder(record_type, spec, decode, _TYPE_NAMES)
+    return RecordDecoder(record_type, spec, orjson_checked(decode), _TYPE_NAMES)
 
 
 def record_decoder(fields: tuple[RecordField, ...]):
     """`decode(line) → record`: the C scan for the lines of the common shape, msgspec's decoder
-    for the others and where the scan was not built. Both give the same record."""
+    (checked by orjson) for the others and where the scan was not built. Both give the same record."""
     if RecordDecoder is None:                       # pragma: no cover - no C compiler at install
-        return msgspec_record_decoder(fields)
+        return orjson_checked(msgspec_record_decoder(fields))
     return _scanner(fields).decode
 
 
@@ -156,7 +186,7 @@ def timed_record_decoder(fields: tuple[RecordField, ...]):
     clock's watermark to it."""
     if RecordDecoder is not None:
         return _scanner(fields).decode_timed
-    return python_timed_decoder(msgspec_record_decoder(fields))   # pragma: no cover - no C compiler at install
+    return python_timed_decoder(orjson_checked(msgspec_record_decoder(fields)))   # pragma: no cover - no C compiler at install
 
 
 def python_timed_decoder(decode):
