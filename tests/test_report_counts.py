@@ -81,6 +81,10 @@ def test_lines_are_counted_as_the_definition_counts_orjsons_dicts(observed):
         event = _outcome(lambda: orjson.loads(line))
         if isinstance(event, dict) and isinstance(event.get("id"), str):
             assert c.channel(event["id"]) == python.channel(event["id"])
+    hours = sorted({ts // HOUR_US for _, ts in observed}) + [7]                     # hour 7: maybe none posted
+    for some in ([], hours[:1], hours[1:], hours[::2], None):
+        assert c.active_count(some) == python.active_count(some)
+        assert c.active_shared(hours[:2], some or hours) == python.active_shared(hours[:2], some or hours)
 
 
 def test_the_scan_reads_the_plain_line_and_leaves_the_rest_to_orjson():
@@ -114,6 +118,13 @@ def test_dicts_are_counted_alike(make):
     c.observe({"type": "join", "user": "u2", "id": 7, "channel": "g"}, HOUR_US)
     c.observe({"type": 1, "user": "u3", "id": "e3", "channel": ""}, HOUR_US)
     assert _counts(c) == (3, {0: 1}, {1: 1}, {0: {"u1"}})
+    # Members as a set holds them: by equality (1 and True are one member, "1" another), a name
+    # that is not UTF-8 (a lone surrogate, made in Python) among them, the same name by the line.
+    for user in (1, True, "1", None, "\ud800", "u1"):
+        c.observe({"type": "message", "user": user}, 2 * HOUR_US)
+    c.observe_line(b'{"type":"message","user":"u1"}', 3 * HOUR_US)
+    assert c.active[2] == {1, "1", None, "\ud800", "u1"}                           # hour 2
+    assert (c.active_count(), c.active_count([2]), c.active_shared([0], [2, 3])) == (5, 5, 1)
     # an empty channel is looked for in the older generation, as `a or b` does: not there, None
     assert (c.channel("e1"), c.channel("e3"), c.channel("e9")) == ("g", None, None)
 

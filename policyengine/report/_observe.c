@@ -29,7 +29,15 @@ typedef struct Generation Generation;
 typedef struct {
     Py_hash_t hash;
     PyObject *name;                             /* held; NULL: an empty slot */
+    Py_ssize_t number;                          /* the member's number: its bit in an hour's map */
 } Named;
+
+/* The members who posted in one hour: a bit a member number. */
+typedef struct {
+    PyObject *hour;                             /* held */
+    uint64_t *words;
+    Py_ssize_t nwords;
+} HourMap;
 
 typedef struct {
     Py_hash_t hash;
@@ -103,7 +111,14 @@ static PyObject *orjson_loads, *one, *s_type, *s_user, *s_channel, *s_id, *s_get
 typedef struct {
     PyObject_HEAD
     long long events;
-    PyObject *messages, *joins, *active;        /* hour → count, count, set of members */
+    PyObject *messages, *joins;                 /* hour → count */
+    /* Who posted in each hour, as bits of member numbers: sets of names were ~500 MB of the
+     * reference policies' report over 10M events and 1M members (a set a hour of ~60 000). */
+    PyObject *by_number;                        /* list: each member by number */
+    PyObject *others;                           /* members that are not strs (the dict path) → number */
+    PyObject *hour_index;                       /* hour → its map's index */
+    HourMap *maps;
+    Py_ssize_t nmaps, maps_room, last_map;      /* last_map: the map used last, or -1 */
     Generation *channel_of, *channel_before;    /* event id → channel, two generations */
     struct { PyObject *text; Py_ssize_t len; char bytes[CACHED_CHANNEL]; } cached[CACHED_CHANNELS];
     Named *members;                             /* each member's name made once (member_named) */
@@ -197,30 +212,93 @@ static int bump(PyObject *counter, PyObject *key) {
     return failed;
 }
 
-/* active[hour].add(user), as a defaultdict(set) takes it: the hour's set made first. */
-static int add_active(EventCounts *s, PyObject *hour, PyObject *user) {
-    PyObject *members = PyDict_GetItemWithError(s->active, hour);    /* borrowed */
-    if (members == NULL) {
-        if (PyErr_Occurred()) return -1;
-        PyObject *made = PySet_New(NULL);
-        if (made == NULL || PyDict_SetItem(s->active, hour, made) < 0) {
-            Py_XDECREF(made);
+/* The map of `hour` (made empty when the hour has none), or NULL with an exception. */
+static HourMap *map_of(EventCounts *s, PyObject *hour) {
+    if (s->last_map >= 0 && s->maps[s->last_map].hour == hour) return &s->maps[s->last_map];
+    PyObject *index = PyDict_GetItemWithError(s->hour_index, hour);          /* borrowed */
+    if (index != NULL) {
+        s->last_map = PyLong_AsSsize_t(index);
+        return &s->maps[s->last_map];
+    }
+    if (PyErr_Occurred()) return NULL;
+    if (s->nmaps == s->maps_room) {
+        Py_ssize_t room = s->maps_room * 2 + 16;
+        HourMap *grown = PyMem_Realloc(s->maps, room * sizeof(HourMap));
+        if (grown == NULL) return (HourMap *)PyErr_NoMemory();
+        s->maps = grown;
+        s->maps_room = room;
+    }
+    PyObject *at = PyLong_FromSsize_t(s->nmaps);
+    if (at == NULL || PyDict_SetItem(s->hour_index, hour, at) < 0) {
+        Py_XDECREF(at);
+        return NULL;
+    }
+    Py_DECREF(at);
+    s->maps[s->nmaps] = (HourMap){Py_NewRef(hour), NULL, 0};
+    s->last_map = s->nmaps++;
+    return &s->maps[s->last_map];
+}
+
+static int map_set(HourMap *map, Py_ssize_t number) {
+    Py_ssize_t word = number >> 6;
+    if (word >= map->nwords) {
+        Py_ssize_t nwords = word + 1 + word / 2;
+        uint64_t *grown = PyMem_Realloc(map->words, nwords * sizeof(uint64_t));
+        if (grown == NULL) {
+            PyErr_NoMemory();
             return -1;
         }
-        Py_DECREF(made);
-        members = made;
+        memset(grown + map->nwords, 0, (nwords - map->nwords) * sizeof(uint64_t));
+        map->words = grown;
+        map->nwords = nwords;
     }
-    return PySet_Add(members, user);
+    map->words[word] |= UINT64_C(1) << (number & 63);
+    return 0;
+}
+
+static Py_ssize_t member_number(EventCounts *s, const char *bytes, Py_ssize_t len, PyObject *name);
+
+/* The number of a member given as an object (the dict path): a str by its UTF-8 bytes, as the
+ * line path numbers names; anything else by equality, as a set would hold it. -1 with an
+ * exception (an unhashable member, as set.add raises). */
+static Py_ssize_t member_number_of(EventCounts *s, PyObject *user) {
+    if (PyUnicode_Check(user)) {
+        Py_ssize_t len;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(user, &len);
+        if (utf8 != NULL) return member_number(s, utf8, len, user);
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+        PyErr_Clear();                          /* a lone surrogate: numbered by equality below */
+    }
+    PyObject *held = PyDict_GetItemWithError(s->others, user);              /* borrowed */
+    if (held != NULL) return PyLong_AsSsize_t(held);
+    if (PyErr_Occurred()) return -1;
+    PyObject *number = PyLong_FromSsize_t(PyList_GET_SIZE(s->by_number));
+    if (number == NULL || PyDict_SetItem(s->others, user, number) < 0 || PyList_Append(s->by_number, user) < 0) {
+        Py_XDECREF(number);
+        return -1;
+    }
+    Py_DECREF(number);
+    return PyList_GET_SIZE(s->by_number) - 1;
+}
+
+/* active[hour].add(user), as a defaultdict(set) takes it: the hour's map made first. `number`:
+ * the member's, or -1 to number `user` here. */
+static int add_active(EventCounts *s, PyObject *hour, PyObject *user, Py_ssize_t number) {
+    HourMap *map = map_of(s, hour);
+    if (map == NULL) return -1;
+    if (number < 0 && (number = member_number_of(s, user)) < 0) return -1;
+    return map_set(map, number);
 }
 
 /* What the counts take of one event: its kind (1 message, 2 join, 0 other), its member (for a
- * message), its id's bytes and its channel (NULL: not both strings). */
-static int count(EventCounts *s, PyObject *ts, int kind, PyObject *user, const char *id, Py_ssize_t id_len,
-                 PyObject *channel) {
+ * message: its number, or -1 and the object to number), its id's bytes and its channel (NULL: not
+ * both strings). */
+static int count(EventCounts *s, PyObject *ts, int kind, PyObject *user, Py_ssize_t number, const char *id,
+                 Py_ssize_t id_len, PyObject *channel) {
     PyObject *hour = hour_of(s, ts);
     if (hour == NULL) return -1;
     s->events++;
-    int failed = kind == 1 ? bump(s->messages, hour) < 0 || add_active(s, hour, user) < 0
+    int failed = kind == 1 ? bump(s->messages, hour) < 0 || add_active(s, hour, user, number) < 0
                  : kind == 2 ? bump(s->joins, hour) < 0 : 0;
     Py_DECREF(hour);
     if (failed) return -1;
@@ -256,7 +334,7 @@ static PyObject *observe_dict(EventCounts *s, PyObject *event, PyObject *ts) {
     Py_ssize_t id_len = 0;
     int both = PyUnicode_Check(channel) && PyUnicode_Check(event_id);
     if (both && (id = id_bytes(event_id, &id_len, &owner)) == NULL) goto done;
-    if (count(s, ts, k, user, id, id_len, both ? channel : NULL) == 0) result = Py_NewRef(Py_None);
+    if (count(s, ts, k, user, -1, id, id_len, both ? channel : NULL) == 0) result = Py_NewRef(Py_None);
     Py_XDECREF(owner);
 done:
     Py_XDECREF(user);
@@ -339,29 +417,31 @@ static int text_is(const Found *f, const char *word, Py_ssize_t len) {
     return f->is == TEXT && f->len == len && memcmp(f->start, word, len) == 0;
 }
 
-/* The member named by the field's bytes, new: the str made the first time the name came, so that
- * each hour's set of members who posted holds one object a member (a str a message was 80 MB of
- * the reference policies' report over 1M events, and a malloc and a free each). NULL with an
- * exception when the bytes are not UTF-8. */
-static PyObject *member_named(EventCounts *s, const Found *f) {
-    const char *bytes = (const char *)f->start;
-    Py_hash_t hash = _Py_HashBytes(bytes, f->len);
+/* The number of the member named by these UTF-8 bytes: given in order of first sight, the name
+ * made a str then (or `name`, when given, is it) and kept by number. -1 with an exception when
+ * the bytes are not UTF-8. */
+static Py_ssize_t member_number(EventCounts *s, const char *bytes, Py_ssize_t len, PyObject *name) {
+    Py_hash_t hash = _Py_HashBytes(bytes, len);
     size_t i = (size_t)hash & s->members_mask;
     for (; s->members[i].name != NULL; i = (i + 1) & s->members_mask) {
         if (s->members[i].hash != hash) continue;
-        Py_ssize_t len;
-        const char *held = PyUnicode_AsUTF8AndSize(s->members[i].name, &len);    /* kept by the str */
-        if (held != NULL && len == f->len && memcmp(held, bytes, len) == 0) return Py_NewRef(s->members[i].name);
+        Py_ssize_t held_len;
+        const char *held = PyUnicode_AsUTF8AndSize(s->members[i].name, &held_len);    /* kept by the str */
+        if (held != NULL && held_len == len && memcmp(held, bytes, len) == 0) return s->members[i].number;
     }
-    PyObject *name = PyUnicode_DecodeUTF8(bytes, f->len, NULL);
-    if (name == NULL) return NULL;
+    name = name != NULL ? Py_NewRef(name) : PyUnicode_DecodeUTF8(bytes, len, NULL);
+    if (name == NULL) return -1;
+    if (PyList_Append(s->by_number, name) < 0) {
+        Py_DECREF(name);
+        return -1;
+    }
     if ((size_t)(s->members_n + 1) * 2 > s->members_mask + 1) {       /* at most half full */
         size_t room = (s->members_mask + 1) * 2;
         Named *grown = PyMem_Calloc(room, sizeof(Named));
         if (grown == NULL) {
-            Py_DECREF(name);
+            Py_DECREF(name);                    /* by_number keeps it: numbered, not found again */
             PyErr_NoMemory();
-            return NULL;
+            return -1;
         }
         for (size_t j = 0; j <= s->members_mask; j++) {
             if (s->members[j].name == NULL) continue;
@@ -374,9 +454,9 @@ static PyObject *member_named(EventCounts *s, const Found *f) {
         s->members_mask = room - 1;
         for (i = (size_t)hash & s->members_mask; s->members[i].name != NULL; i = (i + 1) & s->members_mask) {}
     }
-    s->members[i] = (Named){hash, Py_NewRef(name)};
+    s->members[i] = (Named){hash, name, PyList_GET_SIZE(s->by_number) - 1};
     s->members_n++;
-    return name;
+    return s->members[i].number;
 }
 
 static PyObject *observe_line(EventCounts *s, PyObject *line, PyObject *ts) {
@@ -390,17 +470,19 @@ static PyObject *observe_line(EventCounts *s, PyObject *line, PyObject *ts) {
         if (kind != 1 || found[F_USER].is != OTHER) {
             /* Every string made before anything is counted, so that a failure leaves the dict path
              * a line not counted at all. */
-            PyObject *user = NULL, *channel = NULL;
+            PyObject *channel = NULL;
+            Py_ssize_t number = -1;             /* the member's, for a message; -1: None's, numbered in count */
             int made = 1;
-            if (kind == 1) made = (user = found[F_USER].is == TEXT ? member_named(s, &found[F_USER]) : Py_NewRef(Py_None)) != NULL;
+            if (kind == 1 && found[F_USER].is == TEXT)
+                made = (number = member_number(s, (const char *)found[F_USER].start, found[F_USER].len, NULL)) >= 0;
             int both = found[F_CHANNEL].is == TEXT && found[F_ID].is == TEXT;
             if (made && both && !utf8_valid(found[F_ID].start, found[F_ID].len)) {
                 PyErr_SetString(PyExc_UnicodeDecodeError, "an id that is not UTF-8");    /* to orjson, below */
                 made = 0;
             }
             if (made && both) made = (channel = channel_named(s, found[F_CHANNEL].start, found[F_CHANNEL].len)) != NULL;
-            int counted = made ? count(s, ts, kind, user, (const char *)found[F_ID].start, found[F_ID].len, channel) : -1;
-            Py_XDECREF(user);
+            int counted = made ? count(s, ts, kind, Py_None, number, (const char *)found[F_ID].start, found[F_ID].len,
+                                       channel) : -1;
             Py_XDECREF(channel);
             if (counted == 0) return Py_NewRef(Py_None);
             if (made) return NULL;              /* the counting failed, not the scan */
@@ -532,12 +614,16 @@ static PyObject *EventCounts_new(PyTypeObject *type, PyObject *args, PyObject *k
     if (s == NULL) return NULL;
     s->messages = PyDict_New();
     s->joins = PyDict_New();
-    s->active = PyDict_New();
+    s->by_number = PyList_New(0);
+    s->others = PyDict_New();
+    s->hour_index = PyDict_New();
+    s->last_map = -1;
     s->channel_of = generation_new();
     s->channel_before = generation_new();
     s->members_mask = 1023;
     if ((s->members = PyMem_Calloc(s->members_mask + 1, sizeof(Named))) == NULL) PyErr_NoMemory();
-    if (s->messages == NULL || s->joins == NULL || s->active == NULL || s->channel_of == NULL || s->channel_before == NULL
+    if (s->messages == NULL || s->joins == NULL || s->by_number == NULL || s->others == NULL || s->hour_index == NULL
+        || s->channel_of == NULL || s->channel_before == NULL
         || s->members == NULL) {
         Py_DECREF(s);
         return NULL;
@@ -548,14 +634,18 @@ static PyObject *EventCounts_new(PyTypeObject *type, PyObject *args, PyObject *k
 static int EventCounts_traverse(EventCounts *s, visitproc visit, void *arg) {
     Py_VISIT(s->messages);
     Py_VISIT(s->joins);
-    Py_VISIT(s->active);
+    Py_VISIT(s->by_number);
+    Py_VISIT(s->others);
+    Py_VISIT(s->hour_index);
     return 0;
 }
 
 static int EventCounts_clear(EventCounts *s) {
     Py_CLEAR(s->messages);
     Py_CLEAR(s->joins);
-    Py_CLEAR(s->active);
+    Py_CLEAR(s->by_number);
+    Py_CLEAR(s->others);
+    Py_CLEAR(s->hour_index);
     Py_CLEAR(s->hour_obj);
     return 0;
 }
@@ -563,16 +653,117 @@ static int EventCounts_clear(EventCounts *s) {
 static void EventCounts_dealloc(EventCounts *s) {
     PyObject_GC_UnTrack(s);
     EventCounts_clear(s);
-    /* the memo, the cache and the members hold strs alone, which lead nowhere: freed here, not
-     * cleared above */
+    /* the memo, the cache, the members' table and the hours' maps hold strs and ints alone, which
+     * lead nowhere: freed here, not cleared above */
     generation_free(s->channel_of);
     generation_free(s->channel_before);
     for (int i = 0; i < CACHED_CHANNELS; i++) Py_XDECREF(s->cached[i].text);
     if (s->members != NULL)
         for (size_t i = 0; i <= s->members_mask; i++) Py_XDECREF(s->members[i].name);
     PyMem_Free(s->members);
+    for (Py_ssize_t i = 0; i < s->nmaps; i++) {
+        Py_DECREF(s->maps[i].hour);
+        PyMem_Free(s->maps[i].words);
+    }
+    PyMem_Free(s->maps);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
+
+/* The members in any of `hours` (an iterable of hours; None: every hour) as one map, in
+ * *words[*nwords] (PyMem, the caller's to free). -1 with an exception. */
+static int union_of(EventCounts *s, PyObject *hours, uint64_t **words, Py_ssize_t *nwords) {
+    *words = NULL;
+    *nwords = 0;
+    PyObject *it = hours == Py_None ? NULL : PyObject_GetIter(hours), *hour;
+    if (it == NULL && hours != Py_None) return -1;
+    for (Py_ssize_t i = 0;; i++) {
+        HourMap *map;
+        if (it == NULL) {
+            if (i >= s->nmaps) break;
+            map = &s->maps[i];
+        } else {
+            if ((hour = PyIter_Next(it)) == NULL) break;
+            PyObject *index = PyDict_GetItemWithError(s->hour_index, hour);
+            Py_DECREF(hour);
+            if (index == NULL) {
+                if (PyErr_Occurred()) break;
+                continue;
+            }
+            map = &s->maps[PyLong_AsSsize_t(index)];
+        }
+        if (map->nwords > *nwords) {
+            uint64_t *grown = PyMem_Realloc(*words, map->nwords * sizeof(uint64_t));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                break;
+            }
+            memset(grown + *nwords, 0, (map->nwords - *nwords) * sizeof(uint64_t));
+            *words = grown;
+            *nwords = map->nwords;
+        }
+        for (Py_ssize_t w = 0; w < map->nwords; w++) (*words)[w] |= map->words[w];
+    }
+    Py_XDECREF(it);
+    if (PyErr_Occurred()) {
+        PyMem_Free(*words);
+        *words = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *EventCounts_active_count(EventCounts *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "active_count(hours=None)");
+        return NULL;
+    }
+    uint64_t *words;
+    Py_ssize_t nwords, n = 0;
+    if (union_of(s, nargs ? args[0] : Py_None, &words, &nwords) < 0) return NULL;
+    for (Py_ssize_t w = 0; w < nwords; w++) n += __builtin_popcountll(words[w]);
+    PyMem_Free(words);
+    return PyLong_FromSsize_t(n);
+}
+
+static PyObject *EventCounts_active_shared(EventCounts *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "active_shared(hours, other_hours)");
+        return NULL;
+    }
+    uint64_t *a, *b;
+    Py_ssize_t na, nb, n = 0;
+    if (union_of(s, args[0], &a, &na) < 0) return NULL;
+    if (union_of(s, args[1], &b, &nb) < 0) {
+        PyMem_Free(a);
+        return NULL;
+    }
+    for (Py_ssize_t w = 0; w < na && w < nb; w++) n += __builtin_popcountll(a[w] & b[w]);
+    PyMem_Free(a);
+    PyMem_Free(b);
+    return PyLong_FromSsize_t(n);
+}
+
+/* hour → the set of members who posted, made from the maps (the definition's form: tests). */
+static PyObject *EventCounts_get_active(EventCounts *s, void *Py_UNUSED(closure)) {
+    PyObject *active = PyDict_New();
+    for (Py_ssize_t i = 0; active != NULL && i < s->nmaps; i++) {
+        PyObject *members = PySet_New(NULL);
+        for (Py_ssize_t w = 0; members != NULL && w < s->maps[i].nwords; w++)
+            for (uint64_t bits = s->maps[i].words[w]; bits; bits &= bits - 1)
+                if (PySet_Add(members, PyList_GET_ITEM(s->by_number, w * 64 + __builtin_ctzll(bits))) < 0) {
+                    Py_CLEAR(members);
+                    break;
+                }
+        if (members == NULL || PyDict_SetItem(active, s->maps[i].hour, members) < 0) Py_CLEAR(active);
+        Py_XDECREF(members);
+    }
+    return active;
+}
+
+static PyGetSetDef EventCounts_getset[] = {
+    {"active", (getter)EventCounts_get_active, NULL, "hour → the set of members who posted (made anew)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
 
 static PyMethodDef EventCounts_methods[] = {
     {"observe", (PyCFunction)(void (*)(void))EventCounts_observe, METH_FASTCALL,
@@ -582,6 +773,10 @@ static PyMethodDef EventCounts_methods[] = {
     {"observing", (PyCFunction)(void (*)(void))EventCounts_observing, METH_FASTCALL,
      "observing(decode_timed, stops): decode_timed(line, clock) that also observes each line it times, "
      "or whose clock stops at one of stops (replay.observed_timed)"},
+    {"active_count", (PyCFunction)(void (*)(void))EventCounts_active_count, METH_FASTCALL,
+     "active_count(hours=None): how many members posted in any of the hours (every hour: None)"},
+    {"active_shared", (PyCFunction)(void (*)(void))EventCounts_active_shared, METH_FASTCALL,
+     "active_shared(hours, other_hours): how many members posted in both spans"},
     {"channel", (PyCFunction)EventCounts_channel, METH_O,
      "channel(event_id): the channel the event came from, if it is still kept (falsy otherwise)"},
     {NULL, NULL, 0, NULL},
@@ -591,7 +786,6 @@ static PyMemberDef EventCounts_members[] = {
     {"events", T_LONGLONG, offsetof(EventCounts, events), READONLY, "events observed"},
     {"messages", T_OBJECT_EX, offsetof(EventCounts, messages), READONLY, "hour → messages"},
     {"joins", T_OBJECT_EX, offsetof(EventCounts, joins), READONLY, "hour → joins"},
-    {"active", T_OBJECT_EX, offsetof(EventCounts, active), READONLY, "hour → members who posted"},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -607,6 +801,7 @@ static PyTypeObject EventCountsType = {
     .tp_clear = (inquiry)EventCounts_clear,
     .tp_methods = EventCounts_methods,
     .tp_members = EventCounts_members,
+    .tp_getset = EventCounts_getset,
 };
 
 /* ---- decisions ----------------------------------------------------------------------------- */

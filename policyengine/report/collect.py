@@ -44,7 +44,8 @@ class ReportData:
 
     @property
     def active(self) -> dict:
-        """hour → members who posted"""
+        """hour → the set of members who posted (made anew each time in C: counts ask
+        `seen.active_count` and `seen.active_shared`)"""
         return self.seen.active
 
     def observe_decision(self, d: dict) -> None:
@@ -103,8 +104,9 @@ class Buckets:
     def joins(self, key: int) -> int:
         return sum(self.data.joins.get(h, 0) for h in self._hours(key))
 
-    def active(self, key: int) -> set:
-        return set().union(*(self.data.active.get(h, set()) for h in self._hours(key)))
+    def active(self, key: int) -> int:
+        """How many members posted in the bucket."""
+        return self.data.seen.active_count(self._hours(key))
 
     def decisions(self, key: int) -> Counter:
         total = Counter()
@@ -117,7 +119,7 @@ class Buckets:
         before = self.active(key - 1)
         if not before:
             return None
-        return len(before & self.active(key)) / len(before)
+        return self.data.seen.active_shared(self._hours(key - 1), self._hours(key)) / before
 
     def label(self, key: int) -> str:
         text = format_ts(key * self.size * HOUR_US)

@@ -21,7 +21,7 @@ def render(data: ReportData, title: str = "policyengine report") -> str:
     view = data.buckets()
     days = view.keys
     total_decisions = sum(data.totals.values())
-    kpis = [("events", data.events), ("decisions", total_decisions), ("members who posted", len(set().union(*data.active.values())) if data.active else 0),
+    kpis = [("events", data.events), ("decisions", total_decisions), ("members who posted", data.seen.active_count()),
             ("new members", sum(data.joins.values()))]
     parts = [f"<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>",
              f"<style>{CSS}</style></head><body>", f"<h1>{escape(title)}</h1>",
@@ -45,7 +45,7 @@ def render(data: ReportData, title: str = "policyengine report") -> str:
     rows = []
     for d in days:
         keep = view.retention(d)
-        rows.append((view.label(d), view.messages(d), len(view.active(d)), view.joins(d),
+        rows.append((view.label(d), view.messages(d), view.active(d), view.joins(d),
                      "-" if keep is None else f"{keep:.0%}"))
     parts.append(_table([view.unit, "messages", "active members", "new members", f"kept from the {view.unit} before"], rows))
     parts.append("<h2>Most affected members</h2>")
