@@ -648,3 +648,40 @@ def test_board_add_by_hand():
         store.events_seen = seen
         board_add(store, store.boards, (0, 1), member, amount)
     assert dict(store.boards[(0, 1)].items()) == {"u": (3.5, 7), "v": (1, 5)}
+
+
+_entries = st.dictionaries(st.sampled_from(["a", "b", "c", "d", "e", "张", "u10", "u9"]),
+                           st.tuples(st.one_of(st.integers(-2, 4), st.sampled_from([0.5, 2.0, -0.5])),
+                                     st.integers(0, 3)), max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_entries, st.integers(-1, 6), st.sampled_from([None, "vowels"]), st.booleans(), st.lists(st.sampled_from(
+    ["a", "b", "c", "d", "e", "张", "u10", "u9"]), max_size=3))
+def test_a_boards_winners_in_c_are_the_definitions(entries, top, allowed, as_column, emptied):
+    # runtime/_points.c's top_of against incentives.python_ranking: values tied and not, ≤ 0,
+    # ints beside floats; seqs tied (then the member decides); who may win; a column (rows of
+    # other members and rows emptied among them) or a dict.
+    from policyengine.runtime._columns import Column, MemberIndex
+    from policyengine.runtime._points import top_of
+    from policyengine.runtime.incentives import python_ranking
+    may = None if allowed is None else (lambda member: member[0] in "aeiou张")
+    board = entries
+    if as_column:
+        index = MemberIndex()
+        board, other = Column(index), Column(index)
+        for member in emptied:
+            other[member] = 1                   # a row made by another column
+            board[member] = (9, 9)
+            del board[member]                   # and one emptied in this one
+        for member, pair in entries.items():
+            board[member] = pair
+    assert top_of(board, top, may) == python_ranking(entries, top, may)
+
+
+def test_a_board_top_of_does_not_read_is_left_to_python():
+    from policyengine.runtime._points import top_of
+    from policyengine.runtime.incentives import ranking
+    odd = {"a": [3, 1], "b": (2, 0)}                            # a list, not a pair
+    assert top_of(odd, 2, None) is NotImplemented and ranking(odd, 2) == [("a", 3), ("b", 2)]
+    assert top_of({"a": (1, 0)}, 2_000, None) is NotImplemented and ranking({"a": (1, 0)}, 2_000) == [("a", 1)]

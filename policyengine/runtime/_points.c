@@ -675,6 +675,109 @@ static PyObject *drop_ended(PyObject *Py_UNUSED(self), PyObject *const *args, Py
     return table_drop_where(args[0], ended_by, args[1]) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
+/* ---- a board's winners ------------------------------------------------------------------- */
+/* incentives.ranking in C (the definition there): the `top` entries of a leaderboard — a dict or
+ * a column of member → (value, seq) — highest value first, then who reached it first (seq), then
+ * the member; values <= 0 never win; `allowed` (or None) says who may. The Python form built a
+ * 4-tuple an entry and the column's list of items: at 100 000 members a monthly close was ~60 ms
+ * of one `Engine.process` call, the embedded engine's slowest by twelve times. Here the entries
+ * are read where they lie, and only one that would enter the top so far is asked of `allowed`
+ * (a pure test of the member: rewards._among's). NotImplemented for a board it does not read (a
+ * value that is not a pair, a column keyed by 1-tuples, a top over 1 024): the Python form decides. */
+typedef struct {
+    PyObject *member, *pair;                    /* held: `allowed` runs Python, which could change the board */
+    PyObject *value, *seq;                      /* the pair's */
+} Entry;
+
+/* 1 when a ranks before b, 0 when not, -1 with an exception. */
+static int ranks_before(const Entry *a, const Entry *b) {
+    int c = PyObject_RichCompareBool(a->value, b->value, Py_GT);
+    if (c != 0) return c;
+    if ((c = PyObject_RichCompareBool(a->value, b->value, Py_LT)) != 0) return c < 0 ? -1 : 0;
+    if ((c = PyObject_RichCompareBool(a->seq, b->seq, Py_LT)) != 0) return c;
+    if ((c = PyObject_RichCompareBool(a->seq, b->seq, Py_GT)) != 0) return c < 0 ? -1 : 0;
+    return PyObject_RichCompareBool(a->member, b->member, Py_LT);
+}
+
+/* The entry offered, kept among the best n so far (best first, at most top of them): 1 when it
+ * was not a pair (the caller gives up), 0, or -1 with an exception. */
+static int offer(Entry *best, Py_ssize_t *n, Py_ssize_t top, PyObject *member, PyObject *pair, PyObject *allowed) {
+    if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) return 1;
+    Entry e = {member, pair, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)};
+    int positive = PyObject_RichCompareBool(e.value, zero, Py_GT);
+    if (positive <= 0) return positive;
+    Py_ssize_t at = *n;                         /* where it goes: after every entry that ranks before it */
+    while (at > 0) {
+        int before = ranks_before(&e, &best[at - 1]);
+        if (before < 0) return -1;
+        if (!before) break;
+        at--;
+    }
+    if (at >= top) return 0;
+    if (allowed != Py_None) {
+        PyObject *may = PyObject_CallOneArg(allowed, member);
+        int yes = may != NULL ? PyObject_IsTrue(may) : -1;
+        Py_XDECREF(may);
+        if (yes <= 0) return yes;
+    }
+    if (*n == top) {                            /* the last goes */
+        Py_DECREF(best[top - 1].member);
+        Py_DECREF(best[top - 1].pair);
+    }
+    Py_ssize_t kept = *n < top ? *n + 1 : top;
+    memmove(&best[at + 1], &best[at], (kept - at - 1) * sizeof(Entry));
+    Py_INCREF(member);
+    Py_INCREF(pair);
+    best[at] = e;
+    *n = kept;
+    return 0;
+}
+
+static PyObject *top_of(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "top_of(board, top, allowed)");
+        return NULL;
+    }
+    PyObject *board = args[0], *allowed = args[2];
+    Py_ssize_t top = PyLong_AsSsize_t(args[1]);
+    if (top == -1 && PyErr_Occurred()) return NULL;
+    if (top <= 0) return PyList_New(0);
+    int column = is_column(board);
+    if ((!column && !PyDict_CheckExact(board)) || (column && ((Column *)board)->unwrap) || top > 1024)
+        return Py_NewRef(Py_NotImplemented);
+    Entry *best = PyMem_Malloc(top * sizeof(Entry));
+    if (best == NULL) return PyErr_NoMemory();
+    /* The board is held while it is read: `allowed` runs Python, which could let go of it. */
+    Py_INCREF(board);
+    Py_ssize_t n = 0;
+    int status = 0;
+    if (column) {
+        Column *c = (Column *)board;
+        Py_ssize_t row;
+        FOR_EACH_PRESENT(c, row) {
+            if (status == 0 && row < c->room && c->values[row] != NULL)
+                status = offer(best, &n, top, c->index->keys[row], c->values[row], allowed);
+        }
+    } else {
+        Py_ssize_t pos = 0;
+        PyObject *member, *pair;
+        while (status == 0 && PyDict_Next(board, &pos, &member, &pair)) status = offer(best, &n, top, member, pair, allowed);
+    }
+    PyObject *winners = status == 0 ? PyList_New(n) : NULL;
+    for (Py_ssize_t i = 0; winners != NULL && i < n; i++) {
+        PyObject *pair = PyTuple_Pack(2, best[i].member, best[i].value);
+        if (pair == NULL) Py_CLEAR(winners);
+        else PyList_SET_ITEM(winners, i, pair);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_DECREF(best[i].member);
+        Py_DECREF(best[i].pair);
+    }
+    PyMem_Free(best);
+    Py_DECREF(board);
+    return status > 0 ? Py_NewRef(Py_NotImplemented) : winners;
+}
+
 static PyMethodDef functions[] = {
     {"replace_pair", (PyCFunction)(void (*)(void))replace_pair, METH_FASTCALL,
      "replace_pair(table, key, a, b) -> bool: table[key] = (a, b) where the key is already held"},
@@ -687,6 +790,8 @@ static PyMethodDef functions[] = {
      "drop_ended(table, now): every key whose value (a cooldown's end) is at or before now, gone"},
     {"board_add", (PyCFunction)(void (*)(void))board_add, METH_FASTCALL,
      "board_add(store, boards, key, member, amount[, seen]): a leaderboard's entry for member, amount added"},
+    {"top_of", (PyCFunction)(void (*)(void))top_of, METH_FASTCALL,
+     "top_of(board, top, allowed) -> [(member, value)]: incentives.ranking, or NotImplemented for a board it does not read"},
     {"cooldown_take", (PyCFunction)(void (*)(void))cooldown_take, METH_FASTCALL,
      "cooldown_take(table, key, now, width) -> bool: when no cooldown runs at now, table[key] = now + width and True"},
     {NULL, NULL, 0, NULL},
