@@ -1,5 +1,6 @@
-/* The report's counts of the events a replay evaluates (report/counts.py: PythonEventCounts is
- * the definition, tests/test_report_counts.py holds this to it).
+/* The report's counts of the events a replay evaluates and of the decisions made
+ * (report/counts.py: PythonEventCounts, and report/collect.py: ReportData.python_observe_decisions,
+ * are the definitions; tests/test_report_counts.py holds these to them).
  *
  * Why: the report reads four fields of each event (type, user, channel, id), and it used to be
  * handed each evaluated line as the dict orjson makes of the whole of it. Over 1M events of the
@@ -7,7 +8,8 @@
  * Here the line's top-level keys are scanned, the four values taken where they are plain strings,
  * and the counts kept without a dict of the event. A line the scan is not sure of (an escaped key,
  * an escaped value among the four, a member who is not a string, JSON the strict scan refuses)
- * goes to orjson and the dict path, as before. */
+ * goes to orjson and the dict path, as before. Who posted in an hour is kept as bits of member
+ * numbers, the event id → channel memo as bytes, so that an event makes no object. */
 #include "../events/_json_scan.h"   /* Cursor, scan_string, skip_value, past_ws; Python.h */
 #include <structmember.h>
 
@@ -121,7 +123,7 @@ typedef struct {
     Py_ssize_t nmaps, maps_room, last_map;      /* last_map: the map used last, or -1 */
     Generation *channel_of, *channel_before;    /* event id → channel, two generations */
     struct { PyObject *text; Py_ssize_t len; char bytes[CACHED_CHANNEL]; } cached[CACHED_CHANNELS];
-    Named *members;                             /* each member's name made once (member_named) */
+    Named *members;                             /* each member by name, made once (member_number) */
     size_t members_mask;
     Py_ssize_t members_n;
     int next_cached;                            /* the cache's entry to replace next */
