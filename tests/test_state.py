@@ -149,3 +149,34 @@ def test_state_with_an_output_that_is_not_a_regular_file(tmp_path):
     plain = tmp_path / "plain.jsonl"
     assert run_cli("eval", "--quiet", *POLICIES, "--out", str(plain), str(log)).returncode == 0
     assert plain.read_bytes().count(b"\n") > 100            # the log decides something
+
+
+def _state_values():
+    from collections import Counter, OrderedDict, deque
+    atoms = st.one_of(st.none(), st.booleans(), st.integers(-(1 << 63), (1 << 63) - 1), st.floats(allow_nan=False),
+                      st.text(max_size=4))
+    keys = st.one_of(st.integers(-3, 3), st.text(max_size=3), st.tuples(st.text(max_size=2), st.integers(0, 3)))
+    return st.recursive(atoms, lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.tuples(inner, inner), st.frozensets(st.integers(0, 9), max_size=4),
+        st.sets(st.text(max_size=3), max_size=4), st.dictionaries(keys, inner, max_size=4),
+        st.dictionaries(keys, inner, max_size=3).map(Counter), st.dictionaries(keys, inner, max_size=3).map(OrderedDict),
+        st.lists(st.integers(0, 99), max_size=4).map(deque)), max_leaves=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_state_values())
+def test_the_codecs_fast_encode_is_the_definitions(value):
+    # runtime/codec.py: `encode` takes exact dicts, lists, tuples and atoms first; anything else
+    # (a Counter, a deque, sets, subclasses) goes through `plain_encode`. Both give the same JSON.
+    from policyengine.runtime import codec
+    try:
+        expected = codec.plain_encode(value)
+    except TypeError:
+        expected = TypeError
+    try:
+        got = codec.encode(value)
+    except TypeError:
+        got = TypeError
+    assert got == expected
+    if expected is not TypeError:
+        assert orjson.dumps(got) == orjson.dumps(expected)

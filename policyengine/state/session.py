@@ -30,7 +30,7 @@ def log_identity(name: str) -> str:
 
 
 class StateSession:
-    def __init__(self, path: str, compiled: CompiledProgram, every_events: int = 100_000,
+    def __init__(self, path: str, compiled: CompiledProgram, every_events: int = 1_000_000,
                  every_seconds: float = 10.0):
         self.file = SqliteStore(path)
         self.compiled = compiled
