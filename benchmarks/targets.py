@@ -11,6 +11,7 @@ this run met it. "Near-linear" is read as at least NEAR_LINEAR times one worker.
 Targets (issue: Performance, items 4 and 5), on the issue's log (1M generated events):
 `eval` of the reference policies ≥ 1.0× the hand-written evaluator; the community pack ≥ 0.5× it;
 100 rules and a 10 000-word list < 2× one rule; 10M events over 1M members under 1 GB peak;
+`--state`'s overhead on the reference policies ≤ 10 % (the durable-state issue's target);
 `--workers 2` the same decisions as one worker, and near-linear on two cores (measured on the
 reference policies, whose rules are cheap, and on per-member spam rules, whose rules are not).
 Beside them, not a target: the pack against the hand-written evaluator with a memory-hungry
@@ -30,13 +31,16 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import orjson
 
 from benchmarks import rule_scaling, scale
+from benchmarks.command import eval_command
 from benchmarks.loggen import generate
 from benchmarks.neighbour import NoNeighbour, neighbour
 from benchmarks.throughput import REFERENCE, ROOT, decided, hand_written, write_log
@@ -54,7 +58,7 @@ WORKERS_DIFFER = "--workers 2 decided differently from one worker"
 def rounds(log: Path, repeat: int) -> tuple[dict[str, list[float]], list[str]]:
     """Each round: the hand-written evaluator, the reference policies on one worker and on two,
     the pack. Their times, and what decided differently."""
-    times: dict[str, list[float]] = {name: [] for name in ("hand", "reference", "workers", "pack")}
+    times: dict[str, list[float]] = {name: [] for name in ("hand", "reference", "workers", "pack", "state")}
     wrong: list[str] = []
     for _ in range(repeat):
         took, by_hand = hand_written(log)
@@ -64,11 +68,26 @@ def rounds(log: Path, repeat: int) -> tuple[dict[str, list[float]], list[str]]:
         took, two = eval_run(log, REFERENCE, 2)
         times["workers"].append(took)
         times["pack"].append(eval_run(log, PACK, 1)[0])
+        took, kept = with_state(log, REFERENCE)
+        times["state"].append(took)
         if decided(one) != by_hand:
             wrong.append("the reference policies decided differently from the hand-written evaluator")
         if two != one:
             wrong.append(f"{WORKERS_DIFFER} (reference policies)")
+        if kept != one:
+            wrong.append("`eval --state` decided differently from `eval` (reference policies)")
     return times, wrong
+
+
+def with_state(log: Path, policies: list[str]) -> tuple[float, bytes]:
+    """`eval --state` over `log` into a state file of its own (one that had seen the log would skip
+    it), its decisions to a file, default checkpoints: the time, then the output."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "out.jsonl"
+        start = time.perf_counter()
+        subprocess.run(eval_command(policies, "--state", str(Path(folder) / "state.db"), "--out", str(out), str(log)),
+                       check=True)
+        return time.perf_counter() - start, out.read_bytes()
 
 
 def beside_a_neighbour(log: Path, repeat: int) -> tuple[list[float], list[float], str]:
@@ -179,6 +198,10 @@ def main(argv=None) -> int:
                               times["reference"], f"{median['reference']:.2f} s against {median['hand']:.2f} s"))
         rows.append(ratio_row("`eval`, community pack, against the hand-written evaluator", 0.5, hand, times["pack"],
                               f"{median['pack']:.2f} s"))
+        over = of_medians(times["state"], times["reference"]) - 1
+        rows.append(("`eval --state` against `eval` in memory, reference policies (the durable-state issue)", "≤ +10 %",
+                     f"{over:+.1%} by medians, {paired(times['state'], times['reference']) - 1:+.1%} the rounds' ratios "
+                     f"({median['state']:.2f} s against {median['reference']:.2f} s)", judge(over, 0.10, False)))
         slow_hand, slow_pack, found = beside_a_neighbour(log, a.repeat)
         if slow_pack:
             rows.append(("`eval`, community pack, against the hand-written evaluator, both beside a memory-hungry "

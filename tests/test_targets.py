@@ -58,9 +58,10 @@ def test_the_peak_memory_is_not_the_measuring_process():
 
 
 def _fake_runs(monkeypatch, outputs: dict):
-    """eval runs that take 1 s and print `outputs[workers]`; the hand-written evaluator decides one
-    delete of u1's e1."""
+    """eval runs that take 1 s and print `outputs[workers]` (with --state: outputs["state"], else
+    one worker's); the hand-written evaluator decides one delete of u1's e1."""
     monkeypatch.setattr(targets, "eval_run", lambda log, policies, workers: (1.0, outputs[workers]))
+    monkeypatch.setattr(targets, "with_state", lambda log, policies: (1.1, outputs.get("state", outputs[1])))
     monkeypatch.setattr(targets, "hand_written", lambda log: (2.0, [("delete", "u1", "e1")]))
 
 
@@ -99,3 +100,21 @@ def test_a_timed_eval_gives_the_decisions_eval_prints(tmp_path):
     took, output = workers.run(log, REFERENCE, 2)
     printed = run_cli("eval", "--quiet", *(f for p in REFERENCE for f in ("--policy", p)), str(log)).stdout
     assert output == printed and output.count(b"\n") > 100
+
+
+def test_eval_with_state_deciding_unlike_eval_is_caught(monkeypatch):
+    _fake_runs(monkeypatch, {1: DELETE, 2: DELETE, "state": WARN})
+    times, wrong = targets.rounds(Path("log"), 2)
+    assert times["state"] == [1.1, 1.1]
+    assert wrong == ["`eval --state` decided differently from `eval` (reference policies)"] * 2
+
+
+def test_each_timed_eval_with_state_starts_a_state_file_of_its_own(tmp_path):
+    # A state file that had seen the log would skip its lines: the second run would decide nothing.
+    from benchmarks.throughput import REFERENCE, write_log
+    from tests.conftest import run_cli
+    log = tmp_path / "log.jsonl"
+    write_log(log, 20_000, 7)
+    printed = run_cli("eval", "--quiet", *(f for p in REFERENCE for f in ("--policy", p)), str(log)).stdout
+    first, second = targets.with_state(log, REFERENCE)[1], targets.with_state(log, REFERENCE)[1]
+    assert first == second == printed and printed.count(b"\n") > 100
