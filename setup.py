@@ -20,7 +20,7 @@ class BuildWithGrammar(build_py):
 
 setup(
     cmdclass={"build_py": BuildWithGrammar},
-    # Per-line checks of `eval`, log lines read into records, member-keyed columns, sliding windows, awards of points, calendar days, short word lists, the writing and counting of decisions and the report's counts in C (docs/performance.md). Optional: where it cannot be built,
+    # Per-line checks of `eval`, log lines read into records, member-keyed columns, sliding windows, awards of points, calendar days, short word lists, the state's encoding, the writing and counting of decisions and the report's counts in C (docs/performance.md). Optional: where it cannot be built,
     # the same answers come from Python, more slowly. -O3 (Python's own flags): 2.6 % fewer instructions an event
     # than -O2 on the community pack, ~1 % less time (seventeenth session).
     ext_modules=[Extension(f"policyengine.events.{name}", [f"policyengine/events/{name}.c"],
@@ -31,7 +31,7 @@ setup(
                 [Extension(f"policyengine.runtime.{name}", [f"policyengine/runtime/{name}.c"], extra_compile_args=["-O3"],
                            depends=["policyengine/runtime/_columns.h", "policyengine/runtime/_ints.h", "policyengine/runtime/_times.h",
                                     "policyengine/output/_decisions.h"], optional=True)
-                 for name in ("_columns", "_windows", "_points", "_periods", "_words")] +
+                 for name in ("_columns", "_windows", "_points", "_periods", "_words", "_codec")] +
                 [Extension("policyengine.output._decisions", ["policyengine/output/_decisions.c"],
                            depends=["policyengine/output/_decisions.h", "policyengine/output/_record.h",
                                     "policyengine/output/_tally.h", "policyengine/events/_format.h", "policyengine/runtime/_ints.h"], extra_compile_args=["-O3"], optional=True),

@@ -91,7 +91,6 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     tally = Tally()
     late_seen = evaluator.late_events
     lineno = 0
-    every = checkpoint.every_events if checkpoint is not None else 0
     checkpointing = checkpoint is not None
 
     def one_line(line: bytes | None, lineno: int) -> None:
@@ -191,7 +190,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                 continue
             if lineno < skip:
                 batch, lineno = batch[skip - lineno:], skip
-            if checkpointing and (every and lineno - committed >= every or checkpoint.due()) and lineno > committed:
+            if checkpointing and lineno > committed and checkpoint.due(lineno - committed):
                 checkpoint.checkpoint(identity, lineno)
                 committed = lineno
             if loop is not None:

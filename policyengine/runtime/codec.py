@@ -14,22 +14,23 @@ from policyengine.runtime.aggregates import COUNT_TIMES, Window
 _ATOMS = frozenset({type(None), bool, int, float, str})     # JSON's own: stored as they are
 
 
-def encode(value):
+def python_encode(value):
     """`plain_encode`, the definition, with the common shapes first by exact class: a state is
     mostly dicts of members to tuples and lists of numbers, and calling the definition for each
     number was most of a checkpoint (the community pack at 2 000 members: ~85 ms a checkpoint,
-    ten over 1M events, +42 % on `eval --state`)."""
+    ten over 1M events, +42 % on `eval --state`). `encode` is this in C where it was built
+    (runtime/_codec.c)."""
     cls = value.__class__
     if cls in _ATOMS:
         return value
     if cls is tuple:
-        return {"t": [v if v.__class__ in _ATOMS else encode(v) for v in value]}
+        return {"t": [v if v.__class__ in _ATOMS else python_encode(v) for v in value]}
     if cls is list:
-        return [v if v.__class__ in _ATOMS else encode(v) for v in value]
+        return [v if v.__class__ in _ATOMS else python_encode(v) for v in value]
     if cls is dict:
-        return {"d": [[k if k.__class__ in _ATOMS else encode(k), v if v.__class__ in _ATOMS else encode(v)]
+        return {"d": [[k if k.__class__ in _ATOMS else python_encode(k), v if v.__class__ in _ATOMS else python_encode(v)]
                       for k, v in value.items()]}
-    return plain_encode(value, encode)
+    return plain_encode(value, python_encode)
 
 
 def plain_encode(value, inner=None):
@@ -74,6 +75,20 @@ def decode(value):
     raise ValueError(f"unknown encoded value with keys {sorted(value)}")
 
 
+try:
+    from policyengine.runtime._codec import encode as _encode_in_c
+except ImportError:         # the C module is optional (setup.py)
+    encode = python_encode
+else:
+    def encode(value):
+        """A value as JSON that keeps its kind (`plain_encode`): the common shapes in C, the rest
+        through `plain_encode`, which hands what it holds back here."""
+        return _encode_in_c(value, _encode_other)
+
+    def _encode_other(value):
+        return plain_encode(value, encode)
+
+
 def dumps(value) -> bytes:
     return orjson.dumps(encode(value))
 
@@ -82,4 +97,4 @@ def loads(blob: bytes):
     return decode(orjson.loads(blob))
 
 
-__all__ = ["encode", "plain_encode", "decode", "dumps", "loads", "Counter"]
+__all__ = ["encode", "python_encode", "plain_encode", "decode", "dumps", "loads", "Counter"]
