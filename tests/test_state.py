@@ -178,3 +178,32 @@ def test_the_codecs_fast_encode_is_the_definitions(value):
         except TypeError:
             outcomes.append(TypeError)
     assert outcomes[1] == outcomes[0] and outcomes[2] == outcomes[0]
+
+
+def test_a_checkpoint_waits_nine_times_the_last_ones_time(tmp_path, monkeypatch):
+    # StateSession.due: every N lines or S seconds, but never sooner after a checkpoint than PAUSE
+    # times that checkpoint's own time. The clock is ours: a checkpoint here "takes" 2 s.
+    from policyengine.loader import load_text
+    from policyengine.compiler import compile_program
+    from policyengine.state import session as sessions
+    clock = [100.0]
+    monkeypatch.setattr(sessions.time, "monotonic", lambda: clock[0])
+    compiled = compile_program(load_text([("p.policy", 'rule r { on message when count(message by user) > 1 '
+                                                       'do flag("x") }\n')]).program)
+    s = sessions.StateSession(str(tmp_path / "s.db"), compiled, every_events=10, every_seconds=60.0)
+    assert not s.due(9) and s.due(10)                        # no checkpoint yet: no pause
+    save = s.file.save
+
+    def slow_save(rows, meta):
+        clock[0] += 2.0
+        save(rows, meta)
+    monkeypatch.setattr(s.file, "save", slow_save)
+    s.checkpoint(None, 10)
+    assert s.pause == sessions.PAUSE * 2.0 == 18.0
+    clock[0] += 17.9
+    assert not s.due(1_000_000)                              # lines enough, but 17.9 s < 18 s
+    clock[0] += 0.1
+    assert s.due(10) and not s.due(9)                        # the pause is over: lines decide again
+    clock[0] += 60.0
+    assert s.due(0)                                          # … or the seconds
+    s.close()

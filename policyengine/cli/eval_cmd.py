@@ -45,7 +45,8 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint-every", type=int, default=1_000_000, metavar="N",
                    help="with --state: checkpoint every N log lines (default 1000000) …")
     p.add_argument("--checkpoint-seconds", type=float, default=10.0, metavar="S",
-                   help="… or every S seconds, whichever comes first (default 10)")
+                   help="… or every S seconds, whichever comes first (default 10); never sooner after the "
+                        "last checkpoint than nine times the time it took")
     p.add_argument("--allowed-lateness", type=float, default=0.0, metavar="SECONDS",
                    help="do not warn about events at most this much older than the latest one (they are still "
                         "evaluated at the latest time); default 0")
