@@ -183,8 +183,8 @@ def test_the_codecs_fast_encode_is_the_definitions(value):
 def test_a_checkpoint_waits_nine_times_the_last_ones_time(tmp_path, monkeypatch):
     # StateSession.due: every N lines or S seconds, but never sooner after a checkpoint than PAUSE
     # times that checkpoint's own time. The clock is ours: a checkpoint here "takes" 2 s.
-    from policyengine.loader import load_text
     from policyengine.compiler import compile_program
+    from policyengine.loader import load_text
     from policyengine.state import session as sessions
     clock = [100.0]
     monkeypatch.setattr(sessions.time, "monotonic", lambda: clock[0])
