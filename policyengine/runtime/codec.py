@@ -11,30 +11,9 @@ import orjson
 from policyengine.runtime.aggregates import COUNT_TIMES, Window
 
 
-_ATOMS = frozenset({type(None), bool, int, float, str})     # JSON's own: stored as they are
-
-
-def python_encode(value):
-    """`plain_encode`, the definition, with the common shapes first by exact class: a state is
-    mostly dicts of members to tuples and lists of numbers, and calling the definition for each
-    number was most of a checkpoint (the community pack at 2 000 members: ~85 ms a checkpoint,
-    ten over 1M events, +42 % on `eval --state`). `encode` is this in C where it was built
-    (runtime/_codec.c)."""
-    cls = value.__class__
-    if cls in _ATOMS:
-        return value
-    if cls is tuple:
-        return {"t": [v if v.__class__ in _ATOMS else python_encode(v) for v in value]}
-    if cls is list:
-        return [v if v.__class__ in _ATOMS else python_encode(v) for v in value]
-    if cls is dict:
-        return {"d": [[k if k.__class__ in _ATOMS else python_encode(k), v if v.__class__ in _ATOMS else python_encode(v)]
-                      for k, v in value.items()]}
-    return plain_encode(value, python_encode)
-
-
 def plain_encode(value, inner=None):
-    """A value as JSON that keeps its kind; `inner` encodes what it holds (itself by default)."""
+    """A value as JSON that keeps its kind; `inner` encodes what it holds (itself by default).
+    The definition of `encode`, which takes the common shapes in C where it was built."""
     inner = inner or plain_encode
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -78,11 +57,13 @@ def decode(value):
 try:
     from policyengine.runtime._codec import encode as _encode_in_c
 except ImportError:         # the C module is optional (setup.py)
-    encode = python_encode
+    encode = plain_encode
 else:
     def encode(value):
-        """A value as JSON that keeps its kind (`plain_encode`): the common shapes in C, the rest
-        through `plain_encode`, which hands what it holds back here."""
+        """`plain_encode`, its common shapes (atoms, exact lists, tuples and dicts) in C
+        (runtime/_codec.c): a state is mostly dicts of members to tuples of numbers, and encoding
+        them in Python was most of a checkpoint. The rest goes through `plain_encode`, which hands
+        what it holds back here."""
         return _encode_in_c(value, _encode_other)
 
     def _encode_other(value):
@@ -97,4 +78,4 @@ def loads(blob: bytes):
     return decode(orjson.loads(blob))
 
 
-__all__ = ["encode", "python_encode", "plain_encode", "decode", "dumps", "loads", "Counter"]
+__all__ = ["encode", "plain_encode", "decode", "dumps", "loads", "Counter"]
