@@ -27,7 +27,7 @@ from policyengine.loader import LoadResult, load_paths, load_text
 from policyengine.model import Decision, Event
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.store import MemoryStore
-from policyengine.state.snapshot import capture, collector_paused, restore
+from policyengine.state.snapshot import capture, restore
 
 __all__ = ["Engine", "PolicyError", "BadEvent", "Decision", "Event"]
 
@@ -191,7 +191,7 @@ class Engine:
         """Save the state to the `state` file given at load time."""
         if self._state_file is None:
             raise RuntimeError("this engine was loaded without a state file")
-        with self._lock, collector_paused():
+        with self._lock:
             self._state_file.save(capture(self.evaluator.store, self.compiled), {})
 
     def profile(self) -> dict:

@@ -16,7 +16,7 @@ import time
 
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime.store import MemoryStore
-from policyengine.state.snapshot import capture, collector_paused, restore
+from policyengine.state.snapshot import capture, restore
 from policyengine.state.sqlite import SqliteStore
 
 
@@ -91,8 +91,7 @@ class StateSession:
             self.out.flush()
             os.fsync(self.out.fileno())
             meta["output"] = {"path": self.out_path, "bytes": self.out.tell()}
-        with collector_paused():
-            self.file.save(capture(self.store, self.compiled), meta)
+        self.file.save(capture(self.store, self.compiled), meta)
         self.last_commit = time.monotonic()
         self.pause = PAUSE * (self.last_commit - started)
         self.checkpoints += 1

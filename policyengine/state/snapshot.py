@@ -7,9 +7,6 @@ are dropped, each with a warning naming it.
 """
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
-
 import msgspec
 
 from policyengine.compiler import CompiledProgram
@@ -53,22 +50,6 @@ def _plain(table):
     """What a state file holds of a table: a member-keyed column (runtime/_columns.c) as a dict;
     anything else as it is."""
     return table.to_dict() if Column is not None and table.__class__ is Column else table
-
-
-@contextmanager
-def collector_paused():
-    """The cycle collector kept out of a checkpoint. Encoding a state makes a list or a dict for
-    each member's values, and with Python's thresholds those allocations set off collections that
-    walk the whole state again: `Engine.checkpoint` of the community pack at 100 000 members took
-    1.9 s, ~1 s of it the collector's. What a checkpoint makes holds no cycle (JSON-shaped
-    values, dropped once written), so nothing is left for the collector afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
