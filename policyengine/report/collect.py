@@ -7,7 +7,6 @@ from policyengine.events.timestamps import format_ts, parse_ts
 from policyengine.report.counts import HOUR_US, DecisionCounts, EventCounts
 
 
-
 class ReportData:
     def __init__(self) -> None:
         # The events' counts (report/counts.py: read from each line in C where it was built).
@@ -19,8 +18,6 @@ class ReportData:
         self.by_member = Counter()                 # member → moderation decisions about them
         self.by_channel = Counter()                # channel → decisions (from the triggering event)
         self.totals = Counter()                    # (policy/rule, action) → n
-        self._hours: dict[str, int] = {}           # "YYYY-MM-DDTHH" of a UTC time → its hour
-        self._keys: dict[tuple, tuple] = {}        # (policy, rule, action) → (policy/rule, action)
         self.observe_decisions = self.python_observe_decisions
         if DecisionCounts is not None:                  # in C where built (report/_observe.c)
             self.observe_decisions = DecisionCounts(self.decisions, self.totals, self.by_member, self.by_channel,
@@ -54,29 +51,16 @@ class ReportData:
     def python_observe_decisions(self, decisions) -> None:
         """Decisions in the order made: dicts, or the records eval's writer takes (they read as
         the dicts they stand for). The definition of `observe_decisions`, which is this in C
-        where report/_observe.c was built. The pack decides on six events in ten, so the hour of
-        a time and the (policy/rule, action) key are remembered rather than worked out each time."""
-        hours, keys = self._hours, self._keys
-        per_hour, totals, by_member, by_channel = self.decisions, self.totals, self.by_member, self.by_channel
-        moderation, channel_of = self.MODERATION, self.seen.channel
+        where report/_observe.c was built."""
         for d in decisions:
-            ts = d["ts"]
-            hour = hours.get(ts[:13]) if ts[13:14] == ":" and ts[-1:] == "Z" else None
-            if hour is None:
-                hour = _hour_of(ts)
-                if ts[13:14] == ":" and ts[-1:] == "Z":
-                    hours[ts[:13]] = hour          # the hour of any UTC time in it
-            policy, rule, action = d["policy"], d["rule"], d["action"]
-            key = keys.get((policy, rule, action))
-            if key is None:
-                key = keys[(policy, rule, action)] = (f"{policy}/{rule}", action)
-            per_hour[hour][key] += 1
-            totals[key] += 1
-            if action in moderation and d.get("user"):
-                by_member[d["user"]] += 1
-            channel = d.get("channel") or channel_of(d.get("event_id") or "")
+            key = (f"{d['policy']}/{d['rule']}", d["action"])
+            self.decisions[_hour_of(d["ts"])][key] += 1
+            self.totals[key] += 1
+            if d["action"] in self.MODERATION and d.get("user"):
+                self.by_member[d["user"]] += 1
+            channel = d.get("channel") or self.seen.channel(d.get("event_id") or "")
             if channel:
-                by_channel[channel] += 1
+                self.by_channel[channel] += 1
 
     def buckets(self) -> "Buckets":
         """Hours when the log spans three days or less, else days."""

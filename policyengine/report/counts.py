@@ -5,9 +5,10 @@ decisions about it).
 Two forms with one meaning: `PythonEventCounts` here is the definition, and `EventCounts` in C
 (report/_observe.c, where it was built) reads the four fields it needs straight from the line's
 bytes instead of decoding the whole line into a dict, and keeps an hour's members as bits of
-member numbers instead of a set of names (its `active` makes the sets when asked). Observing a line was ~1.8 µs an event,
-most of `eval --report`'s cost over `eval` (the reference policies over 1M events: 2.42 s
-against 0.66 s); tests/test_report_counts.py holds the C form to this one."""
+member numbers instead of a set of names (its `active` makes the sets when asked). Observing a
+line was ~1.8 µs an event, most of `eval --report`'s cost over `eval` (the reference policies
+over 1M events: 2.42 s against 0.66 s); tests/test_report_counts.py holds the C form to this
+one."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
