@@ -11,8 +11,9 @@ files with a mark after each batch of lines (`replay`'s progress). The parent re
 they grow and matches batch k of one version against batch k of the other as soon as both are
 written, so memory holds the differences, not the decisions, and the matching takes the time the
 replays leave: a decision with nothing to match yet waits (the other version may make it later);
-what still waits at the end was added or removed. Changes are listed in the order they were made, then removals in the current version's
-order, then additions in the new one's: the same on every run. Messages come after both replays:
+what still waits at the end was added or removed. Changes are listed in the order they were made,
+then removals in the current version's order, then additions in the new one's: the same on every
+run. Messages come after both replays:
 the current version's (bad lines, a damaged log, its rules' failures), then the new one's (its
 rules' failures).
 """
@@ -125,6 +126,7 @@ def _end_batch(spool) -> None:
 
 
 _BATCH_END = b"-\n"          # between the spooled decisions (JSON objects) of two batches
+_BATCH_MARK = _BATCH_END[:-1]   # … as a line read back
 
 
 def run(args) -> int:
@@ -198,12 +200,16 @@ class _Tail:
             return False
         *whole, self.partial = (self.partial + data).split(b"\n")
         for line in whole:
-            if line == b"-":                # _BATCH_END
+            if line == _BATCH_MARK:
                 self.batches.append(self.lines)
                 self.lines = []
             else:
                 self.lines.append(line)
         return True
+
+    def decisions(self) -> list[dict]:
+        """The next complete batch's decisions (none when no batch is left)."""
+        return [orjson.loads(line) for line in (self.batches.popleft() if self.batches else ())]
 
     def close(self) -> None:
         self.file.close()
@@ -214,22 +220,20 @@ def _match_as_they_come(tails: list[_Tail], comparison: "Comparison", replayed) 
     matching takes the time the replays leave (it waited for both to end: 2.0 s of the pack's 4.8
     against an edited pack over 1M events). `replayed()`: whether both workers have ended, after
     which what their spools hold is all they wrote."""
-    loads = orjson.loads
     current, changed = tails
+
+    def match(every: bool) -> None:
+        """Batch k of each while both have one (`every`: while either has: none will come)."""
+        while current.batches and changed.batches or every and (current.batches or changed.batches):
+            comparison.match(current.decisions(), changed.decisions())
     while True:
         ended = replayed()                  # asked first: what was written before it is read below
         came = current.read() | changed.read()
-        while current.batches and changed.batches:
-            comparison.match([loads(line) for line in current.batches.popleft()],
-                             [loads(line) for line in changed.batches.popleft()])
+        match(ended)
         if ended:
-            break
+            return
         if not came:
             time.sleep(0.002)
-    # a version with more batches than the other (as the whole lists would have it: none wait)
-    while current.batches or changed.batches:
-        comparison.match([loads(line) for line in (current.batches.popleft() if current.batches else ())],
-                         [loads(line) for line in (changed.batches.popleft() if changed.batches else ())])
 
 
 def _same(a: dict, b: dict) -> bool:
