@@ -187,13 +187,18 @@ static PyObject *channel_named(EventCounts *s, const unsigned char *bytes, Py_ss
 }
 
 
-/* The hour of `ts` (µs, floored as Python's // floors) as an int, new. */
+/* The hour of a time in µs, floored as Python's // floors (-1 µs is in hour -1). */
+static inline long long floor_hour(long long us) {
+    return us / HOUR_US - (us % HOUR_US < 0);
+}
+
+/* The hour of `ts` (µs) as an int, new. */
 static PyObject *hour_of(EventCounts *s, PyObject *ts) {
     int overflow = 0;
     long long us = PyLong_Check(ts) ? PyLong_AsLongLongAndOverflow(ts, &overflow) : 0;
     if (!PyLong_Check(ts) || overflow) return PyNumber_FloorDivide(ts, hour_us);
     if (us == -1 && PyErr_Occurred()) return NULL;
-    long long h = us / HOUR_US - (us % HOUR_US < 0);
+    long long h = floor_hour(us);
     if (s->hour_obj == NULL || h != s->hour) {
         PyObject *made = PyLong_FromLongLong(h);
         if (made == NULL) return NULL;
@@ -868,7 +873,7 @@ static PyObject *key_of(DecisionCounts *dc, PyObject *policy, PyObject *rule, Py
 /* The hour of a decision's time, new: in C for the forms rfc3339_us reads, else hour_of(ts). */
 static PyObject *decision_hour(DecisionCounts *dc, PyObject *ts) {
     int64_t us;
-    if (text_us(ts, &us)) return PyLong_FromLongLong(us / HOUR_US - (us % HOUR_US < 0));
+    if (text_us(ts, &us)) return PyLong_FromLongLong(floor_hour(us));
     return PyObject_CallOneArg(dc->hour_of, ts);
 }
 

@@ -676,7 +676,7 @@ static PyObject *drop_ended(PyObject *Py_UNUSED(self), PyObject *const *args, Py
 }
 
 /* ---- a board's winners ------------------------------------------------------------------- */
-/* incentives.ranking in C (the definition there): the `top` entries of a leaderboard — a dict or
+/* incentives.python_ranking in C (the definition): the `top` entries of a leaderboard — a dict or
  * a column of member → (value, seq) — highest value first, then who reached it first (seq), then
  * the member; values <= 0 never win; `allowed` (or None) says who may. The Python form built a
  * 4-tuple an entry and the column's list of items: at 100 000 members a monthly close was ~60 ms
