@@ -31,16 +31,13 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import orjson
 
 from benchmarks import rule_scaling, scale
-from benchmarks.command import eval_command
 from benchmarks.loggen import generate
 from benchmarks.neighbour import NoNeighbour, neighbour
 from benchmarks.throughput import REFERENCE, ROOT, decided, hand_written, write_log
@@ -80,14 +77,10 @@ def rounds(log: Path, repeat: int) -> tuple[dict[str, list[float]], list[str]]:
 
 
 def with_state(log: Path, policies: list[str]) -> tuple[float, bytes]:
-    """`eval --state` over `log` into a state file of its own (one that had seen the log would skip
-    it), its decisions to a file, default checkpoints: the time, then the output."""
+    """`eval --state` over `log` (one worker, default checkpoints) into a state file of its own —
+    one that had seen the log would skip it: the time, then the output."""
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "out.jsonl"
-        start = time.perf_counter()
-        subprocess.run(eval_command(policies, "--state", str(Path(folder) / "state.db"), "--out", str(out), str(log)),
-                       check=True)
-        return time.perf_counter() - start, out.read_bytes()
+        return eval_run(log, policies, 1, "--state", str(Path(folder) / "state.db"))
 
 
 def beside_a_neighbour(log: Path, repeat: int) -> tuple[list[float], list[float], str]:

@@ -37,14 +37,14 @@ PROGRAMS = {"reference (ads, contributor, streak)": REFERENCE,
                                                          str(ROOT / "benchmarks/policies/weekly_board.policy")]}
 
 
-def run(log: Path, policies: list[str], workers: int) -> tuple[float, bytes]:
-    """`eval` over `log`, its decisions written to a file as users write them (as throughput.engine
-    runs it): the time, then the output. Read through a pipe instead, the benchmark's own process
+def run(log: Path, policies: list[str], workers: int, *extra: str) -> tuple[float, bytes]:
+    """`eval` over `log` (with `extra` arguments), its decisions written to a file as users write
+    them (as throughput.engine runs it): the time, then the output. Read through a pipe instead, the benchmark's own process
     took the output as it came, on the other core: the community pack's 150 MB ran 3.35-3.69 s
     against 3.26-3.50 s to a file, alternating (twenty-fourth session)."""
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
         t = time.perf_counter()
-        subprocess.run(eval_command(policies, "--workers", str(workers), "--out", out.name, str(log)), check=True)
+        subprocess.run(eval_command(policies, "--workers", str(workers), *extra, "--out", out.name, str(log)), check=True)
         took = time.perf_counter() - t
         return took, Path(out.name).read_bytes()
 
