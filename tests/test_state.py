@@ -180,6 +180,57 @@ def test_the_codecs_fast_encode_is_the_definitions(value):
     assert outcomes[1] == outcomes[0]
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.recursive(st.one_of(_state_values(), st.integers(), st.floats(), st.text()),
+                    lambda inner: st.one_of(st.lists(inner, max_size=3), st.tuples(inner),
+                                            st.dictionaries(st.text(max_size=2), inner, max_size=3)),
+                    max_leaves=6))
+def test_the_codecs_writer_in_c_gives_the_definitions_bytes(value):
+    # runtime/codec.py: `dumps` writes the JSON in C (runtime/_codec.c) without the encoded
+    # objects; `plain_dumps` (orjson of `plain_encode`) is its definition. Byte for byte: strs with
+    # any character (orjson's escapes), ints past 64 bits (refused by both), floats of every kind,
+    # sets (their items in the order of their bytes), deques, Counters and the rest by the
+    # definition's objects.
+    from policyengine.runtime import codec
+    assert codec.dumps is not codec.plain_dumps             # the C form is built, and tested here
+    outcomes = []
+    for dumps in (codec.plain_dumps, codec.dumps):
+        try:
+            outcomes.append(dumps(value))
+        except TypeError:
+            outcomes.append(TypeError)
+    assert outcomes[1] == outcomes[0]
+
+
+def test_the_codecs_writer_in_c_writes_a_replayed_state_as_the_definition_does(tmp_path):
+    # A real state: the community pack over a generated log, its windows (Window), windowed counts
+    # (Times), columns, timers and boards, each row written by C and by the definition.
+    from policyengine import Engine
+    from policyengine.runtime import codec
+    from policyengine.runtime.aggregates import Window
+    from policyengine.state.snapshot import capture
+    engine = Engine.load(str(ROOT / "policies" / "community"))
+    for event in generate(20_000, members=300):
+        engine.process(event)
+    rows = capture(engine.evaluator.store, engine.compiled)
+    kinds = set()
+
+    def note(value):
+        kinds.add(type(value).__name__)
+        if isinstance(value, dict):
+            for k, v in value.items():
+                note(k), note(v)
+        elif isinstance(value, (list, tuple, set)):
+            for v in value:
+                note(v)
+        elif isinstance(value, Window):
+            note(value.entries)
+    for row in rows:
+        note(row.value)
+        assert codec.dumps(row.value) == codec.plain_dumps(row.value), row.name
+    assert {"Window", "Times", "dict", "tuple", "list", "set", "str", "int"} <= kinds
+
+
 def test_a_checkpoint_waits_nine_times_the_last_ones_time(tmp_path, monkeypatch):
     # StateSession.due: every N lines or S seconds, but never sooner after a checkpoint than PAUSE
     # times that checkpoint's own time. The clock is ours: a checkpoint here "takes" 2 s.

@@ -1,11 +1,19 @@
-/* runtime/codec.py's `encode` in C: a state value as JSON that keeps its kind, for the common
- * shapes — atoms as they are, an exact list as a list, an exact tuple as {"t": [...]}, an exact
- * dict as {"d": [[key, value], ...]} — and anything else (sets, deques, windows, subclasses) by
- * the Python form it is given (`plain_encode`), which hands what it holds back here.
+/* runtime/codec.py's `encode` and `dumps` in C.
  *
- * Why: a checkpoint of `eval --state` rewrites the whole state, and encoding it in Python was
- * most of one: over 10M events and 1M members ~0.75 s a checkpoint of ~1.2 s. Held to
- * codec.plain_encode by tests/test_state.py. */
+ * `encode` gives a state value as JSON that keeps its kind, for the common shapes — atoms as they
+ * are, an exact list as a list, an exact tuple as {"t": [...]}, an exact dict as {"d": [[key,
+ * value], ...]} — and anything else (sets, deques, windows, subclasses) by the Python form it is
+ * given (`plain_encode`), which hands what it holds back here.
+ *
+ * `dumps` writes the same JSON as bytes without making the encoded objects: exact sets too (their
+ * items sorted by their bytes, as `plain_encode` sorts them), floats and ints past 64 bits by
+ * orjson (its number format), the rest by `plain_encode`'s objects written as they are.
+ *
+ * Why: a checkpoint of `eval --state` or `Engine.checkpoint` rewrites the whole state. Encoding it
+ * in Python was most of one: over 10M events and 1M members ~0.75 s a checkpoint of ~1.2 s. In C
+ * as objects handed to orjson it was still ~0.75 s of a bot's 1 s checkpoint at 100 000 members
+ * (29 MB of JSON), the objects' making and freeing most of it. Held to codec.plain_encode by
+ * tests/test_state.py. */
 #include <Python.h>
 
 static PyObject *s_t, *s_d;
@@ -75,6 +83,271 @@ static PyObject *encode(PyObject *value, PyObject *other) {
     return out;
 }
 
+/* ---- dumps: the JSON written as bytes --------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Out;
+
+typedef struct {
+    PyObject *other;    /* plain_encode for what is not written here: gives JSON-shaped objects */
+    PyObject *number;   /* orjson.dumps, for floats and ints past 64 bits: orjson's format */
+} Writers;
+
+static int grow(Out *out, Py_ssize_t more) {
+    if (out->len + more <= out->cap) return 0;
+    Py_ssize_t cap = out->cap ? out->cap : 4096;
+    while (cap < out->len + more) {
+        if (cap > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *data = PyMem_Realloc(out->data, cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    out->data = data;
+    out->cap = cap;
+    return 0;
+}
+
+static inline int put(Out *out, const char *bytes, Py_ssize_t n) {
+    if (out->len + n > out->cap && grow(out, n) < 0) return -1;
+    memcpy(out->data + out->len, bytes, n);
+    out->len += n;
+    return 0;
+}
+
+#define PUT(out, literal) put((out), (literal), (Py_ssize_t)(sizeof(literal) - 1))
+
+/* A str as orjson writes one: UTF-8 as it is; `"`, `\` and control characters escaped, the common
+ * ones by letter and the rest as \u00XX. */
+static int put_str(Out *out, PyObject *text) {
+    Py_ssize_t n;
+    const char *bytes = PyUnicode_AsUTF8AndSize(text, &n);
+    if (bytes == NULL) return -1;
+    if (grow(out, n + 2) < 0) return -1;
+    out->data[out->len++] = '"';
+    Py_ssize_t run = 0;     /* the start of the bytes not yet written */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)bytes[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (put(out, bytes + run, i - run) < 0) return -1;
+        run = i + 1;
+        char escape[7] = {'\\', 0};
+        Py_ssize_t size = 2;
+        switch (c) {
+            case '"': escape[1] = '"'; break;
+            case '\\': escape[1] = '\\'; break;
+            case '\b': escape[1] = 'b'; break;
+            case '\t': escape[1] = 't'; break;
+            case '\n': escape[1] = 'n'; break;
+            case '\f': escape[1] = 'f'; break;
+            case '\r': escape[1] = 'r'; break;
+            default:
+                snprintf(escape + 1, 6, "u%04x", c);
+                size = 6;
+        }
+        if (put(out, escape, size) < 0) return -1;
+    }
+    if (put(out, bytes + run, n - run) < 0) return -1;
+    return PUT(out, "\"");
+}
+
+/* A number in orjson's own format: its bytes. */
+static int put_number(Out *out, PyObject *value, Writers *w) {
+    PyObject *bytes = PyObject_CallOneArg(w->number, value);
+    if (bytes == NULL) return -1;
+    int failed = PyBytes_Check(bytes) ? put(out, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes)) : -1;
+    if (failed && !PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a number's writer gave no bytes");
+    Py_DECREF(bytes);
+    return failed;
+}
+
+/* An int, None, a bool, a str or a float: 1 written, 0 not one of them, -1 an error. */
+static int put_atom(Out *out, PyObject *value, Writers *w) {
+    if (value == Py_None) return PUT(out, "null") < 0 ? -1 : 1;
+    if (value == Py_True) return PUT(out, "true") < 0 ? -1 : 1;
+    if (value == Py_False) return PUT(out, "false") < 0 ? -1 : 1;
+    if (PyLong_Check(value)) {
+        int overflow;
+        long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (n == -1 && PyErr_Occurred()) return -1;
+        if (overflow) return put_number(out, value, w) < 0 ? -1 : 1;
+        /* the digits from the end (snprintf was a third of writing a state of ints) */
+        char digits[24], *end = digits + sizeof digits, *at = end;
+        unsigned long long magnitude = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+        do {
+            *--at = (char)('0' + magnitude % 10);
+            magnitude /= 10;
+        } while (magnitude);
+        if (n < 0) *--at = '-';
+        return put(out, at, end - at) < 0 ? -1 : 1;
+    }
+    if (PyUnicode_Check(value)) return put_str(out, value) < 0 ? -1 : 1;
+    if (PyFloat_Check(value)) return put_number(out, value, w) < 0 ? -1 : 1;
+    return 0;
+}
+
+/* What `other` gave: JSON-shaped objects (dicts of str keys, lists, atoms), written as they are. */
+static int write_plain(Out *out, PyObject *value, Writers *w) {
+    int atom = put_atom(out, value, w);
+    if (atom != 0) return atom < 0 ? -1 : 0;
+    if (Py_EnterRecursiveCall(" while writing a state value")) return -1;
+    int failed = 0;
+    if (PyList_Check(value) || PyTuple_Check(value)) {
+        PyObject *items = PySequence_Fast(value, "");
+        failed = items == NULL || PUT(out, "[") < 0;
+        for (Py_ssize_t i = 0; !failed && i < PySequence_Fast_GET_SIZE(items); i++)
+            failed = (i > 0 && PUT(out, ",") < 0) || write_plain(out, PySequence_Fast_GET_ITEM(items, i), w) < 0;
+        failed = failed || PUT(out, "]") < 0;
+        Py_XDECREF(items);
+    } else if (PyDict_Check(value)) {
+        PyObject *k, *v;
+        Py_ssize_t pos = 0, i = 0;
+        failed = PUT(out, "{") < 0;
+        while (!failed && PyDict_Next(value, &pos, &k, &v)) {
+            if (!PyUnicode_Check(k)) {
+                PyErr_SetString(PyExc_TypeError, "an encoded state value's keys are strs");
+                failed = 1;
+                break;
+            }
+            failed = (i++ > 0 && PUT(out, ",") < 0) || put_str(out, k) < 0 || PUT(out, ":") < 0
+                     || write_plain(out, v, w) < 0;
+        }
+        failed = failed || PUT(out, "}") < 0;
+    } else {
+        PyErr_Format(PyExc_TypeError, "cannot store a %.100s", Py_TYPE(value)->tp_name);
+        failed = 1;
+    }
+    Py_LeaveRecursiveCall();
+    return failed ? -1 : 0;
+}
+
+static int write_value(Out *out, PyObject *value, Writers *w);
+
+static int write_items(Out *out, PyObject *const *items, Py_ssize_t n, Writers *w) {
+    if (PUT(out, "[") < 0) return -1;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((i > 0 && PUT(out, ",") < 0) || write_value(out, items[i], w) < 0) return -1;
+    return PUT(out, "]");
+}
+
+typedef struct {
+    const char *bytes;
+    Py_ssize_t size;
+} Piece;
+
+static int piece_order(const void *a, const void *b) {
+    const Piece *x = a, *y = b;
+    int c = memcmp(x->bytes, y->bytes, x->size < y->size ? x->size : y->size);
+    return c != 0 ? c : (x->size > y->size) - (x->size < y->size);
+}
+
+/* {"s": [...]}: the items written apart, then in the order of their bytes. */
+static int write_set(Out *out, PyObject *set, Writers *w) {
+    Py_ssize_t n = PySet_GET_SIZE(set), pos = 0, i = 0;
+    Py_ssize_t *ends = PyMem_New(Py_ssize_t, n > 0 ? n : 1);
+    Piece *pieces = PyMem_New(Piece, n > 0 ? n : 1);
+    Out items = {NULL, 0, 0};
+    PyObject *item;
+    Py_hash_t hash;
+    int failed = ends == NULL || pieces == NULL;
+    if (failed) PyErr_NoMemory();
+    while (!failed && i < n && _PySet_NextEntry(set, &pos, &item, &hash)) {
+        Py_INCREF(item);
+        failed = write_value(&items, item, w) < 0;
+        Py_DECREF(item);
+        ends[i++] = items.len;
+    }
+    if (!failed && i != n) {
+        PyErr_SetString(PyExc_RuntimeError, "a set changed size while it was written");
+        failed = 1;
+    }
+    if (!failed) {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            Py_ssize_t start = j > 0 ? ends[j - 1] : 0;
+            pieces[j] = (Piece){items.data + start, ends[j] - start};
+        }
+        qsort(pieces, n, sizeof(Piece), piece_order);
+        failed = PUT(out, "{\"s\":[") < 0;
+        for (Py_ssize_t j = 0; !failed && j < n; j++)
+            failed = (j > 0 && PUT(out, ",") < 0) || put(out, pieces[j].bytes, pieces[j].size) < 0;
+        failed = failed || PUT(out, "]}") < 0;
+    }
+    PyMem_Free(items.data);
+    PyMem_Free(ends);
+    PyMem_Free(pieces);
+    return failed ? -1 : 0;
+}
+
+/* `encode`'s JSON, written. */
+static int write_value(Out *out, PyObject *value, Writers *w) {
+    PyTypeObject *type = Py_TYPE(value);
+    if (value == Py_None || type == &PyLong_Type || type == &PyUnicode_Type || type == &PyFloat_Type
+        || type == &PyBool_Type)
+        return put_atom(out, value, w) < 0 ? -1 : 0;
+    if (Py_EnterRecursiveCall(" while writing a state value")) return -1;
+    int failed;
+    if (type == &PyList_Type) {
+        /* held, and its items read one at a time, while written: `other` runs Python */
+        Py_INCREF(value);
+        failed = PUT(out, "[") < 0;
+        for (Py_ssize_t i = 0; !failed && i < PyList_GET_SIZE(value); i++) {
+            PyObject *item = Py_NewRef(PyList_GET_ITEM(value, i));
+            failed = (i > 0 && PUT(out, ",") < 0) || write_value(out, item, w) < 0;
+            Py_DECREF(item);
+        }
+        failed = failed || PUT(out, "]") < 0;
+        Py_DECREF(value);
+    } else if (type == &PyTuple_Type) {
+        failed = PUT(out, "{\"t\":") < 0
+                 || write_items(out, ((PyTupleObject *)value)->ob_item, PyTuple_GET_SIZE(value), w) < 0
+                 || PUT(out, "}") < 0;
+    } else if (type == &PyDict_Type) {
+        PyObject *k, *v;
+        Py_ssize_t pos = 0, i = 0;
+        Py_INCREF(value);
+        failed = PUT(out, "{\"d\":[") < 0;
+        while (!failed && PyDict_Next(value, &pos, &k, &v)) {
+            Py_INCREF(k);
+            Py_INCREF(v);
+            failed = (i++ > 0 && PUT(out, ",") < 0) || PUT(out, "[") < 0 || write_value(out, k, w) < 0
+                     || PUT(out, ",") < 0 || write_value(out, v, w) < 0 || PUT(out, "]") < 0;
+            Py_DECREF(k);
+            Py_DECREF(v);
+        }
+        Py_DECREF(value);
+        failed = failed || PUT(out, "]}") < 0;
+    } else if (type == &PySet_Type || type == &PyFrozenSet_Type) {
+        Py_INCREF(value);
+        failed = write_set(out, value, w) < 0;
+        Py_DECREF(value);
+    } else {
+        PyObject *plain = PyObject_CallOneArg(w->other, value);
+        failed = plain == NULL || write_plain(out, plain, w) < 0;
+        Py_XDECREF(plain);
+    }
+    Py_LeaveRecursiveCall();
+    return failed ? -1 : 0;
+}
+
+static PyObject *codec_dumps(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "dumps(value, other, number)");
+        return NULL;
+    }
+    Writers w = {args[1], args[2]};
+    Out out = {NULL, 0, 0};
+    PyObject *bytes = write_value(&out, args[0], &w) < 0 ? NULL : PyBytes_FromStringAndSize(out.data, out.len);
+    PyMem_Free(out.data);
+    return bytes;
+}
+
 static PyObject *codec_encode(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "encode(value, other)");
@@ -86,6 +359,9 @@ static PyObject *codec_encode(PyObject *Py_UNUSED(module), PyObject *const *args
 static PyMethodDef functions[] = {
     {"encode", (PyCFunction)(void (*)(void))codec_encode, METH_FASTCALL,
      "encode(value, other): codec.encode's common shapes in C, other(value) for the rest"},
+    {"dumps", (PyCFunction)(void (*)(void))codec_dumps, METH_FASTCALL,
+     "dumps(value, other, number): orjson.dumps(codec.encode(value)) written in C; other(value) for "
+     "what it does not take, number(value) for floats and ints past 64 bits"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -54,10 +54,16 @@ def decode(value):
     raise ValueError(f"unknown encoded value with keys {sorted(value)}")
 
 
+def plain_dumps(value) -> bytes:
+    """A state value as the JSON bytes a state file holds. The definition of `dumps`."""
+    return orjson.dumps(plain_encode(value))
+
+
 try:
-    from policyengine.runtime._codec import encode as _encode_in_c
+    from policyengine.runtime._codec import dumps as _dumps_in_c, encode as _encode_in_c
 except ImportError:         # the C module is optional (setup.py)
     encode = plain_encode
+    dumps = plain_dumps
 else:
     def encode(value):
         """`plain_encode`, its common shapes (atoms, exact lists, tuples and dicts) in C
@@ -69,13 +75,15 @@ else:
     def _encode_other(value):
         return plain_encode(value, encode)
 
-
-def dumps(value) -> bytes:
-    return orjson.dumps(encode(value))
+    def dumps(value) -> bytes:
+        """`plain_dumps` written in C without the encoded objects between (runtime/_codec.c):
+        making and freeing them was most of a checkpoint. Numbers other than 64-bit ints are
+        written by orjson, and what C does not take by `plain_encode`."""
+        return _dumps_in_c(value, _encode_other, orjson.dumps)
 
 
 def loads(blob: bytes):
     return decode(orjson.loads(blob))
 
 
-__all__ = ["encode", "plain_encode", "decode", "dumps", "loads", "Counter"]
+__all__ = ["encode", "plain_encode", "decode", "dumps", "plain_dumps", "loads", "Counter"]
