@@ -192,7 +192,7 @@ class Engine:
         if self._state_file is None:
             raise RuntimeError("this engine was loaded without a state file")
         with self._lock:
-            self._state_file.save(capture(self.evaluator.store, self.compiled), {})
+            self._state_file.save(capture(self.evaluator.store, self.compiled, to_write=True), {})
 
     def profile(self) -> dict:
         """Where evaluation's time went since the policies were loaded (or reloaded), for an engine

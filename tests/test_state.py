@@ -204,7 +204,8 @@ def test_the_codecs_writer_in_c_gives_the_definitions_bytes(value):
 
 def test_the_codecs_writer_in_c_writes_a_replayed_state_as_the_definition_does(tmp_path):
     # A real state: the community pack over a generated log, its windows (Window), windowed counts
-    # (Times), columns, timers and boards, each row written by C and by the definition.
+    # (Times), member-keyed columns (written from the column, and as the dict it stands for),
+    # timers and boards, each row written by C and by the definition.
     from policyengine import Engine
     from policyengine.runtime import codec
     from policyengine.runtime.aggregates import Window
@@ -212,7 +213,8 @@ def test_the_codecs_writer_in_c_writes_a_replayed_state_as_the_definition_does(t
     engine = Engine.load(str(ROOT / "policies" / "community"))
     for event in generate(20_000, members=300):
         engine.process(event)
-    rows = capture(engine.evaluator.store, engine.compiled)
+    rows = capture(engine.evaluator.store, engine.compiled, to_write=True)      # the columns as they are
+    as_dicts = capture(engine.evaluator.store, engine.compiled)                 # … and as the dicts they stand for
     kinds = set()
 
     def note(value):
@@ -225,10 +227,12 @@ def test_the_codecs_writer_in_c_writes_a_replayed_state_as_the_definition_does(t
                 note(v)
         elif isinstance(value, Window):
             note(value.entries)
-    for row in rows:
+    assert [(r.section, r.name) for r in rows] == [(r.section, r.name) for r in as_dicts]
+    for row, plain in zip(rows, as_dicts):
         note(row.value)
-        assert codec.dumps(row.value) == codec.plain_dumps(row.value), row.name
-    assert {"Window", "Times", "dict", "tuple", "list", "set", "str", "int"} <= kinds
+        note(plain.value)
+        assert codec.dumps(row.value) == codec.plain_dumps(row.value) == codec.plain_dumps(plain.value), row.name
+    assert {"Column", "Window", "Times", "dict", "tuple", "list", "set", "str", "int"} <= kinds
 
 
 def test_a_checkpoint_waits_nine_times_the_last_ones_time(tmp_path, monkeypatch):

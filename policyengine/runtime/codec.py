@@ -9,6 +9,7 @@ from collections import Counter, deque
 import orjson
 
 from policyengine.runtime.aggregates import COUNT_TIMES, Window
+from policyengine.runtime.store import Column
 
 
 def plain_encode(value, inner=None):
@@ -29,6 +30,8 @@ def plain_encode(value, inner=None):
         return {"w": value.kind, "e": [inner(e) for e in value.entries]}
     if isinstance(value, dict):
         return {"d": [[inner(k), inner(v)] for k, v in value.items()]}
+    if Column is not None and value.__class__ is Column:   # a member-keyed table: the dict it stands for
+        return inner(value.to_dict())
     raise TypeError(f"cannot store a {type(value).__name__}")
 
 

@@ -91,7 +91,7 @@ class StateSession:
             self.out.flush()
             os.fsync(self.out.fileno())
             meta["output"] = {"path": self.out_path, "bytes": self.out.tell()}
-        self.file.save(capture(self.store, self.compiled), meta)
+        self.file.save(capture(self.store, self.compiled, to_write=True), meta)
         self.last_commit = time.monotonic()
         self.pause = PAUSE * (self.last_commit - started)
         self.checkpoints += 1

@@ -46,14 +46,18 @@ class Names:
             return None
 
 
-def _plain(table):
-    """What a state file holds of a table: a member-keyed column (runtime/_columns.c) as a dict;
-    anything else as it is."""
+def _as_dict(table):
+    """A member-keyed column (runtime/_columns.c) as the dict it stands for; anything else as it is."""
     return table.to_dict() if Column is not None and table.__class__ is Column else table
 
 
-def capture(store: MemoryStore, compiled: CompiledProgram) -> list[Row]:
+def capture(store: MemoryStore, compiled: CompiledProgram, to_write: bool = False) -> list[Row]:
+    """The store's state as rows. `to_write`: rows for a state file, whose member-keyed columns
+    stay the live columns (`codec.dumps` writes each as the dict it stands for, without making it:
+    ~0.1 s of a checkpoint at 100 000 members); they are written before the store changes again.
+    Otherwise the columns become dicts, and the rows can be restored into another store."""
     names = Names(compiled)
+    _plain = (lambda table: table) if to_write else _as_dict
     rows: list[Row] = []
     for section, tables in (("window", store.windows), ("count", store.counts)):
         for fingerprint, table in tables.items():
