@@ -286,6 +286,38 @@ static int write_set(Out *out, PyObject *set, Writers *w) {
     return failed ? -1 : 0;
 }
 
+#define AHEAD 16
+
+/* A cache line asked for. As asm: gcc -O3 -DNDEBUG dropped every __builtin_prefetch of the
+ * function below once it also read the values it prefetches the items of. */
+#if defined(__x86_64__) || defined(__i386__)
+#define FETCH(p) __asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)(p)))
+#else
+#define FETCH(p) __builtin_prefetch(p)
+#endif
+
+/* Of an array of objects (NULL where none) being written, item i + AHEAD asked for from memory,
+ * and the first few items of item i + AHEAD / 2 (asked for AHEAD / 2 items ago) where that is a
+ * tuple or a list. A state's tables are members met in any order, each value and each of its
+ * numbers a cache miss of its own, and writing them one after the other waited on each in turn:
+ * ~0.30 s of a checkpoint at 100 000 members, 0.20 s with this. */
+static inline void fetch_ahead(PyObject *const *values, Py_ssize_t n, Py_ssize_t i) {
+    Py_ssize_t ahead = i + AHEAD, half = i + AHEAD / 2;
+    if (half < n) {
+        PyObject *value = values[half], *const *items = NULL;
+        Py_ssize_t size = 0;
+        if (value != NULL && Py_IS_TYPE(value, &PyTuple_Type)) {
+            items = ((PyTupleObject *)value)->ob_item;
+            size = Py_SIZE(value);
+        } else if (value != NULL && Py_IS_TYPE(value, &PyList_Type)) {
+            items = ((PyListObject *)value)->ob_item;
+            size = Py_SIZE(value);
+        }
+        for (Py_ssize_t k = 0; k < size && k < 3; k++) FETCH(items[k]);
+    }
+    if (ahead < n && values[ahead] != NULL) FETCH(values[ahead]);
+}
+
 /* A member-keyed column (runtime/_columns.c) as its `to_dict()` is written: {"d": [[key, value],
  * ...]} in row order, a silence's key the 1-tuple `(member,)` it stands for. Written from the
  * column, the dict is not made: that was ~0.1 s of a checkpoint at 100 000 members. */
@@ -296,6 +328,8 @@ static int write_column(Out *out, Column *c, Writers *w) {
         /* `other` runs Python: a row emptied since its word was read is passed by */
         PyObject *value = failed ? NULL : c->values[r];
         if (value == NULL) continue;
+        fetch_ahead(c->values, c->room, r);
+        if (r + AHEAD < c->index->rows) FETCH(c->index->keys[r + AHEAD]);
         PyObject *key = Py_NewRef(c->index->keys[r]);
         Py_INCREF(value);
         failed = (i++ > 0 && PUT(out, ",") < 0) || PUT(out, "[") < 0
@@ -321,6 +355,7 @@ static int write_value(Out *out, PyObject *value, Writers *w) {
         Py_INCREF(value);
         failed = PUT(out, "[") < 0;
         for (Py_ssize_t i = 0; !failed && i < PyList_GET_SIZE(value); i++) {
+            fetch_ahead(((PyListObject *)value)->ob_item, PyList_GET_SIZE(value), i);
             PyObject *item = Py_NewRef(PyList_GET_ITEM(value, i));
             failed = (i > 0 && PUT(out, ",") < 0) || write_value(out, item, w) < 0;
             Py_DECREF(item);
