@@ -11,6 +11,7 @@ import msgspec
 
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime.store import Column, MemoryStore
+from policyengine.state.collector import collector_paused
 
 GLOBAL_SECTIONS = ("labels", "members", "mutes", "bans", "joined", "inviters", "badges", "titles")
 
@@ -100,6 +101,11 @@ def capture(store: MemoryStore, compiled: CompiledProgram, to_write: bool = Fals
 
 def restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, list[str]]:
     """A store rebuilt from rows, and a warning for each piece of state the policies no longer have."""
+    with collector_paused():        # the tables it fills make an object or more a member
+        return _restore(rows, compiled)
+
+
+def _restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, list[str]]:
     import heapq
     names = Names(compiled)
     store = MemoryStore()

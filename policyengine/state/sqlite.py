@@ -5,15 +5,14 @@ see either: they work on the in-memory tables a snapshot is restored into.
 """
 from __future__ import annotations
 
-import gc
 import sqlite3
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 
 from policyengine import __version__
 from policyengine.runtime import codec
+from policyengine.state.collector import collector_paused
 from policyengine.state.snapshot import Row
 
 FORMAT_VERSION = 1
@@ -26,22 +25,6 @@ CREATE TABLE IF NOT EXISTS state (section TEXT NOT NULL, name TEXT NOT NULL, inf
 
 class StateFileError(Exception):
     """The file is not a state file this version can read; the message says what to do."""
-
-
-@contextmanager
-def collector_paused():
-    """The cycle collector kept out of a save. Encoding a state makes a list or a dict for
-    each member's values, and with Python's thresholds those allocations set off collections that
-    walk the whole state again: `Engine.checkpoint` of the community pack at 100 000 members took
-    1.9 s, ~1 s of it the collector's. What a checkpoint makes holds no cycle (JSON-shaped
-    values, dropped once written), so nothing is left for the collector afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class SqliteStore:
@@ -77,8 +60,9 @@ class SqliteStore:
 
     def load(self) -> list[Row]:
         try:
-            return [Row(s, n, i, codec.loads(b)) for s, n, i, b in
-                    self.db.execute("SELECT section, name, info, body FROM state ORDER BY section, name")]
+            with collector_paused():
+                return [Row(s, n, i, codec.loads(b)) for s, n, i, b in
+                        self.db.execute("SELECT section, name, info, body FROM state ORDER BY section, name")]
         except (sqlite3.DatabaseError, ValueError, orjson.JSONDecodeError) as err:
             raise StateFileError(f"{self.path}: the state is damaged ({err}); restore a backup or start afresh") from None
 
