@@ -410,6 +410,99 @@ static PyObject *codec_dumps(PyObject *Py_UNUSED(module), PyObject *const *args,
     return bytes;
 }
 
+/* ---- decode: what orjson read of a state, back to the values --------------------------------- */
+
+static PyObject *s_q, *s_s, *s_w;
+
+static PyObject *decode(PyObject *value, PyObject *other);
+
+/* The decoded items of a list, as a new list. */
+static PyObject *decode_items(PyObject *list, PyObject *other) {
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *item = decode(PyList_GET_ITEM(list, i), other);
+        if (item == NULL) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
+/* The list under a tag, or NULL with a ValueError: a state written here holds lists there. */
+static PyObject *tagged_list(PyObject *held) {
+    if (PyList_CheckExact(held)) return held;
+    PyErr_SetString(PyExc_ValueError, "a tagged state value holds a list");
+    return NULL;
+}
+
+/* {"d": [[key, value], ...]} as the dict. */
+static PyObject *decode_pairs(PyObject *pairs, PyObject *other) {
+    PyObject *out = PyDict_New();
+    for (Py_ssize_t i = 0; out != NULL && i < PyList_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyList_GET_ITEM(pairs, i);
+        if (!PyList_CheckExact(pair) || PyList_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_ValueError, "a stored dict's item is a [key, value] pair");
+            Py_CLEAR(out);
+            break;
+        }
+        PyObject *key = decode(PyList_GET_ITEM(pair, 0), other);
+        PyObject *item = key != NULL ? decode(PyList_GET_ITEM(pair, 1), other) : NULL;
+        if (item == NULL || PyDict_SetItem(out, key, item) < 0) Py_CLEAR(out);
+        Py_XDECREF(key);
+        Py_XDECREF(item);
+    }
+    return out;
+}
+
+/* The tag of an encoded dict, as the definition tries them — 't', 'q', 's', 'w', 'd' — with what
+ * it holds in *held (borrowed); 0: none of them; -1: an error. */
+static int tag_of(PyObject *dict, PyObject **held) {
+    PyObject *const tags[] = {s_t, s_q, s_s, s_w, s_d};
+    for (int i = 0; i < 5; i++) {
+        *held = PyDict_GetItemWithError(dict, tags[i]);
+        if (*held != NULL) return PyUnicode_READ_CHAR(tags[i], 0);
+        if (PyErr_Occurred()) return -1;
+    }
+    return 0;
+}
+
+/* codec.plain_decode: lists and the tags t, s and d here, the rest (q, w, anything unknown) by
+ * `other`, in the order the definition tries them. */
+static PyObject *decode(PyObject *value, PyObject *other) {
+    if (!PyList_CheckExact(value) && !PyDict_CheckExact(value)) return Py_NewRef(value);
+    if (Py_EnterRecursiveCall(" while decoding a state value")) return NULL;
+    PyObject *out = NULL, *held = NULL, *items;
+    int tag = PyList_CheckExact(value) ? 'l' : tag_of(value, &held);
+    switch (tag) {
+        case -1:
+            break;
+        case 'l':
+            out = decode_items(value, other);
+            break;
+        case 't':
+        case 's':
+            items = tagged_list(held) ? decode_items(held, other) : NULL;
+            if (items != NULL) out = tag == 't' ? PyList_AsTuple(items) : PySet_New(items);
+            Py_XDECREF(items);
+            break;
+        case 'd':
+            out = tagged_list(held) ? decode_pairs(held, other) : NULL;
+            break;
+        default:
+            out = PyObject_CallOneArg(other, value);
+    }
+    Py_LeaveRecursiveCall();
+    return out;
+}
+
+static PyObject *codec_decode(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "decode(value, other)");
+        return NULL;
+    }
+    return decode(args[0], args[1]);
+}
+
 static PyObject *codec_encode(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "encode(value, other)");
@@ -421,6 +514,8 @@ static PyObject *codec_encode(PyObject *Py_UNUSED(module), PyObject *const *args
 static PyMethodDef functions[] = {
     {"encode", (PyCFunction)(void (*)(void))codec_encode, METH_FASTCALL,
      "encode(value, other): codec.encode's common shapes in C, other(value) for the rest"},
+    {"decode", (PyCFunction)(void (*)(void))codec_decode, METH_FASTCALL,
+     "decode(value, other): codec.decode's lists and tags t, s and d in C, other(value) for the rest"},
     {"dumps", (PyCFunction)(void (*)(void))codec_dumps, METH_FASTCALL,
      "dumps(value, other, number): orjson.dumps(codec.encode(value)) written in C; other(value) for "
      "what it does not take, number(value) for floats and ints past 64 bits"},
@@ -431,6 +526,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_codec", NULL, 0, fu
 
 PyMODINIT_FUNC PyInit__codec(void) {
     columns_import();
-    if ((s_t = PyUnicode_InternFromString("t")) == NULL || (s_d = PyUnicode_InternFromString("d")) == NULL) return NULL;
+    if ((s_t = PyUnicode_InternFromString("t")) == NULL || (s_d = PyUnicode_InternFromString("d")) == NULL
+        || (s_q = PyUnicode_InternFromString("q")) == NULL || (s_s = PyUnicode_InternFromString("s")) == NULL
+        || (s_w = PyUnicode_InternFromString("w")) == NULL)
+        return NULL;
     return PyModule_Create(&module);
 }

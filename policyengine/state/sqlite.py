@@ -63,7 +63,8 @@ class SqliteStore:
             with collector_paused():
                 return [Row(s, n, i, codec.loads(b)) for s, n, i, b in
                         self.db.execute("SELECT section, name, info, body FROM state ORDER BY section, name")]
-        except (sqlite3.DatabaseError, ValueError, orjson.JSONDecodeError) as err:
+        except (sqlite3.DatabaseError, ValueError, TypeError, orjson.JSONDecodeError) as err:
+            # TypeError: a body decoded to something no table holds, such as a set of lists
             raise StateFileError(f"{self.path}: the state is damaged ({err}); restore a backup or start afresh") from None
 
     def save(self, rows: list[Row], meta: dict) -> None:
