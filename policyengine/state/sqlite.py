@@ -6,7 +6,9 @@ see either: they work on the in-memory tables a snapshot is restored into.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
@@ -27,12 +29,19 @@ class StateFileError(Exception):
     """The file is not a state file this version can read; the message says what to do."""
 
 
+class Snapshot(NamedTuple):
+    number: int                 # in the order snapshots were taken
+    rows: list[tuple[str, str, str, bytes]]
+
+
 class SqliteStore:
     def __init__(self, path: str):
         self.path = path
         existed = Path(path).exists() and Path(path).stat().st_size > 0
         try:
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            # Any thread: a bot checkpoints from a scheduler's thread, and writes outside the
+            # engine's lock. Writes are one at a time by `_writing`.
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             if existed:
@@ -42,6 +51,9 @@ class SqliteStore:
             self.db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as err:
             raise StateFileError(f"{path}: not a readable state file ({err}); move it away to start afresh") from None
+        self._writing = threading.Lock()
+        self._taken = 0         # snapshots encoded, numbered in the order they were taken
+        self._written = 0       # the number of the last one committed
         version = self.meta("format_version")
         if version is None and not existed:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
@@ -69,13 +81,27 @@ class SqliteStore:
 
     def save(self, rows: list[Row], meta: dict) -> None:
         """Everything in one transaction: a crash leaves the previous checkpoint whole."""
-        db = self.db
+        self.write(self.encode(rows), meta)
+
+    def encode(self, rows: list[Row]) -> Snapshot:
+        """The rows as the bytes a checkpoint writes, numbered: taken while the state holds still
+        (under the engine's lock), and written after (`write`) while it moves on."""
         with collector_paused():
+            encoded = [(r.section, r.name, r.info, codec.dumps(r.value)) for r in rows]
+        self._taken += 1
+        return Snapshot(self._taken, encoded)
+
+    def write(self, snapshot: Snapshot, meta: dict) -> bool:
+        """The snapshot committed in one transaction, unless a later one was committed first
+        (two threads' checkpoints, the second quicker to write): False then."""
+        db = self.db
+        with self._writing:
+            if snapshot.number <= self._written:
+                return False
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.execute("DELETE FROM state")
-                db.executemany("INSERT INTO state VALUES (?, ?, ?, ?)",
-                               ((r.section, r.name, r.info, codec.dumps(r.value)) for r in rows))
+                db.executemany("INSERT INTO state VALUES (?, ?, ?, ?)", snapshot.rows)
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                [(k, v if isinstance(v, str) else orjson.dumps(v).decode()) for k, v in meta.items()]
                                + [("written_by", f"policyengine {__version__}")])
@@ -83,6 +109,8 @@ class SqliteStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._written = snapshot.number
+            return True
 
     def sizes(self) -> list[tuple[str, int, int]]:
         """(section, rows, bytes) for `state stats`."""
