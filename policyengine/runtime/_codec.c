@@ -1,4 +1,4 @@
-/* runtime/codec.py's `encode` and `dumps` in C.
+/* runtime/codec.py's `encode`, `dumps` and `decode` in C.
  *
  * `encode` gives a state value as JSON that keeps its kind, for the common shapes — atoms as they
  * are, an exact list as a list, an exact tuple as {"t": [...]}, an exact dict as {"d": [[key,
@@ -9,10 +9,14 @@
  * items sorted by their bytes, as `plain_encode` sorts them), floats and ints past 64 bits by
  * orjson (its number format), the rest by `plain_encode`'s objects written as they are.
  *
+ * `decode` turns what orjson read of a state back into the values: lists, tuples, sets and dicts
+ * here, deques and windows by `plain_decode`, which hands what they hold back here.
+ *
  * Why: a checkpoint of `eval --state` or `Engine.checkpoint` rewrites the whole state. Encoding it
  * in Python was most of one: over 10M events and 1M members ~0.75 s a checkpoint of ~1.2 s. In C
  * as objects handed to orjson it was still ~0.75 s of a bot's 1 s checkpoint at 100 000 members
- * (29 MB of JSON), the objects' making and freeing most of it. Held to codec.plain_encode by
+ * (29 MB of JSON), the objects' making and freeing most of it; decoding in Python was half of
+ * loading a state. Held to codec.plain_encode, plain_dumps and plain_decode by
  * tests/test_state.py. */
 #include <Python.h>
 #include "_columns.h"   /* member-keyed tables, written as the dicts they stand for */

@@ -89,7 +89,6 @@ else:
         written by orjson, and what C does not take by `plain_encode`."""
         return _dumps_in_c(value, _encode_other, orjson.dumps)
 
-
     def decode(value):
         """`plain_decode` in C for lists, tuples, sets and dicts (runtime/_codec.c): decoding a
         state in Python was half of loading one (0.5 of 1.0 s at 100 000 members). Deques and

@@ -58,34 +58,34 @@ def capture(store: MemoryStore, compiled: CompiledProgram, to_write: bool = Fals
     ~0.1 s of a checkpoint at 100 000 members); they are written before the store changes again.
     Otherwise the columns become dicts, and the rows can be restored into another store."""
     names = Names(compiled)
-    _plain = (lambda table: table) if to_write else _as_dict
+    stored = (lambda table: table) if to_write else _as_dict
     rows: list[Row] = []
     for section, tables in (("window", store.windows), ("count", store.counts)):
         for fingerprint, table in tables.items():
             spec = names.aggregates.get(fingerprint)
             if table and spec is not None:
-                rows.append(Row(section, fingerprint, spec.source, _plain(table)))
+                rows.append(Row(section, fingerprint, spec.source, stored(table)))
     for rule_id, keys in store.once.items():
         if keys:
             rows.append(Row("once", rule_id, rule_id, keys if keys.__class__ is set else set(keys)))
     for rule_id, table in store.cooldowns.items():
         if table:
-            rows.append(Row("cooldown", rule_id, rule_id, _plain(table)))
+            rows.append(Row("cooldown", rule_id, rule_id, stored(table)))
     for section in GLOBAL_SECTIONS:
         value = getattr(store, section)
         if value:
-            rows.append(Row(section, "", section, _plain(value)))
+            rows.append(Row(section, "", section, stored(value)))
     for section, table, labels in (("absence", store.absence, names.rules), ("offenses", store.offenses, names.ladders),
                                    ("scores", store.scores, names.scores), ("levels", store.levels, names.levels),
                                    ("roles", store.roles, names.roles), ("period_open", store.period_open, names.everies)):
         for index, value in table.items():
             if value or section == "period_open":
-                rows.append(Row(section, labels[index], labels[index], _plain(value)))
+                rows.append(Row(section, labels[index], labels[index], stored(value)))
     for (every, award), board in store.boards.items():
-        rows.append(Row("boards", f"{names.everies[every]}#{award}", names.everies[every], _plain(board)))
+        rows.append(Row("boards", f"{names.everies[every]}#{award}", names.everies[every], stored(board)))
     for section, table in (("ledger", store.ledgers), ("earned", store.earned)):
         for currency, value in table.items():
-            rows.append(Row(section, currency, currency, _plain(value)))
+            rows.append(Row(section, currency, currency, stored(value)))
     timers = []
     for due, order, seq, kind, payload in store.timers:
         if kind == "absence":

@@ -1,7 +1,7 @@
 """The embedded state store: one SQLite file (WAL), rewritten in one transaction per checkpoint.
 
-A shared server store implements the same three calls (load, save, close); evaluators never
-see either: they work on the in-memory tables a snapshot is restored into.
+A shared server store implements the same calls (load; encode and write, which save is; close);
+evaluators never see either: they work on the in-memory tables a snapshot is restored into.
 """
 from __future__ import annotations
 
