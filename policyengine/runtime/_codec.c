@@ -255,20 +255,22 @@ static int piece_order(const void *a, const void *b) {
 
 /* {"s": [...]}: the items written apart, then in the order of their bytes. */
 static int write_set(Out *out, PyObject *set, Writers *w) {
-    Py_ssize_t n = PySet_GET_SIZE(set), pos = 0, i = 0;
+    Py_ssize_t n = PySet_GET_SIZE(set), i = 0;
     Py_ssize_t *ends = PyMem_New(Py_ssize_t, n > 0 ? n : 1);
     Piece *pieces = PyMem_New(Piece, n > 0 ? n : 1);
     Out items = {NULL, 0, 0};
-    PyObject *item;
-    Py_hash_t hash;
+    PyObject *item, *iterator = NULL;
     int failed = ends == NULL || pieces == NULL;
     if (failed) PyErr_NoMemory();
-    while (!failed && i < n && _PySet_NextEntry(set, &pos, &item, &hash)) {
-        Py_INCREF(item);
-        failed = write_value(&items, item, w) < 0;
+    else failed = (iterator = PyObject_GetIter(set)) == NULL;
+    while (!failed && (item = PyIter_Next(iterator)) != NULL) {
+        if (i == n) PyErr_SetString(PyExc_RuntimeError, "a set changed size while it was written");
+        failed = i == n || write_value(&items, item, w) < 0;
         Py_DECREF(item);
-        ends[i++] = items.len;
+        if (!failed) ends[i++] = items.len;
     }
+    Py_XDECREF(iterator);
+    if (PyErr_Occurred()) failed = 1;
     if (!failed && i != n) {
         PyErr_SetString(PyExc_RuntimeError, "a set changed size while it was written");
         failed = 1;
