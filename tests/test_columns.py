@@ -146,6 +146,26 @@ def test_a_column_of_one_tuples_does_what_a_dict_of_them_does(ops):
         assert column == plain and column.to_dict() == plain
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_KEYS, st.integers(-2, 2)), max_size=12), st.dictionaries(_KEYS, st.integers(-2, 2), max_size=8),
+       st.booleans())
+def test_a_columns_update_is_each_item_set_in_turn(before, held, unwrap):
+    # Column.update(dict), which fills a table restored from a state file, against the definition:
+    # `column[key] = value` for each item in the dict's order, on a column that already holds some.
+    index = MemberIndex()
+    mine, theirs = Column(index, unwrap), Column(index, unwrap)
+    keys = [k if not unwrap else (k,) for k in held]
+    held = dict(zip(keys, held.values()))
+    for key, value in before:
+        key = key if not unwrap else (key,)
+        mine[key] = theirs[key] = value
+    mine.update(held)
+    for key, value in held.items():
+        theirs[key] = value
+    assert mine.items() == theirs.items() and len(mine) == len(theirs)
+    assert mine.to_dict() == {**dict(before if not unwrap else [((k,), v) for k, v in before]), **held}
+
+
 def test_a_column_lists_its_keys_in_the_order_the_index_first_met_them():
     index = MemberIndex()
     first, second = Column(index), Column(index)

@@ -319,6 +319,30 @@ static int Column_ass_subscript(Column *c, PyObject *key, PyObject *value) {
     return value == NULL ? column_del(c, key) : column_set(c, key, value);
 }
 
+/* Every (key, value) of a dict set, in the dict's order: a state file's table filled in one call
+ * (store.py: as_member_table). In Python, a loop of `column[key] = value` was 0.29 s of resuming a
+ * run with 1M members' state. */
+static PyObject *Column_update(Column *c, PyObject *held) {
+    if (!PyDict_Check(held)) {
+        PyErr_SetString(PyExc_TypeError, "update(dict)");
+        return NULL;
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    int failed = 0;
+    Py_INCREF(held);
+    while (!failed && PyDict_Next(held, &pos, &key, &value)) {
+        Py_INCREF(key);
+        Py_INCREF(value);
+        failed = column_set(c, key, value) < 0;
+        Py_DECREF(key);
+        Py_DECREF(value);
+    }
+    Py_DECREF(held);
+    if (failed) return NULL;
+    Py_RETURN_NONE;
+}
+
 static int Column_contains(Column *c, PyObject *key) {
     PyObject *value = column_get(c, key);
     return value != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
@@ -465,6 +489,7 @@ static PyMethodDef Column_methods[] = {
     {"clear", (PyCFunction)Column_clear, METH_NOARGS, "hold nothing"},
     {"add", (PyCFunction)Column_add, METH_O, "add(key): as a set's add, for a set of members (the key holds True)"},
     {"to_dict", (PyCFunction)Column_to_dict, METH_NOARGS, "a dict of what the column holds, in row order"},
+    {"update", (PyCFunction)Column_update, METH_O, "update(dict): each of its (key, value) set, in its order"},
     {NULL, NULL, 0, NULL},
 };
 

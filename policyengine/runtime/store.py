@@ -125,8 +125,7 @@ class MemoryStore:
             for key in held:
                 column.add(key)
         else:
-            for key, value in held.items():
-                column[key] = value
+            column.update(held)
         return column
 
     def label_table(self) -> dict:
