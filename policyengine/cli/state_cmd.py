@@ -60,7 +60,7 @@ def run(args) -> int:
     if args.verb == "export":
         for row in rows:
             out.write(orjson.dumps({"kind": row.section, "name": row.name, "about": row.info,
-                                    "value": codec.encode(row.value)}).decode() + "\n")
+                                    "value": orjson.Fragment(codec.dumps(row.value))}).decode() + "\n")
         return exits.OK
     found = [(row, part) for row in rows for part in _about(row, args.user)]
     if args.format == "json":

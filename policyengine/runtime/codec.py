@@ -12,26 +12,24 @@ from policyengine.runtime.aggregates import COUNT_TIMES, Window
 from policyengine.runtime.store import Column
 
 
-def plain_encode(value, inner=None):
-    """A value as JSON that keeps its kind; `inner` encodes what it holds (itself by default).
-    The definition of `encode`, which takes the common shapes in C where it was built."""
-    inner = inner or plain_encode
+def plain_encode(value):
+    """A value as JSON that keeps its kind. `dumps` writes the same JSON in C where it was built."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, tuple):
-        return {"t": [inner(v) for v in value]}
+        return {"t": [plain_encode(v) for v in value]}
     if isinstance(value, list):
-        return [inner(v) for v in value]
+        return [plain_encode(v) for v in value]
     if isinstance(value, COUNT_TIMES):                 # a C count's Times is stored as the deque it stands for
-        return {"q": [inner(v) for v in value]}
+        return {"q": [plain_encode(v) for v in value]}
     if isinstance(value, (set, frozenset)):
-        return {"s": sorted((inner(v) for v in value), key=orjson.dumps)}
+        return {"s": sorted((plain_encode(v) for v in value), key=orjson.dumps)}
     if isinstance(value, Window):
-        return {"w": value.kind, "e": [inner(e) for e in value.entries]}
+        return {"w": value.kind, "e": [plain_encode(e) for e in value.entries]}
     if isinstance(value, dict):
-        return {"d": [[inner(k), inner(v)] for k, v in value.items()]}
+        return {"d": [[plain_encode(k), plain_encode(v)] for k, v in value.items()]}
     if Column is not None and value.__class__ is Column:   # a member-keyed table: the dict it stands for
-        return inner(value.to_dict())
+        return plain_encode(value.to_dict())
     raise TypeError(f"cannot store a {type(value).__name__}")
 
 
@@ -66,28 +64,20 @@ def plain_dumps(value) -> bytes:
     return orjson.dumps(plain_encode(value))
 
 
+# A value as JSON-shaped objects: what `state show` prints of a member's part.
+encode = plain_encode
+
 try:
-    from policyengine.runtime._codec import decode as _decode_in_c, dumps as _dumps_in_c, encode as _encode_in_c
+    from policyengine.runtime._codec import decode as _decode_in_c, dumps as _dumps_in_c
 except ImportError:         # the C module is optional (setup.py)
-    encode = plain_encode
     dumps = plain_dumps
     decode = plain_decode
 else:
-    def encode(value):
-        """`plain_encode`, its common shapes (atoms, exact lists, tuples and dicts) in C
-        (runtime/_codec.c): a state is mostly dicts of members to tuples of numbers, and encoding
-        them in Python was most of a checkpoint. The rest goes through `plain_encode`, which hands
-        what it holds back here."""
-        return _encode_in_c(value, _encode_other)
-
-    def _encode_other(value):
-        return plain_encode(value, encode)
-
     def dumps(value) -> bytes:
         """`plain_dumps` written in C without the encoded objects between (runtime/_codec.c):
         making and freeing them was most of a checkpoint. Numbers other than 64-bit ints are
-        written by orjson, and what C does not take by `plain_encode`."""
-        return _dumps_in_c(value, _encode_other, orjson.dumps)
+        written by orjson, and what C does not take (deques, windows) by `plain_encode`."""
+        return _dumps_in_c(value, plain_encode, orjson.dumps)
 
     def decode(value):
         """`plain_decode` in C for lists, tuples, sets and dicts (runtime/_codec.c): decoding a
