@@ -111,6 +111,10 @@ class ShareEvaluator(Evaluator):
     def process(self, event: dict, ts: int) -> list[dict]:
         return self._step(event, ts, event["user"], self._process_dict)
 
+    def owns(self, user) -> bool:
+        """Whether this worker runs `user`'s rules (and counts their events for --report)."""
+        return share_of(user, self.shares) == self.share
+
     def process_record(self, record, ts: int) -> list[dict]:
         return self._step(record, ts, record.user, self._process_record)
 
@@ -254,6 +258,7 @@ class Job(msgspec.Struct):
     until: int | None
     spool: str = ""                # a folder for the workers' decisions
     partition: bytes = b""         # members' buckets to shares (balanced_partition); empty: by CRC-32 alone
+    report: bool = False           # each worker counts what `--report` shows of its members' events
 
 
 # Members go to workers by bucket (CRC-32 of the name modulo BUCKETS), buckets to workers so that
@@ -346,6 +351,7 @@ class ShareResult(NamedTuple):
     stats: ReplayStats
     stopped: bool                    # --strict stopped at a bad line
     diverged: str | None             # a line routed as an event that the decoder refused
+    report: object = None            # its ReportSummary, for --report
 
 
 def _work(share: int):
@@ -362,6 +368,12 @@ def _work(share: int):
     path = os.path.join(job.spool, f"share{share}.jsonl")
     spool = open(path, "wb")
     write, tags = spool.write, evaluator.tags
+    # --report: the worker counts its members' events (replay asks ShareEvaluator.owns of a line
+    # every worker judges) and the decisions it makes; the parts add up to one worker's counts.
+    observer = None
+    if job.report:
+        from policyengine.report.collect import ReportData
+        observer = ReportData()
 
     # Decisions are tagged by identity, so they are written as they come, records included (a
     # dict made of a record would be another object): dump_tagged writes both as orjson would,
@@ -371,6 +383,8 @@ def _work(share: int):
 
     def many(decisions: list) -> None:
         pop = tags.pop
+        if observer is not None:
+            observer.observe_decisions(decisions)
         write(dump_tagged(decisions, [pop(id(d)) for d in decisions]))
     many.takes_records = True
     emit.many = many
@@ -385,7 +399,7 @@ def _work(share: int):
             try:
                 # Bad lines and late events are the same in every worker: share 0 tells them.
                 replay(log, evaluator, decoder, emit, report, stats, job.strict, max_line=job.max_line,
-                       allowed_lateness_us=job.allowed_lateness_us, about_input=share == 0)
+                       allowed_lateness_us=job.allowed_lateness_us, about_input=share == 0, observer=observer)
             finally:
                 log.close()
         if job.until is not None:
@@ -403,7 +417,8 @@ def _work(share: int):
         diverged = PEER_GONE
     finally:
         spool.close()
-    return ShareResult(path, reports, stats, stopped, diverged)
+    summary = observer.summary() if observer is not None and diverged is None else None
+    return ShareResult(path, reports, stats, stopped, diverged, summary)
 
 
 def _ring_lines(shares: int) -> int:
@@ -532,12 +547,18 @@ def _merged_json(files: list, spools: contextlib.ExitStack, block: int = 1 << 20
         yield chunk
 
 
-def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats, bool] | str:
+class SharesRan(NamedTuple):
+    messages: list[str]              # in the order one worker says them
+    stats: ReplayStats               # the workers' combined
+    stopped: bool                    # --strict stopped at a bad line
+    report: object                   # the workers' ReportSummary merged (job.report), or None
+
+
+def run_shares(job: Job, emit, write_json=None) -> SharesRan | str:
     """Run `job` on `job.shares` worker processes and `emit` their decisions in the order one worker
     gives; `write_json`, if given, takes each decision's JSON line instead (as the jsonl writer would
-    write it). Returns the messages in order, the combined statistics and whether `--strict` stopped;
-    or, emitting nothing, why the run must be made on one worker (a line routed wrongly, a worker
-    that died)."""
+    write it). Returns what they said, found and counted; or, emitting nothing, why the run must be
+    made on one worker (a line routed wrongly, a worker that died)."""
     global _job, _shared
     if not job.partition:
         fields = route_fields(job.compiled.record) if job.compiled.record is not None else ()
@@ -576,4 +597,8 @@ def run_shares(job: Job, emit, write_json=None) -> tuple[list[str], ReplayStats,
     for other in results[1:]:
         stats.decisions.update(other.stats.decisions)
         stats.runtime_errors += other.stats.runtime_errors
-    return reports, stats, any(result.stopped for result in results)
+    summary = None
+    if job.report:
+        from policyengine.report.collect import ReportSummary
+        summary = ReportSummary.merged([result.report for result in results])
+    return SharesRan(reports, stats, any(result.stopped for result in results), summary)

@@ -74,6 +74,9 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     # (the HTML report) reads fields no rule may read: it is given each evaluated event's line, or
     # its dict where the general decoder made one, once, wherever the event is evaluated
     # (`observed_timed` below).
+    # A worker of `eval --workers` judges every line the route was unsure of, and counts for the
+    # report only those of its own members (parallel.py: ShareEvaluator.owns).
+    owns = getattr(evaluator, "owns", None) if observer is not None else None
     decode_record = None
     if records and evaluator.record_handlers is not None:
         decode_record, process_record = record_decoder(evaluator.compiled.record), evaluator.process_record
@@ -110,7 +113,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                 record = None
         if record is not None:
             stats.events += 1
-            if observer is not None:
+            if observer is not None and (owns is None or owns(record.user)):
                 observer.observe_line(line, ts)
             decisions = process_record(record, ts)
         else:
@@ -128,7 +131,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
                     raise StrictStop() from None
                 return
             stats.events += 1
-            if observer is not None:
+            if observer is not None and (owns is None or owns(event["user"])):
                 observer.observe_event(event, ts)
             decisions = process(event, ts)
         after(decisions, ts, lineno)
@@ -240,8 +243,8 @@ def observed_timed(decode_timed, observer):
     """decode_timed that also observes each line the record loop evaluates, or hands back to be
     evaluated as a record (late: replay's `stop == 3`), with the event's own time; a line handed
     back to the per-line path (the clock asks Python, or the record refused it) is observed
-    there, as one_line evaluates it; a worker's routed items never come here (a report runs on
-    one worker). So every event evaluated is observed once, before its
+    there, as one_line evaluates it; a worker's routed items other than its own lines, it hands
+    on without a time, and they are not observed. So every event evaluated is observed once, before its
     decisions, as on the dict path. The same in C where the observer has it (`observing`:
     report/_observe.c)."""
     observing = getattr(observer, "observing", None)

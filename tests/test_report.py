@@ -63,3 +63,24 @@ def test_a_number_past_a_double_is_a_bad_line_with_a_report_too(tmp_path):
         assert r.returncode == 0 and "log.jsonl:1: error[E0101]: invalid JSON: number is infinity" in stderr
         assert "internal error" not in stderr and "log.jsonl:2" not in stderr
         assert [line.count('"user":"n2"') for line in (tmp_path / "d.jsonl").read_text().splitlines()] == [1]
+
+
+def test_a_gap_of_months_is_left_out_and_said_so(tmp_path):
+    # By hand: messages on Nov 1, Nov 5 and in the year 9999 — days (the span is past three days);
+    # Nov 2-4 are a short gap, shown empty; the 2 912 xxx days to 9999 are left out, and the page says so.
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join([
+        '{"type":"message","ts":"2026-11-01T08:00:00Z","user":"a","id":"m1","text":"hi"}',
+        '{"type":"message","ts":"2026-11-05T08:00:00Z","user":"a","id":"m2","text":"hi"}',
+        '{"type":"message","ts":"9999-12-31T08:00:00Z","user":"b","id":"m3","text":"hi"}',
+    ]) + "\n")
+    out = tmp_path / "r.html"
+    r = run_cli("eval", "--quiet", "--policy", "policies/examples/ads.policy", "--report", str(out), str(log))
+    assert r.returncode == 0, r.stderr
+    html = out.read_text(encoding="utf-8")
+    days = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>", html)
+    assert days == ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05", "9999-12-31"]
+    from datetime import date
+    gap = (date(9999, 12, 31) - date(2026, 11, 5)).days - 1
+    assert f"; {gap:,} empty days in gaps of more than 62 left out" in html
+    assert len(html) < 20_000

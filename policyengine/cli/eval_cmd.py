@@ -129,6 +129,7 @@ def run(args) -> int:
         usage_error(f"{args.profile_out}: cannot write: {err.strerror}")
         return exits.USAGE
     emit = jsonl_writer(out) if args.format == "jsonl" else _text_writer(out)
+    written = emit               # what workers' merged decisions go to: each worker counted its own for a report
     if args.report:
         from policyengine.report.collect import ReportData
         from policyengine.report.html import render as render_report
@@ -146,6 +147,7 @@ def run(args) -> int:
             many.takes_records = getattr(write_many, "takes_records", False)
             emit.many = many
     stats = ReplayStats()
+    summary = None               # the workers' report, merged
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     progress = Progress(sys.stderr) if show else None
     status = exits.OK
@@ -162,20 +164,18 @@ def run(args) -> int:
         if workers > 1:
             from policyengine.parallel import Job, run_shares
             job = Job(compiled, args.logs, workers, args.strict, args.max_line_bytes,
-                      int(args.allowed_lateness * 1_000_000), until)
+                      int(args.allowed_lateness * 1_000_000), until, report=report_data is not None)
             # The workers write decisions as the jsonl writer does: they go out as written.
-            plain = args.format == "jsonl" and report_data is None
-            ran = run_shares(job, emit, out.write if plain else None)
+            ran = run_shares(job, written, out.write if args.format == "jsonl" else None)
             if isinstance(ran, str):
                 sys.stderr.write(f"note: --workers {workers}: running on one worker: {ran}\n")
                 workers = 1
             else:
-                messages, shared_stats, stopped = ran
-                for message in messages:
+                for message in ran.messages:
                     report(message)
-                shared_stats.started = stats.started
-                stats = shared_stats
-                if stopped:
+                ran.stats.started = stats.started
+                stats, summary = ran.stats, ran.report
+                if ran.stopped:
                     raise StrictStop()
         for name in (args.logs if workers == 1 else ()):
             identity = log_identity(name) if session is not None else None
@@ -215,9 +215,11 @@ def run(args) -> int:
             session.close()
     stats.elapsed = time.perf_counter() - stats.started
     if report_data is not None:
+        if summary is None:             # one worker's run: the report observed it all here
+            summary = report_data.summary()
         try:
             with open(args.report, "w", encoding="utf-8") as f:
-                f.write(render_report(report_data, "policyengine report: " + ", ".join(args.policy)))
+                f.write(render_report(summary, "policyengine report: " + ", ".join(args.policy)))
         except OSError as err:
             usage_error(f"{args.report}: cannot write: {err.strerror}")
             return exits.USAGE
@@ -295,8 +297,6 @@ def _why_one_worker(args, program) -> str | None:
         return "standard input can be read only once"
     if args.state:
         return "--state keeps one state file"
-    if args.report:
-        return "--report observes every event in one place"
     if args.profile:
         return "--profile times each rule in one process"
     found = blockers(program)

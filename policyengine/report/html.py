@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from html import escape
 
-from policyengine.report.collect import ReportData  # noqa: F401  (the type render takes)
+from policyengine.report.collect import GAP_SHOWN, ReportSummary
 
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 CSS = """
@@ -17,18 +17,20 @@ svg text{font-size:11px;fill:#555}
 """
 
 
-def render(data: ReportData, title: str = "policyengine report") -> str:
+def render(data: ReportSummary, title: str = "policyengine report") -> str:
     view = data.buckets()
     days = view.keys
     total_decisions = sum(data.totals.values())
-    kpis = [("events", data.events), ("decisions", total_decisions), ("members who posted", data.seen.active_count()),
+    kpis = [("events", data.events), ("decisions", total_decisions), ("members who posted", data.posters),
             ("new members", sum(data.joins.values()))]
     parts = [f"<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>",
              f"<style>{CSS}</style></head><body>", f"<h1>{escape(title)}</h1>",
              f"<p class=\"sub\">{escape(view.label(days[0]) if days else '-')} – "
-             f"{escape(view.label(days[-1]) if days else '-')}, event time (UTC), per {view.unit}</p>",
+             f"{escape(view.label(days[-1]) if days else '-')}, event time (UTC), per {view.unit}"
+             + (f"; {view.left_out:,} empty {view.unit}s in gaps of more than {GAP_SHOWN} left out"
+                if view.left_out else "") + "</p>",
              "<div class=\"kpis\">" + "".join(f"<div class=\"kpi\">{escape(k)}<b>{v:,}</b></div>" for k, v in kpis) + "</div>"]
-    top = [k for k, _ in data.totals.most_common(len(PALETTE) - 1)]
+    top = [k for k, _ in _ranked(data.totals, len(PALETTE) - 1)]
     parts.append(f"<h2>Decisions per {view.unit}, by rule and action</h2>")
     series = []
     for day in days:
@@ -39,7 +41,7 @@ def render(data: ReportData, title: str = "policyengine report") -> str:
     labels = [f"{r} · {a}" for r, a in top] + (["other"] if len(data.totals) > len(top) else [])
     parts.append(_stacked_bars(view, series, labels))
     parts.append(_legend(labels))
-    parts.append(_table(["rule", "action", "decisions"], [(r, a, n) for (r, a), n in data.totals.most_common()]))
+    parts.append(_table(["rule", "action", "decisions"], [(r, a, n) for (r, a), n in _ranked(data.totals)]))
     parts.append("<h2>Community activity</h2>")
     parts.append(_stacked_bars(view, [[view.messages(d)] for d in days], ["messages"], colours=["#4e79a7"]))
     rows = []
@@ -49,11 +51,17 @@ def render(data: ReportData, title: str = "policyengine report") -> str:
                      "-" if keep is None else f"{keep:.0%}"))
     parts.append(_table([view.unit, "messages", "active members", "new members", f"kept from the {view.unit} before"], rows))
     parts.append("<h2>Most affected members</h2>")
-    parts.append(_table(["member", "moderation decisions"], data.by_member.most_common(15)))
+    parts.append(_table(["member", "moderation decisions"], _ranked(data.by_member, 15)))
     parts.append("<h2>Busiest channels</h2>")
-    parts.append(_table(["channel", "decisions"], data.by_channel.most_common(15)))
+    parts.append(_table(["channel", "decisions"], _ranked(data.by_channel, 15)))
     parts.append("</body></html>\n")
     return "".join(parts)
+
+
+def _ranked(counts: dict, first: int | None = None) -> list[tuple]:
+    """The most first, equals by name: the same page whichever order the counts were made in (one
+    worker's, or several workers' added up)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))[:first]
 
 
 def _stacked_bars(view, series, labels, colours=PALETTE, width=1000, height=220) -> str:
