@@ -283,7 +283,7 @@ def test_auto_takes_every_core_only_for_a_run_that_splits_and_logs_long_enough()
     assert auto_workers(4, big, True) == 4
     assert auto_workers(4, big - 1, True) == 1            # too short for forking and merging to pay
     assert auto_workers(4, None, True) == 1               # a size unknown beforehand: standard input
-    assert auto_workers(4, 10 * big, False) == 1          # a count by text, --state, --report
+    assert auto_workers(4, 10 * big, False) == 1          # a count by text, --state, --profile
     assert auto_workers(1, 10 * big, True) == 1
 
 
