@@ -102,6 +102,25 @@ def test_the_scan_reads_the_plain_line_and_leaves_the_rest_to_orjson():
     assert [c.channel(e) for e in ("e1", "e2", "e3", "e4", "e5")] == ["general", 'c"2', None, None, "x"]
 
 
+def test_long_names_that_share_their_first_bytes_are_members_apart():
+    # The C table keeps a name's length and first 16 bytes in its slot and reads the str only past
+    # them: names alike up to there and after (15, 16, 17 and 40 bytes, a CJK character cut at the
+    # 16th byte) are each one member, found again however often and in whatever form (line, dict)
+    # they come — a name not found again would be numbered twice, and counted twice by active_count.
+    names = ["x" * 15, "x" * 16, "x" * 16 + "a", "x" * 16 + "b", "x" * 15 + "张", "x" * 15 + "张a", "x" * 40,
+             "x" * 39 + "y", "张" * 6, "张" * 5 + "x"]
+    c, python = EventCounts(), PythonEventCounts()
+    for round_ in range(3):
+        for i, name in enumerate(names):
+            line = orjson.dumps({"type": "message", "user": name, "id": f"e{round_}-{i}"})
+            for counts in (c, python):
+                counts.observe_line(line, round_ * HOUR_US)
+                counts.observe({"type": "message", "user": name}, round_ * HOUR_US + 1)
+    assert _counts(c) == _counts(python)
+    assert c.active[0] == set(names) and c.active_count() == len(names) == 10
+    assert c.active_shared([0], [2]) == 10
+
+
 def test_a_member_that_is_not_a_string_is_refused_alike():
     line = b'{"type":"message","user":["a"],"id":"e1"}'       # a list cannot join a set of members
     c, python = EventCounts(), PythonEventCounts()
