@@ -8,7 +8,7 @@ import pytest
 from policyengine.report.collect import ReportSummary
 from policyengine.report.html import _ranked, render
 from tests.conftest import run_cli
-from tests.test_records import _log_bytes
+from tests.test_records import HOSTILE, _log_bytes
 from tests.test_route import _eval_in_process
 
 UNTIL = "2026-12-31T00:00:00Z"
@@ -142,3 +142,16 @@ def test_equal_counts_are_listed_by_name_whatever_order_they_came_in():
     page = render(one)
     assert page == render(other) and page.index("<td>p/a</td>") < page.index("<td>p/x</td>")
     assert page.index("<td>y</td>") < page.index("<td>z</td>")
+
+
+def test_strict_reports_what_came_before_the_first_bad_line_on_every_worker(tmp_path, report_log):
+    pages = {}
+    for n in (1, 2):
+        page = tmp_path / f"strict{n}.html"
+        r = run_cli("eval", "--quiet", "--strict", "--workers", str(n), "--policy", "policies/examples", "--report",
+                    str(page), str(report_log))
+        assert r.returncode == 3 and b"error[E0101]" in r.stderr
+        pages[n] = page.read_text(encoding="utf-8")
+    # the first bad line is HOSTILE's first (tests/test_records.py); every line before it is an event
+    first_bad = report_log.read_bytes().split(b"\n").index(HOSTILE[0])
+    assert first_bad > 1000 and pages[2] == pages[1] and f"events<b>{first_bad:,}</b>" in pages[1]
