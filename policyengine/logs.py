@@ -9,7 +9,7 @@ from typing import BinaryIO
 import msgspec
 
 from policyengine.events.native import split_lines  # bytes.split(b"\n") with memchr: 3× faster a line
-from policyengine.readahead import InflateAhead
+from policyengine.readahead import InflateAhead, Inflated
 
 
 class LogOpenError(Exception):
@@ -24,7 +24,7 @@ class OpenLog(msgspec.Struct):
 
     def position(self) -> int | None:
         try:
-            if isinstance(self.stream, InflateAhead):    # its thread reads the file ahead of us
+            if isinstance(self.stream, (InflateAhead, Inflated)):    # the file is read ahead of us
                 return self.stream.position()
             return (self.raw or self.stream).tell()
         except (OSError, ValueError):
@@ -61,7 +61,7 @@ def open_log(name: str, inflate_ahead: bool = False) -> OpenLog:
         raw = open(name, "rb", buffering=1 << 20)
         size = os.fstat(raw.fileno()).st_size
         if name.endswith(".gz"):
-            stream = InflateAhead(raw) if inflate_ahead else gzip.GzipFile(fileobj=raw, mode="rb")
+            stream = InflateAhead(raw) if inflate_ahead else Inflated(raw)
             return OpenLog(name, stream, size, raw)
         return OpenLog(name, raw, size, None)
     except OSError as err:

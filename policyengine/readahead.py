@@ -1,29 +1,33 @@
-"""A gzip log inflated a few MiB ahead, on a thread of its own.
+"""A gzip log inflated a block at a time, in the reader's thread or a few MiB ahead on its own.
 
 Inflating a gzip log took a quarter of `eval`'s time on the reference policies (0.22 s of 0.85 s
 over 1M events, 19 MB compressed), on the core the rules run on. zlib lets go of the interpreter
 while it inflates, so a thread can do it on the other core — but not through `gzip.GzipFile`,
 whose Python reads 8 KiB at a time and holds the interpreter between them (measured: no faster on
-a thread). Here a thread reads 1 MiB of the file at a time and inflates it in one call of a zlib
-decompressor that reads the gzip header and trailer itself (CRC and size checked, as GzipFile
-checks them), and the reader takes whole blocks, in order, through a bounded queue. While the
-thread runs, the interpreter's switch interval is 0.2 ms instead of 5: zlib takes the interpreter
-back once for each block of output it grows, and at 5 ms each of those waits cost more than the
-inflating.
+a thread). Here 1 MiB of the file is read at a time and inflated in one call of a decompressor
+that reads the gzip header and trailer itself (CRC and size checked, as GzipFile checks them):
+ISA-L's (the `isal` package: 1.38 GB/s of lines against zlib's 0.55 and GzipFile's 0.48 over 1M
+events' log), or zlib's for a member whose header has flags ISA-L does not check. `InflateAhead`
+does it on a thread, and the reader takes whole blocks, in order, through a bounded queue; while
+the thread runs, the interpreter's switch interval is 0.2 ms instead of 5: the decompressor takes
+the interpreter back once for each block of output it grows, and at 5 ms each of those waits cost
+more than the inflating. `Inflated` does it in the reader's own thread.
 
 What it reads is GzipFile's: members one after another, zero bytes between and after them
 skipped, an empty file empty. An error the file holds (a damaged member, a file cut short, a CRC
 that does not match) is raised by the read that reaches it, after every byte zlib made before it
-(a failed 1 MiB block is inflated again from its start, smaller, to the byte that fails): a cut-short
-file gives GzipFile's EOFError; damaged data a zlib.error (GzipFile's own checks said
-BadGzipFile). `eval` reports both as a damaged log (replay.py). zlib is stricter than GzipFile
-about two things compressors do not write — reserved header flag bits, and a header CRC, which
-GzipFile skips unread: such a file is refused here as damaged.
+(a member ISA-L fails on is inflated again by zlib from its start, and a failed 1 MiB block again
+from its start, smaller, to the byte that fails): a cut-short file gives GzipFile's EOFError;
+damaged data a zlib.error (GzipFile's own checks said BadGzipFile). `eval` reports both as a
+damaged log (replay.py). zlib is stricter than GzipFile about two things compressors do not
+write — reserved header flag bits, and a header CRC, which GzipFile skips unread: such a file is
+refused here as damaged.
 
-Only `eval` on one worker uses it (logs.open_log's `inflate_ahead`): over 1M events of the
-reference policies 0.86 -> 0.68 s (1.26x, as fast as the plain log); the community pack 1.00x (it
-is bound by memory, and the thread's inflating shares the machine's cache with it); two workers
-or `diff`'s two replays already keep both cores busy, and a thread each made them slower.
+`eval` on one worker inflates ahead (logs.open_log's `inflate_ahead`): over 1M events of the
+reference policies 0.86 -> 0.68 s with zlib (1.26x, as fast as the plain log); the community pack
+1.00x (it is bound by memory, and the thread's inflating shares the machine's cache with it).
+Two workers or `diff`'s two replays already keep both cores busy, and a thread each made them
+slower: they inflate in their own thread.
 """
 from __future__ import annotations
 
@@ -33,76 +37,92 @@ import threading
 import zlib
 from typing import BinaryIO
 
+try:        # ISA-L's inflate: 2.5x zlib's (1.38 against 0.55 GB/s of lines), where installed
+    from isal import isal_zlib
+except ImportError:                             # pragma: no cover - a dependency; zlib does it all
+    isal_zlib = None
+
 BLOCK = 1 << 20                 # of the compressed file a read: ~8 MiB of lines
 DEPTH = 2                       # inflated blocks held ahead of the reader
 PIECE = 1 << 13                 # a failed block inflated again this much at a time, then a byte
 SWITCH_S = 0.0002
 GZIP = 16 + zlib.MAX_WBITS      # a zlib decompressor that reads a gzip member's header and trailer
 _CUT_SHORT = "Compressed file ended before the end-of-stream marker was reached"   # GzipFile's words
+# Header flags ISA-L is given a member with: none, or a file name (what gzip(1) writes). zlib
+# refuses reserved flag bits and checks a header CRC; ISA-L does neither, so members with other
+# flags are zlib's alone.
+_PLAIN_FLAGS = (0, 0x08)
 
 _switch_lock = threading.Lock()
 _running = 0                    # inflating threads; the switch interval is put back after the last
 _saved_switch = 0.005
 
 
-class InflateAhead:
-    """`read`/`read1` of the lines a gzip file holds, inflated ahead by a thread. `close` stops the
-    thread and closes the file; a reader that stops early must call it (OpenLog.close does)."""
+class _Blocks:
+    """The lines a gzip file holds, as (bytes, where the file was read to) a block at a time:
+    members one after another, zero bytes between and after them skipped. A member whose header
+    is plain is inflated by ISA-L; if ISA-L fails on it (damage, a file cut short), the member is
+    inflated again by zlib from its start, what was handed on already left out, so that what comes
+    before the error and the error itself are zlib's."""
 
-    def __init__(self, raw: BinaryIO, block: int = BLOCK, depth: int = DEPTH):
-        self._raw = raw
-        self._block = block
-        self._queue: queue.Queue = queue.Queue(depth)
-        self._stop = threading.Event()
-        self._held = memoryview(b"")            # what a read smaller than a block left
-        # bytes of the file read by the thread, and for progress, where in the file the block in
-        # hand began and ended (the thread reads a few MiB ahead of what the reader has had)
-        self._read_to = 0
-        self._block_from = self._block_to = self._block_len = 0
-        self._failed: BaseException | None = None
-        self._ended = False
-        self.closed = False
-        _quick_switch(+1)
-        self._thread = threading.Thread(target=self._fill, name="policyengine-inflate", daemon=True)
-        self._thread.start()
+    def __init__(self, raw: BinaryIO, block: int):
+        self.raw, self.block = raw, block
+        self.read_to = 0
+        self.skip = 0               # bytes inflated again that were handed on before
 
-    # ---- the thread ---------------------------------------------------------------------------
-    def _fill(self) -> None:
-        try:
-            self._inflate()
-            self._put(b"")
-        except BaseException as err:            # handed to the reader, raised where it reads
-            self._put(err)
+    def read(self, size: int) -> bytes:
+        data = self.raw.read(size)
+        self.read_to += len(data)
+        return data
 
-    def _inflate(self) -> None:
-        def read(size: int) -> bytes:
-            data = self._raw.read(size)
-            self._read_to += len(data)
-            return data
-        data = read(self._block)
+    def __iter__(self):
+        data = self.read(self.block)
         inflater = None                         # None: between members
         first = True
-        while not self._stop.is_set():
+        while True:
             if inflater is None:
                 if not first:
                     data = data.lstrip(b"\0")  # zero padding after a member, as GzipFile skips it
                     while not data:
-                        data = read(self._block)
+                        data = self.read(self.block)
                         if not data:
                             return
                         data = data.lstrip(b"\0")
                 elif not data:
                     return                      # an empty file: no lines
-                inflater, first = zlib.decompressobj(GZIP), False
-            self._inflate_block(inflater, data)
+                first = False
+                member_at, handed = self.read_to - len(data), 0
+                fast = isal_zlib is not None and len(data) >= 4 and data[3] in _PLAIN_FLAGS
+                inflater = isal_zlib.decompressobj(GZIP) if fast else zlib.decompressobj(GZIP)
+            if fast:
+                try:
+                    out = inflater.decompress(data)
+                except isal_zlib.error:
+                    out = None
+                if out:
+                    handed += len(out)
+                    yield out, self.read_to
+                if out is not None:
+                    if inflater.eof:
+                        data, inflater = inflater.unused_data, None
+                        continue
+                    data = self.read(self.block)
+                    if data:
+                        continue
+                # damaged or cut short: zlib from the member's start says where and how
+                self.raw.seek(member_at)
+                self.read_to, self.skip, fast = member_at, handed, False
+                inflater, data = zlib.decompressobj(GZIP), self.read(self.block)
+                continue
+            yield from self._inflate_block(inflater, data)
             if inflater.eof:                    # the member's trailer checked; another may follow
                 data, inflater = inflater.unused_data, None
                 continue
-            data = read(self._block)
+            data = self.read(self.block)
             if not data:
                 raise EOFError(_CUT_SHORT)
 
-    def _inflate_block(self, inflater, data: bytes) -> None:
+    def _inflate_block(self, inflater, data: bytes):
         saved = inflater.copy()
         try:
             out = inflater.decompress(data)
@@ -112,34 +132,45 @@ class InflateAhead:
                 piece = data[start:start + PIECE]
                 before = saved.copy()
                 try:
-                    self._put_some(saved.decompress(piece))
+                    yield from self._some(saved.decompress(piece))
                 except zlib.error:
                     for i in range(len(piece)):
-                        self._put_some(before.decompress(piece[i:i + 1]))   # raises at the failing byte
+                        yield from self._some(before.decompress(piece[i:i + 1]))   # raises at the failing byte
                     raise
             raise
-        self._put_some(out)
+        yield from self._some(out)
 
-    def _put_some(self, out: bytes) -> None:
+    def _some(self, out: bytes):
+        if self.skip:                           # handed on before the member was inflated again
+            cut = min(self.skip, len(out))
+            out, self.skip = out[cut:], self.skip - cut
         if out:
-            self._put((out, self._read_to))
+            yield out, self.read_to
 
-    def _put(self, item) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return
-            except queue.Full:
-                continue
 
-    # ---- the reader -----------------------------------------------------------------------------
+class _Reader:
+    """`read`/`read1` of the lines, a block at a time (`_take`: an item of _Blocks, b"" at the end,
+    or the error it raised), and the reader's position in the file for progress."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._held = memoryview(b"")            # what a read smaller than a block left
+        # where in the file the block in hand began and ended (the file is read ahead of it)
+        self._block_from = self._block_to = self._block_len = 0
+        self._failed: BaseException | None = None
+        self._ended = False
+        self.closed = False
+
+    def _take(self):
+        raise NotImplementedError
+
     def _next(self) -> bool:
         """Another block in hand: False at the end of the lines; raises what the file held."""
         if self._failed is not None:
             raise self._failed
         if self._ended:
             return False
-        item = self._queue.get()
+        item = self._take()
         if isinstance(item, BaseException):
             self._failed = item
             raise item
@@ -152,7 +183,7 @@ class InflateAhead:
 
     def position(self) -> int:
         """Where in the file the reader is, for progress: within the block in hand, in proportion
-        to what it has had of it (the file's own position runs a few MiB ahead)."""
+        to what it has had of it (the file's own position runs ahead)."""
         if self._block_len == 0:
             return self._block_to
         had = self._block_len - len(self._held)
@@ -179,6 +210,63 @@ class InflateAhead:
             if size > 0:
                 size -= len(part)
         return b"".join(parts)
+
+
+class Inflated(_Reader):
+    """The lines of a gzip file, inflated as they are read, in the reader's process and thread:
+    for `eval --workers` and `diff`, whose processes keep every core busy (GzipFile, which they
+    used, reads 8 KiB at a time through Python: 0.35 s over 1M events' log against 0.12 s here)."""
+
+    def __init__(self, raw: BinaryIO, block: int = BLOCK):
+        super().__init__(raw)
+        self._blocks = iter(_Blocks(raw, block))
+
+    def _take(self):
+        try:
+            return next(self._blocks, b"")
+        except BaseException as err:            # raised again by every later read
+            return err
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._raw.close()
+
+
+class InflateAhead(_Reader):
+    """`read`/`read1` of the lines a gzip file holds, inflated ahead by a thread. `close` stops the
+    thread and closes the file; a reader that stops early must call it (OpenLog.close does)."""
+
+    def __init__(self, raw: BinaryIO, block: int = BLOCK, depth: int = DEPTH):
+        super().__init__(raw)
+        self._blocks = _Blocks(raw, block)
+        self._queue: queue.Queue = queue.Queue(depth)
+        self._stop = threading.Event()
+        _quick_switch(+1)
+        self._thread = threading.Thread(target=self._fill, name="policyengine-inflate", daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        try:
+            for item in self._blocks:
+                if not self._put(item):
+                    return
+            self._put(b"")
+        except BaseException as err:            # handed to the reader, raised where it reads
+            self._put(err)
+
+    def _put(self, item) -> bool:
+        """False once the reader has closed."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _take(self):
+        return self._queue.get()
 
     def close(self) -> None:
         if self.closed:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policyengine import readahead
-from policyengine.readahead import InflateAhead
+from policyengine.readahead import InflateAhead, Inflated
 
 DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile)
 
@@ -33,9 +33,9 @@ def gzipfile_reads(blob: bytes) -> tuple[bytes, type | None]:
     return bytes(got), None
 
 
-def ahead_reads(blob: bytes, block: int, size: int = 1 << 16) -> tuple[bytes, type | None]:
+def ahead_reads(blob: bytes, block: int, size: int = 1 << 16, reader=InflateAhead) -> tuple[bytes, type | None]:
     got = bytearray()
-    f = InflateAhead(io.BytesIO(blob), block=block)
+    f = reader(io.BytesIO(blob), block=block)
     try:
         while chunk := f.read1(size):
             got += chunk
@@ -57,10 +57,50 @@ _LINES = st.lists(st.text(alphabet=st.sampled_from("ab 广告加微信\n{}\":,01
 
 @settings(max_examples=150, deadline=None)
 @given(_LINES, st.lists(st.integers(0, 5), min_size=4, max_size=4), st.integers(1, 9),
-       st.sampled_from([1, 3, 64, 4096, 1 << 20]), st.sampled_from([1, 7, 1 << 16]))
-def test_whole_files_read_as_gzipfile_reads_them(parts, pads, level, block, size):
+       st.sampled_from([1, 3, 64, 4096, 1 << 20]), st.sampled_from([1, 7, 1 << 16]),
+       st.sampled_from([InflateAhead, Inflated]))
+def test_whole_files_read_as_gzipfile_reads_them(parts, pads, level, block, size, reader):
     blob = members(parts, pads, level)
-    assert ahead_reads(blob, block, size) == gzipfile_reads(blob) == (b"".join(parts), None)
+    assert ahead_reads(blob, block, size, reader) == gzipfile_reads(blob) == (b"".join(parts), None)
+
+
+def test_isal_inflates_plain_members_and_zlib_the_others(monkeypatch):
+    # ISA-L is a dependency (pyproject.toml): a member with no header flags, or a file name only,
+    # is its; one with a header CRC or a reserved flag bit is zlib's, which checks the one and
+    # refuses the other, as it did before ISA-L.
+    assert readahead.isal_zlib is not None
+    made = []
+    for module in (readahead.isal_zlib, zlib):
+        real = module.decompressobj
+        monkeypatch.setattr(module, "decompressobj", lambda wbits, real=real, name=module.__name__: made.append(name)
+                            or real(wbits))
+    lines = b'{"type":"message","user":"u1","text":"hi"}\n' * 50
+    plain = gzip.compress(lines)
+    named = bytearray(plain)
+    named[3] = 0x08                              # FNAME: a zero-ended name after the header
+    named[10:10] = b"log.jsonl\0"
+    reserved = bytearray(plain)
+    reserved[3] = 0x20
+    for blob, inflater, error in ((plain, "isal.isal_zlib", None), (bytes(named), "isal.isal_zlib", None),
+                                  (bytes(reserved), "zlib", zlib.error)):
+        made.clear()
+        assert ahead_reads(blob, 1 << 20, reader=Inflated) == (b"" if error else lines, error)
+        assert made == [inflater]
+
+
+@pytest.mark.parametrize("reader", [InflateAhead, Inflated])
+def test_a_member_isal_fails_on_is_zlibs_from_its_start(reader):
+    # A first member whole, a second whose CRC is wrong: ISA-L fails at the second's end, and zlib
+    # inflates that member again from its start — the bytes handed on already not again — to the
+    # same error GzipFile gives, after the same bytes.
+    first, second = b"a" * 5000 + b"\n", bytes(range(256)) * 300
+    bad = bytearray(gzip.compress(second, 9))
+    bad[-6] ^= 1
+    blob = gzip.compress(first) + bytes(bad)
+    theirs = gzipfile_reads(blob)
+    assert theirs[1] is zlib.error and theirs[0] == first + second
+    for block in (64, 1 << 20):
+        assert ahead_reads(blob, block, reader=reader) == theirs
 
 
 def test_an_empty_file_has_no_lines_and_a_big_one_comes_in_order():
@@ -74,14 +114,15 @@ def test_an_empty_file_has_no_lines_and_a_big_one_comes_in_order():
 
 
 @pytest.mark.parametrize("level", [1, 9])
-def test_a_file_cut_short_anywhere_is_damaged_after_what_gzipfile_gave(level):
+@pytest.mark.parametrize("reader", [InflateAhead, Inflated])
+def test_a_file_cut_short_anywhere_is_damaged_after_what_gzipfile_gave(level, reader):
     parts = [b'{"type":"message","user":"u1","text":"hello"}\n' * 40, b'{"type":"join","user":"u2"}\n' * 30]
     blob = members(parts, [0, 0], level)
     whole = b"".join(parts)
     boundary = len(gzip.compress(parts[0], compresslevel=level))
     for cut in range(1, len(blob)):
         theirs, their_error = gzipfile_reads(blob[:cut])
-        ours, our_error = ahead_reads(blob[:cut], block=5)
+        ours, our_error = ahead_reads(blob[:cut], block=5, reader=reader)
         assert whole.startswith(ours) and len(ours) >= len(theirs), cut
         if cut == boundary:                     # a whole first member: nothing is missing
             assert our_error is their_error is None and ours == parts[0]
@@ -90,14 +131,15 @@ def test_a_file_cut_short_anywhere_is_damaged_after_what_gzipfile_gave(level):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(10, 10_000), st.integers(1, 255), st.sampled_from([3, 256, 1 << 20]))
-def test_a_damaged_byte_after_the_header_is_found_after_what_gzipfile_gave(at, flip, block):
+@given(st.integers(10, 10_000), st.integers(1, 255), st.sampled_from([3, 256, 1 << 20]),
+       st.sampled_from([InflateAhead, Inflated]))
+def test_a_damaged_byte_after_the_header_is_found_after_what_gzipfile_gave(at, flip, block, reader):
     lines = b"".join(b'{"type":"message","user":"u%d","text":"hi %d"}\n' % (i, i * i) for i in range(400))
     blob = bytearray(gzip.compress(lines, compresslevel=6))
     at = at % (len(blob) - 10) + 10                                # past the 10-byte header
     blob[at] ^= flip
     theirs, their_error = gzipfile_reads(bytes(blob))
-    ours, our_error = ahead_reads(bytes(blob), block)
+    ours, our_error = ahead_reads(bytes(blob), block, reader=reader)
     # a flip may inflate to other bytes before the CRC finds it: both readers give the same ones
     assert (our_error is None) == (their_error is None)
     if our_error is None:
@@ -184,6 +226,10 @@ def test_an_open_logs_position_is_the_readers(tmp_path):
         assert log.position() == log.size
     finally:
         log.close()
-    plain = open_log(str(packed))                                    # without it: GzipFile, as before
-    assert isinstance(plain.stream, gzip.GzipFile)
-    plain.close()
+    plain = open_log(str(packed))               # without it: inflated in the reader's thread
+    try:
+        assert isinstance(plain.stream, Inflated) and plain.position() == 0
+        assert sum(len(batch) for batch in line_batches(plain.stream, 1 << 20)) == 200_000
+        assert plain.position() == plain.size
+    finally:
+        plain.close()
