@@ -121,6 +121,24 @@ def test_long_names_that_share_their_first_bytes_are_members_apart():
     assert c.active_shared([0], [2]) == 10
 
 
+def test_members_counted_sixteen_lines_later_are_there_whenever_the_counts_are_read():
+    # The C form sets a message's member in its hour's map some lines after the line (its slot
+    # asked of memory first): the maps are whole whenever they are read, after any number of lines,
+    # and a line whose member is not UTF-8 is refused (orjson's error) with nothing of it counted.
+    c, python = EventCounts(), PythonEventCounts()
+    for n in range(40):
+        line = b'{"type":"message","user":"m%d","id":"e%d","channel":"c"}' % (n % 23, n)
+        c.observe_line(line, n * HOUR_US // 7)
+        python.observe_line(line, n * HOUR_US // 7)
+        if n in (0, 5, 16, 17, 39):
+            assert _counts(c) == _counts(python)
+            assert c.active_count() == python.active_count() == min(n + 1, 23)
+    for counts in (c, python):
+        with pytest.raises(orjson.JSONDecodeError):
+            counts.observe_line(b'{"type":"message","user":"\xff","id":"x","channel":"c"}', 0)
+    assert _counts(c) == _counts(python) and c.events == 40 and c.channel("x") is None
+
+
 def test_a_member_that_is_not_a_string_is_refused_alike():
     line = b'{"type":"message","user":["a"],"id":"e1"}'       # a list cannot join a set of members
     c, python = EventCounts(), PythonEventCounts()

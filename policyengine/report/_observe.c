@@ -40,6 +40,20 @@ typedef struct {
     char head[NAME_HEAD];                       /* the first of them, zeros after */
 } Named;
 
+#define LATER (-2)                      /* add_active's member: set later, by observe_line (Pending) */
+
+/* A message's member by the line's bytes (held by `line`), to be set in map `map`: over 1M
+ * members a member's slot is a cache miss, ~18 % of `eval --report`'s time; the slot is asked of
+ * memory when the line is observed and read PENDING lines later, so that the misses overlap. */
+#define PENDING 16
+
+typedef struct {
+    Py_hash_t hash;
+    const char *bytes;
+    Py_ssize_t len, map;
+    PyObject *line;
+} Pending;
+
 /* The members who posted in one hour: a bit a member number. */
 typedef struct {
     PyObject *hour;                             /* held */
@@ -135,6 +149,9 @@ typedef struct {
     int next_cached;                            /* the cache's entry to replace next */
     long long hour;                             /* the last hour made into `hour_obj` */
     PyObject *hour_obj;
+    /* A line's member set in its hour's map PENDING lines later, its slot asked of memory now. */
+    Pending pending[PENDING];
+    int pending_from, pending_n;
 } EventCounts;
 
 /* of[id] = channel, as a dict would take it (a new id when of holds CHANNELS_KEPT: of becomes
@@ -269,7 +286,39 @@ static int map_set(HourMap *map, Py_ssize_t number) {
     return 0;
 }
 
-static Py_ssize_t member_number(EventCounts *s, const char *bytes, Py_ssize_t len, PyObject *name);
+static Py_ssize_t member_number_hashed(EventCounts *s, const char *bytes, Py_ssize_t len, PyObject *name,
+                                       Py_hash_t hash);
+
+static inline Py_ssize_t member_number(EventCounts *s, const char *bytes, Py_ssize_t len, PyObject *name) {
+    return member_number_hashed(s, bytes, len, name, _Py_HashBytes(bytes, len));
+}
+
+/* The oldest pending member numbered and set in its map. */
+static int settle_one(EventCounts *s) {
+    Pending *p = &s->pending[s->pending_from];
+    s->pending_from = (s->pending_from + 1) % PENDING;
+    s->pending_n--;
+    Py_ssize_t number = member_number_hashed(s, p->bytes, p->len, NULL, p->hash);
+    int failed = number < 0 || map_set(&s->maps[p->map], number) < 0;
+    Py_CLEAR(p->line);
+    return failed ? -1 : 0;
+}
+
+/* Every pending member set, before the maps are read. -1 with the exception of the first that
+ * failed (only memory can), the ones after it dropped. */
+static int settle(EventCounts *s) {
+    int failed = 0;
+    while (s->pending_n > 0) {
+        if (!failed) {
+            failed = settle_one(s) < 0;
+            continue;
+        }
+        Py_CLEAR(s->pending[s->pending_from].line);
+        s->pending_from = (s->pending_from + 1) % PENDING;
+        s->pending_n--;
+    }
+    return failed ? -1 : 0;
+}
 
 /* The number of a member given as an object (the dict path): a str by its UTF-8 bytes, as the
  * line path numbers names; anything else by equality, as a set would hold it. -1 with an
@@ -299,6 +348,7 @@ static Py_ssize_t member_number_of(EventCounts *s, PyObject *user) {
 static int add_active(EventCounts *s, PyObject *hour, PyObject *user, Py_ssize_t number) {
     HourMap *map = map_of(s, hour);
     if (map == NULL) return -1;
+    if (number == LATER) return 0;              /* the map is s->last_map: observe_line sets it later */
     if (number < 0 && (number = member_number_of(s, user)) < 0) return -1;
     return map_set(map, number);
 }
@@ -433,8 +483,8 @@ static int text_is(const Found *f, const char *word, Py_ssize_t len) {
 /* The number of the member named by these UTF-8 bytes: given in order of first sight, the name
  * made a str then (or `name`, when given, is it) and kept by number. -1 with an exception when
  * the bytes are not UTF-8. */
-static Py_ssize_t member_number(EventCounts *s, const char *bytes, Py_ssize_t len, PyObject *name) {
-    Py_hash_t hash = _Py_HashBytes(bytes, len);
+static Py_ssize_t member_number_hashed(EventCounts *s, const char *bytes, Py_ssize_t len, PyObject *name,
+                                       Py_hash_t hash) {
     size_t i = (size_t)hash & s->members_mask;
     Py_ssize_t head = len < NAME_HEAD ? len : NAME_HEAD;
     for (; s->members[i].name != NULL; i = (i + 1) & s->members_mask) {
@@ -495,8 +545,17 @@ static PyObject *observe_line(EventCounts *s, PyObject *line, PyObject *ts) {
             PyObject *channel = NULL;
             Py_ssize_t number = -1;             /* the member's, for a message; -1: None's, numbered in count */
             int made = 1;
-            if (kind == 1 && found[F_USER].is == TEXT)
-                made = (number = member_number(s, (const char *)found[F_USER].start, found[F_USER].len, NULL)) >= 0;
+            const char *user = (const char *)found[F_USER].start;
+            Py_ssize_t user_len = found[F_USER].len;
+            if (kind == 1 && found[F_USER].is == TEXT) {
+                /* numbered later (settle_one), as member_number would now: its one failure but
+                 * memory's, bytes that are not UTF-8 (a name once made is), said now */
+                number = LATER;
+                if (!utf8_valid(found[F_USER].start, user_len)) {
+                    PyErr_SetString(PyExc_UnicodeDecodeError, "a member that is not UTF-8");   /* to orjson, below */
+                    made = 0;
+                }
+            }
             int both = found[F_CHANNEL].is == TEXT && found[F_ID].is == TEXT;
             if (made && both && !utf8_valid(found[F_ID].start, found[F_ID].len)) {
                 PyErr_SetString(PyExc_UnicodeDecodeError, "an id that is not UTF-8");    /* to orjson, below */
@@ -506,6 +565,13 @@ static PyObject *observe_line(EventCounts *s, PyObject *line, PyObject *ts) {
             int counted = made ? count(s, ts, kind, Py_None, number, (const char *)found[F_ID].start, found[F_ID].len,
                                        channel) : -1;
             Py_XDECREF(channel);
+            if (counted == 0 && number == LATER) {
+                if (s->pending_n == PENDING && settle_one(s) < 0) return NULL;
+                Py_hash_t hash = _Py_HashBytes(user, user_len);
+                __builtin_prefetch(&s->members[(size_t)hash & s->members_mask]);
+                int at = (s->pending_from + s->pending_n++) % PENDING;
+                s->pending[at] = (Pending){hash, user, user_len, s->last_map, Py_NewRef(line)};
+            }
             if (counted == 0) return Py_NewRef(Py_None);
             if (made) return NULL;              /* the counting failed, not the scan */
             if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return NULL;
@@ -663,6 +729,8 @@ static int EventCounts_traverse(EventCounts *s, visitproc visit, void *arg) {
 }
 
 static int EventCounts_clear(EventCounts *s) {
+    for (; s->pending_n > 0; s->pending_n--, s->pending_from = (s->pending_from + 1) % PENDING)
+        Py_CLEAR(s->pending[s->pending_from].line);
     Py_CLEAR(s->messages);
     Py_CLEAR(s->joins);
     Py_CLEAR(s->by_number);
@@ -696,6 +764,7 @@ static void EventCounts_dealloc(EventCounts *s) {
 static int union_of(EventCounts *s, PyObject *hours, uint64_t **words, Py_ssize_t *nwords) {
     *words = NULL;
     *nwords = 0;
+    if (settle(s) < 0) return -1;
     PyObject *it = hours == Py_None ? NULL : PyObject_GetIter(hours), *hour;
     if (it == NULL && hours != Py_None) return -1;
     for (Py_ssize_t i = 0;; i++) {
@@ -767,6 +836,7 @@ static PyObject *EventCounts_active_shared(EventCounts *s, PyObject *const *args
 
 /* hour → the set of members who posted, made from the maps (the definition's form: tests). */
 static PyObject *EventCounts_get_active(EventCounts *s, void *Py_UNUSED(closure)) {
+    if (settle(s) < 0) return NULL;
     PyObject *active = PyDict_New();
     for (Py_ssize_t i = 0; active != NULL && i < s->nmaps; i++) {
         PyObject *members = PySet_New(NULL);
