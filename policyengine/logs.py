@@ -1,7 +1,6 @@
 """Open event logs: plain or gzip-compressed JSON Lines files, or `-` for standard input."""
 from __future__ import annotations
 
-import gzip
 import os
 import sys
 from typing import BinaryIO

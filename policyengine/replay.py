@@ -243,9 +243,10 @@ def observed_timed(decode_timed, observer):
     """decode_timed that also observes each line the record loop evaluates, or hands back to be
     evaluated as a record (late: replay's `stop == 3`), with the event's own time; a line handed
     back to the per-line path (the clock asks Python, or the record refused it) is observed
-    there, as one_line evaluates it; a worker's routed items other than its own lines, it hands
-    on without a time, and they are not observed. So every event evaluated is observed once, before its
-    decisions, as on the dict path. The same in C where the observer has it (`observing`:
+    there, as one_line evaluates it. A worker's routed items that are not its own lines (other
+    shares' times, lines every worker judges) are handed on without a time and not observed here;
+    one_line observes a judged line only in the worker whose member it is. So every event
+    evaluated is observed once, before its decisions, as on the dict path. The same in C where the observer has it (`observing`:
     report/_observe.c)."""
     observing = getattr(observer, "observing", None)
     if observing is not None:
