@@ -22,10 +22,11 @@ class OpenLog(msgspec.Struct):
     raw: BinaryIO | None        # the file under a gzip stream, whose position tracks progress
 
     def position(self) -> int | None:
+        """Where in the file the reader is, for progress: an inflating stream knows (the file is
+        read ahead of what it has handed on), a plain file is where it was read to."""
         try:
-            if isinstance(self.stream, (InflateAhead, Inflated)):    # the file is read ahead of us
-                return self.stream.position()
-            return (self.raw or self.stream).tell()
+            knows = getattr(self.stream, "position", None)
+            return knows() if knows is not None else self.stream.tell()
         except (OSError, ValueError):
             return None
 
