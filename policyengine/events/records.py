@@ -160,21 +160,26 @@ def orjson_checked(decode):
     return checked
 
 
+def _fallback(fields: tuple[RecordField, ...]):
+    """msgspec's decoder for the record type of `fields`, checked by orjson: the lines the C scan
+    leaves, or every line where it was not built."""
+    return orjson_checked(msgspec_record_decoder(fields))
+
+
 @lru_cache(maxsize=16)
 def _scanner(fields: tuple[RecordField, ...]):
     """The C scan (events/_records.c) for the record type of `fields`, msgspec's decoder behind it."""
-    decode = msgspec_record_decoder(fields)
-    record_type = decode.__self__.type
+    record_type = msgspec_record_decoder(fields).__self__.type
     order = record_type.__struct_fields__
     spec = tuple((f.name.encode(), SCAN_KINDS[f.kind], order.index(f.attr), _STRINGS.get(f.name, 0)) for f in fields)
-    return RecordDecoder(record_type, spec, orjson_checked(decode), _TYPE_NAMES)
+    return RecordDecoder(record_type, spec, _fallback(fields), _TYPE_NAMES)
 
 
 def record_decoder(fields: tuple[RecordField, ...]):
     """`decode(line) → record`: the C scan for the lines of the common shape, msgspec's decoder
     (checked by orjson) for the others and where the scan was not built. Both give the same record."""
     if RecordDecoder is None:                       # pragma: no cover - no C compiler at install
-        return orjson_checked(msgspec_record_decoder(fields))
+        return _fallback(fields)
     return _scanner(fields).decode
 
 
@@ -186,7 +191,7 @@ def timed_record_decoder(fields: tuple[RecordField, ...]):
     clock's watermark to it."""
     if RecordDecoder is not None:
         return _scanner(fields).decode_timed
-    return python_timed_decoder(orjson_checked(msgspec_record_decoder(fields)))   # pragma: no cover - no C compiler at install
+    return python_timed_decoder(_fallback(fields))   # pragma: no cover - no C compiler at install
 
 
 def python_timed_decoder(decode):
