@@ -3,6 +3,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import orjson
@@ -265,13 +266,14 @@ def test_a_checkpoint_waits_nine_times_the_last_ones_time(tmp_path, monkeypatch)
                                                        'do flag("x") }\n')]).program)
     s = sessions.StateSession(str(tmp_path / "s.db"), compiled, every_events=10, every_seconds=60.0)
     assert not s.due(9) and s.due(10)                        # no checkpoint yet: no pause
-    save = s.file.save
+    write = s.file.write
 
-    def slow_save(rows, meta):
+    def slow_write(snapshot, meta):
         clock[0] += 2.0
-        save(rows, meta)
-    monkeypatch.setattr(s.file, "save", slow_save)
+        return write(snapshot, meta)
+    monkeypatch.setattr(s.file, "write", slow_write)
     s.checkpoint(None, 10)
+    s.wait_written()                                         # the commit is made on a thread
     assert s.pause == sessions.PAUSE * 2.0 == 18.0
     clock[0] += 17.9
     assert not s.due(1_000_000)                              # lines enough, but 17.9 s < 18 s
@@ -400,3 +402,80 @@ def test_a_checkpoint_runs_no_cycle_collection_and_leaves_the_collector_as_it_wa
     assert Engine.from_text('rule r { on message when count(message by user) > 1 do flag("x") }',
                             state=str(tmp_path / "s.db")).process(
         {"type": "message", "ts": 30_000, "user": "u7", "text": "x"})[0].action == "flag"
+
+
+def test_a_checkpoint_is_committed_on_a_thread_while_the_run_goes_on(tmp_path, monkeypatch):
+    # StateSession.checkpoint takes the state and returns; the commit is made on a thread. Until it
+    # is made no other checkpoint is due, the next one waits for it, and close waits for it.
+    from policyengine.compiler import compile_program
+    from policyengine.loader import load_text
+    from policyengine.state import session as sessions
+    from policyengine.state.sqlite import SqliteStore
+    compiled = compile_program(load_text([("p.policy", 'rule r { on message when count(message by user) > 1 '
+                                                       'do flag("x") }\n')]).program)
+    path = str(tmp_path / "s.db")
+    s = sessions.StateSession(path, compiled, every_events=1, every_seconds=60.0)
+    write, release, writing = s.file.write, threading.Event(), threading.Event()
+
+    def held_write(snapshot, meta):
+        writing.set()
+        assert release.wait(30)
+        return write(snapshot, meta)
+    monkeypatch.setattr(s.file, "write", held_write)
+    s.store.events_seen = 7
+    s.checkpoint("log#1", 5)
+    assert writing.wait(30)
+    assert not s.due(1_000)                               # its write is not done: nothing more is due
+    assert SqliteStore(path).meta_json("progress") is None      # nothing committed yet
+    s.progress["log#1"] = 6                               # the run goes on: the commit holds what was taken
+    release.set()
+    s.wait_written()
+    other = SqliteStore(path)
+    assert other.meta_json("progress") == {"log#1": 5}
+    assert {r.section: r.value for r in other.load()}["clock"]["events_seen"] == 7
+    other.close()
+    s.close()
+
+
+def test_a_failed_commit_is_raised_by_the_next_checkpoint_or_close(tmp_path, monkeypatch):
+    from policyengine.compiler import compile_program
+    from policyengine.loader import load_text
+    from policyengine.state import session as sessions
+    compiled = compile_program(load_text([("p.policy", 'rule r { on message when count(message by user) > 1 '
+                                                       'do flag("x") }\n')]).program)
+    s = sessions.StateSession(str(tmp_path / "s.db"), compiled)
+
+    def full(snapshot, meta):
+        raise sqlite3.OperationalError("database or disk is full")
+    monkeypatch.setattr(s.file, "write", full)
+    s.checkpoint(None, 1)                                 # returns: the commit fails on its thread
+    with pytest.raises(sessions.CheckpointError, match=r"s\.db: a checkpoint could not be written \(database or disk is full\)"):
+        s.checkpoint(None, 2)
+    s.checkpoint(None, 3)
+    with pytest.raises(sessions.CheckpointError, match="disk is full"):
+        s.close()
+
+
+def test_eval_says_a_checkpoint_could_not_be_written_and_keeps_the_last_one(tmp_path, monkeypatch, capfd):
+    # The second checkpoint's commit fails (as on a full disk): eval says so with E0202 and the
+    # state file's name, exits 3, and the file still holds the first checkpoint — no traceback.
+    from policyengine.state.sqlite import SqliteStore
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in generate(3000, seed=2)))
+    writes, write = [], SqliteStore.write
+
+    def second_fails(self, snapshot, meta):
+        writes.append(meta["progress"])
+        if len(writes) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return write(self, snapshot, meta)
+    monkeypatch.setattr(SqliteStore, "write", second_fails)
+    state = tmp_path / "s.db"
+    code = main(["eval", "--quiet", "--state", str(state), "--checkpoint-every", "1000", "--checkpoint-seconds", "0",
+                 "--policy", "policies/examples", "--out", str(tmp_path / "d.jsonl"), str(log)])
+    err = capfd.readouterr().err
+    assert code == 3 and "Traceback" not in err
+    assert f"error[E0202]: {state}: a checkpoint could not be written (database or disk is full)" in err
+    kept = SqliteStore(str(state))
+    assert list(kept.meta_json("progress").values()) == list(writes[0].values())
+    kept.close()

@@ -93,9 +93,11 @@ def run(args) -> int:
     else:
         workers = _usable_workers(args, loaded.program) if args.workers > 1 else 1
     session = None
+    state_errors: tuple = ()      # what a failed checkpoint raises, with --state
     # State files, reports and workers load only when asked for: 20 ms of a 0.4 s start.
     if args.state:
-        from policyengine.state.session import StateSession, log_identity
+        from policyengine.state.session import CheckpointError, StateSession, log_identity
+        state_errors = (CheckpointError,)
         from policyengine.state.sqlite import StateFileError
         try:
             session = StateSession(args.state, compiled, args.checkpoint_every, args.checkpoint_seconds)
@@ -201,6 +203,9 @@ def run(args) -> int:
         status = exits.USAGE
     except BrokenPipeError:
         return exits.OK          # the reader (e.g. `head`) stopped listening
+    except state_errors as err:
+        sys.stderr.write(f"error[E0202]: {err}\n")
+        status = exits.USAGE
     finally:
         restore_collector(collector)
         if progress:
@@ -212,7 +217,11 @@ def run(args) -> int:
         if args.out:
             out.close()
         if session is not None:
-            session.close()
+            try:
+                session.close()                 # the last checkpoint committed first
+            except state_errors as err:
+                sys.stderr.write(f"error[E0202]: {err}\n")
+                status = exits.USAGE
     stats.elapsed = time.perf_counter() - stats.started
     if report_data is not None:
         if summary is None:             # one worker's run: the report observed it all here
