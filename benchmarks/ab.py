@@ -128,8 +128,8 @@ def main(argv=None) -> int:
     p.add_argument("--neighbour", action="store_true",
                    help="each run on one core beside a memory-hungry neighbour on another (benchmarks/neighbour.py)")
     a = p.parse_args(argv)
-    if a.report and (a.together or a.instructions or a.workers > 1):
-        p.error("--report times one worker's runs one after another: not with --together, --instructions or --workers")
+    if a.report and (a.together or a.instructions):
+        p.error("--report times the runs one after another: not with --together or --instructions")
     if a.neighbour and (a.together or a.instructions or a.workers > 1):
         p.error("--neighbour takes a core of two: not with --together, --instructions or --workers above 1")
     with tempfile.TemporaryDirectory() as tmp:
