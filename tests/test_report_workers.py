@@ -2,7 +2,6 @@
 makes, and the parent adds the parts up into the page one worker writes, byte for byte."""
 import re
 
-import orjson
 import pytest
 
 from policyengine.report.collect import ReportSummary
@@ -129,7 +128,7 @@ def test_parts_add_up():
     view = total.buckets()                       # hours 10 and 11: per hour
     assert (view.unit, view.keys, view.active(11), view.retention(11)) == ("hour", [10, 11], 2, 1 / 3)
     assert view.retention(10) is None and view.decisions(10) == {("p/r", "delete"): 3}
-    assert orjson.loads(orjson.dumps(total.by_channel)) == {"general": 3, "help": 1}
+    assert (a.events, a.by_channel) == (3, {"general": 1})            # the parts are left as they were
 
 
 def test_equal_counts_are_listed_by_name_whatever_order_they_came_in():
