@@ -321,6 +321,13 @@ def test_auto_splits_a_long_log_among_the_cores_with_one_workers_decisions(long_
     out = tmp_path / "auto.jsonl"
     assert _eval_in_process(capsys, "--workers", "auto", *policy, "--out", str(out), str(long_log)) == (0, 2)
     assert out.read_bytes() == one.stdout
+    # with --report too (it splits since the thirty-first session): the same decisions and page
+    pages = [tmp_path / "one.html", tmp_path / "auto.html"]
+    assert run_cli("eval", *policy, "--report", str(pages[0]), "--out", str(tmp_path / "one.jsonl"),
+                   str(long_log)).returncode == 0
+    assert _eval_in_process(capsys, "--workers", "auto", *policy, "--report", str(pages[1]), "--out", str(out),
+                            str(long_log)) == (0, 2)
+    assert out.read_bytes() == one.stdout and pages[1].read_bytes() == pages[0].read_bytes()
     # a short log: one worker, and no note (auto chose; nothing was refused)
     short = run_cli("eval", "--workers", "auto", *policy, str(mixed_log))
     assert short.returncode == 0 and _summary_workers(short.stderr) == 1 and "note:" not in short.stderr.decode()
