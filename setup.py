@@ -30,14 +30,15 @@ setup(
                  for name in ("_lines", "_records", "_route")] +
                 [Extension(f"policyengine.runtime.{name}", [f"policyengine/runtime/{name}.c"], extra_compile_args=["-O3"],
                            depends=["policyengine/runtime/_columns.h", "policyengine/runtime/_ints.h", "policyengine/runtime/_times.h",
-                                    "policyengine/output/_decisions.h"], optional=True)
+                                    "policyengine/runtime/_huge.h", "policyengine/output/_decisions.h"], optional=True)
                  for name in ("_columns", "_windows", "_points", "_periods", "_words", "_codec")] +
                 [Extension("policyengine.output._decisions", ["policyengine/output/_decisions.c"],
                            depends=["policyengine/output/_decisions.h", "policyengine/output/_record.h",
                                     "policyengine/output/_tally.h", "policyengine/events/_format.h", "policyengine/runtime/_ints.h"], extra_compile_args=["-O3"], optional=True),
                  # The report's counts of events, read from the lines (report/counts.py).
                  Extension("policyengine.report._observe", ["policyengine/report/_observe.c"],
-                           depends=["policyengine/events/_json_scan.h", "policyengine/events/_text.h"],
+                           depends=["policyengine/events/_json_scan.h", "policyengine/events/_text.h",
+                                    "policyengine/runtime/_huge.h"],
                            extra_compile_args=["-O3"], optional=True),
                  # The command line's small-object arenas on transparent huge pages (cli/allocator.py).
                  Extension("policyengine.cli._arenas", ["policyengine/cli/_arenas.c"], extra_compile_args=["-O3"], optional=True)],

@@ -195,6 +195,26 @@ def test_an_index_that_grows_keeps_every_row():
     assert list(first) == [f"m{i}" for i in range(10_000)]
 
 
+def test_an_index_past_its_huge_page_size_keeps_every_row_and_frees_itself():
+    """Past 4 MiB of slots (~175 000 members) the index's slots are a mapping of their own, marked
+    for huge pages (runtime/_huge.h), and each rebuild frees the last: every key keeps its row
+    through the rebuilds either side of that size, and indexes made and dropped again and again
+    give their memory back (a mapping freed as PyMem's, or the other way, would crash or grow)."""
+    import resource
+    n = 400_000
+    for round_ in range(3):
+        index = MemberIndex()
+        column = Column(index)
+        for i in range(n):
+            column[f"m{i}"] = i
+        assert len(index) == n and all(column[f"m{i}"] == i for i in range(0, n, 997))
+        assert column.get(f"m{n}") is None and column[f"m{n - 1}"] == n - 1
+        if round_ == 0:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        del column, index
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < peak + 12 * 1024     # kB: 16 MB of slots a round
+
+
 HAVE_GC = 1 << 14                   # Py_TPFLAGS_HAVE_GC: a type the cycle collector knows
 
 

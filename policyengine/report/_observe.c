@@ -10,7 +10,8 @@
  * an escaped value among the four, a member who is not a string, JSON the strict scan refuses)
  * goes to orjson and the dict path, as before. Who posted in an hour is kept as bits of member
  * numbers, the event id → channel memo as bytes, so that an event makes no object. */
-#include "../events/_json_scan.h"   /* Cursor, scan_string, skip_value, past_ws; Python.h */
+#include "../events/_json_scan.h"
+#include "../runtime/_huge.h"   /* Cursor, scan_string, skip_value, past_ws; Python.h */
 #include <structmember.h>
 
 #define HOUR_US 3600000000LL
@@ -507,7 +508,7 @@ static Py_ssize_t member_number_hashed(EventCounts *s, const char *bytes, Py_ssi
     }
     if ((size_t)(s->members_n + 1) * 2 > s->members_mask + 1) {       /* at most half full */
         size_t room = (s->members_mask + 1) * 2;
-        Named *grown = PyMem_Calloc(room, sizeof(Named));
+        Named *grown = huge_calloc(room * sizeof(Named));         /* 80 MB at 1M members: huge pages */
         if (grown == NULL) {
             Py_DECREF(name);                    /* by_number keeps it: numbered, not found again */
             PyErr_NoMemory();
@@ -519,7 +520,7 @@ static Py_ssize_t member_number_hashed(EventCounts *s, const char *bytes, Py_ssi
             while (grown[k].name != NULL) k = (k + 1) & (room - 1);
             grown[k] = s->members[j];
         }
-        PyMem_Free(s->members);
+        huge_free(s->members, (s->members_mask + 1) * sizeof(Named));
         s->members = grown;
         s->members_mask = room - 1;
         for (i = (size_t)hash & s->members_mask; s->members[i].name != NULL; i = (i + 1) & s->members_mask) {}
@@ -709,7 +710,7 @@ static PyObject *EventCounts_new(PyTypeObject *type, PyObject *args, PyObject *k
     s->channel_of = generation_new();
     s->channel_before = generation_new();
     s->members_mask = 1023;
-    if ((s->members = PyMem_Calloc(s->members_mask + 1, sizeof(Named))) == NULL) PyErr_NoMemory();
+    if ((s->members = huge_calloc((s->members_mask + 1) * sizeof(Named))) == NULL) PyErr_NoMemory();
     if (s->messages == NULL || s->joins == NULL || s->by_number == NULL || s->others == NULL || s->hour_index == NULL
         || s->channel_of == NULL || s->channel_before == NULL
         || s->members == NULL) {
@@ -750,7 +751,7 @@ static void EventCounts_dealloc(EventCounts *s) {
     for (int i = 0; i < CACHED_CHANNELS; i++) Py_XDECREF(s->cached[i].text);
     if (s->members != NULL)
         for (size_t i = 0; i <= s->members_mask; i++) Py_XDECREF(s->members[i].name);
-    PyMem_Free(s->members);
+    huge_free(s->members, (s->members_mask + 1) * sizeof(Named));
     for (Py_ssize_t i = 0; i < s->nmaps; i++) {
         Py_DECREF(s->maps[i].hour);
         PyMem_Free(s->maps[i].words);

@@ -9,6 +9,7 @@
 #define PY_SSIZE_T_CLEAN
 #define COLUMNS_MODULE
 #include "_columns.h"
+#include "_huge.h"
 
 static PyTypeObject MemberIndexType, ColumnType;
 
@@ -31,7 +32,7 @@ static int no_keywords(const char *name, PyObject *kwargs) {
 
 static int index_grow(MemberIndex *ix) {
     size_t size = (ix->mask + 1) * 2;
-    RowSlot *slots = PyMem_Calloc(size, sizeof(RowSlot));
+    RowSlot *slots = huge_calloc(size * sizeof(RowSlot));
     if (slots == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -43,7 +44,7 @@ static int index_grow(MemberIndex *ix) {
         while (slots[j].key != NULL) j = (j + 1) & (size - 1);
         slots[j] = *old;
     }
-    PyMem_Free(ix->slots);
+    huge_free(ix->slots, (ix->mask + 1) * sizeof(RowSlot));
     ix->slots = slots;
     ix->mask = size - 1;
     return 0;
@@ -90,7 +91,7 @@ static PyObject *MemberIndex_new(PyTypeObject *type, PyObject *args, PyObject *k
     }
     MemberIndex *ix = (MemberIndex *)type->tp_alloc(type, 0);
     if (ix == NULL) return NULL;
-    ix->slots = PyMem_Calloc(64, sizeof(RowSlot));
+    ix->slots = huge_calloc(64 * sizeof(RowSlot));
     if (ix->slots == NULL) {
         Py_DECREF(ix);
         return PyErr_NoMemory();
@@ -103,7 +104,7 @@ static void MemberIndex_dealloc(MemberIndex *ix) {
     if (ix->slots != NULL)
         for (size_t i = 0; i <= ix->mask; i++) Py_XDECREF(ix->slots[i].key);
     for (Py_ssize_t r = 0; r < ix->rows; r++) Py_DECREF(ix->keys[r]);
-    PyMem_Free(ix->slots);
+    huge_free(ix->slots, (ix->mask + 1) * sizeof(RowSlot));
     PyMem_Free(ix->keys);
     PyMem_Free(ix->columns);
     Py_XDECREF(ix->last_key);
