@@ -88,51 +88,56 @@ class _Blocks:
 
     def __iter__(self):
         data = self.read(self.block)
-        inflater = None                         # None: between members
-        first = True
+        if not data:
+            return                              # an empty file: no lines
         while True:
-            if inflater is None:
-                if not first:
-                    data = data.lstrip(b"\0")  # zero padding after a member, as GzipFile skips it
-                    while not data:
-                        data = self.read(self.block)
-                        if not data:
-                            return
-                        data = data.lstrip(b"\0")
-                elif not data:
-                    return                      # an empty file: no lines
-                first = False
-                member_at, handed = self.read_to - len(data), 0
-                isal = _isal()
-                fast = isal is not None and len(data) >= 4 and data[3] in _PLAIN_FLAGS
-                inflater = isal.decompressobj(GZIP) if fast else zlib.decompressobj(GZIP)
-            if fast:
-                try:
-                    out = inflater.decompress(data)
-                except isal.error:
-                    out = None
-                if out:
-                    handed += len(out)
-                    yield out, self.read_to
-                if out is not None:
-                    if inflater.eof:
-                        data, inflater = inflater.unused_data, None
-                        continue
-                    data = self.read(self.block)
-                    if data:
-                        continue
-                # damaged or cut short: zlib from the member's start says where and how
-                self.raw.seek(member_at)
-                self.read_to, self.skip, fast = member_at, handed, False
-                inflater, data = zlib.decompressobj(GZIP), self.read(self.block)
-                continue
+            data = (yield from self._member(data)).lstrip(b"\0")   # zero padding after a member, as GzipFile skips it
+            while not data:
+                data = self.read(self.block)
+                if not data:
+                    return
+                data = data.lstrip(b"\0")
+
+    def _member(self, data: bytes):
+        """The lines of the member that starts `data`; what follows it."""
+        member_at = self.read_to - len(data)
+        isal = _isal()
+        if isal is not None and len(data) >= 4 and data[3] in _PLAIN_FLAGS:
+            rest = yield from self._member_by_isal(isal, data)
+            if rest is not None:
+                return rest
+            # damaged or cut short: zlib from the member's start says where and how
+            self.raw.seek(member_at)
+            self.read_to = member_at
+            data = self.read(self.block)
+        inflater = zlib.decompressobj(GZIP)
+        while True:
             yield from self._inflate_block(inflater, data)
             if inflater.eof:                    # the member's trailer checked; another may follow
-                data, inflater = inflater.unused_data, None
-                continue
+                return inflater.unused_data
             data = self.read(self.block)
             if not data:
                 raise EOFError(_CUT_SHORT)
+
+    def _member_by_isal(self, isal, data: bytes):
+        """The member's lines by ISA-L, and what follows it; None where ISA-L failed on it, `skip`
+        then what it had handed on."""
+        inflater, handed = isal.decompressobj(GZIP), 0
+        while True:
+            try:
+                out = inflater.decompress(data)
+            except isal.error:
+                break
+            if out:
+                handed += len(out)
+                yield out, self.read_to
+            if inflater.eof:
+                return inflater.unused_data
+            data = self.read(self.block)
+            if not data:
+                break
+        self.skip = handed
+        return None
 
     def _inflate_block(self, inflater, data: bytes):
         saved = inflater.copy()
