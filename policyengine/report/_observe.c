@@ -10,8 +10,8 @@
  * an escaped value among the four, a member who is not a string, JSON the strict scan refuses)
  * goes to orjson and the dict path, as before. Who posted in an hour is kept as bits of member
  * numbers, the event id → channel memo as bytes, so that an event makes no object. */
-#include "../events/_json_scan.h"
-#include "../runtime/_huge.h"   /* Cursor, scan_string, skip_value, past_ws; Python.h */
+#include "../events/_json_scan.h"   /* Cursor, scan_string, skip_value, past_ws; Python.h */
+#include "../runtime/_huge.h"        /* the members' table in huge pages */
 #include <structmember.h>
 
 #define HOUR_US 3600000000LL
@@ -305,19 +305,18 @@ static int settle_one(EventCounts *s) {
     return failed ? -1 : 0;
 }
 
+/* The pending members let go of, unset. */
+static void drop_pending(EventCounts *s) {
+    for (; s->pending_n > 0; s->pending_n--, s->pending_from = (s->pending_from + 1) % PENDING)
+        Py_CLEAR(s->pending[s->pending_from].line);
+}
+
 /* Every pending member set, before the maps are read. -1 with the exception of the first that
  * failed (only memory can), the ones after it dropped. */
 static int settle(EventCounts *s) {
     int failed = 0;
-    while (s->pending_n > 0) {
-        if (!failed) {
-            failed = settle_one(s) < 0;
-            continue;
-        }
-        Py_CLEAR(s->pending[s->pending_from].line);
-        s->pending_from = (s->pending_from + 1) % PENDING;
-        s->pending_n--;
-    }
+    while (!failed && s->pending_n > 0) failed = settle_one(s) < 0;
+    drop_pending(s);
     return failed ? -1 : 0;
 }
 
@@ -552,7 +551,7 @@ static PyObject *observe_line(EventCounts *s, PyObject *line, PyObject *ts) {
                 /* numbered later (settle_one), as member_number would now: its one failure but
                  * memory's, bytes that are not UTF-8 (a name once made is), said now */
                 number = LATER;
-                if (!utf8_valid(found[F_USER].start, user_len)) {
+                if (!utf8_valid((const unsigned char *)user, user_len)) {
                     PyErr_SetString(PyExc_UnicodeDecodeError, "a member that is not UTF-8");   /* to orjson, below */
                     made = 0;
                 }
@@ -730,8 +729,7 @@ static int EventCounts_traverse(EventCounts *s, visitproc visit, void *arg) {
 }
 
 static int EventCounts_clear(EventCounts *s) {
-    for (; s->pending_n > 0; s->pending_n--, s->pending_from = (s->pending_from + 1) % PENDING)
-        Py_CLEAR(s->pending[s->pending_from].line);
+    drop_pending(s);
     Py_CLEAR(s->messages);
     Py_CLEAR(s->joins);
     Py_CLEAR(s->by_number);
