@@ -67,9 +67,8 @@ class ReportData:
     def summary(self) -> "ReportSummary":
         """What the page shows, as plain counts (`ReportSummary.merged` adds up workers')."""
         activity: dict[tuple[int, int], tuple[int, int]] = {}
-        posted = {hour for hour, n in self.messages.items() if n}
         for size in BUCKET_HOURS:
-            keys = {hour // size for hour in posted}
+            keys = {hour // size for hour in self.messages}          # the hours anyone posted in
             for key in keys:
                 again = self.seen.active_shared(_hours(size, key - 1), _hours(size, key)) if key - 1 in keys else 0
                 activity[(size, key)] = (self.seen.active_count(_hours(size, key)), again)
