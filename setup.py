@@ -41,5 +41,7 @@ setup(
                                     "policyengine/runtime/_huge.h"],
                            extra_compile_args=["-O3"], optional=True),
                  # The command line's small-object arenas on transparent huge pages (cli/allocator.py).
-                 Extension("policyengine.cli._arenas", ["policyengine/cli/_arenas.c"], extra_compile_args=["-O3"], optional=True)],
+                 Extension("policyengine.cli._arenas", ["policyengine/cli/_arenas.c"], extra_compile_args=["-O3"], optional=True),
+                 # diff's decisions equal in both versions, set aside unparsed (cli/unchanged.py).
+                 Extension("policyengine.cli._unchanged", ["policyengine/cli/_unchanged.c"], extra_compile_args=["-O3"], optional=True)],
 )
