@@ -11,21 +11,28 @@
 #include <stdint.h>
 #include <string.h>
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-#define BETWEEN 0xFF                 /* between the first field and the rule: never a byte of UTF-8 */
-#define NO_RULE 0xFE                 /* the rule absent or null */
 #define IS_SPACE(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')   /* JSON's four */
+#define SEED 0x243F6A8885A308D3ULL
+#define GOLDEN 0x9E3779B97F4A7C15ULL
+#define NO_RULE ((Py_ssize_t)-1)     /* the rule absent or null: a length no bytes have */
 
-static inline uint64_t fnv(uint64_t h, const unsigned char *p, Py_ssize_t n) {
-    while (n-- > 0) h = (h ^ *p++) * FNV_PRIME;
-    return h;
+/* Eight bytes at a step, the length folded in (a byte at a step, FNV, was a fifth of the time).
+ * A collision only keeps lines that could have been set aside. */
+static inline uint64_t hash_bytes(uint64_t h, const unsigned char *p, Py_ssize_t n) {
+    uint64_t w;
+    h = (h ^ (uint64_t)n) * GOLDEN;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * GOLDEN;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, p, (size_t)n);
+    h = (h ^ w) * GOLDEN;
+    return h ^ (h >> 29);
 }
 
-static inline uint64_t fnv_byte(uint64_t h, unsigned char b) { return (h ^ b) * FNV_PRIME; }
-
-/* murmur3's finaliser: FNV's low bits are weak, and the table indexes by them. Kept under 2**63
- * so that Python's int of it is the same number on either side. */
+/* murmur3's finaliser, kept under 2**63 so that Python's int of it is the same number either way. */
 static inline uint64_t mixed(uint64_t h) {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
@@ -36,9 +43,8 @@ static inline uint64_t mixed(uint64_t h) {
 }
 
 static uint64_t key_hash(const unsigned char *first, Py_ssize_t first_len, const unsigned char *rule, Py_ssize_t rule_len) {
-    uint64_t h = fnv_byte(fnv(FNV_OFFSET, first, first_len), BETWEEN);
-    h = rule != NULL ? fnv(h, rule, rule_len) : fnv_byte(h, NO_RULE);
-    return mixed(h);
+    uint64_t h = hash_bytes(SEED, first, first_len);
+    return mixed(rule != NULL ? hash_bytes(h, rule, rule_len) : (h ^ (uint64_t)NO_RULE) * GOLDEN);
 }
 
 /* A string value's bytes: after the key's colon, a quoted string (1), null (0, *p NULL), or
@@ -69,12 +75,17 @@ static int line_key(const unsigned char *s, Py_ssize_t n, uint64_t *key) {
     Py_ssize_t value_len[3] = {0, 0, 0};
     int seen[3] = {0, 0, 0}, kind[3] = {0, 0, 0};           /* kind: 1 a string, 0 null or absent, -1 other */
     if (n < 2 || s[0] != '{' || end[-1] != '}' || memchr(s, '\\', (size_t)n) != NULL) return 0;
+    /* Most lines have no brace but the first: then no stretch between strings needs a look. The
+     * strings are short (a call of memchr each was half the time), so they are walked here. */
+    int braces = memchr(s + 1, '{', (size_t)(n - 1)) != NULL;
     for (;;) {
-        const unsigned char *q = memchr(p, '"', (size_t)(end - p));
-        if (memchr(p, '{', (size_t)((q != NULL ? q : end) - p)) != NULL) return 0;
-        if (q == NULL) break;
-        const unsigned char *close = memchr(q + 1, '"', (size_t)(end - q - 1));
-        if (close == NULL) return 0;
+        const unsigned char *q = p;
+        while (q < end && *q != '"') q++;
+        if (braces && memchr(p, '{', (size_t)(q - p)) != NULL) return 0;
+        if (q >= end) break;
+        const unsigned char *close = q + 1;
+        while (close < end && *close != '"') close++;
+        if (close >= end) return 0;
         const unsigned char *after = close + 1;
         while (after < end && IS_SPACE(*after)) after++;
         p = after;
@@ -113,7 +124,7 @@ static PyObject *key_of(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssi
         first = NULL;
     }
     if (first == NULL || (rule == NULL && args[1] != Py_None))
-        return PyLong_FromUnsignedLongLong(mixed(fnv_byte(FNV_OFFSET, 0xFD)));
+        return PyLong_FromUnsignedLongLong(mixed(SEED));        /* a key no line has, but by chance */
     return PyLong_FromUnsignedLongLong(key_hash((const unsigned char *)first, first_len, (const unsigned char *)rule, rule_len));
 }
 

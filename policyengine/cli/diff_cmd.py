@@ -268,7 +268,10 @@ class Comparison:
         self.match([loads(line) for line in old_lines], [loads(line) for line in new_lines])
 
     def match(self, old_batch: list[dict], new_batch: list[dict]) -> None:
-        keys = self.waiting_keys
+        # Identities that began to wait in this batch pair: most are matched before it ends, and
+        # only those still waiting then are keyed (two key_of calls a matched pair were 8 % of a
+        # heavy diff's matching).
+        began: set = set()
         for side, batch in ((0, old_batch), (1, new_batch)):
             mine, theirs = self.waiting[side], self.waiting[1 - side]
             for d in batch:
@@ -278,8 +281,7 @@ class Comparison:
                     held = mine.get(identity)
                     if held is None:
                         mine[identity] = d
-                        key = key_of(identity[0], identity[1])
-                        keys[key] = keys.get(key, 0) + 1
+                        began.add(identity)
                     elif held.__class__ is deque:
                         held.append(d)
                     else:
@@ -289,16 +291,23 @@ class Comparison:
                     matched = other.popleft()
                     if not other:
                         del theirs[identity]
-                        self._waits_no_more(identity)
+                        self._waits_no_more(identity, began)
                 else:
                     matched = other
                     del theirs[identity]
-                    self._waits_no_more(identity)
+                    self._waits_no_more(identity, began)
                 before, after = (d, matched) if side == 0 else (matched, d)
                 if not _same(before, after):
                     self.note("changed", before, after)
+        keys = self.waiting_keys
+        for identity in began:
+            key = key_of(identity[0], identity[1])
+            keys[key] = keys.get(key, 0) + 1
 
-    def _waits_no_more(self, identity: tuple) -> None:
+    def _waits_no_more(self, identity: tuple, began: set) -> None:
+        if identity in began:
+            began.discard(identity)
+            return
         key = key_of(identity[0], identity[1])
         left = self.waiting_keys[key] - 1
         if left:
