@@ -6,6 +6,7 @@
     python -m benchmarks.ab --workers 2 --policy policies/examples/ads.policy --log log.jsonl
     python -m benchmarks.ab --neighbour --base HEAD --policy policies/community --log log.jsonl
     python -m benchmarks.ab --report --base HEAD --policy policies/community --log log.jsonl
+    python -m benchmarks.ab --diff EDITED --base HEAD --policy policies/community --log log.jsonl
 
 The development machine's speed moves by up to 2× within minutes, so one run against another
 means little. This checks the base revision out into a temporary worktree, byte-compiles both
@@ -21,7 +22,8 @@ compared, not its user CPU: the workers' waits for each other are part of what i
 With `--neighbour` every run is pinned to one core while a memory-hungry neighbour runs on another
 (benchmarks/neighbour.py): the hour in which another tenant fills the shared cache, on demand — a
 change to how much state an event touches shows there first. With `--report` every run also
-writes `eval --report`'s HTML page.
+writes `eval --report`'s HTML page. With `--diff NEW` each run is `policyengine diff --policy … --against
+NEW` instead, its wall clock compared (the two versions replay side by side, and the parent matches).
 Both outputs (and both pages) must be identical, or it says so and fails.
 """
 from __future__ import annotations
@@ -44,21 +46,26 @@ from benchmarks.neighbour import NoNeighbour, neighbour, pinned, two_cores
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _command(policies: list[str], log: str, workers: int = 1, extra: tuple[str, ...] = ()) -> list[str]:
+def _command(policies: list[str], log: str, workers: int = 1, extra: tuple[str, ...] = (),
+             against: str | None = None) -> list[str]:
     # Absolute paths: each tree runs with its own folder as the working directory.
+    if against is not None:
+        return [sys.executable, "-m", "policyengine", "diff", "--format", "json",
+                *(flag for p in policies for flag in ("--policy", str((ROOT / p).resolve()))),
+                "--against", str(Path(against).resolve()), str(Path(log).resolve())]
     return eval_command([(ROOT / p).resolve() for p in policies], "--workers", str(workers), *extra,
                         str(Path(log).resolve()))
 
 
 def _timed(tree: Path, policies: list[str], log: str, workers: int = 0, core: int | None = None,
-           extra: tuple[str, ...] = ()) -> tuple[float, bytes]:
+           extra: tuple[str, ...] = (), against: str | None = None) -> tuple[float, bytes]:
     """One run of the tree: its user CPU seconds, or with `workers` `eval --workers N`'s wall clock
-    (the workers' waits for each other are part of it); and its output. `core`: pinned there.
-    `extra`: more arguments for `eval`."""
-    argv = pinned(core, _command(policies, log, workers or 1, extra))
+    (the workers' waits for each other are part of it), or with `against` `diff`'s; and its
+    output. `core`: pinned there. `extra`: more arguments for `eval`."""
+    argv = pinned(core, _command(policies, log, workers or 1, extra, against))
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime, time.perf_counter()
     done = subprocess.run(argv, cwd=tree, capture_output=True, check=True)
-    if workers:
+    if workers or against is not None:
         return time.perf_counter() - start, done.stdout
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before, done.stdout
 
@@ -125,11 +132,16 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=0, help="time `eval --workers N`'s wall clock instead of user CPU")
     p.add_argument("--report", action="store_true", help="each run also writes `eval --report`'s HTML (the two "
                    "trees' pages compared too)")
+    p.add_argument("--diff", metavar="NEW", help="time `policyengine diff --policy POLICY --against NEW LOG`'s "
+                   "wall clock instead (the two trees' reports compared)")
     p.add_argument("--neighbour", action="store_true",
                    help="each run on one core beside a memory-hungry neighbour on another (benchmarks/neighbour.py)")
     a = p.parse_args(argv)
     if a.report and (a.together or a.instructions):
         p.error("--report times the runs one after another: not with --together or --instructions")
+    if a.diff and (a.together or a.instructions or a.report or a.workers or a.neighbour):
+        p.error("--diff times diff's own two processes: not with --together, --instructions, --report, --workers "
+                "or --neighbour")
     if a.neighbour and (a.together or a.instructions or a.workers > 1):
         p.error("--neighbour takes a core of two: not with --together, --instructions or --workers above 1")
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,7 +154,7 @@ def main(argv=None) -> int:
                     subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree,
                                    check=True, capture_output=True)
                 # One run first, so every measured run finds its compiled program kept (compiler/cache.py).
-                subprocess.run(_command(a.policy, a.log), cwd=tree, check=True, capture_output=True)
+                subprocess.run(_command(a.policy, a.log, against=a.diff), cwd=tree, check=True, capture_output=True)
             if a.instructions:
                 return _compare_instructions(a, base)
             times: dict[str, list[float]] = {"base": [], "change": []}
@@ -162,13 +174,13 @@ def main(argv=None) -> int:
                         continue
                     for name, tree in (("base", base), ("change", ROOT)):
                         extra = ("--report", str(Path(tmp) / f"{name}.html")) if a.report else ()
-                        took, out = _timed(tree, a.policy, a.log, a.workers, core, extra)
+                        took, out = _timed(tree, a.policy, a.log, a.workers, core, extra, a.diff)
                         times[name].append(took)
                         outputs[name] = out + (Path(extra[1]).read_bytes() if extra else b"")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
     for name, runs in times.items():
-        print(f"{name:<7} median {statistics.median(runs):6.2f} s {'wall clock' if a.workers else 'user CPU'}   runs: "
+        print(f"{name:<7} median {statistics.median(runs):6.2f} s {'wall clock' if a.workers or a.diff else 'user CPU'}   runs: "
               + " ".join(f"{t:.2f}" for t in sorted(runs)))
     ratio = statistics.median(times["base"]) / statistics.median(times["change"])
     print(f"change is {ratio:.2f}× the base's speed ({a.base} against the working tree)")
