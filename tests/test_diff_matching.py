@@ -228,6 +228,10 @@ def test_a_line_set_aside_is_the_only_one_of_its_key_in_both_batches_with_none_w
                    a.replace(b'"e1"', b"7")):
         assert unchanged.line_key(unread) is None
     assert unchanged.line_key(a[:-1] + b',"text":"{ in a string }"}') == (b"e1", b"r")
+    # a time that is not a string keeps the line even where the event_id names it, in C as well
+    odd_time = a.replace(b'"ts":"t"', b'"ts":5')
+    assert unchanged.line_key(odd_time) is None
+    assert unchanged.unchanged_out([odd_time], [odd_time], {}) == ([odd_time], [odd_time])
 
 
 def test_a_line_that_cannot_be_read_keeps_the_batches_whole_since_it_may_share_an_identity():

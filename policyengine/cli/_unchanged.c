@@ -47,8 +47,8 @@ static uint64_t key_hash(const unsigned char *first, Py_ssize_t first_len, const
     return mixed(rule != NULL ? hash_bytes(h, rule, rule_len) : (h ^ (uint64_t)NO_RULE) * GOLDEN);
 }
 
-/* A string value's bytes: after the key's colon, a quoted string (1), null (0, *p NULL), or
- * anything else (-1). */
+/* A value after a key's colon: a string without escapes (1, its bytes in *v and *len), null (0,
+ * *v NULL), or anything else (-1). */
 static int value_at(const unsigned char *p, const unsigned char *end, const unsigned char **v, Py_ssize_t *len) {
     while (p < end && IS_SPACE(*p)) p++;
     if (p < end && *p == '"') {
@@ -101,7 +101,7 @@ static int line_key(const unsigned char *s, Py_ssize_t n, uint64_t *key) {
         kind[f] = value_at(p, end, &value[f], &value_len[f]);
         if (kind[f] > 0) p = value[f] + value_len[f] + 1;       /* past the value's closing quote */
     }
-    if (kind[1] < 0 || kind[2] < 0) return 0;
+    if (kind[0] < 0 || kind[1] < 0 || kind[2] < 0) return 0;   /* one of them a number, a list: as line_key */
     int by_event = kind[1] > 0 && value_len[1] > 0;           /* `event_id or ts`: "" and null are false */
     if (!by_event && kind[0] <= 0) return 0;
     int f = by_event ? 1 : 0;
