@@ -149,7 +149,17 @@ class ShareEvaluator(Evaluator):
         if current is None:
             return
         scan_ahead(current, self._route_fields, self.shares, self.share, self.exchange)
-        for following in batches:
+        while True:
+            try:
+                following = next(batches, None)
+            except Exception:
+                # The log is damaged past this chunk (a gzip stream cut short or corrupt): its lines
+                # are evaluated before the error is said, as one worker, which reads no chunk
+                # ahead, does. Every worker reads the log and meets the error at the same line.
+                yield current
+                raise
+            if following is None:
+                break
             scan_ahead(following, self._route_fields, self.shares, self.share, self.exchange)
             yield current
             current = following
