@@ -221,6 +221,60 @@ def test_a_state_whose_values_are_damaged_is_refused_with_a_clear_message(tmp_pa
     assert "Traceback" not in r.stderr.decode()
 
 
+_META_DAMAGE = {
+    # found by flipping bytes of state files: each was an internal error before
+    "progress not UTF-8": "UPDATE meta SET value = CAST(x'7b2294' AS TEXT) WHERE key = 'progress'",
+    "progress not lines by log": "UPDATE meta SET value = '[1, 2]' WHERE key = 'progress'",
+    "progress not JSON": "UPDATE meta SET value = '{\"a\": ' WHERE key = 'progress'",
+    "output without a length": "INSERT OR REPLACE INTO meta VALUES ('output', '{\"path\": \"x\"}')",
+    "meta's columns renamed": "UPDATE sqlite_master SET sql = 'CREATE TABLE meta (k TEXT PRIMARY KEY, value TEXT NOT NULL)' "
+                              "WHERE name = 'meta'",
+}
+
+
+@pytest.mark.parametrize("damage", list(_META_DAMAGE))
+def test_a_state_whose_bookkeeping_is_damaged_is_refused_with_a_clear_message(tmp_path, damage):
+    import sqlite3
+    path = tmp_path / "s.db"
+    log = tmp_path / "log.jsonl"
+    _write_log(log, EVENTS[:10])
+    assert run_cli("eval", *POLICIES, "--state", str(path), str(log)).returncode == 0
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA writable_schema=ON")
+    db.execute(_META_DAMAGE[damage])
+    db.commit()
+    db.close()
+    r = run_cli("eval", *POLICIES, "--state", str(path), str(log))
+    assert r.returncode == 3 and f"error[E0201]: {path}: " in r.stderr.decode()
+    assert "Traceback" not in r.stderr.decode() and "internal error" not in r.stderr.decode()
+    # `state stats` reads no progress: it may show the rows, or refuse as eval does, never fail inside
+    r = run_cli("state", "stats", "--state", str(path))
+    assert r.returncode == 0 or (r.returncode == 3 and f"error[E0201]: {path}: " in r.stderr.decode())
+    assert "Traceback" not in r.stderr.decode() and "internal error" not in r.stderr.decode()
+
+
+def test_sqlites_own_text_that_is_not_utf8_is_a_damaged_file_not_an_internal_error(tmp_path, monkeypatch):
+    # SQLite quotes a damaged schema in its messages, and Python decodes them as UTF-8: a flipped
+    # byte there raised UnicodeDecodeError as the file was opened.
+    import sqlite3
+
+    from policyengine.state import sqlite as store_module
+
+    class Quoting:
+        def __init__(self, real):
+            self.real = real
+
+        def execute(self, sql, *args):
+            if sql.startswith("PRAGMA journal_mode"):
+                raise UnicodeDecodeError("utf-8", b"\x94", 0, 1, "invalid start byte")
+            return self.real.execute(sql, *args)
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(store_module.sqlite3, "connect", lambda *a, **k: Quoting(connect(*a, **k)))
+    with pytest.raises(store_module.StateFileError, match="not a readable state file"):
+        store_module.SqliteStore(str(tmp_path / "s.db"))
+
+
 def test_the_codecs_writer_in_c_writes_a_replayed_state_as_the_definition_does(tmp_path):
     # A real state: the community pack over a generated log, its windows (Window), windowed counts
     # (Times), member-keyed columns (written from the column, and as the dict it stands for),

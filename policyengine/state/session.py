@@ -39,6 +39,16 @@ class CheckpointError(Exception):
 PAUSE = 9.0         # the work between checkpoints, at least this many times a checkpoint's own time
 
 
+def _progress_shaped(progress) -> bool:
+    return isinstance(progress, dict) and all(isinstance(k, str) and type(v) is int and v >= 0
+                                              for k, v in progress.items())
+
+
+def _output_shaped(output) -> bool:
+    return output is None or (isinstance(output, dict) and isinstance(output.get("path"), str)
+                              and type(output.get("bytes")) is int and output["bytes"] >= 0)
+
+
 class StateSession:
     def __init__(self, path: str, compiled: CompiledProgram, every_events: int = 1_000_000,
                  every_seconds: float = 10.0):
@@ -48,6 +58,8 @@ class StateSession:
         self.store, self.dropped = restore(rows, compiled) if rows else (MemoryStore(), [])
         self.progress: dict[str, int] = self.file.meta_json("progress", {}) or {}
         self.output_meta = self.file.meta_json("output", None)
+        if not _progress_shaped(self.progress) or not _output_shaped(self.output_meta):
+            raise self.file.damaged("its progress is not lines read by log, or its output not a path and a length")
         self.every_events = max(1, every_events)
         self.every_seconds = every_seconds
         self.last_commit = time.monotonic()

@@ -49,7 +49,8 @@ class SqliteStore:
                 if not {"meta", "state"} <= tables:
                     raise StateFileError(f"{path}: not a policyengine state file (no meta/state tables)")
             self.db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as err:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
+            # UnicodeDecodeError: SQLite's own text (a message quoting a damaged schema) not UTF-8
             raise StateFileError(f"{path}: not a readable state file ({err}); move it away to start afresh") from None
         self._writing = threading.Lock()
         self._taken = 0         # snapshots encoded, numbered in the order they were taken
@@ -63,12 +64,21 @@ class SqliteStore:
                                  f"that wrote it ({self.meta('written_by') or 'unknown'})")
 
     def meta(self, key: str):
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
+            raise self.damaged(err) from None
         return row[0] if row else None
 
     def meta_json(self, key: str, default=None):
         value = self.meta(key)
-        return default if value is None else orjson.loads(value)
+        try:
+            return default if value is None else orjson.loads(value)
+        except orjson.JSONDecodeError as err:
+            raise self.damaged(err) from None
+
+    def damaged(self, err) -> StateFileError:
+        return StateFileError(f"{self.path}: the state is damaged ({err}); restore a backup or start afresh")
 
     def load(self) -> list[Row]:
         try:
@@ -77,7 +87,7 @@ class SqliteStore:
                         self.db.execute("SELECT section, name, info, body FROM state ORDER BY section, name")]
         except (sqlite3.DatabaseError, ValueError, TypeError, orjson.JSONDecodeError) as err:
             # TypeError: a body decoded to something no table holds, such as a set of lists
-            raise StateFileError(f"{self.path}: the state is damaged ({err}); restore a backup or start afresh") from None
+            raise self.damaged(err) from None
 
     def save(self, rows: list[Row], meta: dict) -> None:
         """Everything in one transaction: a crash leaves the previous checkpoint whole."""
@@ -114,8 +124,11 @@ class SqliteStore:
 
     def sizes(self) -> list[tuple[str, int, int]]:
         """(section, rows, bytes) for `state stats`."""
-        return list(self.db.execute("SELECT section, COUNT(*), SUM(LENGTH(body)) FROM state GROUP BY section "
-                                    "ORDER BY section"))
+        try:
+            return list(self.db.execute("SELECT section, COUNT(*), SUM(LENGTH(body)) FROM state GROUP BY section "
+                                        "ORDER BY section"))
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
+            raise self.damaged(err) from None
 
     def close(self) -> None:
         self.db.close()
