@@ -331,3 +331,18 @@ def test_a_rule_whose_for_member_is_missing_does_not_evaluate_its_conditions(tmp
     err = r.stderr.decode()
     assert "<stdin>:2: error[R0001]: rule `p/fragile`" in err and "<stdin>:1:" not in err
     assert [(d["rule"], d["user"], d["event_id"]) for d in _lines(r.stdout)] == [("fragile", "v", "r3")]
+
+
+@pytest.mark.parametrize("option,value,said", [
+    ("--max-line-bytes", "0", "give 1 or more"), ("--max-line-bytes", "-1", "give 1 or more"),
+    ("--checkpoint-every", "0", "give 1 or more"), ("--checkpoint-seconds", "-1", "give 0 or more"),
+    ("--allowed-lateness", "-3", "give 0 to"), ("--allowed-lateness", "nan", "give 0 to"),
+    ("--allowed-lateness", "inf", "give 0 to"), ("--max-line-bytes", "many", "give a number")])
+def test_eval_refuses_numbers_out_of_range_with_a_usage_error(tmp_path, option, value, said):
+    # Each was taken: every line "longer than -1 bytes", a checkpoint at every chance, and an
+    # infinite lateness an internal error.
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"type": "message", "ts": "2026-11-01T08:00:00Z", "user": "u1", "text": "hi"}\n')
+    r = run_cli("eval", "--policy", "policies/examples", option, value, str(log))
+    assert r.returncode == 3 and f"argument {option}: {said}".encode() in r.stderr
+    assert b"Traceback" not in r.stderr and r.stdout == b""

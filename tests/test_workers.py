@@ -680,3 +680,37 @@ def test_a_count_a_role_keeps_across_members_blocks_even_when_a_board_ranks_it_t
     loaded = load_text([("p.policy", source)])
     assert loaded.program is not None, [d.message for d in loaded.diagnostics]
     assert [b.what for b in blockers(loaded.program)] == ["`count(message)` is kept across members (not `by user`)"]
+
+
+@pytest.mark.parametrize("workers", ["0", "257", "99999", "two"])
+def test_a_worker_count_past_what_the_merge_takes_is_a_usage_error(mixed_log, workers):
+    # The parent merges at most 256 spools in one C call: 300 workers were an internal error, and
+    # 99 999 ran out of file descriptors.
+    r = run_cli("eval", "--workers", workers, "--policy", "policies/examples", str(mixed_log))
+    assert r.returncode == 3 and b"give 1 to 256, or auto" in r.stderr and b"Traceback" not in r.stderr
+
+
+def _eval_limited(log, workers: int, soft: int, hard: int):
+    import resource
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("POLICYENGINE_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "policyengine", "eval", "--quiet", "--workers", str(workers),
+                           "--policy", "policies/examples/ads.policy", str(log)], capture_output=True, env=env,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
+
+
+def test_workers_raise_the_open_files_limit_they_need_or_say_it_is_too_low(mixed_log):
+    # 12 workers need ~4 files each and 64 beside: 112. Under a soft limit of 80 with room above it,
+    # the limit is raised and the run is one worker's; with the hard limit 80 as well, a usage
+    # error says so (100 workers under `ulimit -n 256` ran out of file descriptors midway: an
+    # internal error).
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert hard == resource.RLIM_INFINITY or hard >= 112, "no room above 80 open files to test raising the limit"
+    one = _eval_limited(mixed_log, 1, 80, hard)
+    raised = _eval_limited(mixed_log, 12, 80, hard)
+    assert raised.returncode == 0 and raised.stdout == one.stdout and one.stdout
+    short = _eval_limited(mixed_log, 12, 80, 80)
+    assert short.returncode == 3 and b"error[E0001]: --workers 12: " in short.stderr
+    assert b"ulimit -n" in short.stderr and b"Traceback" not in short.stderr and short.stdout == b""

@@ -42,15 +42,17 @@ def add_parser(sub) -> None:
                         "a rerun after a crash skips committed input and, with --out, rewrites nothing twice")
     # A million lines is a second or two of work at today's speed; every 100 000 lines (the first
     # default, from when that was ten seconds' work) a checkpoint cost the community pack +42 %.
-    p.add_argument("--checkpoint-every", type=int, default=1_000_000, metavar="N",
+    p.add_argument("--checkpoint-every", type=_at_least(1), default=1_000_000, metavar="N",
                    help="with --state: checkpoint every N log lines (default 1000000) …")
-    p.add_argument("--checkpoint-seconds", type=float, default=10.0, metavar="S",
+    p.add_argument("--checkpoint-seconds", type=_at_least(0, float), default=10.0, metavar="S",
                    help="… or every S seconds, whichever comes first (default 10); never sooner after the "
                         "last checkpoint than nine times the time it took")
-    p.add_argument("--allowed-lateness", type=float, default=0.0, metavar="SECONDS",
+    # at most a century: the lateness is held in microseconds, and `inf` was an internal error
+    p.add_argument("--allowed-lateness", type=_at_least(0, float, 100 * 366 * 86400, "3162240000 (a century)"),
+                   default=0.0, metavar="SECONDS",
                    help="do not warn about events at most this much older than the latest one (they are still "
                         "evaluated at the latest time); default 0")
-    p.add_argument("--max-line-bytes", type=int, default=1 << 20, metavar="N",
+    p.add_argument("--max-line-bytes", type=_at_least(1), default=1 << 20, metavar="N",
                    help="longer log lines are reported and skipped without being held in memory (default 1 MiB)")
     p.add_argument("--explain", action="store_true",
                    help="each decision carries `explain`: the rule's place and the values its conditions tested")
@@ -92,6 +94,9 @@ def run(args) -> int:
         workers = auto_workers(_cores(), _logs_bytes(args.logs), _why_one_worker(args, loaded.program) is None)
     else:
         workers = _usable_workers(args, loaded.program) if args.workers > 1 else 1
+    if workers > 1 and (short := _files_for(workers)) is not None:
+        usage_error(short)
+        return exits.USAGE
     session = None
     state_errors: tuple = ()      # what a failed checkpoint raises, with --state
     # State files, reports and workers load only when asked for: 20 ms of a 0.4 s start.
@@ -252,6 +257,13 @@ AUTO = 0                       # --workers auto
 AUTO_MIN_BYTES = 8 << 20
 
 
+# The parent merges the workers' spools in one C call that takes at most 256 (output/_decisions.c:
+# MOST_SPOOLS); 300 workers were an internal error, and each is a process: past the cores, none pays.
+MOST_WORKERS = 256
+FILES_A_WORKER = 4              # its pipes, its spool and log while the parent merges: 3 measured, one spare
+FILES_BESIDE = 64               # the parent's own: logs, outputs, the interpreter's
+
+
 def _worker_count(text: str) -> int:
     if text == "auto":
         return AUTO
@@ -259,9 +271,43 @@ def _worker_count(text: str) -> int:
         n = int(text)
     except ValueError:
         n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError("give 1 or more, or auto")
+    if not 1 <= n <= MOST_WORKERS:
+        raise argparse.ArgumentTypeError(f"give 1 to {MOST_WORKERS}, or auto")
     return n
+
+
+def _files_for(workers: int) -> str | None:
+    """Room for `workers` processes' open files: the soft limit raised toward the hard one where it
+    is short (as servers do), or why it cannot be (100 workers under `ulimit -n 256` ran out of
+    file descriptors midway, an internal error)."""
+    import resource
+    need = workers * FILES_A_WORKER + FILES_BESIDE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return None
+    if hard == resource.RLIM_INFINITY or hard >= need:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+            return None
+        except (ValueError, OSError):
+            pass
+    return (f"--workers {workers}: {workers} worker processes need about {need} open files and this process may "
+            f"open {min(soft, hard) if hard != resource.RLIM_INFINITY else soft}; give fewer workers, or raise "
+            f"the limit (ulimit -n)")
+
+
+def _at_least(least: float, kind=int, most: float = float("inf"), most_said: str = ""):
+    """An argparse type: a number of `kind` from `least` to `most` (`most_said` in words)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"give a number, {least} or more") from None
+        if not least <= value <= most:                  # NaN too
+            raise argparse.ArgumentTypeError(f"give {least} or more" if most == float("inf")
+                                             else f"give {least} to {most_said or most}")
+        return value
+    return parse
 
 
 def auto_workers(cores: int, log_bytes: int | None, splittable: bool) -> int:
