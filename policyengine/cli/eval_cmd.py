@@ -60,8 +60,9 @@ def add_parser(sub) -> None:
                    help="also write a self-contained HTML report: decisions over time by rule and action, the most "
                         "affected members and channels, messages, active and new members, retention per day")
     p.add_argument("--workers", type=_worker_count, default=1, metavar="N|auto",
-                   help="split members across N processes (1 to 256) when every rule's state belongs to the event's member "
-                        "(otherwise says why and uses one); decisions are the same, in the same order. auto: one "
+                   help="split members across N processes (1 to 256) when every rule's state belongs to the "
+                        "event's member (otherwise says why and uses one); decisions are the same, in the same "
+                        "order. auto: one "
                         f"per core this process may use when the run can be split and its logs hold "
                         f"{AUTO_MIN_BYTES >> 20} MiB or more, otherwise one, without a note")
     p.add_argument("--profile", action="store_true",
