@@ -1,4 +1,5 @@
 """Durable state: resuming equals one run, crashes lose and repeat nothing, files are checked."""
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -234,7 +235,6 @@ _META_DAMAGE = {
 
 @pytest.mark.parametrize("damage", list(_META_DAMAGE))
 def test_a_state_whose_bookkeeping_is_damaged_is_refused_with_a_clear_message(tmp_path, damage):
-    import sqlite3
     path = tmp_path / "s.db"
     log = tmp_path / "log.jsonl"
     _write_log(log, EVENTS[:10])
@@ -253,11 +253,65 @@ def test_a_state_whose_bookkeeping_is_damaged_is_refused_with_a_clear_message(tm
     assert "Traceback" not in r.stderr.decode() and "internal error" not in r.stderr.decode()
 
 
+def _checkpointed(tmp_path):
+    path, log = tmp_path / "s.db", tmp_path / "log.jsonl"
+    _write_log(log, EVENTS[:10])
+    assert run_cli("eval", *POLICIES, "--state", str(path), "--out", str(tmp_path / "out.jsonl"), str(log)).returncode == 0
+    return path, log
+
+
+def _changed_digit(text: bytes) -> bytes:
+    at = next(i for i, c in enumerate(text) if chr(c).isdigit())
+    return text[:at] + str((int(chr(text[at])) + 1) % 10).encode() + text[at + 1:]
+
+
+@pytest.mark.parametrize("where", ["a row's body", "the lines read of the log", "a row taken away"])
+def test_a_state_changed_outside_policyengine_fails_its_checksums(tmp_path, where):
+    # SQLite keeps no checksum: a digit changed in a body that still reads as JSON was loaded as
+    # written, and one in the lines read of a log would skip other lines on resuming.
+    path, log = _checkpointed(tmp_path)
+    db = sqlite3.connect(path)
+    if where == "a row's body":
+        section, name, body = db.execute("SELECT section, name, body FROM state WHERE section = 'clock'").fetchone()
+        changed = _changed_digit(body)
+        orjson.loads(changed)                                       # still JSON: only a checksum tells
+        db.execute("UPDATE state SET body = ? WHERE section = ? AND name = ?", (changed, section, name))
+    elif where == "the lines read of the log":
+        (progress,) = db.execute("SELECT value FROM meta WHERE key = 'progress'").fetchone()
+        db.execute("UPDATE meta SET value = ? WHERE key = 'progress'", (_changed_digit(progress.encode()).decode(),))
+    else:
+        db.execute("DELETE FROM state WHERE section = 'clock'")
+    db.commit()
+    db.close()
+    r = run_cli("eval", *POLICIES, "--state", str(path), str(log))
+    assert r.returncode == 3 and r.stdout == b""
+    assert "do not match the checksums their checkpoint wrote" in r.stderr.decode()
+    assert f"error[E0201]: {path}: the state is damaged" in r.stderr.decode()
+
+
+def test_a_state_file_without_checksums_is_read_as_before(tmp_path):
+    # Files written before checkpoints had sums: the same decisions resuming from one as from a
+    # file with them, and the next checkpoint writes sums.
+    path, log = _checkpointed(tmp_path)
+    later = tmp_path / "later.jsonl"
+    _write_log(later, EVENTS[10:40])
+    copy = tmp_path / "old.db"
+    shutil.copy(path, copy)
+    db = sqlite3.connect(copy)
+    db.execute("DELETE FROM meta WHERE key = 'sums'")
+    db.commit()
+    db.close()
+    with_sums = run_cli("eval", *POLICIES, "--state", str(path), str(later))
+    without = run_cli("eval", *POLICIES, "--state", str(copy), str(later))
+    assert without.returncode == 0 and without.stdout == with_sums.stdout and with_sums.stdout
+    db = sqlite3.connect(copy)
+    assert db.execute("SELECT COUNT(*) FROM meta WHERE key = 'sums'").fetchone() == (1,)
+    db.close()
+
+
 def test_sqlites_own_text_that_is_not_utf8_is_a_damaged_file_not_an_internal_error(tmp_path, monkeypatch):
     # SQLite quotes a damaged schema in its messages, and Python decodes them as UTF-8: a flipped
     # byte there raised UnicodeDecodeError as the file was opened.
-    import sqlite3
-
     from policyengine.state import sqlite as store_module
 
     class Quoting:
