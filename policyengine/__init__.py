@@ -7,7 +7,10 @@ def __getattr__(name):
     if name in ("Engine", "PolicyError", "BadEvent", "Decision", "Event"):
         from policyengine import engine
         return getattr(engine, name)
+    if name == "StateFileError":                # a state file Engine.load cannot read: which, and why
+        from policyengine.state.sqlite import StateFileError
+        return StateFileError
     raise AttributeError(name)
 
 
-__all__ = ["Engine", "PolicyError", "BadEvent", "Decision", "Event", "__version__"]
+__all__ = ["Engine", "PolicyError", "BadEvent", "Decision", "Event", "StateFileError", "__version__"]

@@ -125,3 +125,25 @@ def test_the_engines_decisions_are_the_models_own():
     assert _decision(extra) == Decision(**extra) and _decision(extra).custom == [1]
     with pytest.raises(Exception):
         _decision({"policy": "p"})                  # validated, as Decision(**d) is
+
+
+def test_a_damaged_state_file_raises_the_public_state_file_error_and_is_left_as_it_was(tmp_path):
+    import sqlite3
+
+    from policyengine import Engine, StateFileError
+    path = tmp_path / "bot.db"
+    rule = 'rule fifth { on message when count(message by user) == 5 do promote("regular") }'
+    engine = Engine.from_text(rule, state=str(path))
+    for i in range(3):
+        engine.process({"type": "message", "ts": i, "user": "u", "text": "x"})
+    engine.checkpoint()
+    db = sqlite3.connect(path)
+    before = db.execute("SELECT section, name, body FROM state ORDER BY section, name").fetchall()
+    db.execute("UPDATE state SET body = CAST(replace(CAST(body AS TEXT), '3', '4') AS BLOB)")   # three counts became four
+    db.commit()
+    damaged = db.execute("SELECT section, name, body FROM state ORDER BY section, name").fetchall()
+    assert damaged != before
+    with pytest.raises(StateFileError, match="do not match the checksums"):
+        Engine.from_text(rule, state=str(path))
+    assert db.execute("SELECT section, name, body FROM state ORDER BY section, name").fetchall() == damaged
+    db.close()
