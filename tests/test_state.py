@@ -228,18 +228,23 @@ _META_DAMAGE = {
     "progress not lines by log": "UPDATE meta SET value = '[1, 2]' WHERE key = 'progress'",
     "progress not JSON": "UPDATE meta SET value = '{\"a\": ' WHERE key = 'progress'",
     "output without a length": "INSERT OR REPLACE INTO meta VALUES ('output', '{\"path\": \"x\"}')",
+    "progress a number": "UPDATE meta SET value = 12 WHERE key = 'progress'",
+    "progress bytes, cut": "UPDATE meta SET value = x'7b22' WHERE key = 'progress'",
     "meta's columns renamed": "UPDATE sqlite_master SET sql = 'CREATE TABLE meta (k TEXT PRIMARY KEY, value TEXT NOT NULL)' "
                               "WHERE name = 'meta'",
 }
 
 
+@pytest.mark.parametrize("sums", ["with checksums", "without (an older file)"])
 @pytest.mark.parametrize("damage", list(_META_DAMAGE))
-def test_a_state_whose_bookkeeping_is_damaged_is_refused_with_a_clear_message(tmp_path, damage):
+def test_a_state_whose_bookkeeping_is_damaged_is_refused_with_a_clear_message(tmp_path, damage, sums):
     path = tmp_path / "s.db"
     log = tmp_path / "log.jsonl"
     _write_log(log, EVENTS[:10])
     assert run_cli("eval", *POLICIES, "--state", str(path), str(log)).returncode == 0
     db = sqlite3.connect(path)
+    if sums != "with checksums":
+        db.execute("DELETE FROM meta WHERE key = 'sums'")
     db.execute("PRAGMA writable_schema=ON")
     db.execute(_META_DAMAGE[damage])
     db.commit()

@@ -75,7 +75,7 @@ class SqliteStore:
         value = self.meta(key)
         try:
             return default if value is None else orjson.loads(value)
-        except orjson.JSONDecodeError as err:
+        except (orjson.JSONDecodeError, TypeError) as err:       # TypeError: a number where text was written
             raise self.damaged(err) from None
 
     def damaged(self, err) -> StateFileError:
@@ -108,7 +108,7 @@ class SqliteStore:
         for key, crc in sums["meta"]:
             value = self.meta(key)
             expected[("meta", f"`{key}`")] = crc
-            found[("meta", f"`{key}`")] = None if value is None else zlib.crc32(value.encode())
+            found[("meta", f"`{key}`")] = zlib.crc32(value.encode()) if isinstance(value, str) else None
         if found != expected:
             wrong = sorted(key for key in expected.keys() | found.keys() if expected.get(key) != found.get(key))
             raise ValueError(f"the rows of {', '.join(f'{s} {n}'.strip() for s, n in wrong[:3])}"
