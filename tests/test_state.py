@@ -230,8 +230,8 @@ _META_DAMAGE = {
     "output without a length": "INSERT OR REPLACE INTO meta VALUES ('output', '{\"path\": \"x\"}')",
     "progress a number": "UPDATE meta SET value = 12 WHERE key = 'progress'",
     "progress bytes, cut": "UPDATE meta SET value = x'7b22' WHERE key = 'progress'",
-    "meta's columns renamed": "UPDATE sqlite_master SET sql = 'CREATE TABLE meta (k TEXT PRIMARY KEY, value TEXT NOT NULL)' "
-                              "WHERE name = 'meta'",
+    "meta's columns renamed": "UPDATE sqlite_master SET sql = "
+                              "'CREATE TABLE meta (k TEXT PRIMARY KEY, value TEXT NOT NULL)' WHERE name = 'meta'",
 }
 
 
@@ -261,7 +261,8 @@ def test_a_state_whose_bookkeeping_is_damaged_is_refused_with_a_clear_message(tm
 def _checkpointed(tmp_path):
     path, log = tmp_path / "s.db", tmp_path / "log.jsonl"
     _write_log(log, EVENTS[:10])
-    assert run_cli("eval", *POLICIES, "--state", str(path), "--out", str(tmp_path / "out.jsonl"), str(log)).returncode == 0
+    done = run_cli("eval", *POLICIES, "--state", str(path), "--out", str(tmp_path / "out.jsonl"), str(log))
+    assert done.returncode == 0
     return path, log
 
 

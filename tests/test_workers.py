@@ -707,3 +707,53 @@ def test_workers_raise_the_open_files_limit_they_need_or_say_it_is_too_low(mixed
     short = _eval_limited(mixed_log, 12, 80, 80)
     assert short.returncode == 3 and b"error[E0001]: --workers 12: " in short.stderr
     assert b"ulimit -n" in short.stderr and b"Traceback" not in short.stderr and short.stdout == b""
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_end_when_their_parent_is_killed(long_log, tmp_path):
+    # One worker stopped, so the other waits for its scans; then the parent killed (kill -9, a
+    # caller's timeout). The workers waited for ever: forty of them spun for an hour.
+    import signal
+    import time
+    log = tmp_path / "longer.jsonl"
+    log.write_bytes(long_log.read_bytes() * 8)
+    parent = subprocess.Popen([sys.executable, "-m", "policyengine", "eval", "--quiet", "--workers", "2",
+                               "--policy", "policies/examples/ads.policy", str(log)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              cwd=Path(__file__).resolve().parents[1])
+    try:
+        deadline = time.monotonic() + 20
+        while len(workers := _children(parent.pid)) < 2:
+            assert parent.poll() is None and time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.002)
+        os.kill(workers[0], signal.SIGSTOP)
+        assert parent.poll() is None                      # still running: the stopped worker holds it up
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [w for w in workers if _alive(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert left == []
