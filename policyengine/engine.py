@@ -27,7 +27,7 @@ from policyengine.loader import LoadResult, load_paths, load_text
 from policyengine.model import Decision, Event
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.store import MemoryStore
-from policyengine.state.snapshot import capture, restore
+from policyengine.state.snapshot import TimersTaken, capture, restore, written
 
 __all__ = ["Engine", "PolicyError", "BadEvent", "Decision", "Event"]
 
@@ -194,8 +194,12 @@ class Engine:
             raise RuntimeError("this engine was loaded without a state file")
         # The state's bytes are taken under the lock; the write and its sync to disk (a third of
         # a checkpoint at 100 000 members, longer on a slow disk) happen after it, events going on.
+        # So do naming and encoding the timers' copy (~80 ms of ~270 under the lock at 100 000
+        # members, its 62 000 silence timers): their tuples never change in place.
         with self._lock:
-            snapshot = self._state_file.encode(capture(self.evaluator.store, self.compiled, to_write=True))
+            rows = capture(self.evaluator.store, self.compiled, to_write=True)
+            snapshot = self._state_file.encode([r for r in rows if r.value.__class__ is not TimersTaken])
+        self._state_file.encode_more(snapshot, written([r for r in rows if r.value.__class__ is TimersTaken]))
         self._state_file.write(snapshot, {})
 
     def profile(self) -> dict:

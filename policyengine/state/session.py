@@ -18,7 +18,7 @@ import time
 
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime.store import MemoryStore
-from policyengine.state.snapshot import capture, restore
+from policyengine.state.snapshot import capture, restore, written
 from policyengine.state.sqlite import SqliteStore
 
 
@@ -121,7 +121,7 @@ class StateSession:
             self.out.flush()
             os.fsync(self.out.fileno())
             meta["output"] = {"path": self.out_path, "bytes": self.out.tell()}
-        snapshot = self.file.encode(capture(self.store, self.compiled, to_write=True))
+        snapshot = self.file.encode(written(capture(self.store, self.compiled, to_write=True)))
         taken = time.monotonic() - started
         self._writer = threading.Thread(target=self._write, args=(snapshot, meta, taken),
                                         name="policyengine-checkpoint")

@@ -86,17 +86,41 @@ def capture(store: MemoryStore, compiled: CompiledProgram, to_write: bool = Fals
     for section, table in (("ledger", store.ledgers), ("earned", store.earned)):
         for currency, value in table.items():
             rows.append(Row(section, currency, currency, stored(value)))
-    timers = []
-    for due, order, seq, kind, payload in store.timers:
+    # The heap's entries are tuples of atoms and tuples, never changed in place: a copy of the list
+    # holds still, and naming them (62 000 silence timers at 100 000 members: ~50 ms) may wait
+    # until the state is let go of (Engine.checkpoint: `named_timers`).
+    timers = list(store.timers) if to_write else named_timers(store.timers, names)
+    rows.append(Row("timers", "", "timers", TimersTaken(timers, names) if to_write else timers))
+    rows.append(Row("clock", "", "clock", {"watermark": store.watermark, "events_seen": store.events_seen,
+                                           "timer_seq": store.timer_seq}))
+    return rows
+
+
+class TimersTaken:
+    """The timers' heap as capture took it, its entries still naming rules and periods by index."""
+    __slots__ = ("timers", "names")
+
+    def __init__(self, timers: list, names: Names):
+        self.timers, self.names = timers, names
+
+
+def named_timers(timers, names: Names) -> list:
+    """The timers with their rules and periods named, as a state file holds them."""
+    out = []
+    for due, order, seq, kind, payload in timers:
         if kind == "absence":
             payload = (names.rules[payload[0]], payload[1])
         elif kind == "period":
             payload = (names.everies[payload[0]],)
-        timers.append((due, order, seq, kind, payload))
-    rows.append(Row("timers", "", "timers", timers))
-    rows.append(Row("clock", "", "clock", {"watermark": store.watermark, "events_seen": store.events_seen,
-                                           "timer_seq": store.timer_seq}))
-    return rows
+        out.append((due, order, seq, kind, payload))
+    return out
+
+
+def written(rows: list[Row]) -> list[Row]:
+    """`capture(to_write=True)`'s rows as a state file writes them: the timers named. Runs after
+    the state is let go of; the rest of the rows are the live tables, written before."""
+    return [Row(r.section, r.name, r.info, named_timers(r.value.timers, r.value.names))
+            if r.value.__class__ is TimersTaken else r for r in rows]
 
 
 def restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, list[str]]:

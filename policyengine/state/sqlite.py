@@ -127,6 +127,12 @@ class SqliteStore:
         self._taken += 1
         return Snapshot(self._taken, encoded)
 
+    def encode_more(self, snapshot: Snapshot, rows: list[Row]) -> None:
+        """Rows added to a snapshot taken before, written with it: those that hold still without
+        the state (the timers' copy), encoded after it is let go of."""
+        with collector_paused():
+            snapshot.rows.extend((r.section, r.name, r.info, codec.dumps(r.value)) for r in rows)
+
     def write(self, snapshot: Snapshot, meta: dict) -> bool:
         """The snapshot committed in one transaction, unless a later one was committed first
         (two threads' checkpoints, the second quicker to write): False then."""
