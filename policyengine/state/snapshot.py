@@ -56,7 +56,8 @@ def capture(store: MemoryStore, compiled: CompiledProgram, to_write: bool = Fals
     """The store's state as rows. `to_write`: rows for a state file, whose member-keyed columns
     stay the live columns (`codec.dumps` writes each as the dict it stands for, without making it:
     ~0.1 s of a checkpoint at 100 000 members); they are written before the store changes again.
-    Otherwise the columns become dicts, and the rows can be restored into another store."""
+    Their timers are a copy of the heap as it stands (TimersTaken), named by `written` whenever
+    suits. Otherwise the columns become dicts, and the rows can be restored into another store."""
     names = Names(compiled)
     stored = (lambda table: table) if to_write else _as_dict
     rows: list[Row] = []
