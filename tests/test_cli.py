@@ -346,3 +346,41 @@ def test_eval_refuses_numbers_out_of_range_with_a_usage_error(tmp_path, option, 
     r = run_cli("eval", "--policy", "policies/examples", option, value, str(log))
     assert r.returncode == 3 and f"argument {option}: {said}".encode() in r.stderr
     assert b"Traceback" not in r.stderr and r.stdout == b""
+
+
+_CONTROLLING = [
+    '{"type":"message","ts":"2026-11-01T08:00:00Z","user":"u\\u001b[2J","id":"m1","text":"加微信 http://x.cn 加微信"}',
+    '{"type":"message","ts":"2026-11-01T08:00:01Z","user":"a\\nb","id":"m2\\r\\u0007","text":"加微信 http://x.cn"}',
+    '{"type":"message","ts":"2026-11-01T08:00:02Z","user":"c\\u009bd","id":"m3","text":"加微信 http://x.cn"}']
+
+
+def test_text_output_shows_control_characters_from_events_escaped_one_line_a_decision(tmp_path):
+    # A member named "\x1b[2J" cleared the moderator's terminal, and a newline in a name split a
+    # decision's line in two; as JSON they were always escaped.
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(_CONTROLLING) + "\n", encoding="utf-8")
+    r = run_cli("eval", "--format", "text", "--policy", "policies/examples/ads.policy", str(log))
+    assert r.returncode == 0
+    lines = r.stdout.decode("utf-8").splitlines()
+    decisions = orjson.loads(b"[" + b",".join(run_cli("eval", "--policy", "policies/examples/ads.policy",
+                                                      str(log)).stdout.splitlines()) + b"]")
+    assert len(lines) == len(decisions) == 3                     # one line a decision
+    assert not any(c < " " or "\x7f" <= c <= "\x9f" for line in lines for c in line)
+    assert "user=u\\x1b[2J" in lines[0] and "user=a\\nb message_id=m2\\r\\x07" in lines[1]
+    assert "user=c\\x9bd" in lines[2]
+
+
+def test_diff_and_state_show_show_control_characters_escaped(tmp_path):
+    from policyengine.cli.diff_cmd import render
+    report = {"events": 1, "bad_lines": 0, "added": 1, "removed": 0, "changed": 0, "members_affected": 1,
+              "groups": [{"rule": "r", "action": "warn", "added": 1, "removed": 0, "changed": 0,
+                          "examples": [{"kind": "added", "before": None,
+                                        "after": {"ts": "t", "user": "u\x1b[2J", "event_id": "e\n1"}}]}]}
+    text = render(report)
+    assert "user=u\\x1b[2J event=e\\n1" in text and "\x1b" not in text and text.count("\n") == 5   # five lines
+    log, state = tmp_path / "log.jsonl", tmp_path / "s.db"
+    log.write_text("\n".join(_CONTROLLING) + "\n", encoding="utf-8")
+    assert run_cli("eval", "--quiet", "--policy", "policies/examples", "--state", str(state), str(log)).returncode == 0
+    shown = run_cli("state", "show", "--state", str(state), "--user", "a\nb")
+    assert shown.returncode == 0 and shown.stdout.startswith(b"member a\\nb\n") and b"\x1b" not in shown.stdout
+    assert len(shown.stdout.splitlines()) > 1                     # something about the member shown

@@ -30,7 +30,7 @@ import orjson
 
 from policyengine.cli import exits
 from policyengine.cli.eval_cmd import jsonl_writer, quiet_collector, restore_collector
-from policyengine.cli.reporting import print_diagnostics, usage_error
+from policyengine.cli.reporting import print_diagnostics, printable, usage_error
 from policyengine.cli.unchanged import key_of, unchanged_out
 from policyengine.compiler import compile_program
 from policyengine.events.decode import EventDecoder
@@ -360,4 +360,4 @@ def render(report: dict) -> str:
                 d = ex["after"] or ex["before"]
                 sign = "+" if ex["kind"] == "added" else "−"
                 lines.append(f"    {sign} {d['ts']} user={d.get('user', '-')} event={d.get('event_id', '-')}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"     # names from events: no control characters

@@ -9,7 +9,7 @@ import time
 
 
 from policyengine.cli import exits
-from policyengine.cli.reporting import print_diagnostics, usage_error
+from policyengine.cli.reporting import print_diagnostics, printable, usage_error
 from policyengine.cli.summary import Progress, summary_text
 from policyengine.compiler.cache import load_compiled
 from policyengine.compiler.partition import blockers
@@ -397,7 +397,7 @@ def _text_writer(out):
         extras = " ".join(f"{k}={d[k]}" for k in _TEXT_FIELDS if k in d and not (k == "channel" and "user" not in d))
         reason = f"  # {d['reason']}" if "reason" in d else ""
         line = f"{d['ts']}  {d['policy']}/{d['rule']}  {d['action']:<12} {subject} {extras}".rstrip() + reason
-        out.write(line.encode() + b"\n")
+        out.write(printable(line).encode() + b"\n")     # one line a decision, whatever a name holds
     return emit
 
 

@@ -9,6 +9,18 @@ import orjson
 from policyengine.diagnostics import Diagnostic, render_json, render_text
 
 
+# Control characters (C0, DEL, C1) from events, shown escaped in what a person reads on a terminal:
+# a member named "\x1b[2J" cleared the moderator's screen, and a newline in a name split a decision's
+# line in two (JSON Lines output escapes them already).
+_CONTROL = ({c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+            | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+
+
+def printable(value) -> str:
+    """`value` as text for a terminal: its control characters escaped as Python writes them."""
+    return str(value).translate(_CONTROL)
+
+
 def use_colour(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 

@@ -7,6 +7,7 @@ import sys
 import orjson
 
 from policyengine.cli import exits
+from policyengine.cli.reporting import printable
 from policyengine.events.timestamps import format_ts
 from policyengine.runtime import codec
 
@@ -70,9 +71,9 @@ def run(args) -> int:
     if not found:
         out.write(f"no state about member {args.user}\n")
         return exits.OK
-    out.write(f"member {args.user}\n")
+    out.write(f"member {printable(args.user)}\n")
     for row, value in found:
-        out.write(f"  {_label(row):<44} {_show(row.section, value)}\n")
+        out.write(printable(f"  {_label(row):<44} {_show(row.section, value)}") + "\n")
     return exits.OK
 
 
