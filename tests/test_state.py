@@ -1,4 +1,5 @@
 """Durable state: resuming equals one run, crashes lose and repeat nothing, files are checked."""
+import os
 import shutil
 import signal
 import sqlite3
@@ -625,3 +626,27 @@ def test_a_bots_checkpoint_writes_the_timers_as_they_were_when_taken_though_even
     assert named_timers(list(store.timers), Names(engine.compiled)) != at_checkpoint   # they moved on
     rows = {(r.section, r.name): r.value for r in store_module.SqliteStore(str(path)).load()}
     assert [tuple(t) for t in rows[("timers", "")]] == [tuple(t) for t in at_checkpoint]
+
+
+def test_a_state_file_another_run_holds_is_refused_and_left_as_it_was(tmp_path):
+    # Two runs on one state file (two cron jobs that overlap) each loaded the other's checkpoints
+    # midway, and the last to commit overwrote the other's work. A run holds the file alone: here
+    # the test holds it as a run would (flock), and a second run is refused before it reads or
+    # writes anything; `state show` still reads it; once let go of, a run goes on from it.
+    import fcntl
+    path, log = _checkpointed(tmp_path)
+    later = tmp_path / "later.jsonl"
+    _write_log(later, EVENTS[10:40])
+    before = path.read_bytes()
+    held = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        r = run_cli("eval", *POLICIES, "--state", str(path), str(later))
+        assert r.returncode == 3 and r.stdout == b""
+        assert f"error[E0201]: {path}: in use by another run of policyengine eval" in r.stderr.decode()
+        assert path.read_bytes() == before
+        assert run_cli("state", "stats", "--state", str(path)).returncode == 0
+    finally:
+        os.close(held)
+    r = run_cli("eval", *POLICIES, "--state", str(path), str(later))
+    assert r.returncode == 0 and r.stdout

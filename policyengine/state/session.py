@@ -19,7 +19,7 @@ import time
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime.store import MemoryStore
 from policyengine.state.snapshot import capture, restore, written
-from policyengine.state.sqlite import SqliteStore
+from policyengine.state.sqlite import SqliteStore, StateFileError
 
 
 def log_identity(name: str) -> str:
@@ -39,6 +39,23 @@ class CheckpointError(Exception):
 PAUSE = 9.0         # the work between checkpoints, at least this many times a checkpoint's own time
 
 
+def _held_alone(path: str, file: SqliteStore) -> int:
+    """The state file locked for this run alone (flock, which SQLite's own locks do not touch; the
+    kernel lets go of it when the process ends, however it ends): two runs on one file, say two
+    cron jobs that overlap, each loaded the other's checkpoints midway and the last to commit
+    overwrote the other's work. The descriptor that holds the lock."""
+    import fcntl
+    held = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(held)
+        file.close()
+        raise StateFileError(f"{path}: in use by another run of policyengine eval; wait for it to end, "
+                             f"or give another state file") from None
+    return held
+
+
 def _progress_shaped(progress) -> bool:
     return isinstance(progress, dict) and all(isinstance(k, str) and type(v) is int and v >= 0
                                               for k, v in progress.items())
@@ -53,13 +70,19 @@ class StateSession:
     def __init__(self, path: str, compiled: CompiledProgram, every_events: int = 1_000_000,
                  every_seconds: float = 10.0):
         self.file = SqliteStore(path)
+        self._held = _held_alone(path, self.file)
         self.compiled = compiled
-        rows = self.file.load()
-        self.store, self.dropped = restore(rows, compiled) if rows else (MemoryStore(), [])
-        self.progress: dict[str, int] = self.file.meta_json("progress", {}) or {}
-        self.output_meta = self.file.meta_json("output", None)
-        if not _progress_shaped(self.progress) or not _output_shaped(self.output_meta):
-            raise self.file.damaged("its progress is not lines read by log, or its output not a path and a length")
+        try:
+            rows = self.file.load()
+            self.store, self.dropped = restore(rows, compiled) if rows else (MemoryStore(), [])
+            self.progress: dict[str, int] = self.file.meta_json("progress", {}) or {}
+            self.output_meta = self.file.meta_json("output", None)
+            if not _progress_shaped(self.progress) or not _output_shaped(self.output_meta):
+                raise self.file.damaged("its progress is not lines read by log, or its output not a path and a length")
+        except BaseException:
+            self.file.close()
+            os.close(self._held)
+            raise
         self.every_events = max(1, every_events)
         self.every_seconds = every_seconds
         self.last_commit = time.monotonic()
@@ -156,3 +179,4 @@ class StateSession:
             self.wait_written()
         finally:
             self.file.close()
+            os.close(self._held)                # the lock goes with it
