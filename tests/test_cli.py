@@ -384,3 +384,31 @@ def test_diff_and_state_show_show_control_characters_escaped(tmp_path):
     shown = run_cli("state", "show", "--state", str(state), "--user", "a\nb")
     assert shown.returncode == 0 and shown.stdout.startswith(b"member a\\nb\n") and b"\x1b" not in shown.stdout
     assert len(shown.stdout.splitlines()) > 1                     # something about the member shown
+
+
+@pytest.mark.parametrize("flag", ["--out", "--report", "--profile-out", "--state"])
+def test_eval_refuses_to_write_over_the_log_it_reads(tmp_path, flag):
+    # `--out log.jsonl log.jsonl` emptied the log before a line was read, and exited 0 having
+    # evaluated nothing.
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"type": "message", "ts": "2026-11-01T08:00:00Z", "user": "u1", "text": "加微信 x"}\n',
+                   encoding="utf-8")
+    before = log.read_bytes()
+    r = run_cli("eval", "--policy", "policies/examples", flag, str(log), str(log))
+    assert r.returncode == 3 and r.stdout == b""
+    assert f"error[E0001]: {flag} {log}: it is also a log read".encode() in r.stderr
+    assert log.read_bytes() == before
+
+
+def test_eval_refuses_one_file_for_two_outputs_or_a_policy_file(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"type": "message", "ts": "2026-11-01T08:00:00Z", "user": "u1", "text": "x"}\n')
+    out = tmp_path / "out"
+    r = run_cli("eval", "--policy", "policies/examples", "--out", str(out), "--state", str(out), str(log))
+    assert r.returncode == 3 and f"--out {out}: it is also --state's file".encode() in r.stderr
+    assert not out.exists()
+    policy = tmp_path / "p.policy"
+    policy.write_text('rule r { on message when text contains "x" do flag("x") }\n')
+    r = run_cli("eval", "--policy", str(policy), "--out", str(policy), str(log))
+    assert r.returncode == 3 and b"it is also a policy file" in r.stderr
+    assert policy.read_text().startswith("rule r")

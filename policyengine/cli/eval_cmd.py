@@ -91,6 +91,9 @@ def run(args) -> int:
     print_diagnostics(loaded.diagnostics, loaded.sources, "text")
     if loaded.program is None:
         return exits.POLICY_ERRORS
+    if (clash := _overwritten_input(args, loaded.sources)) is not None:
+        usage_error(clash)
+        return exits.USAGE
     if args.workers == AUTO:
         workers = auto_workers(_cores(), _logs_bytes(args.logs), _why_one_worker(args, loaded.program) is None)
     else:
@@ -263,6 +266,25 @@ AUTO_MIN_BYTES = 8 << 20
 MOST_WORKERS = 256
 FILES_A_WORKER = 4              # its pipes, its spool and log while the parent merges: 3 measured, one spare
 FILES_BESIDE = 64               # the parent's own: logs, outputs, the interpreter's
+
+
+def _overwritten_input(args, policy_files) -> str | None:
+    """Why a file to write is one read or written otherwise, or None. `--out log.jsonl log.jsonl`
+    emptied the log before a line was read, and exited 0 having evaluated nothing."""
+    def same(a: str, b: str) -> bool:
+        try:
+            return os.path.samefile(a, b)
+        except OSError:                                 # one not there yet: the same if named so
+            return os.path.realpath(a) == os.path.realpath(b)
+    read = [("a log read", log) for log in args.logs if log != "-"] + [("a policy file", f) for f in policy_files
+                                                                        if os.path.exists(f)]
+    written = [(flag, path) for flag, path in (("--out", args.out), ("--report", args.report),
+                                               ("--profile-out", args.profile_out), ("--state", args.state)) if path]
+    for i, (flag, path) in enumerate(written):
+        for what, other in read + [(f"{other_flag}'s file", p) for other_flag, p in written[i + 1:]]:
+            if same(path, other):
+                return f"{flag} {path}: it is also {what}, which writing it would destroy; give another file"
+    return None
 
 
 def _worker_count(text: str) -> int:
