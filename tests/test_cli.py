@@ -412,3 +412,21 @@ def test_eval_refuses_one_file_for_two_outputs_or_a_policy_file(tmp_path):
     r = run_cli("eval", "--policy", str(policy), "--out", str(policy), str(log))
     assert r.returncode == 3 and b"it is also a policy file" in r.stderr
     assert policy.read_text().startswith("rule r")
+
+
+@pytest.mark.parametrize("how", ["--out", "standard output", "standard output, two workers"])
+def test_a_full_disk_under_the_decisions_is_an_io_error_not_a_bug(tmp_path, how):
+    # /dev/full: every write fails with ENOSPC. It was error[E0999] (a bug), exit 4.
+    import subprocess
+    import sys
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join('{"type": "message", "ts": "2026-11-01T08:00:%02dZ", "user": "u%d", "text": "加微信 x"}\n'
+                           % (i, i % 7) for i in range(60)), encoding="utf-8")
+    argv = [sys.executable, "-m", "policyengine", "eval", "--quiet", "--policy", "policies/examples/ads.policy"]
+    argv += ["--out", "/dev/full"] if how == "--out" else []
+    argv += ["--workers", "2"] if "two" in how else []
+    with open("/dev/full", "wb") as full:
+        r = subprocess.run(argv + [str(log)], stdout=full, stderr=subprocess.PIPE, cwd=ROOT, timeout=120)
+    name = "/dev/full" if how == "--out" else "standard output"
+    assert r.returncode == 3
+    assert r.stderr.decode() == f"error[E0001]: {name}: cannot write the decisions: No space left on device\n"

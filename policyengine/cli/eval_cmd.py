@@ -131,6 +131,7 @@ def run(args) -> int:
             out = session.open_output(args.out)
         else:
             out = open(args.out, "wb") if args.out else sys.stdout.buffer
+        out = _Output(out, args.out or "standard output")
     except OSError as err:
         usage_error(f"{args.out}: cannot write: {err.strerror}")
         return exits.USAGE
@@ -212,6 +213,9 @@ def run(args) -> int:
         status = exits.USAGE
     except BrokenPipeError:
         return exits.OK          # the reader (e.g. `head`) stopped listening
+    except OutputError as err:
+        usage_error(str(err))
+        status = exits.USAGE
     except state_errors as err:
         sys.stderr.write(f"error[E0202]: {err}\n")
         status = exits.USAGE
@@ -221,10 +225,15 @@ def run(args) -> int:
             progress.clear()
         try:
             out.flush()
+            if args.out:
+                out.close()
         except BrokenPipeError:
             pass
-        if args.out:
-            out.close()
+        except OutputError as err:
+            if status != exits.USAGE:           # said once: the write that failed said it first
+                usage_error(str(err))
+            status = exits.USAGE
+            out.abandon()
         if session is not None:
             try:
                 session.close()                 # the last checkpoint committed first
@@ -393,6 +402,54 @@ def _usable_workers(args, program) -> int:
         sys.stderr.write(f"note: --workers {args.workers}: running on one worker: {why}\n")
         return 1
     return args.workers
+
+
+class OutputError(Exception):
+    """The decisions could not be written: a full disk, a file taken away. Said as such (exit 3), not
+    as a bug: `--out /dev/full` was an internal error."""
+
+
+class _Output:
+    """The decisions' file or standard output, its write errors said as OutputError."""
+    __slots__ = ("raw", "name")
+
+    def __init__(self, raw, name: str):
+        self.raw, self.name = raw, name
+
+    def _failed(self, err: OSError) -> OutputError:
+        return OutputError(f"{self.name}: cannot write the decisions: {err.strerror or err}")
+
+    def write(self, data) -> int:
+        try:
+            return self.raw.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise self._failed(err) from None
+
+    def flush(self) -> None:
+        try:
+            self.raw.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise self._failed(err) from None
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise self._failed(err) from None
+
+    def abandon(self) -> None:
+        """What could not be written dropped, so that closing at exit does not try again (Python
+        flushes standard output then, and said the error a second time, as an exception ignored)."""
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.raw.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 def jsonl_writer(out):
