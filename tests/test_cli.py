@@ -430,3 +430,20 @@ def test_a_full_disk_under_the_decisions_is_an_io_error_not_a_bug(tmp_path, how)
     name = "/dev/full" if how == "--out" else "standard output"
     assert r.returncode == 3
     assert r.stderr.decode() == f"error[E0001]: {name}: cannot write the decisions: No space left on device\n"
+
+
+@pytest.mark.parametrize("command", [["check", "--format", "json", "policies/community"], ["schema", "events"],
+                                     ["diff", "--policy", "policies/examples", "--against", "policies/examples", "LOG"],
+                                     ["test", "policies/community"]])
+def test_every_command_says_a_full_disk_under_its_output_plainly(tmp_path, command):
+    # Each was error[E0999] ... this is a bug, exit 4.
+    import subprocess
+    import sys
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"type": "message", "ts": "2026-11-01T08:00:00Z", "user": "u1", "text": "x"}\n')
+    argv = [sys.executable, "-m", "policyengine", *[str(log) if a == "LOG" else a for a in command]]
+    with open("/dev/full", "wb") as full:
+        r = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, cwd=ROOT, timeout=120)
+    assert r.returncode == 3
+    assert r.stderr.decode().startswith("error[E0001]: No space left on device\n  = help: the machine refused")
+    assert b"internal error" not in r.stderr and b"Traceback" not in r.stderr

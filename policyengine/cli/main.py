@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import sys
 
@@ -47,14 +48,33 @@ def main(argv: list[str] | None = None) -> int:
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return exits.OK
-    except Exception as exc:  # a bug: say so plainly, no traceback
-        sys.stderr.write(f"error[E0999]: internal error: {type(exc).__name__}: {exc}\n"
-                         "  = help: this is a bug in policyengine; please report it with the command you ran "
-                         "(set POLICYENGINE_DEBUG=1 to see the traceback)\n")
+    except OSError as exc:
+        if exc.errno not in _REFUSED_BY_THE_MACHINE:
+            return _bug(exc)
+        # A full disk under standard output (`check --format json > /dev/full`) was "a bug".
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"error[E0001]: {where}{exc.strerror}\n"
+                         "  = help: the machine refused a read or a write (a full disk, a read-only or failing "
+                         "file system, too many open files); make room, or choose another place\n")
         import os
-        if os.environ.get("POLICYENGINE_DEBUG"):
-            raise
-        return exits.INTERNAL
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())     # no second try at exit
+        return exits.USAGE
+    except Exception as exc:  # a bug: say so plainly, no traceback
+        return _bug(exc)
+
+
+_REFUSED_BY_THE_MACHINE = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG, errno.EMFILE,
+                           errno.ENFILE}
+
+
+def _bug(exc: Exception) -> int:
+    sys.stderr.write(f"error[E0999]: internal error: {type(exc).__name__}: {exc}\n"
+                     "  = help: this is a bug in policyengine; please report it with the command you ran "
+                     "(set POLICYENGINE_DEBUG=1 to see the traceback)\n")
+    import os
+    if os.environ.get("POLICYENGINE_DEBUG"):
+        raise exc
+    return exits.INTERNAL
 
 
 def entry() -> None:
