@@ -416,32 +416,22 @@ class _Output:
     def __init__(self, raw, name: str):
         self.raw, self.name = raw, name
 
-    def _failed(self, err: OSError) -> OutputError:
-        return OutputError(f"{self.name}: cannot write the decisions: {err.strerror or err}")
+    def _said(self, call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OutputError(f"{self.name}: cannot write the decisions: {err.strerror or err}") from None
 
     def write(self, data) -> int:
-        try:
-            return self.raw.write(data)
-        except BrokenPipeError:
-            raise
-        except OSError as err:
-            raise self._failed(err) from None
+        return self._said(self.raw.write, data)
 
     def flush(self) -> None:
-        try:
-            self.raw.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as err:
-            raise self._failed(err) from None
+        self._said(self.raw.flush)
 
     def close(self) -> None:
-        try:
-            self.raw.close()
-        except BrokenPipeError:
-            raise
-        except OSError as err:
-            raise self._failed(err) from None
+        self._said(self.raw.close)
 
     def abandon(self) -> None:
         """What could not be written dropped, so that closing at exit does not try again (Python
