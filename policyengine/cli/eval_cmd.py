@@ -9,7 +9,7 @@ import time
 
 
 from policyengine.cli import exits
-from policyengine.cli.reporting import print_diagnostics, printable, usage_error
+from policyengine.cli.reporting import print_diagnostics, printable, silence_stdout, usage_error
 from policyengine.cli.summary import Progress, summary_text
 from policyengine.compiler.cache import load_compiled
 from policyengine.compiler.partition import blockers
@@ -233,7 +233,8 @@ def run(args) -> int:
             if status != exits.USAGE:           # said once: the write that failed said it first
                 usage_error(str(err))
             status = exits.USAGE
-            out.abandon()
+            if not args.out:
+                silence_stdout()
         if session is not None:
             try:
                 session.close()                 # the last checkpoint committed first
@@ -324,8 +325,8 @@ def _files_for(workers: int) -> str | None:
         except (ValueError, OSError):
             pass
     return (f"--workers {workers}: {workers} worker processes need about {need} open files and this process may "
-            f"open {min(soft, hard) if hard != resource.RLIM_INFINITY else soft}; give fewer workers, or raise "
-            f"the limit (ulimit -n)")
+            f"open {hard if hard != resource.RLIM_INFINITY else soft}; give fewer workers, or raise the limit "
+            f"(ulimit -n)")
 
 
 def _at_least(least: float, kind=int, most: float = float("inf"), most_said: str = ""):
@@ -432,14 +433,6 @@ class _Output:
 
     def close(self) -> None:
         self._said(self.raw.close)
-
-    def abandon(self) -> None:
-        """What could not be written dropped, so that closing at exit does not try again (Python
-        flushes standard output then, and said the error a second time, as an exception ignored)."""
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), self.raw.fileno())
-        except (OSError, ValueError):
-            pass
 
 
 def jsonl_writer(out):

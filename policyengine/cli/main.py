@@ -9,6 +9,7 @@ import sys
 from policyengine import __version__
 from policyengine.cli import check_cmd, diff_cmd, eval_cmd, exits, schema_cmd, state_cmd, test_cmd
 from policyengine.cli.allocator import huge_page_arenas, keep_freed_memory
+from policyengine.cli.reporting import silence_stdout
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,9 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("interrupted\n")
         return 130
     except BrokenPipeError:
-        # The reader (e.g. `head`) stopped listening: not an error. Silence the final flush too.
-        import os
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence_stdout()          # the reader (e.g. `head`) stopped listening: not an error
         return exits.OK
     except OSError as exc:
         if exc.errno not in _REFUSED_BY_THE_MACHINE:
@@ -56,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error[E0001]: {where}{exc.strerror}\n"
                          "  = help: the machine refused a read or a write (a full disk, a read-only or failing "
                          "file system, too many open files); make room, or choose another place\n")
-        import os
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())     # no second try at exit
+        silence_stdout()
         return exits.USAGE
     except Exception as exc:  # a bug: say so plainly, no traceback
         return _bug(exc)

@@ -21,6 +21,12 @@ def printable(value) -> str:
     return str(value).translate(_CONTROL)
 
 
+def silence_stdout() -> None:
+    """Standard output pointed at /dev/null: what it could not take (a reader gone, a full disk) is
+    not tried again when Python flushes it at exit, which said the error a second time."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def use_colour(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
