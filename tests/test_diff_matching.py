@@ -15,21 +15,34 @@ _DECISION = st.builds(lambda e, rule, user, value: {"ts": "t", "policy": "p", "r
                       st.sampled_from(["a", "b"]), st.integers(0, 1))
 
 
-def _oracle(old: list[dict], new: list[dict], same=lambda x, y: x["value"] == y["value"]) -> Counter:
+def matched_by_hand(old: list[dict], new: list[dict], same=lambda x, y: x["value"] == y["value"]):
+    """The oracle: per identity, the k-th decision of one version against the k-th of the other,
+    changed where not `same`; the rest removed or added. Counts by (kind, rule, action), and the
+    members those decisions name."""
     lists: dict = {}
     for side, decisions in ((0, old), (1, new)):
         for d in decisions:
             lists.setdefault(_identity(d), ([], []))[side].append(d)
     out: Counter = Counter()
+    members: set = set()
     for a, b in lists.values():
         for x, y in zip(a, b):
             if not same(x, y):
-                out["changed", x["rule"]] += 1
+                out["changed", y["rule"], y["action"]] += 1
+                members.add(y.get("user"))
         for x in a[len(b):]:
-            out["removed", x["rule"]] += 1
+            out["removed", x["rule"], x["action"]] += 1
+            members.add(x.get("user"))
         for y in b[len(a):]:
-            out["added", y["rule"]] += 1
-    return out
+            out["added", y["rule"], y["action"]] += 1
+            members.add(y.get("user"))
+    return out, members - {None, ""}
+
+
+def _counted(report: dict) -> Counter:
+    """A report's groups as (kind, rule, action) → count."""
+    return Counter({(kind, g["rule"], g["action"]): g[kind] for g in report["groups"]
+                    for kind in ("added", "removed", "changed") if g[kind]})
 
 
 def _cuts(decisions: list, cuts: list[int]) -> list[list]:
@@ -48,11 +61,11 @@ def test_batches_match_as_whole_lists_would(old, new, old_cuts, new_cuts):
         comparison.match(old_batches[i] if i < len(old_batches) else [],
                          new_batches[i] if i < len(new_batches) else [])
     report = comparison.report()
-    got = Counter({(kind, g["rule"]): g[kind] for g in report["groups"] for kind in ("added", "removed", "changed")
-                   if g[kind]})
-    assert got == _oracle(old, new)
+    got = _counted(report)
+    expected, members = matched_by_hand(old, new)
+    assert got == expected and report["members_affected"] == len(members)
     assert (report["added"], report["removed"], report["changed"]) == tuple(
-        sum(n for (kind, _), n in got.items() if kind == k) for k in ("added", "removed", "changed"))
+        sum(n for (kind, _, _), n in got.items() if kind == k) for k in ("added", "removed", "changed"))
 
 
 def test_a_decision_only_renamed_policy_is_the_same():
@@ -183,9 +196,7 @@ def test_lines_set_aside_unparsed_change_nothing_the_matching_finds(old, edits, 
         reports.append(_full_report(comparison))
     expected = _full_report(parsed)
     assert reports[0] == expected and reports[1] == expected
-    counted = Counter({(kind, g["rule"]): g[kind] for g in expected["groups"] for kind in ("added", "removed", "changed")
-                       if g[kind]})
-    assert counted == _oracle(old, new, same=lambda x, y: _but_policy(x) == _but_policy(y))
+    assert _counted(expected) == matched_by_hand(old, new, same=lambda x, y: _but_policy(x) == _but_policy(y))[0]
 
 
 def _but_policy(d: dict) -> dict:

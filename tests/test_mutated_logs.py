@@ -2,19 +2,19 @@
 escaped, fields given twice, times far off or malformed, members whose names hold quotes, braces or
 non-ASCII text, windows of lines out of order. Two and three workers must give one worker's
 decisions, messages and report, on the log and on it gzipped; `diff` must report what two `eval`
-runs matched k-th with k-th by identity say (the oracle below, independent of diff's matching and
-of the lines it sets aside unparsed)."""
+runs matched k-th with k-th by identity say (tests/test_diff_matching.matched_by_hand, independent of
+diff's matching and of the lines it sets aside unparsed)."""
 import gzip
 import random
 import re
 import shutil
-from collections import Counter
 
 import orjson
 import pytest
 
 from benchmarks.loggen import generate
 from tests.conftest import ROOT, run_cli
+from tests.test_diff_matching import _but_policy, _counted, matched_by_hand
 
 
 def _mutated(line: bytes, rnd: random.Random) -> bytes:
@@ -95,33 +95,6 @@ def test_damaged_logs_give_one_workers_decisions_messages_and_report_on_any_work
     assert pages[0] == pages[1]
 
 
-def _identity(d: dict) -> tuple:
-    return d.get("event_id") or d["ts"], d.get("rule"), d.get("action"), d.get("user"), d.get("channel")
-
-
-def _matched_by_hand(old: list[dict], new: list[dict]) -> tuple[Counter, int]:
-    """Per identity, the k-th decision of one version against the k-th of the other; changed when
-    they differ in more than the policy's name; the rest removed or added. And the members named."""
-    lists: dict = {}
-    for side, decisions in ((0, old), (1, new)):
-        for d in decisions:
-            lists.setdefault(_identity(d), ([], []))[side].append(d)
-    counts, members = Counter(), set()
-    plain = lambda d: {k: v for k, v in d.items() if k != "policy"}   # noqa: E731
-    for before, after in lists.values():
-        for x, y in zip(before, after):
-            if plain(x) != plain(y):
-                counts["changed", y["rule"], y["action"]] += 1
-                members.add(y.get("user"))
-        for x in before[len(after):]:
-            counts["removed", x["rule"], x["action"]] += 1
-            members.add(x.get("user"))
-        for y in after[len(before):]:
-            counts["added", y["rule"], y["action"]] += 1
-            members.add(y.get("user"))
-    return counts, len(members - {None, ""})
-
-
 def test_diff_of_a_damaged_log_reports_what_two_evals_matched_by_hand_say(tmp_path):
     data = _log(21, 20000, 300, 0.05)
     log = tmp_path / "damaged.jsonl"
@@ -141,11 +114,9 @@ def test_diff_of_a_damaged_log_reports_what_two_evals_matched_by_hand_say(tmp_pa
     old, new = [orjson.loads(x) for x in old], [orjson.loads(x) for x in new]
     # escaped names reach the decisions (their lines keep a batch pair whole in diff's C scan)
     assert any(b'\\"' in orjson.dumps(d) for d in old)
-    counts, members = _matched_by_hand(old, new)
+    counts, members = matched_by_hand(old, new, same=lambda x, y: _but_policy(x) == _but_policy(y))
     assert counts                                           # the edit changes something
-    got = Counter({(kind, g["rule"], g["action"]): g[kind] for g in report["groups"]
-                   for kind in ("added", "removed", "changed") if g[kind]})
-    assert got == counts and report["members_affected"] == members
+    assert _counted(report) == counts and report["members_affected"] == len(members)
 
 
 def _events_read(stderr: bytes) -> int:
