@@ -39,7 +39,7 @@ class CheckpointError(Exception):
 PAUSE = 9.0         # the work between checkpoints, at least this many times a checkpoint's own time
 
 
-def _held_alone(path: str, file: SqliteStore) -> int:
+def _held_alone(path: str) -> int:
     """The state file locked for this run alone (flock, which SQLite's own locks do not touch; the
     kernel lets go of it when the process ends, however it ends): two runs on one file, say two
     cron jobs that overlap, each loaded the other's checkpoints midway and the last to commit
@@ -50,7 +50,6 @@ def _held_alone(path: str, file: SqliteStore) -> int:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(held)
-        file.close()
         raise StateFileError(f"{path}: in use by another run of policyengine eval; wait for it to end, "
                              f"or give another state file") from None
     return held
@@ -70,9 +69,10 @@ class StateSession:
     def __init__(self, path: str, compiled: CompiledProgram, every_events: int = 1_000_000,
                  every_seconds: float = 10.0):
         self.file = SqliteStore(path)
-        self._held = _held_alone(path, self.file)
+        self._held = None
         self.compiled = compiled
         try:
+            self._held = _held_alone(path)
             rows = self.file.load()
             self.store, self.dropped = restore(rows, compiled) if rows else (MemoryStore(), [])
             self.progress: dict[str, int] = self.file.meta_json("progress", {}) or {}
@@ -81,7 +81,8 @@ class StateSession:
                 raise self.file.damaged("its progress is not lines read by log, or its output not a path and a length")
         except BaseException:
             self.file.close()
-            os.close(self._held)
+            if self._held is not None:
+                os.close(self._held)
             raise
         self.every_events = max(1, every_events)
         self.every_seconds = every_seconds
