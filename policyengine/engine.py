@@ -8,6 +8,8 @@
         bot.timeout(decision.user, decision.duration_s)
 
     engine.process({"type": "message", "ts": "2026-11-01T08:00:00Z", "user": "u1", "text": "加微信"})
+    engine.checkpoint()                 # every minute or so, and at shutdown, then:
+    engine.close()                      # the state file is held by one engine or run at a time
 
 Thread safety: one Engine may be shared by threads and asyncio tasks; `process`, `aprocess`,
 `reload` and `checkpoint` take one lock, so events are evaluated one at a time, in the order
@@ -52,14 +54,23 @@ class Engine:
         self._profile = profile
         self._profiler = None
         self._lock = threading.RLock()
+        self._writes = 0                    # checkpoints writing after the lock (close waits for them)
+        self._written = threading.Condition(self._lock)
         self._handlers: dict[str, list[Callable]] = defaultdict(list)
         self._source = source
         self._state_file = None
+        self._closed = False
         self.dropped: list[str] = []
-        if state is not None:
-            from policyengine.state.sqlite import SqliteStore
-            self._state_file = SqliteStore(state)
-        self._build(loaded, store)
+        if state is None:
+            self._build(loaded, store)
+            return
+        from policyengine.state.sqlite import SqliteStore
+        self._state_file = SqliteStore(state, alone=True)     # one writer a file (SqliteStore._hold_alone)
+        try:
+            self._build(loaded, store)
+        except BaseException:
+            self._state_file.close()
+            raise
 
     def _build(self, loaded: LoadResult, store: MemoryStore | None) -> None:
         if loaded.program is None:
@@ -197,10 +208,36 @@ class Engine:
         # So do naming and encoding the timers' copy (~80 ms of ~270 under the lock at 100 000
         # members, its 62 000 silence timers): their tuples never change in place.
         with self._lock:
+            if self._closed:
+                raise RuntimeError("this engine's state file was closed (Engine.close)")
             rows = capture(self.evaluator.store, self.compiled, to_write=True)
             snapshot = self._state_file.encode([r for r in rows if r.value.__class__ is not TimersTaken])
-        self._state_file.encode_more(snapshot, written([r for r in rows if r.value.__class__ is TimersTaken]))
-        self._state_file.write(snapshot, {})
+            self._writes += 1
+        try:
+            self._state_file.encode_more(snapshot, written([r for r in rows if r.value.__class__ is TimersTaken]))
+            self._state_file.write(snapshot, {})
+        finally:
+            with self._lock:
+                self._writes -= 1
+                self._written.notify_all()
+
+    def close(self) -> None:
+        """Let go of the state file and its lock, after a checkpoint under way has been written:
+        what a bot calls at shutdown, after its last checkpoint (nothing is saved here). Another
+        Engine, or `eval --state`, can then take the file; until then they are refused with
+        StateFileError. Evaluation goes on in memory; `checkpoint` raises after it. Again does
+        nothing. `with Engine.load(..., state=path) as engine:` closes at the block's end."""
+        with self._lock:
+            self._closed = True
+            self._written.wait_for(lambda: self._writes == 0)
+            if self._state_file is not None:
+                self._state_file.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def profile(self) -> dict:
         """Where evaluation's time went since the policies were loaded (or reloaded), for an engine

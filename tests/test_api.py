@@ -137,6 +137,7 @@ def test_a_damaged_state_file_raises_the_public_state_file_error_and_is_left_as_
     for i in range(3):
         engine.process({"type": "message", "ts": i, "user": "u", "text": "x"})
     engine.checkpoint()
+    engine.close()
     db = sqlite3.connect(path)
     before = db.execute("SELECT section, name, body FROM state ORDER BY section, name").fetchall()
     db.execute("UPDATE state SET body = CAST(replace(CAST(body AS TEXT), '3', '4') AS BLOB)")   # three counts became four

@@ -330,10 +330,16 @@ def test_sqlites_own_text_that_is_not_utf8_is_a_damaged_file_not_an_internal_err
                 raise UnicodeDecodeError("utf-8", b"\x94", 0, 1, "invalid start byte")
             return self.real.execute(sql, *args)
 
+        def close(self):
+            self.real.close()
+            closed.append(True)
+
+    closed = []
     connect = sqlite3.connect
     monkeypatch.setattr(store_module.sqlite3, "connect", lambda *a, **k: Quoting(connect(*a, **k)))
     with pytest.raises(store_module.StateFileError, match="not a readable state file"):
         store_module.SqliteStore(str(tmp_path / "s.db"))
+    assert closed == [True]                 # the connection of a file refused is not left open
 
 
 def test_the_codecs_writer_in_c_writes_a_replayed_state_as_the_definition_does(tmp_path):
@@ -435,8 +441,10 @@ def test_a_bot_checkpoints_from_another_thread_and_events_go_on_while_it_writes(
     assert not saver.is_alive() and failed == []
     # What was written is the state read before the second message: one message of u's, so the
     # next is u's second again.
+    engine.close()
     restarted = Engine.from_text(text, state=str(tmp_path / "s.db"))
     assert [d.action for d in restarted.process({"type": "message", "ts": 3, "user": "u", "text": "x"})] == ["flag"]
+    restarted.close()
     again = Engine.from_text(text, state=str(tmp_path / "s.db"))
     assert again.process({"type": "message", "ts": 3, "user": "v", "text": "x"}) == []
 
@@ -514,6 +522,7 @@ def test_a_checkpoint_runs_no_cycle_collection_and_leaves_the_collector_as_it_wa
     finally:
         gc.enable()
         gc.callbacks.remove(seen)
+    engine.close()
     assert Engine.from_text('rule r { on message when count(message by user) > 1 do flag("x") }',
                             state=str(tmp_path / "s.db")).process(
         {"type": "message", "ts": 30_000, "user": "u7", "text": "x"})[0].action == "flag"
@@ -650,3 +659,120 @@ def test_a_state_file_another_run_holds_is_refused_and_left_as_it_was(tmp_path):
         os.close(held)
     r = run_cli("eval", *POLICIES, "--state", str(path), str(later))
     assert r.returncode == 0 and r.stdout
+
+
+FIFTH = 'rule fifth { on message when count(message by user) == 5 do promote("regular") }'
+
+
+def _messages(engine, start, n, user="u"):
+    return [d.action for i in range(n) for d in engine.process({"type": "message", "ts": start + i, "user": user,
+                                                                 "text": "x"})]
+
+
+def test_an_engine_holds_its_state_file_until_close_and_the_next_one_goes_on_from_it(tmp_path):
+    # Two bots on one file (a new instance started before the old one stopped) each overwrote the
+    # other's checkpoints. The second is refused at load, before it reads or writes; once the first
+    # closes, the next goes on from its last checkpoint: u's fifth message is promoted.
+    from policyengine import Engine, StateFileError
+    path = str(tmp_path / "bot.db")
+    first = Engine.from_text(FIFTH, state=path)
+    assert _messages(first, 0, 3) == []
+    first.checkpoint()
+    before = open(path, "rb").read()
+    with pytest.raises(StateFileError, match="in use by another run of policyengine eval or another Engine"):
+        Engine.from_text(FIFTH, state=path)
+    assert open(path, "rb").read() == before
+    first.close()
+    first.close()                                           # again: nothing
+    assert _messages(first, 3, 1) == []                     # evaluation goes on in memory (u's fourth)
+    with pytest.raises(RuntimeError, match="closed"):
+        first.checkpoint()
+    with Engine.from_text(FIFTH, state=path) as second:    # the file as the first's checkpoint left it
+        assert _messages(second, 10, 2) == ["promote"]      # u's fourth and fifth
+    with Engine.from_text(FIFTH, state=path) as third:     # `with` let go of it; nothing checkpointed
+        assert _messages(third, 20, 2) == ["promote"]
+
+
+def test_a_run_and_an_engine_cannot_share_a_state_file_and_readers_still_read_it(tmp_path):
+    from policyengine import Engine
+    path = tmp_path / "bot.db"
+    log = tmp_path / "log.jsonl"
+    _write_log(log, EVENTS[:50])
+    engine = Engine.from_text(FIFTH, state=str(path))
+    _messages(engine, 0, 3)
+    engine.checkpoint()
+    before = path.read_bytes()
+    r = run_cli("eval", *POLICIES, "--state", str(path), str(log))
+    assert r.returncode == 3 and r.stdout == b""
+    assert f"error[E0201]: {path}: in use by another run of policyengine eval or another Engine" in r.stderr.decode()
+    assert path.read_bytes() == before
+    stats = run_cli("state", "stats", "--state", str(path))
+    assert stats.returncode == 0 and b"events seen 3;" in stats.stdout          # the checkpoint of three messages
+    engine.close()
+    # and the other way round: a run holding the file refuses an engine (the run's lock taken by
+    # hand here, as the run takes it)
+    from policyengine import StateFileError
+    from policyengine.state.sqlite import SqliteStore
+    run = SqliteStore(str(path), alone=True)
+    try:
+        with pytest.raises(StateFileError, match="in use"):
+            Engine.from_text(FIFTH, state=str(path))
+    finally:
+        run.close()
+    Engine.from_text(FIFTH, state=str(path)).close()
+
+
+def test_an_engine_dropped_without_close_lets_go_of_its_file(tmp_path):
+    import gc
+
+    from policyengine import Engine
+    path = str(tmp_path / "bot.db")
+    engine = Engine.from_text(FIFTH, state=path)
+    _messages(engine, 0, 4)
+    engine.checkpoint()
+    del engine
+    gc.collect()                                            # the engine's closures may form cycles
+    again = Engine.from_text(FIFTH, state=path)
+    assert _messages(again, 10, 1) == ["promote"]
+    again.close()
+
+
+def test_close_waits_for_a_checkpoint_being_written(tmp_path, monkeypatch):
+    # A checkpoint writes after the engine's lock is let go; a close meanwhile must not close the
+    # file under it: it returns once the write is committed, and the file then holds that state.
+    from policyengine import Engine
+    from policyengine.state.sqlite import SqliteStore
+    path = str(tmp_path / "bot.db")
+    engine = Engine.from_text(FIFTH, state=path)
+    _messages(engine, 0, 4)
+    writing, disk = threading.Event(), threading.Event()
+    write = SqliteStore.write
+
+    def slow_write(self, snapshot, meta):
+        writing.set()
+        assert disk.wait(10)
+        return write(self, snapshot, meta)
+    monkeypatch.setattr(SqliteStore, "write", slow_write)
+    failed, closed = [], threading.Event()
+
+    def checkpoint():
+        try:
+            engine.checkpoint()
+        except Exception as err:          # the test's thread reports it
+            failed.append(err)
+
+    def close():
+        engine.close()
+        closed.set()
+    saver, closer = threading.Thread(target=checkpoint), threading.Thread(target=close)
+    saver.start()
+    assert writing.wait(10)
+    closer.start()
+    assert not closed.wait(0.3)                             # still writing: close waits
+    disk.set()
+    saver.join(10)
+    closer.join(10)
+    assert closed.is_set() and failed == []
+    monkeypatch.setattr(SqliteStore, "write", write)
+    with Engine.from_text(FIFTH, state=path) as restarted:
+        assert _messages(restarted, 10, 1) == ["promote"]   # the four messages were written

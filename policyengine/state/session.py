@@ -39,22 +39,6 @@ class CheckpointError(Exception):
 PAUSE = 9.0         # the work between checkpoints, at least this many times a checkpoint's own time
 
 
-def _held_alone(path: str) -> int:
-    """The state file locked for this run alone (flock, which SQLite's own locks do not touch; the
-    kernel lets go of it when the process ends, however it ends): two runs on one file, say two
-    cron jobs that overlap, each loaded the other's checkpoints midway and the last to commit
-    overwrote the other's work. The descriptor that holds the lock."""
-    import fcntl
-    held = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(held)
-        raise StateFileError(f"{path}: in use by another run of policyengine eval; wait for it to end, "
-                             f"or give another state file") from None
-    return held
-
-
 def _progress_shaped(progress) -> bool:
     return isinstance(progress, dict) and all(isinstance(k, str) and type(v) is int and v >= 0
                                               for k, v in progress.items())
@@ -68,11 +52,9 @@ def _output_shaped(output) -> bool:
 class StateSession:
     def __init__(self, path: str, compiled: CompiledProgram, every_events: int = 1_000_000,
                  every_seconds: float = 10.0):
-        self.file = SqliteStore(path)
-        self._held = None
+        self.file = SqliteStore(path, alone=True)
         self.compiled = compiled
         try:
-            self._held = _held_alone(path)
             rows = self.file.load()
             self.store, self.dropped = restore(rows, compiled) if rows else (MemoryStore(), [])
             self.progress: dict[str, int] = self.file.meta_json("progress", {}) or {}
@@ -80,9 +62,7 @@ class StateSession:
             if not _progress_shaped(self.progress) or not _output_shaped(self.output_meta):
                 raise self.file.damaged("its progress is not lines read by log, or its output not a path and a length")
         except BaseException:
-            self.file.close()
-            if self._held is not None:
-                os.close(self._held)
+            self.file.close()                   # and its lock
             raise
         self.every_events = max(1, every_events)
         self.every_seconds = every_seconds
@@ -179,5 +159,4 @@ class StateSession:
         try:
             self.wait_written()
         finally:
-            self.file.close()
-            os.close(self._held)                # the lock goes with it
+            self.file.close()                   # the lock goes with it

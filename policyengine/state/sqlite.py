@@ -5,8 +5,10 @@ evaluators never see either: they work on the in-memory tables a snapshot is res
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import weakref
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -36,8 +38,25 @@ class Snapshot(NamedTuple):
 
 
 class SqliteStore:
-    def __init__(self, path: str):
+    def __init__(self, path: str, alone: bool = False):
+        """`alone`: for a writer (`eval --state`, an Engine), the file held locked for it from
+        before it is opened to `close` (_hold_alone); readers take no lock."""
         self.path = path
+        self._let_go = None     # what closes the descriptor holding the file's lock (_hold_alone)
+        self.db = None
+        if alone:
+            self._hold_alone()
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        self._writing = threading.Lock()
+        self._taken = 0         # snapshots encoded, numbered in the order they were taken
+        self._written = 0       # the number of the last one committed
+
+    def _open(self) -> None:
+        path = self.path
         existed = Path(path).exists() and Path(path).stat().st_size > 0
         try:
             # Any thread: a bot checkpoints from a scheduler's thread, and writes outside the
@@ -53,9 +72,6 @@ class SqliteStore:
         except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
             # UnicodeDecodeError: SQLite's own text (a message quoting a damaged schema) not UTF-8
             raise StateFileError(f"{path}: not a readable state file ({err}); move it away to start afresh") from None
-        self._writing = threading.Lock()
-        self._taken = 0         # snapshots encoded, numbered in the order they were taken
-        self._written = 0       # the number of the last one committed
         version = self.meta("format_version")
         if version is None and not existed:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
@@ -165,5 +181,39 @@ class SqliteStore:
         except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
             raise self.damaged(err) from None
 
+    def _hold_alone(self) -> None:
+        """The file locked for this process's writer alone (flock, which SQLite's own locks do not
+        touch; the kernel lets go of it when the process ends, however it ends), taken before
+        SQLite opens it: a refused writer does not even fold the holder's log into the file. Two
+        writers on one file — two cron jobs that overlap, a bot's new instance started before the
+        old one stopped — each loaded the other's checkpoints midway, and the last to commit
+        overwrote the other's work. Readers (`state show`) take no lock; SQLite keeps their reads whole."""
+        import fcntl
+        try:
+            held = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise StateFileError(f"{self.path}: cannot open it ({err.strerror})") from None
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(held)
+            raise StateFileError(f"{self.path}: in use by another run of policyengine eval or another Engine; "
+                                 f"wait for it to end (an Engine lets go at close()), or give another state file") from None
+        # Let go at close, or when this store is collected: an Engine dropped without close()
+        # must not keep its file locked for the rest of the process.
+        self._let_go = weakref.finalize(self, os.close, held)
+
     def close(self) -> None:
-        self.db.close()
+        """The connection closed once a write under way has ended, and the lock (_hold_alone) let
+        go; again does nothing."""
+        writing = getattr(self, "_writing", None)
+        if writing is not None:
+            writing.acquire()
+        try:
+            if self.db is not None:
+                self.db.close()
+        finally:
+            if writing is not None:
+                writing.release()
+            if self._let_go is not None:
+                self._let_go()
