@@ -29,7 +29,7 @@ from policyengine.loader import LoadResult, load_paths, load_text
 from policyengine.model import Decision, Event
 from policyengine.runtime.evaluator import Evaluator
 from policyengine.runtime.store import MemoryStore
-from policyengine.state.snapshot import TimersTaken, capture, restore, written
+from policyengine.state.snapshot import capture, held_apart, restore, written
 
 __all__ = ["Engine", "PolicyError", "BadEvent", "Decision", "Event"]
 
@@ -203,18 +203,19 @@ class Engine:
         thread; events wait only while the state is read, not while it is written."""
         if self._state_file is None:
             raise RuntimeError("this engine was loaded without a state file")
-        # The state's bytes are taken under the lock; the write and its sync to disk (a third of
-        # a checkpoint at 100 000 members, longer on a slow disk) happen after it, events going on.
-        # So do naming and encoding the timers' copy (~80 ms of ~270 under the lock at 100 000
-        # members, its 62 000 silence timers): their tuples never change in place.
+        # Under the lock the state is taken: the tables whose values change in place (windows,
+        # deques, labels) encoded, the rest copied (held_apart). Encoding the copies, the timers'
+        # copy among them, the write and its sync to disk happen after it, events going on: at
+        # 100 000 members the lock was held ~150 ms to encode it all, ~80 ms more before the
+        # thirty-second session (docs/performance.md, "The embedded engine").
         with self._lock:
             if self._closed:
                 raise RuntimeError("this engine's state file was closed (Engine.close)")
-            rows = capture(self.evaluator.store, self.compiled, to_write=True)
-            snapshot = self._state_file.encode([r for r in rows if r.value.__class__ is not TimersTaken])
+            now, later = held_apart(capture(self.evaluator.store, self.compiled, to_write=True))
+            snapshot = self._state_file.encode(now)
             self._writes += 1
         try:
-            self._state_file.encode_more(snapshot, written([r for r in rows if r.value.__class__ is TimersTaken]))
+            self._state_file.encode_more(snapshot, written(later))
             self._state_file.write(snapshot, {})
         finally:
             with self._lock:

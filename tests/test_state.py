@@ -206,6 +206,67 @@ def test_the_codecs_decode_in_c_is_the_definitions(value):
     assert codec.plain_dumps(mine) == codec.plain_dumps(theirs)
 
 
+@settings(max_examples=500, deadline=None)
+@given(_state_values())
+def test_the_copy_a_checkpoint_takes_in_c_is_the_definitions_and_holds_still(value):
+    # runtime/codec.py: `taken` copies, under a bot's lock, what cannot change in place: dicts and
+    # sets of atoms or tuples of atoms (`plain_taken`, the definition); None for the rest. A copy
+    # writes the value's bytes, and still writes them once the value has changed.
+    from policyengine.runtime import codec
+    assert codec._taken is not codec.plain_taken
+    mine, theirs = codec.taken(value), codec.plain_taken(value)
+    assert (mine is None) == (theirs is None)
+    if mine is None:
+        return
+    before = codec.dumps(value)
+    assert codec.dumps(mine) == codec.dumps(theirs) == before
+    if value.__class__ in (dict, set):
+        assert mine is not value
+        value.clear()
+        assert codec.dumps(mine) == before
+
+
+def test_a_member_columns_copy_for_a_checkpoint_writes_it_as_it_was_when_taken():
+    # Column.taken: values that cannot change shared, lists of atoms held as tuples and written
+    # as the lists they were; None for a column of anything else — windows, a C count's times
+    # (not tracked by the collector, and changed in place: a checkpoint once wrote them as they
+    # were later), dicts, lists and tuples mixed. The copy is none of the index's columns.
+    from policyengine.runtime import codec
+    from policyengine.runtime.aggregates import Window
+    from policyengine.runtime.store import MemoryStore
+    from policyengine.runtime._windows import Times, add_count
+    store = MemoryStore()
+    index = store.member_index
+    pairs = store.as_member_table({"a": (1, 2), "b": (3, "x")})
+    lists = store.as_member_table({"a": [1, 2, 3], "b": [5], "c": [4]})
+    silences = store.as_member_table({("a",): (5, 6)}, unwrap=True)
+    columns = index.columns
+    taken = {name: (column, column.taken(), codec.dumps(column))
+             for name, column in (("pairs", pairs), ("lists", lists), ("silences", silences))}
+    assert index.columns == columns and all(copy is not None for _, copy, _ in taken.values())
+    assert taken["lists"][1].to_dict() == {"a": [1, 2, 3], "b": [5], "c": [4]}
+    pairs["a"] = (9, 9)
+    pairs["new"] = (0, 0)
+    del pairs["b"]
+    lists["a"].append(4)
+    lists["c"][0] = 7
+    silences.pop(("a",))
+    for name, (column, copy, before) in taken.items():
+        assert codec.dumps(copy) == before, name
+        assert codec.plain_dumps(copy) == before, name        # to_dict gives the lists back
+        assert codec.dumps(column) != before, name
+    counted: dict = {}
+    add_count(counted, "a", 1, 10)                          # a windowed count's times
+    times = counted["a"]
+    assert times.__class__ is Times
+    window = Window("distinct")
+    # an empty list stored is one the collector watches (it could be filled with anything)
+    for held in ({"a": times}, {"a": window}, {"a": {"x": 1}}, {"a": [1], "b": (1,)}, {"a": (1,), "b": [1]},
+                 {"a": [[1]]}, {"a": ([1],)}, {"a": []}):
+        assert store.as_member_table(held).taken() is None, held
+    assert codec.taken(counted) is None and codec.taken({"a": window}) is None and codec.taken(times) is None
+
+
 @pytest.mark.parametrize("body", [b'{"s": [[1]]}', b'{"d": [[1, 2, 3]]}', b'{"t": 5}', b'{"x": 1}', b'{"d": [["a", {"s": [{"d": []}]}]]}'])
 def test_a_state_whose_values_are_damaged_is_refused_with_a_clear_message(tmp_path, body):
     # Bodies that are JSON but no encoded value: a set of lists, a pair of three, a tag over a
@@ -605,13 +666,17 @@ def test_eval_says_a_checkpoint_could_not_be_written_and_keeps_the_last_one(tmp_
     kept.close()
 
 
-def test_a_bots_checkpoint_writes_the_timers_as_they_were_when_taken_though_events_go_on(tmp_path):
-    # Engine.checkpoint names and encodes the timers' copy after letting the state go: events that
-    # come meanwhile (here: run inside that step) must not reach the file. By hand: the timers
-    # written are those of the state at the checkpoint, each named, and a load gives them back.
+def test_a_bots_checkpoint_writes_the_state_as_it_was_when_taken_though_events_go_on(tmp_path):
+    # Engine.checkpoint copies most tables under its lock (held_apart) and encodes the copies, and
+    # names and encodes the timers' copy, after letting the state go: events that come meanwhile
+    # (here: run inside that step) must not reach the file. Every row's body is the one encoding
+    # the live state gave at the checkpoint; the timers are named, and a load gives them back.
+    import sqlite3
+
     from policyengine import Engine
+    from policyengine.runtime import codec
     from policyengine.state import sqlite as store_module
-    from policyengine.state.snapshot import Names, named_timers
+    from policyengine.state.snapshot import Names, capture, held_apart, named_timers, written
     path = tmp_path / "bot.db"
     engine = Engine.load(str(ROOT / "policies" / "community"), state=str(path))
     events = list(generate(6000, members=200))
@@ -620,6 +685,13 @@ def test_a_bots_checkpoint_writes_the_timers_as_they_were_when_taken_though_even
     store = engine.evaluator.store
     at_checkpoint = named_timers(list(store.timers), Names(engine.compiled))
     assert any(t[3] == "absence" for t in at_checkpoint)              # silence timers, named by rule
+    bodies = {(r.section, r.name): codec.dumps(r.value)
+              for r in written(capture(store, engine.compiled, to_write=True))}
+    now, later = held_apart(capture(store, engine.compiled, to_write=True))
+    copied = {(r.section, r.name) for r in later}
+    # copied: counts, the ledger's pairs, silences, members' rows; written under the lock: windows
+    assert {("members", ""), ("ledger", "points"), ("absence", "community/wake_silent")} <= copied
+    assert {r.section for r in now} >= {"window"} and not copied & {(r.section, r.name) for r in now}
     from policyengine import engine as engine_module
     name_them = engine_module.written
 
@@ -633,6 +705,12 @@ def test_a_bots_checkpoint_writes_the_timers_as_they_were_when_taken_though_even
     finally:
         engine_module.written = name_them
     assert named_timers(list(store.timers), Names(engine.compiled)) != at_checkpoint   # they moved on
+    moved = {(r.section, r.name): codec.dumps(r.value) for r in written(capture(store, engine.compiled, to_write=True))}
+    assert all(moved.get(k) != bodies[k] for k in [("members", ""), ("ledger", "points")])
+    db = sqlite3.connect(path)
+    assert dict(((section, name), body) for section, name, body in db.execute("SELECT section, name, body FROM state")) == bodies
+    db.close()
+    engine.close()
     rows = {(r.section, r.name): r.value for r in store_module.SqliteStore(str(path)).load()}
     assert [tuple(t) for t in rows[("timers", "")]] == [tuple(t) for t in at_checkpoint]
 

@@ -271,7 +271,10 @@ static int write_column(Out *out, Column *c, Writers *w) {
         failed = (i++ > 0 && PUT(out, ",") < 0) || PUT(out, "[") < 0
                  || (c->unwrap ? PUT(out, "{\"t\":[") < 0 || write_value(out, key, w) < 0 || PUT(out, "]}") < 0
                                : write_value(out, key, w) < 0)
-                 || PUT(out, ",") < 0 || write_value(out, value, w) < 0 || PUT(out, "]") < 0;
+                 || PUT(out, ",") < 0
+                 || (c->lists > 0 ? write_items(out, ((PyTupleObject *)value)->ob_item, PyTuple_GET_SIZE(value), w) < 0
+                                  : write_value(out, value, w) < 0)
+                 || PUT(out, "]") < 0;
         Py_DECREF(key);
         Py_DECREF(value);
     }
@@ -439,7 +442,49 @@ static PyObject *codec_decode(PyObject *Py_UNUSED(module), PyObject *const *args
     return decode(args[0], args[1]);
 }
 
+/* ---- taken: a copy that holds still --------------------------------------------------------- */
+
+/* An atom: an int, float, string, bool or None, of those exact types. Not "what the collector
+ * does not track": a C count's Times is not tracked, and changes in place. */
+static inline int is_atom(PyObject *value) {
+    PyTypeObject *type = Py_TYPE(value);
+    return type == &PyLong_Type || type == &PyUnicode_Type || value == Py_None || type == &PyFloat_Type
+           || type == &PyBool_Type;
+}
+
+/* A value that cannot change: an atom, or a tuple of atoms. */
+static inline int unchanging(PyObject *value) {
+    if (is_atom(value)) return 1;
+    if (!PyTuple_CheckExact(value)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(value); i++)
+        if (!is_atom(PyTuple_GET_ITEM(value, i))) return 0;
+    return 1;
+}
+
+/* taken(value) -> what the value holds now, apart from it, or None: for a bot's checkpoint, copied
+ * under the engine's lock and written after it while events go on (Engine.checkpoint). A dict
+ * whose values cannot change (`unchanging`), a set or frozenset of such values, such a value
+ * itself; None for anything else (windows, deques, lists, a dict of dicts), written under the
+ * lock as before. Member-keyed columns: Column.taken. */
+static PyObject *codec_taken(PyObject *Py_UNUSED(module), PyObject *value) {
+    if (unchanging(value)) return Py_NewRef(value);
+    Py_ssize_t pos = 0;
+    PyObject *item, *held;
+    if (PyAnySet_CheckExact(value)) {
+        Py_hash_t hash;
+        while (_PySet_NextEntry(value, &pos, &item, &hash))
+            if (!unchanging(item)) Py_RETURN_NONE;
+        return PyFrozenSet_CheckExact(value) ? Py_NewRef(value) : PySet_New(value);
+    }
+    if (!PyDict_CheckExact(value)) Py_RETURN_NONE;
+    while (PyDict_Next(value, &pos, &item, &held))
+        if (!unchanging(held)) Py_RETURN_NONE;
+    return PyDict_Copy(value);
+}
+
 static PyMethodDef functions[] = {
+    {"taken", (PyCFunction)codec_taken, METH_O,
+     "taken(value): a copy of a dict or set of atoms or tuples of atoms, such a value itself; None for anything else"},
     {"decode", (PyCFunction)(void (*)(void))codec_decode, METH_FASTCALL,
      "decode(value, other): codec.decode's lists and tags t, s and d in C, other(value) for the rest"},
     {"dumps", (PyCFunction)(void (*)(void))codec_dumps, METH_FASTCALL,

@@ -50,6 +50,10 @@ typedef struct Column {
      * collector's walk of a column visits these rows alone: visiting every row read every
      * member's value, a cache miss each, with nothing in them to find. */
     uint64_t *traced;
+    /* A copy for a checkpoint to write (Column.taken) of a column of lists of atoms: each list
+     * held as the tuple of its items, written as the list it was (runtime/_codec.c), and given
+     * back as lists by to_dict. Last in the struct: modules built before it read none of it. */
+    int lists;
 } Column;
 
 #define PRESENT_WORDS(room) (((room) + 63) / 64)      /* the words of a column's `present` bits */

@@ -93,4 +93,43 @@ def loads(blob: bytes):
     return decode(orjson.loads(blob))
 
 
-__all__ = ["encode", "plain_encode", "decode", "dumps", "plain_dumps", "plain_decode", "loads", "Counter"]
+_ATOMS = (int, float, str, bool, type(None))
+
+
+def _unchanging(value) -> bool:
+    return value.__class__ in _ATOMS or (value.__class__ is tuple and all(v.__class__ in _ATOMS for v in value))
+
+
+def plain_taken(value):
+    """What `value` holds now, apart from it — a copy no later change of the value reaches — or
+    None: a dict whose values cannot change (atoms, tuples of atoms), a set of such values, such a
+    value itself. None for what holds values that change in place (windows, deques, lists, dicts
+    of dicts). A bot's checkpoint copies such tables under the engine's lock and writes them after
+    it (Engine.checkpoint). The definition of `taken`, in C where it was built."""
+    cls = value.__class__
+    if _unchanging(value):
+        return value
+    if cls is set or cls is frozenset:
+        if all(map(_unchanging, value)):
+            return value if cls is frozenset else set(value)
+        return None
+    if cls is dict and all(map(_unchanging, value.values())):
+        return dict(value)
+    return None
+
+
+def taken(value):
+    """`plain_taken`, and a member-keyed column's own copy (Column.taken, runtime/_columns.c)."""
+    if Column is not None and value.__class__ is Column:
+        return value.taken()
+    return _taken(value)
+
+
+try:
+    from policyengine.runtime._codec import taken as _taken
+except ImportError:         # the C module is optional (setup.py)
+    _taken = plain_taken
+
+
+__all__ = ["encode", "plain_encode", "decode", "dumps", "plain_dumps", "plain_decode", "loads", "taken",
+           "plain_taken", "Counter"]
