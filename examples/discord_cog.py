@@ -1,13 +1,14 @@
 """A discord.py cog that runs policyengine on a server: platform events in, decisions out.
 
     engine = Engine.load("policies/community", state="community.db")
-    await bot.add_cog(PolicyCog(bot, engine))
+    await bot.add_cog(PolicyCog(bot, engine))       # saves the state every minute, and as it is removed
 
 The mapping functions are plain so they can be tested without a connection (tests/test_bots.py
 feeds recorded gateway payloads and fake clients). discord.py is imported only if installed.
 """
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 try:  # pragma: no cover - exercised where discord.py is installed
@@ -95,8 +96,31 @@ class _Object:
 
 
 class PolicyCog(Cog):
-    def __init__(self, bot, engine):
+    def __init__(self, bot, engine, save_every: float = 60.0):
         self.bot, self.engine = bot, engine
+        self.save_every = save_every
+        self._saving = None
+
+    async def cog_load(self):
+        """discord.py calls this as the cog is added: an engine with a state file saves it every
+        `save_every` seconds from then on, written off the event loop (Engine.acheckpoint)."""
+        if self.engine.state_path is not None:
+            self._saving = asyncio.create_task(self._save_every())
+
+    async def _save_every(self):
+        while True:
+            await asyncio.sleep(self.save_every)
+            await self.engine.acheckpoint()
+
+    async def cog_unload(self):
+        """discord.py calls this as the cog is removed, and as the bot closes: the last checkpoint,
+        then the file let go of (a restarted bot would otherwise be refused it while this one runs)."""
+        if self._saving is not None:
+            self._saving.cancel()
+            self._saving = None
+        if self.engine.state_path is not None:
+            await self.engine.acheckpoint()
+            self.engine.close()
 
     @listener()
     async def on_message(self, message):

@@ -1,13 +1,14 @@
 """An aiogram (Telegram) router that runs policyengine in a group: updates in, decisions out.
 
     engine = Engine.load("policies/community", state="community.db")
-    dispatcher.include_router(build_router(engine))
+    dispatcher.include_router(build_router(engine))     # saves the state every minute, and at shutdown
 
 The mapping functions are plain and tested with recorded Bot API updates and a fake bot
 (tests/test_bots.py). aiogram is imported only if installed.
 """
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 
@@ -79,4 +80,26 @@ def build_router(engine):  # pragma: no cover - needs aiogram
             for decision in await engine.aprocess(event):
                 await apply(decision, bot, message.chat.id)
 
+    saving = []
+
+    @router.startup()
+    async def start_saving():
+        if engine.state_path is not None:
+            saving.append(asyncio.create_task(save_every(engine, 60.0)))
+
+    @router.shutdown()
+    async def save_last():
+        for task in saving:
+            task.cancel()
+        if engine.state_path is not None:
+            await engine.acheckpoint()
+            engine.close()
+
     return router
+
+
+async def save_every(engine, seconds: float) -> None:
+    """A checkpoint every `seconds`, written off the event loop (Engine.acheckpoint)."""
+    while True:
+        await asyncio.sleep(seconds)
+        await engine.acheckpoint()

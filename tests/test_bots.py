@@ -62,6 +62,40 @@ def test_discord_message_maps_to_an_event_and_decisions_to_calls():
     assert calls[1][1][0].total_seconds() == 600 and calls[2][1] == ("请勿发广告",)
 
 
+def test_the_discord_cog_saves_the_state_as_it_goes_and_as_it_is_removed(tmp_path):
+    # cog_load starts a checkpoint every `save_every` seconds (acheckpoint, off the loop);
+    # cog_unload writes the last one and lets the file go, so the next bot goes on from it.
+    payload = json.loads((ROOT / "examples/payloads/discord_message_create.json").read_text(encoding="utf-8"))
+    path = tmp_path / "bot.db"
+    counted = 'rule third { on message when count(message by user) == 3 do flag("third") }'
+    engine = Engine.from_text(counted, state=str(path))
+    cog = discord_cog.PolicyCog(bot=None, engine=engine, save_every=0.01)
+    saved = []
+    real = engine.acheckpoint
+
+    async def counting():
+        saved.append(True)
+        await real()
+    engine.acheckpoint = counting
+
+    async def session():
+        await cog.cog_load()
+        for _ in range(2):
+            await cog.on_message(_discord_message(payload, []))
+        while len(saved) < 2:                               # the minute's checkpoints, shortened
+            await asyncio.sleep(0.01)
+        await cog.cog_unload()
+    asyncio.run(session())
+    with Engine.from_text(counted, state=str(path)) as restarted:      # the file was let go of
+        third = restarted.process({"type": "message", "ts": "2026-11-02T09:00:00Z",
+                                   "user": str(payload["author"]["id"]), "text": "x"})
+    assert [d.rule for d in third] == ["third"]
+    memory_only = discord_cog.PolicyCog(bot=None, engine=Engine.from_text(counted))
+    asyncio.run(memory_only.cog_load())
+    assert memory_only._saving is None                    # nowhere to save: no task
+    asyncio.run(memory_only.cog_unload())
+
+
 def test_discord_roles_and_bans_use_the_server_objects():
     calls = []
     message = _discord_message(json.loads((ROOT / "examples/payloads/discord_message_create.json").read_text()), calls)
@@ -103,3 +137,28 @@ def test_telegram_updates_map_to_events_and_decisions_to_bot_api_calls():
     restrict = calls[1][2]
     assert restrict["user_id"] == 777000111 and restrict["until_date"] is not None
     assert calls[3][2]["text"] == "欢迎！"
+
+
+def test_the_telegram_routers_saving_task_checkpoints_as_it_goes(tmp_path):
+    path = tmp_path / "bot.db"
+    counted = 'rule second { on message when count(message by user) == 2 do flag("second") }'
+    engine = Engine.from_text(counted, state=str(path))
+    engine.process({"type": "message", "ts": 1, "user": "7", "text": "x"})
+
+    saved = []
+    real = engine.acheckpoint
+
+    async def counting():
+        await real()
+        saved.append(True)
+    engine.acheckpoint = counting
+
+    async def run_a_while():
+        saving = asyncio.create_task(telegram_router.save_every(engine, 0.01))
+        while len(saved) < 2:
+            await asyncio.sleep(0.01)
+        saving.cancel()
+    asyncio.run(run_a_while())
+    engine.close()
+    with Engine.from_text(counted, state=str(path)) as restarted:
+        assert [d.rule for d in restarted.process({"type": "message", "ts": 2, "user": "7", "text": "x"})] == ["second"]

@@ -854,3 +854,39 @@ def test_close_waits_for_a_checkpoint_being_written(tmp_path, monkeypatch):
     monkeypatch.setattr(SqliteStore, "write", write)
     with Engine.from_text(FIFTH, state=path) as restarted:
         assert _messages(restarted, 10, 1) == ["promote"]   # the four messages were written
+
+
+def test_an_asyncio_bots_checkpoint_lets_the_loop_serve_events_while_it_is_written(tmp_path, monkeypatch):
+    # Engine.acheckpoint takes the state on the loop's thread and writes it on a worker thread: an
+    # event that comes while the write waits on the disk is evaluated then, on the loop, and what
+    # is written is the state taken before it (here u's one message, so the next is its second).
+    import asyncio
+
+    from policyengine import Engine
+    from policyengine.state.sqlite import SqliteStore
+    text = 'rule r { on message when count(message by user) == 2 do flag("x") }'
+    engine = Engine.from_text(text, state=str(tmp_path / "s.db"))
+    engine.process({"type": "message", "ts": 1, "user": "u", "text": "x"})
+    writing, disk = threading.Event(), threading.Event()
+    write = SqliteStore.write
+
+    def slow_write(self, snapshot, meta):
+        writing.set()
+        assert disk.wait(10)
+        return write(self, snapshot, meta)
+    monkeypatch.setattr(SqliteStore, "write", slow_write)
+
+    async def bot():
+        saving = asyncio.create_task(engine.acheckpoint())
+        assert await asyncio.to_thread(writing.wait, 10)
+        decided = await engine.aprocess({"type": "message", "ts": 2, "user": "u", "text": "x"})
+        still_writing = not saving.done()
+        disk.set()
+        await saving
+        return decided, still_writing
+    decided, still_writing = asyncio.run(bot())
+    assert [d.action for d in decided] == ["flag"] and still_writing
+    engine.close()
+    monkeypatch.setattr(SqliteStore, "write", write)
+    with Engine.from_text(text, state=str(tmp_path / "s.db")) as restarted:
+        assert [d.action for d in restarted.process({"type": "message", "ts": 3, "user": "u", "text": "x"})] == ["flag"]

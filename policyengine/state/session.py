@@ -19,7 +19,7 @@ import time
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime.store import MemoryStore
 from policyengine.state.snapshot import capture, restore, written
-from policyengine.state.sqlite import SqliteStore, StateFileError
+from policyengine.state.sqlite import SqliteStore
 
 
 def log_identity(name: str) -> str:
