@@ -320,6 +320,21 @@ def test_a_state_whose_bookkeeping_is_damaged_is_refused_with_a_clear_message(tm
     assert "Traceback" not in r.stderr.decode() and "internal error" not in r.stderr.decode()
 
 
+def _writes_held(monkeypatch):
+    """SqliteStore.write held back until the test lets it go: (writing, disk, the real write) —
+    `writing` set once a write has begun, `disk.set()` lets it go on."""
+    from policyengine.state.sqlite import SqliteStore
+    writing, disk = threading.Event(), threading.Event()
+    write = SqliteStore.write
+
+    def slow_write(self, snapshot, meta):
+        writing.set()
+        assert disk.wait(10)
+        return write(self, snapshot, meta)
+    monkeypatch.setattr(SqliteStore, "write", slow_write)
+    return writing, disk, write
+
+
 def _checkpointed(tmp_path):
     path, log = tmp_path / "s.db", tmp_path / "log.jsonl"
     _write_log(log, EVENTS[:10])
@@ -473,18 +488,10 @@ def test_a_bot_checkpoints_from_another_thread_and_events_go_on_while_it_writes(
     import threading
 
     from policyengine import Engine
-    from policyengine.state.sqlite import SqliteStore
     text = 'rule r { on message when count(message by user) == 2 do flag("x") }'
     engine = Engine.from_text(text, state=str(tmp_path / "s.db"))
     engine.process({"type": "message", "ts": 1, "user": "u", "text": "x"})
-    writing, disk = threading.Event(), threading.Event()
-    write = SqliteStore.write
-
-    def slow_write(self, snapshot, meta):
-        writing.set()
-        assert disk.wait(10)
-        return write(self, snapshot, meta)
-    monkeypatch.setattr(SqliteStore, "write", slow_write)
+    writing, disk, write = _writes_held(monkeypatch)
     failed = []
 
     def checkpoint():
@@ -823,14 +830,7 @@ def test_close_waits_for_a_checkpoint_being_written(tmp_path, monkeypatch):
     path = str(tmp_path / "bot.db")
     engine = Engine.from_text(FIFTH, state=path)
     _messages(engine, 0, 4)
-    writing, disk = threading.Event(), threading.Event()
-    write = SqliteStore.write
-
-    def slow_write(self, snapshot, meta):
-        writing.set()
-        assert disk.wait(10)
-        return write(self, snapshot, meta)
-    monkeypatch.setattr(SqliteStore, "write", slow_write)
+    writing, disk, write = _writes_held(monkeypatch)
     failed, closed = [], threading.Event()
 
     def checkpoint():
@@ -867,14 +867,7 @@ def test_an_asyncio_bots_checkpoint_lets_the_loop_serve_events_while_it_is_writt
     text = 'rule r { on message when count(message by user) == 2 do flag("x") }'
     engine = Engine.from_text(text, state=str(tmp_path / "s.db"))
     engine.process({"type": "message", "ts": 1, "user": "u", "text": "x"})
-    writing, disk = threading.Event(), threading.Event()
-    write = SqliteStore.write
-
-    def slow_write(self, snapshot, meta):
-        writing.set()
-        assert disk.wait(10)
-        return write(self, snapshot, meta)
-    monkeypatch.setattr(SqliteStore, "write", slow_write)
+    writing, disk, write = _writes_held(monkeypatch)
 
     async def bot():
         saving = asyncio.create_task(engine.acheckpoint())

@@ -444,23 +444,6 @@ static PyObject *codec_decode(PyObject *Py_UNUSED(module), PyObject *const *args
 
 /* ---- taken: a copy that holds still --------------------------------------------------------- */
 
-/* An atom: an int, float, string, bool or None, of those exact types. Not "what the collector
- * does not track": a C count's Times is not tracked, and changes in place. */
-static inline int is_atom(PyObject *value) {
-    PyTypeObject *type = Py_TYPE(value);
-    return type == &PyLong_Type || type == &PyUnicode_Type || value == Py_None || type == &PyFloat_Type
-           || type == &PyBool_Type;
-}
-
-/* A value that cannot change: an atom, or a tuple of atoms. */
-static inline int unchanging(PyObject *value) {
-    if (is_atom(value)) return 1;
-    if (!PyTuple_CheckExact(value)) return 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(value); i++)
-        if (!is_atom(PyTuple_GET_ITEM(value, i))) return 0;
-    return 1;
-}
-
 /* taken(value) -> what the value holds now, apart from it, or None: for a bot's checkpoint, copied
  * under the engine's lock and written after it while events go on (Engine.checkpoint). A dict
  * whose values cannot change (`unchanging`), a set or frozenset of such values, such a value

@@ -56,6 +56,24 @@ typedef struct Column {
     int lists;
 } Column;
 
+/* What a checkpoint's copy may share with the live state (Column.taken, _codec.c's taken). */
+/* An atom: an int, float, string, bool or None, of those exact types. Not "what the collector
+ * does not track": a C count's Times is not tracked, and changes in place. */
+static inline int is_atom(PyObject *value) {
+    PyTypeObject *type = Py_TYPE(value);
+    return type == &PyLong_Type || type == &PyUnicode_Type || value == Py_None || type == &PyFloat_Type
+           || type == &PyBool_Type;
+}
+
+/* A value that cannot change: an atom, or a tuple of atoms. */
+static inline int unchanging(PyObject *value) {
+    if (is_atom(value)) return 1;
+    if (!PyTuple_CheckExact(value)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(value); i++)
+        if (!is_atom(PyTuple_GET_ITEM(value, i))) return 0;
+    return 1;
+}
+
 #define PRESENT_WORDS(room) (((room) + 63) / 64)      /* the words of a column's `present` bits */
 
 /* Each row `row` that column `c` holds a value in, in row order, by its `present` bits: a column
