@@ -245,6 +245,7 @@ def test_a_member_columns_copy_for_a_checkpoint_writes_it_as_it_was_when_taken()
              for name, column in (("pairs", pairs), ("lists", lists), ("silences", silences))}
     assert index.columns == columns and all(copy is not None for _, copy, _ in taken.values())
     assert taken["lists"][1].to_dict() == {"a": [1, 2, 3], "b": [5], "c": [4]}
+    assert taken["lists"][1].taken() is None                # a copy's tuples stand for lists: not copied again
     pairs["a"] = (9, 9)
     pairs["new"] = (0, 0)
     del pairs["b"]

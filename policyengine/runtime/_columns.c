@@ -506,6 +506,7 @@ static inline int list_of_atoms(PyObject *value) {
  * keys. */
 static PyObject *Column_taken(Column *c, PyObject *Py_UNUSED(ignored)) {
     Py_ssize_t room = c->room, words = PRESENT_WORDS(room), r;
+    if (c->lists > 0) Py_RETURN_NONE;                       /* a copy already: its tuples stand for lists */
     for (Py_ssize_t word = 0; word < words; word++)
         if (c->traced[word] != 0) Py_RETURN_NONE;            /* a value the collector walks: no atom */
     Column *t = (Column *)Py_TYPE(c)->tp_alloc(Py_TYPE(c), 0);
