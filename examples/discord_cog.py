@@ -118,9 +118,7 @@ class PolicyCog(Cog):
         if self._saving is not None:
             self._saving.cancel()
             self._saving = None
-        if self.engine.state_path is not None:
-            await self.engine.acheckpoint()
-            self.engine.close()
+        await self.engine.aclose()                      # the last checkpoint, off the loop
 
     @listener()
     async def on_message(self, message):

@@ -91,9 +91,7 @@ def build_router(engine):  # pragma: no cover - needs aiogram
     async def save_last():
         for task in saving:
             task.cancel()
-        if engine.state_path is not None:
-            await engine.acheckpoint()
-            engine.close()
+        await engine.aclose()                           # the last checkpoint, off the loop
 
     return router
 

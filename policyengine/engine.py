@@ -8,8 +8,8 @@
         bot.timeout(decision.user, decision.duration_s)
 
     engine.process({"type": "message", "ts": "2026-11-01T08:00:00Z", "user": "u1", "text": "加微信"})
-    engine.checkpoint()                 # every minute or so, and at shutdown, then:
-    engine.close()                      # the state file is held by one engine or run at a time
+    engine.checkpoint()                 # every minute or so
+    engine.close()                      # at shutdown: a last checkpoint, and the file let go of
 
 Thread safety: one Engine may be shared by threads and asyncio tasks; `process`, `aprocess`,
 `reload`, `checkpoint` and `acheckpoint` take one lock, so events are evaluated one at a time, in
@@ -238,12 +238,29 @@ class Engine:
                 self._writes -= 1
                 self._written.notify_all()
 
-    def close(self) -> None:
-        """Let go of the state file and its lock, after a checkpoint under way has been written:
-        what a bot calls at shutdown, after its last checkpoint (nothing is saved here). Another
-        Engine, or `eval --state`, can then take the file; until then they are refused with
-        StateFileError. Evaluation goes on in memory; `checkpoint` raises after it. Again does
-        nothing. `with Engine.load(..., state=path) as engine:` closes at the block's end."""
+    def close(self, save: bool = True) -> None:
+        """The state saved (a last checkpoint, unless `save=False` or there is no state file), then
+        the file and its lock let go of, once every checkpoint under way is written: what a bot
+        calls as it stops. Another Engine, or `eval --state`, can then take the file; until then
+        they are refused with StateFileError. Evaluation goes on in memory after it; `checkpoint`
+        raises. Again does nothing. `with Engine.load(..., state=path) as engine:` closes at the
+        block's end, `async with` by `aclose`. The lock is let go of even when the last checkpoint
+        fails (a full disk): its error is raised after."""
+        try:
+            if save and self._state_file is not None and not self._closed:
+                self.checkpoint()
+        finally:
+            self._let_go()
+
+    async def aclose(self, save: bool = True) -> None:
+        """`close` for asyncio bots: the last checkpoint written off the loop (`acheckpoint`)."""
+        try:
+            if save and self._state_file is not None and not self._closed:
+                await self.acheckpoint()
+        finally:
+            self._let_go()
+
+    def _let_go(self) -> None:
         with self._lock:
             self._closed = True
             self._written.wait_for(lambda: self._writes == 0)
@@ -255,6 +272,12 @@ class Engine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    async def __aenter__(self) -> "Engine":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
 
     def profile(self) -> dict:
         """Where evaluation's time went since the policies were loaded (or reloaded), for an engine

@@ -510,10 +510,10 @@ def test_a_bot_checkpoints_from_another_thread_and_events_go_on_while_it_writes(
     assert not saver.is_alive() and failed == []
     # What was written is the state read before the second message: one message of u's, so the
     # next is u's second again.
-    engine.close()
+    engine.close(save=False)
     restarted = Engine.from_text(text, state=str(tmp_path / "s.db"))
     assert [d.action for d in restarted.process({"type": "message", "ts": 3, "user": "u", "text": "x"})] == ["flag"]
-    restarted.close()
+    restarted.close(save=False)
     again = Engine.from_text(text, state=str(tmp_path / "s.db"))
     assert again.process({"type": "message", "ts": 3, "user": "v", "text": "x"}) == []
 
@@ -718,7 +718,7 @@ def test_a_bots_checkpoint_writes_the_state_as_it_was_when_taken_though_events_g
     db = sqlite3.connect(path)
     assert dict(((section, name), body) for section, name, body in db.execute("SELECT section, name, body FROM state")) == bodies
     db.close()
-    engine.close()
+    engine.close(save=False)
     rows = {(r.section, r.name): r.value for r in store_module.SqliteStore(str(path)).load()}
     assert [tuple(t) for t in rows[("timers", "")]] == [tuple(t) for t in at_checkpoint]
 
@@ -768,15 +768,15 @@ def test_an_engine_holds_its_state_file_until_close_and_the_next_one_goes_on_fro
     with pytest.raises(StateFileError, match="in use by another run of policyengine eval or another Engine"):
         Engine.from_text(FIFTH, state=path)
     assert open(path, "rb").read() == before
-    first.close()
-    first.close()                                           # again: nothing
+    first.close(save=False)
+    first.close()                                           # again: nothing, not even a save
     assert _messages(first, 3, 1) == []                     # evaluation goes on in memory (u's fourth)
     with pytest.raises(RuntimeError, match="closed"):
         first.checkpoint()
     with Engine.from_text(FIFTH, state=path) as second:    # the file as the first's checkpoint left it
-        assert _messages(second, 10, 2) == ["promote"]      # u's fourth and fifth
-    with Engine.from_text(FIFTH, state=path) as third:     # `with` let go of it; nothing checkpointed
-        assert _messages(third, 20, 2) == ["promote"]
+        assert _messages(second, 10, 1) == []               # u's fourth, saved as `with` closes
+    with Engine.from_text(FIFTH, state=path) as third:
+        assert _messages(third, 20, 2) == ["promote"]       # u's fifth
 
 
 def test_a_run_and_an_engine_cannot_share_a_state_file_and_readers_still_read_it(tmp_path):
@@ -880,7 +880,41 @@ def test_an_asyncio_bots_checkpoint_lets_the_loop_serve_events_while_it_is_writt
         return decided, still_writing
     decided, still_writing = asyncio.run(bot())
     assert [d.action for d in decided] == ["flag"] and still_writing
-    engine.close()
+    engine.close(save=False)
     monkeypatch.setattr(SqliteStore, "write", write)
     with Engine.from_text(text, state=str(tmp_path / "s.db")) as restarted:
         assert [d.action for d in restarted.process({"type": "message", "ts": 3, "user": "u", "text": "x"})] == ["flag"]
+
+
+def test_close_saves_the_state_unless_told_not_to_and_lets_go_even_when_the_save_fails(tmp_path, monkeypatch):
+    # A bot that stops calls close(): its last checkpoint, then the file let go of. `async with`
+    # does the same off the loop (aclose). A save that fails (a full disk) still lets the file go,
+    # and its error is raised.
+    import asyncio
+    import sqlite3
+
+    from policyengine import Engine
+    from policyengine.state.sqlite import SqliteStore
+    path = str(tmp_path / "bot.db")
+    with Engine.from_text(FIFTH, state=path) as engine:
+        _messages(engine, 0, 2)                             # never checkpointed: saved by close
+
+    async def bot():
+        async with Engine.from_text(FIFTH, state=path) as engine:
+            return _messages(engine, 10, 2)                 # u's third and fourth, saved by aclose
+    assert asyncio.run(bot()) == []
+    unsaved = Engine.from_text(FIFTH, state=path)
+    _messages(unsaved, 20, 3)
+    unsaved.close(save=False)
+    failing = Engine.from_text(FIFTH, state=path)
+    assert _messages(failing, 30, 1) == ["promote"]         # u's fifth: four were saved, not the three after
+    write = SqliteStore.write
+
+    def full(self, snapshot, meta):
+        raise sqlite3.OperationalError("database or disk is full")
+    monkeypatch.setattr(SqliteStore, "write", full)
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        failing.close()
+    monkeypatch.setattr(SqliteStore, "write", write)
+    with Engine.from_text(FIFTH, state=path) as after:      # let go of; it holds the four
+        assert _messages(after, 40, 1) == ["promote"]
