@@ -501,3 +501,24 @@ def test_a_list_that_holds_an_object_stays_in_the_collectors_sight():
     del column["u1"]
     gc.collect()
     assert alive() is None
+
+
+def test_a_timers_entry_is_out_of_the_collectors_sight_from_the_start():
+    # Timeline.schedule settles each heap entry: a tuple of atoms and tuples of them is untracked
+    # at once, as CPython's collector would untrack it after walking it (three a silence timer,
+    # ~0.18 s of young collections over 1M events of 100 000 members). Anything else stays in sight.
+    import gc
+
+    from policyengine import Engine
+    from policyengine.runtime._columns import settled
+    engine = Engine.from_text('rule nudge { on absence(message by user for 1d) do notify(user, "hi") }')
+    engine.process({"type": "message", "ts": 0, "user": "u", "text": "x"})
+    timers = engine.evaluator.store.timers
+    assert timers and all(not gc.is_tracked(t) and not gc.is_tracked(t[4]) and not gc.is_tracked(t[4][1])
+                          for t in timers)
+    listed = (1, "a", (2, [3]))
+    assert settled(listed) is listed and gc.is_tracked(listed) and gc.is_tracked(listed[2])
+    nested = (1, (2.5, None, ("x",)))
+    assert settled(nested) is nested and not gc.is_tracked(nested) and not gc.is_tracked(nested[1][2])
+    other = [1]
+    assert settled(other) is other and gc.is_tracked(other)

@@ -10,6 +10,12 @@ import heapq
 from collections import deque
 from policyengine.runtime.helpers import decision
 
+try:
+    from policyengine.runtime._columns import settled
+except ImportError:         # the C module is optional (setup.py): the collector untracks them itself, later
+    def settled(value):
+        return value
+
 INFINITY = float("inf")
 
 
@@ -41,7 +47,7 @@ class Timeline:
         fire in the order of the events that set them."""
         self.store.timer_seq += 1
         order = self.store.events_seen if order is None else order
-        heapq.heappush(self.store.timers, (due, order, self.store.timer_seq, kind, payload))
+        heapq.heappush(self.store.timers, settled((due, order, self.store.timer_seq, kind, payload)))
         if due < self.store.clock.due:
             self.store.clock.due = due
 
