@@ -217,8 +217,8 @@ class Engine:
         """Under the lock the state is taken: the tables whose values change in place (windows,
         deques, labels) encoded, the rest copied (held_apart). Encoding the copies, the timers'
         copy among them, the write and its sync to disk come after it (_write_taken), events going
-        on: at 100 000 members the lock was held ~150 ms to encode it all, ~80 ms more before the
-        thirty-second session (docs/performance.md, "The embedded engine")."""
+        on: at 100 000 members the lock is held 62–77 ms, where encoding it all there held it
+        132–157 ms (docs/performance.md, "The embedded engine")."""
         if self._state_file is None:
             raise RuntimeError("this engine was loaded without a state file")
         with self._lock:
@@ -230,6 +230,7 @@ class Engine:
         return snapshot, later
 
     def _write_taken(self, snapshot, later) -> None:
+        """What `_take` left encoded and committed, outside the lock; `close` waits for it."""
         try:
             self._state_file.encode_more(snapshot, written(later))
             self._state_file.write(snapshot, {})
