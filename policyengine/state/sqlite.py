@@ -44,6 +44,9 @@ class SqliteStore:
         self.path = path
         self._let_go = None     # what closes the descriptor holding the file's lock (_hold_alone)
         self.db = None
+        self._writing = threading.Lock()
+        self._taken = 0         # snapshots encoded, numbered in the order they were taken
+        self._written = 0       # the number of the last one committed
         if alone:
             self._hold_alone()
         try:
@@ -51,9 +54,6 @@ class SqliteStore:
         except BaseException:
             self.close()
             raise
-        self._writing = threading.Lock()
-        self._taken = 0         # snapshots encoded, numbered in the order they were taken
-        self._written = 0       # the number of the last one committed
 
     def _open(self) -> None:
         path = self.path
@@ -213,14 +213,10 @@ class SqliteStore:
     def close(self) -> None:
         """The connection closed once a write under way has ended, and the lock (_hold_alone) let
         go; again does nothing."""
-        writing = getattr(self, "_writing", None)
-        if writing is not None:
-            writing.acquire()
         try:
-            if self.db is not None:
-                self.db.close()
+            with self._writing:
+                if self.db is not None:
+                    self.db.close()
         finally:
-            if writing is not None:
-                writing.release()
             if self._let_go is not None:
                 self._let_go()
