@@ -331,3 +331,29 @@ def test_the_sweep_survives_a_window_that_changes_its_table_and_leaves_what_pyth
             evict_all(table, 10)
             states.append({key: list(value) for key, value in table.items()})
         assert states[0] == states[1] == {"b": [12]}
+
+
+def test_a_window_of_strings_and_numbers_is_out_of_the_collectors_sight_and_one_in_a_cycle_is_collected():
+    # Windows of texts and members are walked by no collection (a window holds what events carry:
+    # strings and numbers lead nowhere); one that takes a value which could lead back to it is
+    # watched again, and a cycle through it is collected.
+    import gc
+    import weakref
+    for kind in ("distinct", "sum", "similar"):
+        w = _windows.Window(kind)
+        for ts in range(40):                                 # past a counted window's small ring
+            w.add(ts, ts if kind == "sum" else f"u{ts % 7}")
+        assert not gc.is_tracked(w), kind
+
+    class Holder:
+        pass
+    held = Holder()
+    w = _windows.Window("distinct")
+    w.add(1, "u1")
+    w.add(2, held)
+    assert gc.is_tracked(w)
+    held.window = w                                         # held → w → held
+    gone = weakref.ref(held)
+    del held, w
+    gc.collect()
+    assert gone() is None

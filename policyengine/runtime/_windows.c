@@ -199,6 +199,8 @@ static int push(Window *w, PyObject *ts, PyObject *value, Py_hash_t hash) {
     slot->value = Py_NewRef(value);
     slot->hash = hash;
     w->len++;
+    if ((PyObject_IS_GC(value) || (slot->ts != NULL && PyObject_IS_GC(slot->ts))) && !PyObject_GC_IsTracked((PyObject *)w))
+        PyObject_GC_Track(w);                               /* it may now be part of a cycle (window_new) */
     return 0;
 }
 
@@ -222,6 +224,9 @@ static Window *window_new(PyTypeObject *type, PyObject *kind) {
     int code = which == KIND_SUM ? K_SUM : which == KIND_SIMILAR ? K_SIMILAR : K_COUNTED;
     Window *w = (Window *)type->tp_alloc(type, 0);
     if (w == NULL) return NULL;
+    /* Out of the cycle collector's sight until it holds something that could lead back to it
+     * (push): a window of strings and numbers is in no cycle. */
+    PyObject_GC_UnTrack(w);
     w->code = code;
     w->kind = Py_NewRef(kind);
     if (code != K_COUNTED) {
