@@ -105,12 +105,7 @@ class PolicyCog(Cog):
         """discord.py calls this as the cog is added: an engine with a state file saves it every
         `save_every` seconds from then on, written off the event loop (Engine.acheckpoint)."""
         if self.engine.state_path is not None:
-            self._saving = asyncio.create_task(self._save_every())
-
-    async def _save_every(self):
-        while True:
-            await asyncio.sleep(self.save_every)
-            await self.engine.acheckpoint()
+            self._saving = asyncio.create_task(self.engine.asave_every(self.save_every))
 
     async def cog_unload(self):
         """discord.py calls this as the cog is removed, and as the bot closes: the last checkpoint,

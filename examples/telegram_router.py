@@ -85,7 +85,7 @@ def build_router(engine):  # pragma: no cover - needs aiogram
     @router.startup()
     async def start_saving():
         if engine.state_path is not None:
-            saving.append(asyncio.create_task(save_every(engine, 60.0)))
+            saving.append(asyncio.create_task(engine.asave_every(60.0)))
 
     @router.shutdown()
     async def save_last():
@@ -95,9 +95,3 @@ def build_router(engine):  # pragma: no cover - needs aiogram
 
     return router
 
-
-async def save_every(engine, seconds: float) -> None:
-    """A checkpoint every `seconds`, written off the event loop (Engine.acheckpoint)."""
-    while True:
-        await asyncio.sleep(seconds)
-        await engine.acheckpoint()

@@ -213,6 +213,14 @@ class Engine:
         taken = self._take()
         await asyncio.to_thread(self._write_taken, *taken)
 
+    async def asave_every(self, seconds: float) -> None:
+        """A checkpoint every `seconds`, off the loop (`acheckpoint`), until cancelled: what an
+        asyncio bot runs as a task beside its handlers (`asyncio.create_task(engine.asave_every(60))`),
+        cancelling it as it stops, before `aclose`."""
+        while True:
+            await asyncio.sleep(seconds)
+            await self.acheckpoint()
+
     def _take(self):
         """Under the lock the state is taken: the tables whose values change in place (windows,
         deques, labels) encoded, the rest copied (held_apart). Encoding the copies, the timers'

@@ -139,7 +139,9 @@ def test_telegram_updates_map_to_events_and_decisions_to_bot_api_calls():
     assert calls[3][2]["text"] == "欢迎！"
 
 
-def test_the_telegram_routers_saving_task_checkpoints_as_it_goes(tmp_path):
+def test_an_engines_saving_task_checkpoints_as_it_goes(tmp_path):
+    # Engine.asave_every, which both examples run as a task: a checkpoint every so often, off the
+    # loop, until cancelled.
     path = tmp_path / "bot.db"
     counted = 'rule second { on message when count(message by user) == 2 do flag("second") }'
     engine = Engine.from_text(counted, state=str(path))
@@ -154,7 +156,7 @@ def test_the_telegram_routers_saving_task_checkpoints_as_it_goes(tmp_path):
     engine.acheckpoint = counting
 
     async def run_a_while():
-        saving = asyncio.create_task(telegram_router.save_every(engine, 0.01))
+        saving = asyncio.create_task(engine.asave_every(0.01))
         while len(saved) < 2:
             await asyncio.sleep(0.01)
         saving.cancel()
