@@ -98,23 +98,25 @@ class SqliteStore:
         return StateFileError(f"{self.path}: the state is damaged ({err}); restore a backup or start afresh")
 
     def load(self) -> list[Row]:
-        sums = self.meta_json("sums")
-        try:
-            stored = self.db.execute("SELECT section, name, info, body FROM state ORDER BY section, name").fetchall()
-            if sums is not None:
-                self._check_sums(stored, sums)
-            rows = []
-            with collector_paused():
+        # the collector paused from the first allocation: one made outside (a list) set off a
+        # collection owed by the allocations of a checkpoint just before, itself paused
+        with collector_paused():
+            sums = self.meta_json("sums")
+            try:
+                stored = self.db.execute("SELECT section, name, info, body FROM state ORDER BY section, name").fetchall()
+                if sums is not None:
+                    self._check_sums(stored, sums)
+                rows = []
                 for at in range(len(stored)):
                     # each body let go of once decoded: the raw state (29 MB at 100 000 members)
                     # is not held beside the whole decoded one
                     section, name, info, body = stored[at]
                     stored[at] = None
                     rows.append(Row(section, name, info, codec.loads(body)))
-            return rows
-        except (sqlite3.DatabaseError, ValueError, TypeError, orjson.JSONDecodeError) as err:
-            # TypeError: a body decoded to something no table holds, such as a set of lists
-            raise self.damaged(err) from None
+                return rows
+            except (sqlite3.DatabaseError, ValueError, TypeError, orjson.JSONDecodeError) as err:
+                # TypeError: a body decoded to something no table holds, such as a set of lists
+                raise self.damaged(err) from None
 
     def _check_sums(self, stored: list, sums) -> None:
         """Each row's body, and the meta values written with them (the lines read of each log, the
