@@ -513,7 +513,6 @@ static PyObject *Column_taken(Column *c, PyObject *Py_UNUSED(ignored)) {
     if (t == NULL) return NULL;
     t->index = (MemberIndex *)Py_NewRef(c->index);
     t->unwrap = c->unwrap;
-    t->lists = -1;                                          /* undecided until the first value */
     if (room > 0) {
         t->values = PyMem_Calloc(room, sizeof(PyObject *));
         t->present = PyMem_Calloc(words, sizeof(uint64_t));
@@ -524,31 +523,26 @@ static PyObject *Column_taken(Column *c, PyObject *Py_UNUSED(ignored)) {
         }
         t->room = room;
     }
+    int lists = -1;                                         /* decided by the first value */
     FOR_EACH_PRESENT(c, r) {
         if (r + TAKEN_AHEAD < room && c->values[r + TAKEN_AHEAD] != NULL) __builtin_prefetch(c->values[r + TAKEN_AHEAD]);
-        PyObject *value = c->values[r], *copy;
-        if (t->lists == -1) t->lists = PyList_CheckExact(value);
-        if (t->lists ? !list_of_atoms(value) : !unchanging(value)) {
-            t->lists = 0;
+        PyObject *value = c->values[r];
+        if (lists == -1) lists = PyList_CheckExact(value);
+        if (lists ? !list_of_atoms(value) : !unchanging(value)) {
             Py_DECREF(t);
             Py_RETURN_NONE;
         }
-        if (t->lists) {
-            copy = PyList_AsTuple(value);
-            if (copy == NULL) {
-                t->lists = 0;
-                Py_DECREF(t);
-                return NULL;
-            }
-            PyObject_GC_UnTrack(copy);                      /* of atoms: no cycle through it */
-        } else {
-            copy = Py_NewRef(value);
+        PyObject *copy = lists ? PyList_AsTuple(value) : Py_NewRef(value);
+        if (copy == NULL) {
+            Py_DECREF(t);
+            return NULL;
         }
+        if (lists) PyObject_GC_UnTrack(copy);               /* of atoms: no cycle through it */
         t->values[r] = copy;
         t->present[r >> 6] |= UINT64_C(1) << (r & 63);
         t->len++;
     }
-    if (t->lists == -1) t->lists = 0;
+    t->lists = lists > 0;
     return (PyObject *)t;
 }
 
@@ -719,29 +713,26 @@ static PyTypeObject AheadType = {
     .tp_iternext = (iternextfunc)Ahead_next,
 };
 
-/* Whether a tuple holds atoms and tuples of them only, each such tuple taken out of the cycle
- * collector's sight as it is found so. */
-static int settle(PyObject *value) {
-    if (is_atom(value)) return 1;
-    if (!PyTuple_CheckExact(value)) return 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(value); i++)
-        if (!settle(PyTuple_GET_ITEM(value, i))) return 0;
-    if (PyObject_GC_IsTracked(value)) PyObject_GC_UnTrack(value);
-    return 1;
+/* The tuples inside a tuple settled first, then the tuple: CPython's own test (_PyTuple_MaybeUntrack,
+ * what its collector runs on a tuple it walks) takes it out of sight when nothing in it could be. */
+static void settle(PyObject *tuple) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++)
+        if (PyTuple_CheckExact(PyTuple_GET_ITEM(tuple, i))) settle(PyTuple_GET_ITEM(tuple, i));
+    _PyTuple_MaybeUntrack(tuple);
 }
 
-/* settled(value) -> value: a tuple of atoms and tuples of them (a timer's entry: due, order, seq,
+/* settled(value) -> value: a tuple that can be in no cycle (a timer's entry: due, order, seq,
  * kind, and its payload) taken out of the collector's sight now, as CPython's own collector does
  * once it has walked it. A young collection walked ~11 000 such tuples each, three a silence
  * timer, ~0.18 s of the pack's 4.8 s over 1M events of 100 000 members (Timeline.schedule). */
 static PyObject *settled(PyObject *Py_UNUSED(module), PyObject *value) {
-    if (value->ob_type == &PyTuple_Type && Py_SIZE(value) < 64) settle(value);
+    if (PyTuple_CheckExact(value)) settle(value);
     return Py_NewRef(value);
 }
 
 static PyMethodDef module_methods[] = {
     {"settled", (PyCFunction)settled, METH_O,
-     "settled(value) -> value, a tuple of atoms and tuples of them taken out of the cycle collector's sight"},
+     "settled(value) -> value, a tuple that can be in no cycle taken out of the cycle collector's sight"},
     {"ahead", (PyCFunction)(void (*)(void))ahead, METH_FASTCALL,
      "ahead(index, lines) -> an iterator over lines that asks memory for their members' rows ahead of use"},
     {NULL, NULL, 0, NULL},

@@ -56,9 +56,9 @@ typedef struct Column {
     int lists;
 } Column;
 
-/* What a checkpoint's copy may share with the live state (Column.taken, _codec.c's taken). */
-/* An atom: an int, float, string, bool or None, of those exact types. Not "what the collector
- * does not track": a C count's Times is not tracked, and changes in place. */
+/* What a checkpoint's copy may share with the live state (Column.taken, _codec.c's taken). An
+ * atom: an int, float, string, bool or None, of those exact types. Not "what the collector does not
+ * track": a C count's Times is not tracked, and changes in place. */
 static inline int is_atom(PyObject *value) {
     PyTypeObject *type = Py_TYPE(value);
     return type == &PyLong_Type || type == &PyUnicode_Type || value == Py_None || type == &PyFloat_Type
