@@ -127,12 +127,11 @@ def written(rows: list[Row]) -> list[Row]:
 
 def held_apart(rows: list[Row]) -> tuple[list[Row], list[Row]]:
     """`capture(to_write=True)`'s rows, under the engine's lock, as (rows to encode now, rows that
-    hold still without the state): the second a copy of each table of values that cannot change
-    (`codec.taken`: counts, a ledger's pairs, silences, once sets), and the timers' copy; the
-    first the live tables `taken` does not copy (windows, deques, labels, and lists — members'
-    rows, active days — whose copies cost more than writing them). A bot's checkpoint encodes the
-    second after letting the state go (Engine.checkpoint): copying such a table is a few times
-    cheaper than writing it, and events wait only for the copy."""
+    hold still without the state): the second a copy of each table `codec.taken` copies (counts,
+    a ledger's pairs, silences, once sets; members' rows and active days, lists of numbers, as
+    tuples), and the timers' copy; the first the live tables it does not (windows, deques,
+    labels). A bot's checkpoint encodes the second after letting the state go (Engine.checkpoint):
+    copying such a table is cheaper than writing it, and events wait only for the copy."""
     now, later = [], []
     with collector_paused():
         for r in rows:
