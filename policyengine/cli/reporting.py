@@ -24,7 +24,9 @@ def printable(value) -> str:
 def silence_stdout() -> None:
     """Standard output pointed at /dev/null: what it could not take (a reader gone, a full disk) is
     not tried again when Python flushes it at exit, which said the error a second time."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def use_colour(stream) -> bool:
