@@ -5,9 +5,9 @@ called on the loop.
     python -m benchmarks.bot_checkpoint --events 1000000 --members 100000
 
 An Engine with a state file replays a generated log in process (the community pack by default),
-then checkpoints `--rounds` times each way. "Under the lock" is what `Engine.checkpoint` does while
-it holds it (taking the state: `capture`, `held_apart`, encoding what changes in place); "all
-under the lock" is the same state encoded whole there, as before the thirty-third session. The
+then checkpoints `--rounds` times each way. "Under the lock" is `Engine._take`, what
+`Engine.checkpoint` does while it holds it; "all under the lock" is the same state encoded whole
+there, as before the thirty-third session. The
 loop's wait is the longest gap of a task ticking every millisecond. Nothing here is asserted.
 """
 from __future__ import annotations
@@ -22,11 +22,12 @@ import time
 
 from benchmarks.loggen import generate
 from policyengine import Engine
-from policyengine.state.snapshot import TimersTaken, capture, held_apart, written
+from policyengine.state.snapshot import TimersTaken, capture
 
 
 def lock_times(engine: Engine, rounds: int) -> dict[str, list[float]]:
-    """Seconds under the lock, now and with everything encoded there; the whole checkpoint."""
+    """Seconds under the lock (`Engine._take`, what the checkpoint does while it holds it), and the
+    whole checkpoint; and, as before the thirty-third session, with all the state encoded there."""
     file, store, compiled = engine._state_file, engine.evaluator.store, engine.compiled
     times: dict[str, list[float]] = {"under the lock": [], "all under the lock": [], "whole checkpoint": []}
     for _ in range(rounds):
@@ -35,12 +36,10 @@ def lock_times(engine: Engine, rounds: int) -> dict[str, list[float]]:
         file.encode([r for r in rows if r.value.__class__ is not TimersTaken])
         times["all under the lock"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        now, later = held_apart(capture(store, compiled, to_write=True))
-        snapshot = file.encode(now)
-        taken = time.perf_counter()
-        file.encode_more(snapshot, written(later))
-        file.write(snapshot, {})
-        times["under the lock"].append(taken - started)
+        taken = engine._take()
+        held = time.perf_counter()
+        engine._write_taken(*taken)
+        times["under the lock"].append(held - started)
         times["whole checkpoint"].append(time.perf_counter() - started)
     return times
 
