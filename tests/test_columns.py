@@ -522,3 +522,23 @@ def test_a_timers_entry_is_out_of_the_collectors_sight_from_the_start():
     assert settled(nested) is nested and not gc.is_tracked(nested) and not gc.is_tracked(nested[1][2])
     other = [1]
     assert settled(other) is other and gc.is_tracked(other)
+
+
+def test_a_restored_timers_entry_is_out_of_the_collectors_sight_too(tmp_path):
+    # A bot restarted from its state file holds every running silence again: restored entries are
+    # settled as Timeline.schedule settles new ones, and fire as they would have.
+    import gc
+
+    from policyengine import Engine
+    text = 'rule nudge { on absence(message by user for 1d) do notify(user, "hi") }'
+    path = str(tmp_path / "state.db")
+    with Engine.from_text(text, state=path) as engine:
+        for i, user in enumerate(("u1", "u2", "u3")):
+            engine.process({"type": "message", "ts": i, "user": user, "text": "x"})
+    restored = Engine.from_text(text, state=path)
+    timers = restored.evaluator.store.timers
+    assert len(timers) == 3
+    assert all(not gc.is_tracked(t) and not gc.is_tracked(t[4]) and not gc.is_tracked(t[4][1]) for t in timers)
+    fired = restored.process({"type": "message", "ts": 86_400 + 1.5, "user": "u9", "text": "x"})
+    assert sorted(d.user for d in fired if d.action == "notify") == ["u1", "u2"]
+    restored.close()

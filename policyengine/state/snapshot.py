@@ -12,6 +12,7 @@ import msgspec
 from policyengine.compiler import CompiledProgram
 from policyengine.runtime import codec
 from policyengine.runtime.store import Column, MemoryStore
+from policyengine.runtime.timeline import settled
 from policyengine.state.collector import collector_paused
 
 GLOBAL_SECTIONS = ("labels", "members", "mutes", "bans", "joined", "inviters", "badges", "titles")
@@ -204,7 +205,9 @@ def _restore(rows: list[Row], compiled: CompiledProgram) -> tuple[MemoryStore, l
                     if index is None:
                         continue
                     payload = (index,)
-                store.timers.append((due, order, seq, kind, payload))
+                # out of the collector's sight as Timeline.schedule puts them: a restored bot's
+                # silences are walked by no full collection until they fire
+                store.timers.append(settled((due, order, seq, kind, payload)))
             heapq.heapify(store.timers)
             store.settle_due()
         elif s == "clock":
