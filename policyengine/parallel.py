@@ -436,9 +436,11 @@ def _ring_lines(shares: int) -> int:
     """The lines the workers' exchange holds: more than four of replay's longest chunks
     (logs.CHUNK bytes of empty lines, and an over-long one) and a block of 256 a worker, which
     events/_route.c needs so that no two workers can wait for each other for ever, and which no
-    worker gets further ahead than anyway. About a million lines, 16 MiB, all of it touched on
-    logs that long (two million took 32 MiB a worker's resident memory on 10M events)."""
-    return 4 * (CHUNK + 1) + 256 * shares + 1
+    worker gets further ahead than anyway; rounded up to a power of two, so that a line's slot is
+    found by a mask (a division was ~4 % of a worker's route). Two million lines, 16 MiB, all of it
+    touched on logs that long."""
+    least = 4 * (CHUNK + 1) + 256 * shares + 1
+    return 1 << (least - 1).bit_length()
 
 
 def _child(share: int, conn, parent: int, prctl) -> None:

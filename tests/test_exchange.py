@@ -114,7 +114,7 @@ def _run(workers: int, chunks: list, shares, ring: int, ahead=(), leave_after=()
 @pytest.mark.parametrize("workers, ring, ahead, spans", [(2, SMALL_RING, (), ()), (2, SMALL_RING, (0, 1), ()),
                                                          (3, SMALL_RING, (1,), ()), (2, 1 << 21, (0, 1), ()),
                                                          (2, SMALL_RING, (0, 1), (0, 1)), (3, SMALL_RING, (0,), (1,)),
-                                                         # blocks that straddle the ring's end, as eval's ring makes them
+                                                         # rings not a power of two (a slot found by division, not a mask): blocks straddle the end
                                                          (2, SMALL_RING + 77, (0, 1), (0,)), (3, SMALL_RING + 77, (), ())])
 def test_workers_sharing_their_scans_are_told_what_their_own_scans_say(workers, ring, ahead, spans):
     lines = _log(6000, seed=workers + ring)
