@@ -16,16 +16,20 @@ $(PY):
 # An editable install by hatchling (before the C module) could leave an empty
 # site-packages/policyengine, which then shadows the package as a namespace package.
 CLEAR_OLD_INSTALL := find $(VENV)/lib -maxdepth 3 -type d -name policyengine -empty -delete
+# The editable install as a path in a .pth file ("compat"), not setuptools' import hook: the hook's
+# module imported pathlib, urllib.parse and importlib.util at every start of Python in the venv,
+# 8 ms of a 70 ms `eval` (10 ms → under 1 ms for `python -c pass`), which a wheel install never pays.
+EDITABLE_MODE := --config-settings editable_mode=compat
 
 $(STAMP): pyproject.toml setup.py $(wildcard policyengine/*/*.c policyengine/*/*.h) | $(PY)
 	$(CLEAR_OLD_INSTALL)
-	$(PIP) install --quiet --disable-pip-version-check -e .
+	$(PIP) install --quiet --disable-pip-version-check -e . $(EDITABLE_MODE)
 	$(PY) -m compileall -q policyengine >/dev/null
 	touch $@
 
 $(DEV_STAMP): pyproject.toml setup.py $(wildcard policyengine/*/*.c policyengine/*/*.h) | $(PY)
 	$(CLEAR_OLD_INSTALL)
-	$(PIP) install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --quiet --disable-pip-version-check -e '.[dev]' $(EDITABLE_MODE)
 	$(PY) -m compileall -q policyengine >/dev/null
 	touch $(STAMP) $@
 
