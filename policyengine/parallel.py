@@ -437,7 +437,8 @@ def _ring_lines(shares: int) -> int:
     (logs.CHUNK bytes of empty lines, and an over-long one) and a block of 256 a worker, which
     events/_route.c needs so that no two workers can wait for each other for ever, and which no
     worker gets further ahead than anyway; rounded up to a power of two, so that a line's slot is
-    found by a mask (a division was ~4 % of a worker's route). Two million lines, 16 MiB, all of it
+    found by a mask, not a 64-bit division a line (events/_route.c; with the route's other masks
+    and its CRC, two workers over 10M events 1.03× faster). Two million lines, 16 MiB, all of it
     touched on logs that long."""
     least = 4 * (CHUNK + 1) + 256 * shares + 1
     return 1 << (least - 1).bit_length()
