@@ -55,7 +55,7 @@ test: $(DEV_STAMP) chromium
 
 # Peers are optional: a machine that cannot build durable-rules still runs the rest.
 bench: $(DEV_STAMP)
-	$(PIP) install --quiet --disable-pip-version-check -e '.[dev,peers]' || echo "warning: peer engines not installed; benchmarks.peers will skip them"
+	$(PIP) install --quiet --disable-pip-version-check -e '.[dev,peers]' $(EDITABLE_MODE) || echo "warning: peer engines not installed; benchmarks.peers will skip them"
 	$(PY) -m pytest benchmarks --benchmark-enable -q -p no:cacheprovider
 	$(PY) -m benchmarks.targets
 	$(PY) -m benchmarks.throughput --events 1000000
