@@ -256,7 +256,7 @@ class Engine:
         block's end, `async with` by `aclose`. The lock is let go of even when the last checkpoint
         fails (a full disk): its error is raised after."""
         try:
-            if save and self._state_file is not None and not self._closed:
+            if self._saves_on_close(save):
                 self.checkpoint()
         finally:
             self._let_go()
@@ -264,10 +264,13 @@ class Engine:
     async def aclose(self, save: bool = True) -> None:
         """`close` for asyncio bots: the last checkpoint written off the loop (`acheckpoint`)."""
         try:
-            if save and self._state_file is not None and not self._closed:
+            if self._saves_on_close(save):
                 await self.acheckpoint()
         finally:
             self._let_go()
+
+    def _saves_on_close(self, save: bool) -> bool:
+        return save and self._state_file is not None and not self._closed
 
     def _let_go(self) -> None:
         with self._lock:
