@@ -41,7 +41,7 @@ from benchmarks import rule_scaling, scale
 from benchmarks.loggen import generate
 from benchmarks.neighbour import NoNeighbour, neighbour
 from benchmarks.throughput import REFERENCE, ROOT, decided, hand_written, write_log
-from benchmarks.workers import run as eval_run
+from benchmarks.workers import run as eval_run, share_logs
 
 PACK = [str(ROOT / "policies/community")]
 PER_MEMBER = [str(ROOT / "benchmarks/policies/per_member.policy")]
@@ -116,6 +116,17 @@ def one_and_two(log: Path, policies: list[str], repeat: int) -> tuple[list[float
     return ones, twos, same
 
 
+def ceiling(log: Path, policies: list[str], one: float) -> str:
+    """The most two workers could give over `log`: one worker on each share's lines alone (split as
+    `eval --workers 2` splits them, benchmarks.workers --ceiling), once each; two workers can at best
+    take as long as the larger part alone. Said beside the near-linear rows, so that a reader can tell
+    the route's cost from what the log allows (docs/performance.md, "Two workers")."""
+    with tempfile.TemporaryDirectory() as folder:
+        parts = share_logs(log, policies, Path(folder))
+        alone = [eval_run(part, policies, 1)[0] for part in parts]
+    return f"; each share's lines alone {alone[0]:.2f} s and {alone[1]:.2f} s: at most {one / max(alone):.2f}×"
+
+
 def same_decisions_row(wrong: list[str]) -> tuple[str, str, str, str]:
     """The row of the workers' exactness: not met if any run of two workers decided differently."""
     differed = any(w.startswith(WORKERS_DIFFER) for w in wrong)
@@ -178,7 +189,7 @@ def main(argv=None) -> int:
             wrong.append(f"{WORKERS_DIFFER} (reference policies, {scale_events:,} events)")
         rows.append(ratio_row(f"`--workers 2` against one worker, reference policies, {scale_events:,} events over "
                               f"{members:,} members (one round)", NEAR_LINEAR, ones, twos,
-                              f"{twos[0]:.2f} s against {ones[0]:.2f} s"))
+                              f"{twos[0]:.2f} s against {ones[0]:.2f} s" + ceiling(big, REFERENCE, ones[0])))
         big.unlink()
 
         log = Path(tmp) / "log.jsonl"
@@ -204,7 +215,8 @@ def main(argv=None) -> int:
         else:
             rows.append(("the community pack beside a memory-hungry neighbour", "-", f"not measured: {found}", "-"))
         rows.append(ratio_row(f"`--workers 2` against one worker, reference policies, {events:,} events", NEAR_LINEAR,
-                              times["reference"], times["workers"], f"{median['workers']:.2f} s"))
+                              times["reference"], times["workers"],
+                              f"{median['workers']:.2f} s" + ceiling(log, REFERENCE, median["reference"])))
 
         heavy_log = Path(tmp) / "heavy.jsonl"
         write_log(heavy_log, heavy, 7)

@@ -118,3 +118,13 @@ def test_each_timed_eval_with_state_starts_a_state_file_of_its_own(tmp_path):
     printed = run_cli("eval", "--quiet", *(f for p in REFERENCE for f in ("--policy", p)), str(log)).stdout
     first, second = targets.with_state(log, REFERENCE)[1], targets.with_state(log, REFERENCE)[1]
     assert first == second == printed and printed.count(b"\n") > 100
+
+
+def test_the_ceiling_of_two_workers_is_one_worker_against_the_slower_share_alone(monkeypatch, tmp_path):
+    # two workers can at best take as long as the larger part alone: 4.5 s against 2.5 s is 1.80×
+    parts = [tmp_path / "share0.jsonl", tmp_path / "share1.jsonl"]
+    alone = {parts[0]: 2.0, parts[1]: 2.5}
+    monkeypatch.setattr(targets, "share_logs", lambda log, policies, folder: parts)
+    monkeypatch.setattr(targets, "eval_run", lambda log, policies, workers: (alone[log], b""))
+    said = targets.ceiling(tmp_path / "log.jsonl", [], 4.5)
+    assert said == "; each share's lines alone 2.00 s and 2.50 s: at most 1.80×"
