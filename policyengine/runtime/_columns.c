@@ -713,12 +713,19 @@ static PyTypeObject AheadType = {
     .tp_iternext = (iternextfunc)Ahead_next,
 };
 
-/* The tuples inside a tuple settled first, then the tuple: CPython's own test (_PyTuple_MaybeUntrack,
- * what its collector runs on a tuple it walks) takes it out of sight when nothing in it could be. */
+/* The tuples inside a tuple settled first, then the tuple, by CPython's own test (what its
+ * collector runs on a tuple it walks, _PyTuple_MaybeUntrack) in public calls: out of sight when
+ * no item is one the collector may have to walk. _PyTuple_MaybeUntrack itself is not exported
+ * from 3.13 on, where calling it would leave this module unbuilt. */
 static void settle(PyObject *tuple) {
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++)
-        if (PyTuple_CheckExact(PyTuple_GET_ITEM(tuple, i))) settle(PyTuple_GET_ITEM(tuple, i));
-    _PyTuple_MaybeUntrack(tuple);
+    if (!PyObject_GC_IsTracked(tuple)) return;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++) {
+        PyObject *item = PyTuple_GET_ITEM(tuple, i);
+        if (item == NULL) return;                           /* one being built */
+        if (PyTuple_CheckExact(item)) settle(item);
+        if (PyObject_IS_GC(item) && (!PyTuple_CheckExact(item) || PyObject_GC_IsTracked(item))) return;
+    }
+    PyObject_GC_UnTrack(tuple);
 }
 
 /* settled(value) -> value: a tuple that can be in no cycle (a timer's entry: due, order, seq,
