@@ -114,11 +114,12 @@ def _run(workers: int, chunks: list, shares, ring: int, ahead=(), leave_after=()
 @pytest.mark.parametrize("workers, ring, ahead, spans", [(2, SMALL_RING, (), ()), (2, SMALL_RING, (0, 1), ()),
                                                          (3, SMALL_RING, (1,), ()), (2, 1 << 21, (0, 1), ()),
                                                          (2, SMALL_RING, (0, 1), (0, 1)), (3, SMALL_RING, (0,), (1,)),
-                                                         # rings not a power of two (a slot found by division, not a mask): blocks straddle the end
+                                                         # memory for more than a power of two of lines: the ring is that power
                                                          (2, SMALL_RING + 77, (0, 1), (0,)), (3, SMALL_RING + 77, (), ())])
 def test_workers_sharing_their_scans_are_told_what_their_own_scans_say(workers, ring, ahead, spans):
     lines = _log(6000, seed=workers + ring)
-    chunks = _chunks(lines, seed=ring, most=min((ring - 256 * workers) // 4 - 1, 900))
+    held = 1 << (ring.bit_length() - 1)                # the lines the ring holds: a power of two
+    chunks = _chunks(lines, seed=ring, most=min((held - 256 * workers) // 4 - 1, 900))
     got = _run(workers, chunks, workers, ring, ahead, spans=spans)
     for me in range(workers):
         assert got[me] == [route(chunk, FIELDS, workers, me) for chunk in chunks]
