@@ -360,11 +360,11 @@ def test_an_own_line_decodes_with_the_time_the_route_read(seed, shares, as_spans
     # decoded by both and the clocks compared after it.
     chunk = _some_late(seed, 300)
     timed, definition = timed_record_decoder(RECORD), python_timed_decoder(DECODE)
+    own = 0
     for share in range(shares):
         clock, definition_clock = Clock(), PythonClock()
         items = routed(_spans_of(chunk) if as_spans else chunk, FIELDS, shares, share, None, clock)
         expected_items = taking(definition_clock, route(chunk, FIELDS, shares, share))
-        own = 0
         for item, want in zip(items, expected_items, strict=True):
             assert item == want
             if type(item) is not bytes:
@@ -375,7 +375,9 @@ def test_an_own_line_decodes_with_the_time_the_route_read(seed, shares, as_spans
             assert (_field_values(record), ts) == (_field_values(want_record), want_ts)
             assert (clock.watermark, clock.stop, clock.ts) == (definition_clock.watermark, definition_clock.stop,
                                                               definition_clock.ts)
-        assert own > 0                          # own lines were decoded, not only other shares' times
+    # own lines were decoded, not only other shares' times: by some share (a log of 300 events can
+    # be nearly all one spam account's, which leaves another share none, as seed 1022 does)
+    assert own > 0
 
 
 def test_only_the_routed_line_itself_takes_the_routes_time():
