@@ -9,7 +9,7 @@ import orjson
 
 from benchmarks import scale, targets
 from benchmarks.targets import judge, paired, ratio_row, same_decisions_row
-from benchmarks.throughput import ROOT, decided
+from benchmarks.throughput import REFERENCE, ROOT, decided, write_log
 
 
 def test_a_floor_is_met_at_the_floor_and_a_ceiling_only_below_it():
@@ -93,7 +93,6 @@ def test_the_reference_policies_deciding_unlike_the_hand_written_evaluator_are_c
 def test_a_timed_eval_gives_the_decisions_eval_prints(tmp_path):
     # benchmarks.workers.run writes them to a file, as users do, and reads them back after timing
     from benchmarks import workers
-    from benchmarks.throughput import REFERENCE, write_log
     from tests.conftest import run_cli
     log = tmp_path / "log.jsonl"
     write_log(log, 20_000, 7)              # the generated log's ads come in bursts: 137 decisions
@@ -111,7 +110,6 @@ def test_eval_with_state_deciding_unlike_eval_is_caught(monkeypatch):
 
 def test_each_timed_eval_with_state_starts_a_state_file_of_its_own(tmp_path):
     # A state file that had seen the log would skip its lines: the second run would decide nothing.
-    from benchmarks.throughput import REFERENCE, write_log
     from tests.conftest import run_cli
     log = tmp_path / "log.jsonl"
     write_log(log, 20_000, 7)
@@ -126,5 +124,27 @@ def test_the_ceiling_of_two_workers_is_one_worker_against_the_slower_share_alone
     alone = {parts[0]: 2.0, parts[1]: 2.5}
     monkeypatch.setattr(targets, "share_logs", lambda log, policies, folder: parts)
     monkeypatch.setattr(targets, "eval_run", lambda log, policies, workers: (alone[log], b""))
+    # and with the scan of every line once, 0.4 s shared by the two: 4.5 / (2.5 + 0.2) = 1.67×
+    monkeypatch.setattr(targets, "scan_seconds", lambda log, policies: 0.4)
     said = targets.ceiling(tmp_path / "log.jsonl", [], 4.5)
-    assert said == "; each share's lines alone 2.00 s and 2.50 s: at most 1.80×"
+    assert said == ("; each share's lines alone 2.00 s and 2.50 s: at most 1.80×; with the scan of every line "
+                    "once (0.40 s), which the two share, at most 1.67×")
+
+
+def test_the_scan_bound_times_the_route_scan_over_every_line_once(monkeypatch, tmp_path):
+    # every line of the log goes through the scan once, in eval's chunks; only the scan is timed
+    from benchmarks import workers
+    log = tmp_path / "log.jsonl"
+    write_log(log, 3_000, 7)
+    scanned, layouts = [], set()
+
+    def scan(lines, fields, buckets):
+        scanned.extend(lines)
+        layouts.add(fields)
+        return [0] * buckets
+    monkeypatch.setattr("policyengine.events.routing.bucket_counts", scan)
+    took = workers.scan_seconds(log, REFERENCE)
+    assert scanned == log.read_bytes().split(b"\n")[:-1] and len(scanned) == 3_000
+    # the program's own layout, the member's field in it (the scan's K_USER is 1)
+    (fields,) = layouts
+    assert (b"user", 1) in fields and isinstance(took, float)
