@@ -75,7 +75,7 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     # its dict where the general decoder made one, once, wherever the event is evaluated
     # (`observed_timed` below).
     # A worker of `eval --workers` judges every line the route was unsure of, and counts for the
-    # report only those of its own members (parallel.py: ShareEvaluator.owns).
+    # report only those of its own members (parallel/share.py: ShareEvaluator.owns).
     owns = getattr(evaluator, "owns", None) if observer is not None else None
     decode_record = None
     if records and evaluator.record_handlers is not None:
@@ -178,12 +178,12 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     # and progress come between chunks of lines, so no per-line work is added for them.
     loop = evaluator.record_loop if decode_record is not None else None
     # A worker of `eval --workers` takes its chunks routed: own lines, other shares' event times,
-    # lines every worker judges (parallel.py).
+    # lines every worker judges (parallel/share.py).
     route = evaluator.route_batch if loop is not None else None
     committed = skip
     store = evaluator.store
     # a worker reads its chunks its own way, and scans each next one before the rules run on this one
-    # (parallel.py)
+    # (parallel/share.py)
     batches = evaluator.batches(log.stream, max_line) if route is not None and skip == 0 else \
         line_batches(log.stream, max_line)
     try:

@@ -216,14 +216,14 @@ def test_a_worker_that_dies_makes_eval_run_on_one_worker(tmp_path, monkeypatch, 
     on one worker, deciding the same."""
     import os
 
-    from policyengine import parallel
+    from policyengine.parallel import workers as worker_processes
     from tests.test_records import _log_bytes
     log = tmp_path / "log.jsonl"
     log.write_bytes(_log_bytes(3000, seed=6))
     args = ["eval", "--quiet", "--policy", "policies/examples", str(log)]
     one = run_cli(*args, "--workers", "1")
     assert one.returncode == 0 and one.stdout
-    work = parallel._work
+    work = worker_processes._work
 
     def dies(share):
         if share == 1:
@@ -231,7 +231,7 @@ def test_a_worker_that_dies_makes_eval_run_on_one_worker(tmp_path, monkeypatch, 
                 os.kill(os.getpid(), signal.SIGKILL)
             os._exit(9)
         return work(share)
-    monkeypatch.setattr(parallel, "_work", dies)
+    monkeypatch.setattr(worker_processes, "_work", dies)
 
     code, out, err = _eval_in_process([*args, "--workers", "3"], capfd)   # (within two minutes: above)
     assert code == 0
@@ -261,15 +261,15 @@ def test_a_wait_for_scans_no_one_will_make_stops_at_a_signal():
 def test_workers_past_the_exchanges_count_each_scan_every_line_and_decide_the_same(tmp_path, monkeypatch, capfd):
     # Past EXCHANGE_WORKERS (256) the workers share no scans: each routes every line itself, as
     # before the exchange. Here the bound is lowered to 2, so that 3 workers run that way.
-    from policyengine import parallel
+    from policyengine.parallel import workers as worker_processes
     from tests.test_records import _log_bytes
     log = tmp_path / "log.jsonl"
     log.write_bytes(_log_bytes(3000, seed=12))
     args = ["eval", "--quiet", "--policy", "policies/examples", str(log)]
     one = run_cli(*args, "--workers", "1")
     made = []
-    monkeypatch.setattr(parallel, "EXCHANGE_WORKERS", 2)
-    monkeypatch.setattr(parallel, "Exchange", type("Counted", (), {
+    monkeypatch.setattr(worker_processes, "EXCHANGE_WORKERS", 2)
+    monkeypatch.setattr(worker_processes, "Exchange", type("Counted", (), {
         "size": staticmethod(lambda *a: made.append(a) or Exchange.size(*a))}))
     code, out, err = _eval_in_process([*args, "--workers", "3"], capfd)
     assert code == 0 and out == one.stdout and err == one.stderr.decode()

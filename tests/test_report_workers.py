@@ -86,11 +86,11 @@ def test_an_escaped_name_is_one_member_on_every_worker(tmp_path):
 def test_workers_unsure_of_every_line_report_as_one_worker(tmp_path, monkeypatch, capfd, report_log):
     """With the route unsure of every line, every worker judges every line: each must count only
     its own members' events, or every event would be counted by every worker."""
-    from policyengine import parallel
+    from policyengine.parallel import share as share_evaluator
     _, page = _eval(tmp_path, report_log, 1, "--quiet")
-    monkeypatch.setattr(parallel, "routed", None)
-    monkeypatch.setattr(parallel, "split_spans", None)
-    monkeypatch.setattr(parallel, "route", lambda lines, fields, shares, share, exchange=None: [(line,) for line in lines])
+    monkeypatch.setattr(share_evaluator, "routed", None)
+    monkeypatch.setattr(share_evaluator, "split_spans", None)
+    monkeypatch.setattr(share_evaluator, "route", lambda lines, fields, shares, share, exchange=None: [(line,) for line in lines])
     two = tmp_path / "two.html"
     code, _, err = _eval_in_process(["eval", "--quiet", "--policy", "policies/examples", "--report", str(two),
                                      "--out", str(tmp_path / "d.jsonl"), "--workers", "2", str(report_log)], capfd)
@@ -101,10 +101,10 @@ def test_workers_unsure_of_every_line_report_as_one_worker(tmp_path, monkeypatch
 def test_a_run_made_again_on_one_worker_reports_it_once(tmp_path, monkeypatch, capfd, report_log):
     """A line routed wrongly sends the run to one worker: the report is that run's alone, not the
     workers' parts added to it."""
-    from policyengine import parallel
+    from policyengine.parallel import share as share_evaluator
     _, page = _eval(tmp_path, report_log, 1, "--quiet")
-    monkeypatch.setattr(parallel, "routed", None)
-    monkeypatch.setattr(parallel, "route", lambda lines, fields, shares, share, exchange=None: list(lines))
+    monkeypatch.setattr(share_evaluator, "routed", None)
+    monkeypatch.setattr(share_evaluator, "route", lambda lines, fields, shares, share, exchange=None: list(lines))
     again = tmp_path / "again.html"
     code, _, err = _eval_in_process(["eval", "--quiet", "--policy", "policies/examples", "--report", str(again),
                                      "--out", str(tmp_path / "d.jsonl"), "--workers", "2", str(report_log)], capfd)

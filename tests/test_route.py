@@ -210,15 +210,15 @@ def _eval_in_process(args, capfd):
 def test_workers_unsure_of_every_line_decide_as_one_worker(tmp_path, monkeypatch, capfd):
     """Where the C scan is missing (events/routing.py's stand-in), every line is one every worker
     judges: the slow path must give one worker's output too, bad lines and late events included."""
-    from policyengine import parallel
+    from policyengine.parallel import share as share_evaluator
     log = tmp_path / "log.jsonl"
     log.write_bytes(_log_bytes(3000, seed=4))
     args = ["eval", "--quiet", "--policy", "policies/examples", "--until", "2026-12-31T00:00:00Z", str(log)]
     one = run_cli(*args, "--workers", "1")
     assert one.returncode == 0 and b"error[E0101]" in one.stderr and b"warning[W0102]" in one.stderr
-    monkeypatch.setattr(parallel, "routed", None)    # as where events/_route.c was not built
-    monkeypatch.setattr(parallel, "split_spans", None)
-    monkeypatch.setattr(parallel, "route", lambda lines, fields, shares, share, exchange=None: [(line,) for line in lines])
+    monkeypatch.setattr(share_evaluator, "routed", None)    # as where events/_route.c was not built
+    monkeypatch.setattr(share_evaluator, "split_spans", None)
+    monkeypatch.setattr(share_evaluator, "route", lambda lines, fields, shares, share, exchange=None: [(line,) for line in lines])
     code, out, err = _eval_in_process([*args, "--workers", "2"], capfd)
     assert code == 0 and out == one.stdout and err == one.stderr.decode()
 
@@ -226,7 +226,7 @@ def test_workers_unsure_of_every_line_decide_as_one_worker(tmp_path, monkeypatch
 def test_a_line_routed_wrongly_makes_eval_run_on_one_worker(tmp_path, monkeypatch, capfd):
     """If the scan were ever sure of a line the decoder refuses, the other workers would have moved
     their clocks by it: the run must notice and run again on one worker, deciding the same."""
-    from policyengine import parallel
+    from policyengine.parallel import share as share_evaluator
     log = tmp_path / "log.jsonl"
     log.write_bytes(_log_bytes(2000, seed=3))          # with bad lines in it
     args = ["eval", "--quiet", "--policy", "policies/examples", str(log)]
@@ -235,8 +235,8 @@ def test_a_line_routed_wrongly_makes_eval_run_on_one_worker(tmp_path, monkeypatc
 
     def wrong(lines, fields, shares, share, exchange=None):   # every line "sure", and the share's own
         return list(lines)
-    monkeypatch.setattr(parallel, "routed", None)      # the route below, through events/clock.py's taking
-    monkeypatch.setattr(parallel, "route", wrong)      # the workers fork from this process
+    monkeypatch.setattr(share_evaluator, "routed", None)      # the route below, through events/clock.py's taking
+    monkeypatch.setattr(share_evaluator, "route", wrong)      # the workers fork from this process
     code, out, err = _eval_in_process([*args, "--workers", "2"], capfd)
     assert code == 0
     assert err.startswith("note: --workers 2: running on one worker: a line routed as an event was refused")

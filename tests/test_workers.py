@@ -149,7 +149,7 @@ def test_a_worker_that_left_before_a_close_stops_the_others_there(tmp_path):
         evaluator._combine_board(0, 0, 123, {"u1": (5, 7)}, None)
     assert (tmp_path / "board-0-0-123-0").exists()           # its own part was written first
     # nor does it wait for ever on one that never comes (a worker that missed the close)
-    from policyengine.parallel import _wait_for
+    from policyengine.parallel.share import _wait_for
     with pytest.raises(PeerGone):
         _wait_for(str(tmp_path / "never"), str(tmp_path / "nor-gone"), limit=0.05)
     # the other's part there (it wrote it, then left): joined, the members disallowed left out
@@ -162,14 +162,14 @@ def test_a_worker_that_left_before_a_close_stops_the_others_there(tmp_path):
 def test_a_member_on_two_workers_boards_sends_the_run_to_one_worker_saying_so(tmp_path, clean_log, monkeypatch, capfd):
     """Were a member's events ever counted by two workers, their parts of a board would overlap at
     the close: the run goes to one worker, and the note says the board's close, not a refused line."""
-    from policyengine import parallel
+    from policyengine.parallel import share as share_evaluator
     policy = tmp_path / "board.policy"
     policy.write_text(BOARDS)
     args = ["eval", "--until", "2026-11-09T00:00:00Z", "--policy", str(policy), str(clean_log)]
     one = run_cli(*args, "--workers", "1")
     assert one.returncode == 0
-    monkeypatch.setattr(parallel, "routed", None)          # the route below, through events/clock.py's taking
-    monkeypatch.setattr(parallel, "route", lambda lines, fields, shares, share, exchange=None: list(lines))  # all "mine"
+    monkeypatch.setattr(share_evaluator, "routed", None)          # the route below, through events/clock.py's taking
+    monkeypatch.setattr(share_evaluator, "route", lambda lines, fields, shares, share, exchange=None: list(lines))  # all "mine"
     capfd.readouterr()
     code = main([*args, "--workers", "2"])
     got = capfd.readouterr()
@@ -508,7 +508,7 @@ def test_the_scan_counts_a_sample_as_orjson_does_on_lines_it_is_sure_of():
 
     from policyengine.events.records import record_fields
     from policyengine.events.routing import bucket_counts, route_fields
-    from policyengine.parallel import BUCKETS, _counted
+    from policyengine.parallel.balance import BUCKETS, _counted
     fields = route_fields(record_fields({"text": "text"}))
     lines = [orjson.dumps(event) for event in generate(2000, seed=9)]
     assert bucket_counts(lines, fields, BUCKETS) == _counted(lines)
@@ -569,7 +569,7 @@ def _spool_lines(spools) -> list[list[bytes]]:
 def test_the_spools_merge_as_heapq_merges_them(spools, block):
     import heapq
     import io
-    from policyengine.parallel import _KEY, merged
+    from policyengine.parallel.merge import _KEY, merged
     files = _spool_lines(spools)
     expected = list(heapq.merge(*files, key=_KEY))
     lists = list(merged([io.BytesIO(b"".join(lines)) for lines in files], block))
@@ -580,11 +580,11 @@ def test_the_spools_merge_as_heapq_merges_them(spools, block):
 @given(SPOOLS, st.integers(1, 300))
 def test_the_spools_merge_in_c_as_heapq_merges_them(spools, limit):
     # The same oracle for output/_decisions.c: merge_spooled, called again from where it stopped
-    # until it gives nothing, as parallel._write_merged calls it; each call stops once it holds
+    # until it gives nothing, as parallel/merge.py: _merged_json calls it; each call stops once it holds
     # `limit` bytes (after a whole line), so small limits cut the merge everywhere.
     import heapq
     from policyengine.output.decisions import merge_spooled
-    from policyengine.parallel import _KEY
+    from policyengine.parallel.merge import _KEY
     files = _spool_lines(spools)
     expected = b"".join(line[64:] for line in heapq.merge(*files, key=_KEY))
     views, at, got = [b"".join(lines) for lines in files], [0] * len(files), []

@@ -180,7 +180,7 @@ def _routed_item() -> list[str]:
 def _shared_time() -> list[str]:
     """A routed line is one the record decoder takes, with the time the route read
     (events/_route.c): anything else means other shares have moved their clocks by a line that is
-    not an event, and the run is no longer exact (parallel.py runs it again on one worker). An
+    not an event, and the run is no longer exact (parallel/workers.py runs it again on one worker). An
     event of this share's member with a timer due goes through ShareEvaluator's own step, which
     tags what fires for the merge (so the loop's own `fire_until` never runs in a share)."""
     return ["        try:",

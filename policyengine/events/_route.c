@@ -14,7 +14,7 @@
  * string event_time reads, every field of the record of its kind, no number with an exponent or
  * over 40 characters, no nesting deeper than 32, no lone surrogate escape. tests/test_route.py
  * checks "sure" against the decoders with hypothesis, and a worker handed a sure line that its
- * decoder refuses stops the parallel run, which then runs again on one worker (parallel.py).
+ * decoder refuses stops the parallel run, which then runs again on one worker (parallel/workers.py).
  */
 #include "_text.h"   /* rfc3339_us, utf8_valid */
 #include <structmember.h>
@@ -205,7 +205,7 @@ static int read_layout(PyObject *spec, Layout *layout) {
  * workers scan a chunk at the same time, and one waits for the other only when the other is a
  * whole chunk behind (one line at a time, they took turns: twice one worker's time). A worker
  * about to write a slot of the ring waits until every other has routed the line the slot held:
- * the ring holds more than four chunks (parallel._ring_lines: two million lines), which is more than
+ * the ring holds more than four chunks (parallel/workers.py, _ring_lines: two million lines), which is more than
  * any worker gets ahead (read_routing says why).
  * scan_ahead makes the first pass of the next chunk before the rules run on this one, so a
  * worker waits only for one more than a chunk behind. A worker that
@@ -374,7 +374,7 @@ static PyObject *Exchange_get_line(Exchange *x, void *Py_UNUSED(closure)) { retu
 static PyMethodDef Exchange_methods[] = {
     {"leave", (PyCFunction)Exchange_leave, METH_NOARGS, "leave(): the other workers scan this one's blocks from here on"},
     {"size", (PyCFunction)Exchange_size, METH_VARARGS | METH_STATIC,
-     "size(workers, ring) -> the bytes of shared memory for a ring of `ring` lines (parallel._ring_lines)"},
+     "size(workers, ring) -> the bytes of shared memory for a ring of `ring` lines (parallel/workers.py: _ring_lines)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -637,7 +637,7 @@ static int read_routing(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t leas
      * than the others have scanned (less a block each), so the lines between the slot it writes
      * and the one the furthest behind still needs stay under four chunks and a block a worker:
      * the ring must hold more, or both could wait for ever. (eval's chunks hold at most 256 Ki
-     * lines, and parallel._ring_lines sizes the ring for them.) */
+     * lines, and parallel/workers.py's _ring_lines sizes the ring for them.) */
     if (r->x != NULL && 4 * (int64_t)r->src.n + (int64_t)BLOCK * r->x->workers >= r->x->ring) {
         PyErr_SetString(PyExc_ValueError, "a chunk too long for the exchange's ring: give it more lines");
         return -1;
@@ -990,7 +990,7 @@ PyMODINIT_FUNC PyInit__route(void) {
     columns_import();                   /* without the columns module, routed takes no index */
     if (PyType_Ready(&ExchangeType) < 0 || PyType_Ready(&LinesType) < 0 || PyType_Ready(&RoutedType) < 0) return NULL;
     /* The clock routed moves is the record module's; without it routed refuses every clock, and
-     * parallel.py takes the times through route and events/clock.py's taking instead. */
+     * parallel/share.py takes the times through route and events/clock.py's taking instead. */
     PyObject *records = PyImport_ImportModule("policyengine.events._records");
     if (records != NULL) {
         PyObject *type = PyObject_GetAttrString(records, "Clock");

@@ -30,7 +30,7 @@ except ImportError:                                  # pragma: no cover - no C c
     crc32 = zlib.crc32
     Exchange = None                                  # each worker on its own
     EXCHANGE_WORKERS = 0
-    routed = split_spans = None                      # parallel.py routes a list through clock.py's taking
+    routed = split_spans = None                      # parallel/share.py routes a list through clock.py's taking
     scan_ahead = None                                # only with an Exchange, which is None here
     bucket_counts = None                             # parallel.balanced_partition reads its sample with orjson
 

@@ -379,7 +379,7 @@ def share_of(user, shares: int | bytes) -> int:
 class RouteDiverged(Exception):
     """A worker of `eval --workers` was handed a line as one its record takes (events/_route.c),
     and the record refused it: the other workers have moved their clocks by it, so the run is not
-    exact and parallel.py runs it again on one worker. Raised by the shared record loop."""
+    exact and parallel/workers.py runs it again on one worker. Raised by the shared record loop."""
 
 
 class StopRules(BaseException):
