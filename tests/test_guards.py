@@ -1,11 +1,12 @@
-"""Runs of word-needing rules and counts share one guard (compiler/codegen._guarded); the decisions
+"""Runs of word-needing rules and counts share one guard (compiler/guards.py); the decisions
 must be those of the same program compiled without guards."""
 import re
 
 import orjson
 
 from benchmarks.loggen import generate
-from policyengine.compiler import codegen, compile_program
+from policyengine.compiler import compile_program
+from policyengine.compiler import guards as word_guards
 from policyengine.engine import Engine
 from policyengine.loader import load_text
 from policyengine.runtime.matchers import WordSet
@@ -23,7 +24,7 @@ POLICY = "policy g\n" + "".join(
 
 
 def _decisions(monkeypatch, at_least: int, policy: str = POLICY, events=None):
-    monkeypatch.setattr(codegen, "GUARD_AT_LEAST", at_least)
+    monkeypatch.setattr(word_guards, "GUARD_AT_LEAST", at_least)
     engine = Engine.from_text(policy, "g.policy")
     out = []
     for event in events if events is not None else generate(8000, seed=3):
@@ -40,7 +41,7 @@ def test_guarded_runs_decide_as_unguarded_rules(monkeypatch):
 
 
 def test_the_guards_are_there(monkeypatch):
-    monkeypatch.setattr(codegen, "GUARD_AT_LEAST", 3)
+    monkeypatch.setattr(word_guards, "GUARD_AT_LEAST", 3)
     compiled = compile_program(load_text([("g.policy", POLICY)]).program)
     source = compiled.source
     # Counts: the seven filtered counts, seven words. Rules: all ten need words, 7 + hello, 谢谢,
@@ -57,7 +58,7 @@ def test_the_guards_are_there(monkeypatch):
 
 
 def test_a_second_guard_on_the_same_words_reads_the_first(monkeypatch):
-    monkeypatch.setattr(codegen, "GUARD_AT_LEAST", 3)
+    monkeypatch.setattr(word_guards, "GUARD_AT_LEAST", 3)
     text = "policy g\n" + "".join(
         f'rule r{i} {{ on message where text contains "{w}" '
         f'when count(message where text contains "{w}" by user within 1m) >= 2 do flag("x") }}\n'
@@ -93,7 +94,7 @@ def test_a_run_of_tests_on_normalised_text_shares_one_guard_and_decides_as_witho
     assert guarded == plain
     fired = {orjson.loads(d)["rule"] for d in plain}
     assert fired == {"ads", "rude", "both", "opener", "closer"}      # each rule fired, here or in the log
-    monkeypatch.setattr(codegen, "GUARD_AT_LEAST", 2)
+    monkeypatch.setattr(word_guards, "GUARD_AT_LEAST", 2)
     compiled = compile_program(load_text([("n.policy", NORMALIZED)]).program)
     # One guard over the normalised text for all five: the words of each, normalised as the
     # tests compare them (`contains all`, `starts with` and `ends with` need theirs too): 4 ads,
@@ -147,7 +148,7 @@ def test_a_long_guarded_run_is_guarded_again_eight_steps_at_a_time(monkeypatch):
     # handler, the record handler and both record loops.
     # The first eight hold `listed`, which needs every word: the run's guard has found one, so
     # they go without one of their own; the ten groups after it each have theirs.
-    monkeypatch.setattr(codegen, "GUARD_AT_LEAST", 3)
+    monkeypatch.setattr(word_guards, "GUARD_AT_LEAST", 3)
     compiled = compile_program(load_text([("l.policy", LONG)]).program)
     tested = [compiled.pool[int(n)] for n in re.findall(r"^ +if cf0 is not None and P(\d+)\(cf0\):$",
                                                          compiled.source, re.M)]

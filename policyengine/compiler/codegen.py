@@ -10,8 +10,9 @@ import re
 from policyengine.check import CheckedRule
 from policyengine.check.ir import IR
 from policyengine.compiler.actions import emit_actions, template
-from policyengine.compiler.expressions import (ExprEmitter, HandlerLocals, TableNames, memoizable, never_raises,
-                                              normalized_text, required_words)
+from policyengine.compiler.aggregate_updates import aggregate_update, batched_updates
+from policyengine.compiler.expressions import ExprEmitter, HandlerLocals, TableNames, never_raises
+from policyengine.compiler.guards import guarded
 from policyengine.compiler.loop import EVENT_NUMBER, record_loop
 from policyengine.compiler.plan import Handler, Plan, by_member, guards_section, lapped_sections, updates_section
 from policyengine.compiler.writer import CodeWriter, Pool
@@ -266,8 +267,8 @@ def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
     if tables.profile and (handler.aggregates or handler.boards or handler.arm or handler.disarm):
         # the handler's counts, windows, boards and silences: a row of the profile of their own
         body.line(f"LAP({tables.laps[updates_section(handler)]})")
-    batched = _batched_updates(body, handler.aggregates, emit, tables)
-    _guarded(body, [(spec.filter, lambda w, i=i, spec=spec: _aggregate_update(w, i, spec, emit, tables))
+    batched = batched_updates(body, handler.aggregates, emit, tables)
+    guarded(body, [(spec.filter, lambda w, i=i, spec=spec: aggregate_update(w, i, spec, emit, tables))
                     for i, spec in handler.aggregates if i not in batched], emit, pool)
     for every_index, award_index, spec in handler.boards:
         _board_update(body, every_index, award_index, spec, emit)
@@ -278,191 +279,9 @@ def _handler_pass(handler: Handler, plan: Plan, pool: Pool, tables: TableNames,
     local.rules_phase = True
     # with the profile, a guard's word test is a row of its own (else the rule before it pays)
     lap = f"LAP({tables.laps[guards_section(handler)]})" if tables.profile else None
-    _guarded(body, [(plan.rules[i].condition, lambda w, i=i: _rule(w, plan.rules[i], i, emit, pool))
+    guarded(body, [(plan.rules[i].condition, lambda w, i=i: _rule(w, plan.rules[i], i, emit, pool))
                     for i in handler.rules], emit, pool, lap)
     return local, body.lines
-
-
-GUARD_AT_LEAST = 2      # consecutive steps needing words of one field before one guard serves them
-
-
-def _guarded(w: CodeWriter, steps: list, emit: ExprEmitter, pool: Pool, lap: str | None = None) -> None:
-    """Write `steps` — (condition, writer) in order — putting each run of GUARD_AT_LEAST or more
-    consecutive steps whose conditions each need a word in the same text field under one test:
-    does the field hold any of their words at all? One Aho–Corasick pass (or a few `in`s) then
-    skips the whole run on most events, where 100 rules would each test their own word. Exact:
-    a step whose condition cannot hold does nothing, and the run keeps its order. `lap`: a line
-    written before each test (the profile's)."""
-    i = 0
-    while i < len(steps):
-        need = required_words(steps[i][0])
-        j = i + 1
-        if need is not None:
-            words = list(need[1])
-            while j < len(steps):
-                more = required_words(steps[j][0])
-                if more is None or more[0] != need[0]:
-                    break
-                words += more[1]
-                j += 1
-        if need is None or j - i < GUARD_AT_LEAST:
-            for _, write in steps[i:j]:
-                write(w)
-            i = j
-            continue
-        inner = CodeWriter()
-        inner.depth = 1
-        emit.local.guarded = True
-        _grouped(inner, steps[i:j], need[0], set(words), emit, lap)
-        emit.local.guarded = False
-        if lap:
-            w.line(lap)
-        w.line(f"if {emit.any_word(need[0], sorted(set(words)))}:")
-        w.lines += ["    " + line if line else line for line in inner.lines]
-        i = j
-
-
-GROUP_AT_LEAST = 24     # a guarded run this long is guarded again, GROUP steps at a time, inside
-GROUP = 8
-
-
-def _grouped(w: CodeWriter, steps: list, field: tuple, run_words: set, emit: ExprEmitter,
-             lap: str | None = None) -> None:
-    """A guarded run's steps, each GROUP of a long run under its own words' test (but where they
-    are all the run's words, which its guard has just found): a text that holds one of the run's
-    words (an ad's, where one of 100 rules is about ads) would otherwise test every step's word —
-    100 `in`s and their rules — where a group's pass skips eight. On the rule_scaling log a text
-    that passes a run's guard cost 4.0 µs with 100 rules, 2.0 µs grouped."""
-    groups = [steps[k:k + GROUP] for k in range(0, len(steps), GROUP)] if len(steps) >= GROUP_AT_LEAST else [steps]
-    for group in groups:
-        words = sorted({word for condition, _ in group for word in required_words(condition)[1]})
-        if len(group) < GUARD_AT_LEAST or set(words) == run_words:     # nothing a test of its own would skip
-            for _, write in group:
-                write(w)
-            continue
-        inner = CodeWriter()
-        inner.depth = w.depth
-        for _, write in group:
-            write(inner)
-        if lap:
-            w.line(lap)
-        w.line(f"if {emit.word_test(field, words)}:")
-        w.lines += ["    " + line if line else line for line in inner.lines]
-
-
-_ALWAYS_PRESENT = (("type",), ("user",))
-BATCH_AT_LEAST = 2      # updates a handler makes on every event before one call (runtime/updates.py) serves them
-
-
-def _batch_op(spec) -> str | None:
-    """The runtime/updates.py op of an update made on every event of the type with no test before
-    it and read by the rules from what it hands back, or None."""
-    if spec.filter is not None or any(k.op == "field" and k.value not in _ALWAYS_PRESENT for k in spec.keys):
-        return None
-    fn, windowed = spec.function, spec.window_us is not None
-    if fn in ("count", "rate"):
-        return "count_window" if windowed else "count" if fn == "count" else None
-    if fn in ("repeats", "distinct"):
-        return fn if windowed else None
-    return "active_days" if fn == "active_days" else None
-
-
-def _batched_updates(w: CodeWriter, aggregates, emit: ExprEmitter, tables: TableNames) -> set[int]:
-    """The updates `_batch_op` takes, written as one call of a runtime/updates.Updates when there
-    are BATCH_AT_LEAST of them (five calls a message on the community pack, each loading its table,
-    kind and width), first: each owns its table, so none reads what another writes. Their reads go
-    into the locals `_aggregate_update` would have set (`cntN`, `winN`). The indexes it wrote."""
-    chosen = [(i, spec, op) for i, spec in aggregates if (op := _batch_op(spec)) is not None]
-    if len(chosen) < BATCH_AT_LEAST:
-        return set()
-    args: list[str] = ["ev", "ts"]
-
-    def position(code: str) -> int:
-        if code not in args:
-            args.append(code)
-        return args.index(code)
-    steps, reads = [], []
-    for i, spec, op in chosen:
-        table = tables.aggregate(spec.fingerprint)
-        key = emit.key(spec.keys)
-        wanted, value, width = None, -1, spec.window_us
-        if op == "repeats":
-            wanted = emit.value(normalized_text(spec.of))
-            value = position(wanted)
-        elif op == "distinct":
-            value = position(emit.value(spec.of))
-        elif op == "active_days":
-            value, width = emit.period_of(spec)          # the calendar's function, called by the step with ts
-        steps.append(f"({op!r}, {table}, {position(key)}, {value}, {width!r}, {i})")
-        read = emit.local.read_at_add[(table, key, wanted)] = f"{'cnt' if op == 'count' else 'win'}{i}"
-        reads.append(read)
-    name = tables.batch("(" + ", ".join(steps) + ",)")
-    w.line(f"{', '.join(reads)}, = {name}({', '.join(args)})")
-    return {i for i, _, _ in chosen}
-
-
-def _aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables: TableNames) -> None:
-    table = tables.aggregate(spec.fingerprint)
-    w.line("try:")
-    w.depth = 2
-    if spec.filter is not None:
-        if not emit.local.guarded and memoizable(spec.filter):      # evaluated on every event of the type
-            emit.local.unguarded_filters.add(spec.filter)
-        w.line(f"if {emit.test(spec.filter)}:")
-        w.indent()
-    key = written_key = emit.key(spec.keys)
-    if not key.isidentifier():       # a field already in a local is used as it is
-        w.line(f"k = {key}")
-        key = "k"
-    # `type` and `user` are never missing: both decoders refuse an event without them.
-    guard = " and ".join(f"{emit.value(k)} is not None" for k in spec.keys
-                         if k.op == "field" and k.value not in _ALWAYS_PRESENT)
-    if guard:
-        w.line(f"if {guard}:")
-        w.indent()
-    fn, windowed = spec.function, spec.window_us is not None
-    value = emit.value(spec.of) if spec.of is not None else None
-    if fn == "repeats":
-        value = emit.value(normalized_text(spec.of))
-    # Updated on every event of the type, before any rule, with no filter: what the rules read of
-    # it is read by the update, at the event's time, and left in a local (`cntN`, `winN`), keyed by
-    # the key as reads write it (aggregate_read), not by the `k` alias.
-    unfiltered = spec.filter is None and not guard and not emit.local.guarded
-
-    def into(prefix: str, wanted: str | None = None) -> str:
-        if not unfiltered:
-            return ""
-        name = emit.local.read_at_add[(table, written_key, wanted)] = f"{prefix}{index}"
-        return f"{name} = "
-    if fn in ("count", "rate") and windowed:
-        w.line(f"{into('win')}add_count({table}, {key}, ts, {spec.window_us})")     # in C where it was built
-    elif fn == "count":
-        w.line(f"{into('cnt')}count_up({table}, {key})")                 # in C where it was built
-    elif fn in ("repeats", "distinct") and windowed and unfiltered:
-        w.line(f"{into('win', value if fn == 'repeats' else None)}add_read({table}, {key}, '{fn}', ts, {value}, "
-               f"{spec.window_us})")
-    elif fn == "sum":
-        w.line(f"add_window({table}, {key}, 'sum', ts, v if (v := {value}).__class__ in (int, float) else None)"
-               if windowed else f"add_sum({table}, {key}, {value})")
-    elif fn == "repeats" or (fn == "distinct" and windowed):
-        w.line(f"add_window({table}, {key}, '{fn}', ts, {value})")      # in C where it was built
-    elif fn == "distinct":
-        w.line(f"add_distinct({table}, {key}, {value})")
-    elif fn == "similar":
-        w.line(f"add_window({table}, {key}, 'similar', ts, similar_key({value}))")
-    elif fn == "elapsed":
-        w.line(f"add_elapsed({table}, {key}, ts, {emit.event_number()})")
-    elif fn in ("streak", "best_streak", "active_days"):
-        period, extra = emit.period_now(spec)
-        if fn == "active_days":
-            # One call in C where it was built: the community pack's referral rule keeps a member's
-            # active days on every message.
-            w.line(f"{into('win')}active_days_add_read({table}, {key}, {period}, {extra})")
-        else:
-            w.line(f"streak_add({table}, {key}, {period}, {extra})")
-    w.depth = 1
-    w.line("except Exception as exc:")
-    w.line(f"    aggregate_failed({index}, exc, ev)")
 
 
 _FACTS = 12

@@ -141,7 +141,7 @@ class HandlerLocals:
         # read of it in: updated with no filter before the rules, at the same time (codegen).
         self.read_at_add: dict[tuple, str] = {}
         self.uses: dict = {}
-        # Inside a guarded run (codegen._guarded) uses are not counted: a memo is reset on every
+        # Inside a guarded run (compiler/guards.py) uses are not counted: a memo is reset on every
         # event, and a guard skips its run on most (100 one-word rules: 1.5 µs of resets a message).
         self.guarded = False
         self.rules_phase = False                # aggregate reads are kept only once the rules run
