@@ -121,7 +121,8 @@ def ceiling(log: Path, policies: list[str], one: float) -> str:
     `eval --workers 2` splits them, benchmarks.workers --ceiling), once each; two workers can at best
     take as long as the larger part alone, and any route over the unsplit log must also scan each
     line once (benchmarks.workers.scan_seconds: the two share that), which bounds them tighter.
-    Said beside the near-linear rows, so that a reader can tell the route's cost from what the log allows (docs/performance.md, "Two workers")."""
+    Said beside the near-linear rows, so that a reader can tell the route's cost from what the log
+    allows (docs/performance.md, "Two workers")."""
     with tempfile.TemporaryDirectory() as folder:
         parts = share_logs(log, policies, Path(folder))
         alone = [eval_run(part, policies, 1)[0] for part in parts]
