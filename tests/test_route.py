@@ -105,6 +105,19 @@ def test_what_the_scan_takes_besides_the_plainest_line():
     assert orjson.loads(line)["user"] == "张"
 
 
+def test_a_user_and_a_time_inside_raw_json_are_not_the_events():
+    # A raw field may hold an object with keys named like the record's: the scan reads the event's
+    # own `user` and `ts`, at the top level, before or after it, as the decoders do.
+    other = b'{"user":"u2","ts":"2026-11-03T00:00:00Z","type":"join"}'   # u2 is in the other share
+    for line in (PLAIN.replace(b'"hi"', b'"hi","meta":' + other),
+                 PLAIN.replace(b'{"type"', b'{"meta":[' + other + b'],"type"')):
+        assert orjson.loads(line)["user"] == "u1593" and DECODE(line).user == "u1593"
+        mine = share_of("u1593", 2)
+        assert share_of("u2", 2) != mine
+        assert route([line], FIELDS, 2, mine)[0] is line
+        assert route([line], FIELDS, 2, 1 - mine)[0] == PLAIN_US       # the event's time, not the inner one
+
+
 def test_a_predicted_key_is_as_valid_as_the_one_it_was_predicted_from():
     # A key is compared with the one the line before had there before it is scanned
     # (events/_json_scan.h); a key that is not UTF-8 must not be predicted, and one past ASCII that
