@@ -117,6 +117,4 @@ def aggregate_update(w: CodeWriter, index: int, spec, emit: ExprEmitter, tables:
             w.line(f"{into('win')}active_days_add_read({table}, {key}, {period}, {extra})")
         else:
             w.line(f"streak_add({table}, {key}, {period}, {extra})")
-    w.depth = 1
-    w.line("except Exception as exc:")
-    w.line(f"    aggregate_failed({index}, exc, ev)")
+    w.caught(f"aggregate_failed({index}, exc, ev)")

@@ -311,9 +311,7 @@ def _board_update(w: CodeWriter, every: int, award: int, spec, emit: ExprEmitter
         w.indent()
     amount = "1" if spec.function == "count" else f"v if (v := {emit.value(spec.of)}).__class__ in (int, float) else 0"
     w.line(f"BOARD_ADD(STORE, BOARDS, ({every}, {award}), {emit.value(spec.keys[0])}, {amount})")
-    w.depth = 1
-    w.line("except Exception as exc:")
-    w.line("    rule_failed(None, exc, ev)")
+    w.caught("rule_failed(None, exc, ev)")
 
 
 def _branch_function(signature: str, policy: str, rule: str, branches, pool: Pool, tables: TableNames,
@@ -396,9 +394,7 @@ def _absence_arm(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter
         w.line(f"pop_of(AB{index}, {one})")
     else:
         w.line(f"AB{index}.pop({key}, None)")
-    w.depth = 1
-    w.line("except Exception as exc:")
-    w.line(f"    rule_failed({index}, exc, ev)")
+    w.caught(f"rule_failed({index}, exc, ev)")
 
 
 def _absence_function(index: int, plan: Plan, pool: Pool, tables: TableNames) -> list[str]:
@@ -482,6 +478,4 @@ def _rule(w: CodeWriter, rule: CheckedRule, index: int, emit: ExprEmitter, pool:
                  pool.add(rule.name), shadow=rule.shadow, why="why" if emit.tables.explain else None)
     if rule.stop:
         w.line("return None")
-    w.depth = 1
-    w.line("except Exception as exc:")
-    w.line(f"    rule_failed({index}, exc, ev)")
+    w.caught(f"rule_failed({index}, exc, ev)")

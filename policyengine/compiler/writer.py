@@ -21,6 +21,13 @@ class CodeWriter:
     def dedent(self) -> None:
         self.depth -= 1
 
+    def caught(self, report: str) -> None:
+        """The end of a handler step's `try` (opened at depth 1): what the step raised goes to
+        `report` (`rule_failed` or `aggregate_failed` with the step's index), and the next step runs."""
+        self.depth = 1
+        self.line("except Exception as exc:")
+        self.line(f"    {report}")
+
     def source(self) -> str:
         return "\n".join(self.lines) + "\n"
 
