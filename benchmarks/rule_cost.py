@@ -20,7 +20,8 @@ import re
 import statistics
 import time
 
-from policyengine.cli.eval_cmd import jsonl_writer, quiet_collector, restore_collector
+from policyengine.cli.collector import quiet_collector, restore_collector
+from policyengine.cli.writers import jsonl_writer
 from policyengine.compiler.program import CompiledProgram, compile_program
 from policyengine.events.decode import EventDecoder
 from policyengine.loader import load_paths

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from policyengine.cli.eval_cmd import jsonl_writer
+from policyengine.cli.writers import jsonl_writer
 from policyengine.compiler import compile_program
 from policyengine.events.decode import EventDecoder
 from policyengine.loader import load_text

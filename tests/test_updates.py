@@ -194,7 +194,7 @@ def test_a_handler_with_one_every_event_update_is_not_batched():
 def _pack_output(log: str) -> bytes:
     import io
 
-    from policyengine.cli.eval_cmd import jsonl_writer
+    from policyengine.cli.writers import jsonl_writer
     from policyengine.events.decode import EventDecoder
     from policyengine.logs import open_log
     from policyengine.replay import ReplayStats, replay

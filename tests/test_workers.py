@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from policyengine.cli import eval_cmd
-from policyengine.cli.eval_cmd import AUTO_MIN_BYTES, auto_workers
+from policyengine.cli.workers_option import AUTO_MIN_BYTES, auto_workers
 from policyengine.cli.main import main
 from policyengine.compiler.partition import blocker, blockers
 from policyengine.loader import load_text
@@ -307,7 +307,7 @@ def _eval_in_process(capsys, *args: str) -> tuple[int, int]:
 def test_auto_splits_a_long_log_among_the_cores_with_one_workers_decisions(long_log, mixed_log, tmp_path,
                                                                            monkeypatch, capsys):
     # Two cores whatever this machine has: on one core, auto's one worker would look like no split.
-    monkeypatch.setattr(eval_cmd, "_cores", lambda: 2)
+    monkeypatch.setattr(eval_cmd, "cores", lambda: 2)
     policy = ("--policy", "policies/examples/ads.policy", "--policy", "policies/examples/streak.policy")
     one = run_cli("eval", *policy, str(long_log))
     assert one.returncode == 0 and one.stdout.count(b"\n") > 100 and _summary_workers(one.stderr) == 1
@@ -340,7 +340,7 @@ def test_auto_counts_the_cores_this_process_may_run_on(long_log):
 def test_auto_reads_a_gzipped_logs_size_from_its_trailer(long_log, tmp_path, monkeypatch, capsys):
     # 60 000 generated events compress to well under 8 MiB; their lines are past it
     import gzip
-    monkeypatch.setattr(eval_cmd, "_cores", lambda: 2)
+    monkeypatch.setattr(eval_cmd, "cores", lambda: 2)
     packed = tmp_path / "long.jsonl.gz"
     packed.write_bytes(gzip.compress(long_log.read_bytes()))
     assert packed.stat().st_size < AUTO_MIN_BYTES <= long_log.stat().st_size

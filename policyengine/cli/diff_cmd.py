@@ -29,7 +29,8 @@ from typing import NamedTuple
 import orjson
 
 from policyengine.cli import exits
-from policyengine.cli.eval_cmd import jsonl_writer, quiet_collector, restore_collector
+from policyengine.cli.collector import quiet_collector, restore_collector
+from policyengine.cli.writers import jsonl_writer
 from policyengine.cli.reporting import print_diagnostics, printable, usage_error
 from policyengine.cli.unchanged import key_of, unchanged_out
 from policyengine.compiler import compile_program

@@ -2,22 +2,23 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import time
 
 
 from policyengine.cli import exits
-from policyengine.cli.reporting import print_diagnostics, printable, silence_stdout, usage_error
+from policyengine.cli.collector import quiet_collector, restore_collector
+from policyengine.cli.reporting import print_diagnostics, silence_stdout, usage_error
 from policyengine.cli.summary import Progress, summary_text
+from policyengine.cli.workers_option import (AUTO, AUTO_MIN_BYTES, auto_workers, cores, files_for, logs_bytes,
+                                             usable_workers, why_one_worker, worker_count)
+from policyengine.cli.writers import Output, OutputError, jsonl_writer, text_writer
 from policyengine.compiler.cache import load_compiled
-from policyengine.compiler.partition import blockers
 from policyengine.events.decode import EventDecoder
 from policyengine.events.timestamps import TimestampError, parse_ts
 from policyengine.loader import PolicyPathError
 from policyengine.logs import LogOpenError, check_readable, open_log
-from policyengine.output.decisions import dump_lines
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.evaluator import Evaluator
 
@@ -59,7 +60,7 @@ def add_parser(sub) -> None:
     p.add_argument("--report", metavar="FILE.html",
                    help="also write a self-contained HTML report: decisions over time by rule and action, the most "
                         "affected members and channels, messages, active and new members, retention per day")
-    p.add_argument("--workers", type=_worker_count, default=1, metavar="N|auto",
+    p.add_argument("--workers", type=worker_count, default=1, metavar="N|auto",
                    help="split members across N processes (1 to 256) when every rule's state belongs to the "
                         "event's member (otherwise says why and uses one); decisions are the same, in the same "
                         "order. auto: one "
@@ -95,10 +96,10 @@ def run(args) -> int:
         usage_error(clash)
         return exits.USAGE
     if args.workers == AUTO:
-        workers = auto_workers(_cores(), _logs_bytes(args.logs), _why_one_worker(args, loaded.program) is None)
+        workers = auto_workers(cores(), logs_bytes(args.logs), why_one_worker(args, loaded.program) is None)
     else:
-        workers = _usable_workers(args, loaded.program) if args.workers > 1 else 1
-    if workers > 1 and (short := _files_for(workers)) is not None:
+        workers = usable_workers(args, loaded.program) if args.workers > 1 else 1
+    if workers > 1 and (short := files_for(workers)) is not None:
         usage_error(short)
         return exits.USAGE
     session = None
@@ -131,7 +132,7 @@ def run(args) -> int:
             out = session.open_output(args.out)
         else:
             out = open(args.out, "wb") if args.out else sys.stdout.buffer
-        out = _Output(out, args.out or "standard output")
+        out = Output(out, args.out or "standard output")
     except OSError as err:
         usage_error(f"{args.out}: cannot write: {err.strerror}")
         return exits.USAGE
@@ -140,7 +141,7 @@ def run(args) -> int:
     except OSError as err:
         usage_error(f"{args.profile_out}: cannot write: {err.strerror}")
         return exits.USAGE
-    emit = jsonl_writer(out) if args.format == "jsonl" else _text_writer(out)
+    emit = jsonl_writer(out) if args.format == "jsonl" else text_writer(out)
     written = emit               # what workers' merged decisions go to: each worker counted its own for a report
     if args.report:
         from policyengine.report.collect import ReportData
@@ -263,21 +264,6 @@ def run(args) -> int:
     return status
 
 
-AUTO = 0                       # --workers auto
-# Below this much log, workers save too little to bother (forking, the parent's sample of the log
-# and the merge cost ~0.03 s). Measured on two cores: the reference policies, cheap rules, break
-# even near 100 000 lines (16 MB; 0.94x at 8 MB, 10 ms lost), per-member spam rules gain 1.5x by
-# 30 000 (5 MB). A size where the first lose little and the second gain most of their share.
-AUTO_MIN_BYTES = 8 << 20
-
-
-# The parent merges the workers' spools in one C call that takes at most 256 (output/_decisions.c:
-# MOST_SPOOLS); 300 workers were an internal error, and each is a process: past the cores, none pays.
-MOST_WORKERS = 256
-FILES_A_WORKER = 4              # its pipes, its spool and log while the parent merges: 3 measured, one spare
-FILES_BESIDE = 64               # the parent's own: logs, outputs, the interpreter's
-
-
 def _overwritten_input(args, policy_files) -> str | None:
     """Why a file to write is one read or written otherwise, or None. `--out log.jsonl log.jsonl`
     emptied the log before a line was read, and exited 0 having evaluated nothing."""
@@ -297,38 +283,6 @@ def _overwritten_input(args, policy_files) -> str | None:
     return None
 
 
-def _worker_count(text: str) -> int:
-    if text == "auto":
-        return AUTO
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= MOST_WORKERS:
-        raise argparse.ArgumentTypeError(f"give 1 to {MOST_WORKERS}, or auto")
-    return n
-
-
-def _files_for(workers: int) -> str | None:
-    """Room for `workers` processes' open files: the soft limit raised toward the hard one where it
-    is short (as servers do), or why it cannot be (100 workers under `ulimit -n 256` ran out of
-    file descriptors midway, an internal error)."""
-    import resource
-    need = workers * FILES_A_WORKER + FILES_BESIDE
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= need:
-        return None
-    if hard == resource.RLIM_INFINITY or hard >= need:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
-            return None
-        except (ValueError, OSError):
-            pass
-    return (f"--workers {workers}: {workers} worker processes need about {need} open files and this process may "
-            f"open {hard if hard != resource.RLIM_INFINITY else soft}; give fewer workers, or raise the limit "
-            f"(ulimit -n)")
-
-
 def _at_least(least: float, kind=int, most: float = float("inf"), most_said: str = ""):
     """An argparse type: a number of `kind` from `least` to `most` (`most_said` in words)."""
     def parse(text: str):
@@ -341,140 +295,3 @@ def _at_least(least: float, kind=int, most: float = float("inf"), most_said: str
                                              else f"give {least} to {most_said or most}")
         return value
     return parse
-
-
-def auto_workers(cores: int, log_bytes: int | None, splittable: bool) -> int:
-    """`--workers auto`: every core this process may use, when the run can be split and its logs
-    (`log_bytes`, None when a size is unknown beforehand: standard input) are long enough for the
-    split to pay; otherwise one."""
-    if not splittable or log_bytes is None or log_bytes < AUTO_MIN_BYTES:
-        return 1
-    return max(1, cores)
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))          # what this process may run on (containers, taskset)
-    except AttributeError:                           # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _logs_bytes(logs: list[str]) -> int | None:
-    """The bytes of lines the logs hold, or None where that cannot be known beforehand (`-`)."""
-    try:
-        return sum(_log_bytes(name) for name in logs)
-    except (OSError, ValueError):                    # `-`, or a log gone since check_readable
-        return None
-
-
-def _log_bytes(name: str) -> int:
-    """A log file's size; a .gz log's as its gzip trailer gives it (the uncompressed size modulo
-    4 GiB, of its last member: a log of several members, or past 4 GiB, reads as less, never as
-    more than its lines), or the compressed size where that is larger."""
-    size = os.path.getsize(name)
-    if name.endswith(".gz") and size >= 18:          # the smallest gzip file: header and trailer
-        with open(name, "rb") as f:
-            f.seek(-4, os.SEEK_END)
-            size = max(size, int.from_bytes(f.read(4), "little"))
-    return size
-
-
-def _why_one_worker(args, program) -> str | None:
-    """Why this run cannot be split among workers, or None."""
-    if "-" in args.logs:
-        return "standard input can be read only once"
-    if args.state:
-        return "--state keeps one state file"
-    if args.profile:
-        return "--profile times each rule in one process"
-    found = blockers(program)
-    if found:
-        first = found[0].what + (f" ({found[0].where})" if found[0].where else "")
-        more = len(found) - 1
-        return first + (f"; {more} more construct{'s' if more != 1 else ''} keep{'' if more != 1 else 's'} state "
-                        "across members: `policyengine check --workers` lists them all" if more else "")
-    return None
-
-
-def _usable_workers(args, program) -> int:
-    """`--workers N` when the run allows it; otherwise 1, and a note saying why."""
-    why = _why_one_worker(args, program)
-    if why is not None:
-        sys.stderr.write(f"note: --workers {args.workers}: running on one worker: {why}\n")
-        return 1
-    return args.workers
-
-
-class OutputError(Exception):
-    """The decisions could not be written: a full disk, a file taken away. Said as such (exit 3), not
-    as a bug: `--out /dev/full` was an internal error."""
-
-
-class _Output:
-    """The decisions' file or standard output, its write errors said as OutputError."""
-    __slots__ = ("raw", "name")
-
-    def __init__(self, raw, name: str):
-        self.raw, self.name = raw, name
-
-    def _said(self, call, *args):
-        try:
-            return call(*args)
-        except BrokenPipeError:
-            raise
-        except OSError as err:
-            raise OutputError(f"{self.name}: cannot write the decisions: {err.strerror or err}") from None
-
-    def write(self, data) -> int:
-        return self._said(self.raw.write, data)
-
-    def flush(self) -> None:
-        self._said(self.raw.flush)
-
-    def close(self) -> None:
-        self._said(self.raw.close)
-
-
-def jsonl_writer(out):
-    write = out.write
-
-    def emit(decision: dict) -> None:
-        write(dump_lines((decision,)))
-
-    # replay hands on a stretch of decisions at a time: one call and one write for them all, not
-    # one each (the community pack decides on six events in ten).
-    def many(decisions: list[dict]) -> None:
-        write(dump_lines(decisions))
-    many.takes_records = True           # decision records as they are (output/decisions.py)
-    emit.many = many
-    return emit
-
-
-_TEXT_FIELDS = ("message_id", "duration_s", "message", "role", "badge", "points", "title", "label", "channel", "to")
-
-
-def _text_writer(out):
-    def emit(d: dict) -> None:
-        subject = f"user={d['user']}" if "user" in d else f"channel={d.get('channel', '-')}"
-        extras = " ".join(f"{k}={d[k]}" for k in _TEXT_FIELDS if k in d and not (k == "channel" and "user" not in d))
-        reason = f"  # {d['reason']}" if "reason" in d else ""
-        line = f"{d['ts']}  {d['policy']}/{d['rule']}  {d['action']:<12} {subject} {extras}".rstrip() + reason
-        out.write(printable(line).encode() + b"\n")     # one line a decision, whatever a name holds
-    return emit
-
-
-def quiet_collector() -> tuple:
-    """Evaluation makes no reference cycles of its own, only state that lives until the run ends
-    (windows, ledgers, members); the cycle collector walked it again and again (2 % of the
-    community pack's instructions an event on 20 000 events, more as state grows). What start-up built is
-    frozen out of its sight, and it runs a fiftieth as often. Only `eval` and `diff` do this, for
-    their run: a bot that embeds the engine keeps its own collector settings. Returns what to restore."""
-    saved = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(35_000, 20, 20)
-    return saved
-
-
-def restore_collector(saved) -> None:
-    gc.set_threshold(*saved)
-    gc.unfreeze()
