@@ -13,7 +13,7 @@ from policyengine.cli.reporting import print_diagnostics, silence_stdout, usage_
 from policyengine.cli.summary import Progress, summary_text
 from policyengine.cli.workers_option import (AUTO, AUTO_MIN_BYTES, auto_workers, cores, files_for, logs_bytes,
                                              usable_workers, why_one_worker, worker_count)
-from policyengine.cli.writers import Output, OutputError, jsonl_writer, text_writer
+from policyengine.cli.writers import Output, OutputError, jsonl_writer, observed, text_writer
 from policyengine.compiler.cache import load_compiled
 from policyengine.events.decode import EventDecoder
 from policyengine.events.timestamps import TimestampError, parse_ts
@@ -148,17 +148,7 @@ def run(args) -> int:
         from policyengine.report.html import render as render_report
     report_data = ReportData() if args.report else None
     if report_data is not None:
-        write_decision, write_many = emit, getattr(emit, "many", None)
-
-        def emit(decision: dict) -> None:
-            report_data.observe_decision(decision)
-            write_decision(decision)
-        if write_many is not None:       # a stretch at a time, records as the writer takes them
-            def many(decisions: list) -> None:
-                report_data.observe_decisions(decisions)
-                write_many(decisions)
-            many.takes_records = getattr(write_many, "takes_records", False)
-            emit.many = many
+        emit = observed(emit, report_data)
     stats = ReplayStats()
     summary = None               # the workers' report, merged
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())

@@ -1,5 +1,5 @@
-"""Where `eval`'s and `diff`'s decisions go: the output, its write errors said as such, and each
-decision as a JSON line or a line of text."""
+"""Where `eval`'s and `diff`'s decisions go: the output, its write errors said as such, each
+decision as a JSON line or a line of text, and counted by `--report` on its way."""
 from __future__ import annotations
 
 from policyengine.cli.reporting import printable
@@ -61,3 +61,20 @@ def text_writer(out):
         line = f"{d['ts']}  {d['policy']}/{d['rule']}  {d['action']:<12} {subject} {extras}".rstrip() + reason
         out.write(printable(line).encode() + b"\n")     # one line a decision, whatever a name holds
     return emit
+
+
+def observed(emit, report):
+    """`emit` with each decision counted by `report` (--report's ReportData) before it is written; a
+    stretch at a time where `emit` takes stretches, as records where it takes records."""
+    write_decision, write_many = emit, getattr(emit, "many", None)
+
+    def observing(decision: dict) -> None:
+        report.observe_decision(decision)
+        write_decision(decision)
+    if write_many is not None:
+        def many(decisions: list) -> None:
+            report.observe_decisions(decisions)
+            write_many(decisions)
+        many.takes_records = getattr(write_many, "takes_records", False)
+        observing.many = many
+    return observing
