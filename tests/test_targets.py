@@ -126,9 +126,22 @@ def test_the_ceiling_of_two_workers_is_one_worker_against_the_slower_share_alone
     monkeypatch.setattr(targets, "eval_run", lambda log, policies, workers: (alone[log], b""))
     # and with the scan of every line once, 0.4 s shared by the two: 4.5 / (2.5 + 0.2) = 1.67×
     monkeypatch.setattr(targets, "scan_seconds", lambda log, policies: 0.4)
-    said = targets.ceiling(tmp_path / "log.jsonl", [], 4.5)
+    said, bound = targets.ceiling(tmp_path / "log.jsonl", [], 4.5)
     assert said == ("; each share's lines alone 2.00 s and 2.50 s: at most 1.80×; with the scan of every line "
                     "once (0.40 s), which the two share, at most 1.67×")
+    assert abs(bound - 4.5 / 2.7) < 1e-12
+
+
+def test_a_near_linear_row_under_its_bound_is_said_out_of_reach():
+    # 1.4× measured against 1.8× asked: out of reach where no route could give 1.8× (bound 1.71×),
+    # merely not met where one could (1.87×); a row that was met stays met whatever the bound.
+    row = ratio_row("two workers", 1.8, [1.4], [1.0], "1.0 s")
+    assert row[3] == "NOT MET"
+    said = targets.within_reach(row, 1.71, 1.8)
+    assert said[:3] == row[:3] and said[3] == "NOT MET, and out of reach: no route over this log gives more than 1.71×"
+    assert targets.within_reach(row, 1.87, 1.8) == row
+    met = ratio_row("two workers", 1.8, [1.9], [1.0], "1.0 s")
+    assert met[3] == "met" and targets.within_reach(met, 1.5, 1.8) == met
 
 
 def test_the_scan_bound_times_the_route_scan_over_every_line_once(monkeypatch, tmp_path):
