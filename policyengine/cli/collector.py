@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 
+
 def quiet_collector() -> tuple:
     """Evaluation makes no reference cycles of its own, only state that lives until the run ends
     (windows, ledgers, members); the cycle collector walked it again and again (2 % of the

@@ -24,6 +24,7 @@ FILES_BESIDE = 64               # the parent's own: logs, outputs, the interpret
 
 
 def worker_count(text: str) -> int:
+    """`--workers`'s value as argparse reads it: 1 to MOST_WORKERS, or AUTO for `auto`."""
     if text == "auto":
         return AUTO
     try:

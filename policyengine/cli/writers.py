@@ -5,6 +5,7 @@ from __future__ import annotations
 from policyengine.cli.reporting import printable
 from policyengine.output.decisions import dump_lines
 
+
 class OutputError(Exception):
     """The decisions could not be written: a full disk, a file taken away. Said as such (exit 3), not
     as a bug: `--out /dev/full` was an internal error."""

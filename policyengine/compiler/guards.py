@@ -50,7 +50,7 @@ GROUP = 8
 
 
 def grouped(w: CodeWriter, steps: list, field: tuple, run_words: set, emit: ExprEmitter,
-             lap: str | None = None) -> None:
+            lap: str | None = None) -> None:
     """A guarded run's steps, each GROUP of a long run under its own words' test (but where they
     are all the run's words, which its guard has just found): a text that holds one of the run's
     words (an ad's, where one of 100 rules is about ads) would otherwise test every step's word —

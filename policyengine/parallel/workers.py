@@ -25,6 +25,7 @@ from policyengine.parallel.share import GONE, PEER_GONE, BoardOverlap, PeerGone,
 from policyengine.replay import ReplayStats, StrictStop, replay
 from policyengine.runtime.helpers import RouteDiverged
 
+
 class Job(msgspec.Struct):
     compiled: CompiledProgram
     logs: list[str]
