@@ -235,12 +235,14 @@ def value_of(kind: int, member: int):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["set", "set", "del", "pop", "clear"]), st.integers(0, 1),
+@given(st.lists(st.tuples(st.sampled_from(["set", "set", "count", "del", "pop", "clear"]), st.integers(0, 1),
                           st.integers(0, 299), st.integers(0, 7)), max_size=400))
 def test_a_column_lists_what_it_holds_however_many_rows_lie_between(ops):
-    # Members over 300 rows (a column's `present` bits: words of 64, grown as rows come), set, deleted
-    # and popped anywhere; the oracle is a dict of each column, listed in the order the index first
-    # met each key (a row is never given back).
+    # Members over 300 rows (a column's `present` bits: words of 64, grown as rows come), set,
+    # counted up (an int replaced where it lies: _windows.count_up), deleted and popped anywhere; the
+    # oracle is a dict of each column, counted up by helpers.python_count_up, listed in the order
+    # the index first met each key (a row is never given back).
+    from policyengine.runtime import _windows, helpers
     index = MemberIndex()
     columns, dicts, met = [Column(index), Column(index)], [{}, {}], {}
     for op, which, member, kind in ops:
@@ -249,6 +251,10 @@ def test_a_column_lists_what_it_holds_however_many_rows_lie_between(ops):
         if op == "set":
             met.setdefault(key, len(met))
             column[key] = table[key] = value_of(kind, member)
+        elif op == "count":
+            if type(table.get(key, 0)) is int:          # what a count holds (a row's list would raise)
+                met.setdefault(key, len(met))
+                assert _windows.count_up(column, key) == helpers.python_count_up(table, key)
         elif op == "clear":
             column.clear()
             table.clear()

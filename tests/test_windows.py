@@ -267,6 +267,11 @@ def test_an_all_time_count_counts_up_as_python_does():
         assert type(got["b"]) is int and dict(table.items()) == {**got, "new": 2}
         py: dict = dict(start)
         assert [helpers.python_count_up(py, key) for key in start] == list(got.values())
+    # A column keyed by 1-tuples (a count `by user`, stored by the member inside the key): counted
+    # where the member's row lies, as in a dict of 1-tuples.
+    wrapped = Column(MemberIndex(), True)
+    assert [_windows.count_up(wrapped, ("m",)) for _ in range(3)] == [1, 2, 3]
+    assert wrapped.items() == [(("m",), 3)] and len(wrapped) == 1
     assert helpers.count_up is _windows.count_up
 
 
