@@ -143,19 +143,6 @@ static inline PyObject *column_get(Column *c, PyObject *key) {
     return column_get_member(c, key);
 }
 
-/* The slot holding the key's value in the column, or NULL where it holds none (an exception set
- * only on failure). An int put there over an int needs none of column_set's bookkeeping: the row
- * stays present, and its `traced` bit stays clear (neither is left in the collector's sight). */
-static inline PyObject **column_value_slot(Column *c, PyObject *key) {
-    if (c->unwrap) {
-        if (!PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != 1) return NULL;
-        key = PyTuple_GET_ITEM(key, 0);
-    }
-    Py_ssize_t row = columns_row_of(c->index, key);
-    if (row < 0 || row >= c->room || c->values[row] == NULL) return NULL;
-    return &c->values[row];
-}
-
 /* Implemented in _columns.c and reached through these pointers, which the module using this
  * header fills from the `_columns` capsule at import. */
 typedef struct {
