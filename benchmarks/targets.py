@@ -41,7 +41,7 @@ from benchmarks import rule_scaling, scale
 from benchmarks.loggen import generate
 from benchmarks.neighbour import NoNeighbour, neighbour
 from benchmarks.throughput import REFERENCE, ROOT, decided, hand_written, write_log
-from benchmarks.workers import run as eval_run, scan_seconds, share_logs
+from benchmarks.workers import at_most, run as eval_run, scan_seconds, share_logs
 
 PACK = [str(ROOT / "policies/community")]
 PER_MEMBER = [str(ROOT / "benchmarks/policies/per_member.policy")]
@@ -127,8 +127,8 @@ def ceiling(log: Path, policies: list[str], one: float) -> tuple[str, float]:
         parts = share_logs(log, policies, Path(folder))
         alone = [eval_run(part, policies, 1)[0] for part in parts]
     scan = scan_seconds(log, policies)
-    bound = one / (max(alone) + scan / 2)
-    return (f"; each share's lines alone {alone[0]:.2f} s and {alone[1]:.2f} s: at most {one / max(alone):.2f}×; "
+    most, bound = at_most(one, alone, scan)
+    return (f"; each share's lines alone {alone[0]:.2f} s and {alone[1]:.2f} s: at most {most:.2f}×; "
             f"with the scan of every line once ({scan:.2f} s), which the two share, at most {bound:.2f}×", bound)
 
 

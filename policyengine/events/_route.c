@@ -205,8 +205,8 @@ static int read_layout(PyObject *spec, Layout *layout) {
  * workers scan a chunk at the same time, and one waits for the other only when the other is a
  * whole chunk behind (one line at a time, they took turns: twice one worker's time). A worker
  * about to write a slot of the ring waits until every other has routed the line the slot held:
- * the ring holds more than four chunks (parallel/workers.py, _ring_lines: two million lines), which is more than
- * any worker gets ahead (read_routing says why).
+ * the ring holds more than four chunks (parallel/workers.py, _ring_lines: two million lines),
+ * which is more than any worker gets ahead (read_routing says why).
  * scan_ahead makes the first pass of the next chunk before the rules run on this one, so a
  * worker waits only for one more than a chunk behind. A worker that
  * leaves (done, stopped, failed) says so (`gone`), and the others scan its blocks themselves. */
