@@ -239,7 +239,7 @@ def value_of(kind: int, member: int):
                           st.integers(0, 299), st.integers(0, 7)), max_size=400))
 def test_a_column_lists_what_it_holds_however_many_rows_lie_between(ops):
     # Members over 300 rows (a column's `present` bits: words of 64, grown as rows come), set,
-    # counted up (an int replaced where it lies: _windows.count_up), deleted and popped anywhere; the
+    # counted up (_windows.count_up, as a count's update stores its int), deleted and popped anywhere; the
     # oracle is a dict of each column, counted up by helpers.python_count_up, listed in the order
     # the index first met each key (a row is never given back).
     from policyengine.runtime import _windows, helpers
