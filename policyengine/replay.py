@@ -80,7 +80,8 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     decode_record = None
     if records and evaluator.record_handlers is not None:
         decode_record, process_record = record_decoder(evaluator.compiled.record), evaluator.process_record
-        decode_timed = timed_record_decoder(evaluator.compiled.record)
+        # observed, the decoder notes where the report's fields lay (events/_noted.h)
+        decode_timed = timed_record_decoder(evaluator.compiled.record, noting=observer is not None)
         if observer is not None:
             decode_timed = observed_timed(decode_timed, observer)
     # The list holds only issues not yet reported while this runs, so the record loop tests it for
@@ -247,10 +248,12 @@ def observed_timed(decode_timed, observer):
     shares' times, lines every worker judges) are handed on without a time and not observed here;
     one_line observes a judged line only in the worker whose member it is. So every event
     evaluated is observed once, before its decisions, as on the dict path. The same in C where the observer has it (`observing`:
-    report/_observe.c)."""
+    report/_observe.c), where a C record decoder made `noting` hands it where the line's fields
+    lay, so that the line is not scanned again."""
     observing = getattr(observer, "observing", None)
     if observing is not None:
-        return observing(decode_timed, (LATE, DUE))
+        noted = getattr(getattr(decode_timed, "__self__", None), "noted", None)
+        return observing(decode_timed, (LATE, DUE), noted() if noted is not None else None)
     observe_line = observer.observe_line
 
     def decode(line, clock):

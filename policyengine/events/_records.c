@@ -19,6 +19,7 @@
 #include "_json_scan.h" /* Cursor, the scans, Layout and field_of; rfc3339_us, text_us, utf8_valid */
 #include <structmember.h>  /* PyMemberDef: where a record type keeps each field */
 #include "_clock.h"        /* Clock: the record loop's watermark and next due time */
+#include "_noted.h"        /* Noted: where the report's four fields lay (a decoder made `noting`) */
 
 #define MAX_NAMES 64
 #define SMALL 256        /* an escaped string up to this long is unescaped on the stack */
@@ -65,6 +66,13 @@ typedef struct {
      * line), instead of making a new one and freeing the old (~550 instructions a line). */
     Py_ssize_t offset[MAX_FIELDS];
     int refillable;
+    /* With `noting`, where the last line's type, user, channel and id lay (_noted.h): note_of[i]
+     * is layout field i's place among them, or -1. A channel no rule reads is a layout field of
+     * its own after the record's (`nargs` and on), skipped as any key no rule reads is. */
+    int noting;
+    signed char note_of[MAX_FIELDS];
+    Noted noted;
+    PyObject *channel_key;   /* the noted-only field's name, which the layout points into */
 } RecordDecoder;
 
 static inline int all_ascii(const char *s, Py_ssize_t n) {
@@ -236,7 +244,7 @@ typedef struct {
 } LineFacts;
 
 /* The ASCII name [v, v + n) as a str, the one kept in its slot when it is that name. */
-static PyObject *kept_name(RecordDecoder *self, const unsigned char *v, Py_ssize_t n) {
+static inline __attribute__((always_inline)) PyObject *kept_name(RecordDecoder *self, const unsigned char *v, Py_ssize_t n) {
     uint32_t h = 2166136261u;                              /* FNV-1a */
     for (Py_ssize_t i = 0; i < n; i++) h = (h ^ v[i]) * 16777619u;
     size_t at = (h ^ h >> 16) & (KEPT_SLOTS - 1);
@@ -262,7 +270,7 @@ static PyObject *kept_name(RecordDecoder *self, const unsigned char *v, Py_ssize
 }
 
 /* A string value at *p (its opening quote) as str: 1; not one the scan takes: 0; -1 on error. */
-static int read_string(RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
+static inline __attribute__((always_inline)) int read_string(RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
                        PyObject **out, LineFacts *facts) {
     unsigned high = 0;
     const unsigned char *v = *p + 1, *e = ascii_run(v, end, facts->start, &high);
@@ -298,7 +306,7 @@ static int read_string(RecordDecoder *self, const Field *f, const unsigned char 
 
 /* An integer of at most INT64_DIGITS digits at *p: 1; anything else (a fraction, an exponent, a
  * longer one, not a number): 0, and msgspec decides. */
-static int read_integer(const unsigned char **p, const unsigned char *end, PyObject **out) {
+static inline __attribute__((always_inline)) int read_integer(const unsigned char **p, const unsigned char *end, PyObject **out) {
     Cursor c = {*p, end};
     int fits;
     if (!scan_number(&c, &fits)) return 0;
@@ -326,7 +334,7 @@ static int read_word(const unsigned char **p, const unsigned char *end, const ch
 }
 
 /* A record field's value at *p, as its kind takes it: 1 (*out a new reference), 0, or -1 on error. */
-static int read_field(RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
+static inline __attribute__((always_inline)) int read_field(RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
                       PyObject **out, LineFacts *facts) {
     unsigned char first = *p < end ? **p : 0;
     int kind = f->kind;
@@ -345,8 +353,9 @@ static int read_field(RecordDecoder *self, const Field *f, const unsigned char *
 }
 
 /* The record of the line, or NULL: with an exception on error, without one when msgspec decides. */
-static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssize_t n, LineFacts *facts,
-                             PyObject *into) {
+static inline __attribute__((always_inline)) PyObject *scan_record_as(RecordDecoder *self, const unsigned char *s,
+                                                                      Py_ssize_t n, LineFacts *facts, PyObject *into,
+                                                                      const int noting) {
     const Layout *layout = &self->layout;
     PyObject *args[MAX_FIELDS], *record = NULL;
     int nargs = self->nargs;
@@ -354,6 +363,7 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
     const unsigned char *p = s, *end = s + n;
     uint64_t seen = 0;
     facts->start = s;
+    if (noting) self->noted = (Noted){NULL, {{NOTED_ABSENT}, {NOTED_ABSENT}, {NOTED_ABSENT}, {NOTED_ABSENT}}};
     SKIP_WS(p, end);
     if (p >= end || *p != '{') return NULL;
     p++;
@@ -380,14 +390,16 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
             p++;
         }
         SKIP_WS(p, end);
-        if (f >= 0) {
+        if (f >= 0 && (!noting || f < nargs)) {
             const Field *field = &layout->fields[f];
             if (seen & (1ULL << f)) goto done;
             seen |= 1ULL << f;
+            const unsigned char *v = p;
             int r = read_field(self, field, &p, end, &args[field->position], facts);
             if (r <= 0) goto done;
+            if (noting && self->note_of[f] >= 0) self->noted.value[self->note_of[f]] = noted_value(v, p);
         } else {
-            const unsigned char *e;
+            const unsigned char *e, *v = p;
             if (p < end && *p == '"' && (e = ascii_run(p + 1, end, s, &high)) < end && *e == '"') {
                 p = e + 1;                                 /* the common value: a plain string */
                 if (high) facts->unchecked = 1;
@@ -398,6 +410,8 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
                 p = c.p;
                 if (!facts->unchecked && !all_ascii((const char *)start, p - start)) facts->unchecked = 1;
             }
+            /* a noted-only field: the last one, as orjson keeps it */
+            if (noting && f >= 0) self->noted.value[self->note_of[f]] = noted_value(v, p);
         }
         SKIP_WS(p, end);
         if (p >= end) goto done;
@@ -409,6 +423,7 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
     p++;
     SKIP_WS(p, end);
     if (p != end || (seen & layout->required) != layout->required) goto done;
+    if (noting) self->noted.line = s;
     for (int i = 0; i < nargs; i++) {
         if (args[i] == NULL) {
             Py_INCREF(Py_None);
@@ -430,6 +445,11 @@ static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssi
 done:
     for (int i = 0; i < nargs; i++) Py_XDECREF(args[i]);
     return record;
+}
+
+static PyObject *scan_record(RecordDecoder *self, const unsigned char *s, Py_ssize_t n, LineFacts *facts,
+                             PyObject *into) {
+    return self->noting ? scan_record_as(self, s, n, facts, into, 1) : scan_record_as(self, s, n, facts, into, 0);
 }
 
 static PyObject *RecordDecoder_scan(RecordDecoder *self, PyObject *line) {
@@ -477,6 +497,7 @@ static PyObject *RecordDecoder_decode_timed(RecordDecoder *self, PyObject *const
     PyObject *line = args[0];
     Clock *clock = nargs == 2 ? (Clock *)args[1] : NULL;
     LineFacts facts = {0, 0, 0, 0};
+    self->noted.line = NULL;                         /* noted again only by a scan that takes the line */
     if (clock != NULL && clock->scanned != NULL) {
         if (clock->scanned == line) facts = (LineFacts){clock->scanned_us, 1, 0, 1};
         clock->scanned = NULL;
@@ -628,11 +649,77 @@ static int find_offsets(RecordDecoder *self) {
     return 0;
 }
 
+/* With `noting`: each of the report's four fields found among the layout's, and a channel no rule
+ * reads added after them as a field of its own (`nargs` and on: noted, never stored). 0, or -1. */
+static int read_noted(RecordDecoder *self) {
+    static const char *noted_names[NOTED_FIELDS] = {"type", "user", "channel", "id"};
+    Layout *layout = &self->layout;
+    int channel = -1;
+    self->noting = 1;
+    for (int i = 0; i < layout->nfields; i++) {
+        self->note_of[i] = -1;
+        for (int k = 0; k < NOTED_FIELDS; k++)
+            if (layout->fields[i].len == (Py_ssize_t)strlen(noted_names[k])
+                && memcmp(layout->fields[i].name, noted_names[k], layout->fields[i].len) == 0)
+                self->note_of[i] = (signed char)k;
+        if (self->note_of[i] == NOTED_CHANNEL) channel = i;
+    }
+    if (channel >= 0) return 0;
+    if (layout->nfields >= MAX_FIELDS) {                /* every line to msgspec: nothing noted */
+        self->nargs = 0;
+        return 0;
+    }
+    if ((self->channel_key = PyBytes_FromString("channel")) == NULL) return -1;
+    int i = layout->nfields++;
+    layout_name(layout, i, self->channel_key);
+    layout->fields[i].kind = K_RAW;
+    layout->fields[i].position = -1;
+    self->note_of[i] = NOTED_CHANNEL;
+    return 0;
+}
+
+static void noted_release(PyObject *capsule) {
+    Py_XDECREF(PyCapsule_GetContext(capsule));
+}
+
+static PyObject *RecordDecoder_noted(RecordDecoder *self, PyObject *Py_UNUSED(ignored)) {
+    if (!self->noting) Py_RETURN_NONE;
+    /* The capsule points into the decoder, and holds it. */
+    PyObject *capsule = PyCapsule_New(&self->noted, NOTED_CAPSULE, noted_release);
+    if (capsule == NULL) return NULL;
+    if (PyCapsule_SetContext(capsule, Py_NewRef(self)) < 0) {
+        Py_DECREF(self);
+        Py_DECREF(capsule);
+        return NULL;
+    }
+    return capsule;
+}
+
+/* What the last line noted holds, for the tests: None, or for each of type, user, channel and id
+ * (what it was, its bytes) — a string's between its quotes, another value's whole, an absent one's b"". */
+static PyObject *RecordDecoder_last_noted(RecordDecoder *self, PyObject *Py_UNUSED(ignored)) {
+    if (!self->noting || self->noted.line == NULL) Py_RETURN_NONE;
+    PyObject *values = PyTuple_New(NOTED_FIELDS);
+    if (values == NULL) return NULL;
+    for (int k = 0; k < NOTED_FIELDS; k++) {
+        const NotedValue *v = &self->noted.value[k];
+        PyObject *pair = Py_BuildValue("(iy#)", v->is, v->is == NOTED_ABSENT ? "" : (const char *)v->start,
+                                       v->is == NOTED_ABSENT ? (Py_ssize_t)0 : v->len);
+        if (pair == NULL) {
+            Py_DECREF(values);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(values, k, pair);
+    }
+    return values;
+}
+
 static PyObject *RecordDecoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     PyObject *record_type, *spec, *fallback, *names;
-    static char *keywords[] = {"record_type", "fields", "fallback", "names", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO:RecordDecoder", keywords, &record_type, &spec, &fallback,
-                                     &names))
+    int noting = 0;
+    static char *keywords[] = {"record_type", "fields", "fallback", "names", "noting", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|p:RecordDecoder", keywords, &record_type, &spec, &fallback,
+                                     &names, &noting))
         return NULL;
     if (!PyCallable_Check(record_type) || !PyCallable_Check(fallback)) {
         PyErr_SetString(PyExc_TypeError, "record_type and fallback must be callable");
@@ -648,7 +735,8 @@ static PyObject *RecordDecoder_new(PyTypeObject *type, PyObject *args, PyObject 
     self->record_type = record_type;
     self->fallback = fallback;
     self->names = names;
-    if (read_spec(self, spec) < 0 || read_names(self, names) < 0 || find_offsets(self) < 0) {
+    if (read_spec(self, spec) < 0 || read_names(self, names) < 0 || find_offsets(self) < 0
+        || (noting && self->nargs > 0 && read_noted(self) < 0)) {
         Py_DECREF(self);
         return NULL;
     }
@@ -662,6 +750,7 @@ static void RecordDecoder_dealloc(RecordDecoder *self) {
     Py_XDECREF(self->record_type);
     Py_XDECREF(self->fallback);
     Py_XDECREF(self->names);
+    Py_XDECREF(self->channel_key);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -672,6 +761,12 @@ static PyMethodDef RecordDecoder_methods[] = {
      "decode_timed(line[, clock]) -> (record, its event time in microseconds or None: ask Python, or "
      "the clock says why)"},
     {"scan", (PyCFunction)RecordDecoder_scan, METH_O, "scan(line) -> the record, or None: msgspec decides"},
+    {"noted", (PyCFunction)RecordDecoder_noted, METH_NOARGS,
+     "noted() -> with noting=True, a capsule of where the last line's type, user, channel and id lay "
+     "(events/_noted.h); else None"},
+    {"last_noted", (PyCFunction)RecordDecoder_last_noted, METH_NOARGS,
+     "last_noted() -> None, or ((what, bytes) for type, user, channel and id) of the last line noted: what is "
+     "0 absent, 1 a string without escapes (its bytes), 2 another value, 3 a string with an escape"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -680,7 +775,7 @@ static PyTypeObject RecordDecoderType = {
     .tp_name = "policyengine.events._records.RecordDecoder",
     .tp_basicsize = sizeof(RecordDecoder),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "RecordDecoder(record_type, fields, fallback, names): log lines into records",
+    .tp_doc = "RecordDecoder(record_type, fields, fallback, names, noting=False): log lines into records",
     .tp_new = RecordDecoder_new,
     .tp_dealloc = (destructor)RecordDecoder_dealloc,
     .tp_methods = RecordDecoder_methods,

@@ -167,12 +167,14 @@ def _fallback(fields: tuple[RecordField, ...]):
 
 
 @lru_cache(maxsize=16)
-def _scanner(fields: tuple[RecordField, ...]):
-    """The C scan (events/_records.c) for the record type of `fields`, msgspec's decoder behind it."""
+def _scanner(fields: tuple[RecordField, ...], noting: bool = False):
+    """The C scan (events/_records.c) for the record type of `fields`, msgspec's decoder behind it;
+    `noting`: it also notes where each line's type, user, channel and id lay (`noted()`, for the
+    report: report/_observe.c)."""
     record_type = msgspec_record_decoder(fields).__self__.type
     order = record_type.__struct_fields__
     spec = tuple((f.name.encode(), SCAN_KINDS[f.kind], order.index(f.attr), _STRINGS.get(f.name, 0)) for f in fields)
-    return RecordDecoder(record_type, spec, _fallback(fields), _TYPE_NAMES)
+    return RecordDecoder(record_type, spec, _fallback(fields), _TYPE_NAMES, noting=noting)
 
 
 def record_decoder(fields: tuple[RecordField, ...]):
@@ -183,14 +185,15 @@ def record_decoder(fields: tuple[RecordField, ...]):
     return _scanner(fields).decode
 
 
-def timed_record_decoder(fields: tuple[RecordField, ...]):
+def timed_record_decoder(fields: tuple[RecordField, ...], noting: bool = False):
     """`decode(line[, clock]) → (record, time)`: the record and `event_time(record.ts, line)`
     (microseconds, or None where Python must decide) in one call; the record loop's
     (compiler/loop.py). With the loop's clock (events/clock.py) the time is also None for an event
     that came late or has timers due first, which the clock says; a time given back has moved the
-    clock's watermark to it."""
+    clock's watermark to it. `noting`: see _scanner."""
     if RecordDecoder is not None:
-        return _scanner(fields).decode_timed
+        # called as record_decoder calls it where not noting: lru_cache keys on the arguments as given
+        return (_scanner(fields, noting=True) if noting else _scanner(fields)).decode_timed
     return python_timed_decoder(_fallback(fields))   # pragma: no cover - no C compiler at install
 
 

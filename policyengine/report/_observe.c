@@ -12,6 +12,7 @@
  * numbers, the event id → channel memo as bytes, so that an event makes no object. */
 #include "../events/_json_scan.h"   /* Cursor, scan_string, skip_value, past_ws; Python.h */
 #include "../runtime/_huge.h"        /* the members' table in huge pages */
+#include "../events/_noted.h"        /* where the record scan found the four fields (Observing) */
 #include <structmember.h>
 
 #define HOUR_US 3600000000LL
@@ -416,14 +417,12 @@ static PyObject *EventCounts_observe(EventCounts *s, PyObject *const *args, Py_s
 
 /* ---- a line's four fields, scanned ------------------------------------------------------- */
 
-enum { F_TYPE, F_USER, F_CHANNEL, F_ID, FOUR };
-enum { ABSENT, TEXT, OTHER };                   /* what a field's value was */
+/* The four fields in the record scan's order (_noted.h), and what a value was: ABSENT, TEXT (a
+ * plain string) or OTHER, as the record scan notes them too. */
+enum { F_TYPE = NOTED_TYPE, F_USER = NOTED_USER, F_CHANNEL = NOTED_CHANNEL, F_ID = NOTED_ID, FOUR = NOTED_FIELDS };
+enum { ABSENT = NOTED_ABSENT, TEXT = NOTED_TEXT, OTHER = NOTED_OTHER };
 
-typedef struct {
-    int is;                                     /* ABSENT, TEXT (a plain string) or OTHER */
-    const unsigned char *start;
-    Py_ssize_t len;
-} Found;
+typedef NotedValue Found;
 
 static int field_named(const unsigned char *key, Py_ssize_t len) {
     switch (len) {
@@ -531,6 +530,61 @@ static Py_ssize_t member_number_hashed(EventCounts *s, const char *bytes, Py_ssi
     return s->members[i].number;
 }
 
+/* The event of `line` counted from its four fields found (by scan_four or the record scan): 1;
+ * 0 when the line is left to orjson (a member or an id that is not UTF-8), nothing counted; -1
+ * with an exception. */
+static int observe_found(EventCounts *s, PyObject *line, const Found found[FOUR], PyObject *ts) {
+    int kind = text_is(&found[F_TYPE], "message", 7) ? 1 : text_is(&found[F_TYPE], "join", 4) ? 2 : 0;
+    if (kind != 1 || found[F_USER].is != OTHER) {
+        /* Every string made before anything is counted, so that a failure leaves the dict path
+         * a line not counted at all. */
+        PyObject *channel = NULL;
+        Py_ssize_t number = -1;             /* the member's, for a message; -1: None's, numbered in count */
+        int made = 1;
+        const char *user = (const char *)found[F_USER].start;
+        Py_ssize_t user_len = found[F_USER].len;
+        if (kind == 1 && found[F_USER].is == TEXT) {
+            /* numbered later (settle_one), as member_number would now: its one failure but
+             * memory's, bytes that are not UTF-8 (a name once made is), said now */
+            number = LATER;
+            if (!utf8_valid((const unsigned char *)user, user_len)) {
+                PyErr_SetString(PyExc_UnicodeDecodeError, "a member that is not UTF-8");   /* to orjson, below */
+                made = 0;
+            }
+        }
+        int both = found[F_CHANNEL].is == TEXT && found[F_ID].is == TEXT;
+        if (made && both && !utf8_valid(found[F_ID].start, found[F_ID].len)) {
+            PyErr_SetString(PyExc_UnicodeDecodeError, "an id that is not UTF-8");    /* to orjson, below */
+            made = 0;
+        }
+        if (made && both) made = (channel = channel_named(s, found[F_CHANNEL].start, found[F_CHANNEL].len)) != NULL;
+        int counted = made ? count(s, ts, kind, Py_None, number, (const char *)found[F_ID].start, found[F_ID].len,
+                                   channel) : -1;
+        Py_XDECREF(channel);
+        if (counted == 0 && number == LATER) {
+            if (s->pending_n == PENDING && settle_one(s) < 0) return -1;
+            Py_hash_t hash = _Py_HashBytes(user, user_len);
+            __builtin_prefetch(&s->members[(size_t)hash & s->members_mask]);
+            int at = (s->pending_from + s->pending_n++) % PENDING;
+            s->pending[at] = (Pending){hash, user, user_len, s->last_map, Py_NewRef(line)};
+        }
+        if (counted == 0) return 1;
+        if (made) return -1;                /* the counting failed, not the scan */
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return -1;
+        PyErr_Clear();
+    }
+    return 0;
+}
+
+/* The event of `line` counted from the dict orjson makes of it. */
+static PyObject *observe_loaded(EventCounts *s, PyObject *line, PyObject *ts) {
+    PyObject *event = PyObject_CallOneArg(orjson_loads, line);
+    if (event == NULL) return NULL;
+    PyObject *result = observe_dict(s, event, ts);
+    Py_DECREF(event);
+    return result;
+}
+
 static PyObject *observe_line(EventCounts *s, PyObject *line, PyObject *ts) {
     if (!PyBytes_Check(line)) {
         PyErr_SetString(PyExc_TypeError, "observe_line(line: bytes, ts)");
@@ -538,51 +592,24 @@ static PyObject *observe_line(EventCounts *s, PyObject *line, PyObject *ts) {
     }
     Found found[FOUR];
     if (scan_four((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), found)) {
-        int kind = text_is(&found[F_TYPE], "message", 7) ? 1 : text_is(&found[F_TYPE], "join", 4) ? 2 : 0;
-        if (kind != 1 || found[F_USER].is != OTHER) {
-            /* Every string made before anything is counted, so that a failure leaves the dict path
-             * a line not counted at all. */
-            PyObject *channel = NULL;
-            Py_ssize_t number = -1;             /* the member's, for a message; -1: None's, numbered in count */
-            int made = 1;
-            const char *user = (const char *)found[F_USER].start;
-            Py_ssize_t user_len = found[F_USER].len;
-            if (kind == 1 && found[F_USER].is == TEXT) {
-                /* numbered later (settle_one), as member_number would now: its one failure but
-                 * memory's, bytes that are not UTF-8 (a name once made is), said now */
-                number = LATER;
-                if (!utf8_valid((const unsigned char *)user, user_len)) {
-                    PyErr_SetString(PyExc_UnicodeDecodeError, "a member that is not UTF-8");   /* to orjson, below */
-                    made = 0;
-                }
-            }
-            int both = found[F_CHANNEL].is == TEXT && found[F_ID].is == TEXT;
-            if (made && both && !utf8_valid(found[F_ID].start, found[F_ID].len)) {
-                PyErr_SetString(PyExc_UnicodeDecodeError, "an id that is not UTF-8");    /* to orjson, below */
-                made = 0;
-            }
-            if (made && both) made = (channel = channel_named(s, found[F_CHANNEL].start, found[F_CHANNEL].len)) != NULL;
-            int counted = made ? count(s, ts, kind, Py_None, number, (const char *)found[F_ID].start, found[F_ID].len,
-                                       channel) : -1;
-            Py_XDECREF(channel);
-            if (counted == 0 && number == LATER) {
-                if (s->pending_n == PENDING && settle_one(s) < 0) return NULL;
-                Py_hash_t hash = _Py_HashBytes(user, user_len);
-                __builtin_prefetch(&s->members[(size_t)hash & s->members_mask]);
-                int at = (s->pending_from + s->pending_n++) % PENDING;
-                s->pending[at] = (Pending){hash, user, user_len, s->last_map, Py_NewRef(line)};
-            }
-            if (counted == 0) return Py_NewRef(Py_None);
-            if (made) return NULL;              /* the counting failed, not the scan */
-            if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return NULL;
-            PyErr_Clear();
-        }
+        int counted = observe_found(s, line, found, ts);
+        if (counted < 0) return NULL;
+        if (counted > 0) return Py_NewRef(Py_None);
     }
-    PyObject *event = PyObject_CallOneArg(orjson_loads, line);
-    if (event == NULL) return NULL;
-    PyObject *result = observe_dict(s, event, ts);
-    Py_DECREF(event);
-    return result;
+    return observe_loaded(s, line, ts);
+}
+
+/* observe_line of the line the record scan has just taken, from where it found the four fields
+ * (`noted`, _noted.h), without scanning the line again; the scan where the record scan did not
+ * take this line or was unsure of a value (an escaped string). */
+static PyObject *observe_noted(EventCounts *s, PyObject *line, const Noted *noted, PyObject *ts) {
+    if (noted == NULL || !PyBytes_Check(line) || noted->line != (const unsigned char *)PyBytes_AS_STRING(line))
+        return observe_line(s, line, ts);
+    for (int f = 0; f < FOUR; f++)
+        if (noted->value[f].is == NOTED_ESCAPED) return observe_line(s, line, ts);
+    int counted = observe_found(s, line, noted->value, ts);
+    if (counted < 0) return NULL;
+    return counted > 0 ? Py_NewRef(Py_None) : observe_loaded(s, line, ts);
 }
 
 static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args, Py_ssize_t nargs) {
@@ -596,12 +623,15 @@ static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args,
 /* ---- the record loop's decoder, observing ------------------------------------------------- */
 /* replay.observed_timed in C: decode_timed(line, clock), and the line observed when it gave a time,
  * or when the clock stopped at one of `stops` (late, timers due: evaluated all the same, at the
- * clock's `ts`). The Python wrapper's frame was ~0.1 µs of each event. */
+ * clock's `ts`). The Python wrapper's frame was ~0.1 µs of each event. Given the decoder's `noted`
+ * (a record decoder made `noting`), the four fields are read where its scan found them. */
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     PyObject *decode_timed, *stops;
     EventCounts *counts;
+    PyObject *capsule;                  /* held, or NULL; `noted` points into the decoder it holds */
+    const Noted *noted;
 } Observing;
 
 static PyObject *Observing_call(Observing *o, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
@@ -613,14 +643,14 @@ static PyObject *Observing_call(Observing *o, PyObject *const *args, size_t narg
         return NULL;
     }
     PyObject *ts = PyTuple_GET_ITEM(pair, 1), *observed = NULL;
-    if (ts != Py_None) observed = observe_line(o->counts, args[0], ts);
+    if (ts != Py_None) observed = observe_noted(o->counts, args[0], o->noted, ts);
     else {
         PyObject *stop = PyObject_GetAttrString(args[1], "stop");
         int stopped = stop != NULL ? PySequence_Contains(o->stops, stop) : -1;
         Py_XDECREF(stop);
         if (stopped == 0) return pair;
         PyObject *at = stopped > 0 ? PyObject_GetAttrString(args[1], "ts") : NULL;
-        if (at != NULL) observed = observe_line(o->counts, args[0], at);
+        if (at != NULL) observed = observe_noted(o->counts, args[0], o->noted, at);
         Py_XDECREF(at);
     }
     if (observed == NULL) {
@@ -635,6 +665,7 @@ static int Observing_traverse(Observing *o, visitproc visit, void *arg) {
     Py_VISIT(o->decode_timed);
     Py_VISIT(o->stops);
     Py_VISIT(o->counts);
+    Py_VISIT(o->capsule);
     return 0;
 }
 
@@ -642,6 +673,8 @@ static int Observing_clear(Observing *o) {
     Py_CLEAR(o->decode_timed);
     Py_CLEAR(o->stops);
     Py_CLEAR(o->counts);
+    Py_CLEAR(o->capsule);
+    o->noted = NULL;
     return 0;
 }
 
@@ -665,16 +698,21 @@ static PyTypeObject ObservingType = {
 };
 
 static PyObject *EventCounts_observing(EventCounts *s, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2 || !PyCallable_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "observing(decode_timed, stops)");
+    if (nargs < 2 || nargs > 3 || !PyCallable_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "observing(decode_timed, stops[, noted])");
         return NULL;
     }
+    const Noted *noted = NULL;
+    if (nargs == 3 && args[2] != Py_None && (noted = PyCapsule_GetPointer(args[2], NOTED_CAPSULE)) == NULL)
+        return NULL;
     Observing *o = PyObject_GC_New(Observing, &ObservingType);
     if (o == NULL) return NULL;
     o->vectorcall = (vectorcallfunc)Observing_call;
     o->decode_timed = Py_NewRef(args[0]);
     o->stops = Py_NewRef(args[1]);
     o->counts = (EventCounts *)Py_NewRef(s);
+    o->capsule = noted != NULL ? Py_NewRef(args[2]) : NULL;
+    o->noted = noted;
     PyObject_GC_Track(o);
     return (PyObject *)o;
 }
@@ -862,8 +900,9 @@ static PyMethodDef EventCounts_methods[] = {
     {"observe_line", (PyCFunction)(void (*)(void))EventCounts_observe_line, METH_FASTCALL,
      "observe_line(line, ts): one event by its line, which a decoder has taken"},
     {"observing", (PyCFunction)(void (*)(void))EventCounts_observing, METH_FASTCALL,
-     "observing(decode_timed, stops): decode_timed(line, clock) that also observes each line it times, "
-     "or whose clock stops at one of stops (replay.observed_timed)"},
+     "observing(decode_timed, stops[, noted]): decode_timed(line, clock) that also observes each line it times, "
+     "or whose clock stops at one of stops (replay.observed_timed); with its record decoder's noted(), the "
+     "fields are read where the decoder found them"},
     {"active_count", (PyCFunction)(void (*)(void))EventCounts_active_count, METH_FASTCALL,
      "active_count(hours=None): how many members posted in any of the hours (every hour: None)"},
     {"active_shared", (PyCFunction)(void (*)(void))EventCounts_active_shared, METH_FASTCALL,
