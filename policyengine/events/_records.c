@@ -21,6 +21,9 @@
 #include "_clock.h"        /* Clock: the record loop's watermark and next due time */
 #include "_noted.h"        /* Noted: where the report's four fields lay (a decoder made `noting`) */
 
+/* Inlined into each copy of the scan (scan_record_as). */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
 #define MAX_NAMES 64
 #define SMALL 256        /* an escaped string up to this long is unescaped on the stack */
 #define KEPT_SLOTS 4096  /* members' names kept as str objects, by a hash of their bytes */
@@ -244,7 +247,7 @@ typedef struct {
 } LineFacts;
 
 /* The ASCII name [v, v + n) as a str, the one kept in its slot when it is that name. */
-static inline __attribute__((always_inline)) PyObject *kept_name(RecordDecoder *self, const unsigned char *v, Py_ssize_t n) {
+static ALWAYS_INLINE PyObject *kept_name(RecordDecoder *self, const unsigned char *v, Py_ssize_t n) {
     uint32_t h = 2166136261u;                              /* FNV-1a */
     for (Py_ssize_t i = 0; i < n; i++) h = (h ^ v[i]) * 16777619u;
     size_t at = (h ^ h >> 16) & (KEPT_SLOTS - 1);
@@ -270,8 +273,8 @@ static inline __attribute__((always_inline)) PyObject *kept_name(RecordDecoder *
 }
 
 /* A string value at *p (its opening quote) as str: 1; not one the scan takes: 0; -1 on error. */
-static inline __attribute__((always_inline)) int read_string(RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
-                       PyObject **out, LineFacts *facts) {
+static ALWAYS_INLINE int read_string(RecordDecoder *self, const Field *f, const unsigned char **p,
+                                     const unsigned char *end, PyObject **out, LineFacts *facts) {
     unsigned high = 0;
     const unsigned char *v = *p + 1, *e = ascii_run(v, end, facts->start, &high);
     if (e < end && *e == '"') {
@@ -306,7 +309,7 @@ static inline __attribute__((always_inline)) int read_string(RecordDecoder *self
 
 /* An integer of at most INT64_DIGITS digits at *p: 1; anything else (a fraction, an exponent, a
  * longer one, not a number): 0, and msgspec decides. */
-static inline __attribute__((always_inline)) int read_integer(const unsigned char **p, const unsigned char *end, PyObject **out) {
+static ALWAYS_INLINE int read_integer(const unsigned char **p, const unsigned char *end, PyObject **out) {
     Cursor c = {*p, end};
     int fits;
     if (!scan_number(&c, &fits)) return 0;
@@ -334,8 +337,8 @@ static int read_word(const unsigned char **p, const unsigned char *end, const ch
 }
 
 /* A record field's value at *p, as its kind takes it: 1 (*out a new reference), 0, or -1 on error. */
-static inline __attribute__((always_inline)) int read_field(RecordDecoder *self, const Field *f, const unsigned char **p, const unsigned char *end,
-                      PyObject **out, LineFacts *facts) {
+static ALWAYS_INLINE int read_field(RecordDecoder *self, const Field *f, const unsigned char **p,
+                                    const unsigned char *end, PyObject **out, LineFacts *facts) {
     unsigned char first = *p < end ? **p : 0;
     int kind = f->kind;
     if (kind == K_USER) kind = K_NAME;
@@ -352,7 +355,11 @@ static inline __attribute__((always_inline)) int read_field(RecordDecoder *self,
     return 0;                                              /* a list, raw JSON, or a value of another type */
 }
 
-/* The record of the line, or NULL: with an exception on error, without one when msgspec decides. */
+/* The record of the line, or NULL: with an exception on error, without one when msgspec decides.
+ * With `noting` (a constant in each of scan_record's two copies), where the report's four fields
+ * lay is noted too. Tested in the loop of one copy, `noting` cost `eval` alone ~85 instructions a
+ * line with nothing noted (thirty-sixth session, callgrind); the helpers below are kept inlined in
+ * both copies (ALWAYS_INLINE: with two, gcc put them out of line, +150 instructions a line). */
 static inline __attribute__((always_inline)) PyObject *scan_record_as(RecordDecoder *self, const unsigned char *s,
                                                                       Py_ssize_t n, LineFacts *facts, PyObject *into,
                                                                       const int noting) {
