@@ -360,9 +360,8 @@ static ALWAYS_INLINE int read_field(RecordDecoder *self, const Field *f, const u
  * lay is noted too. Tested in the loop of one copy, `noting` cost `eval` alone ~85 instructions a
  * line with nothing noted (thirty-sixth session, callgrind); the helpers below are kept inlined in
  * both copies (ALWAYS_INLINE: with two, gcc put them out of line, +150 instructions a line). */
-static inline __attribute__((always_inline)) PyObject *scan_record_as(RecordDecoder *self, const unsigned char *s,
-                                                                      Py_ssize_t n, LineFacts *facts, PyObject *into,
-                                                                      const int noting) {
+static ALWAYS_INLINE PyObject *scan_record_as(RecordDecoder *self, const unsigned char *s, Py_ssize_t n,
+                                              LineFacts *facts, PyObject *into, const int noting) {
     const Layout *layout = &self->layout;
     PyObject *args[MAX_FIELDS], *record = NULL;
     int nargs = self->nargs;
