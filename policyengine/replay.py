@@ -247,9 +247,9 @@ def observed_timed(decode_timed, observer):
     there, as one_line evaluates it. A worker's routed items that are not its own lines (other
     shares' times, lines every worker judges) are handed on without a time and not observed here;
     one_line observes a judged line only in the worker whose member it is. So every event
-    evaluated is observed once, before its decisions, as on the dict path. The same in C where the observer has it (`observing`:
-    report/_observe.c), where a C record decoder made `noting` hands it where the line's fields
-    lay, so that the line is not scanned again."""
+    evaluated is observed once, before its decisions, as on the dict path. The same in C where
+    the observer has it (`observing`: report/_observe.c), where a C record decoder made `noting`
+    hands it where the line's fields lay, so that the line is not scanned again."""
     observing = getattr(observer, "observing", None)
     if observing is not None:
         noted = getattr(getattr(decode_timed, "__self__", None), "noted", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import orjson
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings, strategies as st, target
 
 from benchmarks.loggen import generate
 from policyengine.events.clock import DUE, LATE, Clock
@@ -117,6 +117,30 @@ def test_counts_read_from_the_notes_are_the_definitions_of_the_same_lines(observ
             assert c.channel(event["id"]) == python.channel(event["id"])
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(written(), st.integers(-3, 3)), min_size=2, max_size=8))
+def test_late_lines_are_counted_from_the_notes_at_their_own_time(observed):
+    # One clock for all: a line earlier than one before it is late (the record loop evaluates it
+    # all the same, at its own time), and is observed then, from the notes too.
+    decode_timed = timed_record_decoder(WITHOUT_CHANNEL, noting=True)
+    c, python = EventCounts(), PythonEventCounts()
+    observing = c.observing(decode_timed, (LATE, DUE), decode_timed.__self__.noted())
+    clock, late = Clock(), 0
+    for (line, _), hour in observed:
+        line = line.replace(b'"2026-11-02T00:00:25.301Z"', b'"2026-11-02T0%d:00:25.301Z"' % (hour + 3))
+        outcome = _outcome(lambda: observing(line, clock))
+        if isinstance(outcome, type):
+            continue
+        _, ts = outcome
+        if ts is not None:
+            python.observe_line(line, ts)
+        elif clock.stop in (LATE, DUE):
+            late += clock.stop == LATE
+            python.observe_line(line, clock.ts)
+        assert _counts(c) == _counts(python)
+    target(float(late))
+
+
 def test_every_line_of_the_benchmark_log_is_noted():
     # Otherwise `eval --report` would scan each line twice after all.
     decode_timed = timed_record_decoder(WITHOUT_CHANNEL, noting=True)
@@ -146,3 +170,18 @@ def test_counted_by_hand_from_notes():
     assert dict(c.messages) == {0: 1, 1: 1} and dict(c.joins) == {1: 1}
     assert {h: set(m) for h, m in c.active.items()} == {0: {"u1"}, 1: {"张"}}
     assert [c.channel(e) for e in ("e1", "e2", "e3")] == ["b", None, 'c"d']     # the last channel; an escaped one
+
+
+def test_a_late_line_is_counted_from_the_notes_in_its_own_hour():
+    decode_timed = timed_record_decoder(WITHOUT_CHANNEL, noting=True)
+    c = EventCounts()
+    observing = c.observing(decode_timed, (LATE, DUE), decode_timed.__self__.noted())
+    clock = Clock()
+    assert observing(b'{"type":"message","user":"u1","ts":"1970-01-01T02:00:00Z","id":"e1"}', clock)[1] is not None
+    # An hour earlier than the line before: late, no time given back, observed at its own time.
+    assert observing(b'{"type":"message","user":"u2","ts":"1970-01-01T01:00:00Z","id":"e2","channel":"x"}',
+                     clock)[1] is None
+    assert clock.stop == LATE
+    assert c.events == 2 and dict(c.messages) == {2: 1, 1: 1}
+    assert {h: set(m) for h, m in c.active.items()} == {2: {"u1"}, 1: {"u2"}}
+    assert c.channel("e2") == "x"
