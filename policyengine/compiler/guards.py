@@ -41,7 +41,7 @@ def guarded(w: CodeWriter, steps: list, emit: ExprEmitter, pool: Pool, lap: str 
         if lap:
             w.line(lap)
         w.line(f"if {emit.any_word(need[0], sorted(set(words)))}:")
-        w.lines += ["    " + line if line else line for line in inner.lines]
+        w.nested(inner)
         i = j
 
 
@@ -70,4 +70,4 @@ def grouped(w: CodeWriter, steps: list, field: tuple, run_words: set, emit: Expr
         if lap:
             w.line(lap)
         w.line(f"if {emit.word_test(field, words)}:")
-        w.lines += ["    " + line if line else line for line in inner.lines]
+        w.nested(inner)

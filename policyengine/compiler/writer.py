@@ -21,6 +21,10 @@ class CodeWriter:
     def dedent(self) -> None:
         self.depth -= 1
 
+    def nested(self, inner: "CodeWriter") -> None:
+        """`inner`'s lines one level deeper than it wrote them (the body of a test just written)."""
+        self.lines += ["    " + line if line else line for line in inner.lines]
+
     def caught(self, report: str) -> None:
         """The end of a handler step's `try` (opened at depth 1): what the step raised goes to
         `report` (`rule_failed` or `aggregate_failed` with the step's index), and the next step runs."""
