@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st, target
 
 from benchmarks.loggen import generate
 from policyengine.events.clock import DUE, LATE, Clock
-from policyengine.events.records import msgspec_record_decoder, record_fields, timed_record_decoder
+from policyengine.events.records import msgspec_record_decoder, record_decoder, record_fields, timed_record_decoder
 from policyengine.report._observe import EventCounts
 from policyengine.report.counts import PythonEventCounts
 from tests.test_native_records import _values
@@ -85,9 +85,11 @@ def test_a_line_msgspec_decodes_leaves_no_note_of_the_line_before():
     # A number with an exponent where no rule reads: the scan leaves the line to msgspec.
     decode_timed(b'{"type":"join","user":"u2","ts":"2026-11-02T00:00:26Z","x":1e5}')
     assert decoder.last_noted() is None
-    # A decoder not made to note says nothing at all.
+    # A decoder not made to note says nothing at all, and is the one `eval` without --report uses
+    # for both of its paths (the noting one is another: its layout holds the channel).
     plain = timed_record_decoder(WITHOUT_CHANNEL).__self__
     assert plain.noted() is None and plain.last_noted() is None
+    assert plain is record_decoder(WITHOUT_CHANNEL).__self__ and plain is not decoder
 
 
 @settings(max_examples=1000, deadline=None)

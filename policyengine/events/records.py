@@ -167,7 +167,7 @@ def _fallback(fields: tuple[RecordField, ...]):
 
 
 @lru_cache(maxsize=16)
-def _scanner(fields: tuple[RecordField, ...], noting: bool = False):
+def _scanner(fields: tuple[RecordField, ...], noting: bool):
     """The C scan (events/_records.c) for the record type of `fields`, msgspec's decoder behind it;
     `noting`: it also notes where each line's type, user, channel and id lay (`noted()`, for the
     report: report/_observe.c)."""
@@ -182,7 +182,7 @@ def record_decoder(fields: tuple[RecordField, ...]):
     (checked by orjson) for the others and where the scan was not built. Both give the same record."""
     if RecordDecoder is None:                       # pragma: no cover - no C compiler at install
         return _fallback(fields)
-    return _scanner(fields).decode
+    return _scanner(fields, False).decode
 
 
 def timed_record_decoder(fields: tuple[RecordField, ...], noting: bool = False):
@@ -192,8 +192,7 @@ def timed_record_decoder(fields: tuple[RecordField, ...], noting: bool = False):
     that came late or has timers due first, which the clock says; a time given back has moved the
     clock's watermark to it. `noting`: see _scanner."""
     if RecordDecoder is not None:
-        # called as record_decoder calls it where not noting: lru_cache keys on the arguments as given
-        return (_scanner(fields, noting=True) if noting else _scanner(fields)).decode_timed
+        return _scanner(fields, noting).decode_timed
     return python_timed_decoder(_fallback(fields))   # pragma: no cover - no C compiler at install
 
 
