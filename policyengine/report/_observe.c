@@ -585,18 +585,22 @@ static PyObject *observe_loaded(EventCounts *s, PyObject *line, PyObject *ts) {
     return result;
 }
 
+/* The event of `line` counted from its four fields where they were found (`found`, or NULL),
+ * else from orjson's dict. */
+static PyObject *observe_from(EventCounts *s, PyObject *line, const Found *found, PyObject *ts) {
+    int counted = found != NULL ? observe_found(s, line, found, ts) : 0;
+    if (counted < 0) return NULL;
+    return counted > 0 ? Py_NewRef(Py_None) : observe_loaded(s, line, ts);
+}
+
 static PyObject *observe_line(EventCounts *s, PyObject *line, PyObject *ts) {
     if (!PyBytes_Check(line)) {
         PyErr_SetString(PyExc_TypeError, "observe_line(line: bytes, ts)");
         return NULL;
     }
     Found found[FOUR];
-    if (scan_four((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), found)) {
-        int counted = observe_found(s, line, found, ts);
-        if (counted < 0) return NULL;
-        if (counted > 0) return Py_NewRef(Py_None);
-    }
-    return observe_loaded(s, line, ts);
+    int scanned = scan_four((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), found);
+    return observe_from(s, line, scanned ? found : NULL, ts);
 }
 
 /* observe_line of the line the record scan has just taken, from where it found the four fields
@@ -607,9 +611,7 @@ static PyObject *observe_noted(EventCounts *s, PyObject *line, const Noted *note
         return observe_line(s, line, ts);
     for (int f = 0; f < FOUR; f++)
         if (noted->value[f].is == NOTED_ESCAPED) return observe_line(s, line, ts);
-    int counted = observe_found(s, line, noted->value, ts);
-    if (counted < 0) return NULL;
-    return counted > 0 ? Py_NewRef(Py_None) : observe_loaded(s, line, ts);
+    return observe_from(s, line, noted->value, ts);
 }
 
 static PyObject *EventCounts_observe_line(EventCounts *s, PyObject *const *args, Py_ssize_t nargs) {
