@@ -14,7 +14,8 @@ from hypothesis import given, settings, strategies as st, target
 from benchmarks.loggen import generate
 from policyengine.events.clock import DUE, LATE, Clock
 from policyengine.events.records import msgspec_record_decoder, record_decoder, record_fields, timed_record_decoder
-from policyengine.report._observe import EventCounts
+from policyengine.replay import observed_timed
+from policyengine.report.collect import ReportData
 from policyengine.report.counts import PythonEventCounts
 from tests.test_native_records import _values
 from tests.test_report_counts import _counts, _json, _outcome
@@ -46,6 +47,19 @@ def written(draw) -> tuple[bytes, dict[str, bytes]]:
         space = draw(st.sampled_from([b"", b" "]))
         parts.append(json.dumps(key).encode() + space + b":" + space + raw)
     return b"{" + b",".join(parts) + b"}", last
+
+
+def _observing(record):
+    """The report's event counts, and the record loop's decoder observing into them from its
+    notes, wired as replay wires them for `eval --report` (replay.observed_timed)."""
+    data = ReportData()
+    decode_timed = timed_record_decoder(record, noting=True)
+    return decode_timed, data.seen, observed_timed(decode_timed, data)
+
+
+def _at_hour(line: bytes, hour: int) -> bytes:
+    """A `written` line's time moved to 2026-11-02 at hour + 3."""
+    return line.replace(b'"2026-11-02T00:00:25.301Z"', b'"2026-11-02T0%d:00:25.301Z"' % (hour + 3))
 
 
 def _expected_notes(last: dict[str, bytes]) -> tuple:
@@ -97,11 +111,10 @@ def test_a_line_msgspec_decodes_leaves_no_note_of_the_line_before():
        st.sampled_from([WITHOUT_CHANNEL, WITH_CHANNEL]))
 def test_counts_read_from_the_notes_are_the_definitions_of_the_same_lines(observed, record):
     # Each line timed at a clock of its own, an hour apart, so that the hour maps differ.
-    decode_timed = timed_record_decoder(record, noting=True)
-    c, python = EventCounts(), PythonEventCounts()
-    observing = c.observing(decode_timed, (LATE, DUE), decode_timed.__self__.noted())
+    decode_timed, c, observing = _observing(record)
+    python = PythonEventCounts()
     for (line, _), hour in observed:
-        line = line.replace(b'"2026-11-02T00:00:25.301Z"', b'"2026-11-02T0%d:00:25.301Z"' % (hour + 3))
+        line = _at_hour(line, hour)
         clock = Clock()
         outcome = _outcome(lambda: observing(line, clock))
         if isinstance(outcome, type):                    # msgspec's error: replay judges the line elsewhere
@@ -124,12 +137,11 @@ def test_counts_read_from_the_notes_are_the_definitions_of_the_same_lines(observ
 def test_late_lines_are_counted_from_the_notes_at_their_own_time(observed):
     # One clock for all: a line earlier than one before it is late (the record loop evaluates it
     # all the same, at its own time), and is observed then, from the notes too.
-    decode_timed = timed_record_decoder(WITHOUT_CHANNEL, noting=True)
-    c, python = EventCounts(), PythonEventCounts()
-    observing = c.observing(decode_timed, (LATE, DUE), decode_timed.__self__.noted())
+    _, c, observing = _observing(WITHOUT_CHANNEL)
+    python = PythonEventCounts()
     clock, late = Clock(), 0
     for (line, _), hour in observed:
-        line = line.replace(b'"2026-11-02T00:00:25.301Z"', b'"2026-11-02T0%d:00:25.301Z"' % (hour + 3))
+        line = _at_hour(line, hour)
         outcome = _outcome(lambda: observing(line, clock))
         if isinstance(outcome, type):
             continue
@@ -160,9 +172,7 @@ def test_every_line_of_the_benchmark_log_is_noted():
 
 def test_counted_by_hand_from_notes():
     # Three lines read through the notes; what each gives, by hand.
-    decode_timed = timed_record_decoder(WITHOUT_CHANNEL, noting=True)
-    c = EventCounts()
-    observing = c.observing(decode_timed, (LATE, DUE), decode_timed.__self__.noted())
+    _, c, observing = _observing(WITHOUT_CHANNEL)
     lines = [b'{"type":"message","user":"u1","ts":"1970-01-01T00:00:00Z","id":"e1","channel":"a","channel":"b"}',
              b'{"type":"join","user":"u2","ts":"1970-01-01T01:00:00Z","id":"e2"}',
              b'{"type":"message","user":"\\u5f20","ts":"1970-01-01T01:59:59Z","id":"e3","channel":"c\\"d"}']
@@ -175,9 +185,7 @@ def test_counted_by_hand_from_notes():
 
 
 def test_a_late_line_is_counted_from_the_notes_in_its_own_hour():
-    decode_timed = timed_record_decoder(WITHOUT_CHANNEL, noting=True)
-    c = EventCounts()
-    observing = c.observing(decode_timed, (LATE, DUE), decode_timed.__self__.noted())
+    _, c, observing = _observing(WITHOUT_CHANNEL)
     clock = Clock()
     assert observing(b'{"type":"message","user":"u1","ts":"1970-01-01T02:00:00Z","id":"e1"}', clock)[1] is not None
     # An hour earlier than the line before: late, no time given back, observed at its own time.
