@@ -26,7 +26,7 @@ setup(
     ext_modules=[Extension(f"policyengine.events.{name}", [f"policyengine/events/{name}.c"],
                            depends=["policyengine/events/_text.h", "policyengine/events/_json_scan.h", "policyengine/events/_normalize_table.h", "policyengine/events/_format.h",
                                     "policyengine/events/_clock.h", "policyengine/events/_clock_state.h", "policyengine/events/_split.h",
-                                    "policyengine/events/_noted.h",
+                                    "policyengine/events/_noted.h", "policyengine/events/_route_split.h",
                                     "policyengine/runtime/_columns.h"], extra_compile_args=["-O3"], optional=True)
                  for name in ("_lines", "_records", "_route")] +
                 [Extension(f"policyengine.runtime.{name}", [f"policyengine/runtime/{name}.c"], extra_compile_args=["-O3"],

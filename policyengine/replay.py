@@ -18,7 +18,7 @@ from policyengine.events.decode import BadEvent, EventDecoder
 from policyengine.events.native import event_time
 from policyengine.events.records import RECORD_ERRORS, record_decoder, timed_record_decoder
 from policyengine.events.timestamps import parse_ts
-from policyengine.logs import OpenLog, line_batches
+from policyengine.logs import OpenLog
 from policyengine.output.decisions import Tally, materialize
 from policyengine.runtime.evaluator import Evaluator
 
@@ -185,11 +185,10 @@ def replay(log: OpenLog, evaluator: Evaluator, decoder: EventDecoder, emit: Call
     store = evaluator.store
     # a worker reads its chunks its own way, and scans each next one before the rules run on this one
     # (parallel/share.py)
-    batches = evaluator.batches(log.stream, max_line) if route is not None and skip == 0 else \
-        line_batches(log.stream, max_line)
+    batches = evaluator.batches(log, max_line) if route is not None and skip == 0 else log.batches(max_line)
     try:
         for batch in batches:
-            if lineno + len(batch) <= skip:
+            if skip and lineno + len(batch) <= skip:
                 lineno += len(batch)            # committed by an earlier run
                 continue
             if lineno < skip:

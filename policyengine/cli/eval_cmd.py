@@ -12,7 +12,7 @@ from policyengine.cli.collector import quiet_collector, restore_collector
 from policyengine.cli.reporting import print_diagnostics, silence_stdout, usage_error
 from policyengine.cli.summary import Progress, summary_text
 from policyengine.cli.workers_option import (AUTO, AUTO_MIN_BYTES, auto_workers, cores, files_for, logs_bytes,
-                                             usable_workers, why_one_worker, worker_count)
+                                             split_of, split_workers, usable_workers, why_one_worker, worker_count)
 from policyengine.cli.writers import Output, OutputError, jsonl_writer, observed, text_writer
 from policyengine.compiler.cache import load_compiled
 from policyengine.events.decode import EventDecoder
@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
                        description="Evaluate JSON Lines event logs (files, .gz files, or - for stdin) against "
                                    "policies and write one decision per line.",
                        epilog=exits.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("logs", nargs="+", metavar="LOG", help="a JSON Lines log, a .gz log, or - for stdin")
+    p.add_argument("logs", nargs="+", metavar="LOG",
+                   help="a JSON Lines log, a .gz log, - for stdin, or a folder `policyengine split` wrote")
     p.add_argument("--policy", action="append", required=True, metavar="PATH",
                    help="a .policy file or a folder of them; repeat for more")
     p.add_argument("--out", metavar="FILE", help="write decisions here instead of stdout")
@@ -82,6 +83,7 @@ def run(args) -> int:
     try:
         loaded, compiled = load_compiled(args.policy, args.explain, args.profile)
         check_readable(args.logs)
+        split = split_of(args.logs)
         until = parse_ts(args.until) if args.until else None
     except (PolicyPathError, LogOpenError) as err:
         usage_error(str(err))
@@ -95,7 +97,12 @@ def run(args) -> int:
     if (clash := _overwritten_input(args, loaded.sources)) is not None:
         usage_error(clash)
         return exits.USAGE
-    if args.workers == AUTO:
+    if isinstance(split, str):
+        usage_error(split)
+        return exits.USAGE
+    if split is not None:                # a split log: a worker a part
+        workers = split_workers(args, loaded.program, split.parts)
+    elif args.workers == AUTO:
         workers = auto_workers(cores(), logs_bytes(args.logs), why_one_worker(args, loaded.program) is None)
     else:
         workers = usable_workers(args, loaded.program) if args.workers > 1 else 1
@@ -167,7 +174,8 @@ def run(args) -> int:
         if workers > 1:
             from policyengine.parallel import Job, run_shares
             job = Job(compiled, args.logs, workers, args.strict, args.max_line_bytes,
-                      int(args.allowed_lateness * 1_000_000), until, report=report_data is not None)
+                      int(args.allowed_lateness * 1_000_000), until, report=report_data is not None,
+                      partition=split.partition_bytes() if split is not None else b"", split=split is not None)
             # The workers write decisions as the jsonl writer does: they go out as written.
             ran = run_shares(job, written, out.write if args.format == "jsonl" else None)
             if isinstance(ran, str):

@@ -7,7 +7,7 @@ import gc
 import sys
 
 from policyengine import __version__
-from policyengine.cli import check_cmd, diff_cmd, eval_cmd, exits, schema_cmd, state_cmd, test_cmd
+from policyengine.cli import check_cmd, diff_cmd, eval_cmd, exits, schema_cmd, split_cmd, state_cmd, test_cmd
 from policyengine.cli.allocator import huge_page_arenas, keep_freed_memory
 from policyengine.cli.reporting import silence_stdout
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     test_cmd.add_parser(sub)
     schema_cmd.add_parser(sub)
     diff_cmd.add_parser(sub)
+    split_cmd.add_parser(sub)
     return parser
 
 

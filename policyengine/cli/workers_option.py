@@ -7,6 +7,7 @@ import os
 import sys
 
 from policyengine.compiler.partition import blockers
+from policyengine.events.routing import parted
 
 AUTO = 0                       # --workers auto
 # Below this much log, workers save too little to bother (forking, the parent's sample of the log
@@ -84,12 +85,49 @@ def _log_bytes(name: str) -> int:
     """A log file's size; a .gz log's as its gzip trailer gives it (the uncompressed size modulo
     4 GiB, of its last member: a log of several members, or past 4 GiB, reads as less, never as
     more than its lines), or the compressed size where that is larger."""
+    if os.path.isdir(name):                          # a split log (splitlog/): its files' lines
+        return sum(os.path.getsize(os.path.join(name, f)) for f in os.listdir(name) if f.endswith(".jsonl"))
     size = os.path.getsize(name)
     if name.endswith(".gz") and size >= 18:          # the smallest gzip file: header and trailer
         with open(name, "rb") as f:
             f.seek(-4, os.SEEK_END)
             size = max(size, int.from_bytes(f.read(4), "little"))
     return size
+
+
+def split_of(logs: list[str]):
+    """The manifest the logs share where they are split logs (splitlog/), None where none is; a
+    usage error's text where some are and some are not, or they were split differently: their
+    parts are read by the same workers, so they must share members' parts."""
+    from policyengine.splitlog import is_split, read_manifest
+    split = [name for name in logs if is_split(name)]
+    if not split:
+        return None
+    if len(split) != len(logs):
+        return (f"{split[0]} is a split log and {next(n for n in logs if n not in split)} is not: give split logs "
+                "alone, or split each log")
+    manifests = [read_manifest(name) for name in split]
+    if any((m.parts, m.partition) != (manifests[0].parts, manifests[0].partition) for m in manifests[1:]):
+        return (f"{split[0]} and the other split logs were split differently: split each the same way "
+                "(policyengine split --like FIRST)")
+    return manifests[0]
+
+
+def split_workers(args, program, parts: int) -> int:
+    """The workers of a run over split logs of `parts` parts: one per part, unless the run cannot
+    be split (then one, reading the parts back in the log's order) or one is asked for."""
+    if args.workers == 1 or parts == 1:
+        return 1
+    why = why_one_worker(args, program)
+    if why is None and parted is None:               # pragma: no cover - no C compiler at install
+        why = "the split log's reader (events/_route.c) was not built"
+    if why is not None:
+        if args.workers != AUTO:
+            sys.stderr.write(f"note: --workers {args.workers}: running on one worker: {why}\n")
+        return 1
+    if args.workers not in (AUTO, parts):
+        sys.stderr.write(f"note: --workers {args.workers}: a log split in {parts} parts runs on {parts} workers\n")
+    return parts
 
 
 def why_one_worker(args, program) -> str | None:

@@ -965,6 +965,8 @@ static PyObject *py_crc32(PyObject *Py_UNUSED(self), PyObject *data) {
     return PyLong_FromUnsignedLong(crc32_of((const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)));
 }
 
+#include "_route_split.h"   /* a log split by member before eval reads it: split_chunk, parted */
+
 static PyMethodDef methods[] = {
     {"route", (PyCFunction)(void (*)(void))route, METH_FASTCALL,
      "route(lines, fields, shares, share[, exchange]) -> per line: the line (own), its time (another share's) or "
@@ -980,6 +982,10 @@ static PyMethodDef methods[] = {
     {"bucket_counts", (PyCFunction)(void (*)(void))bucket_counts, METH_FASTCALL,
      "bucket_counts(lines, fields, buckets) -> per bucket, the lines the scan is sure of of its members"},
     {"crc32", py_crc32, METH_O, "crc32(data) -> zlib.crc32(data)"},
+    {"split_chunk", (PyCFunction)(void (*)(void))split_chunk, METH_FASTCALL,
+     "split_chunk(lines, fields, partition, parts) -> (clock entries, [each part's lines, the unsure lines])"},
+    {"parted", (PyCFunction)(void (*)(void))parted, METH_FASTCALL,
+     "parted(own, clock, position, share, event_clock, index, unsure, last) -> routed's items over a split log"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -988,7 +994,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_route", NULL, 0, me
 PyMODINIT_FUNC PyInit__route(void) {
     crc_init();
     columns_import();                   /* without the columns module, routed takes no index */
-    if (PyType_Ready(&ExchangeType) < 0 || PyType_Ready(&LinesType) < 0 || PyType_Ready(&RoutedType) < 0) return NULL;
+    if (PyType_Ready(&ExchangeType) < 0 || PyType_Ready(&LinesType) < 0 || PyType_Ready(&RoutedType) < 0
+        || PyType_Ready(&PartedType) < 0) return NULL;
     /* The clock routed moves is the record module's; without it routed refuses every clock, and
      * parallel/share.py takes the times through route and events/clock.py's taking instead. */
     PyObject *records = PyImport_ImportModule("policyengine.events._records");

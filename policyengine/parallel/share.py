@@ -19,7 +19,7 @@ import msgspec
 from policyengine.compiler import CompiledProgram
 from policyengine.events.clock import Clock, taking
 from policyengine.events.native import split_lines
-from policyengine.events.routing import route, route_fields, routed, scan_ahead, split_spans
+from policyengine.events.routing import parted, route, route_fields, routed, scan_ahead, split_spans
 from policyengine.events.timestamps import format_ts
 from policyengine.logs import line_batches
 from policyengine.runtime.evaluator import Evaluator
@@ -80,6 +80,9 @@ class ShareEvaluator(Evaluator):
         # routed first (replay calls route_batch).
         self.record_loop = self.share_loop
         self._route_fields = route_fields(compiled.record) if compiled.record is not None else ()
+        # A split log (splitlog/): its clock and unsure lines while it is read, the chunk last routed
+        self._split = None
+        self._parted = None
 
     def process(self, event: dict, ts: int) -> list[dict]:
         return self._step(event, ts, event["user"], self._process_dict)
@@ -104,17 +107,29 @@ class ShareEvaluator(Evaluator):
         cleanly taken as the loop goes (events/clock.py: `taking`) — in one pass in C where built
         (events/_route.c: `routed`)."""
         clock = self.store.clock
+        if self._split is not None:
+            # a split log: this share's own lines, the clock walked from where the chunk before
+            # stopped; an empty chunk is the last, after which the clock is walked to its end
+            entries, unsure = self._split
+            position = self._parted.position if self._parted is not None else 0
+            self._parted = parted(lines, entries, position, self.share, clock, self.store.crowded_index(), unsure,
+                                  len(lines) == 0)
+            return self._parted
         if routed is not None and type(clock) is Clock:
             # with many members, their rows of the lines ahead asked of memory (runtime/store.py)
             return routed(lines, self._route_fields, self.shares, self.share, self.exchange, clock,
                           self.store.crowded_index())
         return taking(clock, route(lines, self._route_fields, self.shares, self.share, self.exchange))
 
-    def batches(self, stream, limit: int):
+    def batches(self, log, limit: int):
         """The log's chunks as spans (events/_route.c: split_spans; an other share's line is never
         made into bytes), each with the next one's scans made first (with an exchange): the other
-        workers find them there while this one runs the rules on it."""
-        batches = iter(line_batches(stream, limit, split=split_spans or split_lines))
+        workers find them there while this one runs the rules on it. Of a split log (splitlog/),
+        this share's part's chunks, then an empty one: route_batch walks the clock with them."""
+        if hasattr(log, "part_batches"):
+            yield from self._split_batches(log, limit)
+            return
+        batches = iter(line_batches(log.stream, limit, split=split_spans or split_lines))
         if self.exchange is None:
             yield from batches
             return
@@ -137,6 +152,14 @@ class ShareEvaluator(Evaluator):
             yield current
             current = following
         yield current
+
+    def _split_batches(self, log, limit: int):
+        self._split, self._parted = (log.clock(), log.unsure_lines(limit)), None
+        try:
+            yield from log.part_batches(self.share, limit, split_spans or split_lines)
+            yield []
+        finally:
+            self._split = self._parted = None       # the clock's mapping is closed with the log
 
     def tick(self, ts: int) -> list[dict]:
         """`process` for an event of another share's member: due timers fire (tagged), the clock

@@ -37,6 +37,7 @@ class Job(msgspec.Struct):
     spool: str = ""                # a folder for the workers' decisions
     partition: bytes = b""         # members' buckets to shares (balanced_partition); empty: by CRC-32 alone
     report: bool = False           # each worker counts what `--report` shows of its members' events
+    split: bool = False            # the logs are split logs (splitlog/): a worker reads its part, no exchange
 
 
 _job: Job | None = None          # set before the workers fork; they inherit it
@@ -249,7 +250,7 @@ def run_shares(job: Job, emit, write_json=None) -> SharesRan | str:
         # anonymous and shared: what one worker writes the others see; pages are touched only
         # as the ring fills
         # (past the exchange's 255 workers, each worker scans every line itself, as it once did)
-        sharing = Exchange is not None and job.shares <= EXCHANGE_WORKERS
+        sharing = Exchange is not None and job.shares <= EXCHANGE_WORKERS and not job.split
         _shared = mmap.mmap(-1, Exchange.size(job.shares, _ring_lines(job.shares))) if sharing else None
         try:
             results = _run_workers(job.shares)

@@ -23,10 +23,11 @@ from policyengine.state.sqlite import SqliteStore
 
 
 def log_identity(name: str) -> str:
-    """A log file's identity across runs: its real path and a hash of its first 4 KiB."""
+    """A log file's identity across runs: its real path and a hash of its first 4 KiB (of a split
+    log's folder, of its manifest)."""
     if name == "-":
         return "<stdin>"
-    with open(name, "rb") as f:
+    with open(os.path.join(name, "split.json") if os.path.isdir(name) else name, "rb") as f:
         head = f.read(4096)
     return f"{os.path.realpath(name)}#{hashlib.sha256(head).hexdigest()[:16]}"
 

@@ -1,0 +1,48 @@
+"""`policyengine split LOG --parts N --out DIR`: a log cut by member once, for `eval --workers N` to
+read a part a worker (splitlog/)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from policyengine.cli import exits
+from policyengine.cli.reporting import usage_error
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("split", help="split a log by member into parts, one for each worker of eval --workers",
+                       description="Cut a JSON Lines log (a file, a .gz file, or - for stdin) by member into parts: "
+                                   "`policyengine eval --workers N DIR` then gives each worker its part and never "
+                                   "reads the others' lines. Decisions are the log's own, in its order; bad lines "
+                                   "keep their numbers in it. Made once, read by any number of evals.",
+                       epilog=exits.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("log", metavar="LOG", help="a JSON Lines log, a .gz log, or - for stdin")
+    p.add_argument("--out", required=True, metavar="DIR", help="the folder to write (new, or empty)")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--parts", type=int, metavar="N", help="how many parts: the workers eval will run (1 to 64)")
+    group.add_argument("--like", metavar="DIR", help="the parts of another split log, its members in the same parts "
+                                                     "(eval reads several split logs only if split alike)")
+    p.add_argument("--max-line-bytes", type=int, default=1 << 20, metavar="N",
+                   help="longer lines are left out, each counted as a bad line where eval meets it (default 1 MiB)")
+    p.add_argument("--quiet", action="store_true", help="print no summary")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from policyengine.logs import LogOpenError, check_readable
+    from policyengine.splitlog import read_manifest, split_log
+    try:
+        check_readable([args.log])
+        like = read_manifest(args.like) if args.like else None
+        if args.max_line_bytes < 1:
+            raise LogOpenError("--max-line-bytes: give 1 or more")
+        manifest = split_log(args.log, like.parts if like else args.parts, args.out, args.max_line_bytes,
+                             like.partition_bytes() if like else None)
+    except LogOpenError as err:                   # SplitError is one
+        usage_error(str(err))
+        return exits.USAGE
+    if not args.quiet:
+        sizes = ", ".join(f"{n:,}" for n in manifest.part_lines)
+        sys.stderr.write(f"split {manifest.lines:,} lines of {manifest.log} into {manifest.parts} parts in {args.out}"
+                         f" ({sizes} lines; {manifest.unsure_lines:,} read by every worker)\n")
+    return exits.OK

@@ -1,0 +1,89 @@
+"""A split log read back: whole, in the log's order (one worker), or a part and the clock (a worker
+of `eval --workers`, parallel/share.py)."""
+from __future__ import annotations
+
+import mmap
+import os
+from array import array
+
+from policyengine.logs import lines_bounded, line_batches
+from policyengine.splitlog.layout import CLOCK, UNSURE, Manifest, SplitError, part_file, read_manifest
+
+OVERLONG = 0xFF                  # a clock entry's low byte: a line over the limit, kept nowhere
+_ENTRIES = 1 << 16               # clock entries read at a time by the one-worker reader
+
+
+class SplitLog:
+    """Read like logs.OpenLog by replay: `name` is the log that was split, so bad lines are named
+    and numbered as in it."""
+
+    def __init__(self, folder: str, manifest: Manifest):
+        self.folder, self.manifest = folder, manifest
+        self.name = manifest.log
+        self.size = os.path.getsize(os.path.join(folder, CLOCK))
+        self.raw = None
+        self._open: list = []
+        self._clock_file = None
+
+    def _file(self, name: str):
+        f = open(os.path.join(self.folder, name), "rb", buffering=1 << 20)
+        self._open.append(f)
+        return f
+
+    def position(self) -> int | None:
+        try:
+            return self._clock_file.tell() if self._clock_file is not None else None
+        except (OSError, ValueError):
+            return None
+
+    def close(self) -> None:
+        for f in self._open:
+            f.close()
+        self._open = []
+
+    # One worker: the log's lines in its order, as logs.line_batches gives them.
+    def batches(self, limit: int):
+        parts = [lines_bounded(self._file(part_file(k)), limit) for k in range(self.manifest.parts)]
+        unsure = lines_bounded(self._file(UNSURE), limit)
+        self._clock_file = clock = self._file(CLOCK)
+        missing = object()
+        while data := clock.read(8 * _ENTRIES):
+            entries = array("Q")
+            entries.frombytes(data)
+            out = []
+            for entry in entries:
+                low = entry & 0xFF
+                if low == OVERLONG:
+                    out.append(None)
+                    continue
+                line = next(parts[low - 1] if low else unsure, missing)
+                if line is missing:
+                    raise self.damaged(f"{part_file(low - 1) if low else UNSURE} holds fewer lines than the clock "
+                                       "gives it")
+                out.append(line)
+            yield out
+        if any(next(source, missing) is not missing for source in (*parts, unsure)):
+            raise self.damaged("a part holds more lines than the clock gives it")
+
+    # A worker of `eval --workers`: its part's lines, the clock, the unsure lines.
+    def part_batches(self, share: int, limit: int, split):
+        return line_batches(self._file(part_file(share)), limit, split=split)
+
+    def clock(self):
+        """The clock's entries, mapped (both workers' pages are the page cache's)."""
+        f = self._file(CLOCK)
+        if self.manifest.lines == 0:
+            return b""
+        view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._open.append(view)
+        return view
+
+    def unsure_lines(self, limit: int):
+        return lines_bounded(self._file(UNSURE), limit)
+
+    def damaged(self, why: str) -> SplitError:
+        return SplitError(f"{self.folder}: the split log is damaged ({why}); split {self.name} again")
+
+
+def open_split(folder: str) -> SplitLog:
+    return SplitLog(folder, read_manifest(folder))
