@@ -61,12 +61,13 @@ def add_parser(sub) -> None:
     p.add_argument("--report", metavar="FILE.html",
                    help="also write a self-contained HTML report: decisions over time by rule and action, the most "
                         "affected members and channels, messages, active and new members, retention per day")
-    p.add_argument("--workers", type=worker_count, default=1, metavar="N|auto",
+    p.add_argument("--workers", type=worker_count, default=None, metavar="N|auto",
                    help="split members across N processes (1 to 256) when every rule's state belongs to the "
                         "event's member (otherwise says why and uses one); decisions are the same, in the same "
                         "order. auto: one "
                         f"per core this process may use when the run can be split and its logs hold "
-                        f"{AUTO_MIN_BYTES >> 20} MiB or more, otherwise one, without a note")
+                        f"{AUTO_MIN_BYTES >> 20} MiB or more, otherwise one, without a note. Default: one, "
+                        "and over logs `policyengine split` wrote, one a part")
     p.add_argument("--profile", action="store_true",
                    help="after the run, print where its time went: each rule, each event type's handler before its "
                         "rules, timers, reading the log (one worker; the decisions are the same)")
@@ -105,7 +106,7 @@ def run(args) -> int:
     elif args.workers == AUTO:
         workers = auto_workers(cores(), logs_bytes(args.logs), why_one_worker(args, loaded.program) is None)
     else:
-        workers = usable_workers(args, loaded.program) if args.workers > 1 else 1
+        workers = usable_workers(args, loaded.program) if args.workers is not None and args.workers > 1 else 1
     if workers > 1 and (short := files_for(workers)) is not None:
         usage_error(short)
         return exits.USAGE

@@ -115,17 +115,18 @@ def split_of(logs: list[str]):
 
 def split_workers(args, program, parts: int) -> int:
     """The workers of a run over split logs of `parts` parts: one per part, unless the run cannot
-    be split (then one, reading the parts back in the log's order) or one is asked for."""
+    be split (then one, reading the parts back in the log's order) or one is asked for. Notes only
+    where a number of workers was asked for."""
     if args.workers == 1 or parts == 1:
         return 1
     why = why_one_worker(args, program)
     if why is None and parted is None:               # pragma: no cover - no C compiler at install
         why = "the split log's reader (events/_route.c) was not built"
     if why is not None:
-        if args.workers != AUTO:
+        if args.workers not in (None, AUTO):
             sys.stderr.write(f"note: --workers {args.workers}: running on one worker: {why}\n")
         return 1
-    if args.workers not in (AUTO, parts):
+    if args.workers not in (None, AUTO, parts):
         sys.stderr.write(f"note: --workers {args.workers}: a log split in {parts} parts runs on {parts} workers\n")
     return parts
 

@@ -1006,8 +1006,11 @@ PyMODINIT_FUNC PyInit__route(void) {
         Py_DECREF(records);
     }
     PyErr_Clear();
+    SplitDamaged = PyErr_NewException("policyengine.events._route.SplitDamaged", PyExc_ValueError, NULL);
+    if (SplitDamaged == NULL) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && (PyModule_AddObjectRef(m, "Exchange", (PyObject *)&ExchangeType) < 0
+                      || PyModule_AddObjectRef(m, "SplitDamaged", SplitDamaged) < 0
                       || PyModule_AddObjectRef(m, "Lines", (PyObject *)&LinesType) < 0
                       || PyModule_AddIntConstant(m, "EXCHANGE_WORKERS", MAX_WORKERS) < 0))
         Py_CLEAR(m);

@@ -91,7 +91,7 @@ static PyObject *split_chunk(PyObject *Py_UNUSED(self), PyObject *const *args, P
  * own entry once `own` is used up, where the next chunk's iterator starts (`position`); with
  * `last` (no own lines left) it walks the clock to its end. A clock and parts that disagree
  * (a part with fewer or more lines than the clock gives it, the unsure lines used up) are a
- * damaged split: ValueError. */
+ * damaged split: SplitDamaged, a ValueError. */
 typedef struct {
     PyObject_HEAD
     PyObject *refs[4];                   /* the own lines, the clock, the index, the unsure lines */
@@ -166,8 +166,10 @@ static PyObject *parted(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssi
     return (PyObject *)it;
 }
 
+static PyObject *SplitDamaged;           /* a ValueError: the clock and the parts disagree */
+
 static PyObject *damaged(const char *what) {
-    PyErr_Format(PyExc_ValueError, "the split log is damaged: %s", what);
+    PyErr_Format(SplitDamaged, "the split log is damaged: %s", what);
     return NULL;
 }
 

@@ -23,7 +23,7 @@ _USER = 1         # the scan's K_USER: the field it routes by
 
 try:
     from policyengine.events._route import EXCHANGE_WORKERS, Exchange, bucket_counts, crc32, route, scan_ahead
-    from policyengine.events._route import parted, routed, split_spans
+    from policyengine.events._route import SplitDamaged, parted, routed, split_spans
 except ImportError:                                  # pragma: no cover - no C compiler at install
     import zlib
 
@@ -32,6 +32,9 @@ except ImportError:                                  # pragma: no cover - no C c
     EXCHANGE_WORKERS = 0
     routed = split_spans = None                      # parallel/share.py routes a list through clock.py's taking
     parted = None                                    # a split log is read by one worker (splitlog/)
+
+    class SplitDamaged(ValueError):
+        """A split log's clock and parts disagree (raised by parted, in C)."""
     scan_ahead = None                                # only with an Exchange, which is None here
     bucket_counts = None                             # parallel.balanced_partition reads its sample with orjson
 
@@ -44,5 +47,5 @@ def route_fields(record: tuple[RecordField, ...]) -> tuple[tuple[bytes, int], ..
     return tuple((f.name.encode(), _USER if f.attr == "user" else SCAN_KINDS[f.kind]) for f in record)
 
 
-__all__ = ["EXCHANGE_WORKERS", "Exchange", "bucket_counts", "crc32", "parted", "route", "route_fields", "routed",
+__all__ = ["EXCHANGE_WORKERS", "Exchange", "SplitDamaged", "bucket_counts", "crc32", "parted", "route", "route_fields", "routed",
            "scan_ahead", "split_spans"]

@@ -16,7 +16,7 @@ import orjson
 
 from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
-from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, route_fields
+from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, SplitDamaged, route_fields
 from policyengine.logs import CHUNK, open_log
 from policyengine.output.decisions import dump_tagged
 from policyengine.parallel.balance import balanced_partition
@@ -115,6 +115,8 @@ def _work(share: int):
         diverged = f"a line routed as an event was refused by its worker's decoder ({job.logs[log_index]}: {err.args[0][:80]!r})"
     except PeerGone:
         diverged = PEER_GONE
+    except SplitDamaged as err:          # one worker reading the parts in order meets it and says where
+        diverged = f"{job.logs[log_index]}: {err}"
     finally:
         spool.close()
     summary = observer.summary() if observer is not None and diverged is None else None

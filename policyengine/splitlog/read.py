@@ -38,7 +38,10 @@ class SplitLog:
 
     def close(self) -> None:
         for f in self._open:
-            f.close()
+            try:
+                f.close()
+            except BufferError:          # a run stopped midway: its last chunk's iterator holds the clock, and
+                pass                     # the mapping goes with it
         self._open = []
 
     # One worker: the log's lines in its order, as logs.line_batches gives them.
