@@ -30,9 +30,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import orjson
@@ -55,10 +58,11 @@ MAX_PEAK_MB = 1024
 WORKERS_DIFFER = "--workers 2 decided differently from one worker"
 
 
-def rounds(log: Path, repeat: int) -> tuple[dict[str, list[float]], list[str]]:
-    """Each round: the hand-written evaluator, the reference policies on one worker and on two,
-    the pack. Their times, and what decided differently."""
-    times: dict[str, list[float]] = {name: [] for name in ("hand", "reference", "workers", "pack", "state")}
+def rounds(log: Path, repeat: int, split: Path) -> tuple[dict[str, list[float]], list[str]]:
+    """Each round: the hand-written evaluator, the reference policies on one worker and on two (over
+    the log, and over `split`, the log split by member), the pack. Their times, and what decided
+    differently."""
+    times: dict[str, list[float]] = {name: [] for name in ("hand", "reference", "workers", "split", "pack", "state")}
     wrong: list[str] = []
     for _ in range(repeat):
         took, by_hand = hand_written(log)
@@ -67,6 +71,8 @@ def rounds(log: Path, repeat: int) -> tuple[dict[str, list[float]], list[str]]:
         times["reference"].append(took)
         took, two = eval_run(log, REFERENCE, 2)
         times["workers"].append(took)
+        took, parted = eval_run(split, REFERENCE, 2)
+        times["split"].append(took)
         times["pack"].append(eval_run(log, PACK, 1)[0])
         took, kept = with_state(log, REFERENCE)
         times["state"].append(took)
@@ -74,6 +80,8 @@ def rounds(log: Path, repeat: int) -> tuple[dict[str, list[float]], list[str]]:
             wrong.append("the reference policies decided differently from the hand-written evaluator")
         if two != one:
             wrong.append(f"{WORKERS_DIFFER} (reference policies)")
+        if parted != one:
+            wrong.append(f"{WORKERS_DIFFER} (reference policies, the split log)")
         if kept != one:
             wrong.append("`eval --state` decided differently from `eval` (reference policies)")
     return times, wrong
@@ -106,17 +114,38 @@ def beside_a_neighbour(log: Path, repeat: int) -> tuple[list[float], list[float]
     return hand, pack, str(there)
 
 
-def one_and_two(log: Path, policies: list[str], repeat: int) -> tuple[list[float], list[float], bool]:
-    """`repeat` rounds of one worker, then two, over `log`: their times, and whether every run of
-    two decided as one."""
-    ones, twos, same = [], [], True
+def one_and_two(log: Path, policies: list[str], repeat: int, split: Path | None = None):
+    """`repeat` rounds of one worker, then two, over `log` (and two over `split`, the log split by
+    member, if given): their times, and whether every run of two decided as one."""
+    ones, twos, splits, same = [], [], [], True
     for _ in range(repeat):
         took, one = eval_run(log, policies, 1)
         ones.append(took)
         took, two = eval_run(log, policies, 2)
         twos.append(took)
         same = same and two == one
-    return ones, twos, same
+        if split is not None:
+            took, parted = eval_run(split, policies, 2)
+            splits.append(took)
+            same = same and parted == one
+    return ones, twos, splits, same
+
+
+def split_once(log: Path, folder: Path) -> tuple[float, Path]:
+    """`policyengine split` of `log` into two parts, as a user makes it once for every later eval:
+    its time, and the folder."""
+    out = folder / "split"
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "policyengine", "split", str(log), "--parts", "2", "--out", str(out),
+                    "--quiet"], check=True)
+    return time.perf_counter() - t, out
+
+
+def split_row(events: str, ones: list[float], splits: list[float], took: float) -> tuple[str, str, str, str]:
+    """The near-linear row over a split log: two workers over it against one over the log."""
+    return ratio_row(f"`--workers 2` over the log split by member (`policyengine split`, once: {took:.2f} s) against "
+                     f"one worker over the log, reference policies, {events}", NEAR_LINEAR, ones, splits,
+                     f"{statistics.median(splits):.2f} s against {statistics.median(ones):.2f} s")
 
 
 def ceiling(log: Path, policies: list[str], one: float) -> tuple[str, float]:
@@ -201,7 +230,8 @@ def main(argv=None) -> int:
             wrong.append(f"eval over {scale_events:,} events exited {code}")
         rows.append((f"{scale_events:,} events over {members:,} members: peak memory", f"< {MAX_PEAK_MB} MB",
                      f"{peak:.0f} MB ({took:.1f} s)", judge(peak, MAX_PEAK_MB, False)))
-        ones, twos, same = one_and_two(big, REFERENCE, SCALE_ROUNDS)
+        split_took, split = split_once(big, Path(tmp) / "big")
+        ones, twos, splits, same = one_and_two(big, REFERENCE, SCALE_ROUNDS, split)
         if not same:
             wrong.append(f"{WORKERS_DIFFER} (reference policies, {scale_events:,} events)")
         one, two = statistics.median(ones), statistics.median(twos)
@@ -209,11 +239,15 @@ def main(argv=None) -> int:
         rows.append(within_reach(ratio_row(f"`--workers 2` against one worker, reference policies, {scale_events:,} "
                                            f"events over {members:,} members ({SCALE_ROUNDS} rounds)", NEAR_LINEAR,
                                            ones, twos, f"{two:.2f} s against {one:.2f} s" + said), bound, NEAR_LINEAR))
+        rows.append(split_row(f"{scale_events:,} events over {members:,} members ({SCALE_ROUNDS} rounds)", ones, splits,
+                              split_took))
         big.unlink()
+        shutil.rmtree(split.parent)
 
         log = Path(tmp) / "log.jsonl"
         write_log(log, events, 7)
-        times, differed = rounds(log, a.repeat)
+        split_took, split = split_once(log, Path(tmp) / "log")
+        times, differed = rounds(log, a.repeat, split)
         wrong += differed
         hand = times["hand"]
         median = {name: statistics.median(runs) for name, runs in times.items()}
@@ -237,10 +271,11 @@ def main(argv=None) -> int:
         rows.append(within_reach(ratio_row(f"`--workers 2` against one worker, reference policies, {events:,} events",
                                            NEAR_LINEAR, times["reference"], times["workers"],
                                            f"{median['workers']:.2f} s" + said), bound, NEAR_LINEAR))
+        rows.append(split_row(f"{events:,} events", times["reference"], times["split"], split_took))
 
         heavy_log = Path(tmp) / "heavy.jsonl"
         write_log(heavy_log, heavy, 7)
-        one_times, two_times, same = one_and_two(heavy_log, PER_MEMBER, 3)
+        one_times, two_times, _, same = one_and_two(heavy_log, PER_MEMBER, 3)
         if not same:
             wrong.append(f"{WORKERS_DIFFER} (per-member spam rules)")
         rows.append(ratio_row(f"`--workers 2` against one worker, per-member spam rules, {heavy:,} events",

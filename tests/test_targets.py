@@ -58,34 +58,46 @@ def test_the_peak_memory_is_not_the_measuring_process():
 
 
 def _fake_runs(monkeypatch, outputs: dict):
-    """eval runs that take 1 s and print `outputs[workers]` (with --state: outputs["state"], else
-    one worker's); the hand-written evaluator decides one delete of u1's e1."""
-    monkeypatch.setattr(targets, "eval_run", lambda log, policies, workers: (1.0, outputs[workers]))
+    """eval runs that take 1 s and print `outputs[workers]` (over the split log: outputs["split"], else
+    two workers'; with --state: outputs["state"], else one worker's); the hand-written evaluator
+    decides one delete of u1's e1."""
+    monkeypatch.setattr(targets, "eval_run", lambda log, policies, workers: (
+        1.0, outputs.get("split", outputs[workers]) if log == SPLIT else outputs[workers]))
     monkeypatch.setattr(targets, "with_state", lambda log, policies: (1.1, outputs.get("state", outputs[1])))
     monkeypatch.setattr(targets, "hand_written", lambda log: (2.0, [("delete", "u1", "e1")]))
 
 
+SPLIT = Path("split")
 DELETE = orjson.dumps({"action": "delete", "user": "u1", "event_id": "e1"}) + b"\n"
 WARN = orjson.dumps({"action": "warn", "user": "u1", "event_id": "e1"}) + b"\n"
 
 
 def test_two_workers_that_decide_differently_are_caught(monkeypatch):
     _fake_runs(monkeypatch, {1: DELETE, 2: DELETE})
-    assert targets.one_and_two(Path("log"), [], 2) == ([1.0, 1.0], [1.0, 1.0], True)
-    times, wrong = targets.rounds(Path("log"), 2)
-    assert wrong == [] and times["hand"] == [2.0, 2.0]
+    assert targets.one_and_two(Path("log"), [], 2) == ([1.0, 1.0], [1.0, 1.0], [], True)
+    assert targets.one_and_two(Path("log"), [], 2, SPLIT) == ([1.0, 1.0], [1.0, 1.0], [1.0, 1.0], True)
+    times, wrong = targets.rounds(Path("log"), 2, SPLIT)
+    assert wrong == [] and times["hand"] == [2.0, 2.0] and times["split"] == [1.0, 1.0]
     assert same_decisions_row(wrong)[2:] == ("same, every run", "met")
 
     _fake_runs(monkeypatch, {1: DELETE, 2: WARN})
-    assert targets.one_and_two(Path("log"), [], 2)[2] is False
-    _, wrong = targets.rounds(Path("log"), 1)
-    assert wrong == [f"{targets.WORKERS_DIFFER} (reference policies)"]
+    assert targets.one_and_two(Path("log"), [], 2)[3] is False
+    _, wrong = targets.rounds(Path("log"), 1, SPLIT)
+    assert wrong == [f"{targets.WORKERS_DIFFER} (reference policies)",
+                     f"{targets.WORKERS_DIFFER} (reference policies, the split log)"]
+    assert same_decisions_row(wrong)[2:] == ("differed", "NOT MET")
+
+    # two workers over the split log alone deciding differently
+    _fake_runs(monkeypatch, {1: DELETE, 2: DELETE, "split": WARN})
+    assert targets.one_and_two(Path("log"), [], 2, SPLIT)[3] is False
+    _, wrong = targets.rounds(Path("log"), 1, SPLIT)
+    assert wrong == [f"{targets.WORKERS_DIFFER} (reference policies, the split log)"]
     assert same_decisions_row(wrong)[2:] == ("differed", "NOT MET")
 
 
 def test_the_reference_policies_deciding_unlike_the_hand_written_evaluator_are_caught(monkeypatch):
     _fake_runs(monkeypatch, {1: WARN, 2: WARN})
-    _, wrong = targets.rounds(Path("log"), 1)
+    _, wrong = targets.rounds(Path("log"), 1, SPLIT)
     assert wrong == ["the reference policies decided differently from the hand-written evaluator"]
     assert same_decisions_row(wrong)[3] == "met"          # the workers agreed with one worker
 
@@ -103,7 +115,7 @@ def test_a_timed_eval_gives_the_decisions_eval_prints(tmp_path):
 
 def test_eval_with_state_deciding_unlike_eval_is_caught(monkeypatch):
     _fake_runs(monkeypatch, {1: DELETE, 2: DELETE, "state": WARN})
-    times, wrong = targets.rounds(Path("log"), 2)
+    times, wrong = targets.rounds(Path("log"), 2, SPLIT)
     assert times["state"] == [1.1, 1.1]
     assert wrong == ["`eval --state` decided differently from `eval` (reference policies)"] * 2
 
