@@ -228,3 +228,16 @@ def test_two_workers_report_over_a_split_log_is_the_logs(tmp_path, mixed_log):
         assert r.returncode == 0
         pages.append(page.read_bytes())
     assert pages[0] == pages[1] and b"<html" in pages[0]
+
+
+@pytest.mark.parametrize("entries", [7, 1 << 16])
+def test_one_worker_reads_the_parts_back_as_the_log_in_c_and_in_python(tmp_path, mixed_log, monkeypatch, entries):
+    from policyengine.logs import line_batches
+    from policyengine.splitlog import open_split, read
+    lines = [line for batch in line_batches(open(mixed_log, "rb"), 400) for line in batch]
+    folder = _split(mixed_log, tmp_path / "split", "--parts", "3", "--max-line-bytes", "400")
+    monkeypatch.setattr(read, "_ENTRIES", entries)      # a clock's chunk ends anywhere in a part's
+    c_lines = [line for batch in open_split(str(folder)).batches(400) for line in batch]
+    monkeypatch.setattr(read, "interleave", None)
+    python_lines = [line for batch in open_split(str(folder)).batches(400) for line in batch]
+    assert c_lines == python_lines == lines and None in lines      # the 400-digit number's line is over

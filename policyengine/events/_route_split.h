@@ -13,6 +13,13 @@
 #define OVERLONG 0xFF                    /* a clock entry's low byte: a line over the limit, kept nowhere */
 #define SPLIT_PARTS 64                   /* parts a split log may have: a share + 1 stays below OVERLONG */
 
+static PyObject *SplitDamaged;           /* a ValueError: the clock and the parts disagree */
+
+static PyObject *damaged(const char *what) {
+    PyErr_Format(SplitDamaged, "the split log is damaged: %s", what);
+    return NULL;
+}
+
 /* split_chunk(lines, fields, partition, parts) → (clock, pieces): each line's clock entry (a Found:
  * its part and time, 0 if the scan was unsure, OVERLONG for an over-long line), and the lines of
  * each part, then the unsure ones, each piece its lines with a newline after each. */
@@ -82,6 +89,78 @@ static PyObject *split_chunk(PyObject *Py_UNUSED(self), PyObject *const *args, P
     Py_DECREF(clock);
     Py_DECREF(pieces);
     return out;
+}
+
+/* interleave(clock, start, end, sources, at) → (lines, next, short): the log's lines of clock
+ * entries [start, end) in its order, for one worker reading a split log back: each the next line
+ * of its source (sources[k] a chunk of part k's lines, the last source a chunk of the unsure
+ * ones: lists or Lines; at[k] where each stands, advanced), an over-long one None. It stops at an
+ * entry whose source's chunk is used up: `next` is that entry and `short` its source, for Python
+ * to hand the next chunk (else next == end and short -1). */
+static PyObject *interleave(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    const char *usage = "interleave(clock: buffer, start: int, end: int, sources: list, at: list)";
+    if (nargs != 5 || !PyList_Check(args[3]) || !PyList_Check(args[4])
+        || PyList_GET_SIZE(args[3]) != PyList_GET_SIZE(args[4]) || PyList_GET_SIZE(args[3]) < 2
+        || PyList_GET_SIZE(args[3]) > SPLIT_PARTS + 1) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]);
+    if (PyErr_Occurred()) return NULL;
+    long parts = (long)PyList_GET_SIZE(args[3]) - 1;
+    Source sources[SPLIT_PARTS + 1];
+    Py_ssize_t at[SPLIT_PARTS + 1];
+    for (long k = 0; k <= parts; k++) {
+        at[k] = PyLong_AsSsize_t(PyList_GET_ITEM(args[4], k));
+        if ((at[k] == -1 && PyErr_Occurred()) || source_of(PyList_GET_ITEM(args[3], k), &sources[k]) < 0) {
+            PyErr_SetString(PyExc_TypeError, usage);
+            return NULL;
+        }
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    const Found *entries = (const Found *)view.buf;
+    Py_ssize_t count = view.len / (Py_ssize_t)sizeof(Found);
+    if (start < 0 || end < start || end > count) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "entries within the clock");
+        return NULL;
+    }
+    PyObject *lines = PyList_New(end - start);
+    long short_of = -1;
+    Py_ssize_t i = start;
+    for (; lines != NULL && i < end; i++) {
+        Found found = entries[i];
+        PyObject *line;
+        if ((found & 0xFF) == OVERLONG) {
+            line = Py_NewRef(Py_None);
+        } else {
+            long k = found == 0 ? parts : found_share(found);
+            if (k >= parts && found != 0) {
+                PyBuffer_Release(&view);
+                Py_DECREF(lines);
+                return damaged("its clock names a part it does not have");
+            }
+            if (at[k] >= sources[k].n) {
+                short_of = k;
+                break;
+            }
+            line = source_item(&sources[k], at[k]++);
+            if (line == NULL) Py_CLEAR(lines);
+        }
+        if (lines != NULL) PyList_SET_ITEM(lines, i - start, line);
+    }
+    PyBuffer_Release(&view);
+    if (lines == NULL) return NULL;
+    Py_SET_SIZE(lines, i - start);                   /* the items past a stop were never set */
+    for (long k = 0; k <= parts; k++) {
+        PyObject *where = PyLong_FromSsize_t(at[k]);
+        if (where == NULL || PyList_SetItem(args[4], k, where) < 0) {
+            Py_DECREF(lines);
+            return NULL;
+        }
+    }
+    return Py_BuildValue("(Nnl)", lines, i, short_of);
 }
 
 /* parted(own, clock, position, share, event_clock, index, unsure, last) → routed's items over a
@@ -166,12 +245,6 @@ static PyObject *parted(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssi
     return (PyObject *)it;
 }
 
-static PyObject *SplitDamaged;           /* a ValueError: the clock and the parts disagree */
-
-static PyObject *damaged(const char *what) {
-    PyErr_Format(SplitDamaged, "the split log is damaged: %s", what);
-    return NULL;
-}
 
 /* The rows of the members of the next window of own lines asked of memory, one window ahead. */
 static void parted_warm(Parted *it) {

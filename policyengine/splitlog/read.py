@@ -6,11 +6,18 @@ import mmap
 import os
 from array import array
 
+from policyengine.events.native import split_lines
+from policyengine.events.routing import split_spans
 from policyengine.logs import lines_bounded, line_batches
+
+try:
+    from policyengine.events._route import SplitDamaged, interleave
+except ImportError:                                  # pragma: no cover - no C compiler at install
+    interleave = None
 from policyengine.splitlog.layout import CLOCK, UNSURE, Manifest, SplitError, part_file, read_manifest
 
 OVERLONG = 0xFF                  # a clock entry's low byte: a line over the limit, kept nowhere
-_ENTRIES = 1 << 16               # clock entries read at a time by the one-worker reader
+_ENTRIES = 1 << 16               # clock entries a chunk of the one-worker reader
 
 
 class SplitLog:
@@ -23,7 +30,7 @@ class SplitLog:
         self.size = os.path.getsize(os.path.join(folder, CLOCK))
         self.raw = None
         self._open: list = []
-        self._clock_file = None
+        self._entry = None           # the next clock entry the one-worker reader reads
 
     def _file(self, name: str):
         f = open(os.path.join(self.folder, name), "rb", buffering=1 << 20)
@@ -31,10 +38,7 @@ class SplitLog:
         return f
 
     def position(self) -> int | None:
-        try:
-            return self._clock_file.tell() if self._clock_file is not None else None
-        except (OSError, ValueError):
-            return None
+        return 8 * self._entry if self._entry is not None else None
 
     def close(self) -> None:
         for f in self._open:
@@ -46,9 +50,35 @@ class SplitLog:
 
     # One worker: the log's lines in its order, as logs.line_batches gives them.
     def batches(self, limit: int):
+        if interleave is None:                       # pragma: no cover - no C compiler at install
+            yield from self._batches_in_python(limit)
+            return
+        split = split_spans or split_lines
+        names = [part_file(k) for k in range(self.manifest.parts)] + [UNSURE]
+        sources = [iter(line_batches(self._file(name), limit, split=split)) for name in names]
+        chunks: list = [[] for _ in names]
+        at = [0] * len(names)
+        clock, total = self.clock(), self.manifest.lines
+        self._entry = 0
+        try:
+            while self._entry < total:
+                lines, self._entry, short = interleave(clock, self._entry, min(self._entry + _ENTRIES, total),
+                                                       chunks, at)
+                if lines:
+                    yield lines
+                if short >= 0:                       # that file's next chunk
+                    chunks[short], at[short] = next(sources[short], None), 0
+                    if chunks[short] is None:
+                        raise self.damaged(f"{names[short]} holds fewer lines than the clock gives it")
+        except SplitDamaged as err:
+            raise self.damaged(str(err).removeprefix("the split log is damaged: ")) from None
+        if any(at[k] < len(chunks[k]) or next(sources[k], None) is not None for k in range(len(names))):
+            raise self.damaged("a part holds more lines than the clock gives it")
+
+    def _batches_in_python(self, limit: int):
         parts = [lines_bounded(self._file(part_file(k)), limit) for k in range(self.manifest.parts)]
         unsure = lines_bounded(self._file(UNSURE), limit)
-        self._clock_file = clock = self._file(CLOCK)
+        clock = self._file(CLOCK)
         missing = object()
         while data := clock.read(8 * _ENTRIES):
             entries = array("Q")
