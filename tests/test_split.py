@@ -241,3 +241,21 @@ def test_one_worker_reads_the_parts_back_as_the_log_in_c_and_in_python(tmp_path,
     monkeypatch.setattr(read, "interleave", None)
     python_lines = [line for batch in open_split(str(folder)).batches(400) for line in batch]
     assert c_lines == python_lines == lines and None in lines      # the 400-digit number's line is over
+
+
+def test_an_empty_log_and_a_damaged_gzip_log(tmp_path, mixed_log):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    folder = _split(empty, tmp_path / "empty", "--parts", "2")
+    assert orjson.loads((folder / "split.json").read_bytes())["lines"] == 0
+    for workers in (1, 2):
+        r = _eval(folder, workers)
+        assert r.returncode == 0 and r.stdout == _eval(empty, 1).stdout
+    # a gzip log cut short: said with the line it was cut at, and no folder that reads as a split
+    data = gzip.compress(mixed_log.read_bytes())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[:len(data) // 2])
+    r = run_cli("split", str(cut), "--out", str(tmp_path / "cut"), "--parts", "2")
+    assert r.returncode == 3 and b"the compressed log is damaged or cut short" in r.stderr
+    assert b"Traceback" not in r.stderr and not (tmp_path / "cut").exists()
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".split-")]
