@@ -45,7 +45,7 @@ def check_readable(names: list[str]) -> None:
     for name in names:
         if name == "-":
             continue
-        if _is_split(name):
+        if is_split(name):
             from policyengine.splitlog import read_manifest
             read_manifest(name)                      # SplitError (a LogOpenError) if it is not whole
             continue
@@ -65,7 +65,7 @@ def open_log(name: str, inflate_ahead: bool = False) -> OpenLog:
     their own, where the thread only got in the way (0.71-0.79 s -> 0.85 s over 1M events)."""
     if name == "-":
         return OpenLog("<stdin>", sys.stdin.buffer, None, None)
-    if _is_split(name):                              # `policyengine split`'s folder: read back in the log's order
+    if is_split(name):                              # `policyengine split`'s folder: read back in the log's order
         from policyengine.splitlog import open_split
         return open_split(name)
     try:
@@ -79,9 +79,12 @@ def open_log(name: str, inflate_ahead: bool = False) -> OpenLog:
         raise LogOpenError(f"{name}: {err.strerror or err}") from None
 
 
-def _is_split(name: str) -> bool:
-    """A folder `policyengine split` wrote (splitlog/layout.py: its manifest)."""
-    return os.path.isfile(os.path.join(name, "split.json")) and os.path.isdir(name)
+SPLIT_MANIFEST = "split.json"    # what makes a folder a split log (splitlog/layout.py)
+
+
+def is_split(name: str) -> bool:
+    """A folder `policyengine split` wrote: its manifest in it."""
+    return name != "-" and os.path.isdir(name) and os.path.isfile(os.path.join(name, SPLIT_MANIFEST))
 
 
 CHUNK = 1 << 18

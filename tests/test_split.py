@@ -11,7 +11,7 @@ import pytest
 from policyengine.events.timestamps import parse_ts
 from policyengine.runtime.helpers import share_of
 from tests.conftest import run_cli
-from tests.test_records import HOSTILE, _log_bytes
+from tests.test_records import _log_bytes
 
 UNTIL = "2026-12-31T00:00:00Z"
 
@@ -72,7 +72,8 @@ def test_lines_no_program_could_take_as_they_are_are_unsure(tmp_path):
     # Checked by hand against the event contract: JSON that is not one object, a time that is not
     # RFC 3339, a `user` that is empty, a contract field of the wrong kind.
     bad = [b"[1,2,3]", b'{"type":"message","ts":"2026-11-02T00:00:08Z","user":"h1"',
-           b'{"type":"message","ts":1793577603,"user":"h1"}', b'{"type":"message","ts":"2026-11-02T00:00:04Z","user":""}',
+           b'{"type":"message","ts":1793577603,"user":"h1"}',
+           b'{"type":"message","ts":"2026-11-02T00:00:04Z","user":""}',
            b'{"type":"message","ts":"2026-11-02T00:00:04Z","user":"h1","text":7}',
            b'{"type":"message","ts":"2026-11-02T00:00:05Z","user":"h1","id":5}',
            b'{"type":"message","ts":"2026-11-02T00:00:09Z","user":"h1","channel":5}',
@@ -104,7 +105,8 @@ def test_eval_over_a_split_log_gives_the_logs_decisions_and_messages(tmp_path, m
     more = run_cli("eval", "--workers", "5", "--policy", "policies/examples", "--out", str(tmp_path / "e.jsonl"),
                    str(folder))
     for r in (plain, more):
-        assert [line.split()[-1] for line in r.stderr.decode().splitlines() if line.startswith("workers ")] == [str(parts)]
+        said = [line.split()[-1] for line in r.stderr.decode().splitlines() if line.startswith("workers ")]
+        assert said == [str(parts)]
     assert more.stderr.startswith(f"note: --workers 5: a log split in {parts} parts runs on {parts} workers\n".encode())
 
 

@@ -13,7 +13,8 @@ is judged by); write.py makes it; read.py reads it back, whole or a part at a ti
 """
 from __future__ import annotations
 
-from policyengine.splitlog.layout import SPLIT_FIELDS, Manifest, SplitError, is_split, read_manifest
+from policyengine.logs import is_split
+from policyengine.splitlog.layout import SPLIT_FIELDS, Manifest, SplitError, read_manifest
 from policyengine.splitlog.read import SplitLog, open_split
 from policyengine.splitlog.write import split_log
 

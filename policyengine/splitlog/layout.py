@@ -7,11 +7,10 @@ import os
 import msgspec
 
 from policyengine.events.records import SCAN_KINDS
-from policyengine.logs import LogOpenError
+from policyengine.logs import SPLIT_MANIFEST as MANIFEST, LogOpenError
 
 FORMAT = "policyengine-split"
 VERSION = 1
-MANIFEST = "split.json"
 CLOCK = "clock.bin"              # eight bytes a line of the log (events/_route_split.h)
 UNSURE = "unsure.jsonl"          # the lines the scan was not sure of, in the log's order
 MAX_PARTS = 64                   # events/_route_split.h: SPLIT_PARTS
@@ -50,11 +49,6 @@ class Manifest(msgspec.Struct, frozen=True):
 
 def part_file(k: int) -> str:
     return f"part-{k:03d}.jsonl"
-
-
-def is_split(path: str) -> bool:
-    """Whether `path` is a folder holding a split log's manifest."""
-    return path != "-" and os.path.isdir(path) and os.path.isfile(os.path.join(path, MANIFEST))
 
 
 def read_manifest(folder: str) -> Manifest:

@@ -17,6 +17,7 @@ import threading
 import time
 
 from policyengine.compiler import CompiledProgram
+from policyengine.logs import SPLIT_MANIFEST, is_split
 from policyengine.runtime.store import MemoryStore
 from policyengine.state.snapshot import capture, restore, written
 from policyengine.state.sqlite import SqliteStore
@@ -27,7 +28,7 @@ def log_identity(name: str) -> str:
     log's folder, of its manifest)."""
     if name == "-":
         return "<stdin>"
-    with open(os.path.join(name, "split.json") if os.path.isdir(name) else name, "rb") as f:
+    with open(os.path.join(name, SPLIT_MANIFEST) if is_split(name) else name, "rb") as f:
         head = f.read(4096)
     return f"{os.path.realpath(name)}#{hashlib.sha256(head).hexdigest()[:16]}"
 
