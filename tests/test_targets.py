@@ -173,3 +173,17 @@ def test_the_scan_bound_times_the_route_scan_over_every_line_once(monkeypatch, t
     # the program's own layout, the member's field in it (the scan's K_USER is 1)
     (fields,) = layouts
     assert (b"user", 1) in fields and isinstance(took, float)
+
+
+def test_the_split_logs_row_is_bounded_by_its_larger_part_alone(tmp_path, monkeypatch):
+    for k in (0, 1):
+        (tmp_path / f"part-00{k}.jsonl").write_bytes(b"")
+    alone = {"part-000.jsonl": 0.5, "part-001.jsonl": 0.6}
+    monkeypatch.setattr(targets, "eval_run", lambda log, policies, workers: (alone[log.name], b""))
+    row = targets.split_row("1 event", [1.0, 1.0], [0.7, 0.7], 0.1, tmp_path)
+    # 1.0 / 0.7 = 1.43x, under 1.8x; the larger part alone, 0.6 s, allows at most 1.0 / 0.6 = 1.67x
+    assert "0.50 s and 0.60 s: at most 1.67×" in row[2]
+    assert row[3] == "NOT MET, and out of reach: no route over this log gives more than 1.67×"
+    alone["part-001.jsonl"] = 0.5                       # at most 2.0x: not met, but not out of reach
+    assert targets.split_row("1 event", [1.0], [0.7], 0.1, tmp_path)[3] == "NOT MET"
+    assert targets.split_row("1 event", [1.0], [0.5], 0.1, tmp_path)[3] == "met"
