@@ -261,3 +261,11 @@ def test_an_empty_log_and_a_damaged_gzip_log(tmp_path, mixed_log):
     assert r.returncode == 3 and b"the compressed log is damaged or cut short" in r.stderr
     assert b"Traceback" not in r.stderr and not (tmp_path / "cut").exists()
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".split-")]
+
+
+def test_a_split_log_is_not_split_again(tmp_path, mixed_log):
+    folder = _split(mixed_log, tmp_path / "split", "--parts", "2")
+    r = run_cli("split", str(folder), "--out", str(tmp_path / "again"), "--parts", "3")
+    assert r.returncode == 3 and not (tmp_path / "again").exists()
+    assert r.stderr == f"error[E0001]: {folder}: already a split log; split the log it was made from ({mixed_log}) " \
+                       "into other parts\n".encode()

@@ -29,9 +29,13 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from policyengine.logs import LogOpenError, check_readable
-    from policyengine.splitlog import read_manifest, split_log
+    from policyengine.logs import LogOpenError, check_readable, is_split
+    from policyengine.splitlog import read_manifest
+    from policyengine.splitlog.write import split_log
     try:
+        if is_split(args.log):
+            raise LogOpenError(f"{args.log}: already a split log; split the log it was made from "
+                               f"({read_manifest(args.log).log}) into other parts")
         check_readable([args.log])
         like = read_manifest(args.like) if args.like else None
         if args.max_line_bytes < 1:

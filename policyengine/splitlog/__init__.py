@@ -16,7 +16,7 @@ from __future__ import annotations
 from policyengine.logs import is_split
 from policyengine.splitlog.layout import SPLIT_FIELDS, Manifest, SplitError, read_manifest
 from policyengine.splitlog.read import SplitLog, open_split
-from policyengine.splitlog.write import split_log
 
-__all__ = ["SPLIT_FIELDS", "Manifest", "SplitError", "SplitLog", "is_split", "open_split", "read_manifest",
-           "split_log"]
+# write.py (split_log) is imported by `policyengine split` alone: it needs the workers' partition,
+# which reading a split log does not.
+__all__ = ["SPLIT_FIELDS", "Manifest", "SplitError", "SplitLog", "is_split", "open_split", "read_manifest"]
