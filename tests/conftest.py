@@ -18,6 +18,17 @@ def update_golden(request) -> bool:
     return request.config.getoption("--update-golden")
 
 
+@pytest.fixture(scope="session")
+def mixed_log(tmp_path_factory):
+    """30 000 generated events with tests/test_records.py's hostile lines among them: timers,
+    ladders, late events and bad lines for the tests that hold several workers or a split log to
+    one worker (tests/test_workers.py, tests/test_split.py)."""
+    from tests.test_records import _log_bytes
+    path = tmp_path_factory.mktemp("mixed") / "mixed.jsonl"
+    path.write_bytes(_log_bytes(30_000, seed=5))
+    return path
+
+
 def run_cli(*args: str, stdin: bytes | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = dict(os.environ, NO_COLOR="1")
     env.pop("POLICYENGINE_DEBUG", None)

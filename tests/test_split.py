@@ -16,13 +16,6 @@ from tests.test_records import _log_bytes
 UNTIL = "2026-12-31T00:00:00Z"
 
 
-@pytest.fixture(scope="module")
-def mixed_log(tmp_path_factory):
-    path = tmp_path_factory.mktemp("split") / "mixed.jsonl"
-    path.write_bytes(_log_bytes(30_000, seed=5))
-    return path
-
-
 def _split(log, out, *args: str):
     r = run_cli("split", str(log), "--out", str(out), "--quiet", *args)
     assert r.returncode == 0, r.stderr

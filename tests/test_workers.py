@@ -22,13 +22,6 @@ from benchmarks.loggen import generate
 UNTIL = "2026-12-31T00:00:00Z"
 
 
-@pytest.fixture(scope="module")
-def mixed_log(tmp_path_factory):
-    path = tmp_path_factory.mktemp("workers") / "mixed.jsonl"
-    path.write_bytes(_log_bytes(30_000, seed=5))
-    return path
-
-
 def _eval(log, workers: int, *extra: str):
     return run_cli("eval", "--quiet", "--workers", str(workers), "--policy", "policies/examples",
                    "--until", UNTIL, *extra, str(log))
