@@ -80,7 +80,8 @@ def test_lines_are_counted_as_the_definition_counts_orjsons_dicts(observed):
     for line, _ in observed:
         event = _outcome(lambda: orjson.loads(line))
         if isinstance(event, dict) and isinstance(event.get("id"), str):
-            assert c.channel(event["id"]) == python.channel(event["id"])
+            for user in (event.get("user"), None, "another"):
+                assert c.channel(user, event["id"]) == python.channel(user, event["id"])
     hours = sorted({ts // HOUR_US for _, ts in observed}) + [7]                     # hour 7: maybe none posted
     for some in ([], hours[:1], hours[1:], hours[::2], None):
         assert c.active_count(some) == python.active_count(some)
@@ -99,7 +100,8 @@ def test_the_scan_reads_the_plain_line_and_leaves_the_rest_to_orjson():
     assert dict(c.messages) == {0: 2, 1: 2}                 # 5 and 0 µs are in hour 0; 1h and 2h-1 µs in hour 1
     assert dict(c.joins) == {-1: 1}                         # -1 µs is in the hour before 0
     assert {h: set(m) for h, m in c.active.items()} == {0: {"u1", None}, 1: {"张", "u5"}}     # the last `user`
-    assert [c.channel(e) for e in ("e1", "e2", "e3", "e4", "e5")] == ["general", 'c"2', None, None, "x"]
+    assert [c.channel(u, e) for u, e in (("u1", "e1"), ("张", "e2"), ("u3", "e3"), ("u5", "e4"), (None, "e5"))] == \
+        ["general", 'c"2', None, None, "x"]
 
 
 def test_long_names_that_share_their_first_bytes_are_members_apart():
@@ -136,7 +138,7 @@ def test_members_counted_sixteen_lines_later_are_there_whenever_the_counts_are_r
     for counts in (c, python):
         with pytest.raises(orjson.JSONDecodeError):
             counts.observe_line(b'{"type":"message","user":"\xff","id":"x","channel":"c"}', 0)
-    assert _counts(c) == _counts(python) and c.events == 40 and c.channel("x") is None
+    assert _counts(c) == _counts(python) and c.events == 40 and c.channel("\ufffd", "x") is None
 
 
 def test_a_member_that_is_not_a_string_is_refused_alike():
@@ -162,8 +164,8 @@ def test_dicts_are_counted_alike(make):
     c.observe_line(b'{"type":"message","user":"u1"}', 3 * HOUR_US)
     assert c.active[2] == {1, "1", None, "\ud800", "u1"}                           # hour 2
     assert (c.active_count(), c.active_count([2]), c.active_shared([0], [2, 3])) == (5, 5, 1)
-    # an empty channel is looked for in the older generation, as `a or b` does: not there, None
-    assert (c.channel("e1"), c.channel("e3"), c.channel("e9")) == ("g", None, None)
+    # an empty channel is the event's (the report counts no decision in it); an id never seen: None
+    assert (c.channel("u1", "e1"), c.channel("u3", "e3"), c.channel("u1", "e9")) == ("g", "", None)
 
 
 def test_the_channel_memo_keeps_two_generations_as_the_definition_does():
@@ -178,9 +180,13 @@ def test_the_channel_memo_keeps_two_generations_as_the_definition_does():
         python.observe_line(line, i * 2_000_000)
     assert _counts(c) == _counts(python) and len(c.active) == 139     # 2 s apart: 500 000 s
     ids = [f"e{i}" for i in range(0, n, 997)] + ["e0", f"e{CHANNELS_KEPT}", f"e{2 * CHANNELS_KEPT - 1}", f"e{n - 1}"]
-    assert [c.channel(i) for i in ids] == [python.channel(i) for i in ids]
-    assert c.channel("e0") is None and c.channel(f"e{CHANNELS_KEPT}") == f"c{CHANNELS_KEPT % 13}"
-    assert c.channel(f"e{CHANNELS_KEPT - 1}") is None and c.channel(f"e{n - 1}") == f"c{(n - 1) % 13}"
+
+    def member(i: str) -> str:
+        return f"u{int(i[1:]) % 5003}张"
+    assert [c.channel(member(i), i) for i in ids] == [python.channel(member(i), i) for i in ids]
+    assert [c.channel(None, i) for i in ids] == [python.channel(None, i) for i in ids]
+    assert c.channel(None, "e0") is None and c.channel(None, f"e{CHANNELS_KEPT}") == f"c{CHANNELS_KEPT % 13}"
+    assert c.channel(None, f"e{CHANNELS_KEPT - 1}") is None and c.channel(None, f"e{n - 1}") == f"c{(n - 1) % 13}"
 
 
 def _by_hand(decisions: list[dict], channels: dict) -> tuple:
@@ -269,3 +275,59 @@ def test_decisions_are_counted_in_c_as_the_definition_counts_them(decisions, cut
     counted = [(data.decisions, data.totals, data.by_member, data.by_channel) for data in (c, python)]
     assert counted[0] == counted[1] == _by_hand(decisions, {"e1": "general", "": "lobby"})
     assert c.observe_decisions.__self__.__class__.__name__ == "DecisionCounts"
+
+
+@pytest.mark.parametrize("make", [EventCounts, PythonEventCounts])
+def test_one_id_of_several_members_is_each_members_event_and_else_the_last(make):
+    # Telegram's message ids count per chat: a log of two chats gives one id to two members'
+    # messages. A decision about alice's "100" is counted in her chat, whichever came last; one
+    # about a member with no event of that id (a referral's inviter) in the last event's.
+    c = make()
+    c.observe_line(b'{"type":"message","user":"alice","id":"100","channel":"chat-a"}', 0)
+    c.observe_line(b'{"type":"message","user":"bob","id":"100","channel":"chat-b"}', 1)
+    c.observe({"type": "message", "user": "\u5f20", "id": "100", "channel": "chat-c"}, 2)
+    c.observe_line(b'{"type":"join","user":"dan","id":"100","channel":"chat-d"}', 3)
+    assert [c.channel(u, "100") for u in ("alice", "bob", "\u5f20", "dan")] == ["chat-a", "chat-b", "chat-c", "chat-d"]
+    assert c.channel("carol", "100") == c.channel(None, "100") == "chat-d"
+    c.observe_line(b'{"type":"message","user":"alice","id":"100","channel":"chat-e"}', 4)     # her last
+    assert [c.channel(u, "100") for u in ("alice", "bob", "carol")] == ["chat-e", "chat-b", "chat-e"]
+
+
+_EVENTS_OF_FEW = st.lists(st.tuples(st.sampled_from(["a", "b", "张", "\ud800"]), st.sampled_from(["1", "2", "3"]),
+                                    st.sampled_from(["x", "y", "", "闲聊"]), st.booleans()), min_size=1, max_size=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_EVENTS_OF_FEW)
+def test_ids_of_several_members_are_recalled_as_the_definition_recalls_them(events):
+    # Few members, ids and channels: ids are taken over back and forth; by line and by dict alike.
+    c, python = EventCounts(), PythonEventCounts()
+    for user, event_id, channel, by_line in events:
+        event = {"type": "message", "user": user, "id": event_id, "channel": channel}
+        if by_line and user != "\ud800":                 # a lone surrogate has no line: orjson refuses it
+            line = orjson.dumps(event)
+            c.observe_line(line, 0)
+            python.observe_line(line, 0)
+        else:
+            c.observe(event, 0)
+            python.observe(event, 0)
+    for user in ("a", "b", "张", "\ud800", "c", None, 5):
+        for event_id in ("1", "2", "3", "4"):
+            assert c.channel(user, event_id) == python.channel(user, event_id)
+    # by hand, for the last event: its own member finds its channel
+    user, event_id, channel, _ = events[-1]
+    assert c.channel(user, event_id) == channel
+
+
+def test_ids_taken_over_across_generations_are_recalled_as_the_definition_recalls_them():
+    # 2.5 generations of ids, each taken over by another member now and then: the memo by member
+    # turns its own generations.
+    c, python = EventCounts(), PythonEventCounts()
+    n = CHANNELS_KEPT * 5 // 2
+    for i in range(n):
+        line = b'{"type":"join","user":"u%d","id":"e%d","channel":"c%d"}' % (i % 7, i % (CHANNELS_KEPT + 3), i % 11)
+        c.observe_line(line, 0)
+        python.observe_line(line, 0)
+    probes = [(f"u{u}", f"e{i}") for i in range(0, CHANNELS_KEPT + 3, 4999) for u in range(8)]
+    assert [c.channel(u, i) for u, i in probes] == [python.channel(u, i) for u, i in probes]
+    assert sum(python.channel(u, i) is not None for u, i in probes) > len(probes) // 2

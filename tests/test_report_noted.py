@@ -129,7 +129,8 @@ def test_counts_read_from_the_notes_are_the_definitions_of_the_same_lines(observ
     for (line, _), _hour in observed:
         event = _outcome(lambda: orjson.loads(line))
         if isinstance(event, dict) and isinstance(event.get("id"), str):
-            assert c.channel(event["id"]) == python.channel(event["id"])
+            for user in (event.get("user"), None, "another"):
+                assert c.channel(user, event["id"]) == python.channel(user, event["id"])
 
 
 @settings(max_examples=500, deadline=None)
@@ -181,7 +182,8 @@ def test_counted_by_hand_from_notes():
     assert c.events == 3
     assert dict(c.messages) == {0: 1, 1: 1} and dict(c.joins) == {1: 1}
     assert {h: set(m) for h, m in c.active.items()} == {0: {"u1"}, 1: {"张"}}
-    assert [c.channel(e) for e in ("e1", "e2", "e3")] == ["b", None, 'c"d']     # the last channel; an escaped one
+    # the last channel; an escaped one
+    assert [c.channel(u, e) for u, e in (("u1", "e1"), ("u2", "e2"), ("张", "e3"))] == ["b", None, 'c"d']
 
 
 def test_a_late_line_is_counted_from_the_notes_in_its_own_hour():
@@ -194,4 +196,4 @@ def test_a_late_line_is_counted_from_the_notes_in_its_own_hour():
     assert clock.stop == LATE
     assert c.events == 2 and dict(c.messages) == {2: 1, 1: 1}
     assert {h: set(m) for h, m in c.active.items()} == {2: {"u1"}, 1: {"u2"}}
-    assert c.channel("e2") == "x"
+    assert c.channel("u2", "e2") == "x"

@@ -66,6 +66,7 @@ typedef struct {
 typedef struct {
     Py_hash_t hash;
     Py_ssize_t id_at, id_len;                   /* the id's bytes in the generation's arena */
+    Py_ssize_t user_at, user_len;               /* its event's member's (by_id's), there too; len < 0: none */
     PyObject *channel;                          /* held */
 } Remembered;
 
@@ -132,6 +133,15 @@ static const char *id_bytes(PyObject *id, Py_ssize_t *len, PyObject **owner) {
 
 static PyObject *orjson_loads, *one, *s_type, *s_user, *s_channel, *s_id, *s_get, *hour_us;
 
+/* A memo of which channel each recent key came from: two generations, the older dropped whole. */
+typedef struct {
+    Generation *of, *before;
+} Memo;
+
+/* A member and an event id as one key of the memo's: the member's bytes, 0xFF (never in UTF-8),
+ * the id's. Keys up to MEMBER_KEY bytes are made on the stack. */
+#define MEMBER_KEY 256
+
 typedef struct {
     PyObject_HEAD
     long long events;
@@ -143,7 +153,10 @@ typedef struct {
     PyObject *hour_index;                       /* hour → its map's index */
     HourMap *maps;
     Py_ssize_t nmaps, maps_room, last_map;      /* last_map: the map used last, or -1 */
-    Generation *channel_of, *channel_before;    /* event id → channel, two generations */
+    /* event id → channel, and member and event id → channel: the first answers for a decision
+     * about another member than its event's (a referral's inviter), the second for the rest,
+     * where one id may name events of several members (Telegram's message ids count per chat) */
+    Memo by_id, by_member;
     struct { PyObject *text; Py_ssize_t len; char bytes[CACHED_CHANNEL]; } cached[CACHED_CHANNELS];
     Named *members;                             /* each member by name, made once (member_number) */
     size_t members_mask;
@@ -156,22 +169,17 @@ typedef struct {
     int pending_from, pending_n;
 } EventCounts;
 
-/* of[id] = channel, as a dict would take it (a new id when of holds CHANNELS_KEPT: of becomes
- * before, and a fresh of takes it). */
-static int remember_channel(EventCounts *s, const char *id, Py_ssize_t len, PyObject *channel) {
-    if (s->channel_of->n >= CHANNELS_KEPT) {    /* as counts.py: before the id is looked for */
-        Generation *old = s->channel_before;
-        generation_empty(old);
-        s->channel_before = s->channel_of;
-        s->channel_of = old;
-    }
-    Generation *g = s->channel_of;
-    Py_hash_t hash = _Py_HashBytes(id, len);
-    uint32_t *slot = generation_slot(g, hash, id, len);
-    if (*slot != 0) {
-        Py_SETREF(g->entries[*slot - 1].channel, Py_NewRef(channel));
-        return 0;
-    }
+/* A new generation for `m` if this one holds CHANNELS_KEPT (as counts.py: before a key is looked for). */
+static void memo_turn(Memo *m) {
+    if (m->of->n < CHANNELS_KEPT) return;
+    Generation *old = m->before;
+    generation_empty(old);
+    m->before = m->of;
+    m->of = old;
+}
+
+/* `len` bytes put at the end of g's arena: their place, or -1 with MemoryError. */
+static Py_ssize_t arena_put(Generation *g, const char *bytes, Py_ssize_t len) {
     if (g->ids_len + len > g->ids_room) {
         Py_ssize_t room = (g->ids_len + len) * 2 + 4096;
         char *grown = PyMem_Realloc(g->ids, room);
@@ -182,17 +190,87 @@ static int remember_channel(EventCounts *s, const char *id, Py_ssize_t len, PyOb
         g->ids = grown;
         g->ids_room = room;
     }
-    memcpy(g->ids + g->ids_len, id, len);
-    g->entries[g->n] = (Remembered){hash, g->ids_len, len, Py_NewRef(channel)};
+    if (len > 0) memcpy(g->ids + g->ids_len, bytes, len);
     g->ids_len += len;
-    *slot = (uint32_t)++g->n;
-    return 0;
+    return g->ids_len - len;
 }
 
-/* The channel of the id in g (borrowed), or NULL. */
-static PyObject *generation_get(Generation *g, const char *id, Py_ssize_t len) {
-    uint32_t *slot = generation_slot(g, _Py_HashBytes(id, len), id, len);
-    return *slot != 0 ? g->entries[*slot - 1].channel : NULL;
+/* The entry of `key` in m's generation, made (its channel None, no member) if it was not there;
+ * NULL with MemoryError. The generation turns first if it is full. */
+static Remembered *memo_slot(Memo *m, const char *key, Py_ssize_t len) {
+    memo_turn(m);
+    Generation *g = m->of;
+    Py_hash_t hash = _Py_HashBytes(key, len);
+    uint32_t *slot = generation_slot(g, hash, key, len);
+    if (*slot != 0) return &g->entries[*slot - 1];
+    Py_ssize_t at = arena_put(g, key, len);
+    if (at < 0) return NULL;
+    Remembered *r = &g->entries[g->n];
+    *r = (Remembered){hash, at, len, 0, -1, Py_NewRef(Py_None)};
+    *slot = (uint32_t)++g->n;
+    return r;
+}
+
+/* The entry of `key` in m's generation, else in the one before (*in: which), or NULL. */
+static Remembered *memo_entry(Memo *m, const char *key, Py_ssize_t len, Generation **in) {
+    Py_hash_t hash = _Py_HashBytes(key, len);
+    for (int k = 0; k < 2; k++) {
+        Generation *g = k == 0 ? m->of : m->before;
+        uint32_t *slot = generation_slot(g, hash, key, len);
+        if (*slot != 0) {
+            *in = g;
+            return &g->entries[*slot - 1];
+        }
+    }
+    return NULL;
+}
+
+static int same_user(const Generation *g, const Remembered *r, const char *user, Py_ssize_t user_len) {
+    return user != NULL && r->user_len == user_len && memcmp(g->ids + r->user_at, user, (size_t)user_len) == 0;
+}
+
+/* The member's and the id's bytes as one key (MEMBER_KEY above); in `stack` if they fit, else in
+ * memory the caller frees (*heap). NULL with MemoryError. */
+static const char *member_key(const char *user, Py_ssize_t user_len, const char *id, Py_ssize_t id_len,
+                              char stack[MEMBER_KEY], char **heap, Py_ssize_t *len) {
+    *len = user_len + 1 + id_len;
+    *heap = NULL;
+    char *key = *len <= MEMBER_KEY ? stack : (*heap = PyMem_Malloc((size_t)*len));
+    if (key == NULL) return (const char *)PyErr_NoMemory();
+    memcpy(key, user, (size_t)user_len);
+    key[user_len] = (char)0xFF;
+    memcpy(key + user_len + 1, id, (size_t)id_len);
+    return key;
+}
+
+
+/* The event's id remembered with its member (NULL: none) and channel: where the id's last event
+ * in this generation was another member's, that member's channel is kept by member and id
+ * (counts.py: _remember). One probe of the table an event, as before members were kept. */
+static int remember_both(EventCounts *s, const char *user, Py_ssize_t user_len, const char *id, Py_ssize_t id_len,
+                         PyObject *channel) {
+    Remembered *r = memo_slot(&s->by_id, id, id_len);
+    if (r == NULL) return -1;
+    Generation *g = s->by_id.of;
+    if (r->user_len >= 0 && !same_user(g, r, user, user_len)) {
+        char stack[MEMBER_KEY], *heap;
+        Py_ssize_t len;
+        const char *key = member_key(g->ids + r->user_at, r->user_len, id, id_len, stack, &heap, &len);
+        Remembered *theirs = key != NULL ? memo_slot(&s->by_member, key, len) : NULL;
+        PyMem_Free(heap);
+        if (theirs == NULL) return -1;
+        Py_SETREF(theirs->channel, Py_NewRef(r->channel));
+    }
+    Py_SETREF(r->channel, Py_NewRef(channel));
+    if (user == NULL) {
+        r->user_len = -1;
+    } else if (!same_user(g, r, user, user_len)) {
+        Py_ssize_t at = arena_put(g, user, user_len);
+        if (at < 0) return -1;
+        r->user_at = at;
+        r->user_len = user_len;
+    }
+    return 0;
 }
 
 /* The channel named by these bytes (valid UTF-8), new: one of the last few made, or a str made now. */
@@ -355,10 +433,10 @@ static int add_active(EventCounts *s, PyObject *hour, PyObject *user, Py_ssize_t
 }
 
 /* What the counts take of one event: its kind (1 message, 2 join, 0 other), its member (for a
- * message: its number, or -1 and the object to number), its id's bytes and its channel (NULL: not
- * both strings). */
-static int count(EventCounts *s, PyObject *ts, int kind, PyObject *user, Py_ssize_t number, const char *id,
-                 Py_ssize_t id_len, PyObject *channel) {
+ * message: its number, or -1 and the object to number), its member's bytes (NULL: not a str), its
+ * id's bytes and its channel (NULL: not both strings). */
+static int count(EventCounts *s, PyObject *ts, int kind, PyObject *user, Py_ssize_t number, const char *user_bytes,
+                 Py_ssize_t user_len, const char *id, Py_ssize_t id_len, PyObject *channel) {
     PyObject *hour = hour_of(s, ts);
     if (hour == NULL) return -1;
     s->events++;
@@ -366,7 +444,7 @@ static int count(EventCounts *s, PyObject *ts, int kind, PyObject *user, Py_ssiz
                  : kind == 2 ? bump(s->joins, hour) < 0 : 0;
     Py_DECREF(hour);
     if (failed) return -1;
-    return channel != NULL ? remember_channel(s, id, id_len, channel) : 0;
+    return channel != NULL ? remember_both(s, user_bytes, user_len, id, id_len, channel) : 0;
 }
 
 /* event.get(key), new. */
@@ -390,16 +468,22 @@ static PyObject *observe_dict(EventCounts *s, PyObject *event, PyObject *ts) {
     if (kind == NULL) return NULL;
     int k = kind_of(kind);
     Py_DECREF(kind);
-    if (k == 1 && (user = get(event, s_user)) == NULL) return NULL;
+    if ((user = get(event, s_user)) == NULL) return NULL;
     PyObject *result = NULL;
     if ((channel = get(event, s_channel)) == NULL || (event_id = get(event, s_id)) == NULL) goto done;
-    PyObject *owner = NULL;
-    const char *id = NULL;
-    Py_ssize_t id_len = 0;
+    PyObject *owner = NULL, *user_owner = NULL;
+    const char *id = NULL, *member = NULL;
+    Py_ssize_t id_len = 0, member_len = 0;
     int both = PyUnicode_Check(channel) && PyUnicode_Check(event_id);
     if (both && (id = id_bytes(event_id, &id_len, &owner)) == NULL) goto done;
-    if (count(s, ts, k, user, -1, id, id_len, both ? channel : NULL) == 0) result = Py_NewRef(Py_None);
+    if (both && PyUnicode_Check(user) && (member = id_bytes(user, &member_len, &user_owner)) == NULL) {
+        Py_XDECREF(owner);
+        goto done;
+    }
+    if (count(s, ts, k, k == 1 ? user : NULL, -1, member, member_len, id, id_len, both ? channel : NULL) == 0)
+        result = Py_NewRef(Py_None);
     Py_XDECREF(owner);
+    Py_XDECREF(user_owner);
 done:
     Py_XDECREF(user);
     Py_XDECREF(channel);
@@ -557,9 +641,16 @@ static int observe_found(EventCounts *s, PyObject *line, const Found found[FOUR]
             PyErr_SetString(PyExc_UnicodeDecodeError, "an id that is not UTF-8");    /* to orjson, below */
             made = 0;
         }
+        /* the member and the id make a key of the memo's: a member not read as plain UTF-8 here
+         * (a message's was checked above) goes to orjson's dict too */
+        if (made && both && kind != 1 && (found[F_USER].is != TEXT
+                                          || !utf8_valid((const unsigned char *)user, user_len))) {
+            PyErr_SetString(PyExc_UnicodeDecodeError, "a member not read here");     /* to orjson, below */
+            made = 0;
+        }
         if (made && both) made = (channel = channel_named(s, found[F_CHANNEL].start, found[F_CHANNEL].len)) != NULL;
-        int counted = made ? count(s, ts, kind, Py_None, number, (const char *)found[F_ID].start, found[F_ID].len,
-                                   channel) : -1;
+        int counted = made ? count(s, ts, kind, Py_None, number, found[F_USER].is == TEXT ? user : NULL, user_len,
+                                   (const char *)found[F_ID].start, found[F_ID].len, channel) : -1;
         Py_XDECREF(channel);
         if (counted == 0 && number == LATER) {
             if (s->pending_n == PENDING && settle_one(s) < 0) return -1;
@@ -719,18 +810,43 @@ static PyObject *EventCounts_observing(EventCounts *s, PyObject *const *args, Py
     return (PyObject *)o;
 }
 
-static PyObject *EventCounts_channel(EventCounts *s, PyObject *event_id) {
+/* The channel of `user`'s last event `event_id`, or where they had none kept, of the last event
+ * with that id (counts.py: channel), new. */
+static PyObject *channel_of(EventCounts *s, PyObject *user, PyObject *event_id) {
     if (!PyUnicode_Check(event_id)) return Py_NewRef(Py_None);      /* the memo holds str ids alone */
-    PyObject *owner;
+    PyObject *owner, *user_owner = NULL;
     Py_ssize_t len;
     const char *id = id_bytes(event_id, &len, &owner);
     if (id == NULL) return NULL;
-    PyObject *channel = generation_get(s->channel_of, id, len);
-    int truthy = channel != NULL ? PyObject_IsTrue(channel) : 0;    /* `of.get(id) or before.get(id)` */
-    if (truthy == 0) channel = generation_get(s->channel_before, id, len);
+    Generation *in;
+    Remembered *last = memo_entry(&s->by_id, id, len, &in);
+    PyObject *channel = last != NULL ? last->channel : Py_None;
+    if (last != NULL && PyUnicode_Check(user)) {
+        Py_ssize_t user_len, key_len;
+        char stack[MEMBER_KEY], *heap = NULL;
+        const char *member = id_bytes(user, &user_len, &user_owner), *key = NULL;
+        if (member == NULL || (!same_user(in, last, member, user_len)
+                               && (key = member_key(member, user_len, id, len, stack, &heap, &key_len)) == NULL)) {
+            Py_XDECREF(owner);
+            Py_XDECREF(user_owner);
+            return NULL;
+        }
+        Remembered *theirs = key != NULL ? memo_entry(&s->by_member, key, key_len, &in) : NULL;
+        if (theirs != NULL) channel = theirs->channel;
+        PyMem_Free(heap);
+    }
+    channel = Py_NewRef(channel);
     Py_XDECREF(owner);
-    if (truthy < 0) return NULL;
-    return Py_NewRef(channel != NULL ? channel : Py_None);
+    Py_XDECREF(user_owner);
+    return channel;
+}
+
+static PyObject *EventCounts_channel(EventCounts *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "channel(user, event_id)");
+        return NULL;
+    }
+    return channel_of(s, args[0], args[1]);
 }
 
 static PyObject *EventCounts_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
@@ -746,12 +862,14 @@ static PyObject *EventCounts_new(PyTypeObject *type, PyObject *args, PyObject *k
     s->others = PyDict_New();
     s->hour_index = PyDict_New();
     s->last_map = -1;
-    s->channel_of = generation_new();
-    s->channel_before = generation_new();
+    s->by_id.of = generation_new();
+    s->by_id.before = generation_new();
+    s->by_member.of = generation_new();
+    s->by_member.before = generation_new();
     s->members_mask = 1023;
     if ((s->members = huge_calloc((s->members_mask + 1) * sizeof(Named))) == NULL) PyErr_NoMemory();
     if (s->messages == NULL || s->joins == NULL || s->by_number == NULL || s->others == NULL || s->hour_index == NULL
-        || s->channel_of == NULL || s->channel_before == NULL
+        || s->by_id.of == NULL || s->by_id.before == NULL || s->by_member.of == NULL || s->by_member.before == NULL
         || s->members == NULL) {
         Py_DECREF(s);
         return NULL;
@@ -784,8 +902,10 @@ static void EventCounts_dealloc(EventCounts *s) {
     EventCounts_clear(s);
     /* the memo, the cache, the members' table and the hours' maps hold strs and ints alone, which
      * lead nowhere: freed here, not cleared above */
-    generation_free(s->channel_of);
-    generation_free(s->channel_before);
+    generation_free(s->by_id.of);
+    generation_free(s->by_id.before);
+    generation_free(s->by_member.of);
+    generation_free(s->by_member.before);
     for (int i = 0; i < CACHED_CHANNELS; i++) Py_XDECREF(s->cached[i].text);
     if (s->members != NULL)
         for (size_t i = 0; i <= s->members_mask; i++) Py_XDECREF(s->members[i].name);
@@ -909,8 +1029,8 @@ static PyMethodDef EventCounts_methods[] = {
      "active_count(hours=None): how many members posted in any of the hours (every hour: None)"},
     {"active_shared", (PyCFunction)(void (*)(void))EventCounts_active_shared, METH_FASTCALL,
      "active_shared(hours, other_hours): how many members posted in both spans"},
-    {"channel", (PyCFunction)EventCounts_channel, METH_O,
-     "channel(event_id): the channel the event came from, if it is still kept (falsy otherwise)"},
+    {"channel", (PyCFunction)(void (*)(void))EventCounts_channel, METH_FASTCALL,
+     "channel(user, event_id): the channel the event came from, if it is still kept (falsy otherwise)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1032,11 +1152,11 @@ static int count_decision(DecisionCounts *dc, PyObject *d) {
     if ((channel = get(d, s_channel)) == NULL) goto done;
     int truthy = PyObject_IsTrue(channel);
     if (truthy < 0) goto done;
-    if (!truthy) {                              /* d.get("channel") or seen.channel(d.get("event_id") or "") */
+    if (!truthy) {          /* d.get("channel") or seen.channel(d.get("user"), d.get("event_id") or "") */
         if ((event_id = get(d, s_event_id)) == NULL || (truthy = PyObject_IsTrue(event_id)) < 0) goto done;
         if (!truthy) Py_SETREF(event_id, PyUnicode_New(0, 0));                 /* `or ""` */
-        if (event_id == NULL) goto done;
-        Py_SETREF(channel, EventCounts_channel(dc->seen, event_id));
+        if (event_id == NULL || (user == NULL && (user = get(d, s_user)) == NULL)) goto done;
+        Py_SETREF(channel, channel_of(dc->seen, user, event_id));
         if (channel == NULL || (truthy = PyObject_IsTrue(channel)) < 0) goto done;
     }
     if (truthy && bump(dc->by_channel, channel) < 0) goto done;

@@ -60,7 +60,7 @@ class ReportData:
             self.totals[key] += 1
             if d["action"] in self.MODERATION and d.get("user"):
                 self.by_member[d["user"]] += 1
-            channel = d.get("channel") or self.seen.channel(d.get("event_id") or "")
+            channel = d.get("channel") or self.seen.channel(d.get("user"), d.get("event_id") or "")
             if channel:
                 self.by_channel[channel] += 1
 
