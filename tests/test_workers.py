@@ -715,6 +715,14 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def _reading(pid: int, path: Path) -> bool:
+    """Whether process `pid` has `path` open."""
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path) for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -735,7 +743,9 @@ def test_workers_end_when_their_parent_is_killed(long_log, tmp_path):
                               cwd=Path(__file__).resolve().parents[1])
     try:
         deadline = time.monotonic() + 20
-        while len(workers := _children(parent.pid)) < 2:
+        # both workers reading the log, so past the start where each asks to die with its parent:
+        # one stopped before it asked (a worker just forked) was never killed, 1 run in 6
+        while len(workers := _children(parent.pid)) < 2 or not all(_reading(w, log) for w in workers):
             assert parent.poll() is None and time.monotonic() < deadline, "the workers never started"
             time.sleep(0.002)
         os.kill(workers[0], signal.SIGSTOP)
