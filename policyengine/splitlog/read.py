@@ -9,12 +9,12 @@ from array import array
 from policyengine.events.native import split_lines
 from policyengine.events.routing import split_spans
 from policyengine.logs import lines_bounded, line_batches
+from policyengine.splitlog.layout import CLOCK, UNSURE, Manifest, SplitError, part_file, read_manifest
 
 try:
     from policyengine.events._route import SplitDamaged, interleave
 except ImportError:                                  # pragma: no cover - no C compiler at install
     interleave = None
-from policyengine.splitlog.layout import CLOCK, UNSURE, Manifest, SplitError, part_file, read_manifest
 
 OVERLONG = 0xFF                  # a clock entry's low byte: a line over the limit, kept nowhere
 _ENTRIES = 1 << 16               # clock entries a chunk of the one-worker reader
