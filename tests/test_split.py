@@ -158,11 +158,17 @@ def test_a_sure_line_the_program_refuses_sends_the_run_to_one_worker_exactly(tmp
 def test_a_damaged_split_is_said_so_without_a_traceback(tmp_path, mixed_log):
     folder = _split(mixed_log, tmp_path / "split", "--parts", "2")
     part = folder / "part-001.jsonl"
-    part.write_bytes(part.read_bytes().split(b"\n", 1)[1])          # a line lost
+    data = part.read_bytes()
+    part.write_bytes(data.replace(b"\n", b" ", 1))                 # two lines one, its size the same
     for workers in (1, 2):
         r = _eval(folder, workers)
         assert r.returncode == 3
         assert b"the split log is damaged" in r.stderr and b"Traceback" not in r.stderr
+    part.write_bytes(data.split(b"\n", 1)[1])                      # a line lost: found before the run
+    r = _eval(folder, 2)
+    assert r.returncode == 3 and r.stdout == b"" and b"Traceback" not in r.stderr
+    assert f"{part}: not the {len(data):,} bytes its manifest says; split the log again".encode() in r.stderr
+    part.write_bytes(data)
     (folder / "clock.bin").write_bytes((folder / "clock.bin").read_bytes()[:-8])
     r = _eval(folder, 2)
     lines = mixed_log.read_bytes().count(b"\n")

@@ -41,6 +41,8 @@ class Manifest(msgspec.Struct, frozen=True):
     lines: int                   # the log's lines, the clock's entries
     part_lines: list[int]
     unsure_lines: int
+    part_bytes: list[int]        # each file's size: a part cut short, grown or swapped is found before a run
+    unsure_bytes: int
     max_line_bytes: int          # longer lines were left out, each marked in the clock
 
     def partition_bytes(self) -> bytes:
@@ -69,7 +71,7 @@ def read_manifest(folder: str) -> Manifest:
                          f"{manifest.version}); split the log again")
     partition = bytes.fromhex(manifest.partition) if _hex(manifest.partition) else b""
     if (not 1 <= manifest.parts <= MAX_PARTS or not partition or max(partition) >= manifest.parts
-            or len(manifest.part_lines) != manifest.parts):
+            or len(manifest.part_lines) != manifest.parts or len(manifest.part_bytes) != manifest.parts):
         raise SplitError(f"{path}: its parts and partition disagree; split the log again")
     files = [CLOCK, UNSURE] + [part_file(k) for k in range(manifest.parts)]
     for name in files:
@@ -78,6 +80,11 @@ def read_manifest(folder: str) -> Manifest:
     if os.path.getsize(os.path.join(folder, CLOCK)) != 8 * manifest.lines:
         raise SplitError(f"{os.path.join(folder, CLOCK)}: not {manifest.lines} entries as its manifest says; "
                          "split the log again")
+    sizes = [(part_file(k), manifest.part_bytes[k]) for k in range(manifest.parts)] + [(UNSURE, manifest.unsure_bytes)]
+    for name, size in sizes:
+        if os.path.getsize(os.path.join(folder, name)) != size:
+            raise SplitError(f"{os.path.join(folder, name)}: not the {size:,} bytes its manifest says; "
+                             "split the log again")
     return manifest
 
 
