@@ -268,3 +268,20 @@ def test_a_split_log_is_not_split_again(tmp_path, mixed_log):
     assert r.returncode == 3 and not (tmp_path / "again").exists()
     assert r.stderr == f"error[E0001]: {folder}: already a split log; split the log it was made from ({mixed_log}) " \
                        "into other parts\n".encode()
+
+
+def test_eval_with_a_larger_line_limit_than_the_splits_says_what_the_split_left_out(tmp_path):
+    lines = [b'{"type":"message","ts":"2026-11-02T00:00:0%dZ","user":"u%d","text":"%s"}' % (i, i, b"x" * 300 * i)
+             for i in range(4)]
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    folder = _split(log, tmp_path / "split", "--parts", "2", "--max-line-bytes", "500")
+    assert orjson.loads((folder / "split.json").read_bytes())["overlong_lines"] == 2      # of 668 and 968 bytes
+    r = _eval(folder, 2)
+    assert r.returncode == 0
+    assert r.stderr.startswith(f"warning[W0103]: {folder}: 2 lines over 500 bytes were left out when it was "
+                               "split;".encode())
+    # named as over the split's limit, not eval's (1 MiB), at their lines in the log
+    assert r.stderr.count(b"line longer than 500 bytes") == 2 and f"{log}:3: error".encode() in r.stderr
+    same = _eval(folder, 2, "--max-line-bytes", "500")
+    assert b"W0103" not in same.stderr and same.stderr.count(b"line longer than 500 bytes") == 2

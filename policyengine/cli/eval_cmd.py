@@ -103,6 +103,10 @@ def run(args) -> int:
         return exits.USAGE
     if split is not None:                # a split log: a worker a part
         workers = split_workers(args, loaded.program, split.parts)
+        if split.overlong_lines and args.max_line_bytes > split.max_line_bytes:
+            sys.stderr.write(f"warning[W0103]: {args.logs[0]}: {split.overlong_lines:,} lines over "
+                             f"{split.max_line_bytes:,} bytes were left out when it was split; they are reported "
+                             "as over-long here (split the log again with a larger --max-line-bytes to read them)\n")
     elif args.workers == AUTO:
         workers = auto_workers(cores(), logs_bytes(args.logs), why_one_worker(args, loaded.program) is None)
     else:

@@ -983,7 +983,8 @@ static PyMethodDef methods[] = {
      "bucket_counts(lines, fields, buckets) -> per bucket, the lines the scan is sure of of its members"},
     {"crc32", py_crc32, METH_O, "crc32(data) -> zlib.crc32(data)"},
     {"split_chunk", (PyCFunction)(void (*)(void))split_chunk, METH_FASTCALL,
-     "split_chunk(lines, fields, partition, parts) -> (clock entries, [each part's lines, the unsure lines])"},
+     "split_chunk(lines, fields, partition, parts) -> (clock entries, [each part's lines, the unsure lines], "
+     "over-long lines)"},
     {"interleave", (PyCFunction)(void (*)(void))interleave, METH_FASTCALL,
      "interleave(clock, start, end, sources, at) -> (lines, next, short): a split log's lines back in the log's order"},
     {"parted", (PyCFunction)(void (*)(void))parted, METH_FASTCALL,

@@ -20,9 +20,10 @@ static PyObject *damaged(const char *what) {
     return NULL;
 }
 
-/* split_chunk(lines, fields, partition, parts) → (clock, pieces): each line's clock entry (a Found:
- * its part and time, 0 if the scan was unsure, OVERLONG for an over-long line), and the lines of
- * each part, then the unsure ones, each piece its lines with a newline after each. */
+/* split_chunk(lines, fields, partition, parts) → (clock, pieces, overlong): each line's clock entry
+ * (a Found: its part and time, 0 if the scan was unsure, OVERLONG for an over-long line), the
+ * lines of each part, then the unsure ones, each piece its lines with a newline after each, and
+ * how many lines were over-long. */
 static PyObject *split_chunk(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
     Source src;
     Layout layout;
@@ -44,7 +45,7 @@ static PyObject *split_chunk(PyObject *Py_UNUSED(self), PyObject *const *args, P
             PyErr_SetString(PyExc_ValueError, "the partition names a part past `parts`");
             return NULL;
         }
-    Py_ssize_t n = src.n, sizes[SPLIT_PARTS + 1] = {0};
+    Py_ssize_t n = src.n, sizes[SPLIT_PARTS + 1] = {0}, overlong = 0;
     PyObject *clock = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(Found));
     if (clock == NULL) return NULL;
     Found *found = (Found *)PyBytes_AS_STRING(clock);
@@ -54,6 +55,7 @@ static PyObject *split_chunk(PyObject *Py_UNUSED(self), PyObject *const *args, P
         Py_ssize_t len;
         if (source_at(&src, i, &len) == NULL) {
             found[i] = OVERLONG;
+            overlong++;
             continue;
         }
         int64_t ts = 0;
@@ -85,10 +87,7 @@ static PyObject *split_chunk(PyObject *Py_UNUSED(self), PyObject *const *args, P
         at[k][len] = '\n';
         at[k] += len + 1;
     }
-    PyObject *out = PyTuple_Pack(2, clock, pieces);
-    Py_DECREF(clock);
-    Py_DECREF(pieces);
-    return out;
+    return Py_BuildValue("(NNn)", clock, pieces, overlong);
 }
 
 /* interleave(clock, start, end, sources, at) → (lines, next, short): the log's lines of clock

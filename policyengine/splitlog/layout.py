@@ -43,7 +43,8 @@ class Manifest(msgspec.Struct, frozen=True):
     unsure_lines: int
     part_bytes: list[int]        # each file's size: a part cut short, grown or swapped is found before a run
     unsure_bytes: int
-    max_line_bytes: int          # longer lines were left out, each marked in the clock
+    max_line_bytes: int          # longer lines were left out, each marked in the clock …
+    overlong_lines: int          # … this many
 
     def partition_bytes(self) -> bytes:
         return bytes.fromhex(self.partition)

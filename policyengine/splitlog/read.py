@@ -27,6 +27,7 @@ class SplitLog:
     def __init__(self, folder: str, manifest: Manifest):
         self.folder, self.manifest = folder, manifest
         self.name = manifest.log
+        self.max_line_bytes = manifest.max_line_bytes    # lines over it were left out when it was made
         self.size = os.path.getsize(os.path.join(folder, CLOCK))
         self.raw = None
         self._open: list = []

@@ -67,16 +67,17 @@ def _write(name: str, parts: int, partition: bytes, folder: str, max_line: int) 
     clock = open(os.path.join(folder, CLOCK), "wb", buffering=1 << 20)
     counts = [0] * (parts + 1)
     sizes = [0] * (parts + 1)
-    lines = 0
+    lines = overlong = 0
     try:
         for batch in line_batches(log.stream, max_line, split=split_spans or split_lines):
-            entries, pieces = split_chunk(batch, SPLIT_FIELDS, partition, parts)
+            entries, pieces, left_out = split_chunk(batch, SPLIT_FIELDS, partition, parts)
             clock.write(entries)
             for k, piece in enumerate(pieces):
                 files[k].write(piece)
                 counts[k] += piece.count(b"\n")
                 sizes[k] += len(piece)
             lines += len(batch)
+            overlong += left_out
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise SplitError(f"{log.name}:{lines + 1}: the compressed log is damaged or cut short ({err}); "
                          "nothing was split (eval reads the lines before it)") from None
@@ -85,7 +86,7 @@ def _write(name: str, parts: int, partition: bytes, folder: str, max_line: int) 
         for f in (*files, clock):
             f.close()
     manifest = Manifest(FORMAT, VERSION, log.name, parts, partition.hex(), lines, counts[:parts], counts[parts],
-                        sizes[:parts], sizes[parts], max_line)
+                        sizes[:parts], sizes[parts], max_line, overlong)
     with open(os.path.join(folder, MANIFEST), "wb") as f:
         f.write(msgspec.json.format(msgspec.json.encode(manifest)) + b"\n")
     return manifest
