@@ -12,9 +12,9 @@ from policyengine.cli.reporting import usage_error
 def add_parser(sub) -> None:
     p = sub.add_parser("split", help="split a log by member into parts, one for each worker of eval --workers",
                        description="Cut a JSON Lines log (a file, a .gz file, or - for stdin) by member into parts: "
-                                   "`policyengine eval --workers N DIR` then gives each worker its part and never "
-                                   "reads the others' lines. Decisions are the log's own, in its order; bad lines "
-                                   "keep their numbers in it. Made once, read by any number of evals.",
+                                   "`policyengine eval --policy … DIR` then runs a worker a part, each reading its "
+                                   "own part and never the others' lines. Decisions are the log's own, in its order; "
+                                   "bad lines keep their numbers in it. Made once, read by any number of evals.",
                        epilog=exits.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("log", metavar="LOG", help="a JSON Lines log, a .gz log, or - for stdin")
     p.add_argument("--out", required=True, metavar="DIR", help="the folder to write (new, or empty)")

@@ -64,7 +64,7 @@ def read_manifest(folder: str) -> Manifest:
     except OSError as err:
         raise SplitError(f"{path}: cannot be read: {err.strerror or err}") from None
     except msgspec.ValidationError as err:
-        raise SplitError(f"{path}: not a split log's manifest ({err})") from None
+        raise SplitError(f"{path}: not a split log's manifest ({err}); split the log again") from None
     except msgspec.DecodeError:
         raise SplitError(f"{path}: not a split log's manifest (not JSON)") from None
     if manifest.format != FORMAT or manifest.version != VERSION:
