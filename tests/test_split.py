@@ -285,3 +285,14 @@ def test_eval_with_a_larger_line_limit_than_the_splits_says_what_the_split_left_
     assert r.stderr.count(b"line longer than 500 bytes") == 2 and f"{log}:3: error".encode() in r.stderr
     same = _eval(folder, 2, "--max-line-bytes", "500")
     assert b"W0103" not in same.stderr and same.stderr.count(b"line longer than 500 bytes") == 2
+
+
+def test_a_progress_line_when_asked_and_none_otherwise(tmp_path, mixed_log):
+    shown = run_cli("split", str(mixed_log), "--out", str(tmp_path / "a"), "--parts", "2", "--progress", "always")
+    quiet = run_cli("split", str(mixed_log), "--out", str(tmp_path / "b"), "--parts", "2")     # auto, not a terminal
+    assert shown.returncode == quiet.returncode == 0
+    assert shown.stderr.startswith(f"\r{mixed_log}: ".encode()) and b" events, " in shown.stderr
+    summary = shown.stderr.split(b"\r\x1b[K")[-1]                     # cleared before the summary
+    assert summary == quiet.stderr.replace(str(tmp_path / "b").encode(), str(tmp_path / "a").encode())
+    assert b"\r" not in quiet.stderr and quiet.stderr.startswith(b"split 30,025 lines of")
+    assert (tmp_path / "a" / "clock.bin").read_bytes() == (tmp_path / "b" / "clock.bin").read_bytes()

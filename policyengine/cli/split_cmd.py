@@ -25,6 +25,8 @@ def add_parser(sub) -> None:
     p.add_argument("--max-line-bytes", type=int, default=1 << 20, metavar="N",
                    help="longer lines are left out, each counted as a bad line where eval meets it (default 1 MiB)")
     p.add_argument("--quiet", action="store_true", help="print no summary")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress line on stderr (auto: only on a terminal)")
     p.set_defaults(run=run)
 
 
@@ -32,6 +34,7 @@ def run(args) -> int:
     from policyengine.logs import LogOpenError, check_readable, is_split
     from policyengine.splitlog import read_manifest
     from policyengine.splitlog.write import split_log
+    progress = _progress(args.progress)
     try:
         if is_split(args.log):
             raise LogOpenError(f"{args.log}: already a split log; split the log it was made from "
@@ -41,12 +44,31 @@ def run(args) -> int:
         if args.max_line_bytes < 1:
             raise LogOpenError("--max-line-bytes: give 1 or more")
         manifest = split_log(args.log, like.parts if like else args.parts, args.out, args.max_line_bytes,
-                             like.partition_bytes() if like else None)
+                             like.partition_bytes() if like else None, progress)
     except LogOpenError as err:                   # SplitError is one
+        if progress is not None:
+            progress.clear()
         usage_error(str(err))
         return exits.USAGE
+    if progress is not None:
+        progress.clear()
     if not args.quiet:
         sizes = ", ".join(f"{n:,}" for n in manifest.part_lines)
         sys.stderr.write(f"split {manifest.lines:,} lines of {manifest.log} into {manifest.parts} parts in {args.out}"
                          f" ({sizes} lines; {manifest.unsure_lines:,} read by every worker)\n")
     return exits.OK
+
+
+def _progress(when: str):
+    """eval's progress line (cli/summary.py) told the lines split so far, or None."""
+    if when == "never" or (when == "auto" and not sys.stderr.isatty()):
+        return None
+    from policyengine.cli.summary import Progress
+    from policyengine.replay import ReplayStats
+    line, stats = Progress(sys.stderr), ReplayStats()
+
+    def told(log, lines: int) -> None:
+        stats.events = lines
+        line(log, stats)
+    told.clear = line.clear
+    return told

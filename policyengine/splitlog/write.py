@@ -22,11 +22,13 @@ except ImportError:                                  # pragma: no cover - no C c
     split_chunk = None
 
 
-def split_log(name: str, parts: int, folder: str, max_line: int, partition: bytes | None = None) -> Manifest:
+def split_log(name: str, parts: int, folder: str, max_line: int, partition: bytes | None = None,
+              progress=None) -> Manifest:
     """Split the log `name` (a file, a .gz file, or - for standard input) into `parts` parts in
     `folder`, which must not exist or be empty; made in a folder beside it and renamed into place,
     so that a split cut short leaves nothing that reads as one. `partition`: another split's (its
-    members in the same parts), or one made from a sample of this log. SplitError says why not."""
+    members in the same parts), or one made from a sample of this log. `progress(log, lines)`, if
+    given, is told after each chunk. SplitError says why not."""
     if split_chunk is None:                          # pragma: no cover - no C compiler at install
         raise SplitError("splitting a log needs the C scan (events/_route.c), which was not built here")
     if not 1 <= parts <= MAX_PARTS:
@@ -44,7 +46,7 @@ def split_log(name: str, parts: int, folder: str, max_line: int, partition: byte
     except OSError as err:
         raise SplitError(f"{folder}: cannot be written: {err.strerror or err}") from None
     try:
-        manifest = _write(name, parts, partition, building, max_line)
+        manifest = _write(name, parts, partition, building, max_line, progress)
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(building, 0o777 & ~mask)            # mkdtemp's folder is the owner's alone
@@ -60,7 +62,7 @@ def split_log(name: str, parts: int, folder: str, max_line: int, partition: byte
     return manifest
 
 
-def _write(name: str, parts: int, partition: bytes, folder: str, max_line: int) -> Manifest:
+def _write(name: str, parts: int, partition: bytes, folder: str, max_line: int, progress) -> Manifest:
     log = open_log(name, inflate_ahead=True)
     files = [open(os.path.join(folder, part_file(k)), "wb", buffering=1 << 20) for k in range(parts)]
     files.append(open(os.path.join(folder, UNSURE), "wb", buffering=1 << 20))
@@ -78,6 +80,8 @@ def _write(name: str, parts: int, partition: bytes, folder: str, max_line: int) 
                 sizes[k] += len(piece)
             lines += len(batch)
             overlong += left_out
+            if progress is not None:
+                progress(log, lines)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise SplitError(f"{log.name}:{lines + 1}: the compressed log is damaged or cut short ({err}); "
                          "nothing was split (eval reads the lines before it)") from None
