@@ -13,6 +13,10 @@ FORMAT = "policyengine-split"
 VERSION = 1
 CLOCK = "clock.bin"              # eight bytes a line of the log (events/_route_split.h)
 UNSURE = "unsure.jsonl"          # the lines the scan was not sure of, in the log's order
+# Each chunk's lines as the split read the log (four bytes a chunk): one worker reads the split back
+# in the same chunks, so where the record loop hands on a stretch's decisions is where it does over
+# the log (the report counts a decision's channel then: tests/test_split.py).
+CHUNKS = "chunks.bin"
 MAX_PARTS = 64                   # events/_route_split.h: SPLIT_PARTS
 
 # "Sure" must not depend on the program that will read the split (it is made once, for any):
@@ -45,6 +49,7 @@ class Manifest(msgspec.Struct, frozen=True):
     unsure_bytes: int
     max_line_bytes: int          # longer lines were left out, each marked in the clock …
     overlong_lines: int          # … this many
+    chunks: int                  # chunks.bin's entries
 
     def partition_bytes(self) -> bytes:
         return bytes.fromhex(self.partition)
@@ -74,14 +79,15 @@ def read_manifest(folder: str) -> Manifest:
     if (not 1 <= manifest.parts <= MAX_PARTS or not partition or max(partition) >= manifest.parts
             or len(manifest.part_lines) != manifest.parts or len(manifest.part_bytes) != manifest.parts):
         raise SplitError(f"{path}: its parts and partition disagree; split the log again")
-    files = [CLOCK, UNSURE] + [part_file(k) for k in range(manifest.parts)]
+    files = [CLOCK, UNSURE, CHUNKS] + [part_file(k) for k in range(manifest.parts)]
     for name in files:
         if not os.path.isfile(os.path.join(folder, name)):
             raise SplitError(f"{os.path.join(folder, name)}: missing from the split log; split the log again")
     if os.path.getsize(os.path.join(folder, CLOCK)) != 8 * manifest.lines:
         raise SplitError(f"{os.path.join(folder, CLOCK)}: not {manifest.lines} entries as its manifest says; "
                          "split the log again")
-    sizes = [(part_file(k), manifest.part_bytes[k]) for k in range(manifest.parts)] + [(UNSURE, manifest.unsure_bytes)]
+    sizes = [(part_file(k), manifest.part_bytes[k]) for k in range(manifest.parts)] + [(UNSURE, manifest.unsure_bytes),
+                                                                                     (CHUNKS, 4 * manifest.chunks)]
     for name, size in sizes:
         if os.path.getsize(os.path.join(folder, name)) != size:
             raise SplitError(f"{os.path.join(folder, name)}: not the {size:,} bytes its manifest says; "

@@ -9,7 +9,7 @@ from array import array
 from policyengine.events.native import split_lines
 from policyengine.events.routing import split_spans
 from policyengine.logs import lines_bounded, line_batches
-from policyengine.splitlog.layout import CLOCK, UNSURE, Manifest, SplitError, part_file, read_manifest
+from policyengine.splitlog.layout import CHUNKS, CLOCK, UNSURE, Manifest, SplitError, part_file, read_manifest
 
 try:
     from policyengine.events._route import SplitDamaged, interleave
@@ -17,7 +17,6 @@ except ImportError:                                  # pragma: no cover - no C c
     interleave = None
 
 OVERLONG = 0xFF                  # a clock entry's low byte: a line over the limit, kept nowhere
-_ENTRIES = 1 << 16               # clock entries a chunk of the one-worker reader
 
 
 class SplitLog:
@@ -49,7 +48,8 @@ class SplitLog:
                 pass                     # the mapping goes with it
         self._open = []
 
-    # One worker: the log's lines in its order, as logs.line_batches gives them.
+    # One worker: the log's lines in its order, in the chunks the split read them in (as
+    # logs.line_batches gave them over the log).
     def batches(self, limit: int):
         if interleave is None:                       # pragma: no cover - no C compiler at install
             yield from self._batches_in_python(limit)
@@ -59,31 +59,39 @@ class SplitLog:
         sources = [iter(line_batches(self._file(name), limit, split=split)) for name in names]
         chunks: list = [[] for _ in names]
         at = [0] * len(names)
-        clock, total = self.clock(), self.manifest.lines
+        clock = self.clock()
         self._entry = 0
         try:
-            while self._entry < total:
-                lines, self._entry, short = interleave(clock, self._entry, min(self._entry + _ENTRIES, total),
-                                                       chunks, at)
-                if lines:
-                    yield lines
-                if short >= 0:                       # that file's next chunk
-                    chunks[short], at[short] = next(sources[short], None), 0
-                    if chunks[short] is None:
-                        raise self.damaged(f"{names[short]} holds fewer lines than the clock gives it")
+            for size in self._chunk_sizes():
+                end, lines = self._entry + size, []
+                while self._entry < end:
+                    more, self._entry, short = interleave(clock, self._entry, end, chunks, at)
+                    lines = lines + more if lines else more
+                    if short >= 0:                   # that file's next chunk
+                        chunks[short], at[short] = next(sources[short], None), 0
+                        if chunks[short] is None:
+                            raise self.damaged(f"{names[short]} holds fewer lines than the clock gives it")
+                yield lines
         except SplitDamaged as err:
             raise self.damaged(str(err).removeprefix("the split log is damaged: ")) from None
         if any(at[k] < len(chunks[k]) or next(sources[k], None) is not None for k in range(len(names))):
             raise self.damaged("a part holds more lines than the clock gives it")
+
+    def _chunk_sizes(self) -> array:
+        sizes = array("I")
+        sizes.frombytes(self._file(CHUNKS).read())
+        if sum(sizes) != self.manifest.lines:
+            raise self.damaged(f"{CHUNKS} does not add up to the clock's {self.manifest.lines:,} lines")
+        return sizes
 
     def _batches_in_python(self, limit: int):
         parts = [lines_bounded(self._file(part_file(k)), limit) for k in range(self.manifest.parts)]
         unsure = lines_bounded(self._file(UNSURE), limit)
         clock = self._file(CLOCK)
         missing = object()
-        while data := clock.read(8 * _ENTRIES):
+        for size in self._chunk_sizes():
             entries = array("Q")
-            entries.frombytes(data)
+            entries.frombytes(clock.read(8 * size))
             out = []
             for entry in entries:
                 low = entry & 0xFF

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from array import array
 import shutil
 import tempfile
 import zlib
@@ -13,8 +14,8 @@ from policyengine.events.native import split_lines
 from policyengine.events.routing import split_spans
 from policyengine.logs import line_batches, open_log
 from policyengine.parallel.balance import BUCKETS, balanced_partition
-from policyengine.splitlog.layout import (CLOCK, FORMAT, MANIFEST, MAX_PARTS, SPLIT_FIELDS, UNSURE, VERSION, Manifest,
-                                          SplitError, part_file)
+from policyengine.splitlog.layout import (CHUNKS, CLOCK, FORMAT, MANIFEST, MAX_PARTS, SPLIT_FIELDS, UNSURE, VERSION,
+                                          Manifest, SplitError, part_file)
 
 try:
     from policyengine.events._route import split_chunk
@@ -70,6 +71,7 @@ def _write(name: str, parts: int, partition: bytes, folder: str, max_line: int, 
     counts = [0] * (parts + 1)
     sizes = [0] * (parts + 1)
     lines = overlong = 0
+    chunks = array("I")                              # each chunk's lines
     try:
         for batch in line_batches(log.stream, max_line, split=split_spans or split_lines):
             entries, pieces, left_out = split_chunk(batch, SPLIT_FIELDS, partition, parts)
@@ -79,6 +81,7 @@ def _write(name: str, parts: int, partition: bytes, folder: str, max_line: int, 
                 counts[k] += piece.count(b"\n")
                 sizes[k] += len(piece)
             lines += len(batch)
+            chunks.append(len(batch))
             overlong += left_out
             if progress is not None:
                 progress(log, lines)
@@ -89,8 +92,10 @@ def _write(name: str, parts: int, partition: bytes, folder: str, max_line: int, 
         log.close()
         for f in (*files, clock):
             f.close()
+    with open(os.path.join(folder, CHUNKS), "wb") as f:
+        f.write(chunks.tobytes())
     manifest = Manifest(FORMAT, VERSION, log.name, parts, partition.hex(), lines, counts[:parts], counts[parts],
-                        sizes[:parts], sizes[parts], max_line, overlong)
+                        sizes[:parts], sizes[parts], max_line, overlong, len(chunks))
     with open(os.path.join(folder, MANIFEST), "wb") as f:
         f.write(msgspec.json.format(msgspec.json.encode(manifest)) + b"\n")
     return manifest
