@@ -295,6 +295,17 @@ def test_eval_with_a_larger_line_limit_than_the_splits_says_what_the_split_left_
     assert r.stderr.count(b"line longer than 500 bytes") == 2 and f"{log}:3: error".encode() in r.stderr
     same = _eval(folder, 2, "--max-line-bytes", "500")
     assert b"W0103" not in same.stderr and same.stderr.count(b"line longer than 500 bytes") == 2
+    # each split log says its own: a second, split alike, with one line left out
+    later = tmp_path / "later.jsonl"
+    later.write_bytes(lines[3].replace(b"2026-11-02", b"2026-11-03") + b"\n")
+    second = _split(later, tmp_path / "second", "--like", str(folder), "--max-line-bytes", "500")
+    both = run_cli("eval", "--quiet", "--policy", "policies/examples", str(folder), str(second))
+    assert both.returncode == 0
+    said = [line for line in both.stderr.decode().splitlines() if line.startswith("warning[W0103]")]
+    assert said == [f"warning[W0103]: {folder}: 2 lines over 500 bytes were left out when it was split; they are "
+                    "reported as over-long here (split the log again with a larger --max-line-bytes to read them)",
+                    f"warning[W0103]: {second}: 1 line over 500 bytes was left out when it was split; it is "
+                    "reported as over-long here (split the log again with a larger --max-line-bytes to read them)"]
 
 
 def test_a_progress_line_when_asked_and_none_otherwise(tmp_path, mixed_log):

@@ -101,12 +101,15 @@ def run(args) -> int:
     if isinstance(split, str):
         usage_error(split)
         return exits.USAGE
-    if split is not None:                # a split log: a worker a part
-        workers = split_workers(args, loaded.program, split.parts)
-        if split.overlong_lines and args.max_line_bytes > split.max_line_bytes:
-            sys.stderr.write(f"warning[W0103]: {args.logs[0]}: {split.overlong_lines:,} lines over "
-                             f"{split.max_line_bytes:,} bytes were left out when it was split; they are reported "
-                             "as over-long here (split the log again with a larger --max-line-bytes to read them)\n")
+    if split is not None:                # split logs: a worker a part
+        workers = split_workers(args, loaded.program, split[0].parts)
+        for name, manifest in zip(args.logs, split):
+            n = manifest.overlong_lines
+            if n and args.max_line_bytes > manifest.max_line_bytes:
+                sys.stderr.write(f"warning[W0103]: {name}: {n:,} line{'s' if n != 1 else ''} over "
+                                 f"{manifest.max_line_bytes:,} bytes {'were' if n != 1 else 'was'} left out when it "
+                                 f"was split; {'they are' if n != 1 else 'it is'} reported as over-long here (split "
+                                 "the log again with a larger --max-line-bytes to read them)\n")
     elif args.workers == AUTO:
         workers = auto_workers(cores(), logs_bytes(args.logs), why_one_worker(args, loaded.program) is None)
     else:
@@ -180,7 +183,7 @@ def run(args) -> int:
             from policyengine.parallel import Job, run_shares
             job = Job(compiled, args.logs, workers, args.strict, args.max_line_bytes,
                       int(args.allowed_lateness * 1_000_000), until, report=report_data is not None,
-                      partition=split.partition_bytes() if split is not None else b"", split=split is not None)
+                      partition=split[0].partition_bytes() if split is not None else b"")
             # The workers write decisions as the jsonl writer does: they go out as written.
             ran = run_shares(job, written, out.write if args.format == "jsonl" else None)
             if isinstance(ran, str):

@@ -85,8 +85,6 @@ def _log_bytes(name: str) -> int:
     """A log file's size; a .gz log's as its gzip trailer gives it (the uncompressed size modulo
     4 GiB, of its last member: a log of several members, or past 4 GiB, reads as less, never as
     more than its lines), or the compressed size where that is larger."""
-    if os.path.isdir(name):                          # a split log (splitlog/): its files' lines
-        return sum(os.path.getsize(os.path.join(name, f)) for f in os.listdir(name) if f.endswith(".jsonl"))
     size = os.path.getsize(name)
     if name.endswith(".gz") and size >= 18:          # the smallest gzip file: header and trailer
         with open(name, "rb") as f:
@@ -96,9 +94,9 @@ def _log_bytes(name: str) -> int:
 
 
 def split_of(logs: list[str]):
-    """The manifest the logs share where they are split logs (splitlog/), None where none is; a
-    usage error's text where some are and some are not, or they were split differently: their
-    parts are read by the same workers, so they must share members' parts."""
+    """The logs' manifests where they are split logs (splitlog/), None where none is; a usage
+    error's text where some are and some are not, or they were split differently: their parts are
+    read by the same workers, so they must share members' parts."""
     from policyengine.splitlog import is_split, read_manifest
     split = [name for name in logs if is_split(name)]
     if not split:
@@ -110,7 +108,7 @@ def split_of(logs: list[str]):
     if any((m.parts, m.partition) != (manifests[0].parts, manifests[0].partition) for m in manifests[1:]):
         return (f"{split[0]} and the other split logs were split differently: split each the same way "
                 "(policyengine split --like FIRST)")
-    return manifests[0]
+    return manifests
 
 
 def split_workers(args, program, parts: int) -> int:

@@ -832,10 +832,11 @@ static PyObject *routed(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssi
     return (PyObject *)it;
 }
 
-static int Routed_set_taken(Routed *it, Py_ssize_t taken) {
+/* An iterator's `taken` slot (Routed's, Parted's) set to `taken`. */
+static int set_taken(PyObject **slot, Py_ssize_t taken) {
     PyObject *count = PyLong_FromSsize_t(taken);       /* one of the interpreter's own below 257 */
     if (count == NULL) return -1;
-    Py_SETREF(it->taken, count);
+    Py_SETREF(*slot, count);
     return 0;
 }
 
@@ -879,14 +880,14 @@ static PyObject *Routed_next(Routed *it) {
             taken++;
             continue;
         }
-        if (Routed_set_taken(it, taken + (owner == r->share)) < 0) return NULL;
+        if (set_taken(&it->taken, taken + (owner == r->share)) < 0) return NULL;
         PyObject *item = item_of(r, i, owner, ts);
         c->scanned = owner == r->share ? item : NULL;    /* decode_timed takes its time from here */
         c->scanned_us = ts;
         return item;
     }
     c->scanned = NULL;
-    if (Routed_set_taken(it, taken) < 0) return NULL;
+    if (set_taken(&it->taken, taken) < 0) return NULL;
     if (it->next == n) {
         route_done(r, it->base + n);
         it->next = n + 1;                     /* published once */

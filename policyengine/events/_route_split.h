@@ -187,13 +187,6 @@ typedef struct {
 
 static PyTypeObject PartedType;
 
-static int Parted_set_taken(Parted *it, Py_ssize_t taken) {
-    PyObject *count = PyLong_FromSsize_t(taken);
-    if (count == NULL) return -1;
-    Py_SETREF(it->taken, count);
-    return 0;
-}
-
 static PyObject *parted(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
     const char *usage = "parted(own: list | Lines, clock: buffer, position: int, share: int, event_clock: Clock, "
                         "index: MemberIndex | None, unsure: iterator, last: bool)";
@@ -272,7 +265,7 @@ static PyObject *Parted_next(Parted *it) {
             }
             if (it->index != NULL) parted_warm(it);
             it->position++;
-            if (Parted_set_taken(it, taken + 1) < 0) return NULL;
+            if (set_taken(&it->taken, taken + 1) < 0) return NULL;
             item = source_item(&it->own, it->next_own++);
             c->scanned = item;                           /* decode_timed takes its time from here */
             c->scanned_us = found_ts(found);
@@ -297,7 +290,7 @@ static PyObject *Parted_next(Parted *it) {
             Py_DECREF(line);
         }
         c->scanned = NULL;
-        if (item == NULL || Parted_set_taken(it, taken) < 0) {
+        if (item == NULL || set_taken(&it->taken, taken) < 0) {
             Py_XDECREF(item);
             return NULL;
         }
@@ -306,7 +299,7 @@ static PyObject *Parted_next(Parted *it) {
     c->scanned = NULL;
     if (it->position == it->end && it->next_own < it->own.n)
         return damaged("a part holds more lines than its clock gives it");
-    if (Parted_set_taken(it, taken) < 0) return NULL;
+    if (set_taken(&it->taken, taken) < 0) return NULL;
     return NULL;
 }
 

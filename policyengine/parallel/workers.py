@@ -17,7 +17,7 @@ import orjson
 from policyengine.compiler import CompiledProgram
 from policyengine.events.decode import EventDecoder
 from policyengine.events.routing import EXCHANGE_WORKERS, Exchange, SplitDamaged, route_fields
-from policyengine.logs import CHUNK, open_log
+from policyengine.logs import CHUNK, is_split, open_log
 from policyengine.output.decisions import dump_tagged
 from policyengine.parallel.balance import balanced_partition
 from policyengine.parallel.merge import _merged_json
@@ -37,7 +37,6 @@ class Job(msgspec.Struct):
     spool: str = ""                # a folder for the workers' decisions
     partition: bytes = b""         # members' buckets to shares (balanced_partition); empty: by CRC-32 alone
     report: bool = False           # each worker counts what `--report` shows of its members' events
-    split: bool = False            # the logs are split logs (splitlog/): a worker reads its part, no exchange
 
 
 _job: Job | None = None          # set before the workers fork; they inherit it
@@ -252,7 +251,8 @@ def run_shares(job: Job, emit, write_json=None) -> SharesRan | str:
         # anonymous and shared: what one worker writes the others see; pages are touched only
         # as the ring fills
         # (past the exchange's 255 workers, each worker scans every line itself, as it once did)
-        sharing = Exchange is not None and job.shares <= EXCHANGE_WORKERS and not job.split
+        # (a split log's workers read their own parts and share no scans: splitlog/)
+        sharing = Exchange is not None and job.shares <= EXCHANGE_WORKERS and not is_split(job.logs[0])
         _shared = mmap.mmap(-1, Exchange.size(job.shares, _ring_lines(job.shares))) if sharing else None
         try:
             results = _run_workers(job.shares)
