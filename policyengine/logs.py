@@ -80,6 +80,7 @@ def open_log(name: str, inflate_ahead: bool = False) -> OpenLog:
 
 
 SPLIT_MANIFEST = "split.json"    # what makes a folder a split log (splitlog/layout.py)
+SPLIT_PARTS = 64                 # the parts a split log may have (events/_route_split.h: SPLIT_PARTS)
 
 
 def is_split(name: str) -> bool:

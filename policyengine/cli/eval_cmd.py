@@ -9,6 +9,7 @@ import time
 
 from policyengine.cli import exits
 from policyengine.cli.collector import quiet_collector, restore_collector
+from policyengine.cli.numbers import at_least
 from policyengine.cli.reporting import print_diagnostics, silence_stdout, usage_error
 from policyengine.cli.summary import Progress, summary_text
 from policyengine.cli.workers_option import (AUTO, AUTO_MIN_BYTES, auto_workers, cores, files_for, logs_bytes,
@@ -44,17 +45,17 @@ def add_parser(sub) -> None:
                         "a rerun after a crash skips committed input and, with --out, rewrites nothing twice")
     # A million lines is a second or two of work at today's speed; every 100 000 lines (the first
     # default, from when that was ten seconds' work) a checkpoint cost the community pack +42 %.
-    p.add_argument("--checkpoint-every", type=_at_least(1), default=1_000_000, metavar="N",
+    p.add_argument("--checkpoint-every", type=at_least(1), default=1_000_000, metavar="N",
                    help="with --state: checkpoint every N log lines (default 1000000) …")
-    p.add_argument("--checkpoint-seconds", type=_at_least(0, float), default=10.0, metavar="S",
+    p.add_argument("--checkpoint-seconds", type=at_least(0, float), default=10.0, metavar="S",
                    help="… or every S seconds, whichever comes first (default 10); never sooner after the "
                         "last checkpoint than nine times the time it took")
     # at most a century: the lateness is held in microseconds, and `inf` was an internal error
-    p.add_argument("--allowed-lateness", type=_at_least(0, float, 100 * 366 * 86400, "3162240000 (a century)"),
+    p.add_argument("--allowed-lateness", type=at_least(0, float, 100 * 366 * 86400, "3162240000 (a century)"),
                    default=0.0, metavar="SECONDS",
                    help="do not warn about events at most this much older than the latest one (they are still "
                         "evaluated at the latest time); default 0")
-    p.add_argument("--max-line-bytes", type=_at_least(1), default=1 << 20, metavar="N",
+    p.add_argument("--max-line-bytes", type=at_least(1), default=1 << 20, metavar="N",
                    help="longer log lines are reported and skipped without being held in memory (default 1 MiB)")
     p.add_argument("--explain", action="store_true",
                    help="each decision carries `explain`: the rule's place and the values its conditions tested")
@@ -288,16 +289,3 @@ def _overwritten_input(args, policy_files) -> str | None:
                 return f"{flag} {path}: it is also {what}, which writing it would destroy; give another file"
     return None
 
-
-def _at_least(least: float, kind=int, most: float = float("inf"), most_said: str = ""):
-    """An argparse type: a number of `kind` from `least` to `most` (`most_said` in words)."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"give a number, {least} or more") from None
-        if not least <= value <= most:                  # NaN too
-            raise argparse.ArgumentTypeError(f"give {least} or more" if most == float("inf")
-                                             else f"give {least} to {most_said or most}")
-        return value
-    return parse

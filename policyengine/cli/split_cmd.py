@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from policyengine.cli import exits
+from policyengine.cli.numbers import at_least
 from policyengine.cli.reporting import usage_error
+from policyengine.logs import SPLIT_PARTS as MAX_PARTS      # not splitlog/: `eval` starts without it
 
 
 def add_parser(sub) -> None:
@@ -19,10 +21,11 @@ def add_parser(sub) -> None:
     p.add_argument("log", metavar="LOG", help="a JSON Lines log, a .gz log, or - for stdin")
     p.add_argument("--out", required=True, metavar="DIR", help="the folder to write (new, or empty)")
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--parts", type=int, metavar="N", help="how many parts: the workers eval will run (1 to 64)")
+    group.add_argument("--parts", type=at_least(1, int, MAX_PARTS), metavar="N",
+                       help=f"how many parts: the workers eval will run (1 to {MAX_PARTS})")
     group.add_argument("--like", metavar="DIR", help="the parts of another split log, its members in the same parts "
                                                      "(eval reads several split logs only if split alike)")
-    p.add_argument("--max-line-bytes", type=int, default=1 << 20, metavar="N",
+    p.add_argument("--max-line-bytes", type=at_least(1), default=1 << 20, metavar="N",
                    help="longer lines are left out, each counted as a bad line where eval meets it (default 1 MiB)")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
@@ -41,8 +44,6 @@ def run(args) -> int:
                                f"({read_manifest(args.log).log}) into other parts")
         check_readable([args.log])
         like = read_manifest(args.like) if args.like else None
-        if args.max_line_bytes < 1:
-            raise LogOpenError("--max-line-bytes: give 1 or more")
         manifest = split_log(args.log, like.parts if like else args.parts, args.out, args.max_line_bytes,
                              like.partition_bytes() if like else None, progress)
     except LogOpenError as err:                   # SplitError is one

@@ -7,7 +7,7 @@ import os
 import sys
 
 from policyengine.compiler.partition import blockers
-from policyengine.events.routing import parted
+from policyengine.logs import is_split
 
 AUTO = 0                       # --workers auto
 # Below this much log, workers save too little to bother (forking, the parent's sample of the log
@@ -97,10 +97,10 @@ def split_of(logs: list[str]):
     """The logs' manifests where they are split logs (splitlog/), None where none is; a usage
     error's text where some are and some are not, or they were split differently: their parts are
     read by the same workers, so they must share members' parts."""
-    from policyengine.splitlog import is_split, read_manifest
     split = [name for name in logs if is_split(name)]
     if not split:
         return None
+    from policyengine.splitlog import read_manifest       # only for split logs: ~5 M instructions of start-up
     if len(split) != len(logs):
         return (f"{split[0]} is a split log and {next(n for n in logs if n not in split)} is not: give split logs "
                 "alone, or split each log")
@@ -117,6 +117,7 @@ def split_workers(args, program, parts: int) -> int:
     where a number of workers was asked for."""
     if args.workers == 1 or parts == 1:
         return 1
+    from policyengine.events.routing import parted
     why = why_one_worker(args, program)
     if why is None and parted is None:               # pragma: no cover - no C compiler at install
         why = "the split log's reader (events/_route.c) was not built"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from policyengine.events.records import SCAN_KINDS, RecordField
 
-_USER = 1         # the scan's K_USER: the field it routes by
+USER_KIND = 1     # the scan's K_USER: the field it routes by (its other kinds: records.SCAN_KINDS)
 
 try:
     from policyengine.events._route import EXCHANGE_WORKERS, Exchange, bucket_counts, crc32, route, scan_ahead
@@ -44,8 +44,8 @@ except ImportError:                                  # pragma: no cover - no C c
 
 def route_fields(record: tuple[RecordField, ...]) -> tuple[tuple[bytes, int], ...]:
     """The scan's view of a record layout: each field's JSON key and what its value must be."""
-    return tuple((f.name.encode(), _USER if f.attr == "user" else SCAN_KINDS[f.kind]) for f in record)
+    return tuple((f.name.encode(), USER_KIND if f.attr == "user" else SCAN_KINDS[f.kind]) for f in record)
 
 
-__all__ = ["EXCHANGE_WORKERS", "Exchange", "SplitDamaged", "bucket_counts", "crc32", "parted", "route", "route_fields", "routed",
+__all__ = ["EXCHANGE_WORKERS", "USER_KIND", "Exchange", "SplitDamaged", "bucket_counts", "crc32", "parted", "route", "route_fields", "routed",
            "scan_ahead", "split_spans"]

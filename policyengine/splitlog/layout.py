@@ -7,7 +7,8 @@ import os
 import msgspec
 
 from policyengine.events.records import SCAN_KINDS
-from policyengine.logs import SPLIT_MANIFEST as MANIFEST, LogOpenError
+from policyengine.events.routing import USER_KIND
+from policyengine.logs import SPLIT_MANIFEST as MANIFEST, SPLIT_PARTS as MAX_PARTS, LogOpenError
 
 FORMAT = "policyengine-split"
 VERSION = 1
@@ -17,15 +18,13 @@ UNSURE = "unsure.jsonl"          # the lines the scan was not sure of, in the lo
 # in the same chunks, so where the record loop hands on a stretch's decisions is where it does over
 # the log (the report counts a decision's channel then: tests/test_split.py).
 CHUNKS = "chunks.bin"
-MAX_PARTS = 64                   # events/_route_split.h: SPLIT_PARTS
 
 # "Sure" must not depend on the program that will read the split (it is made once, for any):
 # every field of the event contract of its kind (model.Event), `user` the member, `ts` an RFC 3339
 # time; other keys any JSON. A program that reads a field of its own with a kind (a number, a
 # flag) may still refuse a sure line: its worker then stops the run, which goes to one worker
 # (exact, with a note), as when the route over a whole log was wrong.
-_USER = 1                        # the scan's K_USER
-SPLIT_FIELDS = ((b"type", SCAN_KINDS["name"]), (b"user", _USER), (b"ts", SCAN_KINDS["time"]),
+SPLIT_FIELDS = ((b"type", SCAN_KINDS["name"]), (b"user", USER_KIND), (b"ts", SCAN_KINDS["time"]),
                 (b"id", SCAN_KINDS["id"]), (b"community", SCAN_KINDS["text"]), (b"channel", SCAN_KINDS["text"]),
                 (b"text", SCAN_KINDS["text"]), (b"target", SCAN_KINDS["text"]),
                 (b"target_user", SCAN_KINDS["text"]), (b"roles", SCAN_KINDS["list"]))
