@@ -36,6 +36,14 @@ def _files(folder) -> tuple[dict, list[int], list[bytes], list[list[bytes]]]:
     return manifest, list(entries), unsure, parts
 
 
+def test_a_split_judges_lines_by_every_field_of_the_event_contract():
+    # "Sure" is judged without a program: by the contract's fields (model.Event), so a field added
+    # to the contract and not to SPLIT_FIELDS would let lines through that every program refuses.
+    from policyengine.model import Event
+    from policyengine.splitlog import SPLIT_FIELDS
+    assert sorted(name.decode() for name, _ in SPLIT_FIELDS) == sorted(Event.model_fields)
+
+
 @pytest.mark.parametrize("parts", [2, 3])
 def test_every_line_lies_in_its_members_part_in_the_logs_order_with_its_time(tmp_path, mixed_log, parts):
     folder = _split(mixed_log, tmp_path / "split", "--parts", str(parts))
